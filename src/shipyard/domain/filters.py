@@ -1,0 +1,270 @@
+"""The run-search grammar (MLflow's): ``metrics.acc > 0.9 AND params.lr = '0.01'``.
+
+Only ``AND`` joins clauses. Entity prefixes and their aliases: ``metrics``/``metric``,
+``params``/``param``, ``tags``/``tag``, ``attributes``/``attribute``/``attr``/``run``.
+Keys may be backticked or double-quoted when they hold spaces or dots. Parsing is pure; the
+store compiles the resulting clauses into SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from shipyard.errors import InvalidFilter
+
+__all__ = [
+    "ATTRIBUTE_KEYS",
+    "Clause",
+    "Entity",
+    "OrderBy",
+    "parse_filter",
+    "parse_order_by",
+]
+
+Entity = Literal["metric", "param", "tag", "attribute"]
+Value = float | str | tuple[str, ...] | None
+
+_ENTITY_ALIASES: dict[str, Entity] = {
+    "metrics": "metric",
+    "metric": "metric",
+    "params": "param",
+    "param": "param",
+    "parameters": "param",
+    "tags": "tag",
+    "tag": "tag",
+    "attributes": "attribute",
+    "attribute": "attribute",
+    "attr": "attribute",
+    "run": "attribute",
+}
+
+# attribute key -> kind of values it compares against
+ATTRIBUTE_KEYS: dict[str, Literal["string", "number"]] = {
+    "run_id": "string",
+    "run_name": "string",
+    "status": "string",
+    "user_id": "string",
+    "artifact_uri": "string",
+    "lifecycle_stage": "string",
+    "start_time": "number",
+    "end_time": "number",
+    "created": "number",
+}
+_ATTRIBUTE_ALIASES = {"created": "start_time", "Created": "start_time", "name": "run_name"}
+
+_STRING_OPS = {"=", "!=", "LIKE", "ILIKE"}
+_NUMBER_OPS = {"=", "!=", "<", "<=", ">", ">="}
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    entity: Entity
+    key: str
+    op: str
+    value: Value
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBy:
+    entity: Entity
+    key: str
+    ascending: bool
+
+
+_TOKEN = re.compile(
+    r"""
+    \s*(?:
+      (?P<ident>[A-Za-z_][\w]*)\.(?P<key>`[^`]*`|"[^"]*"|[\w\-./:]+)   # entity.key
+    | (?P<op>!=|<=|>=|=|<|>)
+    | (?P<string>'(?:[^']|'')*'|"[^"]*")
+    | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
+    | (?P<lparen>\()
+    | (?P<rparen>\))
+    | (?P<comma>,)
+    | (?P<word>[A-Za-z]+)
+    )""",
+    re.VERBOSE,
+)
+
+
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            raise InvalidFilter(f"cannot parse the filter near {text[pos:pos + 20]!r}", position=pos)
+        kind = match.lastgroup or ""
+        if kind == "key":
+            tokens.append(("ident", f"{match.group('ident')}\0{match.group('key')}"))
+        else:
+            tokens.append((kind, match.group(kind)))
+        pos = match.end()
+    return tokens
+
+
+def _unquote_key(raw: str) -> str:
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "`\"":
+        return raw[1:-1]
+    return raw
+
+
+def _entity_key(token: str) -> tuple[Entity, str]:
+    prefix, raw_key = token.split("\0", 1)
+    entity = _ENTITY_ALIASES.get(prefix.lower())
+    if entity is None:
+        raise InvalidFilter(
+            f"unknown entity {prefix!r}; use metrics., params., tags. or attributes.",
+        )
+    key = _unquote_key(raw_key)
+    if not key:
+        raise InvalidFilter(f"empty key after {prefix!r}")
+    if entity == "attribute":
+        key = _ATTRIBUTE_ALIASES.get(key, key)
+        if key not in ATTRIBUTE_KEYS:
+            raise InvalidFilter(
+                f"unknown attribute {key!r}; known: {', '.join(sorted(ATTRIBUTE_KEYS))}"
+            )
+    return entity, key
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens = tokens
+        self.i = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self, what: str) -> tuple[str, str]:
+        token = self.peek()
+        if token is None:
+            raise InvalidFilter(f"the filter ends early: expected {what}")
+        self.i += 1
+        return token
+
+    def clauses(self) -> list[Clause]:
+        out = [self.clause()]
+        while (token := self.peek()) is not None:
+            if token[0] == "word" and token[1].upper() == "AND":
+                self.i += 1
+                out.append(self.clause())
+            elif token[0] == "word" and token[1].upper() == "OR":
+                raise InvalidFilter("OR is not supported; join clauses with AND")
+            else:
+                raise InvalidFilter(f"expected AND between clauses, found {token[1]!r}")
+        return out
+
+    def clause(self) -> Clause:
+        kind, text = self.take("an entity such as metrics.acc")
+        if kind != "ident":
+            raise InvalidFilter(f"expected an entity such as metrics.acc, found {text!r}")
+        entity, key = _entity_key(text)
+        op = self.operator()
+        if op in ("IS NULL", "IS NOT NULL"):
+            return Clause(entity, key, op, None)
+        if op in ("IN", "NOT IN"):
+            return Clause(entity, key, op, self.string_list())
+        return self.typed_clause(entity, key, op)
+
+    def operator(self) -> str:
+        kind, text = self.take("a comparison operator")
+        if kind == "op":
+            return text
+        word = text.upper()
+        if kind == "word" and word in ("LIKE", "ILIKE", "IN"):
+            return word
+        if kind == "word" and word == "NOT":
+            nxt = self.take("IN after NOT")
+            if nxt[1].upper() != "IN":
+                raise InvalidFilter("expected IN after NOT")
+            return "NOT IN"
+        if kind == "word" and word == "IS":
+            nxt = self.take("NULL or NOT NULL after IS")
+            if nxt[1].upper() == "NULL":
+                return "IS NULL"
+            if nxt[1].upper() == "NOT" and self.take("NULL")[1].upper() == "NULL":
+                return "IS NOT NULL"
+            raise InvalidFilter("expected NULL or NOT NULL after IS")
+        raise InvalidFilter(f"expected a comparison operator, found {text!r}")
+
+    def string_list(self) -> tuple[str, ...]:
+        if self.take("'(' to open a list")[0] != "lparen":
+            raise InvalidFilter("IN expects a parenthesised list of quoted strings")
+        values: list[str] = []
+        while True:
+            kind, text = self.take("a quoted string")
+            if kind != "string":
+                raise InvalidFilter(f"IN lists hold quoted strings, found {text!r}")
+            values.append(_unquote_string(text))
+            sep = self.take("',' or ')'")
+            if sep[0] == "rparen":
+                return tuple(values)
+            if sep[0] != "comma":
+                raise InvalidFilter(f"expected ',' or ')' in the IN list, found {sep[1]!r}")
+
+    def typed_clause(self, entity: Entity, key: str, op: str) -> Clause:
+        kind, text = self.take("a value")
+        numeric = entity == "metric" or (
+            entity == "attribute" and ATTRIBUTE_KEYS[key] == "number"
+        )
+        if numeric:
+            if kind != "number":
+                raise InvalidFilter(f"{entity} {key!r} compares with a number, found {text!r}")
+            if op not in _NUMBER_OPS:
+                raise InvalidFilter(f"operator {op} does not apply to numbers")
+            return Clause(entity, key, op, float(text))
+        if kind != "string":
+            raise InvalidFilter(
+                f"{entity} {key!r} compares with a quoted string, found {text!r}"
+            )
+        allowed = _STRING_OPS | ({"<", "<=", ">", ">="} if entity == "param" else set())
+        if op not in allowed:
+            raise InvalidFilter(f"operator {op} does not apply to {entity} values")
+        return Clause(entity, key, op, _unquote_string(text))
+
+
+def _unquote_string(text: str) -> str:
+    if text[0] == "'":
+        return text[1:-1].replace("''", "'")
+    return text[1:-1]
+
+
+def parse_filter(text: str | None) -> list[Clause]:
+    """Parse a filter string into clauses (empty for ``None`` or blank)."""
+    if text is None or not text.strip():
+        return []
+    if len(text) > 10_000:
+        raise InvalidFilter("filter is longer than 10,000 characters")
+    parser = _Parser(_tokenize(text))
+    clauses = parser.clauses()
+    for clause in clauses:
+        if clause.op in ("IN", "NOT IN") and not (
+            clause.entity == "attribute" and clause.key in ("run_id", "run_name", "status")
+        ):
+            raise InvalidFilter("IN and NOT IN apply to attributes.run_id, run_name and status")
+    return clauses
+
+
+def parse_order_by(items: list[str] | None) -> list[OrderBy]:
+    """Parse ``["metrics.acc DESC", "attributes.start_time"]``."""
+    out: list[OrderBy] = []
+    for item in items or []:
+        text = item.strip()
+        ascending = True
+        upper = text.upper()
+        if upper.endswith(" DESC"):
+            ascending, text = False, text[:-5].strip()
+        elif upper.endswith(" ASC"):
+            text = text[:-4].strip()
+        tokens = _tokenize(text)
+        if len(tokens) != 1 or tokens[0][0] != "ident":
+            raise InvalidFilter(
+                f"cannot parse order_by {item!r}; expected e.g. 'metrics.acc DESC'"
+            )
+        entity, key = _entity_key(tokens[0][1])
+        out.append(OrderBy(entity, key, ascending))
+    return out

@@ -1,0 +1,147 @@
+"""Shipyard's error tree: one root, stable codes, one code → HTTP status table.
+
+    ShipyardError                 INTERNAL            500
+    ├── InvalidArgument           INVALID_ARGUMENT    400
+    │   ├── InvalidFilter         INVALID_FILTER      400
+    │   ├── InvalidPageToken      INVALID_PAGE_TOKEN  400
+    │   └── InvalidPath           INVALID_PATH        400
+    ├── Unauthenticated           UNAUTHENTICATED     401
+    ├── PermissionDenied          PERMISSION_DENIED   403
+    ├── NotFound                  NOT_FOUND           404
+    ├── AlreadyExists             ALREADY_EXISTS      409
+    ├── Conflict                  CONFLICT            409
+    │   └── ParamAlreadySet       PARAM_ALREADY_SET   409
+    ├── PayloadTooLarge           PAYLOAD_TOO_LARGE   413
+    └── Unavailable               UNAVAILABLE         503
+
+The server turns an exception into ``{"error": {"code", "message", "details"}}`` with the
+status from :data:`HTTP_STATUS`; the SDK turns that body back into the same class through
+:func:`error_from_payload`. Codes are part of the public contract: never rename one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "HTTP_STATUS",
+    "AlreadyExists",
+    "Conflict",
+    "InvalidArgument",
+    "InvalidFilter",
+    "InvalidPageToken",
+    "InvalidPath",
+    "NotFound",
+    "ParamAlreadySet",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "ShipyardError",
+    "Unauthenticated",
+    "Unavailable",
+    "error_from_payload",
+]
+
+
+class ShipyardError(Exception):
+    """Root of every error Shipyard raises on purpose."""
+
+    code: ClassVar[str] = "INTERNAL"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class InvalidArgument(ShipyardError):
+    """The request is malformed or a value is out of range; the message says which."""
+
+    code = "INVALID_ARGUMENT"
+    status = 400
+
+
+class InvalidFilter(InvalidArgument):
+    code = "INVALID_FILTER"
+
+
+class InvalidPageToken(InvalidArgument):
+    code = "INVALID_PAGE_TOKEN"
+
+
+class InvalidPath(InvalidArgument):
+    """A client-supplied path would escape its root or is not a plain relative path."""
+
+    code = "INVALID_PATH"
+
+
+class Unauthenticated(ShipyardError):
+    code = "UNAUTHENTICATED"
+    status = 401
+
+
+class PermissionDenied(ShipyardError):
+    code = "PERMISSION_DENIED"
+    status = 403
+
+
+class NotFound(ShipyardError):
+    code = "NOT_FOUND"
+    status = 404
+
+
+class AlreadyExists(ShipyardError):
+    code = "ALREADY_EXISTS"
+    status = 409
+
+
+class Conflict(ShipyardError):
+    """The request is valid but clashes with the current state of a resource."""
+
+    code = "CONFLICT"
+    status = 409
+
+
+class ParamAlreadySet(Conflict):
+    """Params are immutable once logged; re-logging the same value is allowed."""
+
+    code = "PARAM_ALREADY_SET"
+
+
+class PayloadTooLarge(ShipyardError):
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+
+
+class Unavailable(ShipyardError):
+    """A backend (database, artifact store) cannot be reached; retrying may help."""
+
+    code = "UNAVAILABLE"
+    status = 503
+
+
+def _all_subclasses(cls: type[ShipyardError]) -> list[type[ShipyardError]]:
+    out: list[type[ShipyardError]] = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_all_subclasses(sub))
+    return out
+
+
+_BY_CODE: dict[str, type[ShipyardError]] = {c.code: c for c in _all_subclasses(ShipyardError)}
+
+HTTP_STATUS: dict[str, int] = {code: cls.status for code, cls in _BY_CODE.items()}
+"""Stable error code → HTTP status; shared by the server and the SDK."""
+
+
+def error_from_payload(status: int, payload: Any) -> ShipyardError:
+    """Rebuild the exception a server answered with (used by the SDK)."""
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(error, dict):
+        return ShipyardError(f"HTTP {status}: {str(payload)[:500]}")
+    cls = _BY_CODE.get(str(error.get("code")), ShipyardError)
+    details = error.get("details") if isinstance(error.get("details"), dict) else {}
+    exc = cls(str(error.get("message", "")), **(details or {}))
+    return exc

@@ -1,0 +1,1 @@
+"""The HTTP face: FastAPI app factory, routers, DTOs and the process runner."""

@@ -1,0 +1,53 @@
+"""``create_app(settings)``: build the ASGI app with its stores and services on ``app.state``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from shipyard._version import __version__
+from shipyard.server import errors
+from shipyard.server.deps import Services
+from shipyard.server.routers import artifacts, experiments, health, metrics, models, runs
+from shipyard.services.artifacts import ArtifactService
+from shipyard.services.registry import RegistryService
+from shipyard.services.tracking import TrackingService
+from shipyard.settings import Settings
+from shipyard.stores.registry import open_artifact_store, open_database
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Open the stores (applying migrations), wire the services and mount the routers."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    database = open_database(settings.resolved_database_url())
+    store = open_artifact_store(settings.resolved_artifacts(), staging_dir=settings.home)
+    tracking = TrackingService(database)
+    tracking.bootstrap()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        database.close()
+
+    app = FastAPI(
+        title="Shipyard",
+        version=__version__,
+        description="Native REST API of Shipyard. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.artifact_store = store
+    app.state.services = Services(
+        tracking=tracking,
+        artifacts=ArtifactService(database, store, settings.max_upload_bytes),
+        registry=RegistryService(database),
+    )
+    errors.install(app)
+    for module in (health, experiments, runs, metrics, artifacts, models):
+        app.include_router(module.router)
+    return app

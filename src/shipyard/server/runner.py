@@ -1,0 +1,71 @@
+"""Run the server process: bind, announce the URL, serve until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import sys
+
+import uvicorn
+
+from shipyard.server.app import create_app
+from shipyard.settings import Settings
+
+__all__ = ["is_loopback", "serve"]
+
+log = logging.getLogger("shipyard.server")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(settings: Settings) -> None:
+    """Blocks until the server stops. uvicorn handles SIGINT/SIGTERM: in-flight requests
+    finish, then the lifespan closes the stores."""
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if not is_loopback(settings.host):
+        log.warning(
+            "binding to %s exposes Shipyard beyond this machine and authentication is off;"
+            " anyone who can reach this port can read and change everything",
+            settings.host,
+        )
+    sock = _bind(settings.host, settings.port)
+    port = sock.getsockname()[1]
+    app = create_app(settings)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    # Tests and scripts read this line to learn the port when they asked for port 0.
+    print(f"Shipyard {app.version} listening on http://{host}:{port}", flush=True)
+    print(
+        f"  metadata: {app.state.database.kind}  artifacts: {settings.resolved_artifacts()}",
+        flush=True,
+    )
+    config = uvicorn.Config(
+        app,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    sys.stdout.flush()

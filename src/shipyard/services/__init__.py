@@ -1,0 +1,1 @@
+"""Use cases. Services own the rules; stores implement the ports they define."""

@@ -1,0 +1,301 @@
+"""The interfaces services need from the outside world. Stores implement them.
+
+Each repository serves one aggregate. A :class:`UnitOfWork` hands out repositories bound to
+one transaction; :class:`Database` opens units of work for reading or writing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from shipyard.domain.filters import Clause, OrderBy
+from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
+from shipyard.domain.tracking import Experiment, MetricHistory, Run
+
+__all__ = [
+    "ArtifactIndex",
+    "ArtifactRecord",
+    "ArtifactStore",
+    "Database",
+    "ExperimentRepository",
+    "MetricBatch",
+    "MetricRepository",
+    "ModelRepository",
+    "ObjectInfo",
+    "RunRef",
+    "RunRepository",
+    "UnitOfWork",
+    "WorkspaceRepository",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRef:
+    """What services need to authorise and route a write to a run."""
+
+    pk: int
+    run_id: str
+    experiment_id: str
+    workspace: str
+    lifecycle_stage: str
+    artifact_uri: str
+
+
+@dataclass(frozen=True, slots=True)
+class MetricBatch:
+    """Columnar metric points, already validated: all four lists have the same length."""
+
+    keys: list[str]
+    steps: list[int]
+    values: list[float]
+    timestamps: list[int]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRecord:
+    path: str
+    size: int
+    sha256: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    key: str
+    size: int
+
+
+class WorkspaceRepository(ABC):
+    @abstractmethod
+    def ensure(self, name: str, actor: str, now: int) -> int:
+        """Return the id of workspace ``name``, creating it if needed."""
+
+    @abstractmethod
+    def id_of(self, name: str) -> int | None: ...
+
+
+class ExperimentRepository(ABC):
+    @abstractmethod
+    def create(
+        self, workspace_id: int, name: str, artifact_root: str, tags: dict[str, str], actor: str, now: int
+    ) -> Experiment:
+        """Create and return the experiment; raise AlreadyExists on a duplicate name."""
+
+    @abstractmethod
+    def get(self, workspace: str, experiment_id: str) -> Experiment | None: ...
+
+    @abstractmethod
+    def get_by_name(self, workspace: str, name: str) -> Experiment | None: ...
+
+    @abstractmethod
+    def list(self, workspace: str, stages: Sequence[str], offset: int, limit: int) -> list[Experiment]: ...
+
+    @abstractmethod
+    def update(
+        self,
+        experiment_id: str,
+        *,
+        actor: str,
+        now: int,
+        name: str | None = None,
+        lifecycle_stage: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None: ...
+
+
+class RunRepository(ABC):
+    @abstractmethod
+    def create(self, run: Run, actor: str, now: int) -> int:
+        """Insert the run with its params and tags; return its surrogate key."""
+
+    @abstractmethod
+    def ref(self, run_id: str) -> RunRef | None: ...
+
+    @abstractmethod
+    def get(self, run_id: str) -> Run | None: ...
+
+    @abstractmethod
+    def update(
+        self,
+        ref: RunRef,
+        *,
+        actor: str,
+        now: int,
+        status: str | None = None,
+        end_time: int | None = None,
+        name: str | None = None,
+        lifecycle_stage: str | None = None,
+    ) -> None: ...
+
+    @abstractmethod
+    def params(self, ref: RunRef, keys: Sequence[str]) -> dict[str, str]: ...
+
+    @abstractmethod
+    def add_params(self, ref: RunRef, params: dict[str, str]) -> None: ...
+
+    @abstractmethod
+    def set_tags(self, ref: RunRef, tags: dict[str, str]) -> None: ...
+
+    @abstractmethod
+    def delete_tag(self, ref: RunRef, key: str) -> bool: ...
+
+    @abstractmethod
+    def search(
+        self,
+        experiment_ids: Sequence[str],
+        clauses: Sequence[Clause],
+        order_by: Sequence[OrderBy],
+        stages: Sequence[str],
+        offset: int,
+        limit: int,
+    ) -> list[Run]: ...
+
+
+class MetricRepository(ABC):
+    @abstractmethod
+    def ingest(self, ref: RunRef, batch: MetricBatch, idempotency_key: str | None, now: int) -> bool:
+        """Store the batch; return False (and store nothing) when the key was seen before."""
+
+    @abstractmethod
+    def history(
+        self, ref: RunRef, key: str, after: tuple[int, int] | None, limit: int
+    ) -> tuple[list[tuple[int, int, int, float]], int]:
+        """Points (step, id, ts, value) after the (step, id) cursor, and the series' size."""
+
+
+class ArtifactIndex(ABC):
+    @abstractmethod
+    def record(self, ref: RunRef, path: str, size: int, sha256: str, actor: str, now: int) -> None: ...
+
+    @abstractmethod
+    def get(self, ref: RunRef, path: str) -> ArtifactRecord | None: ...
+
+    @abstractmethod
+    def under(self, ref: RunRef, prefix: str) -> list[ArtifactRecord]:
+        """Every record whose path is ``prefix`` or lies below it (all of them for '')."""
+
+
+class ModelRepository(ABC):
+    @abstractmethod
+    def create_model(
+        self, workspace_id: int, name: str, description: str, tags: dict[str, str], actor: str, now: int
+    ) -> None: ...
+
+    @abstractmethod
+    def model_id(self, workspace: str, name: str) -> int | None: ...
+
+    @abstractmethod
+    def get_model(self, model_id: int) -> RegisteredModel: ...
+
+    @abstractmethod
+    def list_models(self, workspace: str, name_like: str | None, offset: int, limit: int) -> list[RegisteredModel]: ...
+
+    @abstractmethod
+    def update_model(
+        self, model_id: int, actor: str, now: int, *, description: str | None = None, tags: dict[str, str] | None = None
+    ) -> None: ...
+
+    @abstractmethod
+    def delete_model_tag(self, model_id: int, key: str) -> bool: ...
+
+    @abstractmethod
+    def create_version(self, model_id: int, version: ModelVersion, actor: str, now: int) -> int:
+        """Insert the next version number for the model and return it."""
+
+    @abstractmethod
+    def get_version(self, model_id: int, version: int) -> ModelVersion | None: ...
+
+    @abstractmethod
+    def list_versions(self, model_id: int) -> list[ModelVersion]: ...
+
+    @abstractmethod
+    def update_version(
+        self,
+        model_id: int,
+        version: int,
+        actor: str,
+        now: int,
+        *,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None: ...
+
+    @abstractmethod
+    def delete_version_tag(self, model_id: int, version: int, key: str) -> bool: ...
+
+    @abstractmethod
+    def set_alias(self, model_id: int, alias: str, version: int) -> int | None:
+        """Point ``alias`` at ``version``; return the version it pointed at before."""
+
+    @abstractmethod
+    def delete_alias(self, model_id: int, alias: str) -> int | None: ...
+
+    @abstractmethod
+    def add_event(self, event: ModelEvent, workspace_id: int) -> None: ...
+
+    @abstractmethod
+    def events(self, workspace: str, name: str, offset: int, limit: int) -> list[ModelEvent]: ...
+
+
+class UnitOfWork(ABC):
+    """Repositories bound to one transaction, committed when the block exits cleanly."""
+
+    workspaces: WorkspaceRepository
+    experiments: ExperimentRepository
+    runs: RunRepository
+    metrics: MetricRepository
+    artifacts: ArtifactIndex
+    models: ModelRepository
+
+
+class Database(ABC):
+    kind: str
+
+    @abstractmethod
+    def read(self) -> AbstractContextManager[UnitOfWork]: ...
+
+    @abstractmethod
+    def write(self) -> AbstractContextManager[UnitOfWork]:
+        """A write transaction; writers are serialised where the backend needs it (SQLite)."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise Unavailable when the database cannot be reached."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class ArtifactStore(ABC):
+    """Bytes on keys. Keys are clean relative paths (see ``domain.paths``)."""
+
+    kind: str
+
+    @abstractmethod
+    def staging_file(self) -> AbstractContextManager[tuple[Path, BinaryIO]]:
+        """A temporary local file to stream an upload into before :meth:`put`."""
+
+    @abstractmethod
+    def put(self, key: str, staged: Path) -> None:
+        """Publish a staged file at ``key`` atomically: readers see the old or the new bytes."""
+
+    @abstractmethod
+    def get(self, key: str) -> BinaryIO:
+        """Open ``key`` for streaming reads; raise NotFound when absent."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def list(self, prefix: str) -> Iterator[ObjectInfo]: ...
+
+    @abstractmethod
+    def delete(self, key: str) -> None: ...

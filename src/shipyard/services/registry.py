@@ -1,0 +1,247 @@
+"""The model registry: models, versions from run artifacts, aliases, history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shipyard.domain.context import RequestContext
+from shipyard.domain.paths import clean_relative_path
+from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
+from shipyard.domain.validation import MAX_TAG_VALUE_LENGTH, check_key, check_name, check_value
+from shipyard.errors import AlreadyExists, InvalidArgument, NotFound
+from shipyard.services._clock import now_ms
+from shipyard.services.ports import Database, UnitOfWork
+from shipyard.services.tracking import MAX_PAGE, TrackingService
+
+__all__ = ["CODE_VERSION_TAGS", "RegistryService"]
+
+# Where a run records the commit of its code: ours first, then MLflow's.
+CODE_VERSION_TAGS = ("shipyard.source.git.commit", "mlflow.source.git.commit")
+_RESERVED_ALIASES = {"latest"}
+
+
+def _check_alias(alias: str) -> str:
+    check_key("alias", alias)
+    if alias.lower() in _RESERVED_ALIASES or alias.lower().startswith("v") and alias[1:].isdigit():
+        raise InvalidArgument(f"alias {alias!r} is reserved; 'latest' and 'v<number>' name versions already")
+    return alias
+
+
+def _check_tags(tags: dict[str, str]) -> dict[str, str]:
+    return {check_key("tag", k): check_value("tag", k, v, MAX_TAG_VALUE_LENGTH) for k, v in tags.items()}
+
+
+class RegistryService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- helpers -------------------------------------------------------------------
+
+    @staticmethod
+    def _model_id(uow: UnitOfWork, ctx: RequestContext, name: str) -> int:
+        model_id = uow.models.model_id(ctx.workspace, name)
+        if model_id is None:
+            raise NotFound(f"no registered model named {name!r} in workspace {ctx.workspace!r}", name=name)
+        return model_id
+
+    @staticmethod
+    def _event(
+        uow: UnitOfWork, ctx: RequestContext, name: str, action: str, version: int | None = None, **detail: Any
+    ) -> None:
+        workspace_id = uow.workspaces.ensure(ctx.workspace, ctx.principal.name, now_ms())
+        event = ModelEvent(0, name, version, action, detail, ctx.principal.name, now_ms())
+        uow.models.add_event(event, workspace_id)
+
+    # -- models --------------------------------------------------------------------
+
+    def create_model(
+        self, ctx: RequestContext, name: str, description: str = "", tags: dict[str, str] | None = None
+    ) -> RegisteredModel:
+        check_name("model", name)
+        tags = _check_tags(tags or {})
+        with self.db.write() as uow:
+            if uow.models.model_id(ctx.workspace, name) is not None:
+                raise AlreadyExists(f"a registered model named {name!r} already exists", name=name)
+            workspace_id = uow.workspaces.ensure(ctx.workspace, ctx.principal.name, now_ms())
+            uow.models.create_model(workspace_id, name, description, tags, ctx.principal.name, now_ms())
+            self._event(uow, ctx, name, "model_created", description=description, tags=tags)
+            return uow.models.get_model(self._model_id(uow, ctx, name))
+
+    def get_model(self, ctx: RequestContext, name: str) -> RegisteredModel:
+        with self.db.read() as uow:
+            return uow.models.get_model(self._model_id(uow, ctx, name))
+
+    def list_models(
+        self, ctx: RequestContext, name_like: str | None = None, max_results: int = 100, offset: int = 0
+    ) -> list[RegisteredModel]:
+        if not 1 <= max_results <= MAX_PAGE:
+            raise InvalidArgument(f"max_results must be between 1 and {MAX_PAGE}")
+        with self.db.read() as uow:
+            return uow.models.list_models(ctx.workspace, name_like, offset, max_results)
+
+    def update_model(
+        self,
+        ctx: RequestContext,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> RegisteredModel:
+        tags = _check_tags(tags or {})
+        with self.db.write() as uow:
+            model_id = self._model_id(uow, ctx, name)
+            uow.models.update_model(model_id, ctx.principal.name, now_ms(), description=description, tags=tags)
+            if description is not None:
+                self._event(uow, ctx, name, "description_set", description=description)
+            if tags:
+                self._event(uow, ctx, name, "tags_set", tags=tags)
+            return uow.models.get_model(model_id)
+
+    def delete_model_tag(self, ctx: RequestContext, name: str, key: str) -> None:
+        with self.db.write() as uow:
+            if not uow.models.delete_model_tag(self._model_id(uow, ctx, name), key):
+                raise NotFound(f"model {name!r} has no tag {key!r}", key=key)
+            self._event(uow, ctx, name, "tag_deleted", key=key)
+
+    # -- versions ------------------------------------------------------------------
+
+    def register(
+        self,
+        ctx: RequestContext,
+        name: str,
+        run_id: str,
+        artifact_path: str,
+        *,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+    ) -> ModelVersion:
+        """A new version of ``name`` (created if absent) from a run's artifact file or folder."""
+        check_name("model", name)
+        path = clean_relative_path(artifact_path)
+        tags = _check_tags(tags or {})
+        now = now_ms()
+        with self.db.write() as uow:
+            ref = TrackingService._ref(uow, ctx, run_id)
+            if not uow.artifacts.under(ref, path):
+                raise NotFound(
+                    f"run {run_id} has no artifact at {path!r}; upload it before registering", path=path
+                )
+            run = uow.runs.get(run_id)
+            assert run is not None
+            model_id = uow.models.model_id(ctx.workspace, name)
+            if model_id is None:
+                workspace_id = uow.workspaces.ensure(ctx.workspace, ctx.principal.name, now)
+                uow.models.create_model(workspace_id, name, "", {}, ctx.principal.name, now)
+                self._event(uow, ctx, name, "model_created")
+                model_id = self._model_id(uow, ctx, name)
+            code_version = next((run.tags[t] for t in CODE_VERSION_TAGS if t in run.tags), None)
+            draft = ModelVersion(
+                name=name,
+                version=0,
+                source=f"runs:/{run_id}/{path}",
+                run_id=run_id,
+                experiment_id=run.experiment_id,
+                artifact_path=path,
+                code_version=code_version,
+                description=description,
+                status="READY",
+                tags=tags,
+                aliases=[],
+                created_at=now,
+                created_by=ctx.principal.name,
+                updated_at=now,
+                updated_by=ctx.principal.name,
+            )
+            number = uow.models.create_version(model_id, draft, ctx.principal.name, now)
+            self._event(uow, ctx, name, "version_created", number, source=draft.source, run_id=run_id)
+            found = uow.models.get_version(model_id, number)
+        assert found is not None
+        return found
+
+    def get_version(self, ctx: RequestContext, name: str, version: int | str) -> ModelVersion:
+        """``version`` is a number, ``latest``, or an alias."""
+        with self.db.read() as uow:
+            model_id = self._model_id(uow, ctx, name)
+            number = self._resolve(uow, model_id, name, version)
+            found = uow.models.get_version(model_id, number)
+        if found is None:
+            raise NotFound(f"model {name!r} has no version {version}", name=name, version=str(version))
+        return found
+
+    @staticmethod
+    def _resolve(uow: UnitOfWork, model_id: int, name: str, version: int | str) -> int:
+        if isinstance(version, int) or str(version).isdigit():
+            return int(version)
+        model = uow.models.get_model(model_id)
+        if version == "latest":
+            if model.latest_version is None:
+                raise NotFound(f"model {name!r} has no versions yet", name=name)
+            return model.latest_version
+        if version in model.aliases:
+            return model.aliases[str(version)]
+        raise NotFound(f"model {name!r} has no alias {version!r}", name=name, alias=str(version))
+
+    def list_versions(self, ctx: RequestContext, name: str) -> list[ModelVersion]:
+        with self.db.read() as uow:
+            return uow.models.list_versions(self._model_id(uow, ctx, name))
+
+    def update_version(
+        self,
+        ctx: RequestContext,
+        name: str,
+        version: int,
+        *,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> ModelVersion:
+        tags = _check_tags(tags or {})
+        with self.db.write() as uow:
+            model_id = self._model_id(uow, ctx, name)
+            if uow.models.get_version(model_id, version) is None:
+                raise NotFound(f"model {name!r} has no version {version}", name=name, version=str(version))
+            uow.models.update_version(
+                model_id, version, ctx.principal.name, now_ms(), description=description, tags=tags
+            )
+            if description is not None:
+                self._event(uow, ctx, name, "version_description_set", version, description=description)
+            if tags:
+                self._event(uow, ctx, name, "version_tags_set", version, tags=tags)
+            found = uow.models.get_version(model_id, version)
+        assert found is not None
+        return found
+
+    def delete_version_tag(self, ctx: RequestContext, name: str, version: int, key: str) -> None:
+        with self.db.write() as uow:
+            model_id = self._model_id(uow, ctx, name)
+            if not uow.models.delete_version_tag(model_id, version, key):
+                raise NotFound(f"model {name!r} version {version} has no tag {key!r}", key=key)
+            self._event(uow, ctx, name, "version_tag_deleted", version, key=key)
+
+    # -- aliases and history -------------------------------------------------------
+
+    def set_alias(self, ctx: RequestContext, name: str, alias: str, version: int) -> RegisteredModel:
+        _check_alias(alias)
+        with self.db.write() as uow:
+            model_id = self._model_id(uow, ctx, name)
+            if uow.models.get_version(model_id, version) is None:
+                raise NotFound(f"model {name!r} has no version {version}", name=name, version=str(version))
+            previous = uow.models.set_alias(model_id, alias, version)
+            self._event(uow, ctx, name, "alias_set", version, alias=alias, previous_version=previous)
+            return uow.models.get_model(model_id)
+
+    def delete_alias(self, ctx: RequestContext, name: str, alias: str) -> None:
+        with self.db.write() as uow:
+            model_id = self._model_id(uow, ctx, name)
+            previous = uow.models.delete_alias(model_id, alias)
+            if previous is None:
+                raise NotFound(f"model {name!r} has no alias {alias!r}", alias=alias)
+            self._event(uow, ctx, name, "alias_deleted", previous, alias=alias)
+
+    def history(self, ctx: RequestContext, name: str, max_results: int = 1000, offset: int = 0) -> list[ModelEvent]:
+        if not 1 <= max_results <= 10_000:
+            raise InvalidArgument("max_results must be between 1 and 10,000")
+        with self.db.read() as uow:
+            events = uow.models.events(ctx.workspace, name, offset, max_results)
+            if not events and uow.models.model_id(ctx.workspace, name) is None:
+                raise NotFound(f"no registered model named {name!r}", name=name)
+            return events

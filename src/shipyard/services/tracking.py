@@ -1,0 +1,374 @@
+"""Experiments, runs, params, tags and metrics."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from shipyard.domain.context import DEFAULT_WORKSPACE, RequestContext
+from shipyard.domain.downsample import downsample
+from shipyard.domain.filters import parse_filter, parse_order_by
+from shipyard.domain.pagination import decode_token, encode_token, fingerprint
+from shipyard.domain.tracking import Experiment, MetricHistory, Run, RunStatus
+from shipyard.domain.validation import (
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    check_key,
+    check_name,
+    check_value,
+)
+from shipyard.errors import InvalidArgument, NotFound, ParamAlreadySet
+from shipyard.services._clock import now_ms
+from shipyard.services.ports import Database, MetricBatch, RunRef, UnitOfWork
+
+__all__ = ["DEFAULT_EXPERIMENT", "TrackingService", "ViewType"]
+
+DEFAULT_EXPERIMENT = "Default"
+ViewType = str  # "active" | "deleted" | "all"
+_STAGES = {"active": ("active",), "deleted": ("deleted",), "all": ("active", "deleted")}
+_INT64 = (-(2**63), 2**63 - 1)
+MAX_PAGE = 1000
+MAX_HISTORY_PAGE = 1_000_000
+
+
+def _stages(view: str) -> tuple[str, ...]:
+    try:
+        return _STAGES[view.lower()]
+    except KeyError:
+        raise InvalidArgument(f"view must be one of active, deleted, all; got {view!r}") from None
+
+
+def _check_page_size(size: int, limit: int) -> int:
+    if not 1 <= size <= limit:
+        raise InvalidArgument(f"max_results must be between 1 and {limit}; got {size}")
+    return size
+
+
+class TrackingService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- bootstrap -----------------------------------------------------------------
+
+    def bootstrap(self, actor: str = "system") -> None:
+        """The ``default`` workspace and its ``Default`` experiment exist from the first start."""
+        now = now_ms()
+        with self.db.write() as uow:
+            ws = uow.workspaces.ensure(DEFAULT_WORKSPACE, actor, now)
+            if uow.experiments.get_by_name(DEFAULT_WORKSPACE, DEFAULT_EXPERIMENT) is None:
+                uow.experiments.create(ws, DEFAULT_EXPERIMENT, DEFAULT_WORKSPACE, {}, actor, now)
+
+    # -- experiments ---------------------------------------------------------------
+
+    def create_experiment(self, ctx: RequestContext, name: str, tags: dict[str, str] | None = None) -> Experiment:
+        check_name("experiment", name)
+        tags = self._check_tags(tags or {})
+        now = now_ms()
+        with self.db.write() as uow:
+            ws = uow.workspaces.ensure(ctx.workspace, ctx.principal.name, now)
+            return uow.experiments.create(ws, name, ctx.workspace, tags, ctx.principal.name, now)
+
+    def get_experiment(self, ctx: RequestContext, experiment_id: str) -> Experiment:
+        with self.db.read() as uow:
+            return self._experiment(uow, ctx, experiment_id)
+
+    def get_experiment_by_name(self, ctx: RequestContext, name: str) -> Experiment:
+        with self.db.read() as uow:
+            found = uow.experiments.get_by_name(ctx.workspace, name)
+        if found is None:
+            raise NotFound(f"no experiment named {name!r} in workspace {ctx.workspace!r}", name=name)
+        return found
+
+    def list_experiments(
+        self, ctx: RequestContext, view: str = "active", max_results: int = 100, page_token: str | None = None
+    ) -> tuple[list[Experiment], str | None]:
+        _check_page_size(max_results, MAX_PAGE)
+        query = fingerprint("experiments", ctx.workspace, view)
+        offset = int(decode_token(page_token, query) or 0)
+        with self.db.read() as uow:
+            found = uow.experiments.list(ctx.workspace, _stages(view), offset, max_results + 1)
+        token = encode_token(query, offset + max_results) if len(found) > max_results else None
+        return found[:max_results], token
+
+    def update_experiment(
+        self,
+        ctx: RequestContext,
+        experiment_id: str,
+        *,
+        name: str | None = None,
+        lifecycle_stage: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> Experiment:
+        if name is not None:
+            check_name("experiment", name)
+        if lifecycle_stage is not None and lifecycle_stage not in ("active", "deleted"):
+            raise InvalidArgument("lifecycle_stage must be 'active' or 'deleted'")
+        tags = self._check_tags(tags or {})
+        with self.db.write() as uow:
+            self._experiment(uow, ctx, experiment_id)
+            if name is not None:
+                clash = uow.experiments.get_by_name(ctx.workspace, name)
+                if clash is not None and clash.id != experiment_id:
+                    raise InvalidArgument(f"an experiment named {name!r} already exists", name=name)
+            uow.experiments.update(
+                experiment_id,
+                actor=ctx.principal.name,
+                now=now_ms(),
+                name=name,
+                lifecycle_stage=lifecycle_stage,
+                tags=tags,
+            )
+            return self._experiment(uow, ctx, experiment_id)
+
+    @staticmethod
+    def _experiment(uow: UnitOfWork, ctx: RequestContext, experiment_id: str) -> Experiment:
+        found = uow.experiments.get(ctx.workspace, str(experiment_id))
+        if found is None:
+            raise NotFound(f"no experiment with id {experiment_id!r} in workspace {ctx.workspace!r}")
+        return found
+
+    # -- runs ----------------------------------------------------------------------
+
+    def create_run(
+        self,
+        ctx: RequestContext,
+        experiment_id: str,
+        *,
+        name: str | None = None,
+        start_time: int | None = None,
+        tags: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        parent_run_id: str | None = None,
+    ) -> Run:
+        tags = self._check_tags(tags or {})
+        params = self._check_params(params or {})
+        run_id = uuid.uuid4().hex
+        if name is not None:
+            check_name("run", name)
+        now = now_ms()
+        with self.db.write() as uow:
+            experiment = self._experiment(uow, ctx, experiment_id)
+            if experiment.lifecycle_stage != "active":
+                raise InvalidArgument(f"experiment {experiment_id} is deleted; restore it first")
+            if parent_run_id is not None:
+                self._ref(uow, ctx, parent_run_id)
+            run = Run(
+                id=run_id,
+                experiment_id=experiment.id,
+                name=name or f"run-{run_id[:8]}",
+                status=RunStatus.RUNNING,
+                start_time=start_time if start_time is not None else now,
+                end_time=None,
+                parent_run_id=parent_run_id,
+                lifecycle_stage="active",
+                artifact_uri=f"{experiment.artifact_location}/{run_id}/artifacts",
+                created_by=ctx.principal.name,
+                updated_at=now,
+                updated_by=ctx.principal.name,
+                params=params,
+                tags=tags,
+            )
+            uow.runs.create(run, ctx.principal.name, now)
+        return run
+
+    def get_run(self, ctx: RequestContext, run_id: str) -> Run:
+        with self.db.read() as uow:
+            self._ref(uow, ctx, run_id)
+            run = uow.runs.get(run_id)
+        assert run is not None  # _ref found it in the same transaction
+        return run
+
+    def update_run(
+        self,
+        ctx: RequestContext,
+        run_id: str,
+        *,
+        status: str | None = None,
+        end_time: int | None = None,
+        name: str | None = None,
+    ) -> Run:
+        parsed: RunStatus | None = None
+        if status is not None:
+            try:
+                parsed = RunStatus(status)
+            except ValueError:
+                allowed = ", ".join(s.value for s in RunStatus)
+                raise InvalidArgument(f"status must be one of {allowed}; got {status!r}") from None
+        if name is not None:
+            check_name("run", name)
+        now = now_ms()
+        if end_time is None and parsed is not None and parsed != RunStatus.RUNNING:
+            end_time = now
+        with self.db.write() as uow:
+            ref = self._ref(uow, ctx, run_id)
+            uow.runs.update(
+                ref,
+                actor=ctx.principal.name,
+                now=now,
+                status=parsed.value if parsed else None,
+                end_time=end_time,
+                name=name,
+            )
+            run = uow.runs.get(run_id)
+        assert run is not None
+        return run
+
+    def set_run_lifecycle(self, ctx: RequestContext, run_id: str, stage: str) -> None:
+        with self.db.write() as uow:
+            ref = self._ref(uow, ctx, run_id, allow_deleted=True)
+            uow.runs.update(ref, actor=ctx.principal.name, now=now_ms(), lifecycle_stage=stage)
+
+    def search_runs(
+        self,
+        ctx: RequestContext,
+        experiment_ids: Sequence[str],
+        *,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        view: str = "active",
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> tuple[list[Run], str | None]:
+        _check_page_size(max_results, 50_000)
+        if not experiment_ids:
+            raise InvalidArgument("give at least one experiment id to search")
+        clauses = parse_filter(filter_string)
+        ordering = parse_order_by(list(order_by or []))
+        query = fingerprint("runs", ctx.workspace, sorted(experiment_ids), filter_string, list(order_by or []), view)
+        offset = decode_token(page_token, query) or 0
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidArgument("page_token is not a token this server issued")
+        with self.db.read() as uow:
+            for experiment_id in experiment_ids:
+                self._experiment(uow, ctx, experiment_id)
+            found = uow.runs.search(experiment_ids, clauses, ordering, _stages(view), offset, max_results + 1)
+        token = encode_token(query, offset + max_results) if len(found) > max_results else None
+        return found[:max_results], token
+
+    # -- params, tags --------------------------------------------------------------
+
+    def log_params(self, ctx: RequestContext, run_id: str, params: dict[str, str]) -> None:
+        params = self._check_params(params)
+        if not params:
+            return
+        with self.db.write() as uow:
+            ref = self._ref(uow, ctx, run_id)
+            existing = uow.runs.params(ref, list(params))
+            for key, old in existing.items():
+                if old != params[key]:
+                    raise ParamAlreadySet(
+                        f"param {key!r} is already {old!r} on run {run_id}; params are immutable,"
+                        " log the new value under another key or start a new run",
+                        key=key,
+                        old_value=old,
+                        new_value=params[key],
+                    )
+            fresh = {k: v for k, v in params.items() if k not in existing}
+            if fresh:
+                uow.runs.add_params(ref, fresh)
+
+    def set_tags(self, ctx: RequestContext, run_id: str, tags: dict[str, str]) -> None:
+        tags = self._check_tags(tags)
+        if not tags:
+            return
+        with self.db.write() as uow:
+            uow.runs.set_tags(self._ref(uow, ctx, run_id), tags)
+
+    def delete_tag(self, ctx: RequestContext, run_id: str, key: str) -> None:
+        with self.db.write() as uow:
+            if not uow.runs.delete_tag(self._ref(uow, ctx, run_id), key):
+                raise NotFound(f"run {run_id} has no tag {key!r}", key=key)
+
+    # -- metrics -------------------------------------------------------------------
+
+    def log_metrics(
+        self, ctx: RequestContext, run_id: str, batch: MetricBatch, idempotency_key: str | None = None
+    ) -> bool:
+        """Store a batch; False when ``idempotency_key`` was applied before (nothing stored)."""
+        self._check_batch(batch)
+        if idempotency_key is not None and not 8 <= len(idempotency_key) <= 64:
+            raise InvalidArgument("idempotency key must be 8 to 64 characters long")
+        with self.db.write() as uow:
+            ref = self._ref(uow, ctx, run_id)
+            return uow.metrics.ingest(ref, batch, idempotency_key, now_ms())
+
+    def metric_history(
+        self,
+        ctx: RequestContext,
+        run_id: str,
+        key: str,
+        *,
+        max_results: int = 100_000,
+        page_token: str | None = None,
+        max_points: int | None = None,
+    ) -> MetricHistory:
+        _check_page_size(max_results, MAX_HISTORY_PAGE)
+        if max_points is not None and max_points < 2:
+            raise InvalidArgument("max_points must be at least 2")
+        query = fingerprint("history", run_id, key)
+        after = decode_token(page_token, query)
+        if after is not None and not (
+            isinstance(after, list) and len(after) == 2 and all(isinstance(x, int) for x in after)
+        ):
+            raise InvalidArgument("page_token is not a token this server issued")
+        with self.db.read() as uow:
+            ref = self._ref(uow, ctx, run_id)
+            rows, total = uow.metrics.history(ref, key, (after[0], after[1]) if after else None, max_results + 1)
+        token = None
+        if len(rows) > max_results:
+            rows = rows[:max_results]
+            token = encode_token(query, [rows[-1][0], rows[-1][1]])
+        points = [(step, ts, value) for step, _id, ts, value in rows]
+        sampled = False
+        if max_points is not None and len(points) > max_points:
+            points, sampled = downsample(points, max_points), True
+        return MetricHistory(
+            key=key,
+            steps=[p[0] for p in points],
+            values=[p[2] for p in points],
+            timestamps=[p[1] for p in points],
+            next_page_token=token,
+            downsampled=sampled,
+            total=total,
+        )
+
+    # -- helpers -------------------------------------------------------------------
+
+    @staticmethod
+    def _ref(uow: UnitOfWork, ctx: RequestContext, run_id: str, *, allow_deleted: bool = False) -> RunRef:
+        ref = uow.runs.ref(run_id) if isinstance(run_id, str) and len(run_id) <= 64 else None
+        if ref is None or ref.workspace != ctx.workspace:
+            raise NotFound(f"no run with id {run_id!r} in workspace {ctx.workspace!r}", run_id=str(run_id)[:64])
+        if ref.lifecycle_stage != "active" and not allow_deleted:
+            raise InvalidArgument(f"run {run_id} is deleted; restore it before changing it")
+        return ref
+
+    @staticmethod
+    def _check_params(params: dict[str, str]) -> dict[str, str]:
+        if len(params) > 1000:
+            raise InvalidArgument("at most 1,000 params per request")
+        return {
+            check_key("param", k): check_value("param", k, v, MAX_PARAM_VALUE_LENGTH) for k, v in params.items()
+        }
+
+    @staticmethod
+    def _check_tags(tags: dict[str, str]) -> dict[str, str]:
+        if len(tags) > 1000:
+            raise InvalidArgument("at most 1,000 tags per request")
+        return {check_key("tag", k): check_value("tag", k, v, MAX_TAG_VALUE_LENGTH) for k, v in tags.items()}
+
+    @staticmethod
+    def _check_batch(batch: MetricBatch) -> None:
+        n = len(batch.values)
+        if not (len(batch.keys) == len(batch.steps) == len(batch.timestamps) == n):
+            raise InvalidArgument("keys, steps, values and timestamps must have the same length")
+        for key in set(batch.keys):
+            check_key("metric", key)
+        lo, hi = _INT64
+        for step in batch.steps:
+            if not lo <= step <= hi:
+                raise InvalidArgument(f"step {step} does not fit in 64 bits")
+        for ts in batch.timestamps:
+            if not 0 <= ts <= hi:
+                raise InvalidArgument(f"timestamp {ts} must be milliseconds since the epoch")
+        # NaN and ±inf are valid metric values; the HTTP layer already made every value a float.

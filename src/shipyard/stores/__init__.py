@@ -1,0 +1,1 @@
+"""Implementations of the ports services define: metadata and artifact stores."""

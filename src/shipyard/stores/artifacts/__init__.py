@@ -1,0 +1,1 @@
+"""Artifact stores: a local folder by default, object stores through fsspec."""

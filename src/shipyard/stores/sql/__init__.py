@@ -1,0 +1,1 @@
+"""The SQL metadata store (SQLite embedded, PostgreSQL for teams)."""

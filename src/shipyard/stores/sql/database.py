@@ -1,0 +1,84 @@
+"""The SQL implementation of :class:`~shipyard.services.ports.Database`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from shipyard.errors import AlreadyExists, Unavailable
+from shipyard.services.ports import Database, UnitOfWork
+from shipyard.stores.sql.artifacts import SqlArtifactIndex
+from shipyard.stores.sql.engine import WRITE_OPTION, build_engine
+from shipyard.stores.sql.experiments import SqlExperimentRepository, SqlWorkspaceRepository
+from shipyard.stores.sql.metrics import SqlMetricRepository
+from shipyard.stores.sql.migrate import upgrade
+from shipyard.stores.sql.models import SqlModelRepository
+from shipyard.stores.sql.runs import SqlRunRepository
+
+__all__ = ["SqlDatabase"]
+
+
+class SqlUnitOfWork(UnitOfWork):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.workspaces = SqlWorkspaceRepository(conn)
+        self.experiments = SqlExperimentRepository(conn)
+        self.runs = SqlRunRepository(conn)
+        self.metrics = SqlMetricRepository(conn)
+        self.artifacts = SqlArtifactIndex(conn)
+        self.models = SqlModelRepository(conn)
+
+
+class SqlDatabase(Database):
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.engine = build_engine(url)
+        self.kind = self.engine.dialect.name
+        # One writer at a time inside this process: SQLite allows one anyway, and waiting
+        # on a Python lock is fair and prompt where SQLite's busy handler sleeps and retries.
+        self._write_lock = threading.Lock() if self.kind == "sqlite" else None
+        if migrate:
+            try:
+                upgrade(self.engine)
+            except OperationalError as exc:
+                raise Unavailable(f"cannot reach the metadata store: {exc.orig}") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[UnitOfWork]:
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield SqlUnitOfWork(conn)
+        except OperationalError as exc:
+            raise Unavailable(f"metadata store error: {exc.orig}") from exc
+
+    @contextmanager
+    def write(self) -> Iterator[UnitOfWork]:
+        if self._write_lock is None:
+            yield from self._write()
+            return
+        with self._write_lock:
+            yield from self._write()
+
+    def _write(self) -> Iterator[UnitOfWork]:
+        try:
+            with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+                yield SqlUnitOfWork(conn)
+        except IntegrityError as exc:
+            # Repositories check uniqueness first; this catches the race two writers lose.
+            raise AlreadyExists(f"the record already exists ({exc.orig})") from exc
+        except OperationalError as exc:
+            raise Unavailable(f"metadata store error: {exc.orig}") from exc
+
+    def ping(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+                conn.rollback()
+        except OperationalError as exc:
+            raise Unavailable(f"cannot reach the metadata store: {exc.orig}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,269 @@
+"""The model registry tables."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
+from shipyard.services.ports import ModelRepository
+from shipyard.stores.sql import schema as s
+
+
+def _replace_tags(conn: Connection, table: Any, owner_column: str, owner_id: int, tags: dict[str, str]) -> None:
+    owner = table.c[owner_column]
+    conn.execute(delete(table).where(owner == owner_id, table.c.key.in_(list(tags))))
+    conn.execute(insert(table), [{owner_column: owner_id, "key": k, "value": v} for k, v in tags.items()])
+
+
+class SqlModelRepository(ModelRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def create_model(
+        self, workspace_id: int, name: str, description: str, tags: dict[str, str], actor: str, now: int
+    ) -> None:
+        result = self.conn.execute(
+            insert(s.registered_models).values(
+                workspace_id=workspace_id,
+                name=name,
+                description=description,
+                created_at=now,
+                created_by=actor,
+                updated_at=now,
+                updated_by=actor,
+            )
+        )
+        if tags:
+            _replace_tags(self.conn, s.model_tags, "model_id", int(result.inserted_primary_key[0]), tags)
+
+    def model_id(self, workspace: str, name: str) -> int | None:
+        return self.conn.execute(
+            select(s.registered_models.c.id)
+            .join(s.workspaces, s.workspaces.c.id == s.registered_models.c.workspace_id)
+            .where(s.workspaces.c.name == workspace, s.registered_models.c.name == name)
+        ).scalar()
+
+    def _models(self, rows: list[Any], workspace: str) -> list[RegisteredModel]:
+        ids = [r.id for r in rows]
+        tags: dict[int, dict[str, str]] = {i: {} for i in ids}
+        aliases: dict[int, dict[str, int]] = {i: {} for i in ids}
+        latest: dict[int, int] = {}
+        if ids:
+            for t in self.conn.execute(select(s.model_tags).where(s.model_tags.c.model_id.in_(ids))):
+                tags[t.model_id][t.key] = t.value
+            for a in self.conn.execute(select(s.model_aliases).where(s.model_aliases.c.model_id.in_(ids))):
+                aliases[a.model_id][a.alias] = a.version
+            v = s.model_versions.c
+            for model_id, top in self.conn.execute(
+                select(v.model_id, func.max(v.version)).where(v.model_id.in_(ids)).group_by(v.model_id)
+            ):
+                latest[model_id] = top
+        return [
+            RegisteredModel(
+                name=r.name,
+                workspace=workspace,
+                description=r.description,
+                tags=tags[r.id],
+                aliases=aliases[r.id],
+                latest_version=latest.get(r.id),
+                created_at=r.created_at,
+                created_by=r.created_by,
+                updated_at=r.updated_at,
+                updated_by=r.updated_by,
+            )
+            for r in rows
+        ]
+
+    def get_model(self, model_id: int) -> RegisteredModel:
+        row = self.conn.execute(
+            select(s.registered_models, s.workspaces.c.name.label("workspace"))
+            .join(s.workspaces, s.workspaces.c.id == s.registered_models.c.workspace_id)
+            .where(s.registered_models.c.id == model_id)
+        ).one()
+        return self._models([row], row.workspace)[0]
+
+    def list_models(self, workspace: str, name_like: str | None, offset: int, limit: int) -> list[RegisteredModel]:
+        m = s.registered_models.c
+        query = (
+            select(s.registered_models)
+            .join(s.workspaces, s.workspaces.c.id == m.workspace_id)
+            .where(s.workspaces.c.name == workspace)
+        )
+        if name_like:
+            query = query.where(func.lower(m.name).like(func.lower(name_like)))
+        rows = list(self.conn.execute(query.order_by(m.name).offset(offset).limit(limit)))
+        return self._models(rows, workspace)
+
+    def update_model(
+        self, model_id: int, actor: str, now: int, *, description: str | None = None, tags: dict[str, str] | None = None
+    ) -> None:
+        values: dict[str, Any] = {"updated_at": now, "updated_by": actor}
+        if description is not None:
+            values["description"] = description
+        self.conn.execute(update(s.registered_models).where(s.registered_models.c.id == model_id).values(**values))
+        if tags:
+            _replace_tags(self.conn, s.model_tags, "model_id", model_id, tags)
+
+    def delete_model_tag(self, model_id: int, key: str) -> bool:
+        t = s.model_tags.c
+        return bool(self.conn.execute(delete(s.model_tags).where(t.model_id == model_id, t.key == key)).rowcount)
+
+    def create_version(self, model_id: int, version: ModelVersion, actor: str, now: int) -> int:
+        v = s.model_versions.c
+        top = self.conn.execute(select(func.max(v.version)).where(v.model_id == model_id)).scalar()
+        number = (top or 0) + 1
+        result = self.conn.execute(
+            insert(s.model_versions).values(
+                model_id=model_id,
+                version=number,
+                source=version.source,
+                run_id=version.run_id,
+                experiment_id=version.experiment_id,
+                artifact_path=version.artifact_path,
+                code_version=version.code_version,
+                description=version.description,
+                status=version.status,
+                created_at=now,
+                created_by=actor,
+                updated_at=now,
+                updated_by=actor,
+            )
+        )
+        if version.tags:
+            _replace_tags(self.conn, s.model_version_tags, "version_id", int(result.inserted_primary_key[0]), version.tags)
+        self.conn.execute(
+            update(s.registered_models)
+            .where(s.registered_models.c.id == model_id)
+            .values(updated_at=now, updated_by=actor)
+        )
+        return number
+
+    def _versions(self, model_id: int, only: int | None) -> list[ModelVersion]:
+        v = s.model_versions.c
+        query = (
+            select(s.model_versions, s.registered_models.c.name.label("model_name"))
+            .join(s.registered_models, s.registered_models.c.id == v.model_id)
+            .where(v.model_id == model_id)
+        )
+        if only is not None:
+            query = query.where(v.version == only)
+        rows = list(self.conn.execute(query.order_by(v.version)))
+        ids = [r.id for r in rows]
+        tags: dict[int, dict[str, str]] = {i: {} for i in ids}
+        if ids:
+            for t in self.conn.execute(
+                select(s.model_version_tags).where(s.model_version_tags.c.version_id.in_(ids))
+            ):
+                tags[t.version_id][t.key] = t.value
+        aliases: dict[int, list[str]] = {}
+        for a in self.conn.execute(select(s.model_aliases).where(s.model_aliases.c.model_id == model_id)):
+            aliases.setdefault(a.version, []).append(a.alias)
+        return [
+            ModelVersion(
+                name=r.model_name,
+                version=r.version,
+                source=r.source,
+                run_id=r.run_id,
+                experiment_id=r.experiment_id,
+                artifact_path=r.artifact_path,
+                code_version=r.code_version,
+                description=r.description,
+                status=r.status,
+                tags=tags[r.id],
+                aliases=sorted(aliases.get(r.version, [])),
+                created_at=r.created_at,
+                created_by=r.created_by,
+                updated_at=r.updated_at,
+                updated_by=r.updated_by,
+            )
+            for r in rows
+        ]
+
+    def get_version(self, model_id: int, version: int) -> ModelVersion | None:
+        found = self._versions(model_id, version)
+        return found[0] if found else None
+
+    def list_versions(self, model_id: int) -> list[ModelVersion]:
+        return self._versions(model_id, None)
+
+    def _version_id(self, model_id: int, version: int) -> int | None:
+        v = s.model_versions.c
+        return self.conn.execute(select(v.id).where(v.model_id == model_id, v.version == version)).scalar()
+
+    def update_version(
+        self,
+        model_id: int,
+        version: int,
+        actor: str,
+        now: int,
+        *,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        version_id = self._version_id(model_id, version)
+        if version_id is None:
+            return
+        values: dict[str, Any] = {"updated_at": now, "updated_by": actor}
+        if description is not None:
+            values["description"] = description
+        self.conn.execute(update(s.model_versions).where(s.model_versions.c.id == version_id).values(**values))
+        if tags:
+            _replace_tags(self.conn, s.model_version_tags, "version_id", version_id, tags)
+
+    def delete_version_tag(self, model_id: int, version: int, key: str) -> bool:
+        version_id = self._version_id(model_id, version)
+        t = s.model_version_tags.c
+        return bool(
+            self.conn.execute(delete(s.model_version_tags).where(t.version_id == version_id, t.key == key)).rowcount
+        )
+
+    def set_alias(self, model_id: int, alias: str, version: int) -> int | None:
+        previous = self.delete_alias(model_id, alias)
+        self.conn.execute(insert(s.model_aliases).values(model_id=model_id, alias=alias, version=version))
+        return previous
+
+    def delete_alias(self, model_id: int, alias: str) -> int | None:
+        a = s.model_aliases.c
+        previous = self.conn.execute(select(a.version).where(a.model_id == model_id, a.alias == alias)).scalar()
+        if previous is not None:
+            self.conn.execute(delete(s.model_aliases).where(a.model_id == model_id, a.alias == alias))
+        return previous
+
+    def add_event(self, event: ModelEvent, workspace_id: int) -> None:
+        self.conn.execute(
+            insert(s.model_events).values(
+                workspace_id=workspace_id,
+                model_name=event.name,
+                version=event.version,
+                action=event.action,
+                detail=json.dumps(event.detail, sort_keys=True),
+                actor=event.actor,
+                at=event.at,
+            )
+        )
+
+    def events(self, workspace: str, name: str, offset: int, limit: int) -> list[ModelEvent]:
+        e = s.model_events.c
+        rows = self.conn.execute(
+            select(s.model_events)
+            .join(s.workspaces, s.workspaces.c.id == e.workspace_id)
+            .where(s.workspaces.c.name == workspace, e.model_name == name)
+            .order_by(e.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return [
+            ModelEvent(
+                id=r.id,
+                name=r.model_name,
+                version=r.version,
+                action=r.action,
+                detail=json.loads(r.detail),
+                actor=r.actor,
+                at=r.at,
+            )
+            for r in rows
+        ]

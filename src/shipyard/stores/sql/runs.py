@@ -1,0 +1,281 @@
+"""Runs with their params and tags, and run search."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from shipyard.domain.filters import Clause, OrderBy
+from shipyard.domain.tracking import MetricSummary, Run, RunStatus
+from shipyard.errors import InvalidFilter
+from shipyard.services.ports import RunRef, RunRepository
+from shipyard.stores.sql import schema as s
+
+_ATTRIBUTE_COLUMNS = {
+    "run_id": s.runs.c.run_id,
+    "run_name": s.runs.c.name,
+    "status": s.runs.c.status,
+    "user_id": s.runs.c.created_by,
+    "artifact_uri": s.runs.c.artifact_uri,
+    "lifecycle_stage": s.runs.c.lifecycle_stage,
+    "start_time": s.runs.c.start_time,
+    "end_time": s.runs.c.end_time,
+}
+
+
+def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    match op:
+        case "=":
+            return column == value  # type: ignore[no-any-return]
+        case "!=":
+            return column != value  # type: ignore[no-any-return]
+        case "<":
+            return column < value  # type: ignore[no-any-return]
+        case "<=":
+            return column <= value  # type: ignore[no-any-return]
+        case ">":
+            return column > value  # type: ignore[no-any-return]
+        case ">=":
+            return column >= value  # type: ignore[no-any-return]
+        case "LIKE":
+            return column.like(value)  # type: ignore[no-any-return]
+        case "ILIKE":
+            return func.lower(column).like(func.lower(value))
+        case "IN":
+            return column.in_(value)  # type: ignore[no-any-return]
+        case "NOT IN":
+            return column.not_in(value)  # type: ignore[no-any-return]
+    raise InvalidFilter(f"unsupported operator {op}")
+
+
+def _keyed_table(entity: str) -> Any:
+    return {"metric": s.metric_series, "param": s.params, "tag": s.run_tags}[entity]
+
+
+def _value_column(table: Any) -> Any:
+    return table.c.last_value if "last_value" in table.c else table.c.value
+
+
+class SqlRunRepository(RunRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def create(self, run: Run, actor: str, now: int) -> int:
+        result = self.conn.execute(
+            insert(s.runs).values(
+                run_id=run.id,
+                experiment_id=int(run.experiment_id),
+                name=run.name,
+                status=run.status.value,
+                start_time=run.start_time,
+                end_time=run.end_time,
+                parent_run_id=run.parent_run_id,
+                lifecycle_stage=run.lifecycle_stage,
+                artifact_uri=run.artifact_uri,
+                created_at=now,
+                created_by=actor,
+                updated_at=now,
+                updated_by=actor,
+            )
+        )
+        pk = int(result.inserted_primary_key[0])
+        if run.params:
+            self.conn.execute(
+                insert(s.params), [{"run_pk": pk, "key": k, "value": v} for k, v in run.params.items()]
+            )
+        if run.tags:
+            self.conn.execute(
+                insert(s.run_tags), [{"run_pk": pk, "key": k, "value": v} for k, v in run.tags.items()]
+            )
+        return pk
+
+    def ref(self, run_id: str) -> RunRef | None:
+        row = self.conn.execute(
+            select(
+                s.runs.c.pk,
+                s.runs.c.run_id,
+                s.runs.c.experiment_id,
+                s.workspaces.c.name,
+                s.runs.c.lifecycle_stage,
+                s.runs.c.artifact_uri,
+            )
+            .join(s.experiments, s.experiments.c.id == s.runs.c.experiment_id)
+            .join(s.workspaces, s.workspaces.c.id == s.experiments.c.workspace_id)
+            .where(s.runs.c.run_id == run_id)
+        ).first()
+        if row is None:
+            return None
+        return RunRef(row[0], row[1], str(row[2]), row[3], row[4], row[5])
+
+    def get(self, run_id: str) -> Run | None:
+        pk = self.conn.execute(select(s.runs.c.pk).where(s.runs.c.run_id == run_id)).scalar()
+        if pk is None:
+            return None
+        return self._load([pk])[0]
+
+    def _load(self, pks: list[int]) -> list[Run]:
+        if not pks:
+            return []
+        rows = {r.pk: r for r in self.conn.execute(select(s.runs).where(s.runs.c.pk.in_(pks)))}
+        params: dict[int, dict[str, str]] = {pk: {} for pk in pks}
+        tags: dict[int, dict[str, str]] = {pk: {} for pk in pks}
+        metrics: dict[int, dict[str, MetricSummary]] = {pk: {} for pk in pks}
+        for p in self.conn.execute(select(s.params).where(s.params.c.run_pk.in_(pks))):
+            params[p.run_pk][p.key] = p.value
+        for t in self.conn.execute(select(s.run_tags).where(s.run_tags.c.run_pk.in_(pks))):
+            tags[t.run_pk][t.key] = t.value
+        for m in self.conn.execute(select(s.metric_series).where(s.metric_series.c.run_pk.in_(pks))):
+            metrics[m.run_pk][m.key] = MetricSummary(
+                key=m.key,
+                value=math.nan if m.last_value is None else m.last_value,
+                step=m.last_step,
+                timestamp=m.last_ts,
+                count=m.count,
+                min=math.nan if m.min_value is None else m.min_value,
+                max=math.nan if m.max_value is None else m.max_value,
+            )
+        return [
+            Run(
+                id=r.run_id,
+                experiment_id=str(r.experiment_id),
+                name=r.name,
+                status=RunStatus(r.status),
+                start_time=r.start_time,
+                end_time=r.end_time,
+                parent_run_id=r.parent_run_id,
+                lifecycle_stage=r.lifecycle_stage,
+                artifact_uri=r.artifact_uri,
+                created_by=r.created_by,
+                updated_at=r.updated_at,
+                updated_by=r.updated_by,
+                params=params[r.pk],
+                tags=tags[r.pk],
+                metrics=metrics[r.pk],
+            )
+            for pk in pks
+            if (r := rows.get(pk)) is not None
+        ]
+
+    def update(
+        self,
+        ref: RunRef,
+        *,
+        actor: str,
+        now: int,
+        status: str | None = None,
+        end_time: int | None = None,
+        name: str | None = None,
+        lifecycle_stage: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"updated_at": now, "updated_by": actor}
+        for column, value in (
+            ("status", status),
+            ("end_time", end_time),
+            ("name", name),
+            ("lifecycle_stage", lifecycle_stage),
+        ):
+            if value is not None:
+                values[column] = value
+        self.conn.execute(update(s.runs).where(s.runs.c.pk == ref.pk).values(**values))
+
+    def params(self, ref: RunRef, keys: Sequence[str]) -> dict[str, str]:
+        rows = self.conn.execute(
+            select(s.params.c.key, s.params.c.value).where(
+                s.params.c.run_pk == ref.pk, s.params.c.key.in_(list(keys))
+            )
+        )
+        return {k: v for k, v in rows}
+
+    def add_params(self, ref: RunRef, params: dict[str, str]) -> None:
+        self.conn.execute(
+            insert(s.params), [{"run_pk": ref.pk, "key": k, "value": v} for k, v in params.items()]
+        )
+
+    def set_tags(self, ref: RunRef, tags: dict[str, str]) -> None:
+        self.conn.execute(
+            delete(s.run_tags).where(s.run_tags.c.run_pk == ref.pk, s.run_tags.c.key.in_(list(tags)))
+        )
+        self.conn.execute(
+            insert(s.run_tags), [{"run_pk": ref.pk, "key": k, "value": v} for k, v in tags.items()]
+        )
+
+    def delete_tag(self, ref: RunRef, key: str) -> bool:
+        result = self.conn.execute(
+            delete(s.run_tags).where(s.run_tags.c.run_pk == ref.pk, s.run_tags.c.key == key)
+        )
+        return bool(result.rowcount)
+
+    def search(
+        self,
+        experiment_ids: Sequence[str],
+        clauses: Sequence[Clause],
+        order_by: Sequence[OrderBy],
+        stages: Sequence[str],
+        offset: int,
+        limit: int,
+    ) -> list[Run]:
+        query: Select[Any] = select(s.runs.c.pk).where(
+            s.runs.c.experiment_id.in_([int(e) for e in experiment_ids]),
+            s.runs.c.lifecycle_stage.in_(list(stages)),
+        )
+        for i, clause in enumerate(clauses):
+            query = self._apply_clause(query, i, clause)
+        query = self._apply_order(query, order_by)
+        pks = list(self.conn.execute(query.offset(offset).limit(limit)).scalars())
+        return self._load(pks)
+
+    @staticmethod
+    def _apply_clause(query: Select[Any], i: int, clause: Clause) -> Select[Any]:
+        if clause.entity == "attribute":
+            column = _ATTRIBUTE_COLUMNS[clause.key]
+            if clause.op == "IS NULL":
+                return query.where(column.is_(None))
+            if clause.op == "IS NOT NULL":
+                return query.where(column.is_not(None))
+            value = int(clause.value) if isinstance(clause.value, float) else clause.value
+            return query.where(_compare(column, clause.op, value))
+        table = _keyed_table(clause.entity)
+        if clause.op in ("IS NULL", "IS NOT NULL"):
+            present = exists().where(table.c.run_pk == s.runs.c.pk, table.c.key == clause.key)
+            return query.where(~present if clause.op == "IS NULL" else present)
+        alias = table.alias(f"f{i}")
+        return query.join(
+            alias,
+            and_(
+                alias.c.run_pk == s.runs.c.pk,
+                alias.c.key == clause.key,
+                _compare(_value_column(alias), clause.op, clause.value),
+            ),
+        )
+
+    @staticmethod
+    def _apply_order(query: Select[Any], order_by: Sequence[OrderBy]) -> Select[Any]:
+        terms: list[Any] = []
+        for i, item in enumerate(order_by):
+            if item.entity == "attribute":
+                column = _ATTRIBUTE_COLUMNS[item.key]
+            else:
+                table = _keyed_table(item.entity).alias(f"o{i}")
+                query = query.outerjoin(
+                    table, and_(table.c.run_pk == s.runs.c.pk, table.c.key == item.key)
+                )
+                column = _value_column(table)
+            terms.append((column.asc() if item.ascending else column.desc()).nulls_last())
+        if not any(o.entity == "attribute" and o.key == "start_time" for o in order_by):
+            terms.append(s.runs.c.start_time.desc())
+        terms.append(s.runs.c.pk.desc())
+        return query.order_by(*terms)
