@@ -1,0 +1,5 @@
+"""``python -m shipyard`` is the ``shipyard`` command."""
+
+from shipyard.cli.main import main
+
+main()

@@ -1,0 +1,86 @@
+"""Entry point of the ``shipyard`` command. Keep module-level imports light: ``--help``
+must answer in well under a second, so commands import what they need when they run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shipyard._version import __version__
+
+app = typer.Typer(
+    name="shipyard",
+    help="Shipyard: experiment tracking, model registry, jobs and endpoints you host yourself.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"shipyard {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    _version_flag: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Shipyard: experiment tracking, model registry, jobs and endpoints you host yourself."""
+
+
+@app.command()
+def up(
+    host: Annotated[str | None, typer.Option(help="Address to bind [env SHIPYARD_HOST; default 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind, 0 for any free one [env SHIPYARD_PORT; default 5151].")] = None,
+    home: Annotated[
+        Path | None, typer.Option(help="Data folder: database and artifacts [env SHIPYARD_HOME; default ~/.shipyard].")
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="Metadata store URL, e.g. postgresql+psycopg://user@host/db [default: SQLite in --home]."),
+    ] = None,
+    artifacts: Annotated[
+        str | None, typer.Option(help="Artifact store: a folder or an fsspec URL such as s3://bucket/prefix.")
+    ] = None,
+    log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error.")] = None,
+) -> None:
+    """Start the Shipyard server (API, MLflow-compatible API later, web studio later).
+
+    Migrations are applied on start. Stop it with Ctrl-C or SIGTERM: requests in flight
+    finish first.
+    """
+    from shipyard.server.runner import serve  # noqa: PLC0415
+    from shipyard.settings import Settings  # noqa: PLC0415
+
+    overrides = {
+        k: v
+        for k, v in {
+            "host": host,
+            "port": port,
+            "home": home,
+            "database_url": database_url,
+            "artifacts": artifacts,
+            "log_level": log_level,
+        }.items()
+        if v is not None
+    }
+    serve(Settings(**overrides))
+
+
+def _register_groups() -> None:
+    from shipyard.cli import experiments, models, runs  # noqa: PLC0415
+
+    app.add_typer(experiments.app, name="experiment")
+    app.add_typer(runs.app, name="run")
+    app.add_typer(models.app, name="model")
+
+
+def main() -> None:
+    _register_groups()
+    app()

@@ -1,0 +1,316 @@
+"""``Client``: every resource of the native API as typed Python calls."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from shipyard.client import _convert
+from shipyard.client._http import HttpClient, raise_for
+from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
+from shipyard.domain.tracking import Experiment, MetricHistory, Run
+from shipyard.errors import AlreadyExists, InvalidArgument, NotFound
+
+__all__ = ["Client"]
+
+_CHUNK = 1 << 20
+
+
+def _q(segment: str) -> str:
+    return quote(segment, safe="")
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            yield chunk
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    for chunk in _file_chunks(path):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Client:
+    """A connection to one Shipyard server (``url`` or ``SHIPYARD_URL``) and workspace."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        workspace: str | None = None,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.http = HttpClient(url, workspace=workspace, timeout=timeout, transport=transport)
+
+    @property
+    def url(self) -> str:
+        return self.http.url
+
+    def close(self) -> None:
+        self.http.close()
+
+    def health(self) -> dict[str, Any]:
+        return self.http.request("GET", "/healthz")  # type: ignore[no-any-return]
+
+    # -- experiments ---------------------------------------------------------------
+
+    def create_experiment(self, name: str, tags: dict[str, str] | None = None) -> Experiment:
+        data = self.http.request("POST", "/api/v1/experiments", json={"name": name, "tags": tags or {}})
+        return _convert.experiment(data)
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return _convert.experiment(self.http.request("GET", f"/api/v1/experiments/{_q(experiment_id)}"))
+
+    def get_experiment_by_name(self, name: str) -> Experiment:
+        return _convert.experiment(self.http.request("GET", f"/api/v1/experiments/by-name/{_q(name)}"))
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        try:
+            return self.get_experiment_by_name(name)
+        except NotFound:
+            try:
+                return self.create_experiment(name)
+            except AlreadyExists:  # created by someone else in between
+                return self.get_experiment_by_name(name)
+
+    def list_experiments(self, view: str = "active", max_results: int = 1000) -> list[Experiment]:
+        out: list[Experiment] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"view": view, "max_results": min(max_results, 1000)}
+            if token:
+                params["page_token"] = token
+            data = self.http.request("GET", "/api/v1/experiments", params=params)
+            out.extend(_convert.experiment(e) for e in data["experiments"])
+            token = data.get("next_page_token")
+            if not token or len(out) >= max_results:
+                return out[:max_results]
+
+    # -- runs ----------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        *,
+        name: str | None = None,
+        tags: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        parent_run_id: str | None = None,
+    ) -> Run:
+        body = {
+            "experiment_id": experiment_id,
+            "name": name,
+            "tags": tags or {},
+            "params": params or {},
+            "parent_run_id": parent_run_id,
+        }
+        return _convert.run(self.http.request("POST", "/api/v1/runs", json=body))
+
+    def get_run(self, run_id: str) -> Run:
+        return _convert.run(self.http.request("GET", f"/api/v1/runs/{_q(run_id)}"))
+
+    def update_run(self, run_id: str, *, status: str | None = None, name: str | None = None) -> Run:
+        body = {"status": status, "name": name}
+        return _convert.run(self.http.request("PATCH", f"/api/v1/runs/{_q(run_id)}", json=body, retry=True))
+
+    def delete_run(self, run_id: str) -> None:
+        self.http.request("DELETE", f"/api/v1/runs/{_q(run_id)}", retry=True)
+
+    def restore_run(self, run_id: str) -> None:
+        self.http.request("POST", f"/api/v1/runs/{_q(run_id)}/restore", retry=True)
+
+    def search_runs_page(
+        self,
+        experiment_ids: list[str],
+        filter: str | None = None,  # noqa: A002 — the name users know from MLflow
+        order_by: list[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+        view: str = "active",
+    ) -> tuple[list[Run], str | None]:
+        body = {
+            "experiment_ids": experiment_ids,
+            "filter": filter,
+            "order_by": order_by or [],
+            "max_results": max_results,
+            "page_token": page_token,
+            "view": view,
+        }
+        data = self.http.request("POST", "/api/v1/runs/search", json=body, retry=True)
+        return [_convert.run(r) for r in data["runs"]], data.get("next_page_token")
+
+    def search_runs(
+        self,
+        experiment_ids: list[str],
+        filter: str | None = None,  # noqa: A002
+        order_by: list[str] | None = None,
+        max_results: int = 1000,
+        view: str = "active",
+    ) -> list[Run]:
+        """Every matching run up to ``max_results``, following pages."""
+        out: list[Run] = []
+        token: str | None = None
+        while len(out) < max_results:
+            page, token = self.search_runs_page(
+                experiment_ids, filter, order_by, min(1000, max_results - len(out)), token, view
+            )
+            out.extend(page)
+            if not token:
+                break
+        return out
+
+    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        body = {"params": {k: str(v) for k, v in params.items()}}
+        # Safe to repeat: re-logging a param with the same value is accepted.
+        self.http.request("POST", f"/api/v1/runs/{_q(run_id)}/params", json=body, retry=True)
+
+    def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        body = {"tags": {k: str(v) for k, v in tags.items()}}
+        self.http.request("POST", f"/api/v1/runs/{_q(run_id)}/tags", json=body, retry=True)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self.http.request("DELETE", f"/api/v1/runs/{_q(run_id)}/tags/{quote(key)}", retry=True)
+
+    def log_metric_batch(self, run_id: str, payload: bytes, idempotency_key: str) -> dict[str, Any]:
+        """Send an encoded batch (see ``_batcher``); retried safely thanks to the key."""
+        return self.http.request(  # type: ignore[no-any-return]
+            "POST",
+            f"/api/v1/runs/{_q(run_id)}/metrics",
+            content=payload,
+            headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
+            retry=True,
+        )
+
+    def get_metric_history(
+        self, run_id: str, key: str, *, max_points: int | None = None, page_size: int = 100_000
+    ) -> MetricHistory:
+        """The whole series (all pages), or a down-sampled view of it with ``max_points``."""
+        params: dict[str, Any] = {"key": key, "max_results": page_size}
+        if max_points is not None:
+            params["max_points"] = max_points
+        data = self.http.request("GET", f"/api/v1/runs/{_q(run_id)}/metrics/history", params=params)
+        merged = _convert.history(data)
+        while merged.next_page_token and max_points is None:
+            params["page_token"] = merged.next_page_token
+            page = _convert.history(
+                self.http.request("GET", f"/api/v1/runs/{_q(run_id)}/metrics/history", params=params)
+            )
+            merged.steps.extend(page.steps)
+            merged.values.extend(page.values)
+            merged.timestamps.extend(page.timestamps)
+            merged = MetricHistory(
+                merged.key, merged.steps, merged.values, merged.timestamps, page.next_page_token, False, page.total
+            )
+        return merged
+
+    # -- artifacts -----------------------------------------------------------------
+
+    def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> list[dict[str, Any]]:
+        """Upload a file, or a folder recursively, under ``artifact_path`` (default: its name)."""
+        source = Path(local_path)
+        if not source.exists():
+            raise InvalidArgument(f"{source} does not exist")
+        base = artifact_path if artifact_path is not None else source.name
+        if source.is_file():
+            return [self._upload(run_id, source, base)]
+        out = []
+        for file in sorted(p for p in source.rglob("*") if p.is_file()):
+            rel = file.relative_to(source).as_posix()
+            out.append(self._upload(run_id, file, f"{base}/{rel}" if base else rel))
+        return out
+
+    def _upload(self, run_id: str, file: Path, artifact_path: str) -> dict[str, Any]:
+        headers = {"X-Content-SHA256": _sha256(file), "Content-Type": "application/octet-stream"}
+        url = f"/api/v1/runs/{_q(run_id)}/artifacts/{quote(artifact_path)}"
+        return self.http.request("PUT", url, content=_file_chunks(file), headers=headers)  # type: ignore[no-any-return]
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[dict[str, Any]]:
+        data = self.http.request("GET", f"/api/v1/runs/{_q(run_id)}/artifacts", params={"path": path})
+        return data["files"]  # type: ignore[no-any-return]
+
+    def download_artifact(self, run_id: str, path: str, dest: str | os.PathLike[str]) -> Path:
+        """Stream one artifact file to ``dest`` (a file path), checking its sha256."""
+        target = Path(dest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        tmp = target.with_name(target.name + ".part")
+        with self.http.stream("GET", f"/api/v1/runs/{_q(run_id)}/artifacts/{quote(path)}") as response:
+            raise_for(response)
+            expected = response.headers.get("X-Content-SHA256")
+            with tmp.open("wb") as out:
+                for chunk in response.iter_bytes(_CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+        if expected and expected != digest.hexdigest():
+            tmp.unlink(missing_ok=True)
+            raise InvalidArgument(f"download of {path!r} is corrupt: sha256 mismatch")
+        tmp.replace(target)
+        return target
+
+    # -- registry ------------------------------------------------------------------
+
+    def create_model(self, name: str, description: str = "", tags: dict[str, str] | None = None) -> RegisteredModel:
+        body = {"name": name, "description": description, "tags": tags or {}}
+        return _convert.model(self.http.request("POST", "/api/v1/models", json=body))
+
+    def get_model(self, name: str) -> RegisteredModel:
+        return _convert.model(self.http.request("GET", f"/api/v1/models/{_q(name)}"))
+
+    def list_models(self, name_like: str | None = None, max_results: int = 1000) -> list[RegisteredModel]:
+        params: dict[str, Any] = {"max_results": max_results}
+        if name_like:
+            params["name_like"] = name_like
+        data = self.http.request("GET", "/api/v1/models", params=params)
+        return [_convert.model(m) for m in data["models"]]
+
+    def register_model(
+        self,
+        name: str,
+        run_id: str,
+        artifact_path: str,
+        *,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+    ) -> ModelVersion:
+        body = {"run_id": run_id, "artifact_path": artifact_path, "description": description, "tags": tags or {}}
+        return _convert.version(self.http.request("POST", f"/api/v1/models/{_q(name)}/versions", json=body))
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
+        """``version``: a number, ``"latest"`` or an alias such as ``"champion"``."""
+        return _convert.version(self.http.request("GET", f"/api/v1/models/{_q(name)}/versions/{_q(str(version))}"))
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        data = self.http.request("GET", f"/api/v1/models/{_q(name)}/versions")
+        return [_convert.version(v) for v in data["versions"]]
+
+    def set_model_alias(self, name: str, alias: str, version: int) -> RegisteredModel:
+        url = f"/api/v1/models/{_q(name)}/aliases/{_q(alias)}"
+        return _convert.model(self.http.request("PUT", url, json={"version": version}, retry=True))
+
+    def delete_model_alias(self, name: str, alias: str) -> None:
+        self.http.request("DELETE", f"/api/v1/models/{_q(name)}/aliases/{_q(alias)}")
+
+    def update_model(self, name: str, *, description: str | None = None, tags: dict[str, str] | None = None) -> RegisteredModel:
+        body = {"description": description, "tags": tags}
+        return _convert.model(self.http.request("PATCH", f"/api/v1/models/{_q(name)}", json=body, retry=True))
+
+    def update_model_version(
+        self, name: str, version: int, *, description: str | None = None, tags: dict[str, str] | None = None
+    ) -> ModelVersion:
+        body = {"description": description, "tags": tags}
+        url = f"/api/v1/models/{_q(name)}/versions/{version}"
+        return _convert.version(self.http.request("PATCH", url, json=body, retry=True))
+
+    def model_history(self, name: str) -> list[ModelEvent]:
+        data = self.http.request("GET", f"/api/v1/models/{_q(name)}/history")
+        return [ModelEvent(**e) for e in data["events"]]
