@@ -33,7 +33,7 @@ _default: Client | None = None
 
 def connect(url: str | None = None, *, workspace: str | None = None) -> Client:
     """Connect to a server and make it the default for :func:`start_run` and friends."""
-    from shipyard.client.client import Client  # noqa: PLC0415
+    from shipyard.client.client import Client
 
     global _default  # noqa: PLW0603 — the SDK's one piece of convenience state
     if _default is not None:
@@ -57,7 +57,7 @@ def start_run(
     system_metrics_interval: float = 10.0,
 ) -> ActiveRun:
     """Start a run in ``experiment`` (created if needed; default ``Default``)."""
-    from shipyard.client.run import ActiveRun  # noqa: PLC0415
+    from shipyard.client.run import ActiveRun
 
     client = _client()
     found = client.get_or_create_experiment(experiment or "Default")
@@ -86,7 +86,7 @@ def register_model(
 
     Give ``run_id`` and ``artifact_path``, or ``model_uri="runs:/<run_id>/<path>"``.
     """
-    from shipyard.errors import InvalidArgument  # noqa: PLC0415
+    from shipyard.errors import InvalidArgument
 
     if model_uri is not None:
         if not model_uri.startswith("runs:/") or "/" not in model_uri[len("runs:/") :]:
@@ -99,11 +99,11 @@ def register_model(
 
 def __getattr__(name: str) -> Any:
     if name == "Client":
-        from shipyard.client.client import Client  # noqa: PLC0415
+        from shipyard.client.client import Client
 
         return Client
     if name == "ActiveRun":
-        from shipyard.client.run import ActiveRun  # noqa: PLC0415
+        from shipyard.client.run import ActiveRun
 
         return ActiveRun
     raise AttributeError(f"module 'shipyard' has no attribute {name!r}")

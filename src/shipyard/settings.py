@@ -24,7 +24,9 @@ class Settings(BaseSettings):
         description="Folder holding the embedded database and the local artifact store.",
     )
     host: str = Field(default="127.0.0.1", description="Address the server binds to.")
-    port: int = Field(default=5151, ge=0, le=65535, description="Port the server binds to (0 picks a free one).")
+    port: int = Field(
+        default=5151, ge=0, le=65535, description="Port the server binds to (0 picks a free one)."
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the metadata store; default: SQLite at <home>/shipyard.db.",
@@ -39,7 +41,9 @@ class Settings(BaseSettings):
     max_metric_batch: int = Field(
         default=200_000, gt=0, description="Most metric points accepted in one bulk request."
     )
-    log_level: str = Field(default="info", description="Log level of the server (debug, info, warning, error).")
+    log_level: str = Field(
+        default="info", description="Log level of the server (debug, info, warning, error)."
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

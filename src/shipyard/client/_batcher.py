@@ -146,6 +146,6 @@ class MetricBatcher:
             # Retries already happened in the HTTP layer; surface it on the next call.
             log.error("dropping %d metric points: %s", len(batch), exc)
             self._error = exc
-        except Exception as exc:  # noqa: BLE001 — the thread must survive to report it
+        except Exception as exc:
             log.exception("metric sender failed")
             self._error = ShipyardError(f"metric sender failed: {exc}")

@@ -81,9 +81,8 @@ class HttpClient:
 
     @staticmethod
     def _decode(response: httpx.Response) -> Any:
-        if response.status_code == 204 or not response.content:
-            if response.is_success:
-                return None
+        if response.is_success and (response.status_code == 204 or not response.content):
+            return None
         try:
             payload = orjson.loads(response.content) if response.content else None
         except orjson.JSONDecodeError:
@@ -105,5 +104,3 @@ def raise_for(response: httpx.Response) -> None:
         except orjson.JSONDecodeError:
             payload = response.text
         raise error_from_payload(response.status_code, payload)
-
-

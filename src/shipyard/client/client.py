@@ -209,13 +209,21 @@ class Client:
             merged.values.extend(page.values)
             merged.timestamps.extend(page.timestamps)
             merged = MetricHistory(
-                merged.key, merged.steps, merged.values, merged.timestamps, page.next_page_token, False, page.total
+                merged.key,
+                merged.steps,
+                merged.values,
+                merged.timestamps,
+                page.next_page_token,
+                False,
+                page.total,
             )
         return merged
 
     # -- artifacts -----------------------------------------------------------------
 
-    def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> list[dict[str, Any]]:
+    def log_artifact(
+        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> list[dict[str, Any]]:
         """Upload a file, or a folder recursively, under ``artifact_path`` (default: its name)."""
         source = Path(local_path)
         if not source.exists():
@@ -259,7 +267,9 @@ class Client:
 
     # -- registry ------------------------------------------------------------------
 
-    def create_model(self, name: str, description: str = "", tags: dict[str, str] | None = None) -> RegisteredModel:
+    def create_model(
+        self, name: str, description: str = "", tags: dict[str, str] | None = None
+    ) -> RegisteredModel:
         body = {"name": name, "description": description, "tags": tags or {}}
         return _convert.model(self.http.request("POST", "/api/v1/models", json=body))
 
@@ -282,12 +292,19 @@ class Client:
         description: str = "",
         tags: dict[str, str] | None = None,
     ) -> ModelVersion:
-        body = {"run_id": run_id, "artifact_path": artifact_path, "description": description, "tags": tags or {}}
+        body = {
+            "run_id": run_id,
+            "artifact_path": artifact_path,
+            "description": description,
+            "tags": tags or {},
+        }
         return _convert.version(self.http.request("POST", f"/api/v1/models/{_q(name)}/versions", json=body))
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         """``version``: a number, ``"latest"`` or an alias such as ``"champion"``."""
-        return _convert.version(self.http.request("GET", f"/api/v1/models/{_q(name)}/versions/{_q(str(version))}"))
+        return _convert.version(
+            self.http.request("GET", f"/api/v1/models/{_q(name)}/versions/{_q(str(version))}")
+        )
 
     def list_model_versions(self, name: str) -> list[ModelVersion]:
         data = self.http.request("GET", f"/api/v1/models/{_q(name)}/versions")
@@ -300,7 +317,9 @@ class Client:
     def delete_model_alias(self, name: str, alias: str) -> None:
         self.http.request("DELETE", f"/api/v1/models/{_q(name)}/aliases/{_q(alias)}")
 
-    def update_model(self, name: str, *, description: str | None = None, tags: dict[str, str] | None = None) -> RegisteredModel:
+    def update_model(
+        self, name: str, *, description: str | None = None, tags: dict[str, str] | None = None
+    ) -> RegisteredModel:
         body = {"description": description, "tags": tags}
         return _convert.model(self.http.request("PATCH", f"/api/v1/models/{_q(name)}", json=body, retry=True))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import math
 import os
 import threading
@@ -40,7 +41,14 @@ class ActiveRun:
     """A run being logged to. Use it as a context manager: it ends FINISHED, or FAILED when
     the block raises (KILLED on Ctrl-C), after every buffered metric is acknowledged."""
 
-    def __init__(self, client: Client, run: Run, *, log_system_metrics: bool = False, system_metrics_interval: float = 10.0) -> None:
+    def __init__(
+        self,
+        client: Client,
+        run: Run,
+        *,
+        log_system_metrics: bool = False,
+        system_metrics_interval: float = 10.0,
+    ) -> None:
         self.client = client
         self.id = run.id
         self.info = run
@@ -91,7 +99,7 @@ class ActiveRun:
         self.client.log_artifact(self.id, local_path, artifact_path)
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        import tempfile  # noqa: PLC0415 — rarely used
+        import tempfile
 
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Path(artifact_file).name
@@ -119,7 +127,9 @@ class ActiveRun:
     def __enter__(self) -> ActiveRun:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.end(RunStatus.FINISHED)
         elif issubclass(exc_type, KeyboardInterrupt):
@@ -134,7 +144,6 @@ def _flush_at_exit() -> None:
     with _OPEN_LOCK:
         runs = list(_OPEN_RUNS)
     for run in runs:
-        try:
+        # Best effort at exit: the server may be gone and nobody is left to tell.
+        with contextlib.suppress(Exception):
             run.end(RunStatus.FINISHED)
-        except Exception:  # noqa: BLE001, S110 — best effort at exit; nothing left to report to
-            pass

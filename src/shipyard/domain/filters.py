@@ -96,7 +96,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
-            raise InvalidFilter(f"cannot parse the filter near {text[pos:pos + 20]!r}", position=pos)
+            raise InvalidFilter(f"cannot parse the filter near {text[pos : pos + 20]!r}", position=pos)
         kind = match.lastgroup or ""
         if kind == "key":
             tokens.append(("ident", f"{match.group('ident')}\0{match.group('key')}"))
@@ -107,7 +107,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
 
 
 def _unquote_key(raw: str) -> str:
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "`\"":
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in '`"':
         return raw[1:-1]
     return raw
 
@@ -125,9 +125,7 @@ def _entity_key(token: str) -> tuple[Entity, str]:
     if entity == "attribute":
         key = _ATTRIBUTE_ALIASES.get(key, key)
         if key not in ATTRIBUTE_KEYS:
-            raise InvalidFilter(
-                f"unknown attribute {key!r}; known: {', '.join(sorted(ATTRIBUTE_KEYS))}"
-            )
+            raise InvalidFilter(f"unknown attribute {key!r}; known: {', '.join(sorted(ATTRIBUTE_KEYS))}")
     return entity, key
 
 
@@ -208,9 +206,7 @@ class _Parser:
 
     def typed_clause(self, entity: Entity, key: str, op: str) -> Clause:
         kind, text = self.take("a value")
-        numeric = entity == "metric" or (
-            entity == "attribute" and ATTRIBUTE_KEYS[key] == "number"
-        )
+        numeric = entity == "metric" or (entity == "attribute" and ATTRIBUTE_KEYS[key] == "number")
         if numeric:
             if kind != "number":
                 raise InvalidFilter(f"{entity} {key!r} compares with a number, found {text!r}")
@@ -218,9 +214,7 @@ class _Parser:
                 raise InvalidFilter(f"operator {op} does not apply to numbers")
             return Clause(entity, key, op, float(text))
         if kind != "string":
-            raise InvalidFilter(
-                f"{entity} {key!r} compares with a quoted string, found {text!r}"
-            )
+            raise InvalidFilter(f"{entity} {key!r} compares with a quoted string, found {text!r}")
         allowed = _STRING_OPS | ({"<", "<=", ">", ">="} if entity == "param" else set())
         if op not in allowed:
             raise InvalidFilter(f"operator {op} does not apply to {entity} values")
@@ -262,9 +256,7 @@ def parse_order_by(items: list[str] | None) -> list[OrderBy]:
             text = text[:-4].strip()
         tokens = _tokenize(text)
         if len(tokens) != 1 or tokens[0][0] != "ident":
-            raise InvalidFilter(
-                f"cannot parse order_by {item!r}; expected e.g. 'metrics.acc DESC'"
-            )
+            raise InvalidFilter(f"cannot parse order_by {item!r}; expected e.g. 'metrics.acc DESC'")
         entity, key = _entity_key(tokens[0][1])
         out.append(OrderBy(entity, key, ascending))
     return out

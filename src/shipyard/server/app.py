@@ -36,7 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="Shipyard",
         version=__version__,
-        description="Native REST API of Shipyard. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`.",
+        description='Native REST API of Shipyard. Errors are `{"error": {"code", "message", "details"}}`.',
         lifespan=lifespan,
     )
     app.state.settings = settings

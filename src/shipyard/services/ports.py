@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from shipyard.domain.filters import Clause, OrderBy
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
-from shipyard.domain.tracking import Experiment, MetricHistory, Run
+from shipyard.domain.tracking import Experiment, Run
 
 __all__ = [
     "ArtifactIndex",
@@ -196,11 +196,19 @@ class ModelRepository(ABC):
     def get_model(self, model_id: int) -> RegisteredModel: ...
 
     @abstractmethod
-    def list_models(self, workspace: str, name_like: str | None, offset: int, limit: int) -> list[RegisteredModel]: ...
+    def list_models(
+        self, workspace: str, name_like: str | None, offset: int, limit: int
+    ) -> list[RegisteredModel]: ...
 
     @abstractmethod
     def update_model(
-        self, model_id: int, actor: str, now: int, *, description: str | None = None, tags: dict[str, str] | None = None
+        self,
+        model_id: int,
+        actor: str,
+        now: int,
+        *,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
     ) -> None: ...
 
     @abstractmethod

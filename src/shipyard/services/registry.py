@@ -22,7 +22,7 @@ _RESERVED_ALIASES = {"latest"}
 
 def _check_alias(alias: str) -> str:
     check_key("alias", alias)
-    if alias.lower() in _RESERVED_ALIASES or alias.lower().startswith("v") and alias[1:].isdigit():
+    if alias.lower() in _RESERVED_ALIASES or (alias.lower().startswith("v") and alias[1:].isdigit()):
         raise InvalidArgument(f"alias {alias!r} is reserved; 'latest' and 'v<number>' name versions already")
     return alias
 
@@ -46,7 +46,12 @@ class RegistryService:
 
     @staticmethod
     def _event(
-        uow: UnitOfWork, ctx: RequestContext, name: str, action: str, version: int | None = None, **detail: Any
+        uow: UnitOfWork,
+        ctx: RequestContext,
+        name: str,
+        action: str,
+        version: int | None = None,
+        **detail: Any,
     ) -> None:
         workspace_id = uow.workspaces.ensure(ctx.workspace, ctx.principal.name, now_ms())
         event = ModelEvent(0, name, version, action, detail, ctx.principal.name, now_ms())
@@ -90,7 +95,9 @@ class RegistryService:
         tags = _check_tags(tags or {})
         with self.db.write() as uow:
             model_id = self._model_id(uow, ctx, name)
-            uow.models.update_model(model_id, ctx.principal.name, now_ms(), description=description, tags=tags)
+            uow.models.update_model(
+                model_id, ctx.principal.name, now_ms(), description=description, tags=tags
+            )
             if description is not None:
                 self._event(uow, ctx, name, "description_set", description=description)
             if tags:
@@ -237,7 +244,9 @@ class RegistryService:
                 raise NotFound(f"model {name!r} has no alias {alias!r}", alias=alias)
             self._event(uow, ctx, name, "alias_deleted", previous, alias=alias)
 
-    def history(self, ctx: RequestContext, name: str, max_results: int = 1000, offset: int = 0) -> list[ModelEvent]:
+    def history(
+        self, ctx: RequestContext, name: str, max_results: int = 1000, offset: int = 0
+    ) -> list[ModelEvent]:
         if not 1 <= max_results <= 10_000:
             raise InvalidArgument("max_results must be between 1 and 10,000")
         with self.db.read() as uow:

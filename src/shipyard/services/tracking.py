@@ -60,7 +60,9 @@ class TrackingService:
 
     # -- experiments ---------------------------------------------------------------
 
-    def create_experiment(self, ctx: RequestContext, name: str, tags: dict[str, str] | None = None) -> Experiment:
+    def create_experiment(
+        self, ctx: RequestContext, name: str, tags: dict[str, str] | None = None
+    ) -> Experiment:
         check_name("experiment", name)
         tags = self._check_tags(tags or {})
         now = now_ms()
@@ -234,7 +236,9 @@ class TrackingService:
             raise InvalidArgument("give at least one experiment id to search")
         clauses = parse_filter(filter_string)
         ordering = parse_order_by(list(order_by or []))
-        query = fingerprint("runs", ctx.workspace, sorted(experiment_ids), filter_string, list(order_by or []), view)
+        query = fingerprint(
+            "runs", ctx.workspace, sorted(experiment_ids), filter_string, list(order_by or []), view
+        )
         offset = decode_token(page_token, query) or 0
         if not isinstance(offset, int) or offset < 0:
             raise InvalidArgument("page_token is not a token this server issued")
@@ -313,7 +317,9 @@ class TrackingService:
             raise InvalidArgument("page_token is not a token this server issued")
         with self.db.read() as uow:
             ref = self._ref(uow, ctx, run_id)
-            rows, total = uow.metrics.history(ref, key, (after[0], after[1]) if after else None, max_results + 1)
+            rows, total = uow.metrics.history(
+                ref, key, (after[0], after[1]) if after else None, max_results + 1
+            )
         token = None
         if len(rows) > max_results:
             rows = rows[:max_results]
@@ -338,7 +344,9 @@ class TrackingService:
     def _ref(uow: UnitOfWork, ctx: RequestContext, run_id: str, *, allow_deleted: bool = False) -> RunRef:
         ref = uow.runs.ref(run_id) if isinstance(run_id, str) and len(run_id) <= 64 else None
         if ref is None or ref.workspace != ctx.workspace:
-            raise NotFound(f"no run with id {run_id!r} in workspace {ctx.workspace!r}", run_id=str(run_id)[:64])
+            raise NotFound(
+                f"no run with id {run_id!r} in workspace {ctx.workspace!r}", run_id=str(run_id)[:64]
+            )
         if ref.lifecycle_stage != "active" and not allow_deleted:
             raise InvalidArgument(f"run {run_id} is deleted; restore it before changing it")
         return ref
@@ -348,7 +356,8 @@ class TrackingService:
         if len(params) > 1000:
             raise InvalidArgument("at most 1,000 params per request")
         return {
-            check_key("param", k): check_value("param", k, v, MAX_PARAM_VALUE_LENGTH) for k, v in params.items()
+            check_key("param", k): check_value("param", k, v, MAX_PARAM_VALUE_LENGTH)
+            for k, v in params.items()
         }
 
     @staticmethod

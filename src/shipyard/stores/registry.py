@@ -47,6 +47,6 @@ def open_artifact_store(location: str, staging_dir: Path | None = None) -> Artif
 
 
 def open_database(url: str) -> Database:
-    from shipyard.stores.sql.database import SqlDatabase  # noqa: PLC0415 — keep SQLAlchemy off the CLI's import path
+    from shipyard.stores.sql.database import SqlDatabase
 
     return SqlDatabase(url)

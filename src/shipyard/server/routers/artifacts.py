@@ -51,10 +51,14 @@ async def download(run_id: str, path: str, ctx: Ctx, svc: Svc) -> StreamingRespo
 
 
 @router.get("/{run_id}/artifacts", response_model=ArtifactList, summary="List a folder of a run's artifacts")
-def list_(run_id: str, ctx: Ctx, svc: Svc, path: str = Query("", description="Folder; '' for the root")) -> object:
+def list_(
+    run_id: str, ctx: Ctx, svc: Svc, path: str = Query("", description="Folder; '' for the root")
+) -> object:
     entries = svc.artifacts.list(ctx, run_id, path)
     return json_response(
         ArtifactList(
-            files=[ArtifactEntryOut(path=e.path, is_dir=e.is_dir, size=e.size, sha256=e.sha256) for e in entries]
+            files=[
+                ArtifactEntryOut(path=e.path, is_dir=e.is_dir, size=e.size, sha256=e.sha256) for e in entries
+            ]
         )
     )

@@ -12,7 +12,9 @@ from shipyard.server.schemas import Health
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Health, summary="Health and store kinds (200 once the database answers)")
+@router.get(
+    "/healthz", response_model=Health, summary="Health and store kinds (200 once the database answers)"
+)
 async def healthz(request: Request) -> object:
     state = request.app.state
     await run_in_threadpool(state.database.ping)

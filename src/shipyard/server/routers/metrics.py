@@ -109,5 +109,3 @@ def history(
         "next_page_token": found.next_page_token,
     }
     return Response(orjson.dumps(payload), media_type="application/json")
-
-

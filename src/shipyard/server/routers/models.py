@@ -57,7 +57,12 @@ def delete_tag(name: str, key: str, ctx: Ctx, svc: Svc) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{name}/versions", response_model=VersionOut, status_code=201, summary="Register a version from a run artifact")
+@router.post(
+    "/{name}/versions",
+    response_model=VersionOut,
+    status_code=201,
+    summary="Register a version from a run artifact",
+)
 def register(name: str, body: VersionIn, ctx: Ctx, svc: Svc) -> object:
     found = svc.registry.register(
         ctx, name, body.run_id, body.artifact_path, description=body.description, tags=body.tags
@@ -80,7 +85,9 @@ def version(name: str, version: str, ctx: Ctx, svc: Svc) -> object:
     return json_response(VersionOut.model_validate(svc.registry.get_version(ctx, name, version)))
 
 
-@router.patch("/{name}/versions/{version}", response_model=VersionOut, summary="Set a version's description or tags")
+@router.patch(
+    "/{name}/versions/{version}", response_model=VersionOut, summary="Set a version's description or tags"
+)
 def patch_version(name: str, version: int, body: VersionPatch, ctx: Ctx, svc: Svc) -> object:
     found = svc.registry.update_version(ctx, name, version, description=body.description, tags=body.tags)
     return json_response(VersionOut.model_validate(found))
@@ -103,7 +110,9 @@ def delete_alias(name: str, alias: str, ctx: Ctx, svc: Svc) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/{name}/history", response_model=ModelHistory, summary="Every change to the model: who, what, when")
+@router.get(
+    "/{name}/history", response_model=ModelHistory, summary="Every change to the model: who, what, when"
+)
 def history(
     name: str,
     ctx: Ctx,

@@ -36,7 +36,5 @@ class SqlArtifactIndex(ArtifactIndex):
         a = s.artifacts.c
         query = select(a.path, a.size, a.sha256, a.created_at).where(a.run_pk == ref.pk)
         if prefix:
-            query = query.where(
-                or_(a.path == prefix, a.path.like(_escape_like(prefix) + "/%", escape="\\"))
-            )
+            query = query.where(or_(a.path == prefix, a.path.like(_escape_like(prefix) + "/%", escape="\\")))
         return [ArtifactRecord(*row) for row in self.conn.execute(query.order_by(a.path))]

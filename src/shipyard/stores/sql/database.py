@@ -21,6 +21,17 @@ from shipyard.stores.sql.runs import SqlRunRepository
 
 __all__ = ["SqlDatabase"]
 
+# Operational errors that mean "the database is unreachable or busy", worth a 503 and a
+# retry. Anything else (a missing column, a syntax error) is our bug and must stay a 500.
+_TRANSIENT = ("locked", "busy", "connect", "connection", "timeout", "timed out", "unable to open", "server closed")
+
+
+def _unavailable(exc: OperationalError) -> Exception:
+    message = str(exc.orig).lower()
+    if exc.connection_invalidated or any(word in message for word in _TRANSIENT):
+        return Unavailable(f"metadata store unavailable: {exc.orig}")
+    return exc
+
 
 class SqlUnitOfWork(UnitOfWork):
     def __init__(self, conn: Connection) -> None:
@@ -52,7 +63,7 @@ class SqlDatabase(Database):
             with self.engine.connect() as conn, conn.begin():
                 yield SqlUnitOfWork(conn)
         except OperationalError as exc:
-            raise Unavailable(f"metadata store error: {exc.orig}") from exc
+            raise _unavailable(exc) from exc
 
     @contextmanager
     def write(self) -> Iterator[UnitOfWork]:
@@ -70,7 +81,7 @@ class SqlDatabase(Database):
             # Repositories check uniqueness first; this catches the race two writers lose.
             raise AlreadyExists(f"the record already exists ({exc.orig})") from exc
         except OperationalError as exc:
-            raise Unavailable(f"metadata store error: {exc.orig}") from exc
+            raise _unavailable(exc) from exc
 
     def ping(self) -> None:
         try:

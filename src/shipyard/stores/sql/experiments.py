@@ -11,6 +11,7 @@ from shipyard.domain.tracking import Experiment
 from shipyard.errors import AlreadyExists
 from shipyard.services.ports import ExperimentRepository, WorkspaceRepository
 from shipyard.stores.sql import schema as s
+from shipyard.stores.sql._ids import new_id
 
 
 class SqlWorkspaceRepository(WorkspaceRepository):
@@ -26,7 +27,7 @@ class SqlWorkspaceRepository(WorkspaceRepository):
             return found
         audit = {"created_at": now, "created_by": actor, "updated_at": now, "updated_by": actor}
         result = self.conn.execute(insert(s.workspaces).values(name=name, **audit))
-        return int(result.inserted_primary_key[0])
+        return new_id(result)
 
 
 _EXPERIMENT_COLUMNS = (
@@ -99,7 +100,7 @@ class SqlExperimentRepository(ExperimentRepository):
                 **audit,
             )
         )
-        experiment_id = int(result.inserted_primary_key[0])
+        experiment_id = new_id(result)
         location = f"{artifact_root}/{experiment_id}" if artifact_root else str(experiment_id)
         self.conn.execute(
             update(s.experiments)
@@ -111,16 +112,16 @@ class SqlExperimentRepository(ExperimentRepository):
                 insert(s.experiment_tags),
                 [{"experiment_id": experiment_id, "key": k, "value": v} for k, v in tags.items()],
             )
-        found = self._build(self.conn.execute(self._select().where(s.experiments.c.id == experiment_id)).all())
+        found = self._build(
+            self.conn.execute(self._select().where(s.experiments.c.id == experiment_id)).all()
+        )
         return found[0]
 
     def get(self, workspace: str, experiment_id: str) -> Experiment | None:
         if not experiment_id.isdigit():
             return None
         rows = self.conn.execute(
-            self._select().where(
-                s.experiments.c.id == int(experiment_id), s.workspaces.c.name == workspace
-            )
+            self._select().where(s.experiments.c.id == int(experiment_id), s.workspaces.c.name == workspace)
         ).all()
         found = self._build(rows)
         return found[0] if found else None

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from shipyard.services.ports import MetricBatch, MetricRepository, RunRef
 from shipyard.stores.sql import schema as s
+from shipyard.stores.sql._ids import new_id
 
 _Latest = tuple[int, int, float]  # (step, timestamp, value) ordered as MLflow orders "latest"
 
@@ -25,7 +26,9 @@ def _nan_last(value: float) -> float:
 class _Series:
     __slots__ = ("count", "id", "latest", "max", "min")
 
-    def __init__(self, series_id: int, latest: _Latest | None, lo: float | None, hi: float | None, count: int) -> None:
+    def __init__(
+        self, series_id: int, latest: _Latest | None, lo: float | None, hi: float | None, count: int
+    ) -> None:
         self.id = series_id
         self.latest = latest
         self.min = lo
@@ -66,7 +69,7 @@ class SqlMetricRepository(MetricRepository):
                     last_value=None if latest[2] != latest[2] else latest[2],
                     min_value=item.min,
                     max_value=item.max,
-                    count=item.count,
+                    n_points=item.count,
                 )
             )
         return True
@@ -80,18 +83,22 @@ class SqlMetricRepository(MetricRepository):
         )
         for r in rows:
             value = math.nan if r.last_value is None else r.last_value
-            found[r.key] = _Series(r.id, (r.last_step, r.last_ts, value), r.min_value, r.max_value, r.count)
+            found[r.key] = _Series(
+                r.id, (r.last_step, r.last_ts, value), r.min_value, r.max_value, r.n_points
+            )
         for key in sorted(keys - found.keys()):
             result = self.conn.execute(
                 insert(s.metric_series).values(
-                    run_pk=ref.pk, key=key, last_value=None, last_step=0, last_ts=0, count=0
+                    run_pk=ref.pk, key=key, last_value=None, last_step=0, last_ts=0, n_points=0
                 )
             )
-            found[key] = _Series(int(result.inserted_primary_key[0]), None, None, None, 0)
+            found[key] = _Series(new_id(result), None, None, None, 0)
         return found
 
     @staticmethod
-    def _rows_and_aggregates(batch: MetricBatch, series: dict[str, _Series]) -> list[tuple[int, int, int, float | None]]:
+    def _rows_and_aggregates(
+        batch: MetricBatch, series: dict[str, _Series]
+    ) -> list[tuple[int, int, int, float | None]]:
         rows: list[tuple[int, int, int, float | None]] = []
         append = rows.append
         for key, step, ts, value in zip(batch.keys, batch.steps, batch.timestamps, batch.values, strict=True):
@@ -112,9 +119,10 @@ class SqlMetricRepository(MetricRepository):
     def _insert_points(self, rows: list[tuple[int, int, int, float | None]]) -> None:
         raw: Any = self.conn.connection.dbapi_connection
         if self.conn.dialect.name == "postgresql":
-            with raw.cursor() as cursor, cursor.copy(
-                "COPY metric_points (series_id, step, ts, value) FROM STDIN"
-            ) as copy:
+            with (
+                raw.cursor() as cursor,
+                cursor.copy("COPY metric_points (series_id, step, ts, value) FROM STDIN") as copy,
+            ):
                 for row in rows:
                     copy.write_row(row)
             return
@@ -136,7 +144,7 @@ class SqlMetricRepository(MetricRepository):
         self, ref: RunRef, key: str, after: tuple[int, int] | None, limit: int
     ) -> tuple[list[tuple[int, int, int, float]], int]:
         series = self.conn.execute(
-            select(s.metric_series.c.id, s.metric_series.c.count).where(
+            select(s.metric_series.c.id, s.metric_series.c.n_points).where(
                 s.metric_series.c.run_pk == ref.pk, s.metric_series.c.key == key
             )
         ).first()

@@ -10,9 +10,12 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.services.ports import ModelRepository
 from shipyard.stores.sql import schema as s
+from shipyard.stores.sql._ids import new_id
 
 
-def _replace_tags(conn: Connection, table: Any, owner_column: str, owner_id: int, tags: dict[str, str]) -> None:
+def _replace_tags(
+    conn: Connection, table: Any, owner_column: str, owner_id: int, tags: dict[str, str]
+) -> None:
     owner = table.c[owner_column]
     conn.execute(delete(table).where(owner == owner_id, table.c.key.in_(list(tags))))
     conn.execute(insert(table), [{owner_column: owner_id, "key": k, "value": v} for k, v in tags.items()])
@@ -37,7 +40,7 @@ class SqlModelRepository(ModelRepository):
             )
         )
         if tags:
-            _replace_tags(self.conn, s.model_tags, "model_id", int(result.inserted_primary_key[0]), tags)
+            _replace_tags(self.conn, s.model_tags, "model_id", new_id(result), tags)
 
     def model_id(self, workspace: str, name: str) -> int | None:
         return self.conn.execute(
@@ -85,7 +88,9 @@ class SqlModelRepository(ModelRepository):
         ).one()
         return self._models([row], row.workspace)[0]
 
-    def list_models(self, workspace: str, name_like: str | None, offset: int, limit: int) -> list[RegisteredModel]:
+    def list_models(
+        self, workspace: str, name_like: str | None, offset: int, limit: int
+    ) -> list[RegisteredModel]:
         m = s.registered_models.c
         query = (
             select(s.registered_models)
@@ -98,18 +103,28 @@ class SqlModelRepository(ModelRepository):
         return self._models(rows, workspace)
 
     def update_model(
-        self, model_id: int, actor: str, now: int, *, description: str | None = None, tags: dict[str, str] | None = None
+        self,
+        model_id: int,
+        actor: str,
+        now: int,
+        *,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
     ) -> None:
         values: dict[str, Any] = {"updated_at": now, "updated_by": actor}
         if description is not None:
             values["description"] = description
-        self.conn.execute(update(s.registered_models).where(s.registered_models.c.id == model_id).values(**values))
+        self.conn.execute(
+            update(s.registered_models).where(s.registered_models.c.id == model_id).values(**values)
+        )
         if tags:
             _replace_tags(self.conn, s.model_tags, "model_id", model_id, tags)
 
     def delete_model_tag(self, model_id: int, key: str) -> bool:
         t = s.model_tags.c
-        return bool(self.conn.execute(delete(s.model_tags).where(t.model_id == model_id, t.key == key)).rowcount)
+        return bool(
+            self.conn.execute(delete(s.model_tags).where(t.model_id == model_id, t.key == key)).rowcount
+        )
 
     def create_version(self, model_id: int, version: ModelVersion, actor: str, now: int) -> int:
         v = s.model_versions.c
@@ -133,7 +148,13 @@ class SqlModelRepository(ModelRepository):
             )
         )
         if version.tags:
-            _replace_tags(self.conn, s.model_version_tags, "version_id", int(result.inserted_primary_key[0]), version.tags)
+            _replace_tags(
+                self.conn,
+                s.model_version_tags,
+                "version_id",
+                new_id(result),
+                version.tags,
+            )
         self.conn.execute(
             update(s.registered_models)
             .where(s.registered_models.c.id == model_id)
@@ -209,7 +230,9 @@ class SqlModelRepository(ModelRepository):
         values: dict[str, Any] = {"updated_at": now, "updated_by": actor}
         if description is not None:
             values["description"] = description
-        self.conn.execute(update(s.model_versions).where(s.model_versions.c.id == version_id).values(**values))
+        self.conn.execute(
+            update(s.model_versions).where(s.model_versions.c.id == version_id).values(**values)
+        )
         if tags:
             _replace_tags(self.conn, s.model_version_tags, "version_id", version_id, tags)
 
@@ -217,7 +240,9 @@ class SqlModelRepository(ModelRepository):
         version_id = self._version_id(model_id, version)
         t = s.model_version_tags.c
         return bool(
-            self.conn.execute(delete(s.model_version_tags).where(t.version_id == version_id, t.key == key)).rowcount
+            self.conn.execute(
+                delete(s.model_version_tags).where(t.version_id == version_id, t.key == key)
+            ).rowcount
         )
 
     def set_alias(self, model_id: int, alias: str, version: int) -> int | None:
@@ -227,7 +252,9 @@ class SqlModelRepository(ModelRepository):
 
     def delete_alias(self, model_id: int, alias: str) -> int | None:
         a = s.model_aliases.c
-        previous = self.conn.execute(select(a.version).where(a.model_id == model_id, a.alias == alias)).scalar()
+        previous = self.conn.execute(
+            select(a.version).where(a.model_id == model_id, a.alias == alias)
+        ).scalar()
         if previous is not None:
             self.conn.execute(delete(s.model_aliases).where(a.model_id == model_id, a.alias == alias))
         return previous

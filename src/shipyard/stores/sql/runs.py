@@ -24,6 +24,7 @@ from shipyard.domain.tracking import MetricSummary, Run, RunStatus
 from shipyard.errors import InvalidFilter
 from shipyard.services.ports import RunRef, RunRepository
 from shipyard.stores.sql import schema as s
+from shipyard.stores.sql._ids import new_id
 
 _ATTRIBUTE_COLUMNS = {
     "run_id": s.runs.c.run_id,
@@ -92,7 +93,7 @@ class SqlRunRepository(RunRepository):
                 updated_by=actor,
             )
         )
-        pk = int(result.inserted_primary_key[0])
+        pk = new_id(result)
         if run.params:
             self.conn.execute(
                 insert(s.params), [{"run_pk": pk, "key": k, "value": v} for k, v in run.params.items()]
@@ -144,7 +145,7 @@ class SqlRunRepository(RunRepository):
                 value=math.nan if m.last_value is None else m.last_value,
                 step=m.last_step,
                 timestamp=m.last_ts,
-                count=m.count,
+                count=m.n_points,
                 min=math.nan if m.min_value is None else m.min_value,
                 max=math.nan if m.max_value is None else m.max_value,
             )
@@ -270,9 +271,7 @@ class SqlRunRepository(RunRepository):
                 column = _ATTRIBUTE_COLUMNS[item.key]
             else:
                 table = _keyed_table(item.entity).alias(f"o{i}")
-                query = query.outerjoin(
-                    table, and_(table.c.run_pk == s.runs.c.pk, table.c.key == item.key)
-                )
+                query = query.outerjoin(table, and_(table.c.run_pk == s.runs.c.pk, table.c.key == item.key))
                 column = _value_column(table)
             terms.append((column.asc() if item.ascending else column.desc()).nulls_last())
         if not any(o.entity == "attribute" and o.key == "start_time" for o in order_by):

@@ -116,7 +116,7 @@ metric_series = Table(
     Column("last_ts", BigInteger, nullable=False),
     Column("min_value", Float, nullable=True),
     Column("max_value", Float, nullable=True),
-    Column("count", BigInteger, nullable=False),
+    Column("n_points", BigInteger, nullable=False),
     UniqueConstraint("run_pk", "key", name="uq_metric_series_run_key"),
     Index("ix_metric_series_key_value", "key", "last_value"),
 )

@@ -1,0 +1,50 @@
+"""Export the native API's OpenAPI document, or check the committed copy is current.
+
+``python -m shipyard.server.openapi --write docs/openapi.json`` after changing the API;
+``--check`` (run by ``make check`` and CI) fails when the committed document has drifted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from shipyard.server.app import create_app
+from shipyard.settings import Settings
+
+
+def document() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as home:
+        app = create_app(Settings(home=Path(home)))
+        spec = app.openapi()
+        app.state.database.close()
+    return spec
+
+
+def render() -> str:
+    return json.dumps(document(), indent=2, sort_keys=True) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--write", type=Path, help="write the document to this file")
+    group.add_argument("--check", type=Path, help="fail when this file differs from the live document")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.write:
+        args.write.parent.mkdir(parents=True, exist_ok=True)
+        args.write.write_text(text, encoding="utf-8")
+        return 0
+    if not args.check.exists() or args.check.read_text(encoding="utf-8") != text:
+        print(f"{args.check} is out of date: run `make openapi` and commit it", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
