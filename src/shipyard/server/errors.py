@@ -11,6 +11,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shipyard.errors import InvalidArgument, NotFound, ShipyardError
 
+__all__ = ["install"]
+
 log = logging.getLogger("shipyard.server")
 
 _HTTP_CODES = {404: NotFound.code, 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}

@@ -16,6 +16,8 @@ from typing import Any
 from shipyard.server.app import create_app
 from shipyard.settings import Settings
 
+__all__ = ["document", "main", "render"]
+
 
 def document() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as home:

@@ -10,6 +10,43 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+__all__ = [
+    "AliasIn",
+    "ArtifactEntryOut",
+    "ArtifactList",
+    "ArtifactOut",
+    "Dto",
+    "ErrorBody",
+    "ErrorOut",
+    "ExperimentIn",
+    "ExperimentOut",
+    "ExperimentPage",
+    "ExperimentPatch",
+    "Health",
+    "MetricBatchIn",
+    "MetricBatchOut",
+    "MetricHistoryOut",
+    "MetricSeriesIn",
+    "MetricSummaryOut",
+    "ModelEventOut",
+    "ModelHistory",
+    "ModelIn",
+    "ModelOut",
+    "ModelPage",
+    "ModelPatch",
+    "ParamsIn",
+    "RunIn",
+    "RunOut",
+    "RunPage",
+    "RunPatch",
+    "RunSearchIn",
+    "TagsIn",
+    "VersionIn",
+    "VersionOut",
+    "VersionPage",
+    "VersionPatch",
+]
+
 
 class Dto(BaseModel):
     model_config = ConfigDict(ser_json_inf_nan="strings", from_attributes=True, extra="forbid")

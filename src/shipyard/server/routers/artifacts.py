@@ -12,6 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from shipyard.server.deps import Ctx, Svc, json_response
 from shipyard.server.schemas import ArtifactEntryOut, ArtifactList, ArtifactOut
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/v1/runs", tags=["artifacts"])
 
 _CHUNK = 1 << 20

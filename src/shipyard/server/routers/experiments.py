@@ -7,6 +7,8 @@ from fastapi import APIRouter, Query
 from shipyard.server.deps import Ctx, Svc, json_response
 from shipyard.server.schemas import ExperimentIn, ExperimentOut, ExperimentPage, ExperimentPatch
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
 
 

@@ -9,6 +9,8 @@ from shipyard._version import __version__
 from shipyard.server.deps import json_response
 from shipyard.server.schemas import Health
 
+__all__ = ["router"]
+
 router = APIRouter(tags=["health"])
 
 

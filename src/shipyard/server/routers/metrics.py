@@ -20,6 +20,8 @@ from shipyard.server.deps import Ctx, Svc, json_response
 from shipyard.server.schemas import MetricBatchIn, MetricBatchOut, MetricHistoryOut
 from shipyard.services.ports import MetricBatch
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/v1/runs", tags=["metrics"])
 
 _BATCH_SCHEMA = {

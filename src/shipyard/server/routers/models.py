@@ -19,6 +19,8 @@ from shipyard.server.schemas import (
     VersionPatch,
 )
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 
 

@@ -7,6 +7,8 @@ from fastapi import APIRouter, Response
 from shipyard.server.deps import Ctx, Svc, json_response
 from shipyard.server.schemas import ParamsIn, RunIn, RunOut, RunPage, RunPatch, RunSearchIn, TagsIn
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 
 

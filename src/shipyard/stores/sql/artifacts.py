@@ -7,6 +7,8 @@ from sqlalchemy import Connection, delete, insert, or_, select
 from shipyard.services.ports import ArtifactIndex, ArtifactRecord, RunRef
 from shipyard.stores.sql import schema as s
 
+__all__ = ["SqlArtifactIndex"]
+
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

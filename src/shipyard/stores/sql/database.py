@@ -23,7 +23,16 @@ __all__ = ["SqlDatabase"]
 
 # Operational errors that mean "the database is unreachable or busy", worth a 503 and a
 # retry. Anything else (a missing column, a syntax error) is our bug and must stay a 500.
-_TRANSIENT = ("locked", "busy", "connect", "connection", "timeout", "timed out", "unable to open", "server closed")
+_TRANSIENT = (
+    "locked",
+    "busy",
+    "connect",
+    "connection",
+    "timeout",
+    "timed out",
+    "unable to open",
+    "server closed",
+)
 
 
 def _unavailable(exc: OperationalError) -> Exception:

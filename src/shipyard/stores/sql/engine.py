@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+__all__ = ["WRITE_OPTION", "build_engine"]
+
 WRITE_OPTION = "shipyard_write"
 
 

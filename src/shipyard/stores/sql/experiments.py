@@ -13,6 +13,8 @@ from shipyard.services.ports import ExperimentRepository, WorkspaceRepository
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql._ids import new_id
 
+__all__ = ["SqlExperimentRepository", "SqlWorkspaceRepository"]
+
 
 class SqlWorkspaceRepository(WorkspaceRepository):
     def __init__(self, conn: Connection) -> None:

@@ -16,6 +16,8 @@ from shipyard.services.ports import MetricBatch, MetricRepository, RunRef
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql._ids import new_id
 
+__all__ = ["SqlMetricRepository"]
+
 _Latest = tuple[int, int, float]  # (step, timestamp, value) ordered as MLflow orders "latest"
 
 

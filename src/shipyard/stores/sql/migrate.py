@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+__all__ = ["upgrade"]
+
 _SCRIPTS = Path(__file__).parent / "migrations"
 
 

@@ -12,6 +12,8 @@ from shipyard.services.ports import ModelRepository
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql._ids import new_id
 
+__all__ = ["SqlModelRepository"]
+
 
 def _replace_tags(
     conn: Connection, table: Any, owner_column: str, owner_id: int, tags: dict[str, str]

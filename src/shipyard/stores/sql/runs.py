@@ -26,6 +26,8 @@ from shipyard.services.ports import RunRef, RunRepository
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql._ids import new_id
 
+__all__ = ["SqlRunRepository"]
+
 _ATTRIBUTE_COLUMNS = {
     "run_id": s.runs.c.run_id,
     "run_name": s.runs.c.name,
