@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip uv
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(UV) pip install --python $(BIN)/python --quiet -e '.[test,dev,postgres]'
+	$(UV) pip install --python $(BIN)/python --quiet -e '.[test,dev,postgres,demo]'
 	touch $(STAMP)
 
 install: $(STAMP)

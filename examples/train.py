@@ -1,0 +1,73 @@
+"""A short training script, the way a data scientist writes one against Shipyard.
+
+Trains a linear classifier on the Iris data that scikit-learn ships (no download), one
+epoch at a time, logging params, per-epoch metrics, system metrics and the model itself,
+then registers the model and points the ``champion`` alias at it.
+
+    SHIPYARD_URL=http://127.0.0.1:5151 python examples/train.py
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import tempfile
+from pathlib import Path
+
+from sklearn.datasets import load_iris
+from sklearn.linear_model import SGDClassifier
+from sklearn.metrics import accuracy_score, log_loss
+from sklearn.model_selection import train_test_split
+
+import shipyard
+
+EXPERIMENT = "iris-demo"
+MODEL_NAME = "iris-classifier"
+PARAMS = {"alpha": 1e-3, "epochs": 60, "learning_rate": "optimal", "test_size": 0.25, "seed": 7}
+
+
+def main() -> None:
+    client = shipyard.connect()
+    features, labels = load_iris(return_X_y=True)
+    x_train, x_test, y_train, y_test = train_test_split(
+        features, labels, test_size=PARAMS["test_size"], random_state=PARAMS["seed"], stratify=labels
+    )
+    model = SGDClassifier(
+        loss="log_loss", alpha=PARAMS["alpha"], learning_rate=PARAMS["learning_rate"], random_state=PARAMS["seed"]
+    )
+    with shipyard.start_run(
+        experiment=EXPERIMENT, name="sgd-baseline", log_system_metrics=True, system_metrics_interval=1.0
+    ) as run:
+        run.log_params(PARAMS)
+        run.set_tags({"dataset": "sklearn.datasets.load_iris", "framework": "scikit-learn"})
+        for epoch in range(int(PARAMS["epochs"])):
+            model.partial_fit(x_train, y_train, classes=[0, 1, 2])
+            run.log_metrics(
+                {
+                    "train_loss": log_loss(y_train, model.predict_proba(x_train), labels=[0, 1, 2]),
+                    "test_loss": log_loss(y_test, model.predict_proba(x_test), labels=[0, 1, 2]),
+                    "test_accuracy": accuracy_score(y_test, model.predict(x_test)),
+                },
+                step=epoch,
+            )
+        accuracy = accuracy_score(y_test, model.predict(x_test))
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "model"
+            folder.mkdir()
+            with (folder / "model.pkl").open("wb") as handle:
+                pickle.dump(model, handle)
+            (folder / "meta.json").write_text(
+                json.dumps({"flavor": "sklearn", "features": 4, "classes": ["setosa", "versicolor", "virginica"]})
+            )
+            run.log_artifact(folder, "model")
+        run.flush()
+    version = shipyard.register_model(
+        MODEL_NAME, run_id=run.id, artifact_path="model", description=f"SGD on iris, accuracy {accuracy:.3f}"
+    )
+    client.set_model_alias(MODEL_NAME, "champion", version.version)
+    print(f"run {run.id}: test accuracy {accuracy:.3f}")
+    print(f"registered {MODEL_NAME} version {version.version} (alias champion) from {version.source}")
+
+
+if __name__ == "__main__":
+    main()
