@@ -1,6 +1,7 @@
 """Background metric batching: a training loop appends and moves on; a thread ships batches.
 
-Points go into a list under a lock (a fraction of a microsecond per point). When it holds
+Points go straight into per-key columns under a lock (a fraction of a microsecond per
+point), already in the wire's shape, so shipping a batch is one ``orjson.dumps``. When it holds
 ``batch_size`` points, or every ``flush_interval`` seconds, the list is handed to the sender
 thread through a bounded queue: when the server falls behind, ``log_metric`` blocks rather
 than memory growing without limit. Every batch carries an idempotency key chosen before the
@@ -10,6 +11,7 @@ first attempt, so a retry after a lost response never stores a point twice.
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import uuid
@@ -28,30 +30,49 @@ Point = tuple[str, float, int, int]  # (key, value, step, timestamp ms)
 Sender = Callable[[bytes, str], Any]
 
 
+class _Columns:
+    """One key's pending points, already in the wire's columnar shape."""
+
+    __slots__ = ("steps", "timestamps", "values")
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+        self.values: list[float] = []
+        self.timestamps: list[int] = []
+
+
+Buffer = dict[str, _Columns]
+
+
 def _json_float(value: float) -> float | str:
-    if value - value == 0:
+    if math.isfinite(value):
         return value
     return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
 
 
+def _encode(buffer: Buffer) -> bytes:
+    metrics = []
+    for key, cols in buffer.items():
+        values: list[float] | list[float | str] = cols.values
+        # One C-level pass in the common case; only a series holding NaN/inf is rewritten
+        # (orjson would write NaN as null, which the server rightly refuses).
+        if not all(map(math.isfinite, cols.values)):
+            values = [_json_float(v) for v in cols.values]
+        metrics.append({"key": key, "steps": cols.steps, "values": values, "timestamps": cols.timestamps})
+    return orjson.dumps({"metrics": metrics})
+
+
 def encode_batch(points: list[Point]) -> bytes:
-    """Group points by key into the columnar wire format of ``POST …/metrics``."""
-    series: dict[str, tuple[list[int], list[float | str], list[int]]] = {}
+    """Encode (key, value, step, timestamp) points as the body of ``POST …/metrics``."""
+    buffer: Buffer = {}
     for key, value, step, ts in points:
-        columns = series.get(key)
-        if columns is None:
-            columns = series[key] = ([], [], [])
-        columns[0].append(step)
-        columns[1].append(value if value - value == 0 else _json_float(value))
-        columns[2].append(ts)
-    return orjson.dumps(
-        {
-            "metrics": [
-                {"key": key, "steps": steps, "values": values, "timestamps": stamps}
-                for key, (steps, values, stamps) in series.items()
-            ]
-        }
-    )
+        cols = buffer.get(key)
+        if cols is None:
+            cols = buffer[key] = _Columns()
+        cols.steps.append(step)
+        cols.values.append(value)
+        cols.timestamps.append(ts)
+    return _encode(buffer)
 
 
 class MetricBatcher:
@@ -67,8 +88,9 @@ class MetricBatcher:
         self._batch_size = batch_size
         self._flush_interval = flush_interval
         self._lock = threading.Lock()
-        self._buffer: list[Point] = []
-        self._queue: queue.Queue[list[Point] | None] = queue.Queue(maxsize=max_pending_batches)
+        self._buffer: Buffer = {}
+        self._pending = 0
+        self._queue: queue.Queue[tuple[Buffer, int] | None] = queue.Queue(maxsize=max_pending_batches)
         self._error: ShipyardError | None = None
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="shipyard-metrics", daemon=True)
@@ -76,29 +98,52 @@ class MetricBatcher:
 
     # -- producer side -------------------------------------------------------------
 
-    def add(self, point: Point) -> None:
+    def add(self, key: str, value: float, step: int, timestamp: int) -> None:
         self._raise_pending()
         with self._lock:
-            self._buffer.append(point)
-            if len(self._buffer) < self._batch_size:
-                return
-            full, self._buffer = self._buffer, []
-        self._queue.put(full)  # blocks when the server is behind: bounded memory
+            cols = self._buffer.get(key)
+            if cols is None:
+                cols = self._buffer[key] = _Columns()
+            cols.steps.append(step)
+            cols.values.append(value)
+            cols.timestamps.append(timestamp)
+            self._pending += 1
+            full = self._take_if_full()
+        if full is not None:
+            self._queue.put(full)  # blocks when the server is behind: bounded memory
 
-    def add_many(self, points: list[Point]) -> None:
+    def add_many(self, metrics: dict[str, float], step: int, timestamp: int) -> None:
+        """Several keys at one step: one lock round-trip for all of them."""
         self._raise_pending()
         with self._lock:
-            self._buffer.extend(points)
-            if len(self._buffer) < self._batch_size:
-                return
-            full, self._buffer = self._buffer, []
-        self._queue.put(full)
+            buffer = self._buffer
+            for key, value in metrics.items():
+                cols = buffer.get(key)
+                if cols is None:
+                    cols = buffer[key] = _Columns()
+                cols.steps.append(step)
+                cols.values.append(value)
+                cols.timestamps.append(timestamp)
+            self._pending += len(metrics)
+            full = self._take_if_full()
+        if full is not None:
+            self._queue.put(full)
+
+    def _take_if_full(self) -> tuple[Buffer, int] | None:
+        if self._pending < self._batch_size:
+            return None
+        return self._take()
+
+    def _take(self) -> tuple[Buffer, int]:
+        taken = (self._buffer, self._pending)
+        self._buffer, self._pending = {}, 0
+        return taken
 
     def flush(self) -> None:
         """Block until every point added so far is acknowledged by the server."""
         with self._lock:
-            pending, self._buffer = self._buffer, []
-        if pending:
+            pending = self._take()
+        if pending[1]:
             self._queue.put(pending)
         self._queue.join()
         self._raise_pending()
@@ -126,9 +171,9 @@ class MetricBatcher:
                 batch = self._queue.get(timeout=self._flush_interval)
             except queue.Empty:
                 with self._lock:
-                    batch, self._buffer = self._buffer, []
-                if batch:
-                    self._ship(batch)
+                    idle = self._take()
+                if idle[1]:
+                    self._ship(idle)
                 continue
             try:
                 if batch is None:
@@ -137,14 +182,14 @@ class MetricBatcher:
             finally:
                 self._queue.task_done()
 
-    def _ship(self, batch: list[Point]) -> None:
+    def _ship(self, batch: tuple[Buffer, int]) -> None:
         key = uuid.uuid4().hex
-        payload = encode_batch(batch)
+        payload = _encode(batch[0])
         try:
             self._send(payload, key)
         except ShipyardError as exc:
             # Retries already happened in the HTTP layer; surface it on the next call.
-            log.error("dropping %d metric points: %s", len(batch), exc)
+            log.error("dropping %d metric points: %s", batch[1], exc)
             self._error = exc
         except Exception as exc:
             log.exception("metric sender failed")

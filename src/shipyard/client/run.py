@@ -80,12 +80,11 @@ class ActiveRun:
 
     def log_metric(self, key: str, value: float, step: int = 0, timestamp: int | None = None) -> None:
         """Buffered: returns at once; the point reaches the server within ``flush_interval``."""
-        self._batcher.add((key, _as_float(key, value), int(step), timestamp or _now_ms()))
+        self._batcher.add(key, _as_float(key, value), int(step), timestamp or _now_ms())
 
     def log_metrics(self, metrics: dict[str, float], step: int = 0, timestamp: int | None = None) -> None:
-        ts = timestamp or _now_ms()
-        step = int(step)
-        self._batcher.add_many([(k, _as_float(k, v), step, ts) for k, v in metrics.items()])
+        floats = {k: _as_float(k, v) for k, v in metrics.items()}
+        self._batcher.add_many(floats, int(step), timestamp or _now_ms())
 
     def _log_system(self, metrics: dict[str, float], step: int) -> None:
         self.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)}, step=step)

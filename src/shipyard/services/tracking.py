@@ -17,7 +17,7 @@ from shipyard.domain.validation import (
     check_name,
     check_value,
 )
-from shipyard.errors import InvalidArgument, NotFound, ParamAlreadySet
+from shipyard.errors import AlreadyExists, InvalidArgument, NotFound, ParamAlreadySet
 from shipyard.services._clock import now_ms
 from shipyard.services.ports import Database, MetricBatch, RunRef, UnitOfWork
 
@@ -111,7 +111,7 @@ class TrackingService:
             if name is not None:
                 clash = uow.experiments.get_by_name(ctx.workspace, name)
                 if clash is not None and clash.id != experiment_id:
-                    raise InvalidArgument(f"an experiment named {name!r} already exists", name=name)
+                    raise AlreadyExists(f"an experiment named {name!r} already exists", name=name)
             uow.experiments.update(
                 experiment_id,
                 actor=ctx.principal.name,
@@ -368,16 +368,20 @@ class TrackingService:
 
     @staticmethod
     def _check_batch(batch: MetricBatch) -> None:
-        n = len(batch.values)
-        if not (len(batch.keys) == len(batch.steps) == len(batch.timestamps) == n):
-            raise InvalidArgument("keys, steps, values and timestamps must have the same length")
-        for key in set(batch.keys):
-            check_key("metric", key)
         lo, hi = _INT64
-        for step in batch.steps:
-            if not lo <= step <= hi:
-                raise InvalidArgument(f"step {step} does not fit in 64 bits")
-        for ts in batch.timestamps:
-            if not 0 <= ts <= hi:
-                raise InvalidArgument(f"timestamp {ts} must be milliseconds since the epoch")
+        seen: set[str] = set()
+        for series in batch.series:
+            check_key("metric", series.key)
+            if series.key in seen:
+                raise InvalidArgument(f"metric {series.key!r} appears twice in one batch; merge its points")
+            seen.add(series.key)
+            n = len(series.values)
+            if not (len(series.steps) == len(series.timestamps) == n):
+                raise InvalidArgument(f"metric {series.key!r}: steps, values and timestamps differ in length")
+            if n and not (lo <= min(series.steps) and max(series.steps) <= hi):
+                raise InvalidArgument(f"metric {series.key!r}: steps must fit in 64 bits")
+            if n and not (min(series.timestamps) >= 0 and max(series.timestamps) <= hi):
+                raise InvalidArgument(
+                    f"metric {series.key!r}: timestamps must be milliseconds since the epoch"
+                )
         # NaN and ±inf are valid metric values; the HTTP layer already made every value a float.

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from shipyard.errors import InvalidArgument, PayloadTooLarge
 from shipyard.server.deps import Ctx, Svc, json_response
 from shipyard.server.schemas import MetricBatchIn, MetricBatchOut, MetricHistoryOut
-from shipyard.services.ports import MetricBatch
+from shipyard.services.ports import MetricBatch, MetricSeries
 
 __all__ = ["router"]
 
@@ -33,21 +33,26 @@ _BATCH_SCHEMA = {
 
 
 def _to_batch(body: MetricBatchIn, limit: int) -> MetricBatch:
-    keys: list[str] = []
-    steps: list[int] = []
-    values: list[float] = []
-    timestamps: list[int] = []
+    grouped: dict[str, MetricSeries] = {}
+    total = 0
     for series in body.metrics:
         n = len(series.values)
         if not (len(series.steps) == len(series.timestamps) == n):
-            raise InvalidArgument(f"metric {series.key!r}: steps, values and timestamps differ in length")
-        keys.extend([series.key] * n)
-        steps.extend(series.steps)
-        values.extend(series.values)
-        timestamps.extend(series.timestamps)
-        if len(values) > limit:
+            raise InvalidArgument(
+                f"metric {series.key!r}: steps, values and timestamps must have the same length"
+                f" (got {len(series.steps)}, {n}, {len(series.timestamps)})"
+            )
+        total += n
+        if total > limit:
             raise PayloadTooLarge(f"at most {limit} points per request; split the batch")
-    return MetricBatch(keys, steps, values, timestamps)
+        same = grouped.get(series.key)
+        if same is None:
+            grouped[series.key] = MetricSeries(series.key, series.steps, series.values, series.timestamps)
+        else:  # a key listed twice: one series, so the store sees each key once
+            same.steps.extend(series.steps)
+            same.values.extend(series.values)
+            same.timestamps.extend(series.timestamps)
+    return MetricBatch(list(grouped.values()))
 
 
 @router.post(

@@ -8,21 +8,32 @@ transaction, so a batch is all-or-nothing together with its idempotency receipt.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from shipyard.services.ports import MetricBatch, MetricRepository, RunRef
+from shipyard.services.ports import MetricBatch, MetricRepository, MetricSeries, RunRef
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql._ids import new_id
 
 __all__ = ["SqlMetricRepository"]
 
 _Latest = tuple[int, int, float]  # (step, timestamp, value) ordered as MLflow orders "latest"
+_INSERT_SQLITE = "INSERT INTO metric_points (series_id, step, ts, value) VALUES (?, ?, ?, ?)"
+_COPY_PG = "COPY metric_points (series_id, step, ts, value) FROM STDIN"
 
 
-def _nan_last(value: float) -> float:
-    return -math.inf if value != value else value
+def _rank(value: float) -> float:
+    """NaN ranks below every number when two points share step and timestamp."""
+    return -math.inf if math.isnan(value) else value
+
+
+def _newer(candidate: _Latest, current: _Latest | None) -> bool:
+    if current is None:
+        return True
+    return (candidate[0], candidate[1], _rank(candidate[2])) > (current[0], current[1], _rank(current[2]))
 
 
 class _Series:
@@ -36,6 +47,27 @@ class _Series:
         self.min = lo
         self.max = hi
         self.count = count
+
+    def absorb(self, points: MetricSeries) -> list[float | None]:
+        """Fold the points into the aggregates; return the values to store (NaN → NULL)."""
+        values = points.values
+        self.count += len(values)
+        stored: list[float | None] = values  # type: ignore[assignment]
+        finite_or_inf = values
+        if any(map(math.isnan, values)):
+            stored = [None if math.isnan(v) else v for v in values]
+            finite_or_inf = [v for v in values if not math.isnan(v)]
+        if finite_or_inf:
+            lo, hi = min(finite_or_inf), max(finite_or_inf)
+            self.min = lo if self.min is None else min(self.min, lo)
+            self.max = hi if self.max is None else max(self.max, hi)
+        # Index of the latest point: highest (step, timestamp); among exact ties inside one
+        # batch the one logged last (ranking values here too would double the cost).
+        _, _, best = max(zip(points.steps, points.timestamps, range(len(values)), strict=True))
+        candidate = (points.steps[best], points.timestamps[best], values[best])
+        if _newer(candidate, self.latest):
+            self.latest = candidate
+        return stored
 
 
 class SqlMetricRepository(MetricRepository):
@@ -54,21 +86,25 @@ class SqlMetricRepository(MetricRepository):
                     key=idempotency_key, run_pk=ref.pk, points=len(batch), created_at=now
                 )
             )
-        if not len(batch):
+        nonempty = [points for points in batch.series if points.values]
+        if not nonempty:
             return True
-        series = self._series(ref, set(batch.keys))
-        rows = self._rows_and_aggregates(batch, series)
-        self._insert_points(rows)
-        for item in series.values():
+        series = self._series(ref, {points.key for points in nonempty})
+        for points in nonempty:
+            item = series[points.key]
+            stored = item.absorb(points)
+            self._insert_points(zip(repeat(item.id), points.steps, points.timestamps, stored))
+        for points in nonempty:
+            item = series[points.key]
             latest = item.latest
-            assert latest is not None  # every series here received at least one point
+            assert latest is not None  # absorb() saw at least one point
             self.conn.execute(
                 update(s.metric_series)
                 .where(s.metric_series.c.id == item.id)
                 .values(
                     last_step=latest[0],
                     last_ts=latest[1],
-                    last_value=None if latest[2] != latest[2] else latest[2],
+                    last_value=None if math.isnan(latest[2]) else latest[2],
                     min_value=item.min,
                     max_value=item.max,
                     n_points=item.count,
@@ -85,9 +121,8 @@ class SqlMetricRepository(MetricRepository):
         )
         for r in rows:
             value = math.nan if r.last_value is None else r.last_value
-            found[r.key] = _Series(
-                r.id, (r.last_step, r.last_ts, value), r.min_value, r.max_value, r.n_points
-            )
+            latest = (r.last_step, r.last_ts, value) if r.n_points else None
+            found[r.key] = _Series(r.id, latest, r.min_value, r.max_value, r.n_points)
         for key in sorted(keys - found.keys()):
             result = self.conn.execute(
                 insert(s.metric_series).values(
@@ -97,50 +132,24 @@ class SqlMetricRepository(MetricRepository):
             found[key] = _Series(new_id(result), None, None, None, 0)
         return found
 
-    @staticmethod
-    def _rows_and_aggregates(
-        batch: MetricBatch, series: dict[str, _Series]
-    ) -> list[tuple[int, int, int, float | None]]:
-        rows: list[tuple[int, int, int, float | None]] = []
-        append = rows.append
-        for key, step, ts, value in zip(batch.keys, batch.steps, batch.timestamps, batch.values, strict=True):
-            item = series[key]
-            finite_or_inf = value == value
-            append((item.id, step, ts, value if finite_or_inf else None))
-            item.count += 1
-            if finite_or_inf:
-                if item.min is None or value < item.min:
-                    item.min = value
-                if item.max is None or value > item.max:
-                    item.max = value
-            latest = item.latest
-            if latest is None or (step, ts, _nan_last(value)) > (latest[0], latest[1], _nan_last(latest[2])):
-                item.latest = (step, ts, value)
-        return rows
-
-    def _insert_points(self, rows: list[tuple[int, int, int, float | None]]) -> None:
+    def _insert_points(self, rows: Iterable[tuple[int, int, int, float | None]]) -> None:
         raw: Any = self.conn.connection.dbapi_connection
-        if self.conn.dialect.name == "postgresql":
-            with (
-                raw.cursor() as cursor,
-                cursor.copy("COPY metric_points (series_id, step, ts, value) FROM STDIN") as copy,
-            ):
-                for row in rows:
-                    copy.write_row(row)
-            return
-        if self.conn.dialect.name == "sqlite":
+        dialect = self.conn.dialect.name
+        if dialect == "sqlite":
             cursor = raw.cursor()
             try:
-                cursor.executemany(
-                    "INSERT INTO metric_points (series_id, step, ts, value) VALUES (?, ?, ?, ?)", rows
-                )
+                cursor.executemany(_INSERT_SQLITE, rows)
             finally:
                 cursor.close()
-            return
-        self.conn.execute(
-            insert(s.metric_points),
-            [{"series_id": r[0], "step": r[1], "ts": r[2], "value": r[3]} for r in rows],
-        )
+        elif dialect == "postgresql":
+            with raw.cursor() as cursor, cursor.copy(_COPY_PG) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            self.conn.execute(
+                insert(s.metric_points),
+                [{"series_id": r[0], "step": r[1], "ts": r[2], "value": r[3]} for r in rows],
+            )
 
     def history(
         self, ref: RunRef, key: str, after: tuple[int, int] | None, limit: int
