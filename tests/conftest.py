@@ -68,7 +68,8 @@ class ServerProcess:
             for line in self.proc.stdout:
                 self.output.append(line)
 
-        threading.Thread(target=pump, daemon=True).start()
+        self._pump = threading.Thread(target=pump, daemon=True)
+        self._pump.start()
 
     def _wait_healthy(self, deadline: float) -> None:
         while time.monotonic() < deadline:
@@ -90,6 +91,11 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        pump = getattr(self, "_pump", None)
+        if pump is not None:
+            pump.join(timeout=5)  # the child exited: the pipe is at EOF
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         return self.proc.returncode
 
 

@@ -7,7 +7,7 @@ from shipyard.client.client import Client
 
 
 def test_sdk_logs_a_run_that_the_server_keeps(server, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    shipyard.connect(server.url)
+    default = shipyard.connect(server.url)
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     (model_dir / "weights.bin").write_bytes(b"\x00" * 1000)
@@ -28,3 +28,5 @@ def test_sdk_logs_a_run_that_the_server_keeps(server, tmp_path) -> None:  # type
     history = client.get_metric_history(run.id, "loss")
     assert history.steps == list(range(1000))
     assert version.version == 1 and version.source == f"runs:/{run.id}/model"
+    client.close()
+    default.close()
