@@ -12,7 +12,9 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip uv
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(UV) pip install --python $(BIN)/python --quiet -e '.[test,dev,postgres,demo]'
+	$(UV) pip install --python $(BIN)/python --quiet --compile-bytecode -e '.[test,dev,postgres,demo]'
+	@# PYTHONDONTWRITEBYTECODE may be set: compile our own sources once, or every start pays for it.
+	$(BIN)/python -m compileall -q -j 0 src >/dev/null
 	touch $(STAMP)
 
 install: $(STAMP)
