@@ -1,0 +1,258 @@
+"""What every read command shares: the common options, the connection, errors and rendering.
+
+Only typer and the error tree are imported at module level: ``shipyard --help`` imports this
+module, while the SDK (httpx) and rich are imported by the functions that need them, i.e.
+only when a command really runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import math
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from shipyard.errors import ShipyardError, Unavailable
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from shipyard.client.client import Client
+
+__all__ = [
+    "OutputFormat",
+    "OutputOption",
+    "UrlOption",
+    "WorkspaceOption",
+    "cell",
+    "connect",
+    "fmt_duration",
+    "fmt_number",
+    "fmt_time",
+    "fmt_timestamp",
+    "new_table",
+    "now_ms",
+    "print_json",
+    "print_tables",
+    "to_jsonable",
+]
+
+
+class OutputFormat(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def _check_url(value: str | None) -> str | None:
+    # Caught here as a usage error: otherwise it would surface as "cannot reach the server".
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        metavar="URL",
+        envvar="SHIPYARD_URL",
+        callback=_check_url,
+        show_default=False,
+        help="Base URL of the Shipyard server [default: http://127.0.0.1:5151].",
+    ),
+]
+WorkspaceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace",
+        metavar="NAME",
+        envvar="SHIPYARD_WORKSPACE",
+        show_default=False,
+        help="Workspace to read [default: the server's default workspace].",
+    ),
+]
+OutputOption = Annotated[
+    OutputFormat,
+    typer.Option(
+        "--output",
+        "-o",
+        case_sensitive=False,
+        help="'table' for people, 'json' for scripts (stable field names, times in epoch ms).",
+    ),
+]
+
+# The SDK retries reads on connection errors for ~3 s, right for a training script riding out a
+# server restart; a person at a prompt would rather hear at once that nothing is listening.
+_CLI_RETRIES = 1
+
+# rich wraps and truncates to 80 columns when stdout is not a terminal; piped output is read
+# by grep, awk and diff, which want every value whole on one line.
+_PIPE_WIDTH = 10_000
+
+
+# -- the connection and its errors ---------------------------------------------------
+
+
+@contextmanager
+def connect(url: str | None, workspace: str | None) -> Iterator[Client]:
+    """A :class:`Client` for one command; any :class:`ShipyardError` ends the command cleanly."""
+    from shipyard.client.client import Client
+
+    client = Client(url, workspace=workspace)
+    client.http.retries = _CLI_RETRIES
+    try:
+        yield client
+    except ShipyardError as exc:
+        _fail(exc, client.url)
+    finally:
+        client.close()
+
+
+def _fail(exc: ShipyardError, url: str) -> NoReturn:
+    """``error: …`` in red on stderr and exit status 1; a traceback would only hide the message."""
+    typer.secho(f"error: {exc.message} ({exc.code})", err=True, fg="red")
+    # The SDK raises Unavailable *from* the transport error when it got no answer at all; an
+    # Unavailable relayed from a running server (say, its database is down) has no cause.
+    if isinstance(exc, Unavailable) and exc.__cause__ is not None:
+        typer.secho(
+            f"hint: is a server running at {url}? Start one with `shipyard up`, "
+            "or point --url / SHIPYARD_URL at yours.",
+            err=True,
+            fg="red",
+        )
+    raise typer.Exit(1)
+
+
+# -- JSON ------------------------------------------------------------------------------
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses to dicts, enums to their values, non-finite floats to the proto3 JSON
+    spellings the API uses ("NaN", "Infinity", "-Infinity"): plain JSON has no NaN."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, enum.Enum):
+        return to_jsonable(value.value)
+    if isinstance(value, float) and not math.isfinite(value):
+        if math.isnan(value):
+            return "NaN"
+        return "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def print_json(value: Any) -> None:
+    # Plain stdout, not rich: rich would wrap long lines and colour them.
+    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, allow_nan=False) + "\n")
+
+
+# -- tables ----------------------------------------------------------------------------
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    # markup, emoji and highlighting off: names and values are user data, and a run named
+    # "[red]x" or ":ok:" must print as typed.
+    console = Console(markup=False, emoji=False, highlight=False)
+    if not console.is_terminal:
+        console.width = _PIPE_WIDTH
+    return console
+
+
+def new_table(*headers: str, title: str | None = None, show_header: bool = True) -> Table:
+    from rich import box
+    from rich.table import Table
+
+    # A rule under the header and nothing else: no blank edge lines, no vertical bars, so that
+    # `grep`, `awk '{print $1}'` and copy-paste of an id work on the output.
+    return Table(
+        *headers,
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        show_header=show_header,
+    )
+
+
+def cell(value: object, style: str = "") -> Text:
+    """A table cell; ``None`` shows as an empty cell, not as the word None."""
+    from rich.text import Text
+
+    return Text("" if value is None else str(value), style=style)
+
+
+def print_tables(*tables: Table, footer: str = "") -> None:
+    """The tables, a blank line apart, then ``footer`` (counts, hints) on its own line: as a
+    table caption it would be wrapped to the table's width."""
+    console = _console()
+    for i, table in enumerate(tables):
+        if i:
+            console.print()
+        console.print(table)
+    if footer:
+        console.print(footer, style="dim")
+
+
+# -- values for people -----------------------------------------------------------------
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def fmt_timestamp(ms: int | None) -> str:
+    """Local wall time to the second; empty for a missing time."""
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_time(ms: int | None, now: int) -> str:
+    """Recent times as an age ("5m ago"), older ones (or future ones: clock skew) as a date."""
+    if ms is None:
+        return ""
+    age_s = (now - ms) // 1000
+    if age_s < 0 or age_s >= 86_400:
+        return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M")
+    if age_s < 60:
+        return f"{age_s}s ago"
+    if age_s < 3600:
+        return f"{age_s // 60}m ago"
+    return f"{age_s // 3600}h {age_s % 3600 // 60:02d}m ago"
+
+
+def fmt_duration(ms: int) -> str:
+    if ms < 1000:
+        return f"{max(ms, 0)}ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f}s"
+    seconds = ms // 1000
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    if seconds < 86_400:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86_400}d {seconds % 86_400 // 3600:02d}h"
+
+
+def fmt_number(value: float) -> str:
+    """Six significant digits; NaN and infinities spelt as in the JSON output."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return f"{value:.6g}"
