@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shipyard.domain.registry import ModelVersion, RegisteredModel
+from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.tracking import Experiment, MetricHistory, MetricSummary, Run, RunStatus
 
 
@@ -52,3 +52,7 @@ def model(data: dict[str, Any]) -> RegisteredModel:
 
 def version(data: dict[str, Any]) -> ModelVersion:
     return ModelVersion(**data)
+
+
+def event(data: dict[str, Any]) -> ModelEvent:
+    return ModelEvent(**data)

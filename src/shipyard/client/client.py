@@ -276,12 +276,19 @@ class Client:
     def get_model(self, name: str) -> RegisteredModel:
         return _convert.model(self.http.request("GET", f"/api/v1/models/{_q(name)}"))
 
-    def list_models(self, name_like: str | None = None, max_results: int = 1000) -> list[RegisteredModel]:
-        params: dict[str, Any] = {"max_results": max_results}
-        if name_like:
-            params["name_like"] = name_like
-        data = self.http.request("GET", "/api/v1/models", params=params)
-        return [_convert.model(m) for m in data["models"]]
+    def list_models(self, name_like: str | None = None, max_results: int = 100_000) -> list[RegisteredModel]:
+        """Every model (following pages) up to ``max_results``."""
+        out: list[RegisteredModel] = []
+        while len(out) < max_results:
+            page = min(1000, max_results - len(out))
+            params: dict[str, Any] = {"max_results": page, "offset": len(out)}
+            if name_like:
+                params["name_like"] = name_like
+            models = self.http.request("GET", "/api/v1/models", params=params)["models"]
+            out.extend(_convert.model(m) for m in models)
+            if len(models) < page:
+                break
+        return out
 
     def register_model(
         self,
@@ -331,5 +338,11 @@ class Client:
         return _convert.version(self.http.request("PATCH", url, json=body, retry=True))
 
     def model_history(self, name: str) -> list[ModelEvent]:
-        data = self.http.request("GET", f"/api/v1/models/{_q(name)}/history")
-        return [ModelEvent(**e) for e in data["events"]]
+        """Every change to the model, oldest first (all pages)."""
+        out: list[ModelEvent] = []
+        while True:
+            params = {"max_results": 10_000, "offset": len(out)}
+            events = self.http.request("GET", f"/api/v1/models/{_q(name)}/history", params=params)["events"]
+            out.extend(_convert.event(e) for e in events)
+            if len(events) < 10_000:
+                return out
