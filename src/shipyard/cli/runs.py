@@ -107,7 +107,11 @@ def _key_columns(runs: list[Run], mentioned: set[str]) -> tuple[list[str], list[
     Keys the user filtered or sorted on come first; the other slots are shared between
     metrics and params so that neither crowds the other out of the table.
     """
-    metrics = sorted({f"metrics.{k}" for run in runs for k in run.metrics})
+    # Model metrics before the sampled system/… ones: they are what a user compares runs by.
+    metrics = sorted(
+        {f"metrics.{k}" for run in runs for k in run.metrics},
+        key=lambda n: (n.startswith("metrics.system/"), n),
+    )
     params = sorted({f"params.{k}" for run in runs for k in run.params})
     first = [name for name in metrics + params if name in mentioned][:MAX_KEY_COLUMNS]
     other_metrics = [name for name in metrics if name not in mentioned]
