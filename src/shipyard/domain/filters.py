@@ -212,6 +212,10 @@ class _Parser:
                 raise InvalidFilter(f"{entity} {key!r} compares with a number, found {text!r}")
             if op not in _NUMBER_OPS:
                 raise InvalidFilter(f"operator {op} does not apply to numbers")
+            if entity == "attribute" and not abs(float(text)) < 2**63:
+                raise InvalidFilter(
+                    f"attributes.{key} is milliseconds since the epoch; {text} is out of range"
+                )
             return Clause(entity, key, op, float(text))
         if kind != "string":
             raise InvalidFilter(f"{entity} {key!r} compares with a quoted string, found {text!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import socket
 import sys
 
@@ -36,6 +37,10 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _stopped(_signum: int, _frame: object) -> None:
+    """Receives the signal uvicorn re-raises once it has shut down: nothing left to do."""
+
+
 def serve(settings: Settings) -> None:
     """Blocks until the server stops. uvicorn handles SIGINT/SIGTERM: in-flight requests
     finish, then the lifespan closes the stores."""
@@ -64,6 +69,12 @@ def serve(settings: Settings) -> None:
         lifespan="on",
     )
     server = uvicorn.Server(config)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+    # handler that was installed before it started: with Python's defaults the process
+    # would end "killed by signal" (exit 143, or 130 with a KeyboardInterrupt) after a clean
+    # stop. A stop asked for by signal is the normal end of a server: exit 0.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stopped)
     try:
         server.run(sockets=[sock])
     finally:

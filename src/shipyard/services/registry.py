@@ -177,7 +177,7 @@ class RegistryService:
 
     @staticmethod
     def _resolve(uow: UnitOfWork, model_id: int, name: str, version: int | str) -> int:
-        if isinstance(version, int) or str(version).isdigit():
+        if isinstance(version, int) or (str(version).isascii() and str(version).isdigit()):
             return int(version)
         model = uow.models.get_model(model_id)
         if version == "latest":

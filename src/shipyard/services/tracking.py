@@ -17,7 +17,7 @@ from shipyard.domain.validation import (
     check_name,
     check_value,
 )
-from shipyard.errors import AlreadyExists, InvalidArgument, NotFound, ParamAlreadySet
+from shipyard.errors import AlreadyExists, InvalidArgument, InvalidPageToken, NotFound, ParamAlreadySet
 from shipyard.services._clock import now_ms
 from shipyard.services.ports import Database, MetricBatch, RunRef, UnitOfWork
 
@@ -36,6 +36,22 @@ def _stages(view: str) -> tuple[str, ...]:
         return _STAGES[view.lower()]
     except KeyError:
         raise InvalidArgument(f"view must be one of active, deleted, all; got {view!r}") from None
+
+
+def _check_time(name: str, value: int | None) -> None:
+    if value is not None and not 0 <= value <= _INT64[1]:
+        raise InvalidArgument(f"{name} must be milliseconds since the epoch; got {value}")
+
+
+def _is_int64(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and _INT64[0] <= value <= _INT64[1]
+
+
+def _offset(page_token: str | None, query: str) -> int:
+    offset = decode_token(page_token, query) or 0
+    if not _is_int64(offset) or offset < 0:
+        raise InvalidPageToken("page_token is not a token this server issued")
+    return int(offset)
 
 
 def _check_page_size(size: int, limit: int) -> int:
@@ -86,7 +102,7 @@ class TrackingService:
     ) -> tuple[list[Experiment], str | None]:
         _check_page_size(max_results, MAX_PAGE)
         query = fingerprint("experiments", ctx.workspace, view)
-        offset = int(decode_token(page_token, query) or 0)
+        offset = _offset(page_token, query)
         with self.db.read() as uow:
             found = uow.experiments.list(ctx.workspace, _stages(view), offset, max_results + 1)
         token = encode_token(query, offset + max_results) if len(found) > max_results else None
@@ -147,6 +163,7 @@ class TrackingService:
         run_id = uuid.uuid4().hex
         if name is not None:
             check_name("run", name)
+        _check_time("start_time", start_time)
         now = now_ms()
         with self.db.write() as uow:
             experiment = self._experiment(uow, ctx, experiment_id)
@@ -175,7 +192,7 @@ class TrackingService:
 
     def get_run(self, ctx: RequestContext, run_id: str) -> Run:
         with self.db.read() as uow:
-            self._ref(uow, ctx, run_id)
+            self._ref(uow, ctx, run_id, allow_deleted=True)
             run = uow.runs.get(run_id)
         assert run is not None  # _ref found it in the same transaction
         return run
@@ -198,6 +215,7 @@ class TrackingService:
                 raise InvalidArgument(f"status must be one of {allowed}; got {status!r}") from None
         if name is not None:
             check_name("run", name)
+        _check_time("end_time", end_time)
         now = now_ms()
         if end_time is None and parsed is not None and parsed != RunStatus.RUNNING:
             end_time = now
@@ -239,9 +257,7 @@ class TrackingService:
         query = fingerprint(
             "runs", ctx.workspace, sorted(experiment_ids), filter_string, list(order_by or []), view
         )
-        offset = decode_token(page_token, query) or 0
-        if not isinstance(offset, int) or offset < 0:
-            raise InvalidArgument("page_token is not a token this server issued")
+        offset = _offset(page_token, query)
         with self.db.read() as uow:
             for experiment_id in experiment_ids:
                 self._experiment(uow, ctx, experiment_id)
@@ -312,11 +328,11 @@ class TrackingService:
         query = fingerprint("history", run_id, key)
         after = decode_token(page_token, query)
         if after is not None and not (
-            isinstance(after, list) and len(after) == 2 and all(isinstance(x, int) for x in after)
+            isinstance(after, list) and len(after) == 2 and all(map(_is_int64, after))
         ):
-            raise InvalidArgument("page_token is not a token this server issued")
+            raise InvalidPageToken("page_token is not a token this server issued")
         with self.db.read() as uow:
-            ref = self._ref(uow, ctx, run_id)
+            ref = self._ref(uow, ctx, run_id, allow_deleted=True)
             rows, total = uow.metrics.history(
                 ref, key, (after[0], after[1]) if after else None, max_results + 1
             )

@@ -32,6 +32,8 @@ class SqlWorkspaceRepository(WorkspaceRepository):
         return new_id(result)
 
 
+_MAX_ID = 2**31 - 1
+
 _EXPERIMENT_COLUMNS = (
     s.experiments.c.id,
     s.workspaces.c.name.label("workspace"),
@@ -120,7 +122,9 @@ class SqlExperimentRepository(ExperimentRepository):
         return found[0]
 
     def get(self, workspace: str, experiment_id: str) -> Experiment | None:
-        if not experiment_id.isdigit():
+        # Anything that is not an id the INTEGER column can hold names no experiment;
+        # binding it would make the driver fail (a 500) instead of answering "not found".
+        if not (experiment_id.isascii() and experiment_id.isdigit()) or int(experiment_id) > _MAX_ID:
             return None
         rows = self.conn.execute(
             self._select().where(s.experiments.c.id == int(experiment_id), s.workspaces.c.name == workspace)

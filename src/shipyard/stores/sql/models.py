@@ -15,6 +15,11 @@ from shipyard.stores.sql._ids import new_id
 __all__ = ["SqlModelRepository"]
 
 
+# Version numbers live in an INTEGER column: a larger number names no version, and binding
+# it would make the driver fail (a 500) instead of answering "not found".
+_MAX_VERSION = 2**31 - 1
+
+
 def _replace_tags(
     conn: Connection, table: Any, owner_column: str, owner_id: int, tags: dict[str, str]
 ) -> None:
@@ -165,6 +170,8 @@ class SqlModelRepository(ModelRepository):
         return number
 
     def _versions(self, model_id: int, only: int | None) -> list[ModelVersion]:
+        if only is not None and not 0 <= only <= _MAX_VERSION:
+            return []
         v = s.model_versions.c
         query = (
             select(s.model_versions, s.registered_models.c.name.label("model_name"))
@@ -213,6 +220,8 @@ class SqlModelRepository(ModelRepository):
         return self._versions(model_id, None)
 
     def _version_id(self, model_id: int, version: int) -> int | None:
+        if not 0 <= version <= _MAX_VERSION:
+            return None
         v = s.model_versions.c
         return self.conn.execute(select(v.id).where(v.model_id == model_id, v.version == version)).scalar()
 
