@@ -11,9 +11,10 @@ import re
 
 from shipyard.errors import InvalidPath
 
-__all__ = ["MAX_PATH_LENGTH", "clean_relative_path", "join_key"]
+__all__ = ["MAX_NAME_LENGTH", "MAX_PATH_LENGTH", "clean_relative_path", "join_key"]
 
 MAX_PATH_LENGTH = 1024
+MAX_NAME_LENGTH = 255  # one folder or file name: what common file systems allow
 _ENCODED = re.compile(r"%[0-9a-fA-F]{2}")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
@@ -39,6 +40,8 @@ def clean_relative_path(path: str, *, allow_empty: bool = False) -> str:
     parts = [p for p in path.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise InvalidPath("path must not contain '..' segments", path=path)
+    if any(len(p) > MAX_NAME_LENGTH for p in parts):
+        raise InvalidPath(f"a folder or file name in the path is longer than {MAX_NAME_LENGTH} characters")
     cleaned = "/".join(parts)
     if not cleaned and not allow_empty:
         raise InvalidPath("path is empty", path=path)

@@ -27,6 +27,11 @@ def _check_alias(alias: str) -> str:
     return alias
 
 
+def _check_offset(offset: int) -> None:
+    if not 0 <= offset < 2**63:
+        raise InvalidArgument(f"offset must be between 0 and 2**63 - 1; got {offset}")
+
+
 def _check_tags(tags: dict[str, str]) -> dict[str, str]:
     return {check_key("tag", k): check_value("tag", k, v, MAX_TAG_VALUE_LENGTH) for k, v in tags.items()}
 
@@ -81,6 +86,7 @@ class RegistryService:
     ) -> list[RegisteredModel]:
         if not 1 <= max_results <= MAX_PAGE:
             raise InvalidArgument(f"max_results must be between 1 and {MAX_PAGE}")
+        _check_offset(offset)
         with self.db.read() as uow:
             return uow.models.list_models(ctx.workspace, name_like, offset, max_results)
 
@@ -249,6 +255,7 @@ class RegistryService:
     ) -> list[ModelEvent]:
         if not 1 <= max_results <= 10_000:
             raise InvalidArgument("max_results must be between 1 and 10,000")
+        _check_offset(offset)
         with self.db.read() as uow:
             events = uow.models.events(ctx.workspace, name, offset, max_results)
             if not events and uow.models.model_id(ctx.workspace, name) is None:

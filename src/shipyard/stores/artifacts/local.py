@@ -49,7 +49,10 @@ class LocalArtifactStore(ArtifactStore):
         target = self._path(key)
         if target.is_dir():
             raise InvalidPath("a folder already exists at this path", path=key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidPath("a file already exists where this path needs a folder", path=key) from None
         self._path(key)  # parents may have been symlinks created meanwhile: check again
         if staged.parent == self.staging:
             os.replace(staged, target)
