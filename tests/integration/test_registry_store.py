@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from shipyard.domain.context import Principal, RequestContext
@@ -193,3 +195,13 @@ def test_registry_is_private_to_its_workspace(registry, tracking, artifacts, run
     assert theirs.version == 1  # their own "churn", numbered on its own
     assert registry.get_model(ctx, "churn").aliases == {"champion": 1}
     assert [e.actor for e in registry.history(ctx, "churn")] == ["alice"] * 3
+
+
+def test_concurrent_registrations_get_distinct_numbers(registry, run, ctx) -> None:  # type: ignore[no-untyped-def]
+    registry.register(ctx, "churn", run.id, "model")
+    with ThreadPoolExecutor(6) as pool:
+        numbers = list(
+            pool.map(lambda _: registry.register(ctx, "churn", run.id, "model").version, range(12))
+        )
+    assert sorted(numbers) == list(range(2, 14))
+    assert registry.get_model(ctx, "churn").latest_version == 13

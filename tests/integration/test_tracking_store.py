@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -15,6 +16,7 @@ from shipyard.domain.context import Principal, RequestContext
 from shipyard.domain.tracking import Run
 from shipyard.errors import (
     AlreadyExists,
+    Conflict,
     InvalidArgument,
     InvalidFilter,
     InvalidPageToken,
@@ -289,6 +291,10 @@ def test_replayed_idempotency_key_stores_nothing(tracking, ctx) -> None:  # type
     assert (summary.count, summary.value, summary.max) == (100, 99.0, 99.0)
     with pytest.raises(InvalidArgument, match="8 to 64"):
         tracking.log_metrics(ctx, run.id, replay, idempotency_key="short")
+    other = new_run(tracking, ctx)  # the same key on another run must not pass for a replay
+    with pytest.raises(Conflict, match="another run"):
+        tracking.log_metrics(ctx, other.id, replay, idempotency_key="batch-0001")
+    assert tracking.get_run(ctx, other.id).metrics == {}
 
 
 def test_latest_value_is_highest_step_then_newest_timestamp(tracking, ctx) -> None:  # type: ignore[no-untyped-def]
@@ -549,3 +555,41 @@ def test_other_workspaces_are_invisible(tracking, ctx) -> None:  # type: ignore[
     untouched = tracking.get_run(BOB, theirs.id)
     assert untouched.params == {"secret": "1"} and untouched.metrics == {}
     assert untouched.lifecycle_stage == "active"
+
+
+# -- concurrency --------------------------------------------------------------------
+
+
+def test_concurrent_batches_into_one_run_lose_nothing(tracking, ctx) -> None:  # type: ignore[no-untyped-def]
+    """Several writers on one run (e.g. ranks of a distributed job), and a retry racing the
+    original request: every point counted once, aggregates exact, no spurious conflict."""
+    run = new_run(tracking, ctx)
+    writers, batches, size = 6, 8, 100
+
+    def write(writer: int) -> list[bool]:
+        stored = []
+        for b in range(batches):
+            first = (writer * batches + b) * size
+            points = batch("loss", list(range(first, first + size)), [float(first)] * size)
+            stored.append(tracking.log_metrics(ctx, run.id, points, idempotency_key=f"w{writer}-b{b:04d}"))
+            # the same batch again from another writer: a retry racing the original
+            stored.append(tracking.log_metrics(ctx, run.id, points, idempotency_key=f"w{writer}-b{b:04d}"))
+        return stored
+
+    with ThreadPoolExecutor(writers) as pool:
+        results = list(pool.map(write, range(writers)))
+    assert all(r.count(True) == batches for r in results)
+    total = writers * batches * size
+    summary = tracking.get_run(ctx, run.id).metrics["loss"]
+    assert (summary.count, summary.step) == (total, total - 1)
+    assert (summary.min, summary.max) == (0.0, float(total - size))
+    assert tracking.metric_history(ctx, run.id, "loss").steps == list(range(total))
+
+
+def test_first_writes_into_a_new_workspace_do_not_collide(tracking) -> None:  # type: ignore[no-untyped-def]
+    newcomers = [RequestContext(Principal(f"user{i}"), workspace="brand-new") for i in range(6)]
+    with ThreadPoolExecutor(6) as pool:
+        created = list(pool.map(lambda c: tracking.create_experiment(c, f"by-{c.principal.name}"), newcomers))
+    assert len({e.id for e in created}) == 6
+    listed = tracking.list_experiments(newcomers[0])[0]
+    assert sorted(e.name for e in listed) == sorted(f"by-user{i}" for i in range(6))

@@ -28,8 +28,18 @@ class SqlWorkspaceRepository(WorkspaceRepository):
         if found is not None:
             return found
         audit = {"created_at": now, "created_by": actor, "updated_at": now, "updated_by": actor}
-        result = self.conn.execute(insert(s.workspaces).values(name=name, **audit))
-        return new_id(result)
+        if self.conn.dialect.name != "postgresql":  # SQLite serialises writers: no race
+            return new_id(self.conn.execute(insert(s.workspaces).values(name=name, **audit)))
+        # Two first writes into a new workspace race to create it; the loser waits for the
+        # winner's commit and uses its row instead of failing on the unique name.
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        self.conn.execute(
+            pg_insert(s.workspaces).values(name=name, **audit).on_conflict_do_nothing(index_elements=["name"])
+        )
+        found = self.id_of(name)
+        assert found is not None  # inserted, or committed by the writer we waited for
+        return found
 
 
 _MAX_ID = 2**31 - 1

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from shipyard.errors import Conflict
 from shipyard.services.ports import MetricBatch, MetricRepository, MetricSeries, RunRef
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql._ids import new_id
@@ -75,10 +76,20 @@ class SqlMetricRepository(MetricRepository):
         self.conn = conn
 
     def ingest(self, ref: RunRef, batch: MetricBatch, idempotency_key: str | None, now: int) -> bool:
+        # One batch at a time per run: the aggregates below are read-modify-write, and a retry
+        # racing its original must find the receipt rather than collide with it. SQLite
+        # serialises writers already; on PostgreSQL this takes the run's row lock.
+        self.conn.execute(select(s.runs.c.pk).where(s.runs.c.pk == ref.pk).with_for_update())
         if idempotency_key is not None:
             seen = self.conn.execute(
-                select(s.ingest_receipts.c.key).where(s.ingest_receipts.c.key == idempotency_key)
+                select(s.ingest_receipts.c.run_pk).where(s.ingest_receipts.c.key == idempotency_key)
             ).first()
+            if seen is not None and seen.run_pk != ref.pk:
+                # Answering "duplicate" would silently drop this run's points.
+                raise Conflict(
+                    "this Idempotency-Key was already used for a batch of another run;"
+                    " use a fresh key per batch (e.g. a UUID)"
+                )
             if seen is not None:
                 return False
             self.conn.execute(

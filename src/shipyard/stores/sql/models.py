@@ -135,6 +135,10 @@ class SqlModelRepository(ModelRepository):
 
     def create_version(self, model_id: int, version: ModelVersion, actor: str, now: int) -> int:
         v = s.model_versions.c
+        # Concurrent registrations take turns on the model's row lock (PostgreSQL; SQLite
+        # serialises writers anyway), so each computes a distinct next number.
+        m = s.registered_models.c
+        self.conn.execute(select(m.id).where(m.id == model_id).with_for_update())
         top = self.conn.execute(select(func.max(v.version)).where(v.model_id == model_id)).scalar()
         number = (top or 0) + 1
         result = self.conn.execute(
