@@ -1,0 +1,30 @@
+"""Timing helpers shared by both sides. Standard library only (the anchor's venv imports it)."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def time_calls(fn: Callable[[int], Any], repeat: int, warmup: int = 0) -> list[float]:
+    """Call ``fn(i)`` ``warmup`` times untimed, then ``repeat`` times; seconds per timed call."""
+    for i in range(warmup):
+        fn(-1 - i)
+    samples = []
+    for i in range(repeat):
+        start = time.perf_counter()
+        fn(i)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def say(message: str) -> None:
+    """Progress goes to stderr, so the anchor's stdout stays pure JSON."""
+    print(f"  {message}", file=sys.stderr, flush=True)
