@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+import shipyard
+from shipyard.client.client import Client
 from tests.conftest import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -243,6 +245,8 @@ CASES = [
     Case("start time out of range", "POST", "/api/v1/runs", 400, "INVALID_ARGUMENT", "start_time",
          json={"experiment_id": "{exp}", "start_time": 2**64}),
     Case("negative end time", "PATCH", RUN, 400, "INVALID_ARGUMENT", "end_time", json={"end_time": -5}),
+    Case("model name with a slash", "POST", "/api/v1/models", 400, "INVALID_ARGUMENT", "cannot contain '/'",
+         json={"name": "team/churn"}),
     Case("reserved alias", "PUT", "/api/v1/models/{model}/aliases/latest", 400, "INVALID_ARGUMENT", "reserved",
          json={"version": 1}),
     Case("bad workspace header", "GET", "/api/v1/experiments", 400, "INVALID_ARGUMENT", "Shipyard-Workspace",
@@ -307,6 +311,12 @@ CASES = [
     ],
     Case("order_by garbage", "POST", "/api/v1/runs/search", 400, "INVALID_FILTER", "order_by",
          json={"experiment_ids": ["{exp}"], "order_by": ["metrics.loss SIDEWAYS"]}),
+    Case("order_by too long", "POST", "/api/v1/runs/search", 400, "INVALID_FILTER", "at most 10",
+         json={"experiment_ids": ["{exp}"], "order_by": ["metrics.loss DESC"] * 11}),
+    Case("filter too long", "POST", "/api/v1/runs/search", 400, "INVALID_FILTER", "at most 40",
+         json={"experiment_ids": ["{exp}"], "filter": " AND ".join(["metrics.loss > 0"] * 41)}),
+    Case("too many experiments", "POST", "/api/v1/runs/search", 400, "INVALID_ARGUMENT", "at most 1000",
+         json={"experiment_ids": ["{exp}"] * 1001}),
     Case("search page token garbage", "POST", "/api/v1/runs/search", 400, "INVALID_PAGE_TOKEN", "page_token",
          json={"experiment_ids": ["{exp}"], "page_token": "not-a-token!!"}),
     Case("experiments page token garbage", "GET", "/api/v1/experiments", 400, "INVALID_PAGE_TOKEN",
@@ -407,6 +417,23 @@ def test_page_token_from_another_query_is_refused(live: Live) -> None:
         assert response.json()["error"]["code"] in ("INVALID_PAGE_TOKEN", "NOT_FOUND")
     response = h.get("/api/v1/experiments", params={"page_token": token})
     assert response.status_code == 400 and response.json()["error"]["code"] == "INVALID_PAGE_TOKEN"
+
+
+def test_experiment_names_with_slashes_work_through_the_sdk(live: Live) -> None:
+    """Names like MLflow's "/Users/me/exp" are good input: found by name, reused by start_run."""
+    shipyard.connect(live.proc.url)
+    ids = set()
+    for name in ("team/churn", "/Users/alice/exp"):
+        for _ in range(2):  # the second start_run must find the experiment the first created
+            with shipyard.start_run(experiment=name) as run:
+                run.log_metric("loss", 0.5)
+            ids.add((name, run.info.experiment_id))
+    assert len(ids) == 2
+    client = Client(live.proc.url)
+    for name, experiment_id in ids:
+        assert client.get_experiment_by_name(name).id == experiment_id
+        assert len(client.search_runs([experiment_id])) == 2
+    client.close()
 
 
 # -- artifact paths that try to leave the run's folder ---------------------------------

@@ -43,6 +43,8 @@ def test_model_name_is_unique_in_a_workspace(registry: RegistryService, ctx) -> 
     assert registry.get_model(ctx, "churn") == created
     with pytest.raises(AlreadyExists, match="churn"):
         registry.create_model(ctx, "churn")
+    with pytest.raises(InvalidArgument, match="cannot contain '/'"):  # unreachable in URLs
+        registry.create_model(ctx, "team/churn")
     assert [m.name for m in registry.list_models(ctx)] == ["churn"]
 
 
@@ -52,6 +54,8 @@ def test_registering_needs_an_existing_artifact(registry, tracking, run, ctx) ->
             registry.register(ctx, "churn", run.id, path)
     with pytest.raises(InvalidPath):
         registry.register(ctx, "churn", run.id, "../model")
+    with pytest.raises(InvalidArgument, match="cannot contain '/'"):
+        registry.register(ctx, "team/churn", run.id, "model")
     with pytest.raises(NotFound):
         registry.register(ctx, "churn", "0" * 32, "model")
     with pytest.raises(NotFound):  # a refused registration leaves no model behind

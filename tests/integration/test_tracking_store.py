@@ -485,6 +485,18 @@ def test_search_orders_by_metric_with_missing_values_last(tracking, ctx, search_
     assert names(newest_first) == ["empty", "delta", "gamma", "beta", "alpha"]
 
 
+def test_search_with_the_most_clauses_and_orderings_allowed(tracking, ctx, search_runs) -> None:  # type: ignore[no-untyped-def]
+    exp_id, _ = search_runs
+    clauses = ["metrics.acc > 0", "params.lr != 'x'", "tags.team != 'x'", "metrics.loss >= 0"] * 10
+    order_by = ["metrics.acc DESC", "params.batch", "tags.team", "metrics.loss", "attributes.run_name"] * 2
+    found, _ = tracking.search_runs(ctx, [exp_id], filter_string=" AND ".join(clauses), order_by=order_by)
+    assert names(found) == ["gamma", "beta", "alpha"]
+    with pytest.raises(InvalidFilter, match="at most 40"):
+        tracking.search_runs(ctx, [exp_id], filter_string=" AND ".join([*clauses, "metrics.acc > 0"]))
+    with pytest.raises(InvalidFilter, match="at most 10"):
+        tracking.search_runs(ctx, [exp_id], order_by=[*order_by, "metrics.acc"])
+
+
 def test_search_hides_deleted_runs_unless_asked(tracking, ctx, search_runs) -> None:  # type: ignore[no-untyped-def]
     exp_id, runs = search_runs
     tracking.set_run_lifecycle(ctx, runs["beta"].id, "deleted")

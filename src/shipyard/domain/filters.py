@@ -16,6 +16,8 @@ from shipyard.errors import InvalidFilter
 
 __all__ = [
     "ATTRIBUTE_KEYS",
+    "MAX_CLAUSES",
+    "MAX_ORDER_BY",
     "Clause",
     "Entity",
     "OrderBy",
@@ -53,6 +55,10 @@ ATTRIBUTE_KEYS: dict[str, Literal["string", "number"]] = {
     "created": "number",
 }
 _ATTRIBUTE_ALIASES = {"created": "start_time", "Created": "start_time", "name": "run_name"}
+
+# Each clause and ordering term may join one table: SQLite stops at 64 tables in a join.
+MAX_CLAUSES = 40
+MAX_ORDER_BY = 10
 
 _STRING_OPS = {"=", "!=", "LIKE", "ILIKE"}
 _NUMBER_OPS = {"=", "!=", "<", "<=", ">", ">="}
@@ -239,6 +245,8 @@ def parse_filter(text: str | None) -> list[Clause]:
         raise InvalidFilter("filter is longer than 10,000 characters")
     parser = _Parser(_tokenize(text))
     clauses = parser.clauses()
+    if len(clauses) > MAX_CLAUSES:
+        raise InvalidFilter(f"a filter joins at most {MAX_CLAUSES} clauses with AND; got {len(clauses)}")
     for clause in clauses:
         if clause.op in ("IN", "NOT IN") and not (
             clause.entity == "attribute" and clause.key in ("run_id", "run_name", "status")
@@ -249,6 +257,8 @@ def parse_filter(text: str | None) -> list[Clause]:
 
 def parse_order_by(items: list[str] | None) -> list[OrderBy]:
     """Parse ``["metrics.acc DESC", "attributes.start_time"]``."""
+    if len(items or []) > MAX_ORDER_BY:
+        raise InvalidFilter(f"order_by takes at most {MAX_ORDER_BY} terms; got {len(items or [])}")
     out: list[OrderBy] = []
     for item in items or []:
         text = item.strip()

@@ -20,6 +20,13 @@ CODE_VERSION_TAGS = ("shipyard.source.git.commit", "mlflow.source.git.commit")
 _RESERVED_ALIASES = {"latest"}
 
 
+def _check_model_name(name: str) -> str:
+    check_name("model", name)
+    if "/" in name:  # the name is one segment of every /api/v1/models/{name}/… URL
+        raise InvalidArgument(f"model name {name!r} cannot contain '/'; use '-' or '.' instead")
+    return name
+
+
 def _check_alias(alias: str) -> str:
     check_key("alias", alias)
     if alias.lower() in _RESERVED_ALIASES or (alias.lower().startswith("v") and alias[1:].isdigit()):
@@ -67,7 +74,7 @@ class RegistryService:
     def create_model(
         self, ctx: RequestContext, name: str, description: str = "", tags: dict[str, str] | None = None
     ) -> RegisteredModel:
-        check_name("model", name)
+        _check_model_name(name)
         tags = _check_tags(tags or {})
         with self.db.write() as uow:
             if uow.models.model_id(ctx.workspace, name) is not None:
@@ -129,7 +136,7 @@ class RegistryService:
         tags: dict[str, str] | None = None,
     ) -> ModelVersion:
         """A new version of ``name`` (created if absent) from a run's artifact file or folder."""
-        check_name("model", name)
+        _check_model_name(name)
         path = clean_relative_path(artifact_path)
         tags = _check_tags(tags or {})
         now = now_ms()

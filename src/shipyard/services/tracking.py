@@ -252,6 +252,8 @@ class TrackingService:
         _check_page_size(max_results, 50_000)
         if not experiment_ids:
             raise InvalidArgument("give at least one experiment id to search")
+        if len(experiment_ids) > MAX_PAGE:
+            raise InvalidArgument(f"search at most {MAX_PAGE} experiments at once; got {len(experiment_ids)}")
         clauses = parse_filter(filter_string)
         ordering = parse_order_by(list(order_by or []))
         query = fingerprint(

@@ -32,7 +32,8 @@ def list_(
     )
 
 
-@router.get("/by-name/{name}", response_model=ExperimentOut, summary="Get an experiment by name")
+# `:path` because experiment names may hold '/' (e.g. "team/churn"), which arrive decoded.
+@router.get("/by-name/{name:path}", response_model=ExperimentOut, summary="Get an experiment by name")
 def by_name(name: str, ctx: Ctx, svc: Svc) -> object:
     return json_response(ExperimentOut.model_validate(svc.tracking.get_experiment_by_name(ctx, name)))
 
