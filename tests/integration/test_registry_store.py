@@ -85,6 +85,16 @@ def test_versions_count_from_one_and_keep_their_lineage(registry, run, ctx) -> N
             registry.get_version(ctx, "churn", missing)
 
 
+def test_code_version_longer_than_the_column_is_refused_clearly(registry, tracking, run, ctx) -> None:  # type: ignore[no-untyped-def]
+    tracking.set_tags(ctx, run.id, {"shipyard.source.git.commit": "c" * 257})
+    with pytest.raises(InvalidArgument, match="at most 256"):
+        registry.register(ctx, "churn", run.id, "model")
+    with pytest.raises(NotFound):  # nothing half-registered
+        registry.get_model(ctx, "churn")
+    tracking.set_tags(ctx, run.id, {"shipyard.source.git.commit": "c" * 256})
+    assert registry.register(ctx, "churn", run.id, "model").code_version == "c" * 256
+
+
 def test_latest_of_a_model_without_versions_is_not_found(registry, ctx) -> None:  # type: ignore[no-untyped-def]
     registry.create_model(ctx, "empty")
     with pytest.raises(NotFound, match="no versions"):

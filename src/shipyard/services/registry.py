@@ -7,7 +7,13 @@ from typing import Any
 from shipyard.domain.context import RequestContext
 from shipyard.domain.paths import clean_relative_path
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
-from shipyard.domain.validation import MAX_TAG_VALUE_LENGTH, check_key, check_name, check_value
+from shipyard.domain.validation import (
+    MAX_NAME_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    check_key,
+    check_name,
+    check_value,
+)
 from shipyard.errors import AlreadyExists, InvalidArgument, NotFound
 from shipyard.services._clock import now_ms
 from shipyard.services.ports import Database, UnitOfWork
@@ -25,6 +31,18 @@ def _check_model_name(name: str) -> str:
     if "/" in name:  # the name is one segment of every /api/v1/models/{name}/… URL
         raise InvalidArgument(f"model name {name!r} cannot contain '/'; use '-' or '.' instead")
     return name
+
+
+def _code_version(run_tags: dict[str, str]) -> str | None:
+    tag = next((t for t in CODE_VERSION_TAGS if t in run_tags), None)
+    if tag is None:
+        return None
+    if len(run_tags[tag]) > MAX_NAME_LENGTH:  # tags hold up to 8,000 characters; a version 256
+        raise InvalidArgument(
+            f"the run's tag {tag!r} is {len(run_tags[tag])} characters long; a code version"
+            f" holds at most {MAX_NAME_LENGTH}: set it to the commit id"
+        )
+    return run_tags[tag]
 
 
 def _check_alias(alias: str) -> str:
@@ -148,13 +166,13 @@ class RegistryService:
                 )
             run = uow.runs.get(run_id)
             assert run is not None
+            code_version = _code_version(run.tags)
             model_id = uow.models.model_id(ctx.workspace, name)
             if model_id is None:
                 workspace_id = uow.workspaces.ensure(ctx.workspace, ctx.principal.name, now)
                 uow.models.create_model(workspace_id, name, "", {}, ctx.principal.name, now)
                 self._event(uow, ctx, name, "model_created")
                 model_id = self._model_id(uow, ctx, name)
-            code_version = next((run.tags[t] for t in CODE_VERSION_TAGS if t in run.tags), None)
             draft = ModelVersion(
                 name=name,
                 version=0,
