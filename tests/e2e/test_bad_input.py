@@ -245,6 +245,8 @@ CASES = [
     Case("start time out of range", "POST", "/api/v1/runs", 400, "INVALID_ARGUMENT", "start_time",
          json={"experiment_id": "{exp}", "start_time": 2**64}),
     Case("negative end time", "PATCH", RUN, 400, "INVALID_ARGUMENT", "end_time", json={"end_time": -5}),
+    Case("model description too long", "POST", "/api/v1/models", 400, "INVALID_ARGUMENT", "the limit is 65536",
+         json={"name": "huge-description", "description": "d" * 70_000}),
     Case("model name with a slash", "POST", "/api/v1/models", 400, "INVALID_ARGUMENT", "cannot contain '/'",
          json={"name": "team/churn"}),
     Case("reserved alias", "PUT", "/api/v1/models/{model}/aliases/latest", 400, "INVALID_ARGUMENT", "reserved",
@@ -288,6 +290,11 @@ CASES = [
          json=_batch("loss", [2**64], [1.0], [1])),
     Case("batch step fractional", "POST", BATCH, 400, "INVALID_ARGUMENT", "steps",
          json=_batch("loss", [1.5], [1.0], [1])),  # type: ignore[list-item]
+    Case("batch step a boolean", "POST", BATCH, 400, "INVALID_ARGUMENT", "steps",
+         json=_batch("loss", [True], [1.0], [1])),  # type: ignore[list-item]
+    Case("batch value a boolean", "POST", BATCH, 400, "INVALID_ARGUMENT", "values", json=_batch("loss", [10], [True])),
+    Case("batch value a numeric string", "POST", BATCH, 400, "INVALID_ARGUMENT", "values",
+         json=_batch("loss", [10], ["1.5"])),
     Case("batch negative timestamp", "POST", BATCH, 400, "INVALID_ARGUMENT", "milliseconds since the epoch",
          json=_batch("loss", [10], [1.0], [-1])),
     Case("batch without metrics", "POST", BATCH, 400, "INVALID_ARGUMENT", "metrics", json={"points": []}),

@@ -7,10 +7,12 @@ import re
 from shipyard.errors import InvalidArgument
 
 __all__ = [
+    "MAX_DESCRIPTION_LENGTH",
     "MAX_KEY_LENGTH",
     "MAX_NAME_LENGTH",
     "MAX_PARAM_VALUE_LENGTH",
     "MAX_TAG_VALUE_LENGTH",
+    "check_description",
     "check_key",
     "check_name",
     "check_value",
@@ -20,6 +22,7 @@ MAX_KEY_LENGTH = 250
 MAX_NAME_LENGTH = 256
 MAX_PARAM_VALUE_LENGTH = 6000
 MAX_TAG_VALUE_LENGTH = 8000
+MAX_DESCRIPTION_LENGTH = 65_536
 
 # Keys become column-like names in filters (metrics.<key>): keep them printable and
 # path-safe, as MLflow does, so `metrics.loss/val` and friends still work.
@@ -61,3 +64,11 @@ def check_name(kind: str, name: object) -> str:
     if any(ord(ch) < 32 for ch in name):
         raise InvalidArgument(f"{kind} name contains a control character")
     return name
+
+
+def check_description(description: str | None) -> str | None:
+    if description is not None and len(description) > MAX_DESCRIPTION_LENGTH:
+        raise InvalidArgument(
+            f"description is {len(description)} characters long; the limit is {MAX_DESCRIPTION_LENGTH}"
+        )
+    return description

@@ -6,9 +6,9 @@ Floats that may be NaN or ±inf serialise as the strings ``"NaN"``, ``"Infinity"
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 __all__ = [
     "AliasIn",
@@ -167,11 +167,16 @@ class TagsIn(Dto):
     tags: dict[str, str]
 
 
+# Strict on purpose: `true` is not a step and "1.5" is not a value. Non-finite values
+# travel as the three proto3 JSON names, the only strings accepted.
+MetricValue = StrictFloat | Literal["NaN", "Infinity", "-Infinity"]
+
+
 class MetricSeriesIn(Dto):
     key: str
-    steps: list[int]
-    values: list[float]
-    timestamps: list[int]
+    steps: list[StrictInt]
+    values: list[MetricValue] = Field(description='Numbers, or "NaN", "Infinity", "-Infinity".')
+    timestamps: list[StrictInt] = Field(description="Milliseconds since the epoch.")
 
 
 class MetricBatchIn(Dto):

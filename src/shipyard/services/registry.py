@@ -10,6 +10,7 @@ from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.validation import (
     MAX_NAME_LENGTH,
     MAX_TAG_VALUE_LENGTH,
+    check_description,
     check_key,
     check_name,
     check_value,
@@ -94,6 +95,7 @@ class RegistryService:
     ) -> RegisteredModel:
         _check_model_name(name)
         tags = _check_tags(tags or {})
+        check_description(description)
         with self.db.write() as uow:
             if uow.models.model_id(ctx.workspace, name) is not None:
                 raise AlreadyExists(f"a registered model named {name!r} already exists", name=name)
@@ -124,6 +126,7 @@ class RegistryService:
         tags: dict[str, str] | None = None,
     ) -> RegisteredModel:
         tags = _check_tags(tags or {})
+        check_description(description)
         with self.db.write() as uow:
             model_id = self._model_id(uow, ctx, name)
             uow.models.update_model(
@@ -157,6 +160,7 @@ class RegistryService:
         _check_model_name(name)
         path = clean_relative_path(artifact_path)
         tags = _check_tags(tags or {})
+        check_description(description)
         now = now_ms()
         with self.db.write() as uow:
             ref = TrackingService._ref(uow, ctx, run_id)
@@ -233,6 +237,7 @@ class RegistryService:
         tags: dict[str, str] | None = None,
     ) -> ModelVersion:
         tags = _check_tags(tags or {})
+        check_description(description)
         with self.db.write() as uow:
             model_id = self._model_id(uow, ctx, name)
             if uow.models.get_version(model_id, version) is None:

@@ -363,7 +363,7 @@ class TrackingService:
         ref = uow.runs.ref(run_id) if isinstance(run_id, str) and len(run_id) <= 64 else None
         if ref is None or ref.workspace != ctx.workspace:
             raise NotFound(
-                f"no run with id {run_id!r} in workspace {ctx.workspace!r}", run_id=str(run_id)[:64]
+                f"no run with id {str(run_id)[:64]!r} in workspace {ctx.workspace!r}", run_id=str(run_id)[:64]
             )
         if ref.lifecycle_stage != "active" and not allow_deleted:
             raise InvalidArgument(f"run {run_id} is deleted; restore it before changing it")

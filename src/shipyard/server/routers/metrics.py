@@ -45,12 +45,13 @@ def _to_batch(body: MetricBatchIn, limit: int) -> MetricBatch:
         total += n
         if total > limit:
             raise PayloadTooLarge(f"at most {limit} points per request; split the batch")
+        values = list(map(float, series.values))  # "NaN"/"Infinity" → float, one C-level pass
         same = grouped.get(series.key)
         if same is None:
-            grouped[series.key] = MetricSeries(series.key, series.steps, series.values, series.timestamps)
+            grouped[series.key] = MetricSeries(series.key, series.steps, values, series.timestamps)
         else:  # a key listed twice: one series, so the store sees each key once
             same.steps.extend(series.steps)
-            same.values.extend(series.values)
+            same.values.extend(values)
             same.timestamps.extend(series.timestamps)
     return MetricBatch(list(grouped.values()))
 
