@@ -63,7 +63,7 @@ def build_rows(r: dict[str, Any]) -> list[Row]:
     limit_rate = ours["ingest"]["points"] / median(r["physical"])
     rows.append(
         Row(
-            "  physical limit: bare sqlite3 executemany, same rows",
+            "└ physical limit: bare sqlite3 executemany, same rows",
             _rate(limit_rate),
             "",
             f"SDK = {ours_rate / limit_rate:.0%} of it",
@@ -109,27 +109,33 @@ def build_rows(r: dict[str, Any]) -> list[Row]:
     return rows
 
 
-_HEADERS = ["measure", "Shipyard", "MLflow", "ratio (>1: ours better)", "goal", "met", "samples"]
+def _headers(mlflow_version: str) -> list[str]:
+    return [
+        "measure",
+        "Shipyard",
+        f"MLflow {mlflow_version}",
+        "ratio (>1: ours better)",
+        "goal",
+        "met",
+        "n (ours/MLflow)",
+    ]
+
+
+def _cells(row: Row) -> list[str]:
+    return [row.measure, row.ours, row.anchor, row.ratio, row.goal, row.met, row.samples]
 
 
 def render(rows: list[Row], mlflow_version: str, console: Console) -> None:
     table = Table(title="Shipyard vs MLflow tracking server (medians; same machine, same run)")
-    for i, header in enumerate(_HEADERS):
-        text = f"MLflow {mlflow_version}" if i == 2 else header
-        table.add_column(text, justify="left" if i == 0 else "right", no_wrap=i != 0)
+    for i, header in enumerate(_headers(mlflow_version)):
+        table.add_column(header, justify="left" if i == 0 else "right", no_wrap=i != 0)
     for row in rows:
-        style = "bold red" if row.met == "NO" else None
-        table.add_row(
-            row.measure, row.ours, row.anchor, row.ratio, row.goal, row.met, row.samples, style=style
-        )
+        table.add_row(*_cells(row), style="bold red" if row.met == "NO" else None)
     console.print(table)
 
 
 def markdown(rows: list[Row], mlflow_version: str) -> str:
-    headers = list(_HEADERS)
-    headers[2] = f"MLflow {mlflow_version}"
+    headers = _headers(mlflow_version)
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    for row in rows:
-        cells = [row.measure, row.ours, row.anchor, row.ratio, row.goal, row.met, row.samples]
-        lines.append("| " + " | ".join(c or "" for c in cells) + " |")
+    lines.extend("| " + " | ".join(_cells(row)) + " |" for row in rows)
     return "\n".join(lines) + "\n"

@@ -118,6 +118,20 @@ def run_anchor(procs: Processes, work: Path, sizes: Sizes) -> dict[str, Any]:
     return result
 
 
+def summary(results: dict[str, Any]) -> list[str]:
+    ours, anchor, machine = results["shipyard"], results["mlflow"], results["machine"]
+    return [
+        "search answers equal the expected first page:"
+        f" Shipyard {ours['search']['matches_expected']}, MLflow {anchor['search']['matches_expected']}",
+        "SQL-populated run equals one logged through the API:"
+        f" Shipyard {ours['populate']['clone_equals_api_run']},"
+        f" MLflow {anchor['populate']['clone_equals_api_run']}",
+        f"{results['date']}, {machine['cpus']} cores, {machine['platform']}, Python {machine['python']};"
+        f" load average {machine['load_average_before'][0]:.1f} before /"
+        f" {machine['load_average_after'][0]:.1f} after; whole run {results['wall_seconds'] / 60:.1f} min",
+    ]
+
+
 def _terminate(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds through the `finally` that stops the servers
 
@@ -127,7 +141,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _terminate)
     sizes = choose_sizes(args)
     # Piped output (make bench | tee) would otherwise be cut to 80 columns.
-    console = Console() if sys.stdout.isatty() else Console(width=150)
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     began = time.perf_counter()
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     bench = ROOT / ".bench"
@@ -169,21 +183,13 @@ def main() -> int:
     rows = build_rows(results)
     version = results["mlflow"]["version"]
     render(rows, version, console)
-    ours_ok = results["shipyard"]["search"]["matches_expected"]
-    anchor_ok = results["mlflow"]["search"]["matches_expected"]
-    console.print(f"search answers equal the expected first page: Shipyard {ours_ok}, MLflow {anchor_ok}")
-    ours_ok = results["shipyard"]["populate"]["clone_equals_api_run"]
-    anchor_ok = results["mlflow"]["populate"]["clone_equals_api_run"]
-    console.print(
-        f"SQL-populated run equals one logged through the API: Shipyard {ours_ok}, MLflow {anchor_ok}"
-    )
-    console.print(
-        f"{os.cpu_count()} cores, load average {results['machine']['load_average_before'][0]:.1f} before /"
-        f" {results['machine']['load_average_after'][0]:.1f} after;"
-        f" whole run {results['wall_seconds'] / 60:.1f} min"
-    )
+    notes = summary(results)
+    for line in notes:
+        console.print(line)
     (bench / "latest.json").write_text(json.dumps(results, indent=2))
-    (bench / "latest.md").write_text(markdown(rows, version))
+    (bench / "latest.md").write_text(
+        markdown(rows, version) + "\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+    )
     console.print(f"results: {bench / 'latest.json'}, table: {bench / 'latest.md'}")
     return 0
 
