@@ -88,7 +88,11 @@ def populate_search(client: MlflowClient, db_path: Path, n: int) -> tuple[str, d
         extra = _tables_holding(db, template.info.run_id) - KNOWN_RUN_TABLES
         run_row = _rows(db, "runs", template.info.run_id)[0]
         tag_rows = _rows(db, "tags", template.info.run_id)
-        runs, tags, params, metrics, latest = [], [], [], [], []
+        runs: list[dict[str, Any]] = []
+        tags: list[dict[str, Any]] = []
+        params: list[dict[str, Any]] = []
+        metrics: list[dict[str, Any]] = []
+        latest: list[dict[str, Any]] = []
         first_id = ""
         for item in search_runs(n):
             run_id = uuid.uuid4().hex
@@ -155,7 +159,7 @@ def _clone_equals_api_run(client: MlflowClient, exp_id: str, clone_id: str) -> b
 def populate_history(client: MlflowClient, db_path: Path, n: int) -> str:
     """One run whose metric ``m0`` holds ``n`` points; the first logged via the client."""
     run = client.create_run(client.create_experiment("history"), run_name="history")
-    run_id = run.info.run_id
+    run_id: str = run.info.run_id
     client.log_metric(run_id, "m0", metric_value(0, 0), timestamp=BASE_TS, step=0)
     db = sqlite3.connect(db_path, timeout=60)
     try:

@@ -108,7 +108,11 @@ def populate_search(client: Client, db_path: Path, n: int) -> tuple[str, dict[st
         point_row.pop("id")
         next_pk = db.execute("SELECT max(pk) FROM runs").fetchone()[0] + 1
         next_series = db.execute("SELECT max(id) FROM metric_series").fetchone()[0] + 1
-        runs, params, tags, series, metric_points = [], [], [], [], []
+        runs: list[dict[str, Any]] = []
+        params: list[dict[str, Any]] = []
+        tags: list[dict[str, Any]] = []
+        series: list[dict[str, Any]] = []
+        metric_points: list[dict[str, Any]] = []
         first_id = ""
         for item in search_runs(n):
             run_id = uuid.uuid4().hex

@@ -56,11 +56,14 @@ class Processes:
     def spawn(
         self, argv: list[str], *, log: Path, cwd: Path, pipe_stdout: bool = False
     ) -> subprocess.Popen[str]:
+        # A user's SHIPYARD_* / MLFLOW_* settings (database URL, host…) must not leak in.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPYARD_", "MLFLOW_"))}
         # The child gets its own copy of the log's descriptor; ours can close at once.
         with log.open("a") as out:
             proc = subprocess.Popen(
                 argv,
                 cwd=cwd,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE if pipe_stdout else out,
                 stderr=out,
@@ -180,8 +183,9 @@ def _read_url(proc: subprocess.Popen[str], log: Path, deadline: float) -> str:
 
 
 def start_shipyard(procs: Processes, python: str, home: Path, log_path: Path, root: Path) -> Server:
-    """``python -m shipyard up --port 0 --home <home>``; timed from spawn to ``/healthz`` 200."""
-    argv = [python, "-m", "shipyard", "up", "--port", "0", "--home", str(home)]
+    """``python -m shipyard up --port 0 --home <home>`` (on 127.0.0.1); timed from spawn to
+    ``/healthz`` 200."""
+    argv = [python, "-m", "shipyard", "up", "--host", "127.0.0.1", "--port", "0", "--home", str(home)]
     start = time.perf_counter()
     deadline = time.monotonic() + 120
     proc = procs.spawn(argv, log=log_path, cwd=root, pipe_stdout=True)
