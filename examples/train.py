@@ -33,7 +33,10 @@ def main() -> None:
         features, labels, test_size=PARAMS["test_size"], random_state=PARAMS["seed"], stratify=labels
     )
     model = SGDClassifier(
-        loss="log_loss", alpha=PARAMS["alpha"], learning_rate=PARAMS["learning_rate"], random_state=PARAMS["seed"]
+        loss="log_loss",
+        alpha=PARAMS["alpha"],
+        learning_rate=PARAMS["learning_rate"],
+        random_state=PARAMS["seed"],
     )
     with shipyard.start_run(
         experiment=EXPERIMENT, name="sgd-baseline", log_system_metrics=True, system_metrics_interval=1.0
@@ -57,7 +60,9 @@ def main() -> None:
             with (folder / "model.pkl").open("wb") as handle:
                 pickle.dump(model, handle)
             (folder / "meta.json").write_text(
-                json.dumps({"flavor": "sklearn", "features": 4, "classes": ["setosa", "versicolor", "virginica"]})
+                json.dumps(
+                    {"flavor": "sklearn", "features": 4, "classes": ["setosa", "versicolor", "virginica"]}
+                )
             )
             run.log_artifact(folder, "model")
         run.flush()

@@ -103,7 +103,9 @@ class ServerProcess:
 def server_factory(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
     started: list[ServerProcess] = []
 
-    def make(home: Path | None = None, args: list[str] | None = None, env: dict[str, str] | None = None) -> ServerProcess:
+    def make(
+        home: Path | None = None, args: list[str] | None = None, env: dict[str, str] | None = None
+    ) -> ServerProcess:
         proc = ServerProcess(home or tmp_path / "home", args or [], env or {}).start()
         started.append(proc)
         return proc

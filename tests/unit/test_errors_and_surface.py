@@ -55,7 +55,11 @@ def test_every_module_declares_its_public_names() -> None:
         if info.name in ("shipyard.__main__",):
             continue
         module = importlib.import_module(info.name)
-        public = [n for n, v in vars(module).items() if not n.startswith("_") and getattr(v, "__module__", None) == info.name]
+        public = [
+            n
+            for n, v in vars(module).items()
+            if not n.startswith("_") and getattr(v, "__module__", None) == info.name
+        ]
         if public and not hasattr(module, "__all__"):
             missing.append(info.name)
     assert not missing, f"modules without __all__: {missing}"
