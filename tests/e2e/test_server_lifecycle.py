@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -77,3 +80,37 @@ def test_restart_on_the_same_home_keeps_everything(server_factory, tmp_path) -> 
     )
     assert client.get_model_version("kept-model", "champion").version == 1
     client.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--artifacts", "nosuchscheme://bucket/x"], "no artifact store for nosuchscheme://"),
+        (["--database-url", "postgresql+psycopg://nobody@127.0.0.1:1/x"], "cannot reach the metadata store"),
+        (["--port", "99999"], "invalid setting: port"),
+    ],
+)
+def test_a_server_that_cannot_start_says_why(tmp_path: Path, args: list[str], message: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "shipyard", "up", "--home", str(tmp_path / "home"), "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_a_taken_port_is_a_clear_error(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    port = server.url.rsplit(":", 1)[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "shipyard", "up", "--home", str(tmp_path / "other"), "--port", port],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Address already in use" in done.stderr

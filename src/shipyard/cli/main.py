@@ -85,7 +85,22 @@ def up(
         }.items()
         if v is not None
     }
-    serve(Settings(**overrides))
+    from pydantic import ValidationError
+
+    from shipyard.errors import ShipyardError
+
+    try:
+        serve(Settings(**overrides))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        typer.secho(f"error: invalid setting: {problems}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    except ShipyardError as exc:  # a store that cannot be opened: say which and why
+        typer.secho(f"error: {exc.message} ({exc.code})", fg="red", err=True)
+        raise typer.Exit(1) from None
+    except OSError as exc:  # typically the port is taken or the home folder is not writable
+        typer.secho(f"error: cannot start the server: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
 
 
 # The groups are registered at import time so that ``app`` is the whole command tree (the
