@@ -53,6 +53,14 @@ class SqlUnitOfWork(UnitOfWork):
         self.models = SqlModelRepository(conn)
 
 
+# SQLite keeps no table statistics unless asked. Without them the planner starts a search
+# from whichever filter it meets first (e.g. a metric half the runs pass) instead of the
+# selective one: 40 ms instead of 6 ms over 10,000 runs. Refresh them at start and every
+# so many writes; analysis_limit keeps each refresh to a few milliseconds at any size.
+_ANALYZED_TABLES = ("experiments", "runs", "params", "run_tags", "metric_series", "registered_models")
+_ANALYZE_EVERY = 5000
+
+
 class SqlDatabase(Database):
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.engine = build_engine(url)
@@ -65,6 +73,16 @@ class SqlDatabase(Database):
                 upgrade(self.engine)
             except OperationalError as exc:
                 raise Unavailable(f"cannot reach the metadata store: {exc.orig}") from exc
+        self._writes = 0
+        if self.kind == "sqlite":
+            self._analyze()
+
+    def _analyze(self) -> None:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            for table in _ANALYZED_TABLES:
+                conn.exec_driver_sql(f"ANALYZE {table}")
+            conn.commit()
 
     @contextmanager
     def read(self) -> Iterator[UnitOfWork]:
@@ -81,6 +99,9 @@ class SqlDatabase(Database):
             return
         with self._write_lock:
             yield from self._write()
+            self._writes += 1
+            if self._writes % _ANALYZE_EVERY == 0:
+                self._analyze()
 
     def _write(self) -> Iterator[UnitOfWork]:
         try:
