@@ -223,3 +223,89 @@ model_events = Table(
     Column("at", BigInteger, nullable=False),
     Index("ix_model_events_model", "workspace_id", "model_name", "id"),
 )
+
+# -- MLflow 3 entities (migration 0002) --------------------------------------------------
+
+# A dataset is logged once per experiment (name + digest) and linked to runs as an input.
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("source_type", String(36), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("schema", Text, nullable=True),
+    Column("profile", Text, nullable=True),
+    UniqueConstraint("experiment_id", "name", "digest", name="uq_datasets_experiment_name_digest"),
+)
+
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("run_pk", Integer, ForeignKey("runs.pk"), primary_key=True),
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("tags", Text, nullable=False),  # JSON object of the input's tags (e.g. mlflow.data.context)
+)
+
+# Logged models (MLflow 3): a model with its own id ("m-<hex>"), artifacts and metadata,
+# optionally produced by a run.
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("model_id", String(64), nullable=False, unique=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("artifact_location", String(1024), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("status_message", Text, nullable=True),
+    Column("model_type", String(500), nullable=True),
+    Column("source_run_id", String(32), nullable=True),
+    Column("lifecycle_stage", String(16), nullable=False),
+    *_audit(),
+    Index("ix_logged_models_experiment", "experiment_id", "created_at"),
+    Index("ix_logged_models_source_run", "source_run_id"),
+)
+
+logged_model_tags = Table(
+    "logged_model_tags",
+    metadata,
+    Column("model_pk", Integer, ForeignKey("logged_models.pk"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+logged_model_params = Table(
+    "logged_model_params",
+    metadata,
+    Column("model_pk", Integer, ForeignKey("logged_models.pk"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Metrics logged against a model (MLflow 3 log-batch may name a model_id and a dataset).
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_pk", Integer, ForeignKey("logged_models.pk"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("step", BigInteger, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("run_id", String(32), nullable=True),
+    Column("dataset_name", String(500), nullable=True),
+    Column("dataset_digest", String(64), nullable=True),
+    Index("ix_logged_model_metrics_model_key", "model_pk", "key"),
+)
+
+# A run's outputs: the logged models it produced, at which step.
+run_outputs = Table(
+    "run_outputs",
+    metadata,
+    Column("run_pk", Integer, ForeignKey("runs.pk"), primary_key=True),
+    Column("model_id", String(64), primary_key=True),
+    Column("step", BigInteger, nullable=False),
+)
