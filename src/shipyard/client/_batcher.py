@@ -83,18 +83,31 @@ class MetricBatcher:
         batch_size: int = 20_000,
         flush_interval: float = 1.0,
         max_pending_batches: int = 8,
+        senders: int = 2,
     ) -> None:
         self._send = send
         self._batch_size = batch_size
         self._flush_interval = flush_interval
         self._lock = threading.Lock()
+        # Signalled whenever a batch is acknowledged (or failed for good).
+        self._settled = threading.Condition(self._lock)
         self._buffer: Buffer = {}
         self._pending = 0
+        # Batches taken from the buffer and not yet settled, wherever they are (queue or wire):
+        # flush() waits for this to reach zero, which queue.join() alone cannot see for a
+        # batch the idle timer ships.
+        self._outstanding = 0
         self._queue: queue.Queue[tuple[Buffer, int] | None] = queue.Queue(maxsize=max_pending_batches)
         self._error: ShipyardError | None = None
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="shipyard-metrics", daemon=True)
-        self._thread.start()
+        # Two senders keep a batch in flight while the server stores the previous one, so
+        # its JSON parsing overlaps the insert; stored points do not depend on arrival order.
+        self._threads = [
+            threading.Thread(target=self._run, name=f"shipyard-metrics-{i}", daemon=True)
+            for i in range(max(1, senders))
+        ]
+        for thread in self._threads:
+            thread.start()
 
     # -- producer side -------------------------------------------------------------
 
@@ -108,7 +121,7 @@ class MetricBatcher:
             cols.values.append(value)
             cols.timestamps.append(timestamp)
             self._pending += 1
-            full = self._take_if_full()
+            full = self._take() if self._pending >= self._batch_size else None
         if full is not None:
             self._queue.put(full)  # blocks when the server is behind: bounded memory
 
@@ -125,27 +138,27 @@ class MetricBatcher:
                 cols.values.append(value)
                 cols.timestamps.append(timestamp)
             self._pending += len(metrics)
-            full = self._take_if_full()
+            full = self._take() if self._pending >= self._batch_size else None
         if full is not None:
             self._queue.put(full)
 
-    def _take_if_full(self) -> tuple[Buffer, int] | None:
-        if self._pending < self._batch_size:
+    def _take(self) -> tuple[Buffer, int] | None:
+        """Detach the buffer as one batch (caller holds the lock); None when it is empty."""
+        if not self._pending:
             return None
-        return self._take()
-
-    def _take(self) -> tuple[Buffer, int]:
         taken = (self._buffer, self._pending)
         self._buffer, self._pending = {}, 0
+        self._outstanding += 1
         return taken
 
     def flush(self) -> None:
         """Block until every point added so far is acknowledged by the server."""
         with self._lock:
             pending = self._take()
-        if pending[1]:
+        if pending is not None:
             self._queue.put(pending)
-        self._queue.join()
+        with self._settled:
+            self._settled.wait_for(lambda: self._outstanding == 0)
         self._raise_pending()
 
     def close(self) -> None:
@@ -155,15 +168,17 @@ class MetricBatcher:
             self.flush()
         finally:
             self._closed = True
-            self._queue.put(None)
-            self._thread.join(timeout=30)
+            for _ in self._threads:
+                self._queue.put(None)
+            for thread in self._threads:
+                thread.join(timeout=30)
 
     def _raise_pending(self) -> None:
         if self._error is not None:
             error, self._error = self._error, None
             raise error
 
-    # -- sender thread -------------------------------------------------------------
+    # -- sender threads ------------------------------------------------------------
 
     def _run(self) -> None:
         while True:
@@ -171,22 +186,18 @@ class MetricBatcher:
                 batch = self._queue.get(timeout=self._flush_interval)
             except queue.Empty:
                 with self._lock:
-                    idle = self._take()
-                if idle[1]:
-                    self._ship(idle)
+                    batch = self._take()
+                if batch is not None:
+                    self._ship(batch)
                 continue
-            try:
-                if batch is None:
-                    return
-                self._ship(batch)
-            finally:
-                self._queue.task_done()
+            if batch is None:
+                return
+            self._ship(batch)
 
     def _ship(self, batch: tuple[Buffer, int]) -> None:
         key = uuid.uuid4().hex
-        payload = _encode(batch[0])
         try:
-            self._send(payload, key)
+            self._send(_encode(batch[0]), key)
         except ShipyardError as exc:
             # Retries already happened in the HTTP layer; surface it on the next call.
             log.error("dropping %d metric points: %s", batch[1], exc)
@@ -194,3 +205,7 @@ class MetricBatcher:
         except Exception as exc:
             log.exception("metric sender failed")
             self._error = ShipyardError(f"metric sender failed: {exc}")
+        finally:
+            with self._settled:
+                self._outstanding -= 1
+                self._settled.notify_all()
