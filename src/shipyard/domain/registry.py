@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ModelEvent", "ModelVersion", "RegisteredModel"]
+__all__ = ["STAGES", "ModelEvent", "ModelVersion", "RegisteredModel"]
+
+STAGES = ("None", "Staging", "Production", "Archived")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,8 @@ class ModelVersion:
     created_by: str
     updated_at: int
     updated_by: str
+    stage: str = "None"  # MLflow's legacy stages: None, Staging, Production, Archived
+    logged_model_id: str | None = None  # the MLflow 3 logged model it was registered from
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from shipyard.domain.filters import Clause, OrderBy
+from shipyard.domain.logged_models import LoggedModel
+from shipyard.domain.model_search import ModelClause, ModelOrder
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.tracking import Experiment, Run
 
@@ -23,6 +25,7 @@ __all__ = [
     "ArtifactStore",
     "Database",
     "ExperimentRepository",
+    "LoggedModelRepository",
     "MetricBatch",
     "MetricRepository",
     "MetricSeries",
@@ -242,6 +245,23 @@ class ModelRepository(ABC):
     def delete_model_tag(self, model_id: int, key: str) -> bool: ...
 
     @abstractmethod
+    def search_models(
+        self,
+        workspace: str,
+        clauses: Sequence[ModelClause],
+        order: Sequence[ModelOrder],
+        offset: int,
+        limit: int,
+    ) -> list[RegisteredModel]: ...
+
+    @abstractmethod
+    def rename_model(self, model_id: int, new_name: str, actor: str, now: int) -> None: ...
+
+    @abstractmethod
+    def delete_model(self, model_id: int) -> None:
+        """Remove the model with its versions, tags and aliases (its history stays)."""
+
+    @abstractmethod
     def create_version(self, model_id: int, version: ModelVersion, actor: str, now: int) -> int:
         """Insert the next version number for the model and return it."""
 
@@ -267,6 +287,23 @@ class ModelRepository(ABC):
     def delete_version_tag(self, model_id: int, version: int, key: str) -> bool: ...
 
     @abstractmethod
+    def search_versions(
+        self,
+        workspace: str,
+        clauses: Sequence[ModelClause],
+        order: Sequence[ModelOrder],
+        offset: int,
+        limit: int,
+    ) -> list[ModelVersion]: ...
+
+    @abstractmethod
+    def set_stage(self, model_id: int, version: int, stage: str, actor: str, now: int) -> None: ...
+
+    @abstractmethod
+    def delete_version(self, model_id: int, version: int) -> None:
+        """Remove the version with its tags and the aliases pointing at it."""
+
+    @abstractmethod
     def set_alias(self, model_id: int, alias: str, version: int) -> int | None:
         """Point ``alias`` at ``version``; return the version it pointed at before."""
 
@@ -280,6 +317,48 @@ class ModelRepository(ABC):
     def events(self, workspace: str, name: str, offset: int, limit: int) -> list[ModelEvent]: ...
 
 
+class LoggedModelRepository(ABC):
+    @abstractmethod
+    def create(self, model: LoggedModel) -> None: ...
+
+    @abstractmethod
+    def get(self, workspace: str, model_id: str) -> LoggedModel | None: ...
+
+    @abstractmethod
+    def update(
+        self,
+        model_id: str,
+        actor: str,
+        now: int,
+        *,
+        status: str | None = None,
+        status_message: str | None = None,
+        lifecycle_stage: str | None = None,
+    ) -> None: ...
+
+    @abstractmethod
+    def set_tags(self, model_id: str, tags: dict[str, str]) -> None: ...
+
+    @abstractmethod
+    def delete_tag(self, model_id: str, key: str) -> bool: ...
+
+    @abstractmethod
+    def add_params(self, model_id: str, params: dict[str, str]) -> None:
+        """Insert or overwrite params."""
+
+    @abstractmethod
+    def search(
+        self,
+        workspace: str,
+        experiment_ids: Sequence[str],
+        clauses: Sequence[Clause],
+        order: Sequence[OrderBy],
+        offset: int,
+        limit: int,
+    ) -> list[LoggedModel]:
+        """Active models; clauses on attributes name/status, tags and params."""
+
+
 class UnitOfWork(ABC):
     """Repositories bound to one transaction, committed when the block exits cleanly."""
 
@@ -289,6 +368,7 @@ class UnitOfWork(ABC):
     metrics: MetricRepository
     artifacts: ArtifactIndex
     models: ModelRepository
+    logged_models: LoggedModelRepository
 
 
 class Database(ABC):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from shipyard.domain.context import RequestContext
+from shipyard.domain.model_search import parse_model_filter, parse_model_order_by
+from shipyard.domain.model_sources import ModelSource, parse_model_source
+from shipyard.domain.pagination import decode_token, encode_token, fingerprint
 from shipyard.domain.paths import clean_relative_path
-from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
+from shipyard.domain.registry import STAGES, ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.validation import (
     MAX_NAME_LENGTH,
     MAX_TAG_VALUE_LENGTH,
@@ -15,7 +19,7 @@ from shipyard.domain.validation import (
     check_name,
     check_value,
 )
-from shipyard.errors import AlreadyExists, InvalidArgument, NotFound
+from shipyard.errors import AlreadyExists, InvalidArgument, InvalidPageToken, NotFound
 from shipyard.services._clock import now_ms
 from shipyard.services.ports import Database, UnitOfWork
 from shipyard.services.tracking import MAX_PAGE, TrackingService
@@ -60,6 +64,21 @@ def _check_offset(offset: int) -> None:
 
 def _check_tags(tags: dict[str, str]) -> dict[str, str]:
     return {check_key("tag", k): check_value("tag", k, v, MAX_TAG_VALUE_LENGTH) for k, v in tags.items()}
+
+
+def _stage(stage: str) -> str:
+    """MLflow's stage names, matched case-insensitively as its server does."""
+    found = next((s for s in STAGES if s.lower() == str(stage).lower()), None)
+    if found is None:
+        raise InvalidArgument(f"stage must be one of {', '.join(STAGES)}; got {str(stage)[:40]!r}")
+    return found
+
+
+def _page_offset(page_token: str | None, query: str) -> int:
+    offset = decode_token(page_token, query) or 0
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset < 2**63:
+        raise InvalidPageToken("page_token is not a token this server issued")
+    return offset
 
 
 class RegistryService:
@@ -291,3 +310,207 @@ class RegistryService:
             if not events and uow.models.model_id(ctx.workspace, name) is None:
                 raise NotFound(f"no registered model named {name!r}", name=name)
             return events
+
+    # -- MLflow's registry API: sources, renames, deletes, stages, search --------------
+
+    def create_version(
+        self,
+        ctx: RequestContext,
+        name: str,
+        source: str,
+        *,
+        run_id: str | None = None,
+        logged_model_id: str | None = None,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+    ) -> ModelVersion:
+        """A new version of an existing model from a ``source`` URI inside Shipyard's stores."""
+        parsed = parse_model_source(source)
+        tags = _check_tags(tags or {})
+        check_description(description)
+        now = now_ms()
+        with self.db.write() as uow:
+            model_id = self._model_id(uow, ctx, name)
+            origin = self._origin(uow, ctx, parsed)
+            run_id = run_id or origin.run_id
+            logged_model_id = logged_model_id or origin.logged_model_id
+            if logged_model_id and uow.logged_models.get(ctx.workspace, logged_model_id) is None:
+                raise NotFound(f"no logged model with id {logged_model_id[:64]!r}")
+            experiment_id, code_version = None, None
+            if run_id:
+                ref = TrackingService._ref(uow, ctx, run_id, allow_deleted=True)
+                run = uow.runs.get(ref.run_id)
+                assert run is not None
+                experiment_id, code_version = run.experiment_id, _code_version(run.tags)
+            draft = ModelVersion(
+                name=name,
+                version=0,
+                source=source,
+                run_id=run_id,
+                experiment_id=experiment_id,
+                artifact_path=origin.path if origin.kind == "run" else None,
+                code_version=code_version,
+                description=description,
+                status="READY",
+                tags=tags,
+                aliases=[],
+                created_at=now,
+                created_by=ctx.principal.name,
+                updated_at=now,
+                updated_by=ctx.principal.name,
+                logged_model_id=logged_model_id,
+            )
+            number = uow.models.create_version(model_id, draft, ctx.principal.name, now)
+            self._event(uow, ctx, name, "version_created", number, source=source, run_id=run_id)
+            found = uow.models.get_version(model_id, number)
+        assert found is not None
+        return found
+
+    def _origin(self, uow: UnitOfWork, ctx: RequestContext, source: ModelSource) -> ModelSource:
+        """Check that ``source`` names something in this workspace; say which run or model."""
+        if source.kind == "run":
+            assert source.run_id is not None
+            TrackingService._ref(uow, ctx, source.run_id, allow_deleted=True)
+            return source
+        if source.kind == "logged_model":
+            return source
+        if source.kind == "version":
+            assert source.name is not None
+            assert source.version is not None
+            model_id = self._model_id(uow, ctx, source.name)
+            number = self._resolve(uow, model_id, source.name, source.version.removeprefix("@"))
+            found = uow.models.get_version(model_id, number)
+            if found is None:
+                raise NotFound(f"model {source.name!r} has no version {source.version}")
+            return ModelSource("version", run_id=found.run_id, logged_model_id=found.logged_model_id)
+        return self._artifact_origin(uow, ctx, source.path)
+
+    @staticmethod
+    def _artifact_origin(uow: UnitOfWork, ctx: RequestContext, key: str) -> ModelSource:
+        parts = key.split("/")
+        if len(parts) >= 5 and parts[0] == ctx.workspace and parts[2] == "models":
+            model = uow.logged_models.get(ctx.workspace, parts[3])
+            if model is not None and (key + "/").startswith(model.artifact_location + "/"):
+                return ModelSource("logged_model", logged_model_id=model.model_id)
+        elif len(parts) >= 4 and parts[0] == ctx.workspace:
+            ref = uow.runs.ref(parts[2]) if len(parts[2]) <= 64 else None
+            if (
+                ref is not None
+                and ref.workspace == ctx.workspace
+                and (key + "/").startswith(ref.artifact_uri + "/")
+            ):
+                path = key[len(ref.artifact_uri) + 1 :]
+                return ModelSource("run", run_id=ref.run_id, path=path)
+        raise InvalidArgument(
+            f"mlflow-artifacts:/{key[:200]} is not inside a run's or a logged model's artifacts"
+            f" in workspace {ctx.workspace!r}",
+            source=key[:200],
+        )
+
+    def download_uri(self, ctx: RequestContext, name: str, version: int) -> str:
+        """Where the ``mlflow`` client downloads the version's files from."""
+        found = self.get_version(ctx, name, version)
+        if found.logged_model_id:
+            with self.db.read() as uow:
+                model = uow.logged_models.get(ctx.workspace, found.logged_model_id)
+            if model is not None:
+                return f"mlflow-artifacts:/{model.artifact_location}"
+        if found.source.startswith(("runs:/", "mlflow-artifacts:/")) or not found.run_id:
+            return found.source
+        return f"runs:/{found.run_id}/{found.artifact_path or ''}".rstrip("/")
+
+    def rename_model(self, ctx: RequestContext, name: str, new_name: str) -> RegisteredModel:
+        _check_model_name(new_name)
+        with self.db.write() as uow:
+            model_id = self._model_id(uow, ctx, name)
+            if new_name != name and uow.models.model_id(ctx.workspace, new_name) is not None:
+                raise AlreadyExists(f"a registered model named {new_name!r} already exists", name=new_name)
+            uow.models.rename_model(model_id, new_name, ctx.principal.name, now_ms())
+            self._event(uow, ctx, name, "model_renamed", new_name=new_name)
+            self._event(uow, ctx, new_name, "model_renamed", previous_name=name)
+            return uow.models.get_model(model_id)
+
+    def delete_model(self, ctx: RequestContext, name: str) -> None:
+        with self.db.write() as uow:
+            uow.models.delete_model(self._model_id(uow, ctx, name))
+            self._event(uow, ctx, name, "model_deleted")
+
+    def delete_version(self, ctx: RequestContext, name: str, version: int) -> None:
+        with self.db.write() as uow:
+            model_id = self._model_id(uow, ctx, name)
+            if uow.models.get_version(model_id, version) is None:
+                raise NotFound(f"model {name!r} has no version {version}", name=name, version=str(version))
+            uow.models.delete_version(model_id, version)
+            self._event(uow, ctx, name, "version_deleted", version)
+
+    def transition_stage(
+        self, ctx: RequestContext, name: str, version: int, stage: str, *, archive_existing: bool = False
+    ) -> ModelVersion:
+        stage = _stage(stage)
+        now = now_ms()
+        with self.db.write() as uow:
+            model_id = self._model_id(uow, ctx, name)
+            found = uow.models.get_version(model_id, version)
+            if found is None:
+                raise NotFound(f"model {name!r} has no version {version}", name=name, version=str(version))
+            uow.models.set_stage(model_id, version, stage, ctx.principal.name, now)
+            self._event(uow, ctx, name, "stage_set", version, stage=stage, previous_stage=found.stage)
+            if archive_existing and stage in ("Staging", "Production"):
+                for other in uow.models.list_versions(model_id):
+                    if other.version != version and other.stage == stage:
+                        uow.models.set_stage(model_id, other.version, "Archived", ctx.principal.name, now)
+                        self._event(
+                            uow, ctx, name, "stage_set", other.version, stage="Archived", previous_stage=stage
+                        )
+            result = uow.models.get_version(model_id, version)
+        assert result is not None
+        return result
+
+    def latest_versions(
+        self, ctx: RequestContext, name: str, stages: Sequence[str] = ()
+    ) -> list[ModelVersion]:
+        """The newest version in each of ``stages`` (each stage that has one when empty)."""
+        wanted = [_stage(s) for s in stages] or list(STAGES)
+        latest: dict[str, ModelVersion] = {}
+        for found in self.list_versions(ctx, name):
+            if found.stage in wanted:
+                latest[found.stage] = found  # listed by ascending number: the last one wins
+        return sorted(latest.values(), key=lambda v: v.version)
+
+    def search_models(
+        self,
+        ctx: RequestContext,
+        filter_string: str | None = None,
+        order_by: Sequence[str] = (),
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> tuple[list[RegisteredModel], str | None]:
+        if not 1 <= max_results <= MAX_PAGE:
+            raise InvalidArgument(f"max_results must be between 1 and {MAX_PAGE}; got {max_results}")
+        clauses = parse_model_filter(filter_string)
+        order = parse_model_order_by(list(order_by))
+        query = fingerprint("registered-models", ctx.workspace, filter_string, list(order_by))
+        offset = _page_offset(page_token, query)
+        with self.db.read() as uow:
+            found = uow.models.search_models(ctx.workspace, clauses, order, offset, max_results + 1)
+        token = encode_token(query, offset + max_results) if len(found) > max_results else None
+        return found[:max_results], token
+
+    def search_versions(
+        self,
+        ctx: RequestContext,
+        filter_string: str | None = None,
+        order_by: Sequence[str] = (),
+        max_results: int = 10_000,
+        page_token: str | None = None,
+    ) -> tuple[list[ModelVersion], str | None]:
+        if not 1 <= max_results <= 200_000:
+            raise InvalidArgument(f"max_results must be between 1 and 200,000; got {max_results}")
+        clauses = parse_model_filter(filter_string, versions=True)
+        order = parse_model_order_by(list(order_by), versions=True)
+        query = fingerprint("model-versions", ctx.workspace, filter_string, list(order_by))
+        offset = _page_offset(page_token, query)
+        with self.db.read() as uow:
+            found = uow.models.search_versions(ctx.workspace, clauses, order, offset, max_results + 1)
+        token = encode_token(query, offset + max_results) if len(found) > max_results else None
+        return found[:max_results], token

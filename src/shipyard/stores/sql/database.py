@@ -14,6 +14,7 @@ from shipyard.services.ports import Database, UnitOfWork
 from shipyard.stores.sql.artifacts import SqlArtifactIndex
 from shipyard.stores.sql.engine import WRITE_OPTION, build_engine
 from shipyard.stores.sql.experiments import SqlExperimentRepository, SqlWorkspaceRepository
+from shipyard.stores.sql.logged_models import SqlLoggedModelRepository
 from shipyard.stores.sql.metrics import SqlMetricRepository
 from shipyard.stores.sql.migrate import upgrade
 from shipyard.stores.sql.models import SqlModelRepository
@@ -51,6 +52,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.metrics = SqlMetricRepository(conn)
         self.artifacts = SqlArtifactIndex(conn)
         self.models = SqlModelRepository(conn)
+        self.logged_models = SqlLoggedModelRepository(conn)
 
 
 # SQLite keeps no table statistics unless asked. Without them the planner starts a search

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    not_,
+    select,
+    update,
+)
 
+from shipyard.domain.model_search import ModelClause, ModelOrder
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.services.ports import ModelRepository
 from shipyard.stores.sql import schema as s
+from shipyard.stores.sql._compare import compare
 from shipyard.stores.sql._ids import new_id
 
 __all__ = ["SqlModelRepository"]
@@ -18,6 +32,23 @@ __all__ = ["SqlModelRepository"]
 # Version numbers live in an INTEGER column: a larger number names no version, and binding
 # it would make the driver fail (a 500) instead of answering "not found".
 _MAX_VERSION = 2**31 - 1
+
+
+_VERSION_SELECT = select(s.model_versions, s.registered_models.c.name.label("model_name")).join(
+    s.registered_models, s.registered_models.c.id == s.model_versions.c.model_id
+)
+
+
+def _condition(
+    clause: ModelClause, columns: dict[str, Any], tags: Any, owner_column: str, owner: Any
+) -> ColumnElement[bool]:
+    if clause.field != "tag":
+        return compare(columns[clause.field], clause.op, clause.value)
+    t = tags.c
+    same_key = and_(t[owner_column] == owner, t.key == clause.key)
+    if clause.op == "!=":  # a missing tag differs from any value (see domain.model_search)
+        return not_(exists().where(same_key, t.value == clause.value))
+    return exists().where(same_key, compare(t.value, clause.op, clause.value))
 
 
 def _replace_tags(
@@ -133,6 +164,45 @@ class SqlModelRepository(ModelRepository):
             self.conn.execute(delete(s.model_tags).where(t.model_id == model_id, t.key == key)).rowcount
         )
 
+    def search_models(
+        self,
+        workspace: str,
+        clauses: Sequence[ModelClause],
+        order: Sequence[ModelOrder],
+        offset: int,
+        limit: int,
+    ) -> list[RegisteredModel]:
+        m = s.registered_models.c
+        query = (
+            select(s.registered_models)
+            .join(s.workspaces, s.workspaces.c.id == m.workspace_id)
+            .where(s.workspaces.c.name == workspace)
+        )
+        columns: dict[str, Any] = {"name": m.name, "created_at": m.created_at, "updated_at": m.updated_at}
+        for clause in clauses:
+            query = query.where(_condition(clause, columns, s.model_tags, "model_id", m.id))
+        terms = [columns[o.column].asc() if o.ascending else columns[o.column].desc() for o in order]
+        rows = list(self.conn.execute(query.order_by(*terms, m.name).offset(offset).limit(limit)))
+        return self._models(rows, workspace)
+
+    def rename_model(self, model_id: int, new_name: str, actor: str, now: int) -> None:
+        self.conn.execute(
+            update(s.registered_models)
+            .where(s.registered_models.c.id == model_id)
+            .values(name=new_name, updated_at=now, updated_by=actor)
+        )
+
+    def delete_model(self, model_id: int) -> None:
+        v = s.model_versions.c
+        version_ids = select(v.id).where(v.model_id == model_id).scalar_subquery()
+        self.conn.execute(
+            delete(s.model_version_tags).where(s.model_version_tags.c.version_id.in_(version_ids))
+        )
+        self.conn.execute(delete(s.model_versions).where(v.model_id == model_id))
+        self.conn.execute(delete(s.model_aliases).where(s.model_aliases.c.model_id == model_id))
+        self.conn.execute(delete(s.model_tags).where(s.model_tags.c.model_id == model_id))
+        self.conn.execute(delete(s.registered_models).where(s.registered_models.c.id == model_id))
+
     def create_version(self, model_id: int, version: ModelVersion, actor: str, now: int) -> int:
         v = s.model_versions.c
         # Concurrent registrations take turns on the model's row lock (PostgreSQL; SQLite
@@ -152,6 +222,8 @@ class SqlModelRepository(ModelRepository):
                 code_version=version.code_version,
                 description=version.description,
                 status=version.status,
+                stage=version.stage,
+                logged_model_id=version.logged_model_id,
                 created_at=now,
                 created_by=actor,
                 updated_at=now,
@@ -177,24 +249,23 @@ class SqlModelRepository(ModelRepository):
         if only is not None and not 0 <= only <= _MAX_VERSION:
             return []
         v = s.model_versions.c
-        query = (
-            select(s.model_versions, s.registered_models.c.name.label("model_name"))
-            .join(s.registered_models, s.registered_models.c.id == v.model_id)
-            .where(v.model_id == model_id)
-        )
+        query = _VERSION_SELECT.where(v.model_id == model_id)
         if only is not None:
             query = query.where(v.version == only)
-        rows = list(self.conn.execute(query.order_by(v.version)))
+        return self._build_versions(list(self.conn.execute(query.order_by(v.version))))
+
+    def _build_versions(self, rows: list[Any]) -> list[ModelVersion]:
         ids = [r.id for r in rows]
         tags: dict[int, dict[str, str]] = {i: {} for i in ids}
+        aliases: dict[tuple[int, int], list[str]] = {}
         if ids:
             for t in self.conn.execute(
                 select(s.model_version_tags).where(s.model_version_tags.c.version_id.in_(ids))
             ):
                 tags[t.version_id][t.key] = t.value
-        aliases: dict[int, list[str]] = {}
-        for a in self.conn.execute(select(s.model_aliases).where(s.model_aliases.c.model_id == model_id)):
-            aliases.setdefault(a.version, []).append(a.alias)
+            models = {r.model_id for r in rows}
+            for a in self.conn.execute(select(s.model_aliases).where(s.model_aliases.c.model_id.in_(models))):
+                aliases.setdefault((a.model_id, a.version), []).append(a.alias)
         return [
             ModelVersion(
                 name=r.model_name,
@@ -207,14 +278,61 @@ class SqlModelRepository(ModelRepository):
                 description=r.description,
                 status=r.status,
                 tags=tags[r.id],
-                aliases=sorted(aliases.get(r.version, [])),
+                aliases=sorted(aliases.get((r.model_id, r.version), [])),
                 created_at=r.created_at,
                 created_by=r.created_by,
                 updated_at=r.updated_at,
                 updated_by=r.updated_by,
+                stage=r.stage,
+                logged_model_id=r.logged_model_id,
             )
             for r in rows
         ]
+
+    def search_versions(
+        self,
+        workspace: str,
+        clauses: Sequence[ModelClause],
+        order: Sequence[ModelOrder],
+        offset: int,
+        limit: int,
+    ) -> list[ModelVersion]:
+        v = s.model_versions.c
+        m = s.registered_models.c
+        query = _VERSION_SELECT.join(s.workspaces, s.workspaces.c.id == m.workspace_id).where(
+            s.workspaces.c.name == workspace
+        )
+        columns: dict[str, Any] = {
+            "name": m.name,
+            "run_id": v.run_id,
+            "source": v.source,
+            "version": v.version,
+            "created_at": v.created_at,
+            "updated_at": v.updated_at,
+        }
+        for clause in clauses:
+            query = query.where(_condition(clause, columns, s.model_version_tags, "version_id", v.id))
+        terms = [columns[o.column].asc() if o.ascending else columns[o.column].desc() for o in order]
+        terms += [m.name, v.version.desc()]
+        rows = list(self.conn.execute(query.order_by(*terms).offset(offset).limit(limit)))
+        return self._build_versions(rows)
+
+    def set_stage(self, model_id: int, version: int, stage: str, actor: str, now: int) -> None:
+        v = s.model_versions.c
+        self.conn.execute(
+            update(s.model_versions)
+            .where(v.model_id == model_id, v.version == version)
+            .values(stage=stage, updated_at=now, updated_by=actor)
+        )
+
+    def delete_version(self, model_id: int, version: int) -> None:
+        version_id = self._version_id(model_id, version)
+        if version_id is None:
+            return
+        self.conn.execute(delete(s.model_version_tags).where(s.model_version_tags.c.version_id == version_id))
+        a = s.model_aliases.c
+        self.conn.execute(delete(s.model_aliases).where(a.model_id == model_id, a.version == version))
+        self.conn.execute(delete(s.model_versions).where(s.model_versions.c.id == version_id))
 
     def get_version(self, model_id: int, version: int) -> ModelVersion | None:
         found = self._versions(model_id, version)

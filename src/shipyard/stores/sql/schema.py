@@ -189,6 +189,9 @@ model_versions = Table(
     Column("description", Text, nullable=False),
     Column("status", String(32), nullable=False),
     *_audit(),
+    # MLflow's API (migration 0003): the legacy stage, and the logged model it was made from.
+    Column("stage", String(20), nullable=False, server_default="None"),
+    Column("logged_model_id", String(64), nullable=True),
     UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
     Index("ix_model_versions_run", "run_id"),
 )
