@@ -18,9 +18,12 @@ __all__ = [
     "ATTRIBUTE_KEYS",
     "MAX_CLAUSES",
     "MAX_ORDER_BY",
+    "TAG_COLUMNS",
     "Clause",
     "Entity",
     "OrderBy",
+    "parse_experiment_filter",
+    "parse_experiment_order_by",
     "parse_filter",
     "parse_order_by",
 ]
@@ -53,7 +56,10 @@ ATTRIBUTE_KEYS: dict[str, Literal["string", "number"]] = {
     "start_time": "number",
     "end_time": "number",
     "created": "number",
+    "parent_run_id": "string",
 }
+# MLflow tags whose value is a run column: filtering or ordering on the tag means the column.
+TAG_COLUMNS = {"mlflow.runName": "run_name", "mlflow.parentRunId": "parent_run_id"}
 _ATTRIBUTE_ALIASES = {"created": "start_time", "Created": "start_time", "name": "run_name"}
 
 # Each clause and ordering term may join one table: SQLite stops at 64 tables in a join.
@@ -61,6 +67,7 @@ MAX_CLAUSES = 40
 MAX_ORDER_BY = 10
 
 _STRING_OPS = {"=", "!=", "LIKE", "ILIKE"}
+_KEYWORDS = {"AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE"}
 _NUMBER_OPS = {"=", "!=", "<", "<=", ">", ">="}
 
 
@@ -89,7 +96,7 @@ _TOKEN = re.compile(
     | (?P<lparen>\()
     | (?P<rparen>\))
     | (?P<comma>,)
-    | (?P<word>[A-Za-z]+)
+    | (?P<word>[A-Za-z_]\w*)   # a keyword, or a bare attribute name (MLflow's default entity)
     )""",
     re.VERBOSE,
 )
@@ -128,6 +135,8 @@ def _entity_key(token: str) -> tuple[Entity, str]:
     key = _unquote_key(raw_key)
     if not key:
         raise InvalidFilter(f"empty key after {prefix!r}")
+    if entity == "tag" and key in TAG_COLUMNS:
+        return "attribute", TAG_COLUMNS[key]
     if entity == "attribute":
         key = _ATTRIBUTE_ALIASES.get(key, key)
         if key not in ATTRIBUTE_KEYS:
@@ -164,7 +173,9 @@ class _Parser:
 
     def clause(self) -> Clause:
         kind, text = self.take("an entity such as metrics.acc")
-        if kind != "ident":
+        if kind == "word" and text.upper() not in _KEYWORDS:
+            text = f"attributes\0{text}"  # MLflow reads a bare name as an attribute
+        elif kind != "ident":
             raise InvalidFilter(f"expected an entity such as metrics.acc, found {text!r}")
         entity, key = _entity_key(text)
         op = self.operator()
@@ -268,9 +279,108 @@ def parse_order_by(items: list[str] | None) -> list[OrderBy]:
             ascending, text = False, text[:-5].strip()
         elif upper.endswith(" ASC"):
             text = text[:-4].strip()
+        entity, key = _entity_key(_order_key(item, text))
+        out.append(OrderBy(entity, key, ascending))
+    return out
+
+
+def _order_key(item: str, text: str) -> str:
+    tokens = _tokenize(text)
+    if len(tokens) == 1 and tokens[0][0] == "word":
+        return f"attributes\0{tokens[0][1]}"
+    if len(tokens) != 1 or tokens[0][0] != "ident":
+        raise InvalidFilter(f"cannot parse order_by {item!r}; expected e.g. 'metrics.acc DESC'")
+    return tokens[0][1]
+
+
+# -- experiments ---------------------------------------------------------------------
+# MLflow's experiment search: ``name LIKE 'exp%' AND tags.team = 'ml'`` and
+# ``creation_time > 1700000000000``; ordering by name, id or the two times.
+
+EXPERIMENT_ATTRIBUTES: dict[str, Literal["string", "number"]] = {
+    "name": "string",
+    "experiment_id": "number",
+    "creation_time": "number",
+    "last_update_time": "number",
+}
+
+
+def _split_order(item: str) -> tuple[str, bool]:
+    text = item.strip()
+    upper = text.upper()
+    if upper.endswith(" DESC"):
+        return text[:-5].strip(), False
+    if upper.endswith(" ASC"):
+        return text[:-4].strip(), True
+    return text, True
+
+
+def _experiment_key(kind: str, text: str) -> tuple[Entity, str]:
+    if kind == "word":
+        prefix, key = "attributes", text
+    elif kind == "ident":
+        prefix, raw = text.split("\0", 1)
+        key = _unquote_key(raw)
+    else:
+        raise InvalidFilter(f"expected name, tags.<key> or an attribute, found {text!r}")
+    entity = _ENTITY_ALIASES.get(prefix.lower())
+    if entity not in ("attribute", "tag") or not key:
+        raise InvalidFilter(f"experiments filter on attributes or tags.<key>; got {prefix!r}")
+    if entity == "attribute" and key not in EXPERIMENT_ATTRIBUTES:
+        raise InvalidFilter(
+            f"unknown experiment attribute {key!r}; known: {', '.join(sorted(EXPERIMENT_ATTRIBUTES))}"
+        )
+    return entity, key
+
+
+def parse_experiment_filter(text: str | None) -> list[Clause]:
+    """Parse an experiment filter (attributes and tags, joined with AND)."""
+    if text is None or not text.strip():
+        return []
+    if len(text) > 10_000:
+        raise InvalidFilter("filter is longer than 10,000 characters")
+    parser = _Parser(_tokenize(text))
+    out: list[Clause] = []
+    while True:
+        entity, key = _experiment_key(*parser.take("an attribute or tags.<key>"))
+        op = parser.operator()
+        if op in ("IN", "NOT IN", "IS NULL", "IS NOT NULL"):
+            raise InvalidFilter(f"operator {op} does not apply to experiments")
+        numeric = entity == "attribute" and EXPERIMENT_ATTRIBUTES[key] == "number"
+        kind, value = parser.take("a value")
+        if numeric:
+            if kind != "number" or op not in _NUMBER_OPS:
+                raise InvalidFilter(f"{key} compares with a number using = != < <= > >=")
+            out.append(Clause(entity, key, op, float(value)))
+        else:
+            if kind != "string" or op not in _STRING_OPS:
+                raise InvalidFilter(f"{key} compares with a quoted string using = != LIKE ILIKE")
+            out.append(Clause(entity, key, op, _unquote_string(value)))
+        token = parser.peek()
+        if token is None:
+            break
+        if token[0] == "word" and token[1].upper() == "OR":
+            raise InvalidFilter("OR is not supported; join clauses with AND")
+        if not (token[0] == "word" and token[1].upper() == "AND"):
+            raise InvalidFilter(f"expected AND between clauses, found {token[1]!r}")
+        parser.i += 1
+    if len(out) > MAX_CLAUSES:
+        raise InvalidFilter(f"a filter joins at most {MAX_CLAUSES} clauses with AND; got {len(out)}")
+    return out
+
+
+def parse_experiment_order_by(items: list[str] | None) -> list[OrderBy]:
+    """Parse ``["name ASC", "creation_time DESC"]`` for experiment search."""
+    if len(items or []) > MAX_ORDER_BY:
+        raise InvalidFilter(f"order_by takes at most {MAX_ORDER_BY} terms; got {len(items or [])}")
+    out: list[OrderBy] = []
+    for item in items or []:
+        text, ascending = _split_order(item)
         tokens = _tokenize(text)
-        if len(tokens) != 1 or tokens[0][0] != "ident":
-            raise InvalidFilter(f"cannot parse order_by {item!r}; expected e.g. 'metrics.acc DESC'")
-        entity, key = _entity_key(tokens[0][1])
+        if len(tokens) != 1:
+            raise InvalidFilter(f"cannot parse order_by {item!r}; expected e.g. 'name ASC'")
+        entity, key = _experiment_key(*tokens[0])
+        if entity != "attribute":
+            raise InvalidFilter("experiments order by name, experiment_id, creation_time or last_update_time")
         out.append(OrderBy(entity, key, ascending))
     return out

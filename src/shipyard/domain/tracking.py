@@ -7,10 +7,14 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "TERMINAL_STATUSES",
+    "Dataset",
+    "DatasetInput",
     "Experiment",
     "MetricHistory",
     "MetricSummary",
+    "ModelOutput",
     "Run",
+    "RunIO",
     "RunStatus",
 ]
 
@@ -83,3 +87,39 @@ class MetricHistory:
     next_page_token: str | None = None
     downsampled: bool = False
     total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    """A dataset as MLflow describes it; one row per (experiment, name, digest)."""
+
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInput:
+    """A dataset used by a run, with the input's own tags (e.g. ``mlflow.data.context``)."""
+
+    dataset: Dataset
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelOutput:
+    """A logged model a run produced, at a step."""
+
+    model_id: str
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunIO:
+    """What a run read (datasets) and wrote (logged models)."""
+
+    inputs: list[DatasetInput] = field(default_factory=list)
+    outputs: list[ModelOutput] = field(default_factory=list)

@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from shipyard._version import __version__
-from shipyard.server import errors
+from shipyard.server import errors, mlflow
 from shipyard.server.deps import Services
 from shipyard.server.routers import artifacts, experiments, health, metrics, models, runs
 from shipyard.services.artifacts import ArtifactService
+from shipyard.services.proxied_artifacts import ProxiedArtifactService
 from shipyard.services.registry import RegistryService
 from shipyard.services.tracking import TrackingService
 from shipyard.settings import Settings
@@ -42,12 +43,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.state.artifact_store = store
+    artifact_service = ArtifactService(database, store, settings.max_upload_bytes)
     app.state.services = Services(
         tracking=tracking,
-        artifacts=ArtifactService(database, store, settings.max_upload_bytes),
+        artifacts=artifact_service,
         registry=RegistryService(database),
+        proxied_artifacts=ProxiedArtifactService(artifact_service),
     )
     errors.install(app)
     for module in (health, experiments, runs, metrics, artifacts, models):
         app.include_router(module.router)
+    mlflow.mount(app)
     return app

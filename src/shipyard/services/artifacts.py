@@ -51,7 +51,20 @@ class ArtifactService:
         ):
             raise InvalidArgument("the sha256 checksum must be 64 hex characters")
         ref = await to_thread.run_sync(lambda: self._ref(ctx, run_id, for_write=True))
-        key = join_key(ref.artifact_uri, clean)
+        size, sha = await self.put_stream(join_key(ref.artifact_uri, clean), body, expected_sha256)
+        record = ArtifactRecord(path=clean, size=size, sha256=sha, created_at=now_ms())
+
+        def _index() -> None:
+            with self.db.write() as uow:
+                uow.artifacts.record(ref, clean, size, sha, ctx.principal.name, record.created_at)
+
+        await to_thread.run_sync(_index)
+        return record
+
+    async def put_stream(
+        self, key: str, body: AsyncIterable[bytes], expected_sha256: str | None = None
+    ) -> tuple[int, str]:
+        """Stream ``body`` to a staging file, check size and hash, publish it at ``key``."""
         digest = hashlib.sha256()
         size = 0
         with self.store.staging_file() as (staged, handle):
@@ -71,14 +84,7 @@ class ArtifactService:
                     f"upload corrupted in transit: sha256 is {sha}, the client announced {expected_sha256}"
                 )
             await to_thread.run_sync(self.store.put, key, staged)
-        record = ArtifactRecord(path=clean, size=size, sha256=sha, created_at=now_ms())
-
-        def _index() -> None:
-            with self.db.write() as uow:
-                uow.artifacts.record(ref, clean, size, sha, ctx.principal.name, record.created_at)
-
-        await to_thread.run_sync(_index)
-        return record
+        return size, sha
 
     def open(self, ctx: RequestContext, run_id: str, path: str) -> tuple[BinaryIO, ArtifactRecord | None]:
         clean = clean_relative_path(path)

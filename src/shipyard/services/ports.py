@@ -17,7 +17,7 @@ from shipyard.domain.filters import Clause, OrderBy
 from shipyard.domain.logged_models import LoggedModel
 from shipyard.domain.model_search import ModelClause, ModelOrder
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
-from shipyard.domain.tracking import Experiment, Run
+from shipyard.domain.tracking import DatasetInput, Experiment, ModelOutput, Run, RunIO
 
 __all__ = [
     "ArtifactIndex",
@@ -31,6 +31,7 @@ __all__ = [
     "MetricSeries",
     "ModelRepository",
     "ObjectInfo",
+    "RunIORepository",
     "RunRef",
     "RunRepository",
     "UnitOfWork",
@@ -126,6 +127,20 @@ class ExperimentRepository(ABC):
     def get_by_name(self, workspace: str, name: str) -> Experiment | None: ...
 
     @abstractmethod
+    def search(
+        self,
+        workspace: str,
+        clauses: Sequence[Clause],
+        order_by: Sequence[OrderBy],
+        stages: Sequence[str],
+        offset: int,
+        limit: int,
+    ) -> list[Experiment]: ...
+
+    @abstractmethod
+    def delete_tag(self, experiment_id: str, key: str) -> bool: ...
+
+    @abstractmethod
     def list(self, workspace: str, stages: Sequence[str], offset: int, limit: int) -> list[Experiment]: ...
 
     @abstractmethod
@@ -201,6 +216,19 @@ class MetricRepository(ABC):
         """Points (step, id, ts, value) after the (step, id) cursor, and the series' size."""
 
 
+class RunIORepository(ABC):
+    """A run's inputs (datasets, stored once per experiment) and outputs (logged models)."""
+
+    @abstractmethod
+    def add_inputs(self, ref: RunRef, inputs: Sequence[DatasetInput]) -> None: ...
+
+    @abstractmethod
+    def add_outputs(self, ref: RunRef, outputs: Sequence[ModelOutput]) -> None: ...
+
+    @abstractmethod
+    def of_runs(self, run_ids: Sequence[str]) -> dict[str, RunIO]: ...
+
+
 class ArtifactIndex(ABC):
     @abstractmethod
     def record(self, ref: RunRef, path: str, size: int, sha256: str, actor: str, now: int) -> None: ...
@@ -211,6 +239,10 @@ class ArtifactIndex(ABC):
     @abstractmethod
     def under(self, ref: RunRef, prefix: str) -> list[ArtifactRecord]:
         """Every record whose path is ``prefix`` or lies below it (all of them for '')."""
+
+    @abstractmethod
+    def forget(self, ref: RunRef, paths: Sequence[str]) -> None:
+        """Drop the records of deleted artifact files."""
 
 
 class ModelRepository(ABC):
@@ -366,6 +398,7 @@ class UnitOfWork(ABC):
     experiments: ExperimentRepository
     runs: RunRepository
     metrics: MetricRepository
+    run_io: RunIORepository
     artifacts: ArtifactIndex
     models: ModelRepository
     logged_models: LoggedModelRepository

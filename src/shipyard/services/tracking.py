@@ -7,9 +7,22 @@ from collections.abc import Sequence
 
 from shipyard.domain.context import DEFAULT_WORKSPACE, RequestContext
 from shipyard.domain.downsample import downsample
-from shipyard.domain.filters import parse_filter, parse_order_by
+from shipyard.domain.filters import (
+    parse_experiment_filter,
+    parse_experiment_order_by,
+    parse_filter,
+    parse_order_by,
+)
 from shipyard.domain.pagination import decode_token, encode_token, fingerprint
-from shipyard.domain.tracking import Experiment, MetricHistory, Run, RunStatus
+from shipyard.domain.tracking import (
+    DatasetInput,
+    Experiment,
+    MetricHistory,
+    ModelOutput,
+    Run,
+    RunIO,
+    RunStatus,
+)
 from shipyard.domain.validation import (
     MAX_PARAM_VALUE_LENGTH,
     MAX_TAG_VALUE_LENGTH,
@@ -137,6 +150,34 @@ class TrackingService:
                 tags=tags,
             )
             return self._experiment(uow, ctx, experiment_id)
+
+    def search_experiments(
+        self,
+        ctx: RequestContext,
+        *,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        view: str = "active",
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> tuple[list[Experiment], str | None]:
+        _check_page_size(max_results, 50_000)
+        clauses = parse_experiment_filter(filter_string)
+        ordering = parse_experiment_order_by(list(order_by or []))
+        query = fingerprint("experiment-search", ctx.workspace, filter_string, list(order_by or []), view)
+        offset = _offset(page_token, query)
+        with self.db.read() as uow:
+            found = uow.experiments.search(
+                ctx.workspace, clauses, ordering, _stages(view), offset, max_results + 1
+            )
+        token = encode_token(query, offset + max_results) if len(found) > max_results else None
+        return found[:max_results], token
+
+    def delete_experiment_tag(self, ctx: RequestContext, experiment_id: str, key: str) -> None:
+        with self.db.write() as uow:
+            self._experiment(uow, ctx, experiment_id)
+            if not uow.experiments.delete_tag(experiment_id, key):
+                raise NotFound(f"experiment {experiment_id} has no tag {key!r}", key=key)
 
     @staticmethod
     def _experiment(uow: UnitOfWork, ctx: RequestContext, experiment_id: str) -> Experiment:
@@ -300,6 +341,74 @@ class TrackingService:
         with self.db.write() as uow:
             if not uow.runs.delete_tag(self._ref(uow, ctx, run_id), key):
                 raise NotFound(f"run {run_id} has no tag {key!r}", key=key)
+
+    def log_batch(
+        self,
+        ctx: RequestContext,
+        run_id: str,
+        *,
+        metrics: MetricBatch,
+        params: dict[str, str],
+        tags: dict[str, str],
+    ) -> None:
+        """Params, tags and metrics in one transaction: all of them are stored, or none."""
+        params = self._check_params(params)
+        tags = self._check_tags(tags)
+        self._check_batch(metrics)
+        with self.db.write() as uow:
+            ref = self._ref(uow, ctx, run_id)
+            if params:
+                existing = uow.runs.params(ref, list(params))
+                for key, old in existing.items():
+                    if old != params[key]:
+                        raise ParamAlreadySet(
+                            f"param {key!r} is already {old!r} on run {run_id}; params are immutable,"
+                            " log the new value under another key or start a new run",
+                            key=key,
+                            old_value=old,
+                            new_value=params[key],
+                        )
+                fresh = {k: v for k, v in params.items() if k not in existing}
+                if fresh:
+                    uow.runs.add_params(ref, fresh)
+            if tags:
+                uow.runs.set_tags(ref, tags)
+            if len(metrics):
+                uow.metrics.ingest(ref, metrics, None, now_ms())
+
+    # -- inputs and outputs --------------------------------------------------------
+
+    def log_inputs(self, ctx: RequestContext, run_id: str, inputs: Sequence[DatasetInput]) -> None:
+        for item in inputs:
+            for field_name in ("name", "digest", "source_type", "source"):
+                if not isinstance(getattr(item.dataset, field_name), str):
+                    raise InvalidArgument(f"dataset {field_name} must be a string")
+            check_name("dataset", item.dataset.name)
+            if not item.dataset.digest or len(item.dataset.digest) > 64:
+                raise InvalidArgument("dataset digest must be 1 to 64 characters long")
+            if len(item.dataset.source_type) > 36:
+                raise InvalidArgument("dataset source_type is longer than 36 characters")
+            self._check_tags(item.tags)
+        if not inputs:
+            return
+        with self.db.write() as uow:
+            uow.run_io.add_inputs(self._ref(uow, ctx, run_id), inputs)
+
+    def log_outputs(self, ctx: RequestContext, run_id: str, outputs: Sequence[ModelOutput]) -> None:
+        for item in outputs:
+            if not item.model_id or len(item.model_id) > 64:
+                raise InvalidArgument("model_id must be 1 to 64 characters long")
+            if not _is_int64(item.step):
+                raise InvalidArgument("step must fit in 64 bits")
+        if not outputs:
+            return
+        with self.db.write() as uow:
+            uow.run_io.add_outputs(self._ref(uow, ctx, run_id), outputs)
+
+    def run_io(self, ctx: RequestContext, run_ids: Sequence[str]) -> dict[str, RunIO]:
+        """Inputs and outputs of runs the caller already loaded (through get or search)."""
+        with self.db.read() as uow:
+            return uow.run_io.of_runs(run_ids)
 
     # -- metrics -------------------------------------------------------------------
 

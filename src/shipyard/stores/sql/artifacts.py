@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Connection, delete, insert, or_, select
 
 from shipyard.services.ports import ArtifactIndex, ArtifactRecord, RunRef
@@ -40,3 +42,8 @@ class SqlArtifactIndex(ArtifactIndex):
         if prefix:
             query = query.where(or_(a.path == prefix, a.path.like(_escape_like(prefix) + "/%", escape="\\")))
         return [ArtifactRecord(*row) for row in self.conn.execute(query.order_by(a.path))]
+
+    def forget(self, ref: RunRef, paths: Sequence[str]) -> None:
+        if paths:
+            a = s.artifacts.c
+            self.conn.execute(delete(s.artifacts).where(a.run_pk == ref.pk, a.path.in_(list(paths))))

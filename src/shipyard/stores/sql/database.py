@@ -18,6 +18,7 @@ from shipyard.stores.sql.logged_models import SqlLoggedModelRepository
 from shipyard.stores.sql.metrics import SqlMetricRepository
 from shipyard.stores.sql.migrate import upgrade
 from shipyard.stores.sql.models import SqlModelRepository
+from shipyard.stores.sql.run_io import SqlRunIORepository
 from shipyard.stores.sql.runs import SqlRunRepository
 
 __all__ = ["SqlDatabase"]
@@ -50,6 +51,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.experiments = SqlExperimentRepository(conn)
         self.runs = SqlRunRepository(conn)
         self.metrics = SqlMetricRepository(conn)
+        self.run_io = SqlRunIORepository(conn)
         self.artifacts = SqlArtifactIndex(conn)
         self.models = SqlModelRepository(conn)
         self.logged_models = SqlLoggedModelRepository(conn)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, and_, delete, func, insert, select, update
 
+from shipyard.domain.filters import Clause, OrderBy
 from shipyard.domain.tracking import Experiment
 from shipyard.errors import AlreadyExists
 from shipyard.services.ports import ExperimentRepository, WorkspaceRepository
@@ -183,3 +185,76 @@ class SqlExperimentRepository(ExperimentRepository):
                 )
             )
             self.conn.execute(insert(s.experiment_tags).values(experiment_id=eid, key=key, value=value))
+
+    def delete_tag(self, experiment_id: str, key: str) -> bool:
+        result = self.conn.execute(
+            delete(s.experiment_tags).where(
+                s.experiment_tags.c.experiment_id == int(experiment_id), s.experiment_tags.c.key == key
+            )
+        )
+        return bool(result.rowcount)
+
+    def search(
+        self,
+        workspace: str,
+        clauses: Sequence[Clause],
+        order_by: Sequence[OrderBy],
+        stages: Sequence[str],
+        offset: int,
+        limit: int,
+    ) -> builtins.list[Experiment]:
+        query = self._select().where(
+            s.workspaces.c.name == workspace, s.experiments.c.lifecycle_stage.in_(stages)
+        )
+        for i, clause in enumerate(clauses):
+            if clause.entity == "tag":
+                tag = s.experiment_tags.alias(f"t{i}")
+                query = query.join(
+                    tag,
+                    and_(
+                        tag.c.experiment_id == s.experiments.c.id,
+                        tag.c.key == clause.key,
+                        _compare(tag.c.value, clause.op, clause.value),
+                    ),
+                )
+            else:
+                column = _ORDER_COLUMNS[clause.key]
+                value = int(clause.value) if isinstance(clause.value, float) else clause.value
+                query = query.where(_compare(column, clause.op, value))
+        terms: list[Any] = [
+            _ORDER_COLUMNS[o.key].asc() if o.ascending else _ORDER_COLUMNS[o.key].desc() for o in order_by
+        ]
+        if not order_by:
+            terms.append(s.experiments.c.created_at.desc())
+        terms.append(s.experiments.c.id.asc())
+        rows = self.conn.execute(query.order_by(*terms).offset(offset).limit(limit)).all()
+        return self._build(rows)
+
+
+_ORDER_COLUMNS: dict[str, Any] = {
+    "name": s.experiments.c.name,
+    "experiment_id": s.experiments.c.id,
+    "creation_time": s.experiments.c.created_at,
+    "last_update_time": s.experiments.c.updated_at,
+}
+
+
+def _compare(column: Any, op: str, value: Any) -> Any:
+    match op:
+        case "LIKE":
+            return column.like(value)
+        case "ILIKE":
+            return func.lower(column).like(func.lower(value))
+        case "=":
+            return column == value
+        case "!=":
+            return column != value
+        case "<":
+            return column < value
+        case "<=":
+            return column <= value
+        case ">":
+            return column > value
+        case ">=":
+            return column >= value
+    raise AssertionError(f"the parser admits no operator {op}")

@@ -37,6 +37,7 @@ _ATTRIBUTE_COLUMNS = {
     "lifecycle_stage": s.runs.c.lifecycle_stage,
     "start_time": s.runs.c.start_time,
     "end_time": s.runs.c.end_time,
+    "parent_run_id": s.runs.c.parent_run_id,
 }
 
 

@@ -1,0 +1,313 @@
+"""MLflow runs: ``/api/2.0/mlflow/runs/*`` — lifecycle, params, tags, metrics, inputs, search."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Response
+from pydantic import Field, model_validator
+
+from shipyard.domain.context import RequestContext
+from shipyard.domain.tracking import Dataset, DatasetInput, ModelOutput, Run
+from shipyard.errors import InvalidArgument
+from shipyard.server.deps import Ctx, Services, Svc
+from shipyard.server.mlflow import _convert as convert
+from shipyard.server.mlflow._route import MlflowIn, MlflowRoute, ok, payload
+from shipyard.server.mlflow.experiments import resolve_experiment_id, view_of
+from shipyard.services.ports import MetricBatch
+
+__all__ = [
+    "MAX_ENTITIES_PER_BATCH",
+    "MAX_METRICS_PER_BATCH",
+    "MAX_PARAMS_TAGS_PER_BATCH",
+    "RunIdIn",
+    "router",
+]
+
+router = APIRouter(route_class=MlflowRoute)
+
+# MLflow's log-batch limits, so a batch accepted here is one MLflow would accept too.
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_ENTITIES_PER_BATCH = 1000
+_STATUSES = {"1": "RUNNING", "2": "SCHEDULED", "3": "FINISHED", "4": "FAILED", "5": "KILLED"}
+
+
+class _KeyValue(MlflowIn):
+    key: str
+    value: str
+
+
+class RunIdIn(MlflowIn):
+    """Requests name the run as ``run_id`` or, in older clients, ``run_uuid``."""
+
+    run_id: str | None = None
+    run_uuid: str | None = None
+
+    @model_validator(mode="after")
+    def _one_id(self) -> RunIdIn:
+        if not (self.run_id or self.run_uuid):
+            raise ValueError("give run_id")
+        return self
+
+    @property
+    def id(self) -> str:
+        return self.run_id or self.run_uuid or ""
+
+
+class CreateIn(MlflowIn):
+    experiment_id: str | None = None
+    user_id: str | None = None
+    run_name: str | None = None
+    start_time: int | None = None
+    tags: list[_KeyValue] = Field(default_factory=list)
+
+
+class UpdateIn(RunIdIn):
+    status: str | int | None = None
+    end_time: int | None = None
+    run_name: str | None = None
+
+
+class SearchIn(MlflowIn):
+    experiment_ids: list[str] = Field(default_factory=list)
+    filter: str | None = None
+    run_view_type: str | int | None = None
+    max_results: int = 1000
+    order_by: list[str] = Field(default_factory=list)
+    page_token: str | None = None
+
+
+class MetricIn(MlflowIn):
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+    # MLflow 3 may tie a metric to a logged model and a dataset; accepted, kept on the run.
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+class LogMetricIn(RunIdIn, MetricIn):
+    pass
+
+
+class LogBatchIn(RunIdIn):
+    metrics: list[MetricIn] = Field(default_factory=list)
+    params: list[_KeyValue] = Field(default_factory=list)
+    tags: list[_KeyValue] = Field(default_factory=list)
+
+
+class LogParamIn(RunIdIn):
+    key: str
+    value: str
+
+
+class SetTagIn(RunIdIn):
+    key: str
+    value: str
+
+
+class DeleteTagIn(RunIdIn):
+    key: str
+
+
+class _DatasetIn(MlflowIn):
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema_: str | None = None
+    profile: str | None = None
+
+    model_config = MlflowIn.model_config | {"populate_by_name": True}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _schema(cls, data: object) -> object:
+        if isinstance(data, dict) and "schema" in data:
+            data = {**data, "schema_": data["schema"]}
+        return data
+
+
+class _DatasetInputIn(MlflowIn):
+    tags: list[_KeyValue] = Field(default_factory=list)
+    dataset: _DatasetIn
+
+
+class _ModelRefIn(MlflowIn):
+    model_id: str
+
+
+class LogInputsIn(RunIdIn):
+    datasets: list[_DatasetInputIn] = Field(default_factory=list)
+    models: list[_ModelRefIn] = Field(default_factory=list)
+
+
+class _ModelOutputIn(MlflowIn):
+    model_id: str
+    step: int = 0
+
+
+class LogOutputsIn(RunIdIn):
+    models: list[_ModelOutputIn] = Field(default_factory=list)
+
+
+def _run(svc: Services, ctx: RequestContext, found: Run) -> dict[str, object]:
+    return convert.run(found, svc.tracking.run_io(ctx, [found.id])[found.id])
+
+
+@router.post("/runs/create")
+def create(ctx: Ctx, svc: Svc, body: Annotated[CreateIn, payload(CreateIn)]) -> Response:
+    tags = {t.key: t.value for t in body.tags}
+    name = body.run_name or tags.get(convert.RUN_NAME_TAG) or None
+    parent = tags.pop(convert.PARENT_TAG, None)
+    tags.pop(convert.RUN_NAME_TAG, None)  # the run's name column is the tag's one home
+    experiment_id = resolve_experiment_id(ctx, svc.tracking, body.experiment_id or "0")
+    found = svc.tracking.create_run(
+        ctx, experiment_id, name=name, start_time=body.start_time, tags=tags, parent_run_id=parent
+    )
+    return ok({"run": _run(svc, ctx, found)})
+
+
+@router.get("/runs/get")
+def get(ctx: Ctx, svc: Svc, body: Annotated[RunIdIn, payload(RunIdIn)]) -> Response:
+    return ok({"run": _run(svc, ctx, svc.tracking.get_run(ctx, body.id))})
+
+
+@router.post("/runs/update")
+def update(ctx: Ctx, svc: Svc, body: Annotated[UpdateIn, payload(UpdateIn)]) -> Response:
+    status = None if body.status is None else _STATUSES.get(str(body.status), str(body.status))
+    found = svc.tracking.update_run(
+        ctx, body.id, status=status, end_time=body.end_time, name=body.run_name or None
+    )
+    return ok({"run_info": convert.run_info(found)})
+
+
+@router.post("/runs/delete")
+def delete(ctx: Ctx, svc: Svc, body: Annotated[RunIdIn, payload(RunIdIn)]) -> Response:
+    svc.tracking.set_run_lifecycle(ctx, body.id, "deleted")
+    return ok()
+
+
+@router.post("/runs/restore")
+def restore(ctx: Ctx, svc: Svc, body: Annotated[RunIdIn, payload(RunIdIn)]) -> Response:
+    svc.tracking.set_run_lifecycle(ctx, body.id, "active")
+    return ok()
+
+
+@router.post("/runs/search")
+def search(ctx: Ctx, svc: Svc, body: Annotated[SearchIn, payload(SearchIn)]) -> Response:
+    experiment_ids = [resolve_experiment_id(ctx, svc.tracking, e) for e in body.experiment_ids]
+    found, token = svc.tracking.search_runs(
+        ctx,
+        experiment_ids,
+        filter_string=body.filter,
+        order_by=body.order_by,
+        view=view_of(body.run_view_type),
+        max_results=body.max_results,
+        page_token=body.page_token,
+    )
+    io = svc.tracking.run_io(ctx, [r.id for r in found])
+    out: dict[str, object] = {"runs": [convert.run(r, io[r.id]) for r in found]}
+    if token:
+        out["next_page_token"] = token
+    return ok(out)
+
+
+def _batch(metrics: list[MetricIn]) -> MetricBatch:
+    return MetricBatch.from_points(
+        [m.key for m in metrics],
+        [m.step for m in metrics],
+        [m.value for m in metrics],
+        [m.timestamp for m in metrics],
+    )
+
+
+def _rename_from_tags(ctx: RequestContext, svc: Services, run_id: str, tags: dict[str, str]) -> None:
+    """Setting ``mlflow.runName`` renames the run, as it does on MLflow's server."""
+    name = tags.pop(convert.RUN_NAME_TAG, None)
+    if name is not None:
+        svc.tracking.update_run(ctx, run_id, name=name)
+
+
+@router.post("/runs/log-metric")
+def log_metric(ctx: Ctx, svc: Svc, body: Annotated[LogMetricIn, payload(LogMetricIn)]) -> Response:
+    svc.tracking.log_metrics(ctx, body.id, _batch([body]))
+    return ok()
+
+
+@router.post("/runs/log-batch")
+def log_batch(ctx: Ctx, svc: Svc, body: Annotated[LogBatchIn, payload(LogBatchIn)]) -> Response:
+    for what, items, limit in (
+        ("metrics", body.metrics, MAX_METRICS_PER_BATCH),
+        ("params", body.params, MAX_PARAMS_TAGS_PER_BATCH),
+        ("tags", body.tags, MAX_PARAMS_TAGS_PER_BATCH),
+    ):
+        if len(items) > limit:
+            raise InvalidArgument(
+                f"A batch logging request can contain at most {limit} {what}; got {len(items)}."
+                " Split it into several log-batch calls."
+            )
+    total = len(body.metrics) + len(body.params) + len(body.tags)
+    if total > MAX_ENTITIES_PER_BATCH:
+        raise InvalidArgument(
+            f"A batch logging request can contain at most {MAX_ENTITIES_PER_BATCH} metrics, params"
+            f" and tags in total; got {total}."
+        )
+    params: dict[str, str] = {}
+    for p in body.params:
+        if params.setdefault(p.key, p.value) != p.value:
+            raise InvalidArgument(f"param {p.key!r} appears twice in the batch with different values")
+    tags = {t.key: t.value for t in body.tags}
+    _rename_from_tags(ctx, svc, body.id, tags)
+    svc.tracking.log_batch(ctx, body.id, metrics=_batch(body.metrics), params=params, tags=tags)
+    return ok()
+
+
+@router.post("/runs/log-parameter")
+def log_param(ctx: Ctx, svc: Svc, body: Annotated[LogParamIn, payload(LogParamIn)]) -> Response:
+    svc.tracking.log_params(ctx, body.id, {body.key: body.value})
+    return ok()
+
+
+@router.post("/runs/set-tag")
+def set_tag(ctx: Ctx, svc: Svc, body: Annotated[SetTagIn, payload(SetTagIn)]) -> Response:
+    tags = {body.key: body.value}
+    _rename_from_tags(ctx, svc, body.id, tags)
+    svc.tracking.set_tags(ctx, body.id, tags)
+    return ok()
+
+
+@router.post("/runs/delete-tag")
+def delete_tag(ctx: Ctx, svc: Svc, body: Annotated[DeleteTagIn, payload(DeleteTagIn)]) -> Response:
+    svc.tracking.delete_tag(ctx, body.id, body.key)
+    return ok()
+
+
+@router.post("/runs/log-inputs")
+def log_inputs(ctx: Ctx, svc: Svc, body: Annotated[LogInputsIn, payload(LogInputsIn)]) -> Response:
+    # Model inputs (MLflow 3) are accepted and not stored yet: nothing reads them back.
+    inputs = [
+        DatasetInput(
+            Dataset(
+                d.dataset.name,
+                d.dataset.digest,
+                d.dataset.source_type,
+                d.dataset.source,
+                d.dataset.schema_,
+                d.dataset.profile,
+            ),
+            {t.key: t.value for t in d.tags},
+        )
+        for d in body.datasets
+    ]
+    svc.tracking.log_inputs(ctx, body.id, inputs)
+    return ok()
+
+
+@router.post("/runs/outputs")
+def log_outputs(ctx: Ctx, svc: Svc, body: Annotated[LogOutputsIn, payload(LogOutputsIn)]) -> Response:
+    svc.tracking.log_outputs(ctx, body.id, [ModelOutput(m.model_id, m.step) for m in body.models])
+    return ok()

@@ -1,0 +1,88 @@
+"""A run's inputs (datasets, deduplicated per experiment) and outputs (logged models)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from shipyard.domain.tracking import Dataset, DatasetInput, ModelOutput, RunIO
+from shipyard.services.ports import RunIORepository, RunRef
+from shipyard.stores.sql import schema as s
+from shipyard.stores.sql._ids import new_id
+
+__all__ = ["SqlRunIORepository"]
+
+
+class SqlRunIORepository(RunIORepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _dataset_id(self, experiment_id: int, dataset: Dataset) -> int:
+        d = s.datasets.c
+        found = self.conn.execute(
+            select(d.id).where(
+                d.experiment_id == experiment_id, d.name == dataset.name, d.digest == dataset.digest
+            )
+        ).scalar()
+        if found is not None:
+            return int(found)
+        result = self.conn.execute(
+            insert(s.datasets).values(
+                experiment_id=experiment_id,
+                name=dataset.name,
+                digest=dataset.digest,
+                source_type=dataset.source_type,
+                source=dataset.source,
+                schema=dataset.schema,
+                profile=dataset.profile,
+            )
+        )
+        return new_id(result)
+
+    def add_inputs(self, ref: RunRef, inputs: Sequence[DatasetInput]) -> None:
+        i = s.run_inputs.c
+        for item in inputs:
+            dataset_id = self._dataset_id(int(ref.experiment_id), item.dataset)
+            tags = json.dumps(item.tags, sort_keys=True)
+            done = self.conn.execute(
+                update(s.run_inputs).where(i.run_pk == ref.pk, i.dataset_id == dataset_id).values(tags=tags)
+            )
+            if not done.rowcount:
+                self.conn.execute(
+                    insert(s.run_inputs).values(run_pk=ref.pk, dataset_id=dataset_id, tags=tags)
+                )
+
+    def add_outputs(self, ref: RunRef, outputs: Sequence[ModelOutput]) -> None:
+        o = s.run_outputs.c
+        for item in outputs:
+            self.conn.execute(delete(s.run_outputs).where(o.run_pk == ref.pk, o.model_id == item.model_id))
+            self.conn.execute(
+                insert(s.run_outputs).values(run_pk=ref.pk, model_id=item.model_id, step=item.step)
+            )
+
+    def of_runs(self, run_ids: Sequence[str]) -> dict[str, RunIO]:
+        out = {run_id: RunIO() for run_id in run_ids}
+        if not run_ids:
+            return out
+        r, i, d, o = s.runs.c, s.run_inputs.c, s.datasets.c, s.run_outputs.c
+        inputs = self.conn.execute(
+            select(r.run_id, i.tags, d.name, d.digest, d.source_type, d.source, d.schema, d.profile)
+            .join(s.run_inputs, i.run_pk == r.pk)
+            .join(s.datasets, d.id == i.dataset_id)
+            .where(r.run_id.in_(list(run_ids)))
+            .order_by(r.run_id, d.id)
+        )
+        for row in inputs:
+            dataset = Dataset(row.name, row.digest, row.source_type, row.source, row.schema, row.profile)
+            out[row.run_id].inputs.append(DatasetInput(dataset, json.loads(row.tags)))
+        outputs = self.conn.execute(
+            select(r.run_id, o.model_id, o.step)
+            .join(s.run_outputs, o.run_pk == r.pk)
+            .where(r.run_id.in_(list(run_ids)))
+            .order_by(r.run_id, o.step, o.model_id)
+        )
+        for run_id, model_id, step in outputs:
+            out[run_id].outputs.append(ModelOutput(model_id, step))
+        return out
