@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from shipyard.domain.filters import Clause, OrderBy, parse_filter, parse_order_by
+from shipyard.domain.filters import (
+    Clause,
+    OrderBy,
+    parse_experiment_filter,
+    parse_experiment_order_by,
+    parse_filter,
+    parse_order_by,
+)
 from shipyard.errors import InvalidFilter
 
 
@@ -64,3 +71,66 @@ def test_order_by() -> None:
     ]
     with pytest.raises(InvalidFilter):
         parse_order_by(["metrics.acc DESC extra"])
+
+
+# -- MLflow's client spellings --------------------------------------------------------
+
+
+def test_bare_names_are_attributes_as_in_mlflow() -> None:
+    assert parse_filter("status = 'FINISHED' AND start_time > 5") == [
+        Clause("attribute", "status", "=", "FINISHED"),
+        Clause("attribute", "start_time", ">", 5.0),
+    ]
+    assert parse_order_by(["start_time DESC", "run_name"]) == [
+        OrderBy("attribute", "start_time", False),
+        OrderBy("attribute", "run_name", True),
+    ]
+    with pytest.raises(InvalidFilter, match="unknown attribute"):
+        parse_filter("colour = 'red'")
+
+
+def test_run_name_and_parent_tags_are_columns() -> None:
+    assert parse_filter("tags.mlflow.runName = 'r1' AND tags.`mlflow.parentRunId` = 'abc'") == [
+        Clause("attribute", "run_name", "=", "r1"),
+        Clause("attribute", "parent_run_id", "=", "abc"),
+    ]
+    assert parse_order_by(["tags.mlflow.runName DESC"]) == [OrderBy("attribute", "run_name", False)]
+    assert parse_filter("tags.mlflow.user = 'ana'") == [Clause("tag", "mlflow.user", "=", "ana")]
+
+
+def test_experiment_filter_and_order() -> None:
+    assert parse_experiment_filter(
+        "name LIKE 'exp%' AND tags.team = 'ml' AND attributes.creation_time >= 10"
+    ) == [
+        Clause("attribute", "name", "LIKE", "exp%"),
+        Clause("tag", "team", "=", "ml"),
+        Clause("attribute", "creation_time", ">=", 10.0),
+    ]
+    assert parse_experiment_order_by(["name", "last_update_time DESC"]) == [
+        OrderBy("attribute", "name", True),
+        OrderBy("attribute", "last_update_time", False),
+    ]
+    assert parse_experiment_filter("  ") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name = 'a' OR name = 'b'",
+        "name > 5",
+        "creation_time = 'yesterday'",
+        "metrics.acc > 1",
+        "owner = 'x'",
+        "name IS NULL",
+        "name = 'a' name = 'b'",
+    ],
+)
+def test_experiment_filter_refuses(text: str) -> None:
+    with pytest.raises(InvalidFilter):
+        parse_experiment_filter(text)
+
+
+def test_experiment_order_by_refuses_tags_and_unknowns() -> None:
+    for item in ["tags.team", "owner", "name DESC extra"]:
+        with pytest.raises(InvalidFilter):
+            parse_experiment_order_by([item])
