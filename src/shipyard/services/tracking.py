@@ -465,6 +465,31 @@ class TrackingService:
             total=total,
         )
 
+    def metric_interval(
+        self,
+        ctx: RequestContext,
+        run_id: str,
+        key: str,
+        *,
+        steps: tuple[int, int] | None,
+        max_points: int,
+    ) -> list[tuple[int, int, float]]:
+        """Points (step, ts, value) of one series between two steps (inclusive), thinned
+        to ``max_points`` for a chart."""
+        if max_points < 1:
+            raise InvalidArgument("max_results must be at least 1")
+        if steps is not None and steps[0] > steps[1]:
+            raise InvalidArgument(f"end_step must not be before start_step; got {steps[0]} and {steps[1]}")
+        with self.db.read() as uow:
+            ref = self._ref(uow, ctx, run_id, allow_deleted=True)
+            rows, _total = uow.metrics.history(ref, key, None, MAX_HISTORY_PAGE)
+        points = [
+            (step, ts, value)
+            for step, _id, ts, value in rows
+            if steps is None or steps[0] <= step <= steps[1]
+        ]
+        return downsample(points, max_points)
+
     # -- helpers -------------------------------------------------------------------
 
     @staticmethod

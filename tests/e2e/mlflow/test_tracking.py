@@ -284,3 +284,59 @@ def test_experiment_search_rename_and_tags(mlflow_server: ServerProcess) -> None
     )
     assert len(rest) == 1
     assert native(mlflow_server, f"/experiments/{ids[2]}")["name"] == f"{prefix}-renamed"
+
+
+def test_non_finite_metrics_round_trip(mlflow_server: ServerProcess) -> None:
+    mlflow.set_experiment(unique("nan"))
+    with mlflow.start_run() as run:
+        mlflow.log_metrics({"nan": float("nan"), "up": float("inf"), "down": float("-inf")})
+    got = MlflowClient().get_run(run.info.run_id).data.metrics
+    assert got["nan"] != got["nan"]
+    assert got["up"] == float("inf") and got["down"] == float("-inf")
+    history = MlflowClient().get_metric_history(run.info.run_id, "nan")
+    assert len(history) == 1 and history[0].value != history[0].value
+
+
+def test_history_bulk_interval_for_charts(mlflow_server: ServerProcess) -> None:
+    mlflow.set_experiment(unique("interval"))
+    client = MlflowClient()
+    ids = []
+    for _ in range(2):
+        with mlflow.start_run() as run:
+            client.log_batch(
+                run.info.run_id,
+                metrics=[Metric("loss", 1.0 / (s + 1), 1_700_000_000_000, s) for s in range(100)],
+            )
+        ids.append(run.info.run_id)
+    response = httpx.get(
+        f"{mlflow_server.url}/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval",
+        params={"run_ids": ids, "metric_key": "loss", "start_step": 10, "end_step": 59, "max_results": 10},
+    )
+    assert response.status_code == 200, response.text
+    metrics = response.json()["metrics"]
+    for run_id in ids:
+        steps = [m["step"] for m in metrics if m["run_id"] == run_id]
+        assert 2 <= len(steps) <= 10
+        assert steps == sorted(steps) and steps[0] == 10 and steps[-1] == 59
+
+
+def test_logged_model_files_through_the_proxied_service(mlflow_server: ServerProcess) -> None:
+    """Logged models (MLflow 3) keep their files under <experiment>/models/<id>/artifacts."""
+    experiment_id = MlflowClient().create_experiment(unique("model-files"))
+    location = (
+        MlflowClient().get_experiment(experiment_id).artifact_location.removeprefix("mlflow-artifacts:/")
+    )
+    base = f"{mlflow_server.url}/api/2.0/mlflow-artifacts/artifacts/{location}/models/m-{uuid.uuid4().hex}/artifacts"
+    for name, data in [("MLmodel", b"flavors: {}\n"), ("model/weights.bin", b"\x00\x01\x02")]:
+        assert httpx.put(f"{base}/{name}", content=data).status_code == 200
+    root = base.split("/api/2.0/mlflow-artifacts/artifacts/")[1]
+    listing = httpx.get(
+        f"{mlflow_server.url}/api/2.0/mlflow-artifacts/artifacts", params={"path": root}
+    ).json()
+    assert listing["files"] == [
+        {"path": "MLmodel", "is_dir": False, "file_size": 12},
+        {"path": "model", "is_dir": True},
+    ]
+    assert httpx.get(f"{base}/model/weights.bin").content == b"\x00\x01\x02"
+    assert httpx.delete(f"{base}/model").status_code == 200
+    assert httpx.get(f"{base}/model/weights.bin").json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"

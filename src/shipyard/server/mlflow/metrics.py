@@ -8,15 +8,18 @@ from fastapi import APIRouter, Response
 
 from shipyard.errors import InvalidArgument
 from shipyard.server.deps import Ctx, Svc
-from shipyard.server.mlflow._route import MlflowRoute, finite, ok, payload
+from shipyard.server.mlflow._route import MlflowIn, MlflowRoute, finite, ok, payload
 from shipyard.server.mlflow.runs import RunIdIn
 
-__all__ = ["MAX_HISTORY_PAGE", "router"]
+__all__ = ["MAX_HISTORY_PAGE", "MAX_RESULTS_PER_RUN", "MAX_RUNS_PER_INTERVAL", "router"]
 
 router = APIRouter(route_class=MlflowRoute)
 
 # The client asks for pages of 25,000 (GET_METRIC_HISTORY_MAX_RESULTS) and follows tokens.
 MAX_HISTORY_PAGE = 25_000
+# MLflow's limits for the chart endpoint (get-history-bulk-interval).
+MAX_RUNS_PER_INTERVAL = 100
+MAX_RESULTS_PER_RUN = 2500
 
 
 class HistoryIn(RunIdIn):
@@ -42,3 +45,34 @@ def get_history(ctx: Ctx, svc: Svc, body: Annotated[HistoryIn, payload(HistoryIn
     if found.next_page_token:
         out["next_page_token"] = found.next_page_token
     return ok(out)
+
+
+class IntervalIn(MlflowIn):
+    run_ids: list[str]
+    metric_key: str
+    start_step: int | None = None
+    end_step: int | None = None
+    max_results: int = MAX_RESULTS_PER_RUN
+
+
+@router.get("/metrics/get-history-bulk-interval")
+def get_history_bulk_interval(
+    ctx: Ctx, svc: Svc, body: Annotated[IntervalIn, payload(IntervalIn)]
+) -> Response:
+    if not 1 <= len(body.run_ids) <= MAX_RUNS_PER_INTERVAL:
+        raise InvalidArgument(f"give 1 to {MAX_RUNS_PER_INTERVAL} run_ids; got {len(body.run_ids)}")
+    if not 1 <= body.max_results <= MAX_RESULTS_PER_RUN:
+        raise InvalidArgument(f"max_results must be between 1 and {MAX_RESULTS_PER_RUN}")
+    if (body.start_step is None) != (body.end_step is None):
+        raise InvalidArgument("give both start_step and end_step, or neither")
+    steps = None if body.start_step is None or body.end_step is None else (body.start_step, body.end_step)
+    metrics: list[dict[str, object]] = []
+    for run_id in body.run_ids:
+        points = svc.tracking.metric_interval(
+            ctx, run_id, body.metric_key, steps=steps, max_points=body.max_results
+        )
+        metrics.extend(
+            {"key": body.metric_key, "value": finite(v), "timestamp": ts, "step": step, "run_id": run_id}
+            for step, ts, v in points
+        )
+    return ok({"metrics": metrics})
