@@ -350,13 +350,18 @@ class TrackingService:
         metrics: MetricBatch,
         params: dict[str, str],
         tags: dict[str, str],
+        name: str | None = None,
     ) -> None:
-        """Params, tags and metrics in one transaction: all of them are stored, or none."""
+        """Params, tags, metrics (and a new name) in one transaction: all stored, or none."""
         params = self._check_params(params)
         tags = self._check_tags(tags)
         self._check_batch(metrics)
+        if name is not None:
+            check_name("run", name)
         with self.db.write() as uow:
             ref = self._ref(uow, ctx, run_id)
+            if name is not None:
+                uow.runs.update(ref, actor=ctx.principal.name, now=now_ms(), name=name)
             if params:
                 existing = uow.runs.params(ref, list(params))
                 for key, old in existing.items():

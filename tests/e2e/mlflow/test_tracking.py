@@ -14,7 +14,7 @@ import httpx
 import mlflow
 import pytest
 from mlflow import MlflowClient
-from mlflow.entities import Metric, ViewType
+from mlflow.entities import Metric, RunTag, ViewType
 
 from tests.conftest import ServerProcess
 
@@ -340,3 +340,25 @@ def test_logged_model_files_through_the_proxied_service(mlflow_server: ServerPro
     assert httpx.get(f"{base}/model/weights.bin").content == b"\x00\x01\x02"
     assert httpx.delete(f"{base}/model").status_code == 200
     assert httpx.get(f"{base}/model/weights.bin").json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_run_name_tag_renames_and_native_rename_shows(mlflow_server: ServerProcess) -> None:
+    mlflow.set_experiment(unique("rename"))
+    client = MlflowClient()
+    with mlflow.start_run(run_name="first") as run:
+        mlflow.set_tag("mlflow.runName", "second")
+        mlflow.set_tag("scratch", "x")
+    client.delete_tag(run.info.run_id, "scratch")
+    got = client.get_run(run.info.run_id)
+    assert got.info.run_name == "second" and got.data.tags["mlflow.runName"] == "second"
+    assert "scratch" not in got.data.tags
+    assert native(mlflow_server, f"/runs/{run.info.run_id}")["name"] == "second"
+    client.log_batch(run.info.run_id, tags=[RunTag("mlflow.runName", "third")])
+    assert client.get_run(run.info.run_id).info.run_name == "third"
+    patched = httpx.patch(f"{mlflow_server.url}/api/v1/runs/{run.info.run_id}", json={"name": "fourth"})
+    assert patched.status_code == 200, patched.text
+    assert client.get_run(run.info.run_id).data.tags["mlflow.runName"] == "fourth"
+    resumed = mlflow.start_run(run_id=run.info.run_id)
+    assert resumed.info.status == "RUNNING"
+    mlflow.end_run()
+    assert client.get_run(run.info.run_id).info.status == "FINISHED"

@@ -225,13 +225,6 @@ def _batch(metrics: list[MetricIn]) -> MetricBatch:
     )
 
 
-def _rename_from_tags(ctx: RequestContext, svc: Services, run_id: str, tags: dict[str, str]) -> None:
-    """Setting ``mlflow.runName`` renames the run, as it does on MLflow's server."""
-    name = tags.pop(convert.RUN_NAME_TAG, None)
-    if name is not None:
-        svc.tracking.update_run(ctx, run_id, name=name)
-
-
 @router.post("/runs/log-metric")
 def log_metric(ctx: Ctx, svc: Svc, body: Annotated[LogMetricIn, payload(LogMetricIn)]) -> Response:
     svc.tracking.log_metrics(ctx, body.id, _batch([body]))
@@ -261,8 +254,8 @@ def log_batch(ctx: Ctx, svc: Svc, body: Annotated[LogBatchIn, payload(LogBatchIn
         if params.setdefault(p.key, p.value) != p.value:
             raise InvalidArgument(f"param {p.key!r} appears twice in the batch with different values")
     tags = {t.key: t.value for t in body.tags}
-    _rename_from_tags(ctx, svc, body.id, tags)
-    svc.tracking.log_batch(ctx, body.id, metrics=_batch(body.metrics), params=params, tags=tags)
+    name = tags.pop(convert.RUN_NAME_TAG, None)  # the tag renames the run, as on MLflow's server
+    svc.tracking.log_batch(ctx, body.id, metrics=_batch(body.metrics), params=params, tags=tags, name=name)
     return ok()
 
 
@@ -274,9 +267,10 @@ def log_param(ctx: Ctx, svc: Svc, body: Annotated[LogParamIn, payload(LogParamIn
 
 @router.post("/runs/set-tag")
 def set_tag(ctx: Ctx, svc: Svc, body: Annotated[SetTagIn, payload(SetTagIn)]) -> Response:
-    tags = {body.key: body.value}
-    _rename_from_tags(ctx, svc, body.id, tags)
-    svc.tracking.set_tags(ctx, body.id, tags)
+    if body.key == convert.RUN_NAME_TAG:  # the tag renames the run, as on MLflow's server
+        svc.tracking.update_run(ctx, body.id, name=body.value)
+    else:
+        svc.tracking.set_tags(ctx, body.id, {body.key: body.value})
     return ok()
 
 
