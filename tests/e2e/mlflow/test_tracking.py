@@ -362,3 +362,19 @@ def test_run_name_tag_renames_and_native_rename_shows(mlflow_server: ServerProce
     assert resumed.info.status == "RUNNING"
     mlflow.end_run()
     assert client.get_run(run.info.run_id).info.status == "FINISHED"
+
+
+def test_run_outputs_and_server_info(mlflow_server: ServerProcess) -> None:
+    mlflow.set_experiment(unique("outputs"))
+    with mlflow.start_run() as run:
+        pass
+    model_id = f"m-{uuid.uuid4().hex}"
+    response = httpx.post(
+        f"{mlflow_server.url}/api/2.0/mlflow/runs/outputs",
+        json={"run_id": run.info.run_id, "models": [{"model_id": model_id, "step": 3}]},
+    )
+    assert response.status_code == 200, response.text
+    outputs = MlflowClient().get_run(run.info.run_id).outputs.model_outputs
+    assert [(o.model_id, o.step) for o in outputs] == [(model_id, 3)]
+    info = httpx.get(f"{mlflow_server.url}/api/3.0/mlflow/server-info").json()
+    assert info["multipart_uploads_enabled"] is False and info["multipart_downloads_enabled"] is False
