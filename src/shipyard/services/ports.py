@@ -181,6 +181,11 @@ class RunRepository(ABC):
     ) -> None: ...
 
     @abstractmethod
+    def set_stage_in_experiment(self, experiment_id: str, stage: str, actor: str, now: int) -> None:
+        """Move every run of the experiment to ``stage`` (MLflow deletes and restores them
+        together with their experiment)."""
+
+    @abstractmethod
     def params(self, ref: RunRef, keys: Sequence[str]) -> dict[str, str]: ...
 
     @abstractmethod

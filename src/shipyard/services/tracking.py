@@ -173,6 +173,16 @@ class TrackingService:
         token = encode_token(query, offset + max_results) if len(found) > max_results else None
         return found[:max_results], token
 
+    def set_experiment_lifecycle(self, ctx: RequestContext, experiment_id: str, stage: str) -> None:
+        """Delete or restore an experiment together with all of its runs, as MLflow does."""
+        if stage not in ("active", "deleted"):
+            raise InvalidArgument("lifecycle_stage must be 'active' or 'deleted'")
+        now = now_ms()
+        with self.db.write() as uow:
+            self._experiment(uow, ctx, experiment_id)
+            uow.experiments.update(experiment_id, actor=ctx.principal.name, now=now, lifecycle_stage=stage)
+            uow.runs.set_stage_in_experiment(experiment_id, stage, ctx.principal.name, now)
+
     def delete_experiment_tag(self, ctx: RequestContext, experiment_id: str, key: str) -> None:
         with self.db.write() as uow:
             self._experiment(uow, ctx, experiment_id)

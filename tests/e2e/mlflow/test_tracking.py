@@ -254,11 +254,16 @@ def test_delete_and_restore_runs_and_experiments(mlflow_server: ServerProcess) -
     client.restore_run(run.info.run_id)
     assert [r.info.run_id for r in client.search_runs([experiment_id])] == [run.info.run_id]
 
+    # As on MLflow's server, an experiment's runs are deleted and restored with it.
     client.delete_experiment(experiment_id)
     assert client.get_experiment(experiment_id).lifecycle_stage == "deleted"
     assert native(mlflow_server, f"/experiments/{experiment_id}")["lifecycle_stage"] == "deleted"
+    assert client.get_run(run.info.run_id).info.lifecycle_stage == "deleted"
+    with pytest.raises(mlflow.MlflowException):
+        client.create_run(experiment_id)
     client.restore_experiment(experiment_id)
     assert client.get_experiment(experiment_id).lifecycle_stage == "active"
+    assert client.get_run(run.info.run_id).info.lifecycle_stage == "active"
 
 
 def test_experiment_search_rename_and_tags(mlflow_server: ServerProcess) -> None:

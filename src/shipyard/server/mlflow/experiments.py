@@ -131,9 +131,7 @@ def search(ctx: Ctx, svc: Svc, body: Annotated[SearchIn, payload(SearchIn)]) -> 
 
 
 def _set_stage(ctx: RequestContext, tracking: TrackingService, experiment_id: str, stage: str) -> None:
-    tracking.update_experiment(
-        ctx, resolve_experiment_id(ctx, tracking, experiment_id), lifecycle_stage=stage
-    )
+    tracking.set_experiment_lifecycle(ctx, resolve_experiment_id(ctx, tracking, experiment_id), stage)
 
 
 @router.post("/experiments/delete")

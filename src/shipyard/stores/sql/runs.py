@@ -196,6 +196,13 @@ class SqlRunRepository(RunRepository):
                 values[column] = value
         self.conn.execute(update(s.runs).where(s.runs.c.pk == ref.pk).values(**values))
 
+    def set_stage_in_experiment(self, experiment_id: str, stage: str, actor: str, now: int) -> None:
+        self.conn.execute(
+            update(s.runs)
+            .where(s.runs.c.experiment_id == int(experiment_id), s.runs.c.lifecycle_stage != stage)
+            .values(lifecycle_stage=stage, updated_at=now, updated_by=actor)
+        )
+
     def params(self, ref: RunRef, keys: Sequence[str]) -> dict[str, str]:
         rows = self.conn.execute(
             select(s.params.c.key, s.params.c.value).where(
