@@ -164,9 +164,9 @@ def run_shipyard(procs: Processes, work: Path, sizes: Sizes, profile: Path | Non
         finally:
             sdk.close()
         wait_idle(server)
-        result = client_side(
-            server, sizes, [f"--search-experiment={search_exp}", f"--history-run={history_run}"]
-        )
+        with profiled(server.proc.pid, profile and profile / "shipyard.txt"):
+            ids = [f"--search-experiment={search_exp}", f"--history-run={history_run}"]
+            result = client_side(server, sizes, ids)
     finally:
         procs.stop(server.proc)
     return result | {"version": shipyard.__version__, "populate": populate}
