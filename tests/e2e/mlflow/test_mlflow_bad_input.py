@@ -139,6 +139,10 @@ def test_bad_filters(mlflow_server: ServerProcess, run_id: str, filter_string: s
     assert error_of(response, 400)["error_code"] == "INVALID_PARAMETER_VALUE"
 
 
+def test_search_of_no_experiments_is_empty(mlflow_server: ServerProcess) -> None:
+    assert MlflowClient().search_runs([]) == []
+
+
 def test_log_batch_limits(mlflow_server: ServerProcess, run_id: str) -> None:
     client = MlflowClient()
     metrics = [Metric("m", float(i), 1_700_000_000_000, i) for i in range(1001)]

@@ -199,6 +199,8 @@ def restore(ctx: Ctx, svc: Svc, body: Annotated[RunIdIn, payload(RunIdIn)]) -> R
 
 @router.post("/runs/search")
 def search(ctx: Ctx, svc: Svc, body: Annotated[SearchIn, payload(SearchIn)]) -> Response:
+    if not body.experiment_ids:
+        return ok()  # MLflow answers a search of no experiments with no runs
     experiment_ids = [resolve_experiment_id(ctx, svc.tracking, e) for e in body.experiment_ids]
     found, token = svc.tracking.search_runs(
         ctx,
