@@ -12,6 +12,7 @@ from shipyard.server import errors, mlflow
 from shipyard.server.deps import Services
 from shipyard.server.routers import artifacts, experiments, health, metrics, models, runs
 from shipyard.services.artifacts import ArtifactService
+from shipyard.services.logged_models import LoggedModelService
 from shipyard.services.proxied_artifacts import ProxiedArtifactService
 from shipyard.services.registry import RegistryService
 from shipyard.services.tracking import TrackingService
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
         tracking=tracking,
         artifacts=artifact_service,
         registry=RegistryService(database),
+        logged_models=LoggedModelService(database),
         proxied_artifacts=ProxiedArtifactService(artifact_service),
     )
     errors.install(app)

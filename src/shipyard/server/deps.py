@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from shipyard.domain.context import ANONYMOUS, DEFAULT_WORKSPACE, RequestContext
 from shipyard.errors import InvalidArgument
 from shipyard.services.artifacts import ArtifactService
+from shipyard.services.logged_models import LoggedModelService
 from shipyard.services.proxied_artifacts import ProxiedArtifactService
 from shipyard.services.registry import RegistryService
 from shipyard.services.tracking import TrackingService
@@ -27,6 +28,7 @@ class Services:
     tracking: TrackingService
     artifacts: ArtifactService
     registry: RegistryService
+    logged_models: LoggedModelService
     proxied_artifacts: ProxiedArtifactService
 
 

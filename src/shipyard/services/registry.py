@@ -334,8 +334,11 @@ class RegistryService:
             origin = self._origin(uow, ctx, parsed)
             run_id = run_id or origin.run_id
             logged_model_id = logged_model_id or origin.logged_model_id
-            if logged_model_id and uow.logged_models.get(ctx.workspace, logged_model_id) is None:
-                raise NotFound(f"no logged model with id {logged_model_id[:64]!r}")
+            if logged_model_id:
+                logged = uow.logged_models.get(ctx.workspace, logged_model_id)
+                if logged is None:
+                    raise NotFound(f"no logged model with id {logged_model_id[:64]!r}")
+                run_id = run_id or logged.source_run_id
             experiment_id, code_version = None, None
             if run_id:
                 ref = TrackingService._ref(uow, ctx, run_id, allow_deleted=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from shipyard.server.mlflow import artifacts, experiments, metrics, runs
+from shipyard.server.mlflow import artifacts, experiments, logged_models, metrics, registry, runs
 from shipyard.server.mlflow._route import MlflowApiError, MlflowRoute
 
 __all__ = ["mount"]
@@ -20,7 +20,13 @@ _ROOTS = ("/api", "/ajax-api")
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 # Routers served under <root>/2.0/mlflow. Add an area by adding its module here.
-TRACKING_ROUTERS: list[APIRouter] = [experiments.router, runs.router, metrics.router]
+TRACKING_ROUTERS: list[APIRouter] = [
+    experiments.router,
+    runs.router,
+    metrics.router,
+    registry.router,
+    logged_models.router,
+]
 
 
 def _not_found() -> APIRouter:
