@@ -171,6 +171,7 @@ def test_sklearn_autolog(mlflow_server: ServerProcess) -> None:
     got = MlflowClient().get_run(run.info.run_id)
     assert got.data.params["max_iter"] == "300"
     assert got.data.metrics["training_accuracy_score"] > 0.9
+    assert {"training_log_loss", "training_roc_auc", "training_f1_score"} <= set(got.data.metrics)
     assert got.data.tags["estimator_name"] == "LogisticRegression"
     assert got.inputs.dataset_inputs, "autolog logs the training data as an input"
     names = {f.path for f in MlflowClient().list_artifacts(run.info.run_id)}
