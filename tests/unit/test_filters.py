@@ -134,3 +134,15 @@ def test_experiment_order_by_refuses_tags_and_unknowns() -> None:
     for item in ["tags.team", "owner", "name DESC extra"]:
         with pytest.raises(InvalidFilter):
             parse_experiment_order_by([item])
+
+
+def test_dataset_filters() -> None:
+    assert parse_filter("datasets.name = 'train' AND dataset.digest IN ('a1', 'b2')") == [
+        Clause("dataset", "name", "=", "train"),
+        Clause("dataset", "digest", "IN", ("a1", "b2")),
+    ]
+    for text in ["datasets.size = 'x'", "datasets.name IS NULL", "datasets.name > 'a'"]:
+        with pytest.raises(InvalidFilter):
+            parse_filter(text)
+    with pytest.raises(InvalidFilter, match="datasets"):
+        parse_order_by(["datasets.name"])

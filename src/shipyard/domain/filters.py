@@ -16,6 +16,7 @@ from shipyard.errors import InvalidFilter
 
 __all__ = [
     "ATTRIBUTE_KEYS",
+    "DATASET_KEYS",
     "MAX_CLAUSES",
     "MAX_ORDER_BY",
     "TAG_COLUMNS",
@@ -28,7 +29,7 @@ __all__ = [
     "parse_order_by",
 ]
 
-Entity = Literal["metric", "param", "tag", "attribute"]
+Entity = Literal["metric", "param", "tag", "attribute", "dataset"]
 Value = float | str | tuple[str, ...] | None
 
 _ENTITY_ALIASES: dict[str, Entity] = {
@@ -43,6 +44,8 @@ _ENTITY_ALIASES: dict[str, Entity] = {
     "attribute": "attribute",
     "attr": "attribute",
     "run": "attribute",
+    "datasets": "dataset",
+    "dataset": "dataset",
 }
 
 # attribute key -> kind of values it compares against
@@ -58,6 +61,8 @@ ATTRIBUTE_KEYS: dict[str, Literal["string", "number"]] = {
     "created": "number",
     "parent_run_id": "string",
 }
+# The inputs a run logged (MLflow's ``datasets.name = 'train'``).
+DATASET_KEYS = ("name", "digest")
 # MLflow tags whose value is a run column: filtering or ordering on the tag means the column.
 TAG_COLUMNS = {"mlflow.runName": "run_name", "mlflow.parentRunId": "parent_run_id"}
 _ATTRIBUTE_ALIASES = {"created": "start_time", "Created": "start_time", "name": "run_name"}
@@ -137,6 +142,8 @@ def _entity_key(token: str) -> tuple[Entity, str]:
         raise InvalidFilter(f"empty key after {prefix!r}")
     if entity == "tag" and key in TAG_COLUMNS:
         return "attribute", TAG_COLUMNS[key]
+    if entity == "dataset" and key not in DATASET_KEYS:
+        raise InvalidFilter(f"datasets filter on {', '.join(DATASET_KEYS)}; got {key!r}")
     if entity == "attribute":
         key = _ATTRIBUTE_ALIASES.get(key, key)
         if key not in ATTRIBUTE_KEYS:
@@ -260,9 +267,12 @@ def parse_filter(text: str | None) -> list[Clause]:
         raise InvalidFilter(f"a filter joins at most {MAX_CLAUSES} clauses with AND; got {len(clauses)}")
     for clause in clauses:
         if clause.op in ("IN", "NOT IN") and not (
-            clause.entity == "attribute" and clause.key in ("run_id", "run_name", "status")
+            (clause.entity == "attribute" and clause.key in ("run_id", "run_name", "status"))
+            or clause.entity == "dataset"
         ):
-            raise InvalidFilter("IN and NOT IN apply to attributes.run_id, run_name and status")
+            raise InvalidFilter("IN and NOT IN apply to attributes.run_id, run_name, status and datasets")
+        if clause.entity == "dataset" and clause.op in ("IS NULL", "IS NOT NULL"):
+            raise InvalidFilter(f"datasets.{clause.key} compares with =, !=, LIKE, ILIKE or IN")
     return clauses
 
 
@@ -280,6 +290,8 @@ def parse_order_by(items: list[str] | None) -> list[OrderBy]:
         elif upper.endswith(" ASC"):
             text = text[:-4].strip()
         entity, key = _entity_key(_order_key(item, text))
+        if entity == "dataset":
+            raise InvalidFilter("runs cannot be ordered by their datasets")
         out.append(OrderBy(entity, key, ascending))
     return out
 

@@ -153,6 +153,20 @@ def test_log_input_records_the_dataset(mlflow_server: ServerProcess) -> None:
     assert inputs[0].dataset.digest == dataset.digest
     assert json.loads(inputs[0].dataset.profile)["num_rows"] == 3
     assert {t.key: t.value for t in inputs[0].tags} == {"mlflow.data.context": "training"}
+    found = mlflow.search_runs(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"datasets.name = 'tiny' AND datasets.digest IN ('{dataset.digest}', 'other')",
+        output_format="list",
+    )
+    assert [r.info.run_id for r in found] == [run.info.run_id]
+    assert (
+        mlflow.search_runs(
+            experiment_ids=[run.info.experiment_id],
+            filter_string="datasets.name = 'other'",
+            output_format="list",
+        )
+        == []
+    )
 
 
 def test_sklearn_autolog(mlflow_server: ServerProcess) -> None:

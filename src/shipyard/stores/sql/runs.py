@@ -251,6 +251,13 @@ class SqlRunRepository(RunRepository):
 
     @staticmethod
     def _apply_clause(query: Select[Any], i: int, clause: Clause) -> Select[Any]:
+        if clause.entity == "dataset":
+            used = exists().where(
+                s.run_inputs.c.run_pk == s.runs.c.pk,
+                s.datasets.c.id == s.run_inputs.c.dataset_id,
+                _compare(s.datasets.c[clause.key], clause.op, clause.value),
+            )
+            return query.where(used)
         if clause.entity == "attribute":
             column = _ATTRIBUTE_COLUMNS[clause.key]
             if clause.op == "IS NULL":
