@@ -351,7 +351,7 @@ class RegistryService:
                 source=source,
                 run_id=run_id,
                 experiment_id=experiment_id,
-                artifact_path=origin.path if origin.kind == "run" else None,
+                artifact_path=origin.path if origin.kind in ("run", "version") and origin.run_id else None,
                 code_version=code_version,
                 description=description,
                 status="READY",
@@ -385,7 +385,12 @@ class RegistryService:
             found = uow.models.get_version(model_id, number)
             if found is None:
                 raise NotFound(f"model {source.name!r} has no version {source.version}")
-            return ModelSource("version", run_id=found.run_id, logged_model_id=found.logged_model_id)
+            return ModelSource(
+                "version",
+                run_id=found.run_id,
+                path=found.artifact_path or "",
+                logged_model_id=found.logged_model_id,
+            )
         return self._artifact_origin(uow, ctx, source.path)
 
     @staticmethod

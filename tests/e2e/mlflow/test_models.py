@@ -87,6 +87,12 @@ def test_log_register_alias_and_load_a_sklearn_model(mlflow_server: ServerProces
     found = client.search_logged_models([run.info.experiment_id], filter_string="name = 'model'")
     assert [m.model_id for m in found] == [info.model_id]
 
+    # Registering the run's model by its runs:/ path finds the logged model it produced.
+    again = mlflow.register_model(f"runs:/{run.info.run_id}/model", f"{name}-copy")
+    assert again.version == "1"
+    copy = mlflow.pyfunc.load_model(f"models:/{name}-copy/1")
+    assert list(copy.predict(X)) == list(expected)
+
     # The same model through the native API and the CLI.
     seen = httpx.get(f"{mlflow_server.url}/api/v1/models/{name}/versions/champion", timeout=30).json()
     assert (seen["version"], seen["run_id"], seen["source"]) == (

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -64,6 +65,9 @@ def test_registry_lifecycle_through_the_mlflow_client(mlflow_server: ServerProce
     client.set_registered_model_alias(name, "champion", "1")
     assert client.get_model_version_by_alias(name, "champion").version == "1"
     assert client.get_registered_model(name).aliases == {"champion": "1"}
+    client.set_registered_model_alias(name, "challenger", "2")
+    client.delete_registered_model_alias(name, "challenger")
+    assert client.get_registered_model(name).aliases == {"champion": "1"}
 
     staged(lambda: client.transition_model_version_stage(name, "1", "Production"))
     moved = staged(lambda: client.transition_model_version_stage(name, "2", "production", True))
@@ -100,7 +104,14 @@ def test_registry_lifecycle_through_the_mlflow_client(mlflow_server: ServerProce
     assert [v["source"] for v in versions] == [f"runs:/{run_id}/model"] * 2
     history = native(mlflow_server, f"/models/{name}/history")["events"]
     actions = [e["action"] for e in history]
-    for action in ("model_created", "version_created", "alias_set", "stage_set", "model_renamed"):
+    for action in (
+        "model_created",
+        "version_created",
+        "alias_set",
+        "alias_deleted",
+        "stage_set",
+        "model_renamed",
+    ):
         assert action in actions
     assert all(e["actor"] and e["at"] > 0 for e in history)
 
@@ -143,6 +154,28 @@ def test_registry_searches(mlflow_server: ServerProcess) -> None:
     assert sorted(v.name for v in versions) == names
     assert [v.source for v in client.search_model_versions(f"name = '{names[0]}'")] == [f"runs:/{run_id}/m0"]
     assert client.search_model_versions(f"name = '{prefix}-none'") == []
+
+
+def test_sources_inside_shipyard_are_accepted(mlflow_server: ServerProcess, tmp_path: Path) -> None:
+    client = MlflowClient()
+    mlflow.set_experiment(unique("sources"))
+    (tmp_path / "weights.txt").write_text("w")
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(tmp_path / "weights.txt"), artifact_path="model")
+    artifact_uri = run.info.artifact_uri
+    assert artifact_uri.startswith("mlflow-artifacts:/")
+    name = unique("ok")
+    client.create_registered_model(name)
+    by_location = client.create_model_version(name, f"{artifact_uri}/model")
+    assert by_location.run_id == run.info.run_id
+    assert client.get_model_version_download_uri(name, "1") == f"{artifact_uri}/model"
+    client.set_registered_model_alias(name, "champion", "1")
+    for source in (f"models:/{name}/1", f"models:/{name}@champion"):
+        copied = client.create_model_version(name, source)
+        assert copied.run_id == run.info.run_id
+        assert client.get_model_version_download_uri(name, copied.version) == f"runs:/{run.info.run_id}/model"
+    local = client.download_artifacts(run.info.run_id, "model")
+    assert (Path(local) / "weights.txt").read_text() == "w"
 
 
 @pytest.mark.parametrize(
