@@ -138,6 +138,7 @@ def test_registry_searches(mlflow_server: ServerProcess) -> None:
     assert [m.name for m in client.search_registered_models(f"name = '{names[1]}'")] == [names[1]]
     assert [m.name for m in client.search_registered_models(f"name LIKE '{prefix}%'")] == names
     assert len(client.search_registered_models(f"name ILIKE '{prefix.upper()}%'")) == 3
+    assert client.search_registered_models(f"name LIKE '{prefix.upper()}%'") == []  # LIKE is case-sensitive
     found = client.search_registered_models(f"name LIKE '{prefix}%' AND tags.rank = '2'")
     assert [m.name for m in found] == [names[2]]
     ordered = client.search_registered_models(f"name LIKE '{prefix}%'", order_by=["name DESC"])
