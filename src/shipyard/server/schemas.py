@@ -277,6 +277,8 @@ class VersionOut(Dto):
     created_by: str
     updated_at: int
     updated_by: str
+    stage: str = Field("None", description="MLflow's legacy stage: None, Staging, Production, Archived")
+    logged_model_id: str | None = Field(None, description="The MLflow logged model it was registered from")
 
 
 class VersionPage(Dto):

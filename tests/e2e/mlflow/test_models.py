@@ -103,6 +103,7 @@ def test_log_register_alias_and_load_a_sklearn_model(mlflow_server: ServerProces
     shown = cli_model_show(mlflow_server, name)
     assert (shown["model"]["latest_version"], shown["model"]["aliases"]) == (1, {"champion": 1})
     assert [v["source"] for v in shown["versions"]] == [f"models:/{info.model_id}"]
+    assert [v["logged_model_id"] for v in shown["versions"]] == [info.model_id]
 
 
 def test_logged_model_endpoints(mlflow_server: ServerProcess) -> None:

@@ -102,6 +102,7 @@ def test_registry_lifecycle_through_the_mlflow_client(mlflow_server: ServerProce
     assert (seen["latest_version"], seen["aliases"]) == (2, {"champion": 1})
     versions = native(mlflow_server, f"/models/{new_name}/versions")["versions"]
     assert [v["source"] for v in versions] == [f"runs:/{run_id}/model"] * 2
+    assert [v["stage"] for v in versions] == ["Archived", "Production"]
     history = native(mlflow_server, f"/models/{name}/history")["events"]
     actions = [e["action"] for e in history]
     for action in (
