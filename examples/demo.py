@@ -1,7 +1,8 @@
 """`make demo`: the lifecycle so far, end to end, on bundled data.
 
-Starts a server on a free port with its data in ./.demo/home, runs examples/train.py
-against it, shows the results through the CLI, and prints where to look.
+Starts a server on a free port with its data in ./.demo/home, runs examples/train.py (the
+Shipyard SDK) and examples/train_mlflow.py (the unchanged mlflow client) against it, shows
+the results through the CLI, and prints where to look.
 """
 
 from __future__ import annotations
@@ -54,11 +55,18 @@ def main() -> None:
     try:
         step("2. train: params, per-epoch metrics, system metrics, model artifact, registry")
         subprocess.run([sys.executable, str(ROOT / "examples" / "train.py")], env=env, check=True)
-        step("3. look at it from the command line")
+        step("3. the unchanged mlflow client against the same server: autolog, log_model, models:/ URIs")
+        subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "train_mlflow.py")],
+            env={**env, "MLFLOW_TRACKING_URI": url},
+            check=True,
+        )
+        step("4. look at it from the command line")
         for args in (
             ["experiment", "list"],
             ["run", "list", "-e", "iris-demo", "--order-by", "metrics.test_accuracy DESC"],
             ["model", "show", "iris-classifier"],
+            ["model", "show", "iris-mlflow"],
         ):
             print(f"$ shipyard {' '.join(args)}")
             subprocess.run([sys.executable, "-m", "shipyard", *args], env=env, check=True)
