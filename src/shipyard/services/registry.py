@@ -196,28 +196,20 @@ class RegistryService:
                 uow.models.create_model(workspace_id, name, "", {}, ctx.principal.name, now)
                 self._event(uow, ctx, name, "model_created")
                 model_id = self._model_id(uow, ctx, name)
-            draft = ModelVersion(
-                name=name,
-                version=0,
+            return self._insert_version(
+                uow,
+                ctx,
+                model_id,
+                name,
                 source=f"runs:/{run_id}/{path}",
                 run_id=run_id,
                 experiment_id=run.experiment_id,
                 artifact_path=path,
                 code_version=code_version,
                 description=description,
-                status="READY",
                 tags=tags,
-                aliases=[],
-                created_at=now,
-                created_by=ctx.principal.name,
-                updated_at=now,
-                updated_by=ctx.principal.name,
+                now=now,
             )
-            number = uow.models.create_version(model_id, draft, ctx.principal.name, now)
-            self._event(uow, ctx, name, "version_created", number, source=draft.source, run_id=run_id)
-            found = uow.models.get_version(model_id, number)
-        assert found is not None
-        return found
 
     def get_version(self, ctx: RequestContext, name: str, version: int | str) -> ModelVersion:
         """``version`` is a number, ``latest``, or an alias."""
@@ -345,27 +337,61 @@ class RegistryService:
                 run = uow.runs.get(ref.run_id)
                 assert run is not None
                 experiment_id, code_version = run.experiment_id, _code_version(run.tags)
-            draft = ModelVersion(
-                name=name,
-                version=0,
+            return self._insert_version(
+                uow,
+                ctx,
+                model_id,
+                name,
                 source=source,
                 run_id=run_id,
                 experiment_id=experiment_id,
                 artifact_path=origin.path if origin.kind in ("run", "version") and origin.run_id else None,
                 code_version=code_version,
                 description=description,
-                status="READY",
                 tags=tags,
-                aliases=[],
-                created_at=now,
-                created_by=ctx.principal.name,
-                updated_at=now,
-                updated_by=ctx.principal.name,
+                now=now,
                 logged_model_id=logged_model_id,
             )
-            number = uow.models.create_version(model_id, draft, ctx.principal.name, now)
-            self._event(uow, ctx, name, "version_created", number, source=source, run_id=run_id)
-            found = uow.models.get_version(model_id, number)
+
+    def _insert_version(
+        self,
+        uow: UnitOfWork,
+        ctx: RequestContext,
+        model_id: int,
+        name: str,
+        *,
+        source: str,
+        run_id: str | None,
+        experiment_id: str | None,
+        artifact_path: str | None,
+        code_version: str | None,
+        description: str,
+        tags: dict[str, str],
+        now: int,
+        logged_model_id: str | None = None,
+    ) -> ModelVersion:
+        """Insert the model's next version, record it in the history, return it as stored."""
+        draft = ModelVersion(
+            name=name,
+            version=0,
+            source=source,
+            run_id=run_id,
+            experiment_id=experiment_id,
+            artifact_path=artifact_path,
+            code_version=code_version,
+            description=description,
+            status="READY",
+            tags=tags,
+            aliases=[],
+            created_at=now,
+            created_by=ctx.principal.name,
+            updated_at=now,
+            updated_by=ctx.principal.name,
+            logged_model_id=logged_model_id,
+        )
+        number = uow.models.create_version(model_id, draft, ctx.principal.name, now)
+        self._event(uow, ctx, name, "version_created", number, source=source, run_id=run_id)
+        found = uow.models.get_version(model_id, number)
         assert found is not None
         return found
 

@@ -326,19 +326,7 @@ class TrackingService:
             return
         with self.db.write() as uow:
             ref = self._ref(uow, ctx, run_id)
-            existing = uow.runs.params(ref, list(params))
-            for key, old in existing.items():
-                if old != params[key]:
-                    raise ParamAlreadySet(
-                        f"param {key!r} is already {old!r} on run {run_id}; params are immutable,"
-                        " log the new value under another key or start a new run",
-                        key=key,
-                        old_value=old,
-                        new_value=params[key],
-                    )
-            fresh = {k: v for k, v in params.items() if k not in existing}
-            if fresh:
-                uow.runs.add_params(ref, fresh)
+            self._add_params(uow, ref, params)
 
     def set_tags(self, ctx: RequestContext, run_id: str, tags: dict[str, str]) -> None:
         tags = self._check_tags(tags)
@@ -373,19 +361,7 @@ class TrackingService:
             if name is not None:
                 uow.runs.update(ref, actor=ctx.principal.name, now=now_ms(), name=name)
             if params:
-                existing = uow.runs.params(ref, list(params))
-                for key, old in existing.items():
-                    if old != params[key]:
-                        raise ParamAlreadySet(
-                            f"param {key!r} is already {old!r} on run {run_id}; params are immutable,"
-                            " log the new value under another key or start a new run",
-                            key=key,
-                            old_value=old,
-                            new_value=params[key],
-                        )
-                fresh = {k: v for k, v in params.items() if k not in existing}
-                if fresh:
-                    uow.runs.add_params(ref, fresh)
+                self._add_params(uow, ref, params)
             if tags:
                 uow.runs.set_tags(ref, tags)
             if len(metrics):
@@ -517,6 +493,23 @@ class TrackingService:
         if ref.lifecycle_stage != "active" and not allow_deleted:
             raise InvalidArgument(f"run {run_id} is deleted; restore it before changing it")
         return ref
+
+    @staticmethod
+    def _add_params(uow: UnitOfWork, ref: RunRef, params: dict[str, str]) -> None:
+        """Add new params; the same value again is fine, a different one is refused."""
+        existing = uow.runs.params(ref, list(params))
+        for key, old in existing.items():
+            if old != params[key]:
+                raise ParamAlreadySet(
+                    f"param {key!r} is already {old!r} on run {ref.run_id}; params are immutable,"
+                    " log the new value under another key or start a new run",
+                    key=key,
+                    old_value=old,
+                    new_value=params[key],
+                )
+        fresh = {k: v for k, v in params.items() if k not in existing}
+        if fresh:
+            uow.runs.add_params(ref, fresh)
 
     @staticmethod
     def _check_params(params: dict[str, str]) -> dict[str, str]:
