@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import platform
 import statistics
 import sys
 import time
@@ -28,3 +31,18 @@ def time_calls(fn: Callable[[int], Any], repeat: int, warmup: int = 0) -> list[f
 def say(message: str) -> None:
     """Progress goes to stderr, so the anchor's stdout stays pure JSON."""
     print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def run_header(sizes: Any, quick: bool) -> dict[str, Any]:
+    """What every results file starts with: when, on what machine, at which sizes."""
+    return {
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average_before": os.getloadavg(),
+        },
+        "sizes": sizes.__dict__,
+        "quick": quick,
+    }

@@ -19,7 +19,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import signal
 import subprocess
@@ -37,7 +36,7 @@ from rich.console import Console
 import shipyard
 from _client_report import build_rows, markdown, notes, render
 from _dataset import BASE_TS, metric_value
-from _measure import say
+from _measure import run_header, say
 from _ours import populate_search
 from _servers import Processes, Server, start_mlflow, start_shipyard, wait_idle
 from shipyard import Client
@@ -198,17 +197,7 @@ def main() -> int:
     work = bench / f"mlflow-client-{dt.datetime.now():%Y%m%d-%H%M%S}"
     work.mkdir(parents=True)
     ensure_anchor()
-    results: dict[str, Any] = {
-        "date": dt.datetime.now().isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "load_average_before": os.getloadavg(),
-        },
-        "sizes": sizes.__dict__,
-        "quick": args.quick,
-    }
+    results: dict[str, Any] = run_header(sizes, args.quick)
     try:
         with Processes() as procs:
             say("Shipyard")

@@ -17,7 +17,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import signal
 import subprocess
@@ -31,7 +30,7 @@ from rich.console import Console
 
 import _ours
 import _physical
-from _measure import say, time_calls
+from _measure import run_header, say, time_calls
 from _ours import Sizes
 from _report import build_rows, markdown, render
 from _servers import Processes, start_mlflow, wait_idle
@@ -148,17 +147,7 @@ def main() -> int:
     work = bench / f"run-{stamp}"
     work.mkdir(parents=True)
     ensure_anchor()
-    results: dict[str, Any] = {
-        "date": dt.datetime.now().isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "load_average_before": os.getloadavg(),
-        },
-        "sizes": sizes.__dict__,
-        "quick": args.quick,
-    }
+    results: dict[str, Any] = run_header(sizes, args.quick)
     python = sys.executable
     try:
         with Processes() as procs:
