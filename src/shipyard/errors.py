@@ -4,7 +4,8 @@
     ├── InvalidArgument           INVALID_ARGUMENT    400
     │   ├── InvalidFilter         INVALID_FILTER      400
     │   ├── InvalidPageToken      INVALID_PAGE_TOKEN  400
-    │   └── InvalidPath           INVALID_PATH        400
+    │   ├── InvalidPath           INVALID_PATH        400
+    │   └── InvalidSpec           INVALID_SPEC        400
     ├── Unauthenticated           UNAUTHENTICATED     401
     ├── PermissionDenied          PERMISSION_DENIED   403
     ├── NotFound                  NOT_FOUND           404
@@ -12,7 +13,8 @@
     ├── Conflict                  CONFLICT            409
     │   └── ParamAlreadySet       PARAM_ALREADY_SET   409
     ├── PayloadTooLarge           PAYLOAD_TOO_LARGE   413
-    └── Unavailable               UNAVAILABLE         503
+    ├── Unavailable               UNAVAILABLE         503
+    └── EnvironmentBuildFailed    ENVIRONMENT_BUILD_FAILED 500
 
 The server turns an exception into ``{"error": {"code", "message", "details"}}`` with the
 status from :data:`HTTP_STATUS`; the SDK turns that body back into the same class through
@@ -27,10 +29,12 @@ __all__ = [
     "HTTP_STATUS",
     "AlreadyExists",
     "Conflict",
+    "EnvironmentBuildFailed",
     "InvalidArgument",
     "InvalidFilter",
     "InvalidPageToken",
     "InvalidPath",
+    "InvalidSpec",
     "NotFound",
     "ParamAlreadySet",
     "PayloadTooLarge",
@@ -78,6 +82,16 @@ class InvalidPath(InvalidArgument):
     code = "INVALID_PATH"
 
 
+class InvalidSpec(InvalidArgument):
+    """A job, environment, data or compute file does not follow its schema.
+
+    ``details`` carries ``file``, ``line`` and ``field`` when they are known, so the CLI can
+    point at the offending line the way the Azure CLI's schema check does.
+    """
+
+    code = "INVALID_SPEC"
+
+
 class Unauthenticated(ShipyardError):
     code = "UNAUTHENTICATED"
     status = 401
@@ -121,6 +135,13 @@ class Unavailable(ShipyardError):
 
     code = "UNAVAILABLE"
     status = 503
+
+
+class EnvironmentBuildFailed(ShipyardError):
+    """uv could not build a job's environment; ``details["log_tail"]`` holds the build log's end."""
+
+    code = "ENVIRONMENT_BUILD_FAILED"
+    status = 500
 
 
 def _all_subclasses(cls: type[ShipyardError]) -> list[type[ShipyardError]]:
