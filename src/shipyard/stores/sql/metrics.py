@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from shipyard.errors import Conflict
 from shipyard.services.ports import MetricBatch, MetricRepository, MetricSeries, RunRef
@@ -24,6 +24,19 @@ __all__ = ["SqlMetricRepository"]
 _Latest = tuple[int, int, float]  # (step, timestamp, value) ordered as MLflow orders "latest"
 _INSERT_SQLITE = "INSERT INTO metric_points (series_id, step, ts, value) VALUES (?, ?, ?, ?)"
 _COPY_PG = "COPY metric_points (series_id, step, ts, value) FROM STDIN"
+# Built once: SQLAlchemy's compiled cache then serves every batch.
+_UPDATE_SERIES = (
+    update(s.metric_series)
+    .where(s.metric_series.c.id == bindparam("sid"))
+    .values(
+        last_step=bindparam("new_last_step"),
+        last_ts=bindparam("new_last_ts"),
+        last_value=bindparam("new_last_value"),
+        min_value=bindparam("new_min_value"),
+        max_value=bindparam("new_max_value"),
+        n_points=bindparam("new_n_points"),
+    )
+)
 
 
 def _rank(value: float) -> float:
@@ -101,26 +114,29 @@ class SqlMetricRepository(MetricRepository):
         if not nonempty:
             return True
         series = self._series(ref, {points.key for points in nonempty})
+        rows: list[Iterable[tuple[int, int, int, float | None]]] = []
+        updates: list[dict[str, Any]] = []
         for points in nonempty:
             item = series[points.key]
             stored = item.absorb(points)
-            self._insert_points(zip(repeat(item.id), points.steps, points.timestamps, stored))
-        for points in nonempty:
-            item = series[points.key]
+            rows.append(zip(repeat(item.id), points.steps, points.timestamps, stored))
             latest = item.latest
             assert latest is not None  # absorb() saw at least one point
-            self.conn.execute(
-                update(s.metric_series)
-                .where(s.metric_series.c.id == item.id)
-                .values(
-                    last_step=latest[0],
-                    last_ts=latest[1],
-                    last_value=None if math.isnan(latest[2]) else latest[2],
-                    min_value=item.min,
-                    max_value=item.max,
-                    n_points=item.count,
-                )
+            updates.append(
+                {
+                    "sid": item.id,
+                    "new_last_step": latest[0],
+                    "new_last_ts": latest[1],
+                    "new_last_value": None if math.isnan(latest[2]) else latest[2],
+                    "new_min_value": item.min,
+                    "new_max_value": item.max,
+                    "new_n_points": item.count,
+                }
             )
+        # One executemany for every key of the batch, one for the series aggregates: per-key
+        # statements cost more than the rows themselves at 10 keys x 100 points.
+        self._insert_points(chain.from_iterable(rows))
+        self.conn.execute(_UPDATE_SERIES, updates)
         return True
 
     def _series(self, ref: RunRef, keys: set[str]) -> dict[str, _Series]:
