@@ -5,13 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["LoggedModel", "LoggedModelStatus"]
+__all__ = ["LoggedModel", "LoggedModelMetric", "LoggedModelStatus"]
 
 
 class LoggedModelStatus(StrEnum):
     PENDING = "PENDING"
     READY = "READY"
     FAILED = "FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedModelMetric:
+    """A metric point logged by a run against a model (and, optionally, a dataset)."""
+
+    model_id: str
+    key: str
+    value: float  # NaN and ±inf included, as on a run
+    timestamp: int
+    step: int
+    run_id: str
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +45,4 @@ class LoggedModel:
     updated_by: str
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    metrics: list[LoggedModelMetric] = field(default_factory=list)  # every point, in logging order

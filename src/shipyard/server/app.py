@@ -49,7 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
         tracking=tracking,
         artifacts=artifact_service,
         registry=RegistryService(database),
-        logged_models=LoggedModelService(database),
+        logged_models=LoggedModelService(database, store),
         proxied_artifacts=ProxiedArtifactService(artifact_service),
     )
     errors.install(app)

@@ -1,4 +1,8 @@
-"""Logged models (MLflow 3): created before their files are uploaded, then finalized."""
+"""Logged models (MLflow 3): created before their files are uploaded, then finalized.
+
+Their files live in the artifact store under the model's ``artifact_location``; deleting a
+model deletes them too.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from shipyard.domain.validation import (
 )
 from shipyard.errors import InvalidArgument, InvalidFilter, InvalidPageToken, NotFound
 from shipyard.services._clock import now_ms
-from shipyard.services.ports import Database, UnitOfWork
+from shipyard.services.ports import ArtifactStore, Database, UnitOfWork
 from shipyard.services.tracking import TrackingService
 
 __all__ = ["LoggedModelService"]
@@ -41,8 +45,9 @@ def _check_map(kind: str, values: dict[str, str], limit: int) -> dict[str, str]:
 
 
 class LoggedModelService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, store: ArtifactStore) -> None:
         self.db = db
+        self.store = store
 
     @staticmethod
     def _get(
@@ -139,9 +144,14 @@ class LoggedModelService:
                 uow.logged_models.add_params(model_id, params)
 
     def delete(self, ctx: RequestContext, model_id: str) -> None:
+        """Hide the model, then delete its files: once hidden, no upload reaches its folder."""
         with self.db.write() as uow:
-            self._get(uow, ctx, model_id)
+            model = self._get(uow, ctx, model_id)
             uow.logged_models.update(model_id, ctx.principal.name, now_ms(), lifecycle_stage="deleted")
+        prefix = model.artifact_location + "/"
+        for info in list(self.store.list(model.artifact_location)):
+            if info.key.startswith(prefix):
+                self.store.delete(info.key)
 
     def search(
         self,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from shipyard.domain.filters import Clause, OrderBy
-from shipyard.domain.logged_models import LoggedModel
+from shipyard.domain.logged_models import LoggedModel, LoggedModelMetric
 from shipyard.domain.model_search import ModelClause, ModelOrder
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.tracking import DatasetInput, Experiment, ModelOutput, Run, RunIO
@@ -382,6 +382,14 @@ class LoggedModelRepository(ABC):
     @abstractmethod
     def add_params(self, model_id: str, params: dict[str, str]) -> None:
         """Insert or overwrite params."""
+
+    @abstractmethod
+    def active_ids(self, workspace: str, model_ids: Sequence[str]) -> set[str]:
+        """Those of ``model_ids`` that name an active model of ``workspace``."""
+
+    @abstractmethod
+    def add_metrics(self, metrics: Sequence[LoggedModelMetric]) -> None:
+        """Append points to the models they name (which exist)."""
 
     @abstractmethod
     def search(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from shipyard.domain.context import RequestContext
+from shipyard.domain.logged_models import LoggedModel
 from shipyard.domain.model_search import parse_model_filter, parse_model_order_by
 from shipyard.domain.model_sources import ModelSource, parse_model_source
 from shipyard.domain.pagination import decode_token, encode_token, fingerprint
@@ -24,11 +26,14 @@ from shipyard.services._clock import now_ms
 from shipyard.services.ports import Database, UnitOfWork
 from shipyard.services.tracking import MAX_PAGE, TrackingService
 
-__all__ = ["CODE_VERSION_TAGS", "RegistryService"]
+__all__ = ["CODE_VERSION_TAGS", "MODEL_VERSIONS_TAG", "RegistryService"]
 
 # Where a run records the commit of its code: ours first, then MLflow's.
 CODE_VERSION_TAGS = ("shipyard.source.git.commit", "mlflow.source.git.commit")
 _RESERVED_ALIASES = {"latest"}
+# Where MLflow keeps a logged model's registrations: a JSON list of {"name", "version"}, set
+# by its server when a version is created from the model (the client reads it from there).
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 
 
 def _check_model_name(name: str) -> str:
@@ -326,6 +331,7 @@ class RegistryService:
             origin = self._origin(uow, ctx, parsed)
             run_id = run_id or origin.run_id
             logged_model_id = logged_model_id or origin.logged_model_id
+            logged = None
             if logged_model_id:
                 logged = uow.logged_models.get(ctx.workspace, logged_model_id)
                 if logged is None:
@@ -337,7 +343,7 @@ class RegistryService:
                 run = uow.runs.get(ref.run_id)
                 assert run is not None
                 experiment_id, code_version = run.experiment_id, _code_version(run.tags)
-            return self._insert_version(
+            created = self._insert_version(
                 uow,
                 ctx,
                 model_id,
@@ -352,6 +358,23 @@ class RegistryService:
                 now=now,
                 logged_model_id=logged_model_id,
             )
+            if logged is not None:
+                self._record_registration(uow, logged, name, created.version)
+            return created
+
+    @staticmethod
+    def _record_registration(uow: UnitOfWork, logged: LoggedModel, name: str, version: int) -> None:
+        """Append the version to the logged model's ``mlflow.modelVersions`` tag, as MLflow does."""
+        try:
+            known = json.loads(logged.tags.get(MODEL_VERSIONS_TAG, "[]"))
+        except ValueError:
+            known = []
+        if not isinstance(known, list):
+            known = []
+        entry = {"name": name, "version": version}
+        if entry not in known:
+            known.append(entry)
+            uow.logged_models.set_tags(logged.model_id, {MODEL_VERSIONS_TAG: json.dumps(known)})
 
     def _insert_version(
         self,

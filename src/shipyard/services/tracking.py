@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 
 from shipyard.domain.context import DEFAULT_WORKSPACE, RequestContext
 from shipyard.domain.downsample import downsample
@@ -13,6 +14,7 @@ from shipyard.domain.filters import (
     parse_filter,
     parse_order_by,
 )
+from shipyard.domain.logged_models import LoggedModelMetric
 from shipyard.domain.pagination import decode_token, encode_token, fingerprint
 from shipyard.domain.tracking import (
     DatasetInput,
@@ -349,11 +351,16 @@ class TrackingService:
         params: dict[str, str],
         tags: dict[str, str],
         name: str | None = None,
+        model_metrics: Sequence[LoggedModelMetric] = (),
     ) -> None:
-        """Params, tags, metrics (and a new name) in one transaction: all stored, or none."""
+        """Params, tags, metrics (and a new name) in one transaction: all stored, or none.
+
+        ``model_metrics`` are the points of ``metrics`` that name a logged model: they are
+        linked to it too, as MLflow 3 does."""
         params = self._check_params(params)
         tags = self._check_tags(tags)
         self._check_batch(metrics)
+        self._check_model_metrics(model_metrics)
         if name is not None:
             check_name("run", name)
         with self.db.write() as uow:
@@ -366,6 +373,7 @@ class TrackingService:
                 uow.runs.set_tags(ref, tags)
             if len(metrics):
                 uow.metrics.ingest(ref, metrics, None, now_ms())
+            self._link_model_metrics(uow, ctx, ref, model_metrics)
 
     # -- inputs and outputs --------------------------------------------------------
 
@@ -404,15 +412,27 @@ class TrackingService:
     # -- metrics -------------------------------------------------------------------
 
     def log_metrics(
-        self, ctx: RequestContext, run_id: str, batch: MetricBatch, idempotency_key: str | None = None
+        self,
+        ctx: RequestContext,
+        run_id: str,
+        batch: MetricBatch,
+        idempotency_key: str | None = None,
+        *,
+        model_metrics: Sequence[LoggedModelMetric] = (),
     ) -> bool:
-        """Store a batch; False when ``idempotency_key`` was applied before (nothing stored)."""
+        """Store a batch; False when ``idempotency_key`` was applied before (nothing stored).
+
+        ``model_metrics`` are the points of ``batch`` that name a logged model (see log_batch)."""
         self._check_batch(batch)
+        self._check_model_metrics(model_metrics)
         if idempotency_key is not None and not 8 <= len(idempotency_key) <= 64:
             raise InvalidArgument("idempotency key must be 8 to 64 characters long")
         with self.db.write() as uow:
             ref = self._ref(uow, ctx, run_id)
-            return uow.metrics.ingest(ref, batch, idempotency_key, now_ms())
+            applied = uow.metrics.ingest(ref, batch, idempotency_key, now_ms())
+            if applied:
+                self._link_model_metrics(uow, ctx, ref, model_metrics)
+            return applied
 
     def metric_history(
         self,
@@ -525,6 +545,31 @@ class TrackingService:
         if len(tags) > 1000:
             raise InvalidArgument("at most 1,000 tags per request")
         return {check_key("tag", k): check_value("tag", k, v, MAX_TAG_VALUE_LENGTH) for k, v in tags.items()}
+
+    @staticmethod
+    def _check_model_metrics(metrics: Sequence[LoggedModelMetric]) -> None:
+        for m in metrics:
+            check_key("metric", m.key)
+            if m.dataset_name is not None:
+                check_name("dataset", m.dataset_name)
+            if m.dataset_digest is not None and not 1 <= len(m.dataset_digest) <= 64:
+                raise InvalidArgument("dataset digest must be 1 to 64 characters long")
+
+    @staticmethod
+    def _link_model_metrics(
+        uow: UnitOfWork, ctx: RequestContext, ref: RunRef, metrics: Sequence[LoggedModelMetric]
+    ) -> None:
+        """Link points to the logged models they name; an unknown model refuses the whole write."""
+        if not metrics:
+            return
+        wanted = {m.model_id for m in metrics}
+        missing = wanted - uow.logged_models.active_ids(ctx.workspace, list(wanted))
+        if missing:
+            first = min(missing)[:64]
+            raise NotFound(
+                f"no logged model with id {first!r} in workspace {ctx.workspace!r}", model_id=first
+            )
+        uow.logged_models.add_metrics([replace(m, run_id=ref.run_id) for m in metrics])
 
     @staticmethod
     def _check_batch(batch: MetricBatch) -> None:

@@ -5,10 +5,12 @@ CLI show what it registered."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import uuid
 import warnings
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +18,7 @@ import mlflow
 import numpy as np
 import pytest
 from mlflow import MlflowClient
+from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from sklearn.linear_model import LogisticRegression
 
@@ -168,3 +171,109 @@ def test_logged_model_endpoints(mlflow_server: ServerProcess) -> None:
     bad = httpx.patch(f"{api}/{first.model_id}", json={"status": "SHINY"}, timeout=30)
     assert bad.status_code == 400
     assert bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_metrics_logged_with_a_model_id_show_on_the_model(mlflow_server: ServerProcess) -> None:
+    client = MlflowClient()
+    mlflow.set_experiment(unique("model-metrics"))
+    with mlflow.start_run() as run:
+        model = mlflow.initialize_logged_model(name="net")
+        other = mlflow.initialize_logged_model(name="tree")
+        mlflow.log_metric("acc", 0.9, step=1, model_id=model.model_id)
+        mlflow.log_metrics({"f1": 0.75, "loss": float("nan")}, step=2, model_id=model.model_id)
+        client.log_batch(
+            run.info.run_id,
+            metrics=[
+                Metric("auc", 0.5, 1_700_000_000_000, 3, model_id=other.model_id),
+                Metric(
+                    "auc",
+                    0.6,
+                    1_700_000_000_001,
+                    3,
+                    model_id=model.model_id,
+                    dataset_name="iris",
+                    dataset_digest="abc123",
+                ),
+                Metric("plain", 1.0, 1_700_000_000_002, 0),
+            ],
+        )
+        mlflow.log_metric("plain", 2.0, step=1)
+
+    got = client.get_logged_model(model.model_id)
+    assert got.metrics is not None
+    points = sorted((m.key, m.step, m.run_id, m.model_id) for m in got.metrics)
+    assert points == [
+        ("acc", 1, run.info.run_id, model.model_id),
+        ("auc", 3, run.info.run_id, model.model_id),
+        ("f1", 2, run.info.run_id, model.model_id),
+        ("loss", 2, run.info.run_id, model.model_id),
+    ]
+    by_key = {m.key: m for m in got.metrics}
+    assert (by_key["acc"].value, by_key["f1"].value, math.isnan(by_key["loss"].value)) == (0.9, 0.75, True)
+    assert (by_key["auc"].value, by_key["auc"].timestamp) == (0.6, 1_700_000_000_001)
+    assert (by_key["auc"].dataset_name, by_key["auc"].dataset_digest) == ("iris", "abc123")
+    assert (by_key["acc"].dataset_name, by_key["acc"].dataset_digest) == (None, None)
+    other_got = client.get_logged_model(other.model_id)
+    assert [(m.key, m.value) for m in other_got.metrics or []] == [("auc", 0.5)]
+
+    # Search answers the same data; the run keeps every point as its own metric too.
+    found = {m.model_id: m for m in client.search_logged_models([run.info.experiment_id])}
+    assert sorted(m.key for m in found[model.model_id].metrics or []) == ["acc", "auc", "f1", "loss"]
+    assert [m.key for m in found[other.model_id].metrics or []] == ["auc"]
+    on_run = client.get_run(run.info.run_id).data.metrics
+    assert {k: on_run[k] for k in ("acc", "f1", "plain")} == {"acc": 0.9, "f1": 0.75, "plain": 2.0}
+
+    # A metric naming an unknown (or deleted) model refuses the whole batch: nothing is stored.
+    client.delete_logged_model(other.model_id)
+    for model_id in ("m-0123abcd", other.model_id):
+        with pytest.raises(MlflowException) as caught:
+            client.log_batch(
+                run.info.run_id,
+                metrics=[
+                    Metric("refused", 1.0, 1_700_000_000_000, 0),
+                    Metric("refused2", 1.0, 1_700_000_000_000, 0, model_id=model_id),
+                ],
+            )
+        assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert "refused" not in client.get_run(run.info.run_id).data.metrics
+    assert len(client.get_logged_model(model.model_id).metrics or []) == 4
+
+
+def test_a_version_made_from_a_logged_model_is_recorded_on_it(mlflow_server: ServerProcess) -> None:
+    client = MlflowClient()
+    experiment_id = client.create_experiment(unique("registrations"))
+    model = client.create_logged_model(experiment_id, name="net")
+    name = unique("reg")
+    client.create_registered_model(name)
+    for _ in range(2):
+        client.create_model_version(name, f"models:/{model.model_id}", model_id=model.model_id)
+    # MLflow's server keeps registrations in this tag (the proto's `registrations` field is
+    # never filled by it, nor read by the client).
+    tag = client.get_logged_model(model.model_id).tags["mlflow.modelVersions"]
+    assert json.loads(tag) == [{"name": name, "version": 1}, {"name": name, "version": 2}]
+    # The fluent API reads the tag and appends its own entry, as against MLflow's server.
+    mlflow.register_model(f"models:/{model.model_id}", f"{name}-b")
+    tag = client.get_logged_model(model.model_id).tags["mlflow.modelVersions"]
+    assert {"name": f"{name}-b", "version": 1} in json.loads(tag)
+
+
+def test_deleting_a_logged_model_deletes_its_files(mlflow_server: ServerProcess, tmp_path: Path) -> None:
+    client = MlflowClient()
+    experiment_id = client.create_experiment(unique("delete-files"))
+    doomed = client.create_logged_model(experiment_id, name="doomed")
+    kept = client.create_logged_model(experiment_id, name="kept")
+    (tmp_path / "weights.bin").write_bytes(b"\x00" * 1024)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "config.json").write_text("{}")
+    for model in (doomed, kept):
+        client.log_model_artifacts(model.model_id, str(tmp_path))
+
+    def files_of(model_id: str) -> list[str]:
+        return sorted(p.name for p in mlflow_server.home.rglob("*") if p.is_file() and model_id in p.parts)
+
+    assert files_of(doomed.model_id) == ["config.json", "weights.bin"]
+    client.delete_logged_model(doomed.model_id)
+    assert files_of(doomed.model_id) == []
+    assert files_of(kept.model_id) == ["config.json", "weights.bin"]
+    listed = client.list_logged_model_artifacts(kept.model_id)
+    assert sorted(f.path for f in listed) == ["sub", "weights.bin"]

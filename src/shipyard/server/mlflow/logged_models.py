@@ -13,10 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Response
 from pydantic import Field
 
-from shipyard.domain.logged_models import LoggedModel
+from shipyard.domain.logged_models import LoggedModel, LoggedModelMetric
 from shipyard.errors import InvalidArgument
 from shipyard.server.deps import Ctx, Svc
-from shipyard.server.mlflow._route import MlflowIn, MlflowRoute, ok, payload
+from shipyard.server.mlflow._route import MlflowIn, MlflowRoute, finite, ok, payload
 from shipyard.server.mlflow.experiments import resolve_experiment_id
 
 __all__ = ["logged_model", "router"]
@@ -42,6 +42,22 @@ def _pairs(mapping: dict[str, str]) -> list[dict[str, str]]:
     return [{"key": k, "value": v} for k, v in mapping.items()]
 
 
+def _metric(point: LoggedModelMetric) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "key": point.key,
+        "value": finite(point.value),
+        "timestamp": point.timestamp,
+        "step": point.step,
+        "model_id": point.model_id,
+        "run_id": point.run_id,
+    }
+    if point.dataset_name is not None:
+        out["dataset_name"] = point.dataset_name
+    if point.dataset_digest is not None:
+        out["dataset_digest"] = point.dataset_digest
+    return out
+
+
 def logged_model(found: LoggedModel) -> dict[str, Any]:
     info: dict[str, Any] = {
         "model_id": found.model_id,
@@ -60,7 +76,10 @@ def logged_model(found: LoggedModel) -> dict[str, Any]:
     ):
         if value:
             info[key] = value
-    return {"info": info, "data": {"params": _pairs(found.params), "metrics": []}}
+    return {
+        "info": info,
+        "data": {"params": _pairs(found.params), "metrics": [_metric(m) for m in found.metrics]},
+    }
 
 
 class _Pair(MlflowIn):

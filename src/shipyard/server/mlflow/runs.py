@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import Field, model_validator
 
 from shipyard.domain.context import RequestContext
+from shipyard.domain.logged_models import LoggedModelMetric
 from shipyard.domain.tracking import Dataset, DatasetInput, ModelOutput, Run
 from shipyard.errors import InvalidArgument
 from shipyard.server.deps import Ctx, Services, Svc
@@ -83,7 +84,8 @@ class MetricIn(MlflowIn):
     value: float
     timestamp: int
     step: int = 0
-    # MLflow 3 may tie a metric to a logged model and a dataset; accepted, kept on the run.
+    # MLflow 3 may tie a metric to a logged model and a dataset: kept on the run, and linked
+    # to the model as well.
     model_id: str | None = None
     dataset_name: str | None = None
     dataset_digest: str | None = None
@@ -227,9 +229,27 @@ def _batch(metrics: list[MetricIn]) -> MetricBatch:
     )
 
 
+def _model_metrics(run_id: str, metrics: list[MetricIn]) -> list[LoggedModelMetric]:
+    """The points that name a logged model."""
+    return [
+        LoggedModelMetric(
+            m.model_id,
+            m.key,
+            m.value,
+            m.timestamp,
+            m.step,
+            run_id,
+            m.dataset_name or None,
+            m.dataset_digest or None,
+        )
+        for m in metrics
+        if m.model_id
+    ]
+
+
 @router.post("/runs/log-metric")
 def log_metric(ctx: Ctx, svc: Svc, body: Annotated[LogMetricIn, payload(LogMetricIn)]) -> Response:
-    svc.tracking.log_metrics(ctx, body.id, _batch([body]))
+    svc.tracking.log_metrics(ctx, body.id, _batch([body]), model_metrics=_model_metrics(body.id, [body]))
     return ok()
 
 
@@ -257,7 +277,15 @@ def log_batch(ctx: Ctx, svc: Svc, body: Annotated[LogBatchIn, payload(LogBatchIn
             raise InvalidArgument(f"param {p.key!r} appears twice in the batch with different values")
     tags = {t.key: t.value for t in body.tags}
     name = tags.pop(convert.RUN_NAME_TAG, None)  # the tag renames the run, as on MLflow's server
-    svc.tracking.log_batch(ctx, body.id, metrics=_batch(body.metrics), params=params, tags=tags, name=name)
+    svc.tracking.log_batch(
+        ctx,
+        body.id,
+        metrics=_batch(body.metrics),
+        params=params,
+        tags=tags,
+        name=name,
+        model_metrics=_model_metrics(body.id, body.metrics),
+    )
     return ok()
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, delete, exists, insert, not_, select, update
 
 from shipyard.domain.filters import Clause, OrderBy
-from shipyard.domain.logged_models import LoggedModel
+from shipyard.domain.logged_models import LoggedModel, LoggedModelMetric
 from shipyard.services.ports import LoggedModelRepository
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql._compare import compare
@@ -63,6 +64,8 @@ class SqlLoggedModelRepository(LoggedModelRepository):
         pks = [r.pk for r in rows]
         tags: dict[int, dict[str, str]] = {pk: {} for pk in pks}
         params: dict[int, dict[str, str]] = {pk: {} for pk in pks}
+        metrics: dict[int, list[LoggedModelMetric]] = {pk: [] for pk in pks}
+        ids = {r.pk: r.model_id for r in rows}
         if pks:
             for t in self.conn.execute(
                 select(s.logged_model_tags).where(s.logged_model_tags.c.model_pk.in_(pks))
@@ -72,6 +75,22 @@ class SqlLoggedModelRepository(LoggedModelRepository):
                 select(s.logged_model_params).where(s.logged_model_params.c.model_pk.in_(pks))
             ):
                 params[p.model_pk][p.key] = p.value
+            m = s.logged_model_metrics.c
+            for point in self.conn.execute(
+                select(s.logged_model_metrics).where(m.model_pk.in_(pks)).order_by(m.model_pk, m.id)
+            ):
+                metrics[point.model_pk].append(
+                    LoggedModelMetric(
+                        model_id=ids[point.model_pk],
+                        key=point.key,
+                        value=math.nan if point.value is None else point.value,
+                        timestamp=point.ts,
+                        step=point.step,
+                        run_id=point.run_id,
+                        dataset_name=point.dataset_name,
+                        dataset_digest=point.dataset_digest,
+                    )
+                )
         return [
             LoggedModel(
                 model_id=r.model_id,
@@ -89,6 +108,7 @@ class SqlLoggedModelRepository(LoggedModelRepository):
                 updated_by=r.updated_by,
                 tags=tags[r.pk],
                 params=params[r.pk],
+                metrics=metrics[r.pk],
             )
             for r in rows
         ]
@@ -144,6 +164,45 @@ class SqlLoggedModelRepository(LoggedModelRepository):
 
     def add_params(self, model_id: str, params: dict[str, str]) -> None:
         self._upsert(s.logged_model_params, model_id, params)
+
+    def active_ids(self, workspace: str, model_ids: Sequence[str]) -> set[str]:
+        lm = s.logged_models.c
+        query = (
+            select(lm.model_id)
+            .join(s.experiments, s.experiments.c.id == lm.experiment_id)
+            .join(s.workspaces, s.workspaces.c.id == s.experiments.c.workspace_id)
+            .where(
+                s.workspaces.c.name == workspace,
+                lm.model_id.in_({i for i in model_ids if len(i) <= 64}),
+                lm.lifecycle_stage == "active",
+            )
+        )
+        return set(self.conn.execute(query).scalars())
+
+    def add_metrics(self, metrics: Sequence[LoggedModelMetric]) -> None:
+        if not metrics:
+            return
+        lm = s.logged_models.c
+        wanted = {m.model_id for m in metrics}
+        rows = self.conn.execute(select(lm.model_id, lm.pk).where(lm.model_id.in_(wanted)))
+        pks = {model_id: pk for model_id, pk in rows}
+        # NaN is stored as NULL, as on a run's metric points (SQLite cannot store NaN).
+        self.conn.execute(
+            insert(s.logged_model_metrics),
+            [
+                {
+                    "model_pk": pks[m.model_id],
+                    "key": m.key,
+                    "value": None if math.isnan(m.value) else m.value,
+                    "step": m.step,
+                    "ts": m.timestamp,
+                    "run_id": m.run_id,
+                    "dataset_name": m.dataset_name,
+                    "dataset_digest": m.dataset_digest,
+                }
+                for m in metrics
+            ],
+        )
 
     def search(
         self,
