@@ -309,6 +309,11 @@ class ModelRepository(ABC):
     def list_versions(self, model_id: int) -> list[ModelVersion]: ...
 
     @abstractmethod
+    def latest_versions(self, workspace: str, names: Sequence[str]) -> dict[str, list[ModelVersion]]:
+        """Per model name, the newest version in each stage that has one, by ascending number;
+        one query for all the names (a search page), not one per model."""
+
+    @abstractmethod
     def update_version(
         self,
         model_id: int,

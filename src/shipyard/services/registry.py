@@ -534,6 +534,11 @@ class RegistryService:
                 latest[found.stage] = found  # listed by ascending number: the last one wins
         return sorted(latest.values(), key=lambda v: v.version)
 
+    def latest_versions_of(self, ctx: RequestContext, names: Sequence[str]) -> dict[str, list[ModelVersion]]:
+        """:meth:`latest_versions` (every stage) of many models at once, e.g. a search page."""
+        with self.db.read() as uow:
+            return uow.models.latest_versions(ctx.workspace, names)
+
     def search_models(
         self,
         ctx: RequestContext,

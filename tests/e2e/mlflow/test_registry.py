@@ -158,6 +158,41 @@ def test_registry_searches(mlflow_server: ServerProcess) -> None:
     assert client.search_model_versions(f"name = '{prefix}-none'") == []
 
 
+def test_search_fills_latest_versions_as_get_does(mlflow_server: ServerProcess) -> None:
+    client = MlflowClient()
+    run_id = a_run(client)
+    prefix = unique("latest")
+    staged_name, plain_name, empty_name = f"{prefix}-a", f"{prefix}-b", f"{prefix}-c"
+    for name in (staged_name, plain_name, empty_name):
+        client.create_registered_model(name)
+    for _ in range(4):
+        client.create_model_version(staged_name, f"runs:/{run_id}/model", run_id=run_id)
+    client.create_model_version(plain_name, f"runs:/{run_id}/model", run_id=run_id, tags={"k": "v"})
+    staged(lambda: client.transition_model_version_stage(staged_name, "1", "Production"))
+    staged(lambda: client.transition_model_version_stage(staged_name, "2", "Production"))
+    staged(lambda: client.transition_model_version_stage(staged_name, "3", "Staging"))
+
+    def latest(model: Any) -> list[tuple[str, str, str]]:
+        return [(v.name, v.version, v.current_stage) for v in model.latest_versions]
+
+    found = {m.name: m for m in client.search_registered_models(f"name LIKE '{prefix}%'")}
+    assert latest(found[staged_name]) == [
+        (staged_name, "2", "Production"),
+        (staged_name, "3", "Staging"),
+        (staged_name, "4", "None"),
+    ]
+    assert latest(found[plain_name]) == [(plain_name, "1", "None")]
+    assert found[plain_name].latest_versions[0].tags == {"k": "v"}
+    assert found[plain_name].latest_versions[0].run_id == run_id
+    assert latest(found[empty_name]) == []
+    for name, model in found.items():
+        assert latest(model) == latest(client.get_registered_model(name)), name
+    # Each page carries its own models' versions.
+    first = client.search_registered_models(f"name LIKE '{prefix}%'", max_results=1)
+    rest = client.search_registered_models(f"name LIKE '{prefix}%'", max_results=2, page_token=first.token)
+    assert [latest(m) for m in [*first, *rest]] == [latest(found[n]) for n in sorted(found)]
+
+
 def test_sources_inside_shipyard_are_accepted(mlflow_server: ServerProcess, tmp_path: Path) -> None:
     client = MlflowClient()
     mlflow.set_experiment(unique("sources"))

@@ -170,7 +170,8 @@ def search_models(ctx: Ctx, svc: Svc, body: Annotated[SearchIn, payload(SearchIn
     found, token = svc.registry.search_models(
         ctx, body.filter, body.order_by, body.max_results or 100, body.page_token
     )
-    out: dict[str, Any] = {"registered_models": [registered_model(m) for m in found]}
+    latest = svc.registry.latest_versions_of(ctx, [m.name for m in found])
+    out: dict[str, Any] = {"registered_models": [registered_model(m, latest[m.name]) for m in found]}
     if token:
         out["next_page_token"] = token
     return ok(out)

@@ -254,6 +254,29 @@ class SqlModelRepository(ModelRepository):
             query = query.where(v.version == only)
         return self._build_versions(list(self.conn.execute(query.order_by(v.version))))
 
+    def latest_versions(self, workspace: str, names: Sequence[str]) -> dict[str, list[ModelVersion]]:
+        out: dict[str, list[ModelVersion]] = {name: [] for name in names}
+        if not names:
+            return out
+        v, m = s.model_versions.c, s.registered_models.c
+        owned = (
+            select(m.id)
+            .join(s.workspaces, s.workspaces.c.id == m.workspace_id)
+            .where(s.workspaces.c.name == workspace, m.name.in_(list(out)))
+        )
+        top = (
+            select(v.model_id, v.stage, func.max(v.version).label("top"))
+            .where(v.model_id.in_(owned))
+            .group_by(v.model_id, v.stage)
+            .subquery()
+        )
+        query = _VERSION_SELECT.join(
+            top, and_(v.model_id == top.c.model_id, v.stage == top.c.stage, v.version == top.c.top)
+        )
+        for found in self._build_versions(list(self.conn.execute(query.order_by(v.model_id, v.version)))):
+            out[found.name].append(found)
+        return out
+
     def _build_versions(self, rows: list[Any]) -> list[ModelVersion]:
         ids = [r.id for r in rows]
         tags: dict[int, dict[str, str]] = {i: {} for i in ids}
