@@ -98,6 +98,22 @@ def parse_spec(text: str, model: type[M], source: str = "<string>", overrides: S
         return model.model_validate(data)
     except ValidationError as exc:
         raise spec_error(exc, data, model, source, overridden) from None
+    except InvalidSpec as exc:
+        raise _located(exc, data, source, overridden) from None
+
+
+def _located(
+    exc: InvalidSpec, data: Mapping[str, Any], source: str, overridden: Mapping[tuple[str, ...], str]
+) -> InvalidSpec:
+    """A validator's InvalidSpec with ``field`` set, given the file and the line of that field."""
+    if exc.details.get("file"):
+        return exc
+    field = exc.details.get("field")
+    keys = str(field).split(".") if field else []
+    _, line = _walk(data, tuple(keys), missing=False)
+    set_arg = _override_for(keys, overridden)
+    where = f"{source} ({set_arg})" if set_arg else f"{source} line {line}" if line else source
+    return InvalidSpec(f"{where}: {exc.message}", **{**exc.details, "file": source, "line": line})
 
 
 def load_spec(path: Path, model: type[M], overrides: Sequence[str] = ()) -> M:

@@ -1,0 +1,40 @@
+"""What every spec model shares: unknown fields are errors, ``$schema`` is accepted and ignored."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["SpecModel", "StrictModel", "scalar_map"]
+
+
+class StrictModel(BaseModel):
+    """A nested mapping of a spec: unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class SpecModel(StrictModel):
+    """A whole file: ``spec_kind`` is its noun in error messages."""
+
+    spec_kind: ClassVar[str] = "spec"
+
+    schema_: str | None = Field(default=None, alias="$schema", exclude=True)
+
+
+def scalar_map(value: Any) -> Any:
+    """Tags and environment variables: YAML numbers and booleans become their text."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[Any, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, bool):
+            out[key] = "true" if item else "false"
+        elif isinstance(item, (int, float)):
+            out[key] = str(item)
+        elif item is None:
+            out[key] = ""
+        else:
+            out[key] = item
+    return out

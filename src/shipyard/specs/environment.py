@@ -1,0 +1,200 @@
+"""``env.yml`` (Azure ML CLI v2 environment shape) and the Python environment it describes.
+
+Shipyard builds environments with uv, not Docker, so what matters is the Python version and
+the pip packages: taken from ``conda_file`` (its ``python=…`` and ``pip:`` entries) and/or
+``pip_requirements`` (a requirements.txt, Shipyard's own field). ``image`` is accepted and
+recorded but never pulled; ``build`` (a Docker context) is accepted when its folder holds a
+``requirements.txt``, which is then used as the pip requirements.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+from pydantic import Field, field_validator, model_validator
+
+from shipyard.errors import InvalidSpec
+from shipyard.specs._base import SpecModel, StrictModel, scalar_map
+
+__all__ = [
+    "BuildContext",
+    "EnvironmentBody",
+    "EnvironmentSpec",
+    "InlineEnvironment",
+    "PythonEnvironment",
+    "resolve_environment",
+]
+
+_PYTHON = re.compile(r"^python\s*(?:={1,2}|>=|~=)?\s*(?P<version>\d+(?:\.\d+){0,2})")
+
+
+class BuildContext(StrictModel):
+    """A Docker build context (``build.path``); only its requirements.txt is used."""
+
+    path: str
+    dockerfile_path: str | None = None
+
+
+class EnvironmentBody(StrictModel):
+    """The fields an environment file and a job's inline ``environment:`` share."""
+
+    description: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    image: str | None = None
+    conda_file: str | dict[str, Any] | None = None
+    pip_requirements: str | None = None
+    build: BuildContext | None = None
+    os_type: str | None = None
+    inference_config: dict[str, Any] | None = None
+
+    _scalars = field_validator("tags", mode="before")(scalar_map)
+
+    @field_validator("os_type")
+    @classmethod
+    def _linux_only(cls, value: str | None) -> str | None:
+        if value is not None and value.lower() != "linux":
+            raise ValueError(f"os_type '{value}' is not supported; Shipyard runs jobs on linux only")
+        return value
+
+
+class EnvironmentSpec(SpecModel, EnvironmentBody):
+    """``shipyard environment create -f env.yml``."""
+
+    spec_kind: ClassVar[str] = "environment"
+
+    name: str
+    version: str | None = None
+
+    @model_validator(mode="after")
+    def _something_to_build(self) -> EnvironmentSpec:
+        _require_content(self)
+        return self
+
+
+class InlineEnvironment(EnvironmentBody):
+    """``environment:`` written inside a job; name and version are optional there."""
+
+    name: str | None = None
+    version: str | None = None
+
+    @model_validator(mode="after")
+    def _something_to_build(self) -> InlineEnvironment:
+        _require_content(self)
+        return self
+
+
+def _require_content(env: EnvironmentBody) -> None:
+    if not (env.image or env.conda_file or env.pip_requirements or env.build):
+        raise ValueError("an environment needs at least one of image, conda_file, pip_requirements, build")
+
+
+@dataclass(frozen=True)
+class PythonEnvironment:
+    """What the uv builder needs, read from an environment spec and its files.
+
+    ``conda_packages`` are the non-pip conda dependencies (other than python and pip): uv cannot
+    install them, the builder decides (they are listed in ``notes``). ``image`` is informative.
+    """
+
+    python_version: str | None
+    pip_dependencies: tuple[str, ...]
+    pip_requirements_file: Path | None
+    conda_channels: tuple[str, ...]
+    conda_packages: tuple[str, ...]
+    image: str | None
+    notes: tuple[str, ...]
+
+
+def resolve_environment(env: EnvironmentBody, base_dir: Path, source: str = "<spec>") -> PythonEnvironment:
+    """Read the conda file / requirements file of ``env`` (paths relative to ``base_dir``)."""
+    notes: list[str] = []
+    conda: dict[str, Any] = {}
+    if isinstance(env.conda_file, dict):
+        conda = env.conda_file
+    elif isinstance(env.conda_file, str):
+        conda = _read_conda(_existing(base_dir, env.conda_file, "conda_file", source), source)
+    python, pip_deps, conda_pkgs = _split_conda(conda, source)
+    requirements = (
+        _existing(base_dir, env.pip_requirements, "pip_requirements", source)
+        if env.pip_requirements
+        else None
+    )
+    if env.build is not None and requirements is None:
+        context = _existing(base_dir, env.build.path, "build.path", source)
+        candidate = context / "requirements.txt"
+        if not candidate.is_file():
+            raise InvalidSpec(
+                f"{source}: build.path '{env.build.path}' is a Docker context; Shipyard runs no container "
+                "engine and uses only a requirements.txt in it, which is missing",
+                file=source,
+                field="build.path",
+            )
+        requirements = candidate
+        notes.append(f"build: the Docker context is not built; its requirements.txt ({candidate}) is used")
+    if env.image:
+        notes.append(
+            f"image '{env.image}' is not pulled: no container engine; Python packages come from the spec"
+        )
+    if conda_pkgs:
+        notes.append(f"conda packages {', '.join(conda_pkgs)} are not pip packages; uv cannot install them")
+    channels = tuple(str(c) for c in conda.get("channels") or ())
+    return PythonEnvironment(
+        python_version=python,
+        pip_dependencies=tuple(pip_deps),
+        pip_requirements_file=requirements,
+        conda_channels=channels,
+        conda_packages=tuple(conda_pkgs),
+        image=env.image,
+        notes=tuple(notes),
+    )
+
+
+def _existing(base_dir: Path, relative: str, field: str, source: str) -> Path:
+    path = (base_dir / Path(relative).expanduser()).resolve()
+    if not path.exists():
+        raise InvalidSpec(f"{source}: {field} '{relative}' does not exist ({path})", file=source, field=field)
+    return path
+
+
+def _read_conda(path: Path, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InvalidSpec(
+            f"{source}: conda_file {path} cannot be read: {exc}", file=source, field="conda_file"
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidSpec(f"{source}: conda_file {path} is not a mapping", file=source, field="conda_file")
+    return data
+
+
+def _split_conda(conda: dict[str, Any], source: str) -> tuple[str | None, list[str], list[str]]:
+    """(python version, pip dependencies, other conda packages) of a conda environment mapping."""
+    python: str | None = None
+    pip_deps: list[str] = []
+    others: list[str] = []
+    deps = conda.get("dependencies") or []
+    if not isinstance(deps, list):
+        raise InvalidSpec(
+            f"{source}: conda_file 'dependencies' must be a list", file=source, field="conda_file"
+        )
+    for dep in deps:
+        if isinstance(dep, dict) and "pip" in dep:
+            pip_deps.extend(str(p) for p in dep["pip"] or [])
+        elif isinstance(dep, str):
+            m = _PYTHON.match(dep)
+            if m and not dep.startswith("python-"):
+                python = m["version"]
+            elif dep.split("=")[0].strip() not in ("python", "pip"):
+                others.append(dep)
+        else:
+            raise InvalidSpec(
+                f"{source}: conda_file dependency {dep!r} is neither a package nor a pip: list",
+                file=source,
+                field="conda_file",
+            )
+    return python, pip_deps, others
