@@ -22,7 +22,7 @@ from yaml.nodes import MappingNode
 from shipyard.errors import InvalidSpec
 from shipyard.specs._overrides import apply_overrides
 
-__all__ = ["LineDict", "load_mapping", "load_spec", "parse_spec", "spec_error", "spec_kind"]
+__all__ = ["LineDict", "LoadedText", "load_mapping", "load_spec", "parse_spec", "spec_error", "spec_kind"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -92,39 +92,52 @@ def load_mapping(text: str, source: str = "<string>") -> LineDict:
 
 def parse_spec(text: str, model: type[M], source: str = "<string>", overrides: Sequence[str] = ()) -> M:
     """Validate YAML text against ``model``; any problem is an :class:`InvalidSpec`."""
-    data = load_mapping(text, source)
-    overridden = apply_overrides(data, overrides, model, source)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise spec_error(exc, data, model, source, overridden) from None
-    except InvalidSpec as exc:
-        raise _located(exc, data, source, overridden) from None
-
-
-def _located(
-    exc: InvalidSpec, data: Mapping[str, Any], source: str, overridden: Mapping[tuple[str, ...], str]
-) -> InvalidSpec:
-    """A validator's InvalidSpec with ``field`` set, given the file and the line of that field."""
-    if exc.details.get("file"):
-        return exc
-    field = exc.details.get("field")
-    keys = str(field).split(".") if field else []
-    _, line = _walk(data, tuple(keys), missing=False)
-    set_arg = _override_for(keys, overridden)
-    where = f"{source} ({set_arg})" if set_arg else f"{source} line {line}" if line else source
-    return InvalidSpec(f"{where}: {exc.message}", **{**exc.details, "file": source, "line": line})
+    return LoadedText(text, model, source, overrides).validate(model)
 
 
 def load_spec(path: Path, model: type[M], overrides: Sequence[str] = ()) -> M:
     """Read and validate a spec file; ``overrides`` are ``--set a.b=value`` strings."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidSpec(f"{path}: no such file", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidSpec(f"{path}: cannot be read: {exc}", file=str(path)) from None
-    return parse_spec(text, model, source=str(path), overrides=overrides)
+    return LoadedText.read(path, model, overrides).validate(model)
+
+
+class LoadedText:
+    """A spec file's mapping with its lines and overrides, kept to place later errors in the file."""
+
+    def __init__(self, text: str, model: type[BaseModel], source: str, overrides: Sequence[str] = ()) -> None:
+        self.source = source
+        self.data = load_mapping(text, source)
+        self.overridden = apply_overrides(self.data, overrides, model, source)
+
+    @classmethod
+    def read(cls, path: Path, model: type[BaseModel], overrides: Sequence[str] = ()) -> LoadedText:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InvalidSpec(f"{path}: no such file", file=str(path)) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidSpec(f"{path}: cannot be read: {exc}", file=str(path)) from None
+        return cls(text, model, str(path), overrides)
+
+    def validate(self, model: type[M]) -> M:
+        try:
+            return model.model_validate(self.data)
+        except ValidationError as exc:
+            raise spec_error(exc, self.data, model, self.source, self.overridden) from None
+        except InvalidSpec as exc:
+            raise self.locate(exc) from None
+
+    def locate(self, exc: InvalidSpec) -> InvalidSpec:
+        """``exc`` with the file and the line of its ``field`` (unless it names a file already)."""
+        if exc.details.get("file"):
+            return exc
+        field = exc.details.get("field")
+        keys = str(field).split(".") if field else []
+        _, line = _walk(self.data, tuple(keys), missing=False)
+        set_arg = _override_for(keys, self.overridden)
+        where = (
+            f"{self.source} ({set_arg})" if set_arg else f"{self.source} line {line}" if line else self.source
+        )
+        return InvalidSpec(f"{where}: {exc.message}", **{**exc.details, "file": self.source, "line": line})
 
 
 def spec_kind(model: type[BaseModel]) -> str:

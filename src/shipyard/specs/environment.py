@@ -109,28 +109,25 @@ class PythonEnvironment:
     notes: tuple[str, ...]
 
 
-def resolve_environment(env: EnvironmentBody, base_dir: Path, source: str = "<spec>") -> PythonEnvironment:
+def resolve_environment(env: EnvironmentBody, base_dir: Path) -> PythonEnvironment:
     """Read the conda file / requirements file of ``env`` (paths relative to ``base_dir``)."""
     notes: list[str] = []
     conda: dict[str, Any] = {}
     if isinstance(env.conda_file, dict):
         conda = env.conda_file
     elif isinstance(env.conda_file, str):
-        conda = _read_conda(_existing(base_dir, env.conda_file, "conda_file", source), source)
-    python, pip_deps, conda_pkgs = _split_conda(conda, source)
+        conda = _read_conda(_existing(base_dir, env.conda_file, "conda_file"))
+    python, pip_deps, conda_pkgs = _split_conda(conda)
     requirements = (
-        _existing(base_dir, env.pip_requirements, "pip_requirements", source)
-        if env.pip_requirements
-        else None
+        _existing(base_dir, env.pip_requirements, "pip_requirements") if env.pip_requirements else None
     )
     if env.build is not None and requirements is None:
-        context = _existing(base_dir, env.build.path, "build.path", source)
+        context = _existing(base_dir, env.build.path, "build.path")
         candidate = context / "requirements.txt"
         if not candidate.is_file():
             raise InvalidSpec(
-                f"{source}: build.path '{env.build.path}' is a Docker context; Shipyard runs no container "
+                f"build.path '{env.build.path}' is a Docker context; Shipyard runs no container "
                 "engine and uses only a requirements.txt in it, which is missing",
-                file=source,
                 field="build.path",
             )
         requirements = candidate
@@ -153,35 +150,31 @@ def resolve_environment(env: EnvironmentBody, base_dir: Path, source: str = "<sp
     )
 
 
-def _existing(base_dir: Path, relative: str, field: str, source: str) -> Path:
+def _existing(base_dir: Path, relative: str, field: str) -> Path:
     path = (base_dir / Path(relative).expanduser()).resolve()
     if not path.exists():
-        raise InvalidSpec(f"{source}: {field} '{relative}' does not exist ({path})", file=source, field=field)
+        raise InvalidSpec(f"{field} '{relative}' does not exist ({path})", field=field)
     return path
 
 
-def _read_conda(path: Path, source: str) -> dict[str, Any]:
+def _read_conda(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InvalidSpec(
-            f"{source}: conda_file {path} cannot be read: {exc}", file=source, field="conda_file"
-        ) from None
+        raise InvalidSpec(f"conda_file {path} cannot be read: {exc}", field="conda_file") from None
     if not isinstance(data, dict):
-        raise InvalidSpec(f"{source}: conda_file {path} is not a mapping", file=source, field="conda_file")
+        raise InvalidSpec(f"conda_file {path} is not a mapping", field="conda_file")
     return data
 
 
-def _split_conda(conda: dict[str, Any], source: str) -> tuple[str | None, list[str], list[str]]:
+def _split_conda(conda: dict[str, Any]) -> tuple[str | None, list[str], list[str]]:
     """(python version, pip dependencies, other conda packages) of a conda environment mapping."""
     python: str | None = None
     pip_deps: list[str] = []
     others: list[str] = []
     deps = conda.get("dependencies") or []
     if not isinstance(deps, list):
-        raise InvalidSpec(
-            f"{source}: conda_file 'dependencies' must be a list", file=source, field="conda_file"
-        )
+        raise InvalidSpec("conda_file 'dependencies' must be a list", field="conda_file")
     for dep in deps:
         if isinstance(dep, dict) and "pip" in dep:
             pip_deps.extend(str(p) for p in dep["pip"] or [])
@@ -193,8 +186,7 @@ def _split_conda(conda: dict[str, Any], source: str) -> tuple[str | None, list[s
                 others.append(dep)
         else:
             raise InvalidSpec(
-                f"{source}: conda_file dependency {dep!r} is neither a package nor a pip: list",
-                file=source,
+                f"conda_file dependency {dep!r} is neither a package nor a pip: list",
                 field="conda_file",
             )
     return python, pip_deps, others
