@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from shipyard.client import _convert
+from shipyard.client import _convert, _snapshots
 from shipyard.client._http import HttpClient, raise_for
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
+from shipyard.domain.snapshots import SnapshotFile, SnapshotRef
 from shipyard.domain.tracking import Experiment, MetricHistory, Run
 from shipyard.errors import AlreadyExists, InvalidArgument, NotFound
 
-__all__ = ["Client"]
+__all__ = ["DEFAULT_MAX_SNAPSHOT_BYTES", "Client", "Progress"]
 
 _CHUNK = 1 << 20
+_HASHES_PER_QUERY = 10_000
+DEFAULT_MAX_SNAPSHOT_BYTES = 5 << 30
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(bytes_done, bytes_total)`` while blobs upload or download."""
 
 
 def _q(segment: str) -> str:
@@ -346,3 +353,89 @@ class Client:
             out.extend(_convert.event(e) for e in events)
             if len(events) < 10_000:
                 return out
+
+    # -- blobs and snapshots ---------------------------------------------------------
+
+    def missing_blobs(self, hashes: list[str]) -> list[str]:
+        """Those of ``hashes`` the server does not hold yet."""
+        out: list[str] = []
+        for start in range(0, len(hashes), _HASHES_PER_QUERY):
+            body = {"sha256": hashes[start : start + _HASHES_PER_QUERY]}
+            out.extend(self.http.request("POST", "/api/v1/blobs/missing", json=body, retry=True)["missing"])
+        return out
+
+    def upload_folder(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_bytes: int = DEFAULT_MAX_SNAPSHOT_BYTES,
+        progress: Progress | None = None,
+    ) -> SnapshotRef:
+        """Snapshot a folder (or one file): hash it locally, upload only the blobs the server
+        lacks, record the manifest. Uploading the same files again sends no file bytes."""
+        scanned = _snapshots.scan(Path(path), max_bytes)
+        sources = {file.sha256: source for file, source in scanned}
+        missing = self.missing_blobs(list(sources))
+        sizes = {file.sha256: file.size for file, _ in scanned}
+        total = sum(sizes[sha] for sha in missing)
+        done = 0
+        if progress is not None:
+            progress(0, total)
+        for sha in missing:
+            chunks = _file_chunks(sources[sha])
+            if progress is not None:
+                chunks = self._counting(chunks, done, total, progress)
+            headers = {"Content-Type": "application/octet-stream"}
+            self.http.request("PUT", f"/api/v1/blobs/{sha}", content=chunks, headers=headers)
+            done += sizes[sha]
+        files = [{"path": f.path, "size": f.size, "sha256": f.sha256, "mode": f.mode} for f, _ in scanned]
+        data = self.http.request("POST", "/api/v1/snapshots", json={"files": files}, retry=True)
+        manifest = [SnapshotFile(**f) for f in data["files"]]
+        return SnapshotRef(data["digest"], manifest, data["size"], total)
+
+    @staticmethod
+    def _counting(chunks: Iterator[bytes], done: int, total: int, progress: Progress) -> Iterator[bytes]:
+        for chunk in chunks:
+            done += len(chunk)
+            yield chunk
+            progress(done, total)
+
+    def get_snapshot(self, digest: str) -> SnapshotRef:
+        data = self.http.request("GET", f"/api/v1/snapshots/{_q(digest)}")
+        files = [SnapshotFile(**f) for f in data["files"]]
+        return SnapshotRef(data["digest"], files, data["size"], 0)
+
+    def download_snapshot(
+        self, digest: str, dest: str | os.PathLike[str], *, progress: Progress | None = None
+    ) -> Path:
+        """Write the snapshot's files into the new folder ``dest``, byte for byte, with their
+        executable bits; atomically (a temporary sibling renamed at the end). Each distinct
+        blob is fetched once and checked against its sha256."""
+        snapshot = self.get_snapshot(digest)
+        target = Path(dest)
+        fetched: dict[str, Path] = {}
+        done = 0
+        with _snapshots.staging_folder(target) as tmp:
+            for file in snapshot.files:
+                out = tmp.joinpath(*file.path.split("/"))
+                out.parent.mkdir(parents=True, exist_ok=True)
+                if file.sha256 in fetched:
+                    shutil.copyfile(fetched[file.sha256], out)
+                else:
+                    self._fetch_blob(file.sha256, out)
+                    fetched[file.sha256] = out
+                    done += file.size
+                    if progress is not None:
+                        progress(done, snapshot.size)
+                out.chmod(file.mode)
+        return target
+
+    def _fetch_blob(self, sha256: str, out: Path) -> None:
+        digest = hashlib.sha256()
+        with self.http.stream("GET", f"/api/v1/blobs/{sha256}") as response, out.open("wb") as handle:
+            raise_for(response)
+            for chunk in response.iter_bytes(_CHUNK):
+                digest.update(chunk)
+                handle.write(chunk)
+        if digest.hexdigest() != sha256:
+            raise InvalidArgument(f"download of blob {sha256} is corrupt: sha256 mismatch")

@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from shipyard._version import __version__
 from shipyard.server import errors, mlflow
 from shipyard.server.deps import Services
-from shipyard.server.routers import artifacts, experiments, health, metrics, models, runs
+from shipyard.server.routers import artifacts, experiments, health, metrics, models, runs, snapshots
 from shipyard.services.artifacts import ArtifactService
 from shipyard.services.logged_models import LoggedModelService
 from shipyard.services.proxied_artifacts import ProxiedArtifactService
 from shipyard.services.registry import RegistryService
+from shipyard.services.snapshots import SnapshotService
 from shipyard.services.tracking import TrackingService
 from shipyard.settings import Settings
 from shipyard.stores.registry import open_artifact_store, open_database
@@ -51,9 +52,10 @@ def create_app(settings: Settings) -> FastAPI:
         registry=RegistryService(database),
         logged_models=LoggedModelService(database, store),
         proxied_artifacts=ProxiedArtifactService(artifact_service),
+        snapshots=SnapshotService(store, artifact_service),
     )
     errors.install(app)
-    for module in (health, experiments, runs, metrics, artifacts, models):
+    for module in (health, experiments, runs, metrics, artifacts, models, snapshots):
         app.include_router(module.router)
     mlflow.mount(app)
     return app

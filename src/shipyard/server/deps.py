@@ -15,6 +15,7 @@ from shipyard.services.artifacts import ArtifactService
 from shipyard.services.logged_models import LoggedModelService
 from shipyard.services.proxied_artifacts import ProxiedArtifactService
 from shipyard.services.registry import RegistryService
+from shipyard.services.snapshots import SnapshotService
 from shipyard.services.tracking import TrackingService
 
 __all__ = ["WORKSPACE_HEADER", "Ctx", "Services", "Svc", "json_response"]
@@ -30,6 +31,7 @@ class Services:
     registry: RegistryService
     logged_models: LoggedModelService
     proxied_artifacts: ProxiedArtifactService
+    snapshots: SnapshotService
 
 
 def _context(request: Request) -> RequestContext:

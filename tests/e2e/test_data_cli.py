@@ -1,0 +1,136 @@
+"""Snapshots and data assets as a user meets them: a real server, the SDK, raw HTTP for the
+bad input, and the ``shipyard data`` commands run as subprocesses."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shipyard.client.client import Client
+from shipyard.specs.snapshot import scan_code
+from tests.conftest import ServerProcess
+
+slow = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One server for the module: a start costs seconds, and each test uses its own names."""
+    server = ServerProcess(tmp_path_factory.mktemp("data") / "home").start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def client(server_url: str) -> Iterator[Client]:
+    client = Client(server_url)
+    yield client
+    client.close()
+
+
+def make_folder(root: Path, seed: str) -> dict[str, bytes]:
+    files = {
+        "train.py": f"print('{seed}')\n".encode(),
+        "data/big.bin": os.urandom(300_000),
+        "data/copy.bin": b"",  # filled below: the same bytes as big.bin
+        "bin/run.sh": f"#!/bin/sh\necho {seed}\n".encode(),
+    }
+    files["data/copy.bin"] = files["data/big.bin"]
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    (root / "bin" / "run.sh").chmod(0o755)
+    return files
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+# -- snapshots -------------------------------------------------------------------------
+
+
+@slow
+def test_second_upload_of_a_folder_sends_no_bytes_and_download_reproduces_it(
+    client: Client, tmp_path: Path
+) -> None:
+    files = make_folder(tmp_path / "src", "dedup")
+    seen: list[tuple[int, int]] = []
+    first = client.upload_folder(tmp_path / "src", progress=lambda done, total: seen.append((done, total)))
+    distinct = sum(len(d) for d in {hashlib.sha256(d).hexdigest(): d for d in files.values()}.values())
+    assert first.uploaded_bytes == distinct
+    assert first.size == sum(len(d) for d in files.values())
+    assert seen[-1] == (distinct, distinct)
+    second = client.upload_folder(tmp_path / "src")
+    assert (second.digest, second.uploaded_bytes) == (first.digest, 0)
+    assert first.digest == scan_code(tmp_path / "src").digest  # the job's code digest, too
+
+    out = client.download_snapshot(first.digest, tmp_path / "copy")
+    assert tree(out) == files
+    assert (out / "bin" / "run.sh").stat().st_mode & stat.S_IXUSR
+    assert not (out / "train.py").stat().st_mode & stat.S_IXUSR
+
+
+@slow
+def test_ignored_files_stay_home(client: Client, tmp_path: Path) -> None:
+    (tmp_path / "p" / "outputs").mkdir(parents=True)
+    (tmp_path / "p" / "train.py").write_text("print(1)\n")
+    (tmp_path / "p" / "outputs" / "model.bin").write_bytes(b"x" * 1000)
+    (tmp_path / "p" / ".amlignore").write_text("outputs/\n")
+    snapshot = client.upload_folder(tmp_path / "p")
+    assert [f.path for f in snapshot.files] == [".amlignore", "train.py"]
+
+
+@slow
+def test_a_blob_under_the_wrong_hash_is_refused(server_url: str) -> None:
+    wrong = hashlib.sha256(b"something else").hexdigest()
+    response = httpx.put(f"{server_url}/api/v1/blobs/{wrong}", content=b"these bytes")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "INVALID_ARGUMENT"
+    assert httpx.get(f"{server_url}/api/v1/blobs/{wrong}").status_code == 404
+    missing = httpx.post(f"{server_url}/api/v1/blobs/missing", json={"sha256": [wrong]}).json()
+    assert missing == {"missing": [wrong]}
+
+
+@slow
+@pytest.mark.parametrize("path", ["../escape.txt", "/etc/passwd", "%2e%2e/escape.txt", "a/../../b"])
+def test_snapshot_paths_that_escape_are_refused(server_url: str, path: str) -> None:
+    data = b"payload"
+    sha = hashlib.sha256(data).hexdigest()
+    assert httpx.put(f"{server_url}/api/v1/blobs/{sha}", content=data).status_code == 201
+    body = {"files": [{"path": path, "size": len(data), "sha256": sha, "mode": 420}]}
+    response = httpx.post(f"{server_url}/api/v1/snapshots", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "INVALID_PATH"
+
+
+@slow
+def test_a_snapshot_file_cannot_be_read_through_an_encoded_dotdot(client: Client, tmp_path: Path) -> None:
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f" / "a.txt").write_text("a")
+    digest = client.upload_folder(tmp_path / "f").digest
+    base = f"{client.url}/api/v1/snapshots/{digest}/files"
+    assert httpx.get(f"{base}/a.txt").content == b"a"
+    for trick in ("%2e%2e/%2e%2e/settings.json", "%252e%252e/x", "..%2f..%2fx"):
+        response = httpx.get(f"{base}/{trick}")
+        assert response.status_code in (400, 404), trick
+        assert response.json()["error"]["code"] in ("INVALID_PATH", "NOT_FOUND")
+
+
+@slow
+def test_a_snapshot_naming_a_blob_never_uploaded_says_which_file(server_url: str) -> None:
+    sha = hashlib.sha256(os.urandom(32)).hexdigest()
+    body = {"files": [{"path": "model/weights.bin", "size": 32, "sha256": sha}]}
+    response = httpx.post(f"{server_url}/api/v1/snapshots", json=body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert "model/weights.bin" in error["message"]
+    assert error["details"]["missing"] == ["model/weights.bin"]
