@@ -67,16 +67,21 @@ def install_command(
 def run(command: Sequence[str], step: str, emit: Emit, env: dict[str, str]) -> None:
     """Run ``command``, passing each line of its stdout and stderr to ``emit`` as it comes."""
     emit("$ " + " ".join(command))
-    with subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        text=True,
-        errors="replace",
-        bufsize=1,
-    ) as proc:
+    try:
+        proc = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            text=True,
+            errors="replace",
+            bufsize=1,
+        )
+    except OSError as exc:  # no uv binary, or not executable
+        emit(f"error: could not start uv: {exc}")
+        raise UvFailed(step, -1) from exc
+    with proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             emit(line.rstrip("\n"))

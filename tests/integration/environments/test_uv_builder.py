@@ -143,6 +143,15 @@ def test_a_python_that_is_not_installed_is_a_clear_error(tmp_path: Path) -> None
     assert not (tmp_path / spec_hash(request)).exists()
 
 
+def test_a_missing_uv_binary_is_a_build_failure_not_a_crash(tmp_path: Path) -> None:
+    request = EnvironmentRequest(requirements=("six",))
+    with pytest.raises(EnvironmentBuildFailed) as caught:
+        UvEnvironmentBuilder(tmp_path, uv=tmp_path / "no-uv-here").ensure(request)
+    assert "could not start uv" in caught.value.details["log_tail"]
+    assert UvEnvironmentBuilder(tmp_path).path_of(spec_hash(request)) is None
+    assert list((tmp_path / ".building").iterdir()) == []
+
+
 @pytest.mark.slow
 def test_two_processes_asking_for_the_same_new_spec_build_it_once(tmp_path: Path) -> None:
     cache, go = tmp_path / "envs", tmp_path / "go"
