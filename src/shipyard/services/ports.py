@@ -389,6 +389,10 @@ class LoggedModelRepository(ABC):
         """Insert or overwrite params."""
 
     @abstractmethod
+    def artifact_location(self, workspace: str, model_id: str) -> str | None:
+        """Where the files of an active model of ``workspace`` live; None when there is none."""
+
+    @abstractmethod
     def active_ids(self, workspace: str, model_ids: Sequence[str]) -> set[str]:
         """Those of ``model_ids`` that name an active model of ``workspace``."""
 

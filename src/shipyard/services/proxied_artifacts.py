@@ -7,6 +7,8 @@ accepted, both under an experiment of the caller's workspace:
     <workspace>/<experiment id>/<run id>/artifacts/<path>        a run's artifacts
     <workspace>/<experiment id>/models/<model id>/artifacts/<path>   a logged model's
 
+The run or the logged model must exist (a deleted run's files stay readable; a deleted
+model's files are gone) and the key must lie under its own artifact location.
 Run artifacts go through :class:`ArtifactService` (hash-checked, recorded in the artifact
 index, so ``/api/v1`` lists them); logged-model files are written to the store directly.
 Anything else — another workspace, an experiment's root, a made-up folder — is refused.
@@ -25,6 +27,7 @@ from shipyard.domain.context import RequestContext
 from shipyard.domain.paths import clean_relative_path, join_key
 from shipyard.errors import InvalidPath, NotFound
 from shipyard.services.artifacts import ArtifactEntry, ArtifactService
+from shipyard.services.ports import UnitOfWork
 from shipyard.services.tracking import TrackingService
 
 __all__ = ["ProxiedArtifactService", "ProxiedTarget"]
@@ -64,7 +67,13 @@ class ProxiedArtifactService:
             if parts[2] == "models":
                 if len(parts) < 5 or not _MODEL_ID.match(parts[3]) or parts[4] != "artifacts":
                     raise InvalidPath(f"artifact paths look like {_HINT}", path=clean)
-                root = join_key(experiment.artifact_location, "models", parts[3], "artifacts")
+                root = self._model_root(uow, ctx, parts[3])
+                if root != join_key(experiment.artifact_location, "models", parts[3], "artifacts"):
+                    raise InvalidPath(
+                        f"logged model {parts[3]} keeps its files under {root!r}, not in experiment"
+                        f" {experiment.id}",
+                        path=clean,
+                    )
                 run_id = None
             else:
                 if not _RUN_ID.match(parts[2]) or parts[3] != "artifacts":
@@ -77,6 +86,15 @@ class ProxiedArtifactService:
         if not inner and not allow_root:
             raise InvalidPath("name a file inside the artifact root, not the root itself", path=clean)
         return ProxiedTarget(key=clean, run_id=run_id, path=inner)
+
+    @staticmethod
+    def _model_root(uow: UnitOfWork, ctx: RequestContext, model_id: str) -> str:
+        root = uow.logged_models.artifact_location(ctx.workspace, model_id)
+        if root is None:
+            raise NotFound(
+                f"no logged model with id {model_id!r} in workspace {ctx.workspace!r}", model_id=model_id
+            )
+        return root
 
     async def upload(self, ctx: RequestContext, path: str, body: AsyncIterable[bytes]) -> None:
         target = await to_thread.run_sync(lambda: self.resolve(ctx, path))

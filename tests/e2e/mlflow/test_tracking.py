@@ -13,8 +13,10 @@ from typing import Any
 import httpx
 import mlflow
 import pytest
+import requests
 from mlflow import MlflowClient
 from mlflow.entities import Metric, RunTag, ViewType
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
 from tests.conftest import ServerProcess
 
@@ -343,13 +345,11 @@ def test_history_bulk_interval_for_charts(mlflow_server: ServerProcess) -> None:
 def test_logged_model_files_through_the_proxied_service(mlflow_server: ServerProcess) -> None:
     """Logged models (MLflow 3) keep their files under <experiment>/models/<id>/artifacts."""
     experiment_id = MlflowClient().create_experiment(unique("model-files"))
-    location = (
-        MlflowClient().get_experiment(experiment_id).artifact_location.removeprefix("mlflow-artifacts:/")
-    )
-    base = f"{mlflow_server.url}/api/2.0/mlflow-artifacts/artifacts/{location}/models/m-{uuid.uuid4().hex}/artifacts"
+    model = MlflowClient().create_logged_model(experiment_id, name="files")
+    root = model.artifact_location.removeprefix("mlflow-artifacts:/")
+    base = f"{mlflow_server.url}/api/2.0/mlflow-artifacts/artifacts/{root}"
     for name, data in [("MLmodel", b"flavors: {}\n"), ("model/weights.bin", b"\x00\x01\x02")]:
         assert httpx.put(f"{base}/{name}", content=data).status_code == 200
-    root = base.split("/api/2.0/mlflow-artifacts/artifacts/")[1]
     listing = httpx.get(
         f"{mlflow_server.url}/api/2.0/mlflow-artifacts/artifacts", params={"path": root}
     ).json()
@@ -360,6 +360,52 @@ def test_logged_model_files_through_the_proxied_service(mlflow_server: ServerPro
     assert httpx.get(f"{base}/model/weights.bin").content == b"\x00\x01\x02"
     assert httpx.delete(f"{base}/model").status_code == 200
     assert httpx.get(f"{base}/model/weights.bin").json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_logged_model_files_need_the_logged_model(mlflow_server: ServerProcess, tmp_path: Path) -> None:
+    """Uploads under models/<id>/artifacts need that model, alive, in the experiment named."""
+    client = MlflowClient()
+    experiment_id = client.create_experiment(unique("model-owner"))
+    other_experiment = client.create_experiment(unique("model-other"))
+    model = client.create_logged_model(experiment_id, name="owned")
+    doomed = client.create_logged_model(experiment_id, name="doomed")
+    client.delete_logged_model(doomed.model_id)
+    location = client.get_experiment(experiment_id).artifact_location.removeprefix("mlflow-artifacts:/")
+    elsewhere = client.get_experiment(other_experiment).artifact_location.removeprefix("mlflow-artifacts:/")
+    artifacts = f"{mlflow_server.url}/api/2.0/mlflow-artifacts/artifacts"
+
+    def put(key: str) -> httpx.Response:
+        return httpx.put(f"{artifacts}/{key}/weights.bin", content=b"\x00", timeout=30)
+
+    for ghost in (f"m-{uuid.uuid4().hex}", doomed.model_id):
+        response = put(f"{location}/models/{ghost}/artifacts")
+        assert response.status_code == 404, response.text
+        assert response.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+        assert ghost in response.json()["message"]
+        listing = httpx.get(artifacts, params={"path": f"{location}/models/{ghost}/artifacts"}, timeout=30)
+        assert listing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    # A real model, but named under another experiment than its own.
+    response = put(f"{elsewhere}/models/{model.model_id}/artifacts")
+    assert response.status_code == 400, response.text
+    assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    # The model's own location takes the upload.
+    assert put(f"{location}/models/{model.model_id}/artifacts").status_code == 200
+    # The mlflow client's artifact repository gets the same answers.
+    (tmp_path / "weights.bin").write_bytes(b"\x01")
+    ghost_uri = f"mlflow-artifacts:/{location}/models/m-{uuid.uuid4().hex}/artifacts"
+    with pytest.raises(requests.HTTPError) as caught:
+        get_artifact_repository(ghost_uri).log_artifact(str(tmp_path / "weights.bin"))
+    assert caught.value.response.status_code == 404
+    assert "RESOURCE_DOES_NOT_EXIST" in caught.value.response.text
+    client.log_model_artifact(model.model_id, str(tmp_path / "weights.bin"))
+    assert [f.path for f in client.list_logged_model_artifacts(model.model_id)] == ["weights.bin"]
+    # Nothing landed in either experiment but in the model's own folder.
+    stored = [
+        p
+        for p in mlflow_server.home.rglob("weights.bin")
+        if p.is_file() and {experiment_id, other_experiment} & set(p.parts)
+    ]
+    assert [p.parent.parent.name for p in stored] == [model.model_id]
 
 
 def test_run_name_tag_renames_and_native_rename_shows(mlflow_server: ServerProcess) -> None:

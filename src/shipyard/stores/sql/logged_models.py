@@ -165,6 +165,16 @@ class SqlLoggedModelRepository(LoggedModelRepository):
     def add_params(self, model_id: str, params: dict[str, str]) -> None:
         self._upsert(s.logged_model_params, model_id, params)
 
+    def artifact_location(self, workspace: str, model_id: str) -> str | None:
+        lm = s.logged_models.c
+        query = (
+            select(lm.artifact_location)
+            .join(s.experiments, s.experiments.c.id == lm.experiment_id)
+            .join(s.workspaces, s.workspaces.c.id == s.experiments.c.workspace_id)
+            .where(s.workspaces.c.name == workspace, lm.model_id == model_id, lm.lifecycle_stage == "active")
+        )
+        return self.conn.execute(query).scalar()
+
     def active_ids(self, workspace: str, model_ids: Sequence[str]) -> set[str]:
         lm = s.logged_models.c
         query = (
