@@ -80,13 +80,13 @@ def _collect(root: Path) -> list[tuple[str, Path, int]]:
                 rel = f"{rel_dir}{entry.name}"
                 if entry.name == ".git":
                     continue
+                is_dir = entry.is_dir()  # follows a symlink, as git's matching of "dir/" does
+                if _ignored(rules, rel, is_dir):
+                    continue
                 is_link = entry.is_symlink()
                 real = Path(entry.path).resolve() if is_link else Path(entry.path)
                 if is_link:
                     _check_link(root, rel, real)
-                is_dir = real.is_dir()
-                if _ignored(rules, rel, is_dir):
-                    continue
                 if is_dir:
                     if not is_link:
                         stack.append((Path(entry.path), f"{rel}/", rules))
