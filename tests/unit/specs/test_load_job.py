@@ -83,7 +83,7 @@ def test_missing_code_and_conda_file(project: Path) -> None:
         load_job(project)
     (project.parent / "src").mkdir()
     (project.parent / "conda.yml").unlink()
-    with pytest.raises(InvalidSpec, match=r"line 14: environment: conda_file 'conda.yml' does not exist"):
+    with pytest.raises(InvalidSpec, match=r"line 15: environment: conda_file 'conda.yml' does not exist"):
         load_job(project)
 
 
