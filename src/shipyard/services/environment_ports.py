@@ -69,6 +69,9 @@ class EnvironmentRequest:
     extra_index_urls: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        # Lists parsed from YAML are accepted and frozen, so a request stays hashable.
+        object.__setattr__(self, "requirements", tuple(self.requirements))
+        object.__setattr__(self, "extra_index_urls", tuple(self.extra_index_urls))
         if self.python is not None and not _PYTHON_VERSION.fullmatch(self.python):
             raise InvalidArgument(
                 f"python version {self.python!r} is not a version such as '3.11' or '3.11.7'"

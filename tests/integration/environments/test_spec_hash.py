@@ -31,6 +31,12 @@ def test_anything_that_changes_what_is_installed_changes_the_hash() -> None:
     assert len({spec_hash(base), *(spec_hash(o) for o in others)}) == 1 + len(others)
 
 
+def test_lists_from_yaml_are_frozen_into_tuples() -> None:
+    request = EnvironmentRequest(requirements=["six"])  # type: ignore[arg-type]
+    assert request.requirements == ("six",)
+    assert hash(request) == hash(EnvironmentRequest(requirements=("six",)))
+
+
 def test_no_python_version_means_the_servers() -> None:
     unset = EnvironmentRequest(requirements=("six",))
     explicit = EnvironmentRequest(python=server_python_version(), requirements=("six",))
