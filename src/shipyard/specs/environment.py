@@ -98,6 +98,8 @@ class PythonEnvironment:
 
     ``conda_packages`` are the non-pip conda dependencies (other than python and pip): uv cannot
     install them, the builder decides (they are listed in ``notes``). ``image`` is informative.
+    ``requirements`` is every pip requirement (the conda file's ``pip:`` list, then the lines of
+    the requirements file) and ``extra_index_urls`` the ``--extra-index-url`` options among them.
     """
 
     python_version: str | None
@@ -107,6 +109,8 @@ class PythonEnvironment:
     conda_packages: tuple[str, ...]
     image: str | None
     notes: tuple[str, ...]
+    requirements: tuple[str, ...] = ()
+    extra_index_urls: tuple[str, ...] = ()
 
 
 def resolve_environment(env: EnvironmentBody, base_dir: Path) -> PythonEnvironment:
@@ -139,6 +143,8 @@ def resolve_environment(env: EnvironmentBody, base_dir: Path) -> PythonEnvironme
     if conda_pkgs:
         notes.append(f"conda packages {', '.join(conda_pkgs)} are not pip packages; uv cannot install them")
     channels = tuple(str(c) for c in conda.get("channels") or ())
+    lines = [*pip_deps, *(_requirement_lines(requirements) if requirements else [])]
+    packages, index_urls = _split_pip_lines(lines)
     return PythonEnvironment(
         python_version=python,
         pip_dependencies=tuple(pip_deps),
@@ -147,7 +153,41 @@ def resolve_environment(env: EnvironmentBody, base_dir: Path) -> PythonEnvironme
         conda_packages=tuple(conda_pkgs),
         image=env.image,
         notes=tuple(notes),
+        requirements=tuple(packages),
+        extra_index_urls=tuple(index_urls),
     )
+
+
+def _requirement_lines(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidSpec(
+            f"pip requirements {path} cannot be read: {exc}", field="pip_requirements"
+        ) from None
+    return [
+        line.split(" #")[0].strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def _split_pip_lines(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Package requirements and ``--extra-index-url`` values; other pip options are refused."""
+    packages: list[str] = []
+    index_urls: list[str] = []
+    for line in lines:
+        if line.startswith(("--extra-index-url", "--index-url")):
+            index_urls.append(line.split("=", 1)[1].strip() if "=" in line.split()[0] else line.split()[1])
+        elif line.startswith("-"):
+            raise InvalidSpec(
+                f"pip option '{line}' is not supported in an environment; list packages "
+                "(and --extra-index-url) only",
+                field="pip_requirements",
+            )
+        else:
+            packages.append(line)
+    return packages, index_urls
 
 
 def _existing(base_dir: Path, relative: str, field: str) -> Path:

@@ -120,3 +120,31 @@ def test_data_examples() -> None:
     )
     cloud = load_spec(EXAMPLES / "data-cloud-file-https.yml", DataSpec)
     assert cloud.path.startswith("https://")
+
+
+def test_pip_requirements_file_and_inline_conda(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(
+        "# training\nscikit-learn>=1.4  # models\n--extra-index-url https://pypi.example/simple\n\npandas\n"
+    )
+    env = load_spec(
+        _write(
+            tmp_path,
+            "name: e\npip_requirements: requirements.txt\nconda_file:\n  dependencies:\n    - python=3.12\n    - numpy\n    - pip:\n      - mlflow-skinny\n",
+        ),
+        EnvironmentSpec,
+    )
+    python = resolve_environment(env, tmp_path)
+    assert python.requirements == ("mlflow-skinny", "scikit-learn>=1.4", "pandas")
+    assert python.extra_index_urls == ("https://pypi.example/simple",)
+    assert python.python_version == "3.12"
+    assert python.conda_packages == ("numpy",)
+    assert any("numpy" in n and "uv cannot install" in n for n in python.notes)
+    (tmp_path / "requirements.txt").write_text("-e .\n")
+    with pytest.raises(InvalidSpec, match=r"pip option '-e \.' is not supported"):
+        resolve_environment(env, tmp_path)
+
+
+def _write(folder: Path, text: str) -> Path:
+    path = folder / "env.yml"
+    path.write_text(text)
+    return path
