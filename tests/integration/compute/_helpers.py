@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -67,3 +68,13 @@ def gone(pid: int, timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def kill_leftovers(state_dir: Path) -> None:
+    """Kill every local job still running under ``state_dir``: a failed test must not leave
+    processes behind (closing a target deliberately leaves its jobs running)."""
+    from shipyard.compute._tree import kill_tree
+
+    for process_file in state_dir.glob("*/process.json"):
+        process = json.loads(process_file.read_text())
+        kill_tree(process["pid"], process["create_time"], grace_s=0.0)

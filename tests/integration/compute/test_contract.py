@@ -17,7 +17,7 @@ from shipyard.compute.registry import open_target
 from shipyard.errors import NotFound
 from shipyard.services.compute import ComputeConfig, ComputeTarget, Submission, TargetState
 
-from ._helpers import all_logs, gone, wait_ended, wait_file, wait_running
+from ._helpers import all_logs, gone, kill_leftovers, wait_ended, wait_file, wait_running
 
 PY = sys.executable
 
@@ -32,6 +32,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ComputeTa
     opened = open_target(config, tmp_path / "state")
     yield opened
     opened.close()
+    kill_leftovers(tmp_path / "state")  # local jobs a failed test left running
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from shipyard.compute.registry import known_kinds, open_target
 from shipyard.errors import InvalidArgument
 from shipyard.services.compute import ComputeConfig, Submission, TargetState
 
-from ._helpers import all_logs, gone, wait_ended, wait_file, wait_running, wait_status
+from ._helpers import all_logs, gone, kill_leftovers, wait_ended, wait_file, wait_running, wait_status
 
 PY = sys.executable
 
@@ -36,12 +36,13 @@ def state(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def targets() -> Iterator[list[LocalTarget]]:
-    """Targets a test opens; closed at the end even when it fails."""
+def targets(state: Path) -> Iterator[list[LocalTarget]]:
+    """Targets a test opens; closed, and their jobs killed, at the end even when it fails."""
     opened: list[LocalTarget] = []
     yield opened
     for target in opened:
         target.close()
+    kill_leftovers(state)
 
 
 def _open(targets: list[LocalTarget], state: Path, slots: int = 1, **kw: object) -> LocalTarget:
@@ -234,3 +235,52 @@ def test_the_registry_opens_targets_by_kind(state: Path) -> None:
         open_target(ComputeConfig(kind="slurm", name="hpc"), state)
     with pytest.raises(InvalidArgument, match="needs an address"):
         open_target(ComputeConfig(kind="ray", name="cluster"), state)
+
+
+def test_a_job_that_ended_while_the_server_was_down_keeps_its_result(
+    targets: list[LocalTarget], state: Path, code: Path
+) -> None:
+    first = _open(targets, state)
+    first.submit(Submission("quick", _gated(code / "gate", "quick") + "; exit 4", working_dir=code))
+    wait_running(first, "quick")
+    first.close()
+    (code / "gate").touch()
+    wait_file(state / "quick" / "exit.json")
+    second = _open(targets, state)
+    status = second.status("quick")
+    assert (status.state, status.exit_code, status.message) == (TargetState.FAILED, 4, "exit code 4")
+    assert all_logs(second, "quick") == b"quick started\nquick done\n"
+
+
+def test_a_command_killed_by_a_signal_says_which(targets: list[LocalTarget], state: Path, code: Path) -> None:
+    target = _open(targets, state)
+    target.submit(Submission("killed", "kill -KILL $$", working_dir=code))
+    status = wait_ended(target, "killed")
+    assert (status.state, status.message) == (TargetState.FAILED, "killed by signal SIGKILL")
+
+
+class FakeTarget(LocalTarget):
+    kind = "fake"
+
+
+def test_a_plugin_registers_through_the_entry_point_group(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shipyard.compute import registry
+
+    monkeypatch.setattr(registry, "_plugins", lambda: {"fake": f"{__name__}:FakeTarget"})
+    assert "fake" in registry.known_kinds()
+    target = open_target(ComputeConfig(kind="fake", name="f"), state)
+    try:
+        assert isinstance(target, FakeTarget)
+    finally:
+        target.close()
+
+
+def test_ray_without_ray_installed_says_which_extra_to_install(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray.job_submission", None)  # makes the import fail
+    config = ComputeConfig(kind="ray", name="cluster", address="http://127.0.0.1:1")
+    with pytest.raises(InvalidArgument, match=r"pip install 'shipyard\[ray\]'"):
+        open_target(config, state)
