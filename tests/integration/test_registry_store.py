@@ -219,3 +219,26 @@ def test_concurrent_registrations_get_distinct_numbers(registry, run, ctx) -> No
         )
     assert sorted(numbers) == list(range(2, 14))
     assert registry.get_model(ctx, "churn").latest_version == 13
+
+
+def test_latest_versions_of_a_page_per_stage_and_workspace(registry, tracking, artifacts, run, ctx) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(3):
+        registry.register(ctx, "churn", run.id, "model")
+    registry.register(ctx, "fraud", run.id, "model")
+    registry.create_model(ctx, "empty")
+    registry.transition_stage(ctx, "churn", 1, "Production")
+    their_run = trained_run(tracking, artifacts, CAROL_ELSEWHERE)
+    for _ in range(5):  # their own "churn" must not show in ours
+        registry.register(CAROL_ELSEWHERE, "churn", their_run.id, "model")
+
+    latest = registry.latest_versions_of(ctx, ["churn", "fraud", "empty", "missing"])
+    assert {name: [(v.version, v.stage) for v in found] for name, found in latest.items()} == {
+        "churn": [(1, "Production"), (3, "None")],
+        "fraud": [(1, "None")],
+        "empty": [],
+        "missing": [],
+    }
+    for name in ("churn", "fraud", "empty"):
+        assert latest[name] == registry.latest_versions(ctx, name)
+    assert registry.latest_versions_of(ctx, []) == {}
+    assert [v.version for v in registry.latest_versions_of(CAROL_ELSEWHERE, ["churn"])["churn"]] == [5]
