@@ -3,7 +3,7 @@ and the code snapshot of a job. Read by the CLI before anything is sent, and aga
 server, with the same models."""
 
 from shipyard.specs._yaml import load_spec, parse_spec
-from shipyard.specs.bindings import Binding, check_bindings, find_bindings, render_command
+from shipyard.specs.bindings import Binding, check_bindings, find_bindings, literal_text, render_command
 from shipyard.specs.compute import ComputeSpec
 from shipyard.specs.data import DataSpec
 from shipyard.specs.environment import (
@@ -52,6 +52,7 @@ __all__ = [
     "check_bindings",
     "find_bindings",
     "git_info",
+    "literal_text",
     "load_job",
     "load_spec",
     "parse_asset_ref",

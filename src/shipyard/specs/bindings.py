@@ -17,7 +17,7 @@ from typing import Literal
 
 from shipyard.errors import InvalidSpec
 
-__all__ = ["Binding", "check_bindings", "find_bindings", "render_command"]
+__all__ = ["Binding", "check_bindings", "find_bindings", "literal_text", "render_command"]
 
 _BINDING = re.compile(r"\$\{\{\s*(?P<expr>.*?)\s*\}\}")
 _OPTIONAL = re.compile(r"\$\[\[(?P<body>.*?)\]\]", re.DOTALL)
@@ -73,6 +73,11 @@ def check_bindings(
                 field="command",
             )
     return bindings
+
+
+def literal_text(value: bool | int | float | str) -> str:
+    """A literal input as the command gets it: ``True``/``False``, ``0.5``, text unchanged (as Azure ML)."""
+    return str(value)
 
 
 def render_command(command: str, inputs: Mapping[str, str | None], outputs: Mapping[str, str]) -> str:

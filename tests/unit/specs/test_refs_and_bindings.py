@@ -107,3 +107,16 @@ def test_plain_shell_brackets_are_not_optional_blocks() -> None:
     assert check_bindings("[[ -f a ]] && echo ${{inputs.x}}", ["x"], []) == find_bindings(
         "echo ${{inputs.x}}"
     )
+
+
+def test_literals_render_as_azure_does() -> None:
+    from shipyard.specs import literal_text
+
+    values = {
+        "flag": literal_text(True),
+        "c": literal_text(0.5),
+        "n": literal_text(3),
+        "s": literal_text("a b"),
+    }
+    command = "t ${{inputs.flag}} ${{inputs.c}} ${{inputs.n}} ${{inputs.s}}"
+    assert render_command(command, values, {}) == "t True 0.5 3 'a b'"
