@@ -18,6 +18,7 @@ an exit file. A terminal job's folder may be removed once its log has been copie
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -48,6 +49,7 @@ from shipyard.services.compute import (
 
 __all__ = ["LocalTarget"]
 
+logger = logging.getLogger(__name__)
 _SUPERVISOR = str(Path(__file__).with_name("_supervise.py"))
 _REATTACHED_POLL_S = 0.5  # supervisors of a previous server are not our children: poll them
 
@@ -192,10 +194,15 @@ class LocalTarget(ComputeTarget):
     def _dispatch(self) -> None:
         with self._cond:
             while not self._closed:
-                self._reap()
-                while self._queue and self._running() < self._max:
-                    self._launch(self._active[self._queue.popleft()])
-                self._cond.wait(self._next_wakeup_s())
+                try:
+                    self._reap()
+                    while self._queue and self._running() < self._max:
+                        self._launch(self._active[self._queue.popleft()])
+                    wait = self._next_wakeup_s()
+                except Exception:  # a full disk must not stop the queue for good
+                    logger.exception("local compute target: dispatching failed; retrying in 1 s")
+                    wait = 1.0
+                self._cond.wait(wait)
 
     def _running(self) -> int:
         return sum(1 for job in self._active.values() if job.state is not TargetState.QUEUED)

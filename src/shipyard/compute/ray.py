@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from shipyard.errors import InvalidArgument, NotFound, Unavailable
+from shipyard.errors import InvalidArgument, NotFound, ShipyardError, Unavailable
 from shipyard.services._clock import now_ms
 from shipyard.services.compute import (
     ComputeConfig,
@@ -100,7 +100,7 @@ class RayTarget(ComputeTarget):
                 runtime_env=runtime_env,
                 entrypoint_num_cpus=self._cpus,
             )
-        except RuntimeError as exc:
+        except (RuntimeError, OSError) as exc:  # requests' errors are OSErrors
             if "already" not in str(exc):  # a concurrent submit of the same id won the race
                 raise Unavailable(f"Ray refused job {sub.job_id}: {exc}") from exc
         if sub.timeout_s is not None:
@@ -145,7 +145,10 @@ class RayTarget(ComputeTarget):
         if offset < 0 or limit < 0:
             raise InvalidArgument("offset and limit must not be negative")
         ended = self.status(job_id).state.terminal
-        text = self._client.get_job_logs(job_id).encode()
+        try:
+            text = self._client.get_job_logs(job_id).encode()
+        except (RuntimeError, OSError) as exc:
+            raise Unavailable(f"the Ray Jobs API failed: {exc}") from exc
         data = text[offset : offset + limit]
         next_offset = offset + len(data)
         return LogChunk(data, next_offset, complete=ended and next_offset >= len(text))
@@ -167,7 +170,7 @@ class RayTarget(ComputeTarget):
         check_job_id(job_id)
         try:
             return self._client.get_job_info(job_id)
-        except RuntimeError as exc:
+        except (RuntimeError, OSError) as exc:
             if "404" in str(exc):
                 return None
             raise Unavailable(f"the Ray Jobs API failed: {exc}") from exc
@@ -176,7 +179,7 @@ class RayTarget(ComputeTarget):
         self._save(job_id, record)
         try:
             self._client.stop_job(job_id)
-        except RuntimeError as exc:
+        except (RuntimeError, OSError) as exc:
             raise Unavailable(f"Ray could not stop job {job_id}: {exc}") from exc
 
     def _watch_timeouts(self) -> None:
@@ -186,7 +189,7 @@ class RayTarget(ComputeTarget):
             for job_id in timed:
                 try:
                     ended = self.status(job_id).state.terminal  # status() enforces the timeout
-                except (NotFound, Unavailable):
+                except ShipyardError:  # Ray unreachable for now: try again next round
                     ended = False
                 if ended:
                     with self._lock:
