@@ -2,7 +2,7 @@
 and the code snapshot of a job. Read by the CLI before anything is sent, and again by the
 server, with the same models."""
 
-from shipyard.specs._yaml import load_spec, parse_spec
+from shipyard.specs._yaml import load_spec, parse_spec, validate_spec
 from shipyard.specs.bindings import Binding, check_bindings, find_bindings, literal_text, render_command
 from shipyard.specs.compute import ComputeSpec
 from shipyard.specs.data import DataSpec
@@ -62,4 +62,5 @@ __all__ = [
     "render_command",
     "resolve_environment",
     "scan_code",
+    "validate_spec",
 ]

@@ -22,7 +22,16 @@ from yaml.nodes import MappingNode
 from shipyard.errors import InvalidSpec
 from shipyard.specs._overrides import apply_overrides
 
-__all__ = ["LineDict", "LoadedText", "load_mapping", "load_spec", "parse_spec", "spec_error", "spec_kind"]
+__all__ = [
+    "LineDict",
+    "LoadedText",
+    "load_mapping",
+    "load_spec",
+    "parse_spec",
+    "spec_error",
+    "spec_kind",
+    "validate_spec",
+]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -98,6 +107,18 @@ def parse_spec(text: str, model: type[M], source: str = "<string>", overrides: S
 def load_spec(path: Path, model: type[M], overrides: Sequence[str] = ()) -> M:
     """Read and validate a spec file; ``overrides`` are ``--set a.b=value`` strings."""
     return LoadedText.read(path, model, overrides).validate(model)
+
+
+def validate_spec(data: Mapping[str, Any], model: type[M], source: str = "<string>") -> M:
+    """Validate a mapping already loaded (e.g. a spec sent to the server); errors as InvalidSpec.
+
+    A :class:`LineDict` keeps its lines in the messages; a plain mapping names fields only.
+    """
+    loaded = LoadedText.__new__(LoadedText)
+    loaded.source = source
+    loaded.data = data if isinstance(data, LineDict) else LineDict(data)
+    loaded.overridden = {}
+    return loaded.validate(model)
 
 
 class LoadedText:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from shipyard.errors import InvalidSpec
 from shipyard.specs._yaml import LoadedText
@@ -37,6 +38,8 @@ class LoadedJob:
 
     ``environment`` is the named asset to look up, the Python environment read from an inline
     spec, or None (the server's interpreter). ``notes`` say which accepted fields are ignored.
+    ``raw`` is the file's mapping with the overrides applied, as validated (what to send on:
+    re-serialising ``spec`` would turn an empty ``outputs.model:`` into a full mapping).
     """
 
     spec: CommandJobSpec
@@ -46,6 +49,7 @@ class LoadedJob:
     inputs: Mapping[str, ResolvedInput]
     environment: AssetRef | PythonEnvironment | None
     notes: tuple[str, ...]
+    raw: Mapping[str, Any] = field(default_factory=dict)
 
 
 def load_job(path: Path, overrides: Sequence[str] = ()) -> LoadedJob:
@@ -75,6 +79,7 @@ def load_job(path: Path, overrides: Sequence[str] = ()) -> LoadedJob:
         inputs=inputs,
         environment=environment,
         notes=tuple(notes),
+        raw=text.data,
     )
 
 

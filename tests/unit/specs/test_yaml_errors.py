@@ -213,3 +213,17 @@ def test_environment_data_and_compute_files() -> None:
     assert compute.max_concurrent == 1
     assert "a ray compute needs 'address'" in _error("name: c\ntype: ray\n", ComputeSpec).message
     assert "max_concurrent" in _error("name: c\nmax_concurrent: 0\n", ComputeSpec).message
+
+
+def test_validate_spec_of_a_mapping_sent_over_the_wire() -> None:
+    from shipyard.specs import validate_spec
+
+    assert validate_spec({"command": "echo"}, CommandJobSpec, "job.yml").command == "echo"
+    with pytest.raises(InvalidSpec) as info:
+        validate_spec({"command": "echo ${{inputs.x}}"}, CommandJobSpec, "job.yml")
+    assert info.value.message.startswith(
+        "job.yml: ${{inputs.x}} in the command: the job declares no input 'x'"
+    )
+    assert info.value.details["field"] == "command"
+    with pytest.raises(InvalidSpec, match=r"job\.yml: unknown field 'comand' under the job"):
+        validate_spec({"command": "echo", "comand": "x"}, CommandJobSpec, "job.yml")
