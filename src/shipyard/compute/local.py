@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -130,7 +131,11 @@ class LocalTarget(ComputeTarget):
                 return
             job_dir.mkdir(exist_ok=True)
             (job_dir / "output.log").touch()
-            _write_json(job_dir / "submission.json", {**_to_json(sub), "queued_at": now_ms()}, mode=0o600)
+            queued = {
+                "queued_at": now_ms(),
+                "queued_ns": time.time_ns(),
+            }  # ns: the FIFO order after a restart
+            _write_json(job_dir / "submission.json", {**_to_json(sub), **queued}, mode=0o600)
             self._active[sub.job_id] = _Job(sub)
             self._queue.append(sub.job_id)
             self._cond.notify_all()
@@ -336,7 +341,7 @@ class LocalTarget(ComputeTarget):
             self._active[job.sub.job_id] = job
             process = _read_json(job_dir / "process.json")
             if process is None:
-                queued.append((saved["queued_at"], job))
+                queued.append((saved["queued_ns"], job))
                 continue
             job.state = TargetState.RUNNING
             job.pid, job.create_time = process["pid"], process["create_time"]
