@@ -15,6 +15,7 @@ import pytest
 from shipyard.client.client import Client
 from shipyard.specs.snapshot import scan_code
 from tests.conftest import ServerProcess
+from tests.e2e.test_cli import ok, run_cli, strict_json
 
 slow = pytest.mark.slow
 
@@ -134,3 +135,130 @@ def test_a_snapshot_naming_a_blob_never_uploaded_says_which_file(server_url: str
     error = response.json()["error"]
     assert "model/weights.bin" in error["message"]
     assert error["details"]["missing"] == ["model/weights.bin"]
+
+
+# -- data assets through the CLI -------------------------------------------------------
+
+CSV = b"sepal_length,species,count\n5.1,setosa,1\n4.9,setosa,2\n6.3,virginica,3\n7.0,versicolor,4\n"
+
+
+def write_spec(folder: Path, text: str) -> Path:
+    spec = folder / "data.yml"
+    spec.write_text(text)
+    return spec
+
+
+@slow
+def test_create_from_a_yaml_file_then_show_list_and_download(server_url: str, tmp_path: Path) -> None:
+    files = make_folder(tmp_path / "images", "cli")
+    spec = write_spec(
+        tmp_path,
+        "$schema: https://azuremlschemas.azureedge.net/latest/data.schema.json\n"
+        "name: images\ntype: uri_folder\npath: ./images\ndescription: pictures\ntags: {stage: 1}\n",
+    )
+    created = strict_json(ok("data", "create", "-f", str(spec), "-o", "json", url=server_url))
+    assert (created["name"], created["version"], created["type"]) == ("images", "1", "uri_folder")
+    assert created["file_count"] == len(files)
+    assert created["tags"] == {"stage": "1"}
+    again = strict_json(ok("data", "create", "-f", str(spec), "-o", "json", url=server_url))
+    assert again["version"] == "2"
+    assert again["content_hash"] == created["content_hash"]
+
+    shown = strict_json(ok("data", "show", "-n", "images", "--label", "latest", "-o", "json", url=server_url))
+    assert shown["version"] == "2"
+    assert "images" in ok("data", "list", url=server_url)
+    table = ok("data", "show", "-n", "images", "-v", "1", url=server_url)
+    assert created["content_hash"] in table
+    assert "pictures" in table
+
+    out = ok(
+        "data", "download", "-n", "images", "-v", "1", "--download-path", str(tmp_path / "dl"), url=server_url
+    )
+    assert "to " in out
+    assert tree(tmp_path / "dl" / "images") == files
+
+
+@slow
+def test_a_csv_file_asset_reports_its_schema_and_row_count(server_url: str, tmp_path: Path) -> None:
+    (tmp_path / "iris.csv").write_bytes(CSV)
+    spec = write_spec(tmp_path, "name: iris-csv\nversion: '2026.1'\ntype: uri_file\npath: iris.csv\n")
+    ok("data", "create", "-f", str(spec), url=server_url)
+    shown = strict_json(ok("data", "show", "-n", "iris-csv", "-o", "json", url=server_url))
+    assert shown["row_count"] == 4
+    assert shown["columns"] == [
+        {"name": "sepal_length", "type": "double"},
+        {"name": "species", "type": "string"},
+        {"name": "count", "type": "int64"},
+    ]
+    table = ok("data", "show", "-n", "iris-csv", url=server_url)
+    assert "sepal_length" in table
+    assert "Schema (3 columns)" in table
+
+
+@slow
+def test_registering_a_version_twice_is_refused(server_url: str, tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("a")
+    spec = write_spec(tmp_path, "name: once\nversion: '1'\npath: a.txt\ntype: uri_file\n")
+    ok("data", "create", "-f", str(spec), url=server_url)
+    (tmp_path / "a.txt").write_text("changed")
+    done = run_cli("data", "create", "-f", str(spec), url=server_url)
+    assert done.returncode == 1
+    assert "ALREADY_EXISTS" in done.stderr
+    assert "immutable" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@slow
+def test_command_line_options_override_the_file_and_urls_are_recorded(
+    server_url: str, tmp_path: Path
+) -> None:
+    spec = write_spec(tmp_path, "name: lake\npath: s3://bucket/raw/\n")
+    created = strict_json(
+        ok(
+            "data",
+            "create",
+            "-f",
+            str(spec),
+            "--name",
+            "lake-2",
+            "--version",
+            "7",
+            "-o",
+            "json",
+            url=server_url,
+        )
+    )
+    assert (created["name"], created["version"], created["path"]) == ("lake-2", "7", "s3://bucket/raw/")
+    assert created["content_hash"] == ""
+    done = run_cli("data", "download", "-n", "lake-2", "--download-path", str(tmp_path), url=server_url)
+    assert done.returncode == 1
+    assert "external URL" in done.stderr
+
+
+@slow
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["data", "show", "-n", "no-such-asset"],
+        ["data", "show", "-n", "no-such-asset", "-v", "3"],
+        ["data", "download", "-n", "no-such-asset"],
+    ],
+)
+def test_an_unknown_asset_is_a_clean_error(server_url: str, args: list[str]) -> None:
+    done = run_cli(*args, url=server_url)
+    assert done.returncode == 1
+    assert "error: no data asset 'no-such-asset'" in done.stderr
+    assert "(NOT_FOUND)" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@slow
+def test_a_misspelt_field_in_the_file_is_named_before_anything_is_uploaded(
+    server_url: str, tmp_path: Path
+) -> None:
+    spec = write_spec(tmp_path, "name: typo\npath: ./nowhere\ndescriptoin: x\n")
+    done = run_cli("data", "create", "-f", str(spec), url=server_url)
+    assert done.returncode == 1
+    assert "descriptoin" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "typo" not in ok("data", "list", url=server_url)

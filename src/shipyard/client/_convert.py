@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shipyard.domain.data_assets import Column, DataAsset
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.tracking import Experiment, MetricHistory, MetricSummary, Run, RunStatus
 
@@ -56,3 +57,9 @@ def version(data: dict[str, Any]) -> ModelVersion:
 
 def event(data: dict[str, Any]) -> ModelEvent:
     return ModelEvent(**data)
+
+
+def data_asset(data: dict[str, Any]) -> DataAsset:
+    columns = data.get("columns")
+    fields = {k: v for k, v in data.items() if k != "columns"}
+    return DataAsset(columns=None if columns is None else [Column(**c) for c in columns], **fields)

@@ -8,12 +8,13 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 import httpx
 
 from shipyard.client import _convert, _snapshots
 from shipyard.client._http import HttpClient, raise_for
+from shipyard.domain.data_assets import DataAsset
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.snapshots import SnapshotFile, SnapshotRef
 from shipyard.domain.tracking import Experiment, MetricHistory, Run
@@ -439,3 +440,71 @@ class Client:
                 handle.write(chunk)
         if digest.hexdigest() != sha256:
             raise InvalidArgument(f"download of blob {sha256} is corrupt: sha256 mismatch")
+
+    # -- data assets -------------------------------------------------------------------
+
+    def create_data_asset(
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        *,
+        version: str | None = None,
+        type: str = "uri_folder",  # noqa: A002 — the field's name in data.yml
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        max_bytes: int = DEFAULT_MAX_SNAPSHOT_BYTES,
+        progress: Progress | None = None,
+    ) -> DataAsset:
+        """Register a version. ``path``: a local file or folder, uploaded as a snapshot (only
+        the blobs the server lacks), or an fsspec URL such as ``s3://…``, recorded as given.
+        Without ``version``, one more than the highest integer version."""
+        body: dict[str, Any] = {
+            "name": name,
+            "version": version,
+            "type": type,
+            "description": description,
+            "tags": tags or {},
+        }
+        if isinstance(path, str) and len(urlparse(path).scheme) > 1 and "://" in path:
+            body["path"] = path
+        else:
+            body["snapshot"] = self.upload_folder(path, max_bytes=max_bytes, progress=progress).digest
+        return _convert.data_asset(self.http.request("POST", "/api/v1/data", json=body))
+
+    def get_data_asset(self, name: str, version: str = "latest") -> DataAsset:
+        """One version; ``"latest"`` for the one created last."""
+        url = f"/api/v1/data/{_q(name)}/versions/{_q(version)}"
+        return _convert.data_asset(self.http.request("GET", url))
+
+    def list_data_assets(self, max_results: int = 100_000) -> list[DataAsset]:
+        """The latest version of each data asset (following pages)."""
+        out: list[DataAsset] = []
+        while len(out) < max_results:
+            page = min(10_000, max_results - len(out))
+            params = {"max_results": page, "offset": len(out)}
+            assets = self.http.request("GET", "/api/v1/data", params=params)["assets"]
+            out.extend(_convert.data_asset(a) for a in assets)
+            if len(assets) < page:
+                break
+        return out
+
+    def list_data_asset_versions(self, name: str) -> list[DataAsset]:
+        """Every version, newest first."""
+        data = self.http.request("GET", f"/api/v1/data/{_q(name)}/versions")
+        return [_convert.data_asset(a) for a in data["assets"]]
+
+    def download_data_asset(
+        self,
+        name: str,
+        dest: str | os.PathLike[str],
+        version: str = "latest",
+        *,
+        progress: Progress | None = None,
+    ) -> Path:
+        """Write an uploaded asset's files into the new folder ``dest`` (see :meth:`download_snapshot`)."""
+        asset = self.get_data_asset(name, version)
+        if not asset.content_hash:
+            raise InvalidArgument(
+                f"data asset {name}:{asset.version} is an external URL ({asset.path}); read it from there"
+            )
+        return self.download_snapshot(asset.content_hash, dest, progress=progress)

@@ -10,8 +10,9 @@ from fastapi import FastAPI
 from shipyard._version import __version__
 from shipyard.server import errors, mlflow
 from shipyard.server.deps import Services
-from shipyard.server.routers import artifacts, experiments, health, metrics, models, runs, snapshots
+from shipyard.server.routers import artifacts, data, experiments, health, metrics, models, runs, snapshots
 from shipyard.services.artifacts import ArtifactService
+from shipyard.services.data_assets import DataAssetService
 from shipyard.services.logged_models import LoggedModelService
 from shipyard.services.proxied_artifacts import ProxiedArtifactService
 from shipyard.services.registry import RegistryService
@@ -46,16 +47,18 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.database = database
     app.state.artifact_store = store
     artifact_service = ArtifactService(database, store, settings.max_upload_bytes)
+    snapshot_service = SnapshotService(store, artifact_service)
     app.state.services = Services(
         tracking=tracking,
         artifacts=artifact_service,
         registry=RegistryService(database),
         logged_models=LoggedModelService(database, store),
         proxied_artifacts=ProxiedArtifactService(artifact_service),
-        snapshots=SnapshotService(store, artifact_service),
+        snapshots=snapshot_service,
+        data=DataAssetService(database, snapshot_service),
     )
     errors.install(app)
-    for module in (health, experiments, runs, metrics, artifacts, models, snapshots):
+    for module in (health, experiments, runs, metrics, artifacts, models, snapshots, data):
         app.include_router(module.router)
     mlflow.mount(app)
     return app

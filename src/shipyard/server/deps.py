@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from shipyard.domain.context import ANONYMOUS, DEFAULT_WORKSPACE, RequestContext
 from shipyard.errors import InvalidArgument
 from shipyard.services.artifacts import ArtifactService
+from shipyard.services.data_assets import DataAssetService
 from shipyard.services.logged_models import LoggedModelService
 from shipyard.services.proxied_artifacts import ProxiedArtifactService
 from shipyard.services.registry import RegistryService
@@ -32,6 +33,7 @@ class Services:
     logged_models: LoggedModelService
     proxied_artifacts: ProxiedArtifactService
     snapshots: SnapshotService
+    data: DataAssetService
 
 
 def _context(request: Request) -> RequestContext:

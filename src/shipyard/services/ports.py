@@ -18,6 +18,7 @@ from shipyard.domain.logged_models import LoggedModel, LoggedModelMetric
 from shipyard.domain.model_search import ModelClause, ModelOrder
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.tracking import DatasetInput, Experiment, ModelOutput, Run, RunIO
+from shipyard.services.data_ports import DataAssetRepository
 
 __all__ = [
     "ArtifactIndex",
@@ -424,6 +425,7 @@ class UnitOfWork(ABC):
     artifacts: ArtifactIndex
     models: ModelRepository
     logged_models: LoggedModelRepository
+    data_assets: DataAssetRepository
 
 
 class Database(ABC):

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from shipyard.errors import AlreadyExists, Unavailable
 from shipyard.services.ports import Database, UnitOfWork
 from shipyard.stores.sql.artifacts import SqlArtifactIndex
+from shipyard.stores.sql.data_assets import SqlDataAssetRepository
 from shipyard.stores.sql.engine import WRITE_OPTION, build_engine
 from shipyard.stores.sql.experiments import SqlExperimentRepository, SqlWorkspaceRepository
 from shipyard.stores.sql.logged_models import SqlLoggedModelRepository
@@ -55,6 +56,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.artifacts = SqlArtifactIndex(conn)
         self.models = SqlModelRepository(conn)
         self.logged_models = SqlLoggedModelRepository(conn)
+        self.data_assets = SqlDataAssetRepository(conn)
 
 
 # SQLite keeps no table statistics unless asked. Without them the planner starts a search
