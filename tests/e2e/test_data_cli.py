@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from shipyard.client.client import Client
+from shipyard.errors import InvalidArgument, NotFound
 from shipyard.specs.snapshot import scan_code
 from tests.conftest import ServerProcess
 from tests.e2e.test_cli import ok, run_cli, strict_json
@@ -262,3 +263,19 @@ def test_a_misspelt_field_in_the_file_is_named_before_anything_is_uploaded(
     assert "descriptoin" in done.stderr
     assert "Traceback" not in done.stderr
     assert "typo" not in ok("data", "list", url=server_url)
+
+
+@slow
+def test_the_sdk_refuses_a_folder_as_uri_file_and_a_file_as_uri_folder_before_uploading(
+    client: Client, tmp_path: Path
+) -> None:
+    (tmp_path / "a.csv").write_bytes(CSV)
+    with pytest.raises(InvalidArgument, match="is a folder"):
+        client.create_data_asset("wrong-type", tmp_path, type="uri_file")
+    with pytest.raises(InvalidArgument, match="is a file"):
+        client.create_data_asset("wrong-type", tmp_path / "a.csv", type="uri_folder")
+    with pytest.raises(NotFound):
+        client.get_data_asset("wrong-type")
+    asset = client.create_data_asset("right-type", tmp_path / "a.csv", type="uri_file")
+    assert (asset.version, asset.row_count) == ("1", 4)
+    assert [a.version for a in client.list_data_asset_versions("right-type")] == ["1"]

@@ -468,7 +468,12 @@ class Client:
         if isinstance(path, str) and len(urlparse(path).scheme) > 1 and "://" in path:
             body["path"] = path
         else:
-            body["snapshot"] = self.upload_folder(path, max_bytes=max_bytes, progress=progress).digest
+            local = Path(path)
+            if type == "uri_file" and local.is_dir():
+                raise InvalidArgument(f"{local} is a folder; a uri_file asset is one file (use uri_folder)")
+            if type != "uri_file" and local.is_file():
+                raise InvalidArgument(f"{local} is a file; a {type} asset is a folder (use uri_file)")
+            body["snapshot"] = self.upload_folder(local, max_bytes=max_bytes, progress=progress).digest
         return _convert.data_asset(self.http.request("POST", "/api/v1/data", json=body))
 
     def get_data_asset(self, name: str, version: str = "latest") -> DataAsset:
