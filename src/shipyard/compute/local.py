@@ -131,10 +131,8 @@ class LocalTarget(ComputeTarget):
                 return
             job_dir.mkdir(exist_ok=True)
             (job_dir / "output.log").touch()
-            queued = {
-                "queued_at": now_ms(),
-                "queued_ns": time.time_ns(),
-            }  # ns: the FIFO order after a restart
+            # queued_ns keeps the FIFO order of jobs submitted in the same millisecond after a restart
+            queued = {"queued_at": now_ms(), "queued_ns": time.time_ns()}
             _write_json(job_dir / "submission.json", {**_to_json(sub), **queued}, mode=0o600)
             self._active[sub.job_id] = _Job(sub)
             self._queue.append(sub.job_id)

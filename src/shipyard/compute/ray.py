@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import threading
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ class RayTarget(ComputeTarget):
             runtime_env["pip"] = list(sub.pip)
         try:
             self._client.submit_job(
-                entrypoint=sub.command,
+                entrypoint=_entrypoint(sub.command),
                 submission_id=sub.job_id,
                 runtime_env=runtime_env,
                 entrypoint_num_cpus=self._cpus,
@@ -115,16 +116,8 @@ class RayTarget(ComputeTarget):
         state = _STATES.get(str(info.status), TargetState.LOST)
         started, ended = info.start_time, info.end_time
         intent = record.get("intent")
-        timeout_s = record.get("timeout_s")
-        if (
-            not state.terminal
-            and intent is None
-            and timeout_s
-            and started
-            and now_ms() >= started + timeout_s * 1000
-        ):
-            intent = {"kind": "timeout", "timeout_s": timeout_s}
-            self._stop_job(job_id, {**record, "intent": intent})
+        if state is TargetState.RUNNING and intent is None and record.get("timeout_s"):
+            intent = self._enforce_timeout(job_id, record)
         if not state.terminal:
             return TargetStatus(state, message=_ongoing(intent), started_at=started)
         exit_code = info.driver_exit_code
@@ -175,6 +168,18 @@ class RayTarget(ComputeTarget):
                 return None
             raise Unavailable(f"the Ray Jobs API failed: {exc}") from exc
 
+    def _enforce_timeout(self, job_id: str, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Stop a job running past its timeout, counted from when it was first seen running
+        (Ray's ``start_time`` is the submission; building a runtime env is not running)."""
+        if record.get("running_since") is None:
+            self._save(job_id, {**record, "running_since": now_ms()})
+            return None
+        if now_ms() < record["running_since"] + record["timeout_s"] * 1000:
+            return None
+        intent = {"kind": "timeout", "timeout_s": record["timeout_s"]}
+        self._stop_job(job_id, {**record, "intent": intent})
+        return intent
+
     def _stop_job(self, job_id: str, record: dict[str, Any]) -> None:
         self._save(job_id, record)
         try:
@@ -208,6 +213,19 @@ class RayTarget(ComputeTarget):
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(record), encoding="utf-8")
         os.replace(tmp, path)
+
+
+def _entrypoint(command: str) -> str:
+    """``command`` under a shell that passes a stop on to its whole process group.
+
+    Ray starts the entrypoint in a session of its own but signals only the processes it
+    sees at that moment, so a child forked a moment later would outlive a cancel; this shell
+    leads the group and forwards the signal to all of it. bash runs the command, as on
+    ``local``, where the node has it."""
+    inner = shlex.quote(command)
+    return (
+        f"trap 'trap - TERM INT; kill -TERM 0' TERM INT; $(command -v bash || echo sh) -c {inner} & wait $!"
+    )
 
 
 def _ongoing(intent: dict[str, Any] | None) -> str:
