@@ -80,7 +80,7 @@ class Submission:
     job_id: str
     command: str
     working_dir: Path
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict, hash=False)
     python_bin_dir: Path | None = None
     pip: tuple[str, ...] = ()
     timeout_s: float | None = None
@@ -149,7 +149,7 @@ class ComputeConfig:
     name: str
     max_concurrent: int = 1
     address: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if self.max_concurrent < 1:
