@@ -17,6 +17,7 @@ Attributes load lazily so ``import shipyard`` (and ``shipyard --help``) stays fa
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from shipyard._version import __version__
@@ -56,17 +57,34 @@ def start_run(
     log_system_metrics: bool = False,
     system_metrics_interval: float = 10.0,
 ) -> ActiveRun:
-    """Start a run in ``experiment`` (created if needed; default ``Default``)."""
+    """Start a run in ``experiment`` (created if needed; default ``Default``).
+
+    Inside a Shipyard job (``SHIPYARD_RUN_ID`` is set) the first call continues the job's own
+    run instead, wherever the job put it, as ``mlflow.start_run`` does with ``MLFLOW_RUN_ID``;
+    later calls start new runs.
+    """
     from shipyard.client.run import ActiveRun
 
     client = _client()
+    str_tags = {k: str(v) for k, v in (tags or {}).items()}
+    str_params = {k: str(v) for k, v in (params or {}).items()}
+    job_run = os.environ.pop("SHIPYARD_RUN_ID", None) if parent_run_id is None else None
+    if job_run:
+        run = client.get_run(job_run)
+        active = ActiveRun(
+            client,
+            run,
+            log_system_metrics=log_system_metrics,
+            system_metrics_interval=system_metrics_interval,
+        )
+        if str_tags:
+            active.set_tags(str_tags)
+        if str_params:
+            active.log_params(str_params)
+        return active
     found = client.get_or_create_experiment(experiment or "Default")
     run = client.create_run(
-        found.id,
-        name=name,
-        tags={k: str(v) for k, v in (tags or {}).items()},
-        params={k: str(v) for k, v in (params or {}).items()},
-        parent_run_id=parent_run_id,
+        found.id, name=name, tags=str_tags, params=str_params, parent_run_id=parent_run_id
     )
     return ActiveRun(
         client, run, log_system_metrics=log_system_metrics, system_metrics_interval=system_metrics_interval

@@ -44,11 +44,57 @@ class Settings(BaseSettings):
     log_level: str = Field(
         default="info", description="Log level of the server (debug, info, warning, error)."
     )
+    public_url: str | None = Field(
+        default=None,
+        description="URL a job's process uses to reach this server (MLFLOW_TRACKING_URI);"
+        " default: http://<host>:<port>, with 127.0.0.1 for a wildcard host.",
+    )
+    run_jobs: bool = Field(
+        default=True,
+        description="Run the job runner in this server process (queued jobs start on their compute).",
+    )
+    local_max_concurrent: int = Field(
+        default=2,
+        ge=1,
+        le=1024,
+        description="Jobs the built-in 'local' compute target runs at once; more wait in Queued.",
+    )
+    max_code_bytes: int = Field(
+        default=100 * 1024**2,
+        gt=0,
+        description="Largest code snapshot a job may upload (after .gitignore/.amlignore).",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'shipyard.db').resolve()}"
+
+    def default_public_url(self, port: int | None = None) -> str:
+        """``public_url``, else this server's address as a local job reaches it."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - a wildcard bind, reached locally
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port if port is None else port}"
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Each job's folder: code, inputs, outputs and its log (``<home>/jobs``)."""
+        return self.home / "jobs"
+
+    @property
+    def environments_dir(self) -> Path:
+        """The cache of built job environments, keyed by the hash of their spec."""
+        return self.home / "envs"
+
+    @property
+    def compute_state_dir(self) -> Path:
+        """State of the compute targets (the local target's process records)."""
+        return self.home / "compute"
 
     def resolved_artifacts(self) -> str:
         if self.artifacts:

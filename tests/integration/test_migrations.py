@@ -13,7 +13,7 @@ from sqlalchemy import inspect
 
 import shipyard.stores.sql.migrate as migrate
 from shipyard.stores.sql.engine import build_engine
-from shipyard.stores.sql.schema import metadata
+from shipyard.stores.sql.tables import metadata
 
 
 def test_head_names_the_newest_migration() -> None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from shipyard._version import __version__
-from shipyard.cli import data, experiments, models, runs
+from shipyard.cli import computes, data, environments, experiments, jobs, models, runs
 
 __all__ = ["app", "main"]
 
@@ -108,6 +108,9 @@ def up(
 app.add_typer(experiments.app, name="experiment")
 app.add_typer(runs.app, name="run")
 app.add_typer(models.app, name="model")
+app.add_typer(jobs.app, name="job")
+app.add_typer(environments.app, name="environment")
+app.add_typer(computes.app, name="compute")
 app.add_typer(data.app, name="data")
 
 

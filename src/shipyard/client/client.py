@@ -7,7 +7,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
 
 import httpx
@@ -19,6 +19,9 @@ from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.snapshots import SnapshotFile, SnapshotRef
 from shipyard.domain.tracking import Experiment, MetricHistory, Run
 from shipyard.errors import AlreadyExists, InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from shipyard.client.jobs import ComputeOperations, EnvironmentOperations, JobOperations
 
 __all__ = ["DEFAULT_MAX_SNAPSHOT_BYTES", "Client", "Progress"]
 
@@ -63,6 +66,25 @@ class Client:
     @property
     def url(self) -> str:
         return self.http.url
+
+    @property
+    def jobs(self) -> JobOperations:
+        """Submit, follow, cancel and download jobs."""
+        from shipyard.client.jobs import JobOperations
+
+        return JobOperations(self)
+
+    @property
+    def environments(self) -> EnvironmentOperations:
+        from shipyard.client.jobs import EnvironmentOperations
+
+        return EnvironmentOperations(self)
+
+    @property
+    def computes(self) -> ComputeOperations:
+        from shipyard.client.jobs import ComputeOperations
+
+        return ComputeOperations(self)
 
     def close(self) -> None:
         self.http.close()
@@ -253,6 +275,14 @@ class Client:
     def list_artifacts(self, run_id: str, path: str = "") -> list[dict[str, Any]]:
         data = self.http.request("GET", f"/api/v1/runs/{_q(run_id)}/artifacts", params={"path": path})
         return data["files"]  # type: ignore[no-any-return]
+
+    def walk_artifacts(self, run_id: str, path: str = "") -> Iterator[str]:
+        """Every artifact file under folder ``path`` of the run, depth first."""
+        for entry in self.list_artifacts(run_id, path):
+            if entry["is_dir"]:
+                yield from self.walk_artifacts(run_id, entry["path"])
+            else:
+                yield entry["path"]
 
     def download_artifact(self, run_id: str, path: str, dest: str | os.PathLike[str]) -> Path:
         """Stream one artifact file to ``dest`` (a file path), checking its sha256."""

@@ -10,7 +10,20 @@ from fastapi import FastAPI
 from shipyard._version import __version__
 from shipyard.server import errors, mlflow
 from shipyard.server.deps import Services
-from shipyard.server.routers import artifacts, data, experiments, health, metrics, models, runs, snapshots
+from shipyard.server.jobs_runtime import build_jobs
+from shipyard.server.routers import (
+    artifacts,
+    computes,
+    data,
+    environments,
+    experiments,
+    health,
+    jobs,
+    metrics,
+    models,
+    runs,
+    snapshots,
+)
 from shipyard.services.artifacts import ArtifactService
 from shipyard.services.data_assets import DataAssetService
 from shipyard.services.logged_models import LoggedModelService
@@ -34,7 +47,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if runtime.runner is not None:
+            runtime.runner.start()
         yield
+        if runtime.runner is not None:
+            runtime.runner.stop()
         database.close()
 
     app = FastAPI(
@@ -46,8 +63,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.state.artifact_store = store
+    app.state.public_url = settings.default_public_url()
     artifact_service = ArtifactService(database, store, settings.max_upload_bytes)
     snapshot_service = SnapshotService(store, artifact_service)
+    runtime = build_jobs(
+        settings, database, store, artifact_service, snapshot_service, lambda: str(app.state.public_url)
+    )
     app.state.services = Services(
         tracking=tracking,
         artifacts=artifact_service,
@@ -56,9 +77,14 @@ def create_app(settings: Settings) -> FastAPI:
         proxied_artifacts=ProxiedArtifactService(artifact_service),
         snapshots=snapshot_service,
         data=DataAssetService(database, snapshot_service),
+        jobs=runtime.jobs,
+        environments=runtime.environments,
+        computes=runtime.computes,
     )
     errors.install(app)
-    for module in (health, experiments, runs, metrics, artifacts, models, snapshots, data):
+    for module in (
+        health, experiments, runs, metrics, artifacts, models, snapshots, data, environments, computes, jobs,
+    ):  # fmt: skip
         app.include_router(module.router)
     mlflow.mount(app)
     return app

@@ -13,6 +13,8 @@ from shipyard.domain.context import ANONYMOUS, DEFAULT_WORKSPACE, RequestContext
 from shipyard.errors import InvalidArgument
 from shipyard.services.artifacts import ArtifactService
 from shipyard.services.data_assets import DataAssetService
+from shipyard.services.job_assets import ComputeService, EnvironmentService
+from shipyard.services.jobs import JobService
 from shipyard.services.logged_models import LoggedModelService
 from shipyard.services.proxied_artifacts import ProxiedArtifactService
 from shipyard.services.registry import RegistryService
@@ -34,6 +36,9 @@ class Services:
     proxied_artifacts: ProxiedArtifactService
     snapshots: SnapshotService
     data: DataAssetService
+    jobs: JobService
+    environments: EnvironmentService
+    computes: ComputeService
 
 
 def _context(request: Request) -> RequestContext:

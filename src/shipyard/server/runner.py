@@ -54,6 +54,7 @@ def serve(settings: Settings) -> None:
     sock = _bind(settings.host, settings.port)
     port = sock.getsockname()[1]
     app = create_app(settings)
+    app.state.public_url = settings.default_public_url(port)  # the port is known only now
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     # Tests and scripts read this line to learn the port when they asked for port 0.
     print(f"Shipyard {app.version} listening on http://{host}:{port}", flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 from anyio import to_thread
@@ -85,6 +86,25 @@ class ArtifactService:
                 )
             await to_thread.run_sync(self.store.put, key, staged)
         return size, sha
+
+    def put_local(self, ref: RunRef, path: str, source: Path, actor: str) -> ArtifactRecord:
+        """Store a file from this host as the run's artifact ``path`` (a job's logs and outputs)."""
+        clean = clean_relative_path(path)
+        digest = hashlib.sha256()
+        size = 0
+        with self.store.staging_file() as (staged, handle):
+            with source.open("rb") as reader:
+                while chunk := reader.read(1 << 20):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    handle.write(chunk)
+            handle.flush()
+            handle.close()
+            self.store.put(join_key(ref.artifact_uri, clean), staged)
+        record = ArtifactRecord(path=clean, size=size, sha256=digest.hexdigest(), created_at=now_ms())
+        with self.db.write() as uow:
+            uow.artifacts.record(ref, clean, size, record.sha256, actor, record.created_at)
+        return record
 
     def open(self, ctx: RequestContext, run_id: str, path: str) -> tuple[BinaryIO, ArtifactRecord | None]:
         clean = clean_relative_path(path)

@@ -19,6 +19,7 @@ from shipyard.domain.model_search import ModelClause, ModelOrder
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.tracking import DatasetInput, Experiment, ModelOutput, Run, RunIO
 from shipyard.services.data_ports import DataAssetRepository
+from shipyard.services.job_ports import ComputeRepository, EnvironmentRepository, JobRepository
 
 __all__ = [
     "ArtifactIndex",
@@ -426,6 +427,9 @@ class UnitOfWork(ABC):
     models: ModelRepository
     logged_models: LoggedModelRepository
     data_assets: DataAssetRepository
+    environments: EnvironmentRepository
+    computes: ComputeRepository
+    jobs: JobRepository
 
 
 class Database(ABC):

@@ -15,6 +15,7 @@ from shipyard.stores.sql.artifacts import SqlArtifactIndex
 from shipyard.stores.sql.data_assets import SqlDataAssetRepository
 from shipyard.stores.sql.engine import WRITE_OPTION, build_engine
 from shipyard.stores.sql.experiments import SqlExperimentRepository, SqlWorkspaceRepository
+from shipyard.stores.sql.jobs import SqlComputeRepository, SqlEnvironmentRepository, SqlJobRepository
 from shipyard.stores.sql.logged_models import SqlLoggedModelRepository
 from shipyard.stores.sql.metrics import SqlMetricRepository
 from shipyard.stores.sql.migrate import upgrade
@@ -57,6 +58,9 @@ class SqlUnitOfWork(UnitOfWork):
         self.models = SqlModelRepository(conn)
         self.logged_models = SqlLoggedModelRepository(conn)
         self.data_assets = SqlDataAssetRepository(conn)
+        self.environments = SqlEnvironmentRepository(conn)
+        self.computes = SqlComputeRepository(conn)
+        self.jobs = SqlJobRepository(conn)
 
 
 # SQLite keeps no table statistics unless asked. Without them the planner starts a search

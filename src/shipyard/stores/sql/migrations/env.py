@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from shipyard.stores.sql.schema import metadata
+from shipyard.stores.sql.tables import metadata
 
 config = context.config
 engine = config.attributes.get("engine")

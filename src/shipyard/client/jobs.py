@@ -1,0 +1,291 @@
+"""Jobs, environments and compute targets over HTTP (``client.jobs``, ``client.environments``,
+``client.computes``), the way Azure ML's ``MLClient`` groups its operations."""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from shipyard.domain.jobs import (
+    TERMINAL,
+    Compute,
+    Environment,
+    FailureCause,
+    Job,
+    JobEvent,
+    JobFailure,
+    JobStatus,
+)
+from shipyard.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from shipyard.client.client import Client, Progress
+    from shipyard.specs.loaded import LoadedJob
+
+__all__ = ["ComputeOperations", "EnvironmentOperations", "JobOperations", "SubmitStep"]
+
+SubmitStep = Callable[[str], None]
+"""Told what ``create`` is doing ("uploading code …"), for a CLI to show."""
+
+
+def _q(segment: str) -> str:
+    return quote(segment, safe="")
+
+
+def job_from_json(data: dict[str, Any]) -> Job:
+    failure = data.get("failure")
+    return Job(
+        name=data["name"],
+        workspace="",
+        display_name=data["display_name"],
+        experiment_id=data["experiment_id"],
+        run_id=data["run_id"],
+        status=JobStatus(data["status"]),
+        compute=data["compute"],
+        command=data["command"],
+        spec=data.get("spec") or {},
+        code_digest=data.get("code_digest"),
+        environment_hash=data.get("environment_hash"),
+        timeout_s=data.get("timeout_s"),
+        created_at=data["created_at"],
+        created_by=data["created_by"],
+        updated_at=data["updated_at"],
+        failure=None
+        if not failure
+        else JobFailure(
+            FailureCause(failure["cause"]),
+            failure["message"],
+            failure.get("exit_code"),
+            failure.get("log_tail", ""),
+        ),
+        canceled_by=data.get("canceled_by"),
+        events=[JobEvent(JobStatus(e["status"]), e["at"], e["message"]) for e in data.get("events", [])],
+    )
+
+
+class JobOperations:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._http = client.http
+
+    def create(
+        self,
+        path: str | Path,
+        overrides: list[str] | tuple[str, ...] = (),
+        *,
+        step: SubmitStep | None = None,
+        progress: Progress | None = None,
+    ) -> Job:
+        """Read ``path`` (an Azure ML command job file), upload its code and local inputs
+        (only what the server lacks), submit it. Every problem with the file is raised as
+        :class:`~shipyard.errors.InvalidSpec` before anything is uploaded."""
+        from shipyard.specs.loaded import load_job
+
+        return self.submit(load_job(Path(path), overrides), step=step, progress=progress)
+
+    def submit(
+        self, loaded: LoadedJob, *, step: SubmitStep | None = None, progress: Progress | None = None
+    ) -> Job:
+        from shipyard.specs.environment import PythonEnvironment
+        from shipyard.specs.git import git_info
+        from shipyard.specs.refs import LocalPathRef
+        from shipyard.specs.snapshot import DEFAULT_SIZE_LIMIT as code_limit
+
+        say = step or (lambda _line: None)
+        # The server validates the file's own mapping again (a re-serialised model would drop
+        # an output declared as `model:` with no body).
+        body: dict[str, Any] = {"spec": dict(loaded.raw)}
+        body["source"] = loaded.source.name
+        if loaded.code is not None:
+            snapshot = self._client.upload_folder(loaded.code, max_bytes=code_limit, progress=progress)
+            say(
+                f"code: {len(snapshot.files)} files, {snapshot.size:,} bytes"
+                f" ({snapshot.uploaded_bytes:,} uploaded), snapshot {snapshot.digest[:12]}"
+            )
+            body["code_snapshot"] = snapshot.digest
+            info = git_info(loaded.code)
+            if info is not None:
+                fields = {"commit": info.commit, "branch": info.branch, "remote": info.remote_url}
+                body["git"] = {k: v for k, v in fields.items() if v} | {"dirty": str(info.dirty).lower()}
+        snapshots: dict[str, str] = {}
+        for name, item in loaded.inputs.items():
+            if isinstance(item.ref, LocalPathRef):
+                uploaded = self._client.upload_folder(item.ref.path, progress=progress)
+                say(f"input {name}: {uploaded.size:,} bytes ({uploaded.uploaded_bytes:,} uploaded)")
+                snapshots[name] = uploaded.digest
+        body["input_snapshots"] = snapshots
+        if isinstance(loaded.environment, PythonEnvironment):
+            env = loaded.environment
+            body["environment"] = {
+                "python": env.python_version,
+                "requirements": list(env.requirements),
+                "image": env.image,
+                "notes": list(env.notes),
+            }
+        for note in loaded.notes:
+            say(f"note: {note}")
+        data = self._http.request("POST", "/api/v1/jobs", json=body)
+        return job_from_json(data)
+
+    def get(self, name: str) -> Job:
+        return job_from_json(self._http.request("GET", f"/api/v1/jobs/{_q(name)}"))
+
+    def list(self, statuses: builtins.list[str] | None = None, max_results: int = 100) -> builtins.list[Job]:
+        params: dict[str, Any] = {"max_results": max_results}
+        if statuses:
+            params["status"] = statuses
+        data = self._http.request("GET", "/api/v1/jobs", params=params)
+        return [job_from_json(j) for j in data["jobs"]]
+
+    def cancel(self, name: str) -> Job:
+        return job_from_json(self._http.request("POST", f"/api/v1/jobs/{_q(name)}/cancel"))
+
+    def stream(self, name: str, *, offset: int = 0, follow: bool = True) -> Iterator[bytes]:
+        """The job's log as it is written; with ``follow`` until the job ends. A dropped
+        connection is resumed from the last byte received."""
+        from shipyard.client._http import raise_for
+
+        while True:
+            try:
+                params = {"offset": offset, "follow": "true" if follow else "false"}
+                with self._http.stream(
+                    "GET", f"/api/v1/jobs/{_q(name)}/logs", params=params, timeout=None
+                ) as resp:
+                    raise_for(resp)
+                    for chunk in resp.iter_bytes():
+                        offset += len(chunk)
+                        yield chunk
+                return
+            except _transport_errors():
+                if not follow:
+                    raise
+                time.sleep(0.5)
+
+    def wait(self, name: str, *, poll_s: float = 0.5, timeout_s: float | None = None) -> Job:
+        """Block until the job reaches Completed, Failed or Canceled."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            job = self.get(name)
+            if job.status in TERMINAL:
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                return job
+            time.sleep(poll_s)
+
+    def download(self, name: str, dest: str | Path, output_name: str | None = None) -> builtins.list[Path]:
+        """The job's named outputs (or one of them) and its logs, into ``dest``."""
+        job = self.get(name)
+        outputs = list(job.spec.get("outputs", {}))
+        if output_name is not None and output_name not in outputs:
+            raise InvalidArgument(
+                f"job {name} has no output {output_name!r}; its outputs: {', '.join(outputs) or 'none'}"
+            )
+        prefixes = (
+            [f"outputs/{output_name}"] if output_name else ["user_logs", *(f"outputs/{o}" for o in outputs)]
+        )
+        written: builtins.list[Path] = []
+        for prefix in prefixes:
+            for path in self._client.walk_artifacts(job.run_id, prefix):
+                written.append(self._client.download_artifact(job.run_id, path, Path(dest) / name / path))
+        return written
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    import httpx
+
+    return (httpx.TransportError,)
+
+
+def _environment_from_json(data: dict[str, Any]) -> Environment:
+    return Environment(
+        name=data["name"],
+        version=data["version"],
+        spec=data["spec"],
+        spec_hash=data["spec_hash"],
+        description=data["description"],
+        tags=data["tags"],
+        created_at=data["created_at"],
+        created_by=data["created_by"],
+    )
+
+
+class EnvironmentOperations:
+    def __init__(self, client: Client) -> None:
+        self._http = client.http
+
+    def create(self, path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Environment:
+        """Register an environment file (name, version, conda_file / pip_requirements, image)."""
+        from shipyard.specs._yaml import load_spec
+        from shipyard.specs.environment import EnvironmentSpec, resolve_environment
+
+        source = Path(path)
+        spec = load_spec(source, EnvironmentSpec, overrides)
+        env = resolve_environment(spec, source.resolve().parent)
+        body = {
+            "name": spec.name,
+            "version": spec.version,
+            "python": env.python_version,
+            "requirements": list(env.requirements),
+            "image": env.image,
+            "description": spec.description,
+            "tags": spec.tags,
+        }
+        return _environment_from_json(self._http.request("POST", "/api/v1/environments", json=body))
+
+    def get(self, name: str, version: str | None = None) -> Environment:
+        path = f"/api/v1/environments/{_q(name)}"
+        if version is not None:
+            path += f"/versions/{_q(version)}"
+        return _environment_from_json(self._http.request("GET", path))
+
+    def list(self, name: str | None = None) -> builtins.list[Environment]:
+        path = "/api/v1/environments" if name is None else f"/api/v1/environments/{_q(name)}/versions"
+        return [_environment_from_json(e) for e in self._http.request("GET", path)["environments"]]
+
+
+def _compute_from_json(data: dict[str, Any]) -> Compute:
+    return Compute(
+        name=data["name"],
+        kind=data["type"],
+        max_concurrent=data["max_concurrent"],
+        address=data.get("address"),
+        description=data["description"],
+        created_at=data["created_at"],
+        created_by=data["created_by"],
+    )
+
+
+class ComputeOperations:
+    def __init__(self, client: Client) -> None:
+        self._http = client.http
+
+    def create(
+        self,
+        name: str,
+        kind: str = "local",
+        *,
+        max_concurrent: int = 1,
+        address: str | None = None,
+        description: str | None = None,
+    ) -> Compute:
+        body = {
+            "name": name,
+            "type": kind,
+            "max_concurrent": max_concurrent,
+            "address": address,
+            "description": description,
+        }
+        return _compute_from_json(self._http.request("POST", "/api/v1/computes", json=body))
+
+    def get(self, name: str) -> Compute:
+        return _compute_from_json(self._http.request("GET", f"/api/v1/computes/{_q(name)}"))
+
+    def list(self) -> builtins.list[Compute]:
+        return [_compute_from_json(c) for c in self._http.request("GET", "/api/v1/computes")["computes"]]
+
+    def delete(self, name: str) -> None:
+        self._http.request("DELETE", f"/api/v1/computes/{_q(name)}")

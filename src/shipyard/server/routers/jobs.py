@@ -1,0 +1,139 @@
+"""/api/v1/jobs: submit a job file, read its status, follow its log, cancel it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from anyio import to_thread
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from shipyard.domain.context import RequestContext
+from shipyard.domain.jobs import Job, JobStatus
+from shipyard.errors import InvalidArgument
+from shipyard.server.deps import Ctx, Services, Svc, json_response
+from shipyard.server.job_schemas import JobEventOut, JobFailureOut, JobIn, JobOut, JobPage
+from shipyard.services.job_specs import InlineEnvironmentValues, submission_from_spec, validate_job_spec
+
+__all__ = ["job_out", "router"]
+
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+
+_FOLLOW_POLL_S = 0.1
+
+
+def job_out(job: Job, *, with_spec: bool = False) -> JobOut:
+    return JobOut(
+        name=job.name,
+        display_name=job.display_name,
+        status=str(job.status),
+        experiment_id=job.experiment_id,
+        run_id=job.run_id,
+        compute=job.compute,
+        command=job.command,
+        code_digest=job.code_digest,
+        environment_hash=job.environment_hash,
+        timeout_s=job.timeout_s,
+        created_at=job.created_at,
+        created_by=job.created_by,
+        updated_at=job.updated_at,
+        failure=None if job.failure is None else JobFailureOut.model_validate(job.failure.to_json()),
+        canceled_by=job.canceled_by,
+        events=[JobEventOut(status=str(e.status), at=e.at, message=e.message) for e in job.events],
+        spec=job.spec if with_spec else {},
+    )
+
+
+@router.post("", response_model=JobOut, status_code=201, summary="Submit a command job")
+def create(body: JobIn, ctx: Ctx, svc: Svc) -> object:
+    spec = validate_job_spec(body.spec, body.source)
+    inline = (
+        None
+        if body.environment is None
+        else InlineEnvironmentValues(
+            body.environment.python, tuple(body.environment.requirements), body.environment.image
+        )
+    )
+    submission = submission_from_spec(
+        spec,
+        source=body.source,
+        code_snapshot=body.code_snapshot,
+        input_snapshots=body.input_snapshots,
+        environment=inline,
+        git=body.git,
+        raw=body.spec,
+    )
+    job = svc.jobs.create(ctx, submission)
+    return json_response(job_out(job, with_spec=True), 201)
+
+
+@router.get("", response_model=JobPage, summary="List jobs, newest first")
+def list_(
+    ctx: Ctx,
+    svc: Svc,
+    status: Annotated[
+        list[str] | None, Query(description="Only jobs in these statuses (repeatable).")
+    ] = None,
+    max_results: int = Query(100, ge=1, le=1000),
+    page_token: str | None = Query(None),
+) -> object:
+    statuses = None
+    if status:
+        try:
+            statuses = {JobStatus(s) for s in status}
+        except ValueError:
+            known = ", ".join(s.value for s in JobStatus)
+            raise InvalidArgument(f"unknown job status in {status}; use one of {known}") from None
+    jobs, token = svc.jobs.list(ctx, statuses, max_results, page_token)
+    return json_response(JobPage(jobs=[job_out(j) for j in jobs], next_page_token=token))
+
+
+@router.get("/{name}", response_model=JobOut, summary="Get a job with its status history")
+def get(name: str, ctx: Ctx, svc: Svc) -> object:
+    return json_response(job_out(svc.jobs.get(ctx, name), with_spec=True))
+
+
+@router.post("/{name}/cancel", response_model=JobOut, summary="Cancel a job")
+def cancel(name: str, ctx: Ctx, svc: Svc) -> object:
+    return json_response(job_out(svc.jobs.cancel(ctx, name), with_spec=True))
+
+
+@router.get(
+    "/{name}/logs",
+    summary="The job's log: preparation lines, then the process's stdout and stderr",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+async def logs(
+    name: str,
+    ctx: Ctx,
+    svc: Svc,
+    offset: int = Query(0, ge=0, description="Byte offset to start from."),
+    follow: bool = Query(False, description="Keep the response open until the job ends."),
+) -> StreamingResponse:
+    data, job = await to_thread.run_sync(svc.jobs.read_log, ctx, name, offset)
+    return StreamingResponse(
+        _stream(svc, ctx, name, offset, data, job, follow),
+        media_type="text/plain; charset=utf-8",
+        headers={"Shipyard-Job-Status": str(job.status), "Cache-Control": "no-store"},
+    )
+
+
+async def _stream(
+    svc: Services, ctx: RequestContext, name: str, offset: int, first: bytes, job: Job, follow: bool
+) -> AsyncIterator[bytes]:
+    """Yield what is there; when following, poll until the job has ended and all is read."""
+    data = first
+    while True:
+        if data:
+            offset += len(data)
+            yield data
+        if not follow:
+            return
+        if job.done and not data:
+            return
+        if not data:
+            await asyncio.sleep(_FOLLOW_POLL_S)
+        data, job = await to_thread.run_sync(svc.jobs.read_log, ctx, name, offset)

@@ -1,0 +1,132 @@
+"""A job's folder: its code, its inputs as local paths, its output folders, its command.
+
+Layout under ``<home>/jobs/<workspace>/<job>/``::
+
+    code/              the code snapshot (the process's working directory)
+    inputs/<name>/     a data input materialised (a uri_file input is the one file inside)
+    outputs/<name>/    what ``${{outputs.<name>}}`` points at; kept with the run afterwards
+    stream.log         what ``job stream`` follows: preparation lines, then the process's output
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from shipyard.domain.data_assets import DataAsset
+from shipyard.domain.jobs import Job
+from shipyard.domain.paths import clean_relative_path, join_key
+from shipyard.errors import InvalidArgument, NotFound
+from shipyard.services.ports import ArtifactStore, Database, UnitOfWork
+from shipyard.services.snapshots import SnapshotService
+from shipyard.specs.bindings import render_command
+
+__all__ = ["InputResolver", "PreparedInputs", "find_data_asset"]
+
+_FILE_TYPES = frozenset({"uri_file"})
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedInputs:
+    working_dir: Path
+    inputs: dict[str, str | None]
+    outputs: dict[str, str]
+
+    def render(self, command: str) -> str:
+        return render_command(command, self.inputs, self.outputs)
+
+
+class InputResolver:
+    def __init__(self, db: Database, store: ArtifactStore, snapshots: SnapshotService) -> None:
+        self.db = db
+        self.store = store
+        self.snapshots = snapshots
+
+    def prepare(self, job: Job, folder: Path, log: Callable[[Job, str], None]) -> PreparedInputs:
+        code = folder / "code"
+        if job.code_digest:
+            snapshot = self.snapshots.materialize(job.code_digest, code)
+            log(
+                job,
+                f"code: {len(snapshot.files)} files, {snapshot.size:,} bytes"
+                f" (snapshot {job.code_digest[:12]})",
+            )
+        else:
+            code.mkdir(parents=True, exist_ok=True)
+        values: dict[str, str | None] = {}
+        for name, item in job.spec.get("inputs", {}).items():
+            values[name] = self._input(job, folder, name, item["kind"], item["value"], item["type"])
+            if item["kind"] != "literal":
+                log(job, f"input {name}: {values[name]}")
+        outputs: dict[str, str] = {}
+        for name in job.spec.get("outputs", {}):
+            path = folder / "outputs" / name
+            path.mkdir(parents=True, exist_ok=True)
+            outputs[name] = str(path)
+        return PreparedInputs(code, values, outputs)
+
+    def _input(self, job: Job, folder: Path, name: str, kind: str, value: str, type_: str) -> str | None:
+        if kind == "literal":
+            return value
+        dest = folder / "inputs" / name
+        if kind == "url":
+            return value.removeprefix("file://") if value.startswith("file://") else value
+        if kind == "data":
+            with self.db.read() as uow:
+                asset = find_data_asset(uow, job.workspace, name, value)
+            if not asset.content_hash:  # an external URL, recorded without a copy
+                return asset.path
+            kind, value = "snapshot", asset.content_hash
+        if kind == "snapshot":
+            snapshot = self.snapshots.materialize(value, dest)
+            return self._as_type(name, dest, [f.path for f in snapshot.files], type_)
+        if kind == "run":
+            return self._run_artifacts(job, name, value, dest, type_)
+        raise InvalidArgument(f"input {name!r}: unknown kind {kind!r}")
+
+    def _run_artifacts(self, job: Job, name: str, value: str, dest: Path, type_: str) -> str:
+        run_id, _, path = value.partition("/")
+        with self.db.read() as uow:
+            ref = uow.runs.ref(run_id)
+        if ref is None or ref.workspace != job.workspace:
+            raise NotFound(f"input {name!r}: no run {run_id!r}")
+        clean = clean_relative_path(path, allow_empty=True)
+        base = join_key(ref.artifact_uri, clean) if clean else ref.artifact_uri
+        copied: list[str] = []
+        for info in self.store.list(base):
+            rel = info.key[len(base) :].lstrip("/")
+            target = dest / rel if rel else dest / Path(clean).name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with self.store.get(info.key) as reader, target.open("wb") as out:
+                while chunk := reader.read(1 << 20):
+                    out.write(chunk)
+            copied.append(target.relative_to(dest).as_posix())
+        if not copied:
+            raise NotFound(f"input {name!r}: run {run_id} has no artifact {clean or '(any)'!r}")
+        return self._as_type(name, dest, copied, type_)
+
+    @staticmethod
+    def _as_type(name: str, dest: Path, files: list[str], type_: str) -> str:
+        if type_ in _FILE_TYPES:
+            if len(files) != 1:
+                raise InvalidArgument(f"input {name!r} is a uri_file but holds {len(files)} files")
+            return str(dest / files[0])
+        return str(dest)
+
+
+def find_data_asset(uow: UnitOfWork, workspace: str, input_name: str, reference: str) -> DataAsset:
+    """``name:version`` or ``name@latest`` of a data asset; NotFound naming the input."""
+    name, sep, version = reference.partition(":")
+    if sep:
+        found = uow.data_assets.get(workspace, name, version)
+    else:
+        name, _, label = reference.partition("@")
+        if label != "latest":
+            raise InvalidArgument(f"input {input_name!r}: data asset label {label!r} is unknown; use @latest")
+        found = uow.data_assets.latest(workspace, name)
+    if found is None:
+        raise NotFound(
+            f"input {input_name!r}: no data asset {reference!r} in workspace {workspace!r}", input=input_name
+        )
+    return found

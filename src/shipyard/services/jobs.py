@@ -1,0 +1,311 @@
+"""Jobs: create (validated whole before anything is written), read, list, cancel, follow logs.
+
+A job is created with its run in one transaction, in ``Queued``; the
+:class:`~shipyard.services.job_runner.JobRunner` takes it from there. Everything a job needs
+is checked here first — environment, compute target, data assets, the runs an input reads
+from, the ``${{…}}`` bindings — so a bad job file fails with a clear 4xx and leaves nothing
+half-created.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from shipyard.domain.context import RequestContext
+from shipyard.domain.jobs import (
+    TERMINAL,
+    FailureCause,
+    Job,
+    JobEvent,
+    JobFailure,
+    JobStatus,
+    check_transition,
+    new_job_name,
+)
+from shipyard.domain.pagination import decode_token, encode_token, fingerprint
+from shipyard.domain.tracking import Run, RunStatus
+from shipyard.domain.validation import check_name
+from shipyard.errors import InvalidArgument, NotFound
+from shipyard.services._clock import now_ms
+from shipyard.services.job_assets import LOCAL_COMPUTE, ComputeService, EnvironmentService
+from shipyard.services.job_inputs import find_data_asset
+from shipyard.services.job_ports import JobControl
+from shipyard.services.ports import Database, UnitOfWork
+from shipyard.services.tracking import TrackingService
+
+__all__ = ["EnvironmentChoice", "InputValue", "JobService", "JobSubmission"]
+
+InputKind = Literal["literal", "snapshot", "data", "run", "url"]
+_JOB_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+MAX_JOBS_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class InputValue:
+    """One resolved job input. ``value`` by kind: literal text; a snapshot digest (local files
+    the client uploaded); ``name:version`` or ``name@label`` of a data asset; ``<run_id>/<path>``
+    of a run's artifact; an fsspec URL."""
+
+    kind: InputKind
+    value: str
+    type: str = "string"
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentChoice:
+    """A registered environment (``name`` with ``version`` or ``label``) or an inline one."""
+
+    name: str | None = None
+    version: str | None = None
+    label: str | None = None
+    python: str | None = None
+    requirements: tuple[str, ...] = ()
+    image: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobSubmission:
+    command: str  # with ${{inputs.x}} / ${{outputs.y}} still in it
+    inputs: Mapping[str, InputValue] = field(default_factory=dict)
+    outputs: Mapping[str, str] = field(default_factory=dict)  # name → type
+    code_digest: str | None = None
+    environment: EnvironmentChoice = field(default_factory=EnvironmentChoice)
+    compute: str = LOCAL_COMPUTE
+    environment_variables: Mapping[str, str] = field(default_factory=dict)
+    timeout_s: float | None = None
+    name: str | None = None
+    display_name: str | None = None
+    experiment_name: str = "Default"
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    git: Mapping[str, str] = field(default_factory=dict)
+    spec: Mapping[str, Any] = field(default_factory=dict)  # the submitted file, for `job show`
+
+
+class JobService:
+    def __init__(
+        self,
+        db: Database,
+        environments: EnvironmentService,
+        computes: ComputeService,
+        jobs_dir: Path,
+        control: JobControl | None = None,
+    ) -> None:
+        self.db = db
+        self.environments = environments
+        self.computes = computes
+        self.jobs_dir = jobs_dir
+        self.control = control  # None: a server that only reads jobs (no runner)
+
+    # -- create --------------------------------------------------------------------
+
+    def create(self, ctx: RequestContext, sub: JobSubmission) -> Job:
+        name = sub.name or new_job_name()
+        _check_job_name(name)
+        check_name("experiment", sub.experiment_name)
+        display = sub.display_name or name
+        check_name("display_name", display)
+        TrackingService._check_tags(dict(sub.tags))
+        if sub.timeout_s is not None and sub.timeout_s <= 0:
+            raise InvalidArgument(f"limits.timeout must be a positive number of seconds; got {sub.timeout_s}")
+        for key in sub.environment_variables:
+            if not key or "=" in key or key.startswith("SHIPYARD_INTERNAL"):
+                raise InvalidArgument(f"environment variable name {key!r} is not allowed")
+        compute = self.computes.resolve(ctx, sub.compute)
+        env_hash = self.environments.resolve(ctx, sub.environment).spec_hash
+        self._check_inputs(ctx, sub.inputs)
+        now = now_ms()
+        run_id = uuid.uuid4().hex
+        tags = {
+            **sub.tags,
+            "shipyard.job.name": name,
+            "shipyard.job.compute": compute.name,
+            "mlflow.user": ctx.principal.name,
+            "mlflow.source.type": "JOB",
+            "mlflow.source.name": sub.command[:500],
+        }
+        if sub.git.get("commit"):
+            tags["mlflow.source.git.commit"] = sub.git["commit"]
+        if sub.git.get("branch"):
+            tags["mlflow.source.git.branch"] = sub.git["branch"]
+        if sub.git.get("remote"):
+            tags["mlflow.source.git.repoURL"] = sub.git["remote"]
+        if sub.code_digest:
+            tags["shipyard.job.code_digest"] = sub.code_digest
+        spec = {
+            "command": sub.command,
+            "inputs": {k: {"kind": v.kind, "value": v.value, "type": v.type} for k, v in sub.inputs.items()},
+            "outputs": dict(sub.outputs),
+            "environment": {
+                "name": sub.environment.name,
+                "version": sub.environment.version,
+                "label": sub.environment.label,
+                "python": sub.environment.python,
+                "requirements": list(sub.environment.requirements),
+                "image": sub.environment.image,
+            },
+            "environment_variables": dict(sub.environment_variables),
+            "experiment_name": sub.experiment_name,
+            "description": sub.description,
+            "tags": dict(sub.tags),
+            "git": dict(sub.git),
+            "file": dict(sub.spec),
+        }
+        with self.db.write() as uow:
+            ws = uow.workspaces.ensure(ctx.workspace, ctx.principal.name, now)
+            experiment = uow.experiments.get_by_name(ctx.workspace, sub.experiment_name)
+            if experiment is None:
+                experiment = uow.experiments.create(
+                    ws, sub.experiment_name, ctx.workspace, {}, ctx.principal.name, now
+                )
+            if experiment.lifecycle_stage != "active":
+                raise InvalidArgument(f"experiment {sub.experiment_name!r} is deleted; restore it first")
+            run = Run(
+                id=run_id,
+                experiment_id=experiment.id,
+                name=display,
+                status=RunStatus.SCHEDULED,
+                start_time=now,
+                end_time=None,
+                parent_run_id=None,
+                lifecycle_stage="active",
+                artifact_uri=f"{experiment.artifact_location}/{run_id}/artifacts",
+                created_by=ctx.principal.name,
+                updated_at=now,
+                updated_by=ctx.principal.name,
+                tags=tags,
+            )
+            uow.runs.create(run, ctx.principal.name, now)
+            job = Job(
+                name=name,
+                workspace=ctx.workspace,
+                display_name=display,
+                experiment_id=experiment.id,
+                run_id=run_id,
+                status=JobStatus.QUEUED,
+                compute=compute.name,
+                command=sub.command,
+                spec=spec,
+                code_digest=sub.code_digest,
+                environment_hash=env_hash,
+                timeout_s=sub.timeout_s,
+                created_at=now,
+                created_by=ctx.principal.name,
+                updated_at=now,
+                events=[
+                    JobEvent(JobStatus.NOT_STARTED, now, "created"),
+                    JobEvent(JobStatus.QUEUED, now, f"waiting for a slot on compute {compute.name!r}"),
+                ],
+            )
+            uow.jobs.create(ws, int(experiment.id), job)
+        if self.control is not None:
+            self.control.wake()
+        return self.get(ctx, name)
+
+    def _check_inputs(self, ctx: RequestContext, inputs: Mapping[str, InputValue]) -> None:
+        with self.db.read() as uow:
+            for key, item in inputs.items():
+                if item.kind == "run":
+                    run_id = item.value.partition("/")[0]
+                    ref = uow.runs.ref(run_id)
+                    if ref is None or ref.workspace != ctx.workspace:
+                        raise NotFound(f"input {key!r}: no run {run_id!r} in this workspace", input=key)
+                elif item.kind == "data":
+                    find_data_asset(uow, ctx.workspace, key, item.value)
+
+    # -- read ----------------------------------------------------------------------
+
+    def get(self, ctx: RequestContext, name: str) -> Job:
+        with self.db.read() as uow:
+            job = uow.jobs.get(ctx.workspace, name)
+        if job is None:
+            raise NotFound(f"no job named {name!r} in workspace {ctx.workspace!r}", name=name)
+        return job
+
+    def list(
+        self,
+        ctx: RequestContext,
+        statuses: set[JobStatus] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> tuple[list[Job], str | None]:
+        if not 1 <= max_results <= MAX_JOBS_PAGE:
+            raise InvalidArgument(f"max_results must be between 1 and {MAX_JOBS_PAGE}")
+        query = fingerprint("jobs", ctx.workspace, sorted(statuses or ()))
+        offset = decode_token(page_token, query) or 0
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidArgument("page_token is not a token this server issued")
+        with self.db.read() as uow:
+            found = uow.jobs.list(ctx.workspace, statuses, offset, max_results + 1)
+        token = encode_token(query, offset + max_results) if len(found) > max_results else None
+        return found[:max_results], token
+
+    # -- cancel --------------------------------------------------------------------
+
+    def cancel(self, ctx: RequestContext, name: str) -> Job:
+        """Queued jobs stop at once; running ones when their process tree is gone."""
+        job = self.get(ctx, name)
+        if job.status in TERMINAL:
+            return job
+        who = ctx.principal.name
+        now = now_ms()
+        if job.status in (JobStatus.NOT_STARTED, JobStatus.QUEUED):
+            with self.db.write() as uow:
+                current = uow.jobs.get(ctx.workspace, name)
+                assert current is not None
+                if current.status in (JobStatus.NOT_STARTED, JobStatus.QUEUED):
+                    check_transition(current.status, JobStatus.CANCELED)
+                    failure = JobFailure(FailureCause.CANCELED, f"canceled by {who} before it started")
+                    uow.jobs.set_status(
+                        ctx.workspace, name, JobStatus.CANCELED, now, failure.message,
+                        failure=failure, canceled_by=who,
+                    )  # fmt: skip
+                    _end_run(uow, current.run_id, RunStatus.KILLED, who, now)
+                    return self.get(ctx, name)
+        if self.control is None:
+            raise InvalidArgument("this server runs no job runner; the job cannot be canceled here")
+        with self.db.write() as uow:
+            uow.jobs.record_cancel_request(ctx.workspace, name, who)
+        self.control.request_cancel(job, who)
+        return self.get(ctx, name)
+
+    # -- logs ----------------------------------------------------------------------
+
+    def log_file(self, job: Job) -> Path:
+        return job_dir(self.jobs_dir, job.workspace, job.name) / "stream.log"
+
+    def read_log(
+        self, ctx: RequestContext, name: str, offset: int, limit: int = 1 << 20
+    ) -> tuple[bytes, Job]:
+        """Bytes of the job's log from ``offset`` (preparation lines, then the process's output)."""
+        if offset < 0:
+            raise InvalidArgument("offset must be >= 0")
+        job = self.get(ctx, name)
+        path = self.log_file(job)
+        try:
+            with path.open("rb") as handle:
+                handle.seek(offset)
+                return handle.read(limit), job
+        except FileNotFoundError:
+            return b"", job
+
+
+def job_dir(jobs_dir: Path, workspace: str, name: str) -> Path:
+    return jobs_dir / workspace / name
+
+
+def _check_job_name(name: str) -> None:
+    if not (1 <= len(name) <= 100) or not set(name) <= _JOB_NAME_CHARS or not name[0].isalnum():
+        raise InvalidArgument(
+            f"job name {name!r} must be 1-100 letters, digits, '_' or '-', starting with a letter or digit"
+        )
+
+
+def _end_run(uow: UnitOfWork, run_id: str, status: RunStatus, actor: str, now: int) -> None:
+    ref = uow.runs.ref(run_id)
+    if ref is not None:
+        uow.runs.update(ref, actor=actor, now=now, status=str(status), end_time=now)

@@ -1,0 +1,311 @@
+"""Environments, compute targets and jobs (with their status events)."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Collection
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from shipyard.domain.jobs import Compute, Environment, Job, JobEvent, JobFailure, JobStatus
+from shipyard.errors import AlreadyExists
+from shipyard.services.job_ports import ComputeRepository, EnvironmentRepository, JobRepository
+from shipyard.stores.sql import schema as s
+from shipyard.stores.sql import schema_jobs as j
+from shipyard.stores.sql._ids import new_id
+
+__all__ = ["SqlComputeRepository", "SqlEnvironmentRepository", "SqlJobRepository"]
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class SqlEnvironmentRepository(EnvironmentRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def create(self, workspace_id: int, env: Environment) -> None:
+        e = j.environments.c
+        taken = self.conn.execute(
+            select(e.id).where(e.workspace_id == workspace_id, e.name == env.name, e.version == env.version)
+        ).first()
+        if taken is not None:
+            raise AlreadyExists(
+                f"environment {env.name}:{env.version} already exists; versions are immutable,"
+                " give a new version",
+                name=env.name,
+                version=env.version,
+            )
+        self.conn.execute(
+            insert(j.environments).values(
+                workspace_id=workspace_id,
+                name=env.name,
+                version=env.version,
+                spec=_json(env.spec),
+                spec_hash=env.spec_hash,
+                description=env.description,
+                tags=_json(env.tags),
+                created_at=env.created_at,
+                created_by=env.created_by,
+            )
+        )
+
+    def _select(self, workspace: str) -> Any:
+        return (
+            select(j.environments)
+            .join(s.workspaces, s.workspaces.c.id == j.environments.c.workspace_id)
+            .where(s.workspaces.c.name == workspace)
+        )
+
+    @staticmethod
+    def _row(r: Row[Any]) -> Environment:
+        return Environment(
+            name=r.name,
+            version=r.version,
+            spec=orjson.loads(r.spec),
+            spec_hash=r.spec_hash,
+            description=r.description,
+            tags=orjson.loads(r.tags),
+            created_at=r.created_at,
+            created_by=r.created_by,
+        )
+
+    def get(self, workspace: str, name: str, version: str) -> Environment | None:
+        e = j.environments.c
+        row = self.conn.execute(self._select(workspace).where(e.name == name, e.version == version)).first()
+        return None if row is None else self._row(row)
+
+    def latest(self, workspace: str, name: str) -> Environment | None:
+        e = j.environments.c
+        row = self.conn.execute(
+            self._select(workspace).where(e.name == name).order_by(e.created_at.desc(), e.id.desc()).limit(1)
+        ).first()
+        return None if row is None else self._row(row)
+
+    def list(self, workspace: str, name: str | None = None) -> builtins.list[Environment]:
+        e = j.environments.c
+        query = self._select(workspace)
+        if name is not None:
+            return [self._row(r) for r in self.conn.execute(query.where(e.name == name).order_by(e.id))]
+        newest = (
+            select(func.max(e.id))
+            .join(s.workspaces, s.workspaces.c.id == e.workspace_id)
+            .where(s.workspaces.c.name == workspace)
+            .group_by(e.name)
+        )
+        return [self._row(r) for r in self.conn.execute(query.where(e.id.in_(newest)).order_by(e.name))]
+
+
+class SqlComputeRepository(ComputeRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def create(self, workspace_id: int, compute: Compute) -> None:
+        c = j.computes.c
+        taken = self.conn.execute(
+            select(c.id).where(c.workspace_id == workspace_id, c.name == compute.name)
+        ).first()
+        if taken is not None:
+            raise AlreadyExists(f"a compute target named {compute.name!r} already exists", name=compute.name)
+        self.conn.execute(
+            insert(j.computes).values(
+                workspace_id=workspace_id,
+                name=compute.name,
+                kind=compute.kind,
+                max_concurrent=compute.max_concurrent,
+                address=compute.address,
+                description=compute.description,
+                created_at=compute.created_at,
+                created_by=compute.created_by,
+            )
+        )
+
+    def _select(self, workspace: str) -> Any:
+        return (
+            select(j.computes)
+            .join(s.workspaces, s.workspaces.c.id == j.computes.c.workspace_id)
+            .where(s.workspaces.c.name == workspace)
+        )
+
+    @staticmethod
+    def _row(r: Row[Any]) -> Compute:
+        return Compute(
+            name=r.name,
+            kind=r.kind,
+            max_concurrent=r.max_concurrent,
+            address=r.address,
+            description=r.description,
+            created_at=r.created_at,
+            created_by=r.created_by,
+        )
+
+    def get(self, workspace: str, name: str) -> Compute | None:
+        row = self.conn.execute(self._select(workspace).where(j.computes.c.name == name)).first()
+        return None if row is None else self._row(row)
+
+    def list(self, workspace: str) -> builtins.list[Compute]:
+        return [self._row(r) for r in self.conn.execute(self._select(workspace).order_by(j.computes.c.name))]
+
+    def delete(self, workspace: str, name: str) -> bool:
+        ws = select(s.workspaces.c.id).where(s.workspaces.c.name == workspace).scalar_subquery()
+        result = self.conn.execute(
+            delete(j.computes).where(j.computes.c.workspace_id == ws, j.computes.c.name == name)
+        )
+        return bool(result.rowcount)
+
+
+_JOB_COLUMNS = (
+    j.jobs.c.id,
+    s.workspaces.c.name.label("workspace"),
+    j.jobs.c.name,
+    j.jobs.c.display_name,
+    j.jobs.c.experiment_id,
+    j.jobs.c.run_id,
+    j.jobs.c.status,
+    j.jobs.c.compute,
+    j.jobs.c.command,
+    j.jobs.c.spec,
+    j.jobs.c.code_digest,
+    j.jobs.c.environment_hash,
+    j.jobs.c.timeout_s,
+    j.jobs.c.failure,
+    j.jobs.c.canceled_by,
+    j.jobs.c.created_at,
+    j.jobs.c.created_by,
+    j.jobs.c.updated_at,
+)
+
+
+class SqlJobRepository(JobRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def create(self, workspace_id: int, experiment_pk: int, job: Job) -> None:
+        try:
+            with self.conn.begin_nested():
+                result = self.conn.execute(
+                    insert(j.jobs).values(
+                        workspace_id=workspace_id,
+                        name=job.name,
+                        display_name=job.display_name,
+                        experiment_id=experiment_pk,
+                        run_id=job.run_id,
+                        status=str(job.status),
+                        compute=job.compute,
+                        command=job.command,
+                        spec=_json(job.spec),
+                        code_digest=job.code_digest,
+                        environment_hash=job.environment_hash,
+                        timeout_s=job.timeout_s,
+                        failure=None if job.failure is None else _json(job.failure.to_json()),
+                        canceled_by=job.canceled_by,
+                        created_at=job.created_at,
+                        created_by=job.created_by,
+                        updated_at=job.updated_at,
+                    )
+                )
+        except IntegrityError:
+            raise AlreadyExists(
+                f"a job named {job.name!r} already exists; give another name", name=job.name
+            ) from None
+        job_pk = new_id(result)
+        if job.events:
+            self.conn.execute(
+                insert(j.job_events),
+                [
+                    {"job_id": job_pk, "status": str(e.status), "at": e.at, "message": e.message}
+                    for e in job.events
+                ],
+            )
+
+    def _select(self) -> Any:
+        return select(*_JOB_COLUMNS).join(s.workspaces, s.workspaces.c.id == j.jobs.c.workspace_id)
+
+    @staticmethod
+    def _row(r: Row[Any], events: builtins.list[JobEvent] | None = None) -> Job:
+        return Job(
+            name=r.name,
+            workspace=r.workspace,
+            display_name=r.display_name,
+            experiment_id=str(r.experiment_id),
+            run_id=r.run_id,
+            status=JobStatus(r.status),
+            compute=r.compute,
+            command=r.command,
+            spec=orjson.loads(r.spec),
+            code_digest=r.code_digest,
+            environment_hash=r.environment_hash,
+            timeout_s=r.timeout_s,
+            created_at=r.created_at,
+            created_by=r.created_by,
+            updated_at=r.updated_at,
+            failure=None if r.failure is None else JobFailure.from_json(orjson.loads(r.failure)),
+            canceled_by=r.canceled_by,
+            events=events or [],
+        )
+
+    def get(self, workspace: str, name: str) -> Job | None:
+        row = self.conn.execute(
+            self._select().where(s.workspaces.c.name == workspace, j.jobs.c.name == name)
+        ).first()
+        if row is None:
+            return None
+        e = j.job_events.c
+        events = [
+            JobEvent(JobStatus(r.status), r.at, r.message)
+            for r in self.conn.execute(
+                select(e.status, e.at, e.message).where(e.job_id == row.id).order_by(e.id)
+            )
+        ]
+        return self._row(row, events)
+
+    def list(
+        self, workspace: str, statuses: Collection[JobStatus] | None, offset: int, limit: int
+    ) -> builtins.list[Job]:
+        query = self._select().where(s.workspaces.c.name == workspace)
+        if statuses is not None:
+            query = query.where(j.jobs.c.status.in_([str(x) for x in statuses]))
+        query = query.order_by(j.jobs.c.id.desc()).offset(offset).limit(limit)
+        return [self._row(r) for r in self.conn.execute(query)]
+
+    def in_status(self, statuses: Collection[JobStatus]) -> builtins.list[Job]:
+        query = self._select().where(j.jobs.c.status.in_([str(x) for x in statuses])).order_by(j.jobs.c.id)
+        return [self._row(r) for r in self.conn.execute(query)]
+
+    def record_cancel_request(self, workspace: str, name: str, who: str) -> None:
+        ws = select(s.workspaces.c.id).where(s.workspaces.c.name == workspace).scalar_subquery()
+        self.conn.execute(
+            update(j.jobs).where(j.jobs.c.workspace_id == ws, j.jobs.c.name == name).values(canceled_by=who)
+        )
+
+    def set_status(
+        self,
+        workspace: str,
+        name: str,
+        status: JobStatus,
+        at: int,
+        message: str = "",
+        *,
+        failure: JobFailure | None = None,
+        canceled_by: str | None = None,
+        environment_hash: str | None = None,
+    ) -> None:
+        ws = select(s.workspaces.c.id).where(s.workspaces.c.name == workspace).scalar_subquery()
+        job_pk = self.conn.execute(
+            select(j.jobs.c.id).where(j.jobs.c.workspace_id == ws, j.jobs.c.name == name)
+        ).scalar_one()
+        values: dict[str, Any] = {"status": str(status), "updated_at": at}
+        if failure is not None:
+            values["failure"] = _json(failure.to_json())
+        if canceled_by is not None:
+            values["canceled_by"] = canceled_by
+        if environment_hash is not None:
+            values["environment_hash"] = environment_hash
+        self.conn.execute(update(j.jobs).where(j.jobs.c.id == job_pk).values(**values))
+        self.conn.execute(
+            insert(j.job_events).values(job_id=job_pk, status=str(status), at=at, message=message)
+        )
