@@ -1,8 +1,10 @@
 """`make demo`: the lifecycle so far, end to end, on bundled data.
 
-Starts a server on a free port with its data in ./.demo/home, runs examples/train.py (the
-Shipyard SDK) and examples/train_mlflow.py (the unchanged mlflow client) against it, shows
-the results through the CLI, and prints where to look.
+Starts a server on a free port with its data in ./.demo/home; registers the iris data that
+scikit-learn ships as a data asset and a local compute target; runs examples/iris/job.yml as
+a job (examples/iris/src/train.py logs through the Shipyard SDK into the job's run and
+registers the model); runs examples/train_mlflow.py (the unchanged mlflow client); shows the
+results through the CLI, and prints where to look.
 """
 
 from __future__ import annotations
@@ -48,20 +50,48 @@ def step(title: str) -> None:
     print(f"\n== {title}")
 
 
+def shipyard(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    print(f"$ shipyard {' '.join(args)}")
+    return subprocess.run([sys.executable, "-m", "shipyard", *args], env=env, check=check, text=True)
+
+
+def write_iris_csv(path: Path) -> None:
+    """The iris data scikit-learn ships, as the CSV a team would keep (last column: the class)."""
+    import csv
+
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*(n.replace(" (cm)", "").replace(" ", "_") for n in iris.feature_names), "species"])
+        writer.writerows([*row, int(label)] for row, label in zip(iris.data, iris.target, strict=True))
+
+
 def main() -> None:
     step("1. start a Shipyard server (SQLite + local artifact folder under .demo/home)")
     proc, url = start_server()
     env = {**os.environ, "SHIPYARD_URL": url}
     try:
-        step("2. train: params, per-epoch metrics, system metrics, model artifact, registry")
-        subprocess.run([sys.executable, str(ROOT / "examples" / "train.py")], env=env, check=True)
-        step("3. the unchanged mlflow client against the same server: autolog, log_model, models:/ URIs")
+        step("2. a data asset and a compute target for the job")
+        csv_path = HOME.parent / "iris.csv"
+        write_iris_csv(csv_path)
+        shipyard("data", "create", "--name", "iris", "--type", "uri_file", "--path", str(csv_path), env=env)
+        if shipyard("compute", "show", "-n", "cpu", env=env, check=False).returncode != 0:
+            shipyard(
+                "compute", "create", "--name", "cpu", "--type", "local", "--max-concurrent", "2", env=env
+            )
+        step("3. train as a job: code snapshot, input, live log; params, metrics, model, registry in its run")
+        shipyard("job", "create", "-f", str(ROOT / "examples" / "iris" / "job.yml"), "--stream", env=env)
+        shipyard("job", "list", "--max-results", "3", env=env)
+        step("4. the unchanged mlflow client against the same server: autolog, log_model, models:/ URIs")
         subprocess.run(
             [sys.executable, str(ROOT / "examples" / "train_mlflow.py")],
             env={**env, "MLFLOW_TRACKING_URI": url},
             check=True,
         )
-        step("4. look at it from the command line")
+        step("5. look at it from the command line")
         for args in (
             ["experiment", "list"],
             ["run", "list", "-e", "iris-demo", "--order-by", "metrics.test_accuracy DESC"],

@@ -1,18 +1,24 @@
 """A short training script, the way a data scientist writes one against Shipyard.
 
-Trains a linear classifier on the Iris data that scikit-learn ships (no download), one
-epoch at a time, logging params, per-epoch metrics, system metrics and the model itself,
-then registers the model and points the ``champion`` alias at it.
+Trains a linear classifier on the Iris data (a CSV given with ``--data``, else the copy
+scikit-learn ships: no download), one epoch at a time, logging params, per-epoch metrics,
+system metrics and the model itself, then registers the model and points the ``champion``
+alias at it. Run it directly, or as a job (``examples/iris/job.yml``), where
+``shipyard.start_run`` continues the job's own run:
 
-    SHIPYARD_URL=http://127.0.0.1:5151 python examples/train.py
+    SHIPYARD_URL=http://127.0.0.1:5151 python examples/iris/src/train.py
+    shipyard job create -f examples/iris/job.yml --stream
 """
 
 from __future__ import annotations
 
+import argparse
+import csv
 import json
 import pickle
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from sklearn.datasets import load_iris
 from sklearn.linear_model import SGDClassifier
@@ -23,12 +29,33 @@ import shipyard
 
 EXPERIMENT = "iris-demo"
 MODEL_NAME = "iris-classifier"
-PARAMS = {"alpha": 1e-3, "epochs": 60, "learning_rate": "optimal", "test_size": 0.25, "seed": 7}
+PARAMS: dict[str, Any] = {
+    "alpha": 1e-3,
+    "epochs": 60,
+    "learning_rate": "optimal",
+    "test_size": 0.25,
+    "seed": 7,
+}
+
+
+def load(data: str | None) -> tuple[Any, Any]:
+    """Features and labels from a CSV whose last column is the class, or sklearn's copy."""
+    if data is None:
+        return load_iris(return_X_y=True)
+    with open(data, newline="") as handle:
+        rows = list(csv.reader(handle))[1:]
+    return [[float(v) for v in row[:-1]] for row in rows], [int(row[-1]) for row in rows]
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="a CSV of the iris data (default: scikit-learn's copy)")
+    parser.add_argument("--epochs", type=int, default=PARAMS["epochs"])
+    parser.add_argument("--alpha", type=float, default=PARAMS["alpha"])
+    args = parser.parse_args()
+    PARAMS.update(epochs=args.epochs, alpha=args.alpha)
     client = shipyard.connect()
-    features, labels = load_iris(return_X_y=True)
+    features, labels = load(args.data)
     x_train, x_test, y_train, y_test = train_test_split(
         features, labels, test_size=PARAMS["test_size"], random_state=PARAMS["seed"], stratify=labels
     )
