@@ -269,6 +269,8 @@ def test_a_compute_runs_at_most_max_concurrent_jobs_fifo(
     second = client.jobs.create(path)
     _wait(client, first.name, {JobStatus.RUNNING})
     assert client.jobs.get(second.name).status is JobStatus.QUEUED
+    busy = run_cli("compute", "delete", "-n", "one", url=server.url)
+    assert busy.returncode == 1 and "queued or running" in busy.stderr
     _wait(client, second.name, {JobStatus.COMPLETED}, timeout=30)
     a, b = client.jobs.get(first.name), client.jobs.get(second.name)
     first_done = next(e.at for e in a.events if e.status is JobStatus.COMPLETED)
@@ -381,7 +383,15 @@ def test_bad_api_requests_are_4xx(server: ServerProcess) -> None:
         assert r.status_code == 409
         assert http.get("/api/v1/jobs/nope").status_code == 404
         assert http.get("/api/v1/jobs", params={"status": "Sleeping"}).status_code == 400
-        assert http.get("/api/v1/jobs/dup/logs", params={"offset": -1}).status_code == 422 or True
+        assert http.get("/api/v1/jobs/dup/logs", params={"offset": -1}).status_code == 400
+        r = http.post(
+            "/api/v1/jobs", json={"spec": {"command": "echo hi", "code": "src"}, "code_snapshot": "ab" * 32}
+        )
+        assert r.status_code == 404 and "snapshot" in r.json()["error"]["message"]
+        r = http.post(
+            "/api/v1/jobs", json={"spec": {"command": "echo hi", "code": "src"}, "code_snapshot": "../x"}
+        )
+        assert r.status_code == 400
         r = http.post("/api/v1/computes", json={"name": "r", "type": "ray"})
         assert r.status_code == 400 and "--address" in r.json()["error"]["message"]
         r = http.post("/api/v1/computes", json={"name": "k", "type": "kubernetes"})

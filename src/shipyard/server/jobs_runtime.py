@@ -67,5 +67,13 @@ def build_jobs(
             state_dir=settings.compute_state_dir,
             tracking_uri=tracking_uri,
         )
-    jobs = JobService(database, environments, computes, settings.jobs_dir, runner)
+    jobs = JobService(
+        database,
+        environments,
+        computes,
+        settings.jobs_dir,
+        runner,
+        snapshots=snapshots,
+        max_code_bytes=settings.max_code_bytes,
+    )
     return JobsRuntime(jobs, environments, computes, runner)

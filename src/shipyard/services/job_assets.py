@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shipyard.domain.context import RequestContext
-from shipyard.domain.jobs import Compute, Environment
+from shipyard.domain.jobs import ACTIVE, Compute, Environment, JobStatus
 from shipyard.domain.validation import check_description, check_name
-from shipyard.errors import InvalidArgument, NotFound
+from shipyard.errors import Conflict, InvalidArgument, NotFound
 from shipyard.services._clock import now_ms
 from shipyard.services.environment_ports import EnvironmentRequest, spec_hash
 from shipyard.services.ports import Database
@@ -237,5 +237,16 @@ class ComputeService:
         if name == LOCAL_COMPUTE:
             raise InvalidArgument("the built-in 'local' compute target cannot be deleted")
         with self.db.write() as uow:
+            waiting = [
+                j.name
+                for j in uow.jobs.in_status([JobStatus.QUEUED, *ACTIVE])
+                if j.workspace == ctx.workspace and j.compute == name
+            ]
+            if waiting:
+                raise Conflict(
+                    f"compute target {name!r} still has {len(waiting)} queued or running job(s)"
+                    f" ({', '.join(waiting[:5])}); cancel them or wait for them to end",
+                    jobs=waiting,
+                )
             if not uow.computes.delete(ctx.workspace, name):
                 raise NotFound(f"no compute target named {name!r} in workspace {ctx.workspace!r}", name=name)

@@ -29,12 +29,13 @@ from shipyard.domain.jobs import (
 from shipyard.domain.pagination import decode_token, encode_token, fingerprint
 from shipyard.domain.tracking import Run, RunStatus
 from shipyard.domain.validation import check_name
-from shipyard.errors import InvalidArgument, NotFound
+from shipyard.errors import InvalidArgument, NotFound, PayloadTooLarge
 from shipyard.services._clock import now_ms
 from shipyard.services.job_assets import LOCAL_COMPUTE, ComputeService, EnvironmentService
 from shipyard.services.job_inputs import find_data_asset
 from shipyard.services.job_ports import JobControl
 from shipyard.services.ports import Database, UnitOfWork
+from shipyard.services.snapshots import SnapshotService
 from shipyard.services.tracking import TrackingService
 
 __all__ = ["EnvironmentChoice", "InputValue", "JobService", "JobSubmission"]
@@ -94,8 +95,13 @@ class JobService:
         computes: ComputeService,
         jobs_dir: Path,
         control: JobControl | None = None,
+        *,
+        snapshots: SnapshotService | None = None,
+        max_code_bytes: int | None = None,
     ) -> None:
         self.db = db
+        self.snapshots = snapshots
+        self.max_code_bytes = max_code_bytes
         self.environments = environments
         self.computes = computes
         self.jobs_dir = jobs_dir
@@ -118,6 +124,7 @@ class JobService:
         compute = self.computes.resolve(ctx, sub.compute)
         env_hash = self.environments.resolve(ctx, sub.environment).spec_hash
         self._check_inputs(ctx, sub.inputs)
+        self._check_snapshots(sub)
         now = now_ms()
         run_id = uuid.uuid4().hex
         tags = {
@@ -216,6 +223,26 @@ class JobService:
                         raise NotFound(f"input {key!r}: no run {run_id!r} in this workspace", input=key)
                 elif item.kind == "data":
                     find_data_asset(uow, ctx.workspace, key, item.value)
+
+    def _check_snapshots(self, sub: JobSubmission) -> None:
+        """The code and uploaded inputs exist (an unknown digest is a 404 now, not a failed job
+        later) and the code is within the server's limit."""
+        if self.snapshots is None:
+            return
+        if sub.code_digest:
+            code = self.snapshots.manifest(sub.code_digest)
+            if self.max_code_bytes is not None and code.size > self.max_code_bytes:
+                raise PayloadTooLarge(
+                    f"the code snapshot is {code.size:,} bytes; this server takes at most"
+                    f" {self.max_code_bytes:,} (SHIPYARD_MAX_CODE_BYTES): leave data and models out"
+                    " of the code folder (.amlignore) and pass them as inputs"
+                )
+        for key, item in sub.inputs.items():
+            if item.kind == "snapshot":
+                try:
+                    self.snapshots.manifest(item.value)
+                except NotFound:
+                    raise NotFound(f"input {key!r}: no uploaded snapshot {item.value!r}", input=key) from None
 
     # -- read ----------------------------------------------------------------------
 
