@@ -223,3 +223,189 @@ def test_two_jobs_needing_one_new_environment_build_it_once(
     assert sum(": cache hit" in text for text in logs) == 1, logs
     assert all("iniconfig 2." in text for text in logs)
     assert len(built_envs(server)) == 1
+
+
+# -- 2. data assets and earlier runs as inputs --------------------------------------------------
+
+
+@slow
+def test_data_assets_are_inputs_by_label_and_by_version(
+    server: ServerProcess, tmp_path: Path, client: Client
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "rows.csv").write_text("a,b\n1,2\n3,4\n5,6\n")
+    (data / "more.csv").write_text("a,b\n7,8\n")
+    for args in (
+        ["-n", "rows", "-p", str(data / "rows.csv"), "-t", "uri_file"],
+        ["-n", "folder", "-p", str(data)],
+    ):
+        done = run_cli("data", "create", *args, url=server.url)
+        assert done.returncode == 0, done.stderr
+    (data / "rows.csv").write_text("a,b\n1,2\n")  # version 2 of rows: one row
+    done = run_cli(
+        "data", "create", "-n", "rows", "-p", str(data / "rows.csv"), "-t", "uri_file", url=server.url
+    )
+    assert done.returncode == 0, done.stderr
+
+    count = (
+        "python -c \"import sys; print(sys.argv[1], len(open(sys.argv[2]).read().splitlines()) - 1, 'rows')\""
+    )
+    cases = {
+        "azureml:rows@latest": ("uri_file", f"{count} latest ${{{{inputs.d}}}}", "latest 1 rows"),
+        "azureml:rows:1": ("uri_file", f"{count} v1 ${{{{inputs.d}}}}", "v1 3 rows"),
+        "azureml:folder@latest": ("uri_folder", "ls ${{inputs.d}}", "more.csv\nrows.csv"),
+        "azureml:folder:1": ("uri_folder", "ls ${{inputs.d}}", "more.csv\nrows.csv"),
+    }
+    for path, (type_, command, expected) in cases.items():
+        job_file = write(
+            tmp_path,
+            "job.yml",
+            f"""
+            command: {command}
+            inputs:
+              d:
+                type: {type_}
+                path: {path}
+            """,
+        )
+        done = run_cli("job", "create", "-f", str(job_file), "--stream", url=server.url)
+        assert done.returncode == 0, path + done.stdout + done.stderr
+        assert expected in done.stdout, path + done.stdout
+
+
+@slow
+def test_an_earlier_jobs_output_is_an_input_through_its_run(
+    server: ServerProcess, tmp_path: Path, client: Client
+) -> None:
+    producer = write(
+        tmp_path,
+        "train.yml",
+        """
+        command: echo weights-42 > ${{outputs.model}}/model.txt
+        outputs:
+          model:
+            type: custom_model
+        """,
+    )
+    first = client.jobs.create(producer)
+    first = wait_for(client, first.name, {JobStatus.COMPLETED, JobStatus.FAILED})
+    assert first.status is JobStatus.COMPLETED, first.failure
+    consumer = write(
+        tmp_path,
+        "score.yml",
+        f"""
+        command: cat ${{{{inputs.model}}}}/model.txt
+        inputs:
+          model:
+            type: custom_model
+            path: runs:/{first.run_id}/outputs/model
+        """,
+    )
+    done = run_cli("job", "create", "-f", str(consumer), "--stream", url=server.url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "weights-42" in done.stdout
+    # A file of it, as a uri_file.
+    one = write(
+        tmp_path,
+        "one.yml",
+        f"""
+        command: cat ${{{{inputs.f}}}}
+        inputs:
+          f:
+            type: uri_file
+            path: runs:/{first.run_id}/outputs/model/model.txt
+        """,
+    )
+    done = run_cli("job", "create", "-f", str(one), "--stream", url=server.url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "weights-42" in done.stdout
+
+
+# -- 5. bad input on the command line -----------------------------------------------------------
+
+
+@slow
+def test_set_of_a_path_the_job_does_not_have_is_refused(
+    server: ServerProcess, tmp_path: Path, client: Client
+) -> None:
+    job_file = write(tmp_path, "job.yml", "command: echo ${{inputs.C}}\ninputs:\n  C: 1\n")
+    for override, named in (
+        ("colour=red", "colour"),
+        ("inputs.nope=1", "nope"),
+        ("limits.tmeout=3", "tmeout"),
+    ):
+        done = run_cli("job", "create", "-f", str(job_file), "--set", override, url=server.url)
+        assert done.returncode != 0, override
+        assert f"--set {override}" in done.stderr, done.stderr
+        assert named in done.stderr
+        assert "Traceback" not in done.stderr
+    assert client.jobs.list() == []
+
+
+@slow
+def test_a_code_folder_past_the_limit_names_the_limit_and_the_largest_files(
+    server: ServerProcess, tmp_path: Path, client: Client
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text("print('hi')\n")
+    with (src / "checkpoint.bin").open("wb") as f:  # sparse: 101 MiB on paper, nothing on disk
+        f.truncate(101 * 1024 * 1024)
+    job_file = write(tmp_path, "job.yml", "code: src\ncommand: python train.py\n")
+    done = run_cli("job", "create", "-f", str(job_file), url=server.url)
+    assert done.returncode != 0
+    assert "over the 100.0 MiB limit" in done.stderr, done.stderr
+    assert "largest files: checkpoint.bin (101.0 MiB)" in done.stderr
+    assert ".amlignore" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert client.jobs.list() == []
+
+
+@slow
+def test_canceling_a_finished_job_changes_nothing(
+    server: ServerProcess, tmp_path: Path, client: Client
+) -> None:
+    job_file = write(tmp_path, "job.yml", "command: echo done\n")
+    job = client.jobs.create(job_file)
+    before = wait_for(client, job.name, {JobStatus.COMPLETED})
+    done = run_cli("job", "cancel", "-n", job.name, url=server.url)
+    assert done.returncode == 0, done.stderr
+    assert "Completed" in done.stderr
+    after = client.jobs.get(job.name)
+    assert after.status is JobStatus.COMPLETED and after.canceled_by is None and after.failure is None
+    assert after.events == before.events
+    assert client.get_run(job.run_id).status == "FINISHED"
+
+
+@slow
+def test_stream_and_download_name_what_is_wrong(
+    server: ServerProcess, tmp_path: Path, client: Client
+) -> None:
+    done = run_cli("job", "stream", "-n", "no_such_job", url=server.url)
+    assert done.returncode == 1
+    assert "no job named 'no_such_job'" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+    job_file = write(
+        tmp_path,
+        "job.yml",
+        "command: touch ${{outputs.model}}/m ${{outputs.report}}/r\noutputs:\n  model:\n  report:\n",
+    )
+    job = client.jobs.create(job_file)
+    wait_for(client, job.name, {JobStatus.COMPLETED})
+    done = run_cli(
+        "job", "download", "-n", job.name, "--output-name", "nope", "--download-path", str(tmp_path / "d"),
+        url=server.url,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "no output 'nope'" in done.stderr and "model, report" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "d" / job.name).exists()
+    done = run_cli(
+        "job", "download", "-n", job.name, "--output-name", "report", "--download-path", str(tmp_path / "d"),
+        url=server.url,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "d" / job.name / "outputs" / "report" / "r").exists()
+    assert not (tmp_path / "d" / job.name / "outputs" / "model").exists()
