@@ -396,3 +396,40 @@ def test_bad_api_requests_are_4xx(server: ServerProcess) -> None:
         assert r.status_code == 400 and "--address" in r.json()["error"]["message"]
         r = http.post("/api/v1/computes", json={"name": "k", "type": "kubernetes"})
         assert r.status_code == 400
+
+
+@slow
+def test_named_outputs_become_a_data_asset_and_a_model_version(
+    server: ServerProcess, project: Path, clients: Callable[[str], Client]
+) -> None:
+    (project / "src" / "emit.py").write_text(
+        "import pathlib, sys\n"
+        "pathlib.Path(sys.argv[1], 'scores.csv').write_text('id,score\\n1,0.5\\n2,0.7\\n')\n"
+        "pathlib.Path(sys.argv[2], 'model.txt').write_text('weights')\n"
+    )
+    path = _write_job(
+        project,
+        "named.yml",
+        """
+        code: src
+        command: python emit.py ${{outputs.scores}} ${{outputs.model}}
+        outputs:
+          scores: {type: uri_folder, name: job-scores, version: "7"}
+          model: {type: custom_model, name: job-model}
+        """,
+    )
+    done = run_cli("job", "create", "-f", str(path), "--stream", url=server.url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "registered data asset job-scores:7" in done.stdout
+    assert "registered model job-model version 1" in done.stdout
+    client = clients(server.url)
+    [job] = client.jobs.list()
+    asset = client.get_data_asset("job-scores", "7")
+    assert asset.row_count is None or asset.file_count == 1
+    assert asset.tags["shipyard.job.name"] == job.name
+    version = client.get_model_version("job-model", 1)
+    assert version.source == f"runs:/{job.run_id}/outputs/model"
+    # A second run cannot reuse the immutable version: the job still Completes, the log says why.
+    again = run_cli("job", "create", "-f", str(path), "--stream", url=server.url)
+    assert again.returncode == 0
+    assert "not registered as job-scores" in again.stdout and "versions are immutable" in again.stdout

@@ -66,17 +66,26 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.public_url = settings.default_public_url()
     artifact_service = ArtifactService(database, store, settings.max_upload_bytes)
     snapshot_service = SnapshotService(store, artifact_service)
+    data_service = DataAssetService(database, snapshot_service)
+    registry_service = RegistryService(database)
     runtime = build_jobs(
-        settings, database, store, artifact_service, snapshot_service, lambda: str(app.state.public_url)
+        settings,
+        database,
+        store,
+        artifact_service,
+        snapshot_service,
+        data_service,
+        registry_service,
+        lambda: str(app.state.public_url),
     )
     app.state.services = Services(
         tracking=tracking,
         artifacts=artifact_service,
-        registry=RegistryService(database),
+        registry=registry_service,
         logged_models=LoggedModelService(database, store),
         proxied_artifacts=ProxiedArtifactService(artifact_service),
         snapshots=snapshot_service,
-        data=DataAssetService(database, snapshot_service),
+        data=data_service,
         jobs=runtime.jobs,
         environments=runtime.environments,
         computes=runtime.computes,

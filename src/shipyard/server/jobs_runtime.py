@@ -13,11 +13,14 @@ from pathlib import Path
 from shipyard.domain.jobs import Compute
 from shipyard.services.artifacts import ArtifactService
 from shipyard.services.compute import ComputeConfig, ComputeTarget
+from shipyard.services.data_assets import DataAssetService
 from shipyard.services.job_assets import ComputeService, EnvironmentService
 from shipyard.services.job_inputs import InputResolver
+from shipyard.services.job_outputs import OutputRegistrar
 from shipyard.services.job_runner import JobRunner
 from shipyard.services.jobs import JobService
 from shipyard.services.ports import ArtifactStore, Database
+from shipyard.services.registry import RegistryService
 from shipyard.services.snapshots import SnapshotService
 from shipyard.settings import Settings
 
@@ -47,6 +50,8 @@ def build_jobs(
     store: ArtifactStore,
     artifacts: ArtifactService,
     snapshots: SnapshotService,
+    data_assets: DataAssetService,
+    registry: RegistryService,
     tracking_uri: Callable[[], str],
 ) -> JobsRuntime:
     environments = EnvironmentService(database)
@@ -66,6 +71,7 @@ def build_jobs(
             jobs_dir=settings.jobs_dir,
             state_dir=settings.compute_state_dir,
             tracking_uri=tracking_uri,
+            outputs=OutputRegistrar(snapshots, data_assets, registry),
         )
     jobs = JobService(
         database,

@@ -39,6 +39,7 @@ from shipyard.services.compute import ComputeTarget, Submission, TargetState, Ta
 from shipyard.services.environment_ports import BuiltEnvironment, EnvironmentBuilder
 from shipyard.services.job_assets import ComputeService, EnvironmentService
 from shipyard.services.job_inputs import InputResolver, PreparedInputs
+from shipyard.services.job_outputs import OutputRegistrar
 from shipyard.services.job_ports import JobControl
 from shipyard.services.jobs import EnvironmentChoice, job_dir
 from shipyard.services.ports import Database
@@ -87,6 +88,7 @@ class JobRunner(JobControl):
         jobs_dir: Path,
         state_dir: Path,
         tracking_uri: Callable[[], str],
+        outputs: OutputRegistrar | None = None,
         poll_s: float = 0.05,
         workers: int = 4,
     ) -> None:
@@ -100,6 +102,7 @@ class JobRunner(JobControl):
         self.jobs_dir = jobs_dir
         self.state_dir = state_dir
         self.tracking_uri = tracking_uri
+        self.outputs = outputs
         self.poll_s = poll_s
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shipyard-job")
         self._lock = threading.Lock()
@@ -330,6 +333,8 @@ class JobRunner(JobControl):
                     if path.is_file() and not path.is_symlink():
                         rel = path.relative_to(outputs).as_posix()
                         self.artifacts.put_local(ref, f"outputs/{rel}", path, job.created_by)
+            if self.outputs is not None:
+                self.outputs.register(job, outputs, lambda line: self._system_line(job, line))
         tail = _tail(std_log)
         who = w.cancel_by or job.canceled_by
         if status.state == TargetState.SUCCEEDED:

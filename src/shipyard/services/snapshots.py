@@ -8,16 +8,19 @@ name, so publishing one twice is harmless and nothing ever rewrites one.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
 from shipyard.domain.paths import clean_relative_path
 from shipyard.domain.snapshots import (
+    EXECUTABLE,
+    REGULAR,
     SnapshotFile,
     blob_key,
     check_sha256,
@@ -82,6 +85,33 @@ class SnapshotService:
         if size is None:
             raise NotFound(f"blob {sha256} does not exist", sha256=sha256)
         return self.store.get(key), size
+
+    def put_local_file(self, path: Path) -> SnapshotFile:
+        """Store a file of this host as a blob (once: an existing blob is not rewritten)."""
+        digest = hashlib.sha256()
+        with path.open("rb") as reader:
+            while chunk := reader.read(_CHUNK):
+                digest.update(chunk)
+        sha = digest.hexdigest()
+        size = path.stat().st_size
+        if not self.store.exists(blob_key(sha)):
+            with self.store.staging_file() as (staged, handle):
+                with path.open("rb") as reader:
+                    shutil.copyfileobj(reader, handle, _CHUNK)
+                handle.flush()
+                handle.close()
+                self.store.put(blob_key(sha), staged)
+        mode = EXECUTABLE if os.access(path, os.X_OK) else REGULAR
+        return SnapshotFile(path.name, size, sha, mode)
+
+    def snapshot_local_folder(self, root: Path) -> Snapshot:
+        """A snapshot of a folder of this host (a job's output), its files stored as blobs."""
+        files = [
+            replace(self.put_local_file(path), path=path.relative_to(root).as_posix())
+            for path in sorted(root.rglob("*"))
+            if path.is_file() and not path.is_symlink()
+        ]
+        return self.create_snapshot(files)
 
     # -- snapshots -----------------------------------------------------------------------
 

@@ -1,0 +1,84 @@
+"""Outputs a job file names become assets when the job completes, as in Azure ML.
+
+An output with ``name`` (and optionally ``version``) in the job file::
+
+    outputs:
+      model: {type: custom_model, name: iris-model}        # → a model version in the registry
+      scores: {type: uri_folder, name: scores, version: "3"}  # → a data asset version
+
+is registered after its files are kept with the run: a ``uri_folder``/``uri_file`` output
+becomes a data asset version (its files copied once into the content-addressed store), an
+``mlflow_model``/``custom_model`` output a new version of that registered model, whose
+source is ``runs:/<run id>/outputs/<output>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from shipyard.domain.context import Principal, RequestContext
+from shipyard.domain.jobs import Job
+from shipyard.errors import InvalidArgument
+from shipyard.services.data_assets import DataAssetService
+from shipyard.services.registry import RegistryService
+from shipyard.services.snapshots import SnapshotService
+
+__all__ = ["OutputRegistrar"]
+
+_MODEL_TYPES = frozenset({"mlflow_model", "custom_model"})
+
+
+class OutputRegistrar:
+    def __init__(self, snapshots: SnapshotService, data: DataAssetService, registry: RegistryService) -> None:
+        self.snapshots = snapshots
+        self.data = data
+        self.registry = registry
+
+    def register(self, job: Job, outputs_dir: Path, say: Callable[[str], None]) -> None:
+        """Register every named output of a completed job; each failure is said, not raised:
+        the job's own work succeeded and its files are kept with the run either way."""
+        declared: dict[str, Any] = (job.spec.get("file") or {}).get("outputs") or {}
+        ctx = RequestContext(principal=Principal(name=job.created_by), workspace=job.workspace)
+        for output, spec in sorted(declared.items()):
+            if not isinstance(spec, dict) or not spec.get("name"):
+                continue
+            try:
+                say(self._register_one(ctx, job, output, spec, outputs_dir / output))
+            except Exception as exc:  # noqa: BLE001 - reported in the job's log, the job stays Completed
+                message = getattr(exc, "message", str(exc))
+                say(f"output {output}: not registered as {spec['name']}: {message}")
+
+    def _register_one(
+        self, ctx: RequestContext, job: Job, output: str, spec: dict[str, Any], folder: Path
+    ) -> str:
+        kind = str(spec.get("type") or "uri_folder")
+        name = str(spec["name"])
+        version = None if spec.get("version") is None else str(spec["version"])
+        if kind in _MODEL_TYPES:
+            registered = self.registry.register(
+                ctx,
+                name,
+                job.run_id,
+                f"outputs/{output}",
+                description=str(spec.get("description") or f"output {output} of job {job.name}"),
+                tags={"shipyard.job.name": job.name},
+            )
+            note = "" if version is None else f" (the registry numbers versions itself; {version!r} not used)"
+            return f"output {output}: registered model {name} version {registered.version}{note}"
+        snapshot = self.snapshots.snapshot_local_folder(folder)
+        if not snapshot.files:
+            raise InvalidArgument("the job wrote no files there")
+        if kind == "uri_file" and len(snapshot.files) != 1:
+            raise InvalidArgument(f"a uri_file output must hold one file, not {len(snapshot.files)}")
+        asset = self.data.create(
+            ctx,
+            name,
+            version,
+            type=kind,
+            snapshot=snapshot.digest,
+            description=str(spec.get("description") or f"output {output} of job {job.name}"),
+            tags={"shipyard.job.name": job.name, "shipyard.job.run_id": job.run_id},
+        )
+        return f"output {output}: registered data asset {asset.name}:{asset.version}"
