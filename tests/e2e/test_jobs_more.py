@@ -4,6 +4,7 @@ from Azure's public examples, and bad input met on the command line."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 import textwrap
 import threading
@@ -409,3 +410,83 @@ def test_stream_and_download_name_what_is_wrong(
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "d" / job.name / "outputs" / "report" / "r").exists()
     assert not (tmp_path / "d" / job.name / "outputs" / "model").exists()
+
+
+# -- 4. files from Azure's public examples (tests/e2e/fixtures/azureml/README.md: commits) -------
+
+
+def examples_checkout(tmp_path: Path, *names: str) -> Path:
+    """The example files where they sit in the azureml-examples repository."""
+    basics = tmp_path / "azureml-examples" / "cli" / "jobs" / "basics"
+    basics.mkdir(parents=True)
+    for name in names:
+        shutil.copy(AZUREML / name, basics / name)
+    return basics
+
+
+@slow
+def test_azure_hello_world_examples_run_unchanged(
+    server: ServerProcess, tmp_path: Path, client: Client
+) -> None:
+    # cli/jobs/basics/hello-world.yml @ c254fe54, hello-world-output.yml @ f33e4194,
+    # hello-world-env-var.yml and hello-world-input.yml @ 085cd6ea: run as they are.
+    names = ("hello-world.yml", "hello-world-env-var.yml", "hello-world-input.yml", "hello-world-output.yml")
+    basics = examples_checkout(tmp_path, *names)
+    outputs: dict[str, str] = {}
+    for name in names:
+        done = run_cli("job", "create", "-f", str(basics / name), "--stream", url=server.url)
+        assert done.returncode == 0, name + done.stdout + done.stderr
+        # image: is accepted, not pulled, and the log says what ran instead.
+        assert "image 'library/python:latest' was not used" in done.stdout
+        outputs[name] = done.stdout
+    assert "\nhello world\n" in outputs["hello-world.yml"]
+    assert "\nhello world\n" in outputs["hello-world-env-var.yml"]
+    assert "\nhello world\n42\n" in outputs["hello-world-input.yml"]
+    # Azure ML keeps what a job writes to ./outputs with the run; so does Shipyard.
+    job = next(j for j in client.jobs.list() if "helloworld.txt" in j.command)
+    kept = tmp_path / "helloworld.txt"
+    client.download_artifact(job.run_id, "outputs/helloworld.txt", kept)
+    assert kept.read_text() == "hello world\n"
+
+
+@slow
+def test_azure_model_as_output_example_runs_in_a_registry_environment(
+    server: ServerProcess, tmp_path: Path, client: Client
+) -> None:
+    # cli/jobs/basics/hello-model-as-output.yml @ 085cd6ea, with its model folder where the
+    # file expects it; its environment is azureml://registries/azureml/environments/
+    # sklearn-1.5/labels/latest: the registry name is ignored, the name is Shipyard's.
+    basics = examples_checkout(tmp_path, "hello-model-as-output.yml")
+    model = basics.parent.parent / "assets" / "model" / "mlflow-model"
+    model.mkdir(parents=True)
+    (model / "MLmodel").write_text("flavors: {}\n")
+    (model / "model.pkl").write_bytes(b"\x80\x04N.")
+    # Our own stand-in for the example's script (the examples' code is not copied here).
+    write(
+        basics,
+        "src/hello-model-as-output.py",
+        """
+        import argparse, pathlib, shutil
+        p = argparse.ArgumentParser()
+        p.add_argument("--input_model")
+        p.add_argument("--custom_model_output")
+        a = p.parse_args()
+        print("input model files:", sorted(x.name for x in pathlib.Path(a.input_model).iterdir()))
+        shutil.copytree(a.input_model, a.custom_model_output, dirs_exist_ok=True)
+        """,
+    )
+    env = write(
+        tmp_path, "sklearn.yml", "name: sklearn-1.5\nimage: mcr.microsoft.com/azureml/curated/sklearn-1.5\n"
+    )
+    done = run_cli("environment", "create", "-f", str(env), url=server.url)
+    assert done.returncode == 0, done.stderr
+
+    done = run_cli(
+        "job", "create", "-f", str(basics / "hello-model-as-output.yml"), "--stream", url=server.url
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "input model files: ['MLmodel', 'model.pkl']" in done.stdout
+    assert "environment sklearn-1.5:1" in done.stdout
+    [job] = client.jobs.list()
+    files = {f["path"] for f in client.list_artifacts(job.run_id, "outputs/output_folder")}
+    assert files == {"outputs/output_folder/MLmodel", "outputs/output_folder/model.pkl"}

@@ -3,6 +3,8 @@
 Layout under ``<home>/jobs/<workspace>/<job>/``::
 
     code/              the code snapshot (the process's working directory)
+    code/outputs/      created empty if absent: Azure ML jobs write there (``./outputs``);
+                       kept with the run afterwards, as Azure ML does
     inputs/<name>/     a data input materialised (a uri_file input is the one file inside)
     outputs/<name>/    what ``${{outputs.<name>}}`` points at; kept with the run afterwards
     stream.log         what ``job stream`` follows: preparation lines, then the process's output
@@ -54,6 +56,8 @@ class InputResolver:
             )
         else:
             code.mkdir(parents=True, exist_ok=True)
+        if not (code / "outputs").exists():
+            (code / "outputs").mkdir()
         values: dict[str, str | None] = {}
         for name, item in job.spec.get("inputs", {}).items():
             values[name] = self._input(job, folder, name, item["kind"], item["value"], item["type"])

@@ -42,7 +42,7 @@ from shipyard.services.job_inputs import InputResolver, PreparedInputs
 from shipyard.services.job_outputs import OutputRegistrar
 from shipyard.services.job_ports import JobControl
 from shipyard.services.jobs import EnvironmentChoice, job_dir
-from shipyard.services.ports import Database
+from shipyard.services.ports import Database, RunRef
 
 __all__ = ["JobRunner", "TargetFactory"]
 
@@ -326,13 +326,13 @@ class JobRunner(JobControl):
         if ref is None:  # the run was deleted under the job
             raise NotFound(f"the run {job.run_id} of job {job.name} is gone")
         self.artifacts.put_local(ref, "user_logs/std_log.txt", std_log, job.created_by)
-        outputs = folder / "outputs"
-        if status.state == TargetState.SUCCEEDED and outputs.is_dir():
+        if status.state == TargetState.SUCCEEDED:
+            # ./outputs of the working directory first (Azure ML's convention), then the named
+            # outputs, so a named output wins over a file of the same path.
+            self._keep_outputs(ref, folder / "code" / "outputs", folder / "code" / "outputs", job)
+            outputs = folder / "outputs"
             for name in sorted(job.spec.get("outputs", {})):
-                for path in sorted((outputs / name).rglob("*")):
-                    if path.is_file() and not path.is_symlink():
-                        rel = path.relative_to(outputs).as_posix()
-                        self.artifacts.put_local(ref, f"outputs/{rel}", path, job.created_by)
+                self._keep_outputs(ref, outputs / name, outputs, job)
             if self.outputs is not None:
                 self.outputs.register(job, outputs, lambda line: self._system_line(job, line))
         tail = _tail(std_log)
@@ -350,6 +350,15 @@ class JobRunner(JobControl):
             failure = _target_failure(status, tail)
             self._system_line(job, f"failed: {failure.message}")
             self._fail(job, failure)
+
+    def _keep_outputs(self, ref: RunRef, source: Path, base: Path, job: Job) -> None:
+        """Every regular file under ``source`` as the run's ``outputs/<path from base>``."""
+        if not source.is_dir() or source.is_symlink():
+            return
+        for path in sorted(source.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                rel = path.relative_to(base).as_posix()
+                self.artifacts.put_local(ref, f"outputs/{rel}", path, job.created_by)
 
     def _save_target_log(self, w: _Watched, dest: Path) -> None:
         job_id = _target_id(w.job)
