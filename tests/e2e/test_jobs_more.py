@@ -19,6 +19,10 @@ from shipyard.domain.jobs import Job, JobStatus
 from tests.conftest import ServerProcess
 from tests.e2e.test_jobs import run_cli
 
+# The session's Ray head (ray_address). shipyard.compute.ray_head.local_ray_head() is being
+# made from it; once it lands, this becomes a thin fixture over that.
+from tests.integration.compute.conftest import ray_address  # noqa: F401
+
 slow = pytest.mark.slow
 
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -490,3 +494,59 @@ def test_azure_model_as_output_example_runs_in_a_registry_environment(
     [job] = client.jobs.list()
     files = {f["path"] for f in client.list_artifacts(job.run_id, "outputs/output_folder")}
     assert files == {"outputs/output_folder/MLmodel", "outputs/output_folder/model.pkl"}
+
+
+# -- 3. a ray compute target against a real local Ray head --------------------------------------
+
+
+@slow
+def test_a_job_on_a_ray_target_streams_logs_metrics_and_cancels(
+    server: ServerProcess,
+    tmp_path: Path,
+    client: Client,
+    ray_address: str,  # noqa: F811 (the fixture imported above)
+) -> None:
+    done = run_cli(
+        "compute", "create", "--name", "cluster", "--type", "ray", "--address", ray_address, url=server.url
+    )
+    assert done.returncode == 0, done.stderr
+    # A job on Ray runs the cluster's Python, not the server's. This cluster was started by
+    # .venv/bin/ray, but `python` on its PATH is whatever the machine has, so the command names
+    # the cluster's interpreter (the one with mlflow) as a user of such a cluster would.
+    job_file = write(
+        tmp_path,
+        "job.yml",
+        f"""
+        command: >-
+          {sys.executable} -c "import mlflow; print('hello from ray', flush=True);
+          mlflow.log_metric('acc', 0.75)"
+        compute: azureml:cluster
+        experiment_name: on-ray
+        """,
+    )
+    done = run_cli("job", "create", "-f", str(job_file), "--stream", url=server.url, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "on compute 'cluster' (ray)" in done.stdout
+    assert "environment: the ray cluster's own Python" in done.stdout  # not "the server's"
+    assert "hello from ray" in done.stdout
+    [job] = client.jobs.list()
+    assert job.compute == "cluster" and job.status is JobStatus.COMPLETED
+    # The Ray worker reached the server's MLFLOW_TRACKING_URI: the metric is in the job's run.
+    run = client.get_run(job.run_id)
+    assert run.status == "FINISHED"
+    assert run.metrics["acc"].value == 0.75
+    kept = tmp_path / "std_log.txt"
+    client.download_artifact(job.run_id, "user_logs/std_log.txt", kept)
+    assert "hello from ray" in kept.read_text()
+
+    sleepy = write(tmp_path, "sleepy.yml", "command: echo started; sleep 300\ncompute: azureml:cluster\n")
+    running = client.jobs.create(sleepy)
+    wait_for(client, running.name, {JobStatus.RUNNING}, timeout=120)
+    done = run_cli("job", "cancel", "-n", running.name, url=server.url, timeout=120)
+    assert done.returncode == 0, done.stderr
+    final = wait_for(
+        client, running.name, {JobStatus.CANCELED, JobStatus.FAILED, JobStatus.COMPLETED}, timeout=60
+    )
+    assert final.status is JobStatus.CANCELED, final.failure
+    assert final.canceled_by == "anonymous"
+    assert client.get_run(final.run_id).status == "KILLED"

@@ -240,15 +240,20 @@ class JobRunner(JobControl):
             image=env_spec.get("image"),
         )
         resolved = self.environments.resolve_in(job.workspace, choice)
+        runs_in = (
+            _describe_env(resolved.source)
+            if compute.kind == "local"
+            else _describe_remote_env(compute.kind, resolved.request.requirements)
+        )
         if resolved.image:
             self._system_line(
                 job,
                 f"image {resolved.image!r} was not used: {compute.kind} targets run no containers;"
-                f" the job runs in {_describe_env(resolved.source)}",
+                f" the job runs in {runs_in}",
             )
+        self._system_line(job, f"environment: {runs_in}")
         built: BuiltEnvironment | None = None
-        if compute.kind == "local" or not resolved.request.requirements:
-            self._system_line(job, f"environment: {_describe_env(resolved.source)}")
+        if compute.kind == "local":
             built = self.builder.ensure(resolved.request, log=lambda line: self._system_line(job, line))
             if not built.is_server_interpreter:
                 hit = "cache hit" if built.cache_hit else f"built in {built.seconds:.1f} s"
@@ -486,6 +491,13 @@ def _describe_env(source: str) -> str:
     if source == "inline":
         return "an environment built from the job's conda file"
     return f"environment {source}"
+
+
+def _describe_remote_env(kind: str, requirements: tuple[str, ...]) -> str:
+    """A remote target (Ray) runs the command with its own interpreter, not the server's."""
+    if requirements:
+        return f"a virtualenv the {kind} cluster builds with pip: {' '.join(requirements)}"
+    return f"the {kind} cluster's own Python (`python` on the node's PATH)"
 
 
 def _tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
