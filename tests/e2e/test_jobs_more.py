@@ -15,13 +15,10 @@ from pathlib import Path
 import pytest
 
 from shipyard.client.client import Client
+from shipyard.compute.ray_head import local_ray_head, ray_executable
 from shipyard.domain.jobs import Job, JobStatus
 from tests.conftest import ServerProcess
 from tests.e2e.test_jobs import run_cli
-
-# The session's Ray head (ray_address). shipyard.compute.ray_head.local_ray_head() is being
-# made from it; once it lands, this becomes a thin fixture over that.
-from tests.integration.compute.conftest import ray_address  # noqa: F401
 
 slow = pytest.mark.slow
 
@@ -499,12 +496,21 @@ def test_azure_model_as_output_example_runs_in_a_registry_environment(
 # -- 3. a ray compute target against a real local Ray head --------------------------------------
 
 
+@pytest.fixture(scope="module")
+def ray_address() -> Iterator[str]:
+    """A throw-away Ray head on 127.0.0.1 (free ports; only its own processes killed after)."""
+    if not ray_executable().exists():
+        pytest.skip("ray is not installed: pip install 'shipyard[ray]' (it is in the test extra)")
+    with local_ray_head() as address:
+        yield address
+
+
 @slow
 def test_a_job_on_a_ray_target_streams_logs_metrics_and_cancels(
     server: ServerProcess,
     tmp_path: Path,
     client: Client,
-    ray_address: str,  # noqa: F811 (the fixture imported above)
+    ray_address: str,
 ) -> None:
     done = run_cli(
         "compute", "create", "--name", "cluster", "--type", "ray", "--address", ray_address, url=server.url
