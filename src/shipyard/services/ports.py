@@ -19,6 +19,7 @@ from shipyard.domain.model_search import ModelClause, ModelOrder
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.tracking import DatasetInput, Experiment, ModelOutput, Run, RunIO
 from shipyard.services.data_ports import DataAssetRepository
+from shipyard.services.endpoint_ports import DeploymentRepository, EndpointRepository
 from shipyard.services.job_ports import ComputeRepository, EnvironmentRepository, JobRepository
 
 __all__ = [
@@ -430,6 +431,8 @@ class UnitOfWork(ABC):
     environments: EnvironmentRepository
     computes: ComputeRepository
     jobs: JobRepository
+    endpoints: EndpointRepository
+    deployments: DeploymentRepository
 
 
 class Database(ABC):

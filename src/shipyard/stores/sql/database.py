@@ -13,6 +13,7 @@ from shipyard.errors import AlreadyExists, Unavailable
 from shipyard.services.ports import Database, UnitOfWork
 from shipyard.stores.sql.artifacts import SqlArtifactIndex
 from shipyard.stores.sql.data_assets import SqlDataAssetRepository
+from shipyard.stores.sql.endpoints import SqlDeploymentRepository, SqlEndpointRepository
 from shipyard.stores.sql.engine import WRITE_OPTION, build_engine
 from shipyard.stores.sql.experiments import SqlExperimentRepository, SqlWorkspaceRepository
 from shipyard.stores.sql.jobs import SqlComputeRepository, SqlEnvironmentRepository, SqlJobRepository
@@ -61,6 +62,8 @@ class SqlUnitOfWork(UnitOfWork):
         self.environments = SqlEnvironmentRepository(conn)
         self.computes = SqlComputeRepository(conn)
         self.jobs = SqlJobRepository(conn)
+        self.endpoints = SqlEndpointRepository(conn)
+        self.deployments = SqlDeploymentRepository(conn)
 
 
 # SQLite keeps no table statistics unless asked. Without them the planner starts a search

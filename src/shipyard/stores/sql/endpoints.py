@@ -1,0 +1,251 @@
+"""Online endpoints and their deployments."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Row, delete, insert, select, update
+
+from shipyard.domain.endpoints import AuthMode, Deployment, DeploymentState, Endpoint
+from shipyard.errors import AlreadyExists, NotFound
+from shipyard.services.endpoint_ports import DeploymentRepository, EndpointRepository
+from shipyard.stores.sql import schema as s
+from shipyard.stores.sql import schema_endpoints as t
+
+__all__ = ["SqlDeploymentRepository", "SqlEndpointRepository"]
+
+_e = t.online_endpoints.c
+_d = t.online_deployments.c
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _endpoint_id(conn: Connection, workspace: str, name: str) -> int | None:
+    return conn.execute(
+        select(_e.id)
+        .join(s.workspaces, s.workspaces.c.id == _e.workspace_id)
+        .where(s.workspaces.c.name == workspace, _e.name == name)
+    ).scalar()
+
+
+class SqlEndpointRepository(EndpointRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def create(self, workspace_id: int, endpoint: Endpoint) -> None:
+        taken = self.conn.execute(
+            select(_e.id).where(_e.workspace_id == workspace_id, _e.name == endpoint.name)
+        ).first()
+        if taken is not None:
+            raise AlreadyExists(
+                f"an online endpoint named {endpoint.name!r} already exists", name=endpoint.name
+            )
+        self.conn.execute(
+            insert(t.online_endpoints).values(
+                workspace_id=workspace_id,
+                name=endpoint.name,
+                auth_mode=str(endpoint.auth_mode),
+                description=endpoint.description,
+                tags=_json(endpoint.tags),
+                traffic=_json(endpoint.traffic),
+                mirror_traffic=_json(endpoint.mirror_traffic),
+                primary_key=endpoint.primary_key,
+                secondary_key=endpoint.secondary_key,
+                spec=_json(endpoint.spec),
+                created_at=endpoint.created_at,
+                created_by=endpoint.created_by,
+                updated_at=endpoint.updated_at,
+            )
+        )
+
+    def _select(self, workspace: str) -> Any:
+        return (
+            select(t.online_endpoints, s.workspaces.c.name.label("workspace"))
+            .join(s.workspaces, s.workspaces.c.id == _e.workspace_id)
+            .where(s.workspaces.c.name == workspace)
+        )
+
+    @staticmethod
+    def _row(r: Row[Any]) -> Endpoint:
+        return Endpoint(
+            name=r.name,
+            workspace=r.workspace,
+            auth_mode=AuthMode(r.auth_mode),
+            description=r.description,
+            tags=orjson.loads(r.tags),
+            traffic=orjson.loads(r.traffic),
+            mirror_traffic=orjson.loads(r.mirror_traffic),
+            primary_key=r.primary_key,
+            secondary_key=r.secondary_key,
+            created_at=r.created_at,
+            created_by=r.created_by,
+            updated_at=r.updated_at,
+            spec=orjson.loads(r.spec),
+        )
+
+    def get(self, workspace: str, name: str) -> Endpoint | None:
+        row = self.conn.execute(self._select(workspace).where(_e.name == name)).first()
+        return None if row is None else self._row(row)
+
+    def list(self, workspace: str) -> builtins.list[Endpoint]:
+        return [self._row(r) for r in self.conn.execute(self._select(workspace).order_by(_e.name))]
+
+    def update(
+        self,
+        workspace: str,
+        name: str,
+        now: int,
+        *,
+        traffic: Mapping[str, int] | None = None,
+        mirror_traffic: Mapping[str, int] | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        primary_key: str | None = None,
+        secondary_key: str | None = None,
+    ) -> None:
+        endpoint_id = _endpoint_id(self.conn, workspace, name)
+        if endpoint_id is None:
+            raise NotFound(f"no online endpoint named {name!r} in workspace {workspace!r}", name=name)
+        values: dict[str, Any] = {"updated_at": now}
+        for column, value in (
+            ("traffic", traffic),
+            ("mirror_traffic", mirror_traffic),
+            ("tags", tags),
+        ):
+            if value is not None:
+                values[column] = _json(dict(value))
+        for column, text in (
+            ("description", description),
+            ("primary_key", primary_key),
+            ("secondary_key", secondary_key),
+        ):
+            if text is not None:
+                values[column] = text
+        self.conn.execute(update(t.online_endpoints).where(_e.id == endpoint_id).values(**values))
+
+    def delete(self, workspace: str, name: str) -> bool:
+        endpoint_id = _endpoint_id(self.conn, workspace, name)
+        if endpoint_id is None:
+            return False
+        self.conn.execute(delete(t.online_deployments).where(_d.endpoint_id == endpoint_id))
+        self.conn.execute(delete(t.online_endpoints).where(_e.id == endpoint_id))
+        return True
+
+
+class SqlDeploymentRepository(DeploymentRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def create(self, workspace: str, deployment: Deployment) -> None:
+        endpoint_id = _endpoint_id(self.conn, workspace, deployment.endpoint)
+        if endpoint_id is None:
+            raise NotFound(f"no online endpoint named {deployment.endpoint!r}", name=deployment.endpoint)
+        taken = self.conn.execute(
+            select(_d.id).where(_d.endpoint_id == endpoint_id, _d.name == deployment.name)
+        ).first()
+        if taken is not None:
+            raise AlreadyExists(
+                f"endpoint {deployment.endpoint!r} already has a deployment named {deployment.name!r};"
+                " change it with `shipyard online-deployment update -f`",
+                name=deployment.name,
+            )
+        self.conn.execute(
+            insert(t.online_deployments).values(
+                endpoint_id=endpoint_id,
+                name=deployment.name,
+                state=str(deployment.state),
+                reason=deployment.reason,
+                revision=deployment.revision,
+                spec=_json(deployment.spec),
+                model=_json(deployment.model),
+                created_at=deployment.created_at,
+                created_by=deployment.created_by,
+                updated_at=deployment.updated_at,
+            )
+        )
+
+    @staticmethod
+    def _select() -> Any:
+        return (
+            select(
+                t.online_deployments,
+                _e.name.label("endpoint"),
+                s.workspaces.c.name.label("workspace"),
+            )
+            .join(t.online_endpoints, _e.id == _d.endpoint_id)
+            .join(s.workspaces, s.workspaces.c.id == _e.workspace_id)
+        )
+
+    @staticmethod
+    def _row(r: Row[Any]) -> Deployment:
+        return Deployment(
+            endpoint=r.endpoint,
+            name=r.name,
+            workspace=r.workspace,
+            state=DeploymentState(r.state),
+            reason=r.reason,
+            revision=r.revision,
+            spec=orjson.loads(r.spec),
+            model=orjson.loads(r.model),
+            created_at=r.created_at,
+            created_by=r.created_by,
+            updated_at=r.updated_at,
+        )
+
+    def get(self, workspace: str, endpoint: str, name: str) -> Deployment | None:
+        row = self.conn.execute(
+            self._select().where(s.workspaces.c.name == workspace, _e.name == endpoint, _d.name == name)
+        ).first()
+        return None if row is None else self._row(row)
+
+    def list(self, workspace: str, endpoint: str) -> builtins.list[Deployment]:
+        query = self._select().where(s.workspaces.c.name == workspace, _e.name == endpoint)
+        return [self._row(r) for r in self.conn.execute(query.order_by(_d.name))]
+
+    def in_states(self, states: Collection[DeploymentState]) -> builtins.list[Deployment]:
+        query = self._select().where(_d.state.in_([str(x) for x in states])).order_by(_d.id)
+        return [self._row(r) for r in self.conn.execute(query)]
+
+    def _id(self, workspace: str, endpoint: str, name: str) -> int | None:
+        endpoint_id = _endpoint_id(self.conn, workspace, endpoint)
+        if endpoint_id is None:
+            return None
+        return self.conn.execute(select(_d.id).where(_d.endpoint_id == endpoint_id, _d.name == name)).scalar()
+
+    def update(
+        self,
+        workspace: str,
+        endpoint: str,
+        name: str,
+        now: int,
+        *,
+        state: DeploymentState,
+        reason: str = "",
+        revision: str | None = None,
+        spec: Mapping[str, object] | None = None,
+        model: Mapping[str, object] | None = None,
+    ) -> bool:
+        found = self._id(workspace, endpoint, name)
+        if found is None:
+            return False
+        values: dict[str, Any] = {"state": str(state), "reason": reason, "updated_at": now}
+        if revision is not None:
+            values["revision"] = revision
+        if spec is not None:
+            values["spec"] = _json(dict(spec))
+        if model is not None:
+            values["model"] = _json(dict(model))
+        self.conn.execute(update(t.online_deployments).where(_d.id == found).values(**values))
+        return True
+
+    def delete(self, workspace: str, endpoint: str, name: str) -> bool:
+        found = self._id(workspace, endpoint, name)
+        if found is None:
+            return False
+        self.conn.execute(delete(t.online_deployments).where(_d.id == found))
+        return True
