@@ -178,11 +178,6 @@ def test_a_failing_build_fails_the_job_naming_the_package(
 
 
 @slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="specs: pydantic does not turn the YAML integer into the str field `version`"
-    " (docs/environments.md writes `version: 1`); fix in shipyard.specs, not owned here",
-)
 def test_an_environment_file_may_write_its_version_as_a_number(server: ServerProcess, tmp_path: Path) -> None:
     env_file = write(tmp_path, "env.yml", "name: numbered\nversion: 1\nconda_file:" + conda_env("iniconfig"))
     done = run_cli("environment", "create", "-f", str(env_file), url=server.url)

@@ -12,7 +12,8 @@ __all__ = ["SpecModel", "StrictModel", "scalar_map"]
 class StrictModel(BaseModel):
     """A nested mapping of a spec: unknown fields are errors."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    # ``version: 1`` is how YAML files write versions; names and versions are text here.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, coerce_numbers_to_str=True)
 
 
 class SpecModel(StrictModel):
