@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from shipyard._version import __version__
 from shipyard.server import errors, mlflow
 from shipyard.server.deps import Services
+from shipyard.server.endpoints_runtime import build_endpoints
 from shipyard.server.jobs_runtime import build_jobs
 from shipyard.server.routers import (
     artifacts,
@@ -21,6 +22,7 @@ from shipyard.server.routers import (
     jobs,
     metrics,
     models,
+    online_endpoints,
     runs,
     snapshots,
 )
@@ -49,7 +51,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if runtime.runner is not None:
             runtime.runner.start()
+        serving.start()
         yield
+        serving.stop()
         if runtime.runner is not None:
             runtime.runner.stop()
         database.close()
@@ -78,6 +82,10 @@ def create_app(settings: Settings) -> FastAPI:
         registry_service,
         lambda: str(app.state.public_url),
     )
+    serving = build_endpoints(
+        settings, database, store, snapshot_service, registry_service, runtime.environments,
+        lambda: str(app.state.public_url),
+    )  # fmt: skip
     app.state.services = Services(
         tracking=tracking,
         artifacts=artifact_service,
@@ -89,10 +97,13 @@ def create_app(settings: Settings) -> FastAPI:
         jobs=runtime.jobs,
         environments=runtime.environments,
         computes=runtime.computes,
+        endpoints=serving.endpoints,
+        deployments=serving.deployments,
     )
     errors.install(app)
     for module in (
         health, experiments, runs, metrics, artifacts, models, snapshots, data, environments, computes, jobs,
+        online_endpoints,
     ):  # fmt: skip
         app.include_router(module.router)
     mlflow.mount(app)

@@ -13,6 +13,8 @@ from shipyard.domain.context import ANONYMOUS, DEFAULT_WORKSPACE, RequestContext
 from shipyard.errors import InvalidArgument
 from shipyard.services.artifacts import ArtifactService
 from shipyard.services.data_assets import DataAssetService
+from shipyard.services.endpoint_deployments import DeploymentService
+from shipyard.services.endpoints import EndpointService
 from shipyard.services.job_assets import ComputeService, EnvironmentService
 from shipyard.services.jobs import JobService
 from shipyard.services.logged_models import LoggedModelService
@@ -39,6 +41,8 @@ class Services:
     jobs: JobService
     environments: EnvironmentService
     computes: ComputeService
+    endpoints: EndpointService
+    deployments: DeploymentService
 
 
 def _context(request: Request) -> RequestContext:

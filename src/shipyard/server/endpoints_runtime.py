@@ -1,0 +1,82 @@
+"""Wire online endpoints: the deployment runtime (local worker processes), the environment
+builder, and the endpoint and deployment services.
+
+Kept apart from ``app.py`` for the reason ``jobs_runtime.py`` is: this is the one place that
+picks the concrete serving backend.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shipyard.services.endpoint_deployments import DeploymentService
+from shipyard.services.endpoint_models import ModelFiles
+from shipyard.services.endpoints import EndpointService
+from shipyard.services.job_assets import EnvironmentService
+from shipyard.services.ports import ArtifactStore, Database
+from shipyard.services.registry import RegistryService
+from shipyard.services.serving_ports import DeploymentRuntime
+from shipyard.services.snapshots import SnapshotService
+from shipyard.settings import Settings
+
+__all__ = ["EndpointsRuntime", "build_endpoints"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointsRuntime:
+    endpoints: EndpointService
+    deployments: DeploymentService
+    runtime: DeploymentRuntime | None
+
+    def start(self) -> None:
+        """Re-apply what ran before the restart (in the background)."""
+        self.deployments.recover()
+
+    def stop(self) -> None:
+        self.deployments.close()
+        if self.runtime is not None:
+            self.runtime.close()
+
+
+def _local_runtime(settings: Settings) -> DeploymentRuntime | None:
+    try:
+        from shipyard.serving.local import LocalProcessRuntime
+    except ImportError:  # the serving extra (mlflow, pandas) is not installed
+        log.warning("online deployments are not served: the local serving runtime cannot be imported")
+        return None
+    return LocalProcessRuntime(settings.home / "serving")
+
+
+def build_endpoints(
+    settings: Settings,
+    database: Database,
+    store: ArtifactStore,
+    snapshots: SnapshotService,
+    registry: RegistryService,
+    environments: EnvironmentService,
+    public_url: Callable[[], str],
+) -> EndpointsRuntime:
+    deployments_dir = settings.home / "deployments"
+    runtime: DeploymentRuntime | None = None
+    builder = None
+    if settings.run_jobs:
+        from shipyard.environments.uv_builder import UvEnvironmentBuilder
+
+        runtime = _local_runtime(settings)
+        builder = UvEnvironmentBuilder(settings.environments_dir)
+    endpoints = EndpointService(database, runtime, deployments_dir, public_url)
+    deployments = DeploymentService(
+        database,
+        endpoints,
+        ModelFiles(database, store, registry, snapshots),
+        snapshots,
+        environments,
+        builder,
+        runtime,
+        deployments_dir,
+    )
+    return EndpointsRuntime(endpoints, deployments, runtime)

@@ -1,0 +1,427 @@
+"""Deployments of online endpoints: checked and recorded at once, brought up in the background.
+
+``create`` and ``update`` check everything a user can get wrong — the endpoint, the model
+(a registered version or an uploaded folder; an MLflow model needs no code, any other model a
+scoring script), the environment — record the deployment as ``Creating``/``Updating`` with a
+revision hash, and return. A background thread then materialises the model and the code into
+``<home>/deployments/<workspace>/<endpoint>/<deployment>/<revision>/`` (atomically), builds the
+environment, hands a :class:`DeploymentPlan` to the runtime and waits until every worker is
+ready: ``Succeeded``, or ``Failed`` with the reason. A restart of the server re-applies every
+``Succeeded`` deployment (and finishes interrupted ones): :meth:`DeploymentService.recover`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shipyard.domain.context import RequestContext
+from shipyard.domain.endpoints import Deployment, DeploymentState, refuse_delete_with_traffic
+from shipyard.errors import Conflict, InvalidSpec, NotFound, ShipyardError
+from shipyard.services._clock import now_ms
+from shipyard.services.endpoint_models import ModelFiles, ResolvedModel
+from shipyard.services.endpoints import EndpointService, endpoint_not_found
+from shipyard.services.environment_ports import EnvironmentBuilder, EnvironmentRequest, server_environment
+from shipyard.services.job_assets import EnvironmentService
+from shipyard.services.job_specs import InlineEnvironmentValues
+from shipyard.services.jobs import EnvironmentChoice
+from shipyard.services.ports import Database
+from shipyard.services.serving_ports import DeploymentKey, DeploymentPlan, DeploymentRuntime, Probe
+from shipyard.services.snapshots import SnapshotService
+from shipyard.specs.deployment import OnlineDeploymentSpec
+from shipyard.specs.environment import InlineEnvironment
+from shipyard.specs.refs import AssetRef, parse_asset_ref
+
+__all__ = ["DeploymentRequest", "DeploymentService"]
+
+log = logging.getLogger(__name__)
+
+_PLAN_KEYS = (
+    "model",
+    "code",
+    "environment",
+    "instance_count",
+    "request_settings",
+    "liveness_probe",
+    "readiness_probe",
+    "environment_variables",
+)
+_MAX_READY_WAIT_S = 900.0
+_PREPARE_LOG = "deploy.log"
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRequest:
+    """A deployment file as the server receives it: local folders already uploaded."""
+
+    spec: OnlineDeploymentSpec
+    source: str = "deployment.yml"
+    raw: Mapping[str, Any] | None = None
+    model_snapshot: str | None = None
+    code_snapshot: str | None = None
+    environment: InlineEnvironmentValues | None = None
+    all_traffic: bool = False
+
+
+class DeploymentService:
+    def __init__(
+        self,
+        db: Database,
+        endpoints: EndpointService,
+        models: ModelFiles,
+        snapshots: SnapshotService,
+        environments: EnvironmentService,
+        builder: EnvironmentBuilder | None,
+        runtime: DeploymentRuntime | None,
+        deployments_dir: Path,
+    ) -> None:
+        self.db = db
+        self.endpoints = endpoints
+        self.models = models
+        self.snapshots = snapshots
+        self.environments = environments
+        self.builder = builder
+        self.runtime = runtime  # None: a server that only reads deployments
+        self.deployments_dir = deployments_dir
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shipyard-deploy")
+        self._log_lock = threading.Lock()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def get(self, ctx: RequestContext, endpoint: str, name: str) -> Deployment:
+        with self.db.read() as uow:
+            found = uow.deployments.get(ctx.workspace, endpoint, name)
+            known = found is not None or uow.endpoints.get(ctx.workspace, endpoint) is not None
+        if found is None:
+            if not known:
+                raise endpoint_not_found(ctx.workspace, endpoint)
+            raise NotFound(f"endpoint {endpoint!r} has no deployment named {name!r}", name=name)
+        return found
+
+    def list(self, ctx: RequestContext, endpoint: str) -> list[Deployment]:
+        with self.db.read() as uow:
+            if uow.endpoints.get(ctx.workspace, endpoint) is None:
+                raise endpoint_not_found(ctx.workspace, endpoint)
+            return uow.deployments.list(ctx.workspace, endpoint)
+
+    def logs(self, ctx: RequestContext, endpoint: str, name: str, lines: int = 100) -> str:
+        """The preparation log (model, code, environment), then the workers' log."""
+        self.get(ctx, endpoint, name)
+        key = DeploymentKey(ctx.workspace, endpoint, name)
+        prepared = _tail(self._folder(key) / _PREPARE_LOG, lines)
+        workers = "" if self.runtime is None else self.runtime.logs(key, lines)
+        return prepared + workers
+
+    # -- changing ----------------------------------------------------------------------
+
+    def create(self, ctx: RequestContext, request: DeploymentRequest) -> Deployment:
+        spec = request.spec
+        resolved, model = self._resolve(ctx, request)
+        revision = _revision(resolved)
+        now = now_ms()
+        deployment = Deployment(
+            endpoint=spec.endpoint_name,
+            name=spec.name,
+            workspace=ctx.workspace,
+            state=DeploymentState.CREATING,
+            reason="",
+            revision=revision,
+            spec=resolved,
+            model=model,
+            created_at=now,
+            created_by=ctx.principal.name,
+            updated_at=now,
+        )
+        with self.db.write() as uow:
+            uow.deployments.create(ctx.workspace, deployment)
+        key = DeploymentKey(ctx.workspace, spec.endpoint_name, spec.name)
+        shutil.rmtree(self._folder(key), ignore_errors=True)  # leftovers of an earlier namesake
+        self.endpoints.invalidate(ctx.workspace, spec.endpoint_name)
+        self._start(key, revision, resolved, all_traffic=request.all_traffic)
+        return deployment
+
+    def update(self, ctx: RequestContext, request: DeploymentRequest) -> Deployment:
+        """A new revision, rolled out without a gap: new workers are ready before old ones stop."""
+        spec = request.spec
+        current = self.get(ctx, spec.endpoint_name, spec.name)
+        if current.busy:
+            raise Conflict(
+                f"deployment {spec.name!r} is {current.state}; wait until it has finished",
+                state=str(current.state),
+            )
+        resolved, model = self._resolve(ctx, request)
+        revision = _revision(resolved)
+        with self.db.write() as uow:
+            uow.deployments.update(
+                ctx.workspace,
+                spec.endpoint_name,
+                spec.name,
+                now_ms(),
+                state=DeploymentState.UPDATING,
+                revision=revision,
+                spec=resolved,
+                model=model,
+            )
+        self.endpoints.invalidate(ctx.workspace, spec.endpoint_name)
+        key = DeploymentKey(ctx.workspace, spec.endpoint_name, spec.name)
+        self._start(key, revision, resolved, all_traffic=request.all_traffic)
+        return self.get(ctx, spec.endpoint_name, spec.name)
+
+    def delete(self, ctx: RequestContext, endpoint: str, name: str) -> None:
+        """Refused (409) while the deployment receives live or mirrored traffic."""
+        with self.db.write() as uow:
+            found = uow.endpoints.get(ctx.workspace, endpoint)
+            if found is None:
+                raise endpoint_not_found(ctx.workspace, endpoint)
+            if uow.deployments.get(ctx.workspace, endpoint, name) is None:
+                raise NotFound(f"endpoint {endpoint!r} has no deployment named {name!r}", name=name)
+            refuse_delete_with_traffic(found, name)
+            uow.deployments.delete(ctx.workspace, endpoint, name)
+            traffic = {d: w for d, w in found.traffic.items() if d != name}
+            uow.endpoints.update(ctx.workspace, endpoint, now_ms(), traffic=traffic)
+        self.endpoints.invalidate(ctx.workspace, endpoint)
+        key = DeploymentKey(ctx.workspace, endpoint, name)
+        if self.runtime is not None:
+            self.runtime.remove(key)
+        shutil.rmtree(self._folder(key), ignore_errors=True)
+
+    def recover(self) -> None:
+        """Bring back what ran before a restart, in the background: every Succeeded deployment
+        is re-applied, an interrupted Creating/Updating one is finished."""
+        if self.runtime is None:
+            return
+        states = (DeploymentState.SUCCEEDED, DeploymentState.CREATING, DeploymentState.UPDATING)
+        with self.db.read() as uow:
+            found = uow.deployments.in_states(states)
+        for d in found:
+            key = DeploymentKey(d.workspace, d.endpoint, d.name)
+            self._say(key, f"server restarted: applying revision {d.revision} again")
+            self._start(key, d.revision, d.spec, all_traffic=False)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- checking a request --------------------------------------------------------------
+
+    def _resolve(
+        self, ctx: RequestContext, request: DeploymentRequest
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        spec = request.spec
+        self.endpoints.get(ctx, spec.endpoint_name)
+        model = self.models.resolve(ctx.workspace, _model_ref(spec, request), request.model_snapshot)
+        code = None
+        if spec.code_configuration is not None:
+            if not request.code_snapshot:
+                raise InvalidSpec(
+                    f"{request.source}: code_configuration.code '{spec.code_configuration.code}' was not"
+                    " uploaded; create the deployment with `shipyard online-deployment create -f`",
+                    field="code_configuration.code",
+                )
+            script = spec.code_configuration.scoring_script
+            files = {f.path for f in self.snapshots.manifest(request.code_snapshot).files}
+            if Path(script).as_posix() not in files:
+                raise InvalidSpec(
+                    f"{request.source}: scoring_script '{script}' is not in the uploaded code folder",
+                    field="code_configuration.scoring_script",
+                )
+            code = {"snapshot": request.code_snapshot, "scoring_script": Path(script).as_posix()}
+        elif model is None or model.kind != "mlflow":
+            what = "" if model is None else f"{model} has no MLmodel file, so it is not an MLflow model; "
+            raise InvalidSpec(
+                f"{request.source}: {what}a scoring script is needed: add code_configuration"
+                " {code, scoring_script} with init() and run(raw_data)",
+                field="code_configuration",
+            )
+        env = self.environments.resolve_in(ctx.workspace, _environment(spec, request))
+        resolved: dict[str, Any] = {
+            "model": None if model is None else model.to_json(),
+            "code": code,
+            "environment": {
+                "source": env.source,
+                "hash": env.spec_hash,
+                "python": env.request.python,
+                "requirements": list(env.request.requirements),
+                "extra_index_urls": list(env.request.extra_index_urls),
+            },
+            "instance_count": spec.instance_count,
+            "request_settings": spec.request_settings.model_dump(),
+            "liveness_probe": spec.liveness_probe.model_dump(),
+            "readiness_probe": spec.readiness_probe.model_dump(),
+            "environment_variables": dict(spec.environment_variables),
+            "data_collector": None if spec.data_collector is None else spec.data_collector.model_dump(),
+            "description": spec.description or "",
+            "tags": dict(spec.tags),
+            "notes": spec.notes(),
+            "file": dict(request.raw or {}),
+        }
+        summary = (
+            {}
+            if model is None
+            else {
+                "kind": model.kind,
+                "name": model.name,
+                "version": model.version,
+                "source": model.source,
+                "snapshot": model.snapshot,
+            }
+        )
+        return resolved, summary
+
+    # -- bringing it up --------------------------------------------------------------------
+
+    def _folder(self, key: DeploymentKey) -> Path:
+        return self.deployments_dir / key.workspace / key.endpoint / key.deployment
+
+    def _say(self, key: DeploymentKey, line: str) -> None:
+        folder = self._folder(key)
+        folder.mkdir(parents=True, exist_ok=True)
+        with self._log_lock, (folder / _PREPARE_LOG).open("a", encoding="utf-8") as out:
+            out.write(line.rstrip("\n") + "\n")
+
+    def _start(self, key: DeploymentKey, revision: str, spec: dict[str, Any], *, all_traffic: bool) -> None:
+        if self.runtime is not None:
+            self._pool.submit(self._bring_up, key, revision, spec, all_traffic)
+
+    def _bring_up(self, key: DeploymentKey, revision: str, spec: dict[str, Any], all_traffic: bool) -> None:
+        assert self.runtime is not None
+        try:
+            plan = self._prepare(key, revision, spec)
+            self._say(key, f"starting {plan.instance_count} worker(s) of revision {revision}")
+            self.runtime.apply(plan)
+            self.runtime.wait_ready(key, _ready_wait(plan.readiness))
+        except Exception as exc:
+            reason = exc.message if isinstance(exc, ShipyardError) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, ShipyardError):
+                log.exception("deployment %s failed", key)
+            self._say(key, f"failed: {reason}")
+            self._finish(key, revision, DeploymentState.FAILED, reason)
+            return
+        self._say(key, f"revision {revision}: every worker is ready")
+        if self._finish(key, revision, DeploymentState.SUCCEEDED, "") and all_traffic:
+            self.endpoints.route_all_traffic(key.workspace, key.endpoint, key.deployment)
+        for old in self._folder(key).iterdir():
+            if old.is_dir() and old.name != revision:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def _finish(self, key: DeploymentKey, revision: str, state: DeploymentState, reason: str) -> bool:
+        with self.db.write() as uow:
+            current = uow.deployments.get(key.workspace, key.endpoint, key.deployment)
+            alive = current is not None and current.revision == revision
+            if alive:
+                uow.deployments.update(
+                    key.workspace, key.endpoint, key.deployment, now_ms(), state=state, reason=reason
+                )
+        self.endpoints.invalidate(key.workspace, key.endpoint)
+        if current is None and self.runtime is not None:  # deleted while it was coming up
+            self.runtime.remove(key)
+        return alive
+
+    def _prepare(self, key: DeploymentKey, revision: str, spec: dict[str, Any]) -> DeploymentPlan:
+        folder = self._folder(key) / revision
+        model = None if spec["model"] is None else ResolvedModel.from_json(spec["model"])
+        model_dir = None
+        if model is not None:
+            model_dir = folder / "model"
+            if not model_dir.exists():
+                self._say(key, f"model: {model}")
+                self.models.materialize(model, model_dir)
+        code_dir = None
+        if spec["code"] is not None:
+            code_dir = folder / "code"
+            if not code_dir.exists():
+                digest = spec["code"]["snapshot"]
+                snapshot = self.snapshots.materialize(digest, code_dir)
+                self._say(key, f"code: {len(snapshot.files)} files, snapshot {digest[:12]}")
+        env = spec["environment"]
+        request = EnvironmentRequest(
+            python=env["python"],
+            requirements=tuple(env["requirements"]),
+            extra_index_urls=tuple(env.get("extra_index_urls") or ()),
+        )
+        if request.is_server_interpreter or self.builder is None:
+            built = server_environment(request)
+        else:
+            self._say(key, f"environment: {env['source']} ({env['hash']})")
+            built = self.builder.ensure(request, lambda line: self._say(key, line))
+        self._say(key, f"environment: {built.python}")
+        return DeploymentPlan(
+            key=key,
+            revision=revision,
+            model_kind=model.kind if model is not None else "custom",
+            model_dir=model_dir,
+            code_dir=code_dir,
+            scoring_script=None if spec["code"] is None else spec["code"]["scoring_script"],
+            python_bin_dir=None if built.is_server_interpreter else built.python.parent,
+            instance_count=int(spec["instance_count"]),
+            env=dict(spec["environment_variables"]),
+            request_timeout_ms=int(spec["request_settings"]["request_timeout_ms"]),
+            max_concurrent_requests_per_instance=int(
+                spec["request_settings"]["max_concurrent_requests_per_instance"]
+            ),
+            liveness=Probe(**spec["liveness_probe"]),
+            readiness=Probe(**spec["readiness_probe"]),
+        )
+
+
+def _model_ref(spec: OnlineDeploymentSpec, request: DeploymentRequest) -> AssetRef | None:
+    model = spec.model
+    if model is None or request.model_snapshot:
+        return None
+    if isinstance(model, str):
+        if model.startswith("azureml:"):
+            return parse_asset_ref(model, field="model")
+        where = "model"
+    elif model.path is None:
+        assert model.name is not None
+        return AssetRef(name=model.name, version=model.version)
+    else:
+        where = "model.path"
+    raise InvalidSpec(
+        f"{request.source}: the model is a local path, which the server cannot read;"
+        " create the deployment with `shipyard online-deployment create -f` (which uploads it)",
+        field=where,
+    )
+
+
+def _environment(spec: OnlineDeploymentSpec, request: DeploymentRequest) -> EnvironmentChoice:
+    if isinstance(spec.environment, str):
+        ref = parse_asset_ref(spec.environment, field="environment")
+        return EnvironmentChoice(name=ref.name, version=ref.version, label=ref.label)
+    if isinstance(spec.environment, InlineEnvironment):
+        inline = request.environment
+        if inline is None:
+            raise InvalidSpec(
+                f"{request.source}: the deployment has an inline environment but its files were not"
+                " read; create it with `shipyard online-deployment create -f`",
+                field="environment",
+            )
+        return EnvironmentChoice(python=inline.python, requirements=inline.requirements, image=inline.image)
+    return EnvironmentChoice()
+
+
+def _revision(resolved: Mapping[str, Any]) -> str:
+    """A hash of everything that changes what the workers run."""
+    canonical = json.dumps({k: resolved[k] for k in _PLAN_KEYS}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def _ready_wait(probe: Probe) -> float:
+    """As long as Azure would keep probing before it gives up, within reason."""
+    return min(probe.initial_delay + probe.period * probe.failure_threshold + 30.0, _MAX_READY_WAIT_S)
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    kept = text.splitlines()[-lines:] if lines > 0 else []
+    return "".join(f"{line}\n" for line in kept)
