@@ -275,7 +275,9 @@ def table(m: dict[str, Any], sizes: Sizes) -> list[tuple[str, ...]]:
         ("measure", "Shipyard", "Ray Jobs", "Ray / Shipyard", "goal", "n"),
         row("Queued → Running, no environment (local)", plain, ray_run, n, f"≤ 1 s: {met}"),
         row("└ the same, in turns with Ray (head up)", turns, ray_run, count(m["ours_in_turns"])),
-        row("submit → Running (client clock → server event)", med(m["plain"], "submit_to_running"), None, n),
+        row(
+            "submit → Running (client clock → server event)", med(m["plain"], "submit_to_running"), ray_run, n
+        ),
         row(
             "submit → Completed, as the client sees it",
             med(m["plain"], "submit_to_completed"),
