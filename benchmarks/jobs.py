@@ -246,7 +246,8 @@ def med(samples: list[dict[str, Any]], key: str) -> float:
 def missing_running(m: dict[str, Any]) -> int:
     """Jobs whose process ended before the runner saw it running (no Running event)."""
     serial_ones = [s for k in ("plain", "env", "ours_in_turns", "ours_on_ray") for s in m[k]]
-    return sum(not s["running_event"] for s in serial_ones) + sum(b["no_running_event"] for b in m["batch"])
+    batches: int = sum(b["no_running_event"] for b in m["batch"])
+    return sum(not s["running_event"] for s in serial_ones) + batches
 
 
 def fmt(seconds: float) -> str:
