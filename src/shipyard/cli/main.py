@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from shipyard._version import __version__
-from shipyard.cli import computes, data, environments, experiments, jobs, models, runs
+from shipyard.cli import computes, data, endpoints, environments, experiments, jobs, models, runs
 
 __all__ = ["app", "main"]
 
@@ -112,6 +112,8 @@ app.add_typer(jobs.app, name="job")
 app.add_typer(environments.app, name="environment")
 app.add_typer(computes.app, name="compute")
 app.add_typer(data.app, name="data")
+app.add_typer(endpoints.endpoint_app, name="online-endpoint")
+app.add_typer(endpoints.deployment_app, name="online-deployment")
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from shipyard.domain.tracking import Experiment, MetricHistory, Run
 from shipyard.errors import AlreadyExists, InvalidArgument, NotFound
 
 if TYPE_CHECKING:
+    from shipyard.client.endpoints import OnlineDeploymentOperations, OnlineEndpointOperations
     from shipyard.client.jobs import ComputeOperations, EnvironmentOperations, JobOperations
 
 __all__ = ["DEFAULT_MAX_SNAPSHOT_BYTES", "Client", "Progress"]
@@ -85,6 +86,20 @@ class Client:
         from shipyard.client.jobs import ComputeOperations
 
         return ComputeOperations(self)
+
+    @property
+    def online_endpoints(self) -> OnlineEndpointOperations:
+        """Create online endpoints, shift their traffic, read their keys, score."""
+        from shipyard.client.endpoints import OnlineEndpointOperations
+
+        return OnlineEndpointOperations(self)
+
+    @property
+    def online_deployments(self) -> OnlineDeploymentOperations:
+        """Deploy models behind online endpoints, follow them, read their logs."""
+        from shipyard.client.endpoints import OnlineDeploymentOperations
+
+        return OnlineDeploymentOperations(self)
 
     def close(self) -> None:
         self.http.close()

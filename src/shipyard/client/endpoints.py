@@ -1,0 +1,279 @@
+"""Online endpoints and deployments over HTTP (``client.online_endpoints``,
+``client.online_deployments``), the way Azure ML's ``MLClient`` groups its operations."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from shipyard.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from shipyard.client.client import Client, Progress
+
+__all__ = [
+    "DEPLOYMENT_HEADER",
+    "OnlineDeployment",
+    "OnlineDeploymentOperations",
+    "OnlineEndpoint",
+    "OnlineEndpointOperations",
+]
+
+DEPLOYMENT_HEADER = "azureml-model-deployment"
+"""Names the deployment that should answer a scoring request (and the one that did)."""
+
+_BASE = "/api/v1/online-endpoints"
+_DONE = frozenset({"Succeeded", "Failed"})
+
+
+def _q(segment: str) -> str:
+    return quote(segment, safe="")
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineEndpoint:
+    name: str
+    auth_mode: str
+    description: str
+    tags: dict[str, str]
+    traffic: dict[str, int]
+    mirror_traffic: dict[str, int]
+    provisioning_state: str
+    scoring_uri: str
+    created_at: int
+    created_by: str
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineDeployment:
+    name: str
+    endpoint_name: str
+    provisioning_state: str
+    reason: str
+    revision: str
+    model: dict[str, Any]
+    instance_count: int
+    description: str
+    tags: dict[str, str]
+    created_at: int
+    created_by: str
+    updated_at: int
+    notes: list[str] = field(default_factory=list)
+    spec: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.provisioning_state in _DONE
+
+
+def _endpoint(data: dict[str, Any]) -> OnlineEndpoint:
+    return OnlineEndpoint(**data)
+
+
+def _deployment(data: dict[str, Any]) -> OnlineDeployment:
+    return OnlineDeployment(**data)
+
+
+def _sent(snapshot: Any) -> str:
+    return f"{len(snapshot.files)} files, {snapshot.size:,} bytes ({snapshot.uploaded_bytes:,} uploaded)"
+
+
+def weights(value: str | Mapping[str, int]) -> dict[str, int]:
+    """``"blue=90 green=10"`` or a mapping → a mapping (the server checks the rules)."""
+    if not isinstance(value, str):
+        return dict(value)
+    from shipyard.domain.endpoints import parse_weights
+
+    return parse_weights(value)
+
+
+class OnlineEndpointOperations:
+    def __init__(self, client: Client) -> None:
+        self._http = client.http
+
+    def create(self, path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> OnlineEndpoint:
+        """Create an endpoint from its file (name, auth_mode, description, tags)."""
+        from shipyard.specs._yaml import LoadedText
+        from shipyard.specs.endpoint import OnlineEndpointSpec
+
+        text = LoadedText.read(Path(path), OnlineEndpointSpec, overrides)
+        text.validate(OnlineEndpointSpec)
+        body = {"spec": dict(text.data), "source": Path(path).name}
+        return _endpoint(self._http.request("POST", _BASE, json=body))
+
+    def get(self, name: str) -> OnlineEndpoint:
+        return _endpoint(self._http.request("GET", f"{_BASE}/{_q(name)}"))
+
+    def list(self) -> builtins.list[OnlineEndpoint]:
+        return [_endpoint(e) for e in self._http.request("GET", _BASE)["endpoints"]]
+
+    def update(
+        self,
+        name: str,
+        *,
+        traffic: str | Mapping[str, int] | None = None,
+        mirror_traffic: str | Mapping[str, int] | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> OnlineEndpoint:
+        """Change the live split (``"blue=90 green=10"``), the mirror, the description or tags."""
+        body: dict[str, Any] = {}
+        if traffic is not None:
+            body["traffic"] = weights(traffic)
+        if mirror_traffic is not None:
+            body["mirror_traffic"] = weights(mirror_traffic)
+        if description is not None:
+            body["description"] = description
+        if tags is not None:
+            body["tags"] = dict(tags)
+        return _endpoint(self._http.request("PATCH", f"{_BASE}/{_q(name)}", json=body))
+
+    def delete(self, name: str) -> None:
+        """Delete the endpoint and all its deployments."""
+        self._http.request("DELETE", f"{_BASE}/{_q(name)}")
+
+    def get_keys(self, name: str) -> dict[str, str]:
+        """``{"primaryKey": …, "secondaryKey": …}``, as the Azure CLI prints them."""
+        data: dict[str, str] = self._http.request("POST", f"{_BASE}/{_q(name)}/keys")
+        return data
+
+    def regenerate_keys(self, name: str, key_type: str = "primary") -> OnlineEndpoint:
+        body = {"key_type": key_type}
+        return _endpoint(self._http.request("POST", f"{_BASE}/{_q(name)}/regenerate-keys", json=body))
+
+    def invoke(
+        self,
+        name: str,
+        request_file: str | Path | None = None,
+        *,
+        body: Any = None,
+        deployment_name: str | None = None,
+        key: str | None = None,
+    ) -> Any:
+        """Score: POST the request file (or ``body``, sent as JSON) to ``/endpoints/<name>/score``
+        with the endpoint's key; ``deployment_name`` targets one deployment."""
+        if (request_file is None) == (body is None):
+            raise InvalidArgument("give a request file or a body to send, not both")
+        content = Path(request_file).read_bytes() if request_file is not None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        endpoint = self.get(name)
+        if endpoint.auth_mode == "key":
+            headers["Authorization"] = f"Bearer {key or self.get_keys(name)['primaryKey']}"
+        if deployment_name:
+            headers[DEPLOYMENT_HEADER] = deployment_name
+        return self._http.request("POST", f"/endpoints/{_q(name)}/score", content=content, headers=headers)
+
+
+class OnlineDeploymentOperations:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._http = client.http
+
+    def _body(
+        self,
+        path: str | Path,
+        overrides: list[str] | tuple[str, ...],
+        all_traffic: bool,
+        say: Callable[[str], None],
+        progress: Progress | None,
+    ) -> tuple[str, str, dict[str, Any]]:
+        from shipyard.specs.deployment import load_deployment
+        from shipyard.specs.environment import PythonEnvironment
+        from shipyard.specs.refs import LocalPathRef
+
+        loaded = load_deployment(Path(path), overrides)
+        body: dict[str, Any] = {
+            "spec": dict(loaded.raw),
+            "source": loaded.source.name,
+            "all_traffic": all_traffic,
+        }
+        if isinstance(loaded.model, LocalPathRef):
+            snapshot = self._client.upload_folder(loaded.model.path, progress=progress)
+            say(f"model: {_sent(snapshot)}")
+            body["model_snapshot"] = snapshot.digest
+        if loaded.code is not None:
+            snapshot = self._client.upload_folder(loaded.code, progress=progress)
+            say(f"code: {_sent(snapshot)}")
+            body["code_snapshot"] = snapshot.digest
+        if isinstance(loaded.environment, PythonEnvironment):
+            env = loaded.environment
+            body["environment"] = {
+                "python": env.python_version,
+                "requirements": list(env.requirements),
+                "image": env.image,
+                "notes": list(env.notes),
+            }
+        for note in loaded.notes:
+            say(f"note: {note}")
+        return loaded.spec.endpoint_name, loaded.spec.name, body
+
+    def create(
+        self,
+        path: str | Path,
+        overrides: list[str] | tuple[str, ...] = (),
+        *,
+        all_traffic: bool = False,
+        step: Callable[[str], None] | None = None,
+        progress: Progress | None = None,
+    ) -> OnlineDeployment:
+        """Read the deployment file, upload its local model and code (only what the server
+        lacks), create it. It is ``Creating`` until its workers are ready: see :meth:`wait`."""
+        say = step or (lambda _line: None)
+        endpoint, _, body = self._body(path, overrides, all_traffic, say, progress)
+        return _deployment(self._http.request("POST", f"{_BASE}/{_q(endpoint)}/deployments", json=body))
+
+    def update(
+        self,
+        path: str | Path,
+        overrides: list[str] | tuple[str, ...] = (),
+        *,
+        all_traffic: bool = False,
+        step: Callable[[str], None] | None = None,
+        progress: Progress | None = None,
+    ) -> OnlineDeployment:
+        """Roll out a new revision of an existing deployment from its file."""
+        say = step or (lambda _line: None)
+        endpoint, name, body = self._body(path, overrides, all_traffic, say, progress)
+        url = f"{_BASE}/{_q(endpoint)}/deployments/{_q(name)}"
+        return _deployment(self._http.request("PUT", url, json=body))
+
+    def get(self, endpoint_name: str, name: str) -> OnlineDeployment:
+        return _deployment(self._http.request("GET", f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}"))
+
+    def list(self, endpoint_name: str) -> builtins.list[OnlineDeployment]:
+        data = self._http.request("GET", f"{_BASE}/{_q(endpoint_name)}/deployments")
+        return [_deployment(d) for d in data["deployments"]]
+
+    def delete(self, endpoint_name: str, name: str) -> None:
+        self._http.request("DELETE", f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}")
+
+    def get_logs(self, endpoint_name: str, name: str, lines: int = 100) -> str:
+        url = f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}/logs"
+        text = self._http.request("GET", url, params={"lines": lines})
+        return "" if text is None else str(text)
+
+    def wait(
+        self,
+        endpoint_name: str,
+        name: str,
+        *,
+        poll_s: float = 0.5,
+        timeout_s: float | None = None,
+        on_poll: Callable[[OnlineDeployment], None] | None = None,
+    ) -> OnlineDeployment:
+        """Block until the deployment is Succeeded or Failed (or the time is up)."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            found = self.get(endpoint_name, name)
+            if on_poll is not None:
+                on_poll(found)
+            if found.done or (deadline is not None and time.monotonic() > deadline):
+                return found
+            time.sleep(poll_s)
