@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3], [7.7, 3.0, 6.1, 2.3]]
 
-SCORE_PY = '''
+SCORE_PY = """
 import json, os, pathlib, time
 
 state = {}
@@ -27,7 +28,7 @@ def run(raw_data):
         return {1, 2}
     time.sleep(data.get("sleep", 0))
     return [x * state["factor"] for x in data["data"]]
-'''
+"""
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +43,9 @@ def sklearn_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     x = pd.DataFrame(iris.data, columns=COLUMNS)
     model = LogisticRegression(max_iter=500).fit(x, iris.target)
     path = tmp_path_factory.mktemp("models") / "iris"
-    mlflow.sklearn.save_model(model, str(path), signature=infer_signature(x, model.predict(x)))
+    with warnings.catch_warnings():  # mlflow's own notes about type hints and pip versions
+        warnings.simplefilter("ignore")
+        mlflow.sklearn.save_model(model, str(path), signature=infer_signature(x, model.predict(x)))
     return path
 
 

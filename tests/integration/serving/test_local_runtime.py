@@ -1,0 +1,264 @@
+"""LocalProcessRuntime: real worker processes on UNIX sockets, driven as a router drives them."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from shipyard.errors import Unavailable
+from shipyard.services.serving_ports import DeploymentKey, InstanceState
+from shipyard.serving.local import LocalProcessRuntime
+
+from ._helpers import client, mlflow_plan, ready, script_plan
+from .conftest import COLUMNS, ROWS
+
+RECORDS = [dict(zip(COLUMNS, r, strict=True)) for r in ROWS]
+BODIES = [
+    {"input_data": {"columns": COLUMNS, "index": [0, 1, 2], "data": ROWS}},
+    {"input_data": ROWS},
+    {"input_data": RECORDS},
+    {"dataframe_split": {"columns": COLUMNS, "data": ROWS}},
+    {"dataframe_records": RECORDS},
+    {"instances": ROWS},
+    {"inputs": RECORDS},
+]
+IRIS = DeploymentKey("default", "iris", "blue")
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProcessRuntime]:
+    rt = LocalProcessRuntime(tmp_path_factory.mktemp("runtime"), handoff_s=0.3, drain_s=3.0)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture(scope="module")
+def iris(runtime: LocalProcessRuntime, sklearn_model_dir: Path) -> httpx.Client:
+    runtime.apply(mlflow_plan(IRIS, sklearn_model_dir))
+    (instance,) = runtime.wait_ready(IRIS, 60)
+    with client(instance.address) as c:
+        yield c
+
+
+def test_every_payload_format_gives_the_same_predictions(iris: httpx.Client) -> None:
+    answers = []
+    for body in BODIES:
+        response = iris.post("/score", json=body)
+        assert response.status_code == 200, response.text
+        data = response.json()
+        # Azure ML's input_data gets a plain list; MLflow's formats {"predictions": [...]}
+        answers.append(data if "input_data" in body else data["predictions"])
+    assert answers == [answers[0]] * len(BODIES)
+    assert answers[0] == [0, 1, 2]
+
+
+def test_a_signature_mismatch_is_400_naming_the_columns(iris: httpx.Client) -> None:
+    missing = iris.post(
+        "/score", json={"dataframe_split": {"columns": COLUMNS[:3], "data": [r[:3] for r in ROWS]}}
+    )
+    assert missing.status_code == 400
+    assert "petal_width" in missing.json()["error"]
+    assert "sepal_length" in missing.json()["error"]
+    wrong = iris.post("/score", json={"dataframe_records": [{**RECORDS[0], "petal_length": "long"}]})
+    assert wrong.status_code == 400
+    assert "'petal_length'" in wrong.json()["error"]
+    assert iris.post("/score", content=b"{oops").status_code == 400
+
+
+def test_probes_answer(iris: httpx.Client) -> None:
+    assert iris.get("/live").status_code == 200
+    assert iris.get("/ready").status_code == 200
+    assert iris.get("/nope").status_code == 404
+
+
+def test_throughput_of_one_worker_on_the_uds(iris: httpx.Client) -> None:
+    """Not a benchmark (benchmarks/ has those): a number for the notes, never asserted."""
+    body = orjson.dumps(BODIES[3])
+    for _ in range(50):
+        iris.post("/score", content=body)
+    n, started = 500, time.perf_counter()
+    for _ in range(n):
+        iris.post("/score", content=body)
+    elapsed = time.perf_counter() - started
+    print(
+        f"\none worker, one sequential httpx client on the UDS: {n / elapsed:.0f} req/s "
+        f"({elapsed / n * 1000:.2f} ms/request)"
+    )
+
+
+def test_a_raising_run_is_500_naming_the_deployment_with_the_traceback_in_the_log(
+    runtime: LocalProcessRuntime, custom_model: tuple[Path, Path]
+) -> None:
+    key = DeploymentKey("default", "custom", "green")
+    runtime.apply(script_plan(key, *custom_model))
+    (instance,) = runtime.wait_ready(key, 60)
+    with client(instance.address) as c:
+        ok = c.post("/score", json={"data": [1, 2]})
+        assert ok.status_code == 200
+        assert ok.json() == [2.0, 4.0]
+        boom = c.post("/score", json={"explode": True})
+        assert boom.status_code == 500
+        assert boom.json() == {
+            "error": "run() raised ValueError: the scoring script exploded",
+            "deployment": "green",
+        }
+        unserialisable = c.post("/score", json={"set": True})
+        assert unserialisable.status_code == 500
+        assert "not JSON-serialisable" in unserialisable.json()["error"]
+    log = runtime.logs(key, lines=200)
+    assert "Traceback (most recent call last)" in log
+    assert 'raise ValueError("the scoring script exploded")' in log
+    assert "[worker 0]" in log
+    runtime.remove(key, drain_s=1)
+
+
+def test_init_raising_makes_wait_ready_raise_with_the_reason(
+    runtime: LocalProcessRuntime, custom_model: tuple[Path, Path]
+) -> None:
+    key = DeploymentKey("default", "custom", "broken")
+    runtime.apply(script_plan(key, *custom_model, env={"FAIL_INIT": "1"}))
+    with pytest.raises(Unavailable) as caught:
+        runtime.wait_ready(key, 60)
+    message = str(caught.value)
+    assert "init() raised ZeroDivisionError: division by zero" in message
+    assert "Traceback" in message  # the end of the log comes with it
+    (instance,) = runtime.instances(key)
+    assert instance.state is InstanceState.FAILED
+    runtime.remove(key, drain_s=0)
+    assert runtime.instances(key) == []
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_restarted_and_the_crash_is_in_the_log(
+    runtime: LocalProcessRuntime, custom_model: tuple[Path, Path]
+) -> None:
+    key = DeploymentKey("default", "custom", "phoenix")
+    runtime.apply(script_plan(key, *custom_model))
+    (before,) = runtime.wait_ready(key, 60)
+    assert before.pid is not None
+    os.kill(before.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = ready(runtime, key)
+        if now and now[0].pid != before.pid:
+            break
+        time.sleep(0.1)
+    (after,) = runtime.instances(key)
+    assert after.state is InstanceState.READY
+    assert after.restarts == 1
+    with client(after.address) as c:
+        assert c.post("/score", json={"data": [1]}).json() == [2.0]
+    log = runtime.logs(key)
+    assert f"worker 0 (pid {before.pid}) crashed: killed by signal SIGKILL; restarting in 1 s" in log
+    runtime.remove(key, drain_s=0)
+
+
+@pytest.mark.slow
+def test_a_new_revision_under_load_loses_no_request(
+    runtime: LocalProcessRuntime, sklearn_model_dir: Path
+) -> None:
+    key = DeploymentKey("default", "iris", "rolling")
+    runtime.apply(mlflow_plan(key, sklearn_model_dir, instance_count=2))
+    runtime.wait_ready(key, 60)
+    failures: list[str] = []
+    served: dict[str, int] = {}
+    stop = threading.Event()
+    body = orjson.dumps(BODIES[0])
+
+    def load() -> None:
+        clients: dict[str, httpx.Client] = {}
+        while not stop.is_set():
+            candidates = ready(runtime, key)
+            if not candidates:
+                failures.append("no ready instance")
+                time.sleep(0.01)
+                continue
+            instance = random.choice(candidates)
+            c = clients.get(instance.address) or clients.setdefault(
+                instance.address, client(instance.address)
+            )
+            try:
+                response = c.post("/score", content=body)
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {response.text}")
+                served[instance.revision] = served.get(instance.revision, 0) + 1
+            except httpx.HTTPError as exc:
+                failures.append(f"{type(exc).__name__}: {exc}")
+        for c in clients.values():
+            c.close()
+
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    runtime.apply(mlflow_plan(key, sklearn_model_dir, revision="r2", instance_count=2))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and {i.revision for i in runtime.instances(key)} != {"r2"}:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert {i.revision for i in runtime.instances(key)} == {"r2"}
+    assert served.get("r1", 0) > 0
+    assert served.get("r2", 0) > 0
+    log = runtime.logs(key, lines=300)
+    assert "revision r2 is ready on 2 worker(s): draining 2 worker(s) of the previous revision" in log
+    runtime.remove(key, drain_s=0)
+
+
+@pytest.mark.slow
+def test_scaling_up_and_down(runtime: LocalProcessRuntime, custom_model: tuple[Path, Path]) -> None:
+    key = DeploymentKey("default", "custom", "elastic")
+    runtime.apply(script_plan(key, *custom_model))
+    runtime.wait_ready(key, 60)
+    runtime.apply(script_plan(key, *custom_model, revision="r1-x3", instance_count=3))
+    instances = runtime.wait_ready(key, 60)
+    assert sorted(i.index for i in instances) == [0, 1, 2]
+    runtime.apply(script_plan(key, *custom_model, revision="r1-x1", instance_count=1))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(runtime.instances(key)) != 1:
+        time.sleep(0.1)
+    (only,) = runtime.instances(key)
+    assert (only.index, only.revision, only.state) == (0, "r1-x1", InstanceState.READY)
+    runtime.remove(key, drain_s=0)
+
+
+@pytest.mark.slow
+def test_remove_lets_in_flight_requests_finish(
+    runtime: LocalProcessRuntime, custom_model: tuple[Path, Path]
+) -> None:
+    key = DeploymentKey("default", "custom", "draining")
+    runtime.apply(script_plan(key, *custom_model, max_concurrent_requests_per_instance=2))
+    (instance,) = runtime.wait_ready(key, 60)
+    result: list[httpx.Response] = []
+
+    def slow_request() -> None:
+        with client(instance.address) as c:
+            result.append(c.post("/score", json={"data": [3], "sleep": 1.5}, timeout=10))
+
+    t = threading.Thread(target=slow_request)
+    t.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    runtime.remove(key, drain_s=5)
+    took = time.monotonic() - started
+    t.join()
+    assert result[0].status_code == 200
+    assert result[0].json() == [6.0]
+    assert runtime.instances(key) == []
+    assert instance.pid is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(instance.pid, 0)
+    assert took < 5
+    assert "stopped after" in runtime.logs(key)
