@@ -433,3 +433,19 @@ def test_named_outputs_become_a_data_asset_and_a_model_version(
     again = run_cli("job", "create", "-f", str(path), "--stream", url=server.url)
     assert again.returncode == 0
     assert "not registered as job-scores" in again.stdout and "versions are immutable" in again.stdout
+
+
+@slow
+def test_a_job_too_short_to_be_seen_running_still_records_running(
+    server: ServerProcess, project: Path, clients: Callable[[str], Client]
+) -> None:
+    path = _write_job(project, "blink.yml", "command: 'true'\n")
+    client = clients(server.url)
+    names = [client.jobs.create(path).name for _ in range(8)]
+    for name in names:
+        _wait(client, name, {JobStatus.COMPLETED})
+        events = client.jobs.get(name).events
+        statuses = [e.status for e in events]
+        assert statuses[-3:] == [JobStatus.RUNNING, JobStatus.FINALIZING, JobStatus.COMPLETED], statuses
+        times = [e.at for e in events]
+        assert times == sorted(times)

@@ -197,9 +197,12 @@ class JobRunner(JobControl):
                 status = w.target.status(_target_id(w.job))
             except NotFound:
                 status = TargetStatus(TargetState.LOST, message="the compute target no longer knows this job")
-            if status.state == TargetState.RUNNING and not w.running:
+            started = status.state == TargetState.RUNNING or status.started_at is not None
+            if started and not w.running:
+                # Stamped with the target's own start time when it has one: a short job may
+                # already have ended when the watch first looks, and still ran.
                 w.running = True
-                self._transition(w.job, JobStatus.RUNNING, "the process started")
+                self._transition(w.job, JobStatus.RUNNING, "the process started", at=status.started_at)
                 self._set_run(w.job, RunStatus.RUNNING, end=False)
             if status.state.terminal:
                 self._copy_logs(w)
@@ -453,13 +456,18 @@ class JobRunner(JobControl):
         with (folder / "stream.log").open("ab") as out:
             out.write(f"{_SYSTEM} {line}\n".encode())
 
-    def _transition(self, job: Job, status: JobStatus, message: str, **extra: Any) -> None:
+    def _transition(
+        self, job: Job, status: JobStatus, message: str, *, at: int | None = None, **extra: Any
+    ) -> None:
         with self.db.write() as uow:
             current = uow.jobs.get(job.workspace, job.name)
             if current is None:
                 return
             check_transition(current.status, status)
-            uow.jobs.set_status(job.workspace, job.name, status, now_ms(), message, **extra)
+            # Never before the previous event: the target's clock is read in another process.
+            last = current.events[-1].at if current.events else 0
+            when = max(at, last) if at is not None else now_ms()
+            uow.jobs.set_status(job.workspace, job.name, status, when, message, **extra)
 
     def _fail(self, job: Job, failure: JobFailure) -> None:
         with self.db.write() as uow:
