@@ -1,0 +1,365 @@
+"""The scoring router: ``POST /endpoints/<name>/score`` → a deployment's worker.
+
+A raw ASGI app, not a FastAPI route: it sits on the hot path of every prediction and does
+only what it must — check the key, read the body (bounded), pick a deployment by traffic
+weight (or the ``azureml-model-deployment`` header), pick the least busy ready worker of
+it, forward, answer. Every response carries ``azureml-model-deployment`` (who served) and
+``x-request-id`` (what the feedback API refers to). A share of requests is copied to mirror
+deployments (answers discarded, measured); a share is collected as production data.
+
+Errors use the native format ``{"error": {"code", "message"}}``: 401 bad key, 404 unknown
+endpoint or deployment, 408 the model took longer than ``request_timeout_ms``, 413 body
+over the limit, 429 every worker busy past ``max_queue_wait_ms``, 503 no ready worker.
+A worker's own 400/500 (input not fitting the model, a scoring script that raised) is
+passed through as it answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+import aiohttp
+import orjson
+
+from shipyard.errors import NotFound, ShipyardError
+from shipyard.server.scoring_metrics import ScoringMetrics
+from shipyard.services.data_collection import CollectedRow, DataCollector
+from shipyard.services.endpoint_ports import DeploymentRoute, RoutingTable
+from shipyard.services.serving_ports import DeploymentRuntime, Instance, InstanceState
+
+__all__ = ["DEPLOYMENT_HEADER", "REQUEST_ID_HEADER", "ScoringRouter"]
+
+log = logging.getLogger("shipyard.scoring")
+
+DEPLOYMENT_HEADER = "azureml-model-deployment"
+REQUEST_ID_HEADER = "x-request-id"
+_WORKSPACE_HEADER = b"shipyard-workspace"
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+Routes = Callable[[str, str], RoutingTable]
+# Traffic splitting and sampling, not secrets: the standard generator is the right tool.
+_rng = random.Random()  # noqa: S311
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, code: str, message: str, deployment: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.deployment = deployment
+
+
+@dataclass
+class _Slots:
+    """In-flight requests per worker address, to pick the least busy and cap each one."""
+
+    busy: dict[str, int] = field(default_factory=dict)
+    freed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class ScoringRouter:
+    def __init__(
+        self,
+        routes: Routes,
+        runtime: DeploymentRuntime,
+        *,
+        metrics: ScoringMetrics,
+        collector: DataCollector | None = None,
+        max_body_bytes: int = 16 * 1024 * 1024,
+    ) -> None:
+        self.routes = routes
+        self.runtime = runtime
+        self.metrics = metrics
+        self.collector = collector
+        self.max_body_bytes = max_body_bytes
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._slots = _Slots()
+        self._mirrors: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        for session in self._sessions.values():
+            await session.close()
+        self._sessions.clear()
+
+    # -- ASGI ----------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        request_id = uuid.uuid4().hex
+        endpoint = "?"
+        served: str | None = None
+        status = 500
+        try:
+            endpoint = self._endpoint_of(scope)
+            status, body, served, content_type = await self._score(scope, receive, endpoint, request_id)
+        except _Reject as rejected:
+            status, served = rejected.status, rejected.deployment
+            body = orjson.dumps({"error": {"code": rejected.code, "message": rejected.message}})
+            content_type = b"application/json"
+        except ShipyardError as exc:
+            status = exc.status
+            body = orjson.dumps(exc.to_payload())
+            content_type = b"application/json"
+        headers = [(b"content-type", content_type), (REQUEST_ID_HEADER.encode(), request_id.encode())]
+        if served is not None:
+            headers.append((DEPLOYMENT_HEADER.encode(), served.encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        self.metrics.observe(endpoint, served or "", status, time.perf_counter() - started, mirror=False)
+
+    def _endpoint_of(self, scope: Scope) -> str:
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        parts = path.strip("/").split("/")
+        if len(parts) != 2 or parts[1] != "score" or not parts[0]:
+            raise _Reject(404, "NOT_FOUND", "score at POST /endpoints/<endpoint name>/score")
+        if scope["method"] != "POST":
+            raise _Reject(405, "METHOD_NOT_ALLOWED", "scoring takes POST with a JSON body")
+        return unquote(parts[0])
+
+    async def _score(
+        self, scope: Scope, receive: Receive, endpoint: str, request_id: str
+    ) -> tuple[int, bytes, str, bytes]:
+        headers = {k.lower(): v for k, v in scope["headers"]}
+        workspace = headers.get(_WORKSPACE_HEADER, b"default").decode("latin-1")
+        try:
+            table = self.routes(workspace, endpoint)
+        except NotFound:
+            raise _Reject(404, "NOT_FOUND", f"no online endpoint named {endpoint!r}") from None
+        if not table.accepts(_text(headers.get(b"authorization"))):
+            raise _Reject(401, "UNAUTHENTICATED", "give the endpoint's key as 'Authorization: Bearer <key>'")
+        body = await self._read_body(receive, headers)
+        name = self._choose(table, _text(headers.get(DEPLOYMENT_HEADER.encode())))
+        route = table.deployments[name]
+        content_type = headers.get(b"content-type", b"application/json")
+        for mirror, weight in table.mirror_traffic.items():
+            if weight > 0 and mirror != name and mirror in table.deployments and _rng.random() * 100 < weight:
+                self._mirror(table, table.deployments[mirror], body, content_type)
+        status, answer, answer_type = await self._forward(route, name, body, content_type)
+        self._collect(table, name, route, request_id, body, answer, status)
+        return status, answer, name, answer_type
+
+    async def _read_body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise _Reject(
+                413, "PAYLOAD_TOO_LARGE", f"the request body is over the limit of {self.max_body_bytes} bytes"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _Reject(
+                    413,
+                    "PAYLOAD_TOO_LARGE",
+                    f"the request body is over the limit of {self.max_body_bytes} bytes",
+                )
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    @staticmethod
+    def _choose(table: RoutingTable, asked: str | None) -> str:
+        if asked:
+            if asked not in table.deployments:
+                known = ", ".join(sorted(table.deployments)) or "none"
+                raise _Reject(
+                    404,
+                    "NOT_FOUND",
+                    f"endpoint {table.endpoint!r} has no deployment {asked!r} (it has: {known})",
+                )
+            return asked
+        live = [
+            (name, weight)
+            for name, weight in table.traffic.items()
+            if weight > 0 and name in table.deployments
+        ]
+        if not live:
+            raise _Reject(
+                404,
+                "NOT_FOUND",
+                f"endpoint {table.endpoint!r} sends no traffic to any deployment: set traffic"
+                " (`shipyard online-endpoint update --traffic`) or name one in the"
+                f" {DEPLOYMENT_HEADER} header",
+            )
+        if len(live) == 1:
+            return live[0][0]
+        point = _rng.random() * sum(weight for _, weight in live)
+        for name, weight in live:
+            point -= weight
+            if point < 0:
+                return name
+        return live[-1][0]
+
+    # -- workers -------------------------------------------------------------------
+
+    async def _forward(
+        self, route: DeploymentRoute, name: str, body: bytes, content_type: bytes
+    ) -> tuple[int, bytes, bytes]:
+        deadline = time.monotonic() + route.max_queue_wait_ms / 1000
+        tried: set[str] = set()
+        while True:
+            instance = await self._acquire(route, name, deadline, tried)
+            try:
+                return await self._post(instance.address, route, name, body, content_type)
+            except aiohttp.ClientConnectionError:
+                # The worker went away between being picked and being reached (a rolling
+                # update draining it, a crash): another ready one gets the request.
+                tried.add(instance.address)
+                if not any(
+                    i.state is InstanceState.READY and i.address not in tried for i in self._ready(route)
+                ):
+                    raise _Reject(
+                        503, "UNAVAILABLE", f"deployment {name!r} lost its workers mid-request", name
+                    ) from None
+            finally:
+                self._release(instance.address)
+
+    def _ready(self, route: DeploymentRoute) -> list[Instance]:
+        return [i for i in self.runtime.instances(route.key) if i.state is InstanceState.READY]
+
+    async def _acquire(self, route: DeploymentRoute, name: str, deadline: float, tried: set[str]) -> Instance:
+        cap = route.max_concurrent_requests_per_instance
+        while True:
+            ready = [i for i in self._ready(route) if i.address not in tried]
+            if not ready:
+                raise _Reject(503, "UNAVAILABLE", f"deployment {name!r} has no ready worker", name)
+            best = min(ready, key=lambda i: self._slots.busy.get(i.address, 0))
+            if self._slots.busy.get(best.address, 0) < cap:
+                self._slots.busy[best.address] = self._slots.busy.get(best.address, 0) + 1
+                return best
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Reject(
+                    429,
+                    "TOO_MANY_REQUESTS",
+                    f"every worker of deployment {name!r} is busy ({cap} request(s) each);"
+                    " retry, or raise instance_count or max_concurrent_requests_per_instance",
+                    name,
+                )
+            self._slots.freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slots.freed.wait(), remaining)
+
+    def _release(self, address: str) -> None:
+        left = self._slots.busy.get(address, 1) - 1
+        if left <= 0:
+            self._slots.busy.pop(address, None)
+        else:
+            self._slots.busy[address] = left
+        self._slots.freed.set()
+
+    async def _post(
+        self, address: str, route: DeploymentRoute, name: str, body: bytes, content_type: bytes
+    ) -> tuple[int, bytes, bytes]:
+        session = self._session(address)
+        timeout = aiohttp.ClientTimeout(total=route.request_timeout_ms / 1000)
+        try:
+            async with session.post(
+                "http://worker/score",
+                data=body,
+                headers={"content-type": content_type.decode("latin-1")},
+                timeout=timeout,
+            ) as response:
+                answer = await response.read()
+                return (
+                    response.status,
+                    answer,
+                    response.headers.get("content-type", "application/json").encode(),
+                )
+        except TimeoutError:
+            raise _Reject(
+                408,
+                "REQUEST_TIMEOUT",
+                f"deployment {name!r} took longer than request_timeout_ms={route.request_timeout_ms}",
+                name,
+            ) from None
+
+    def _session(self, address: str) -> aiohttp.ClientSession:
+        session = self._sessions.get(address)
+        if session is None or session.closed:
+            if address.startswith("http+unix://"):
+                connector: aiohttp.BaseConnector = aiohttp.UnixConnector(
+                    path=unquote(address[len("http+unix://") :])
+                )
+            else:
+                connector = aiohttp.TCPConnector()
+            session = aiohttp.ClientSession(connector=connector)
+            self._sessions[address] = session
+        return session
+
+    # -- mirror and collection -----------------------------------------------------
+
+    def _mirror(self, table: RoutingTable, route: DeploymentRoute, body: bytes, content_type: bytes) -> None:
+        name = route.key.deployment
+
+        async def shadow() -> None:
+            started = time.perf_counter()
+            status = 500
+            try:
+                status, _, _ = await self._forward(route, name, body, content_type)
+            except _Reject as rejected:
+                status = rejected.status
+            except Exception:
+                log.exception("mirror request to %s failed", name)
+            self.metrics.observe(table.endpoint, name, status, time.perf_counter() - started, mirror=True)
+
+        task = asyncio.get_running_loop().create_task(shadow())
+        self._mirrors.add(task)
+        task.add_done_callback(self._mirrors.discard)
+
+    def _collect(
+        self,
+        table: RoutingTable,
+        name: str,
+        route: DeploymentRoute,
+        request_id: str,
+        body: bytes,
+        answer: bytes,
+        status: int,
+    ) -> None:
+        wanted = route.data_collection
+        if self.collector is None or wanted is None or status != 200:
+            return
+        if not (wanted.model_inputs or wanted.model_outputs) or _rng.random() >= wanted.sampling_rate:
+            return
+        now = int(time.time() * 1000)
+        for collection, enabled, data in (
+            ("model_inputs", wanted.model_inputs, body),
+            ("model_outputs", wanted.model_outputs, answer),
+        ):
+            if enabled:
+                self.collector.collect(
+                    CollectedRow(
+                        table.workspace,
+                        table.endpoint,
+                        name,
+                        collection,
+                        request_id,
+                        now,
+                        data.decode("utf-8", "replace"),
+                    )
+                )
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")

@@ -1,0 +1,52 @@
+"""``/metrics``: the scoring router's requests, errors and latency in Prometheus text format.
+
+One registry per app (not prometheus_client's global one), so two apps in one process —
+tests, the server and ``shipyard serve`` — never mix their counts.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE", "ScoringMetrics"]
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+# From 1 ms (a small model on a warm worker) to 30 s (a request_timeout_ms far up).
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class ScoringMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "shipyard_endpoint_requests",
+            "Scoring requests by endpoint, deployment, HTTP status and whether they were mirror copies.",
+            ["endpoint", "deployment", "status", "mirror"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "shipyard_endpoint_errors",
+            "Scoring requests answered with a 4xx or 5xx status.",
+            ["endpoint", "deployment", "status", "mirror"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "shipyard_endpoint_request_duration_seconds",
+            "Time from the router receiving a scoring request to its answer.",
+            ["endpoint", "deployment", "mirror"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe(self, endpoint: str, deployment: str, status: int, seconds: float, *, mirror: bool) -> None:
+        shadow = "true" if mirror else "false"
+        code = str(status)
+        self.requests.labels(endpoint, deployment, code, shadow).inc()
+        if status >= 400:
+            self.errors.labels(endpoint, deployment, code, shadow).inc()
+        self.latency.labels(endpoint, deployment, shadow).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,152 @@
+"""Production data: what online deployments receive and answer, kept as Parquet.
+
+The scoring router hands every sampled request's input and output here; a background thread
+writes them in batches to the artifact store, one folder per hour (Hive-style, so a reader
+selects a time range by path)::
+
+    _collected/<workspace>/<endpoint>/<deployment>/<collection>/<yyyy>/<mm>/<dd>/<hh>/part-<ms>-<id>.parquet
+
+with the columns ``request_id`` (the id every scoring response carries, which the
+feedback API refers to), ``timestamp`` (ms since the epoch), ``deployment`` and ``data``
+(the JSON body as sent or answered). Collecting never slows or fails a request: the queue
+is bounded and a full queue drops the row and counts it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from shipyard.services.ports import ArtifactStore
+
+__all__ = ["COLLECTED_PREFIX", "CollectedRow", "DataCollector", "collected_key"]
+
+log = logging.getLogger("shipyard.collector")
+
+COLLECTED_PREFIX = "_collected"
+
+
+@dataclass(frozen=True, slots=True)
+class CollectedRow:
+    workspace: str
+    endpoint: str
+    deployment: str
+    collection: str  # model_inputs | model_outputs
+    request_id: str
+    timestamp: int
+    data: str
+
+
+def collected_key(row: CollectedRow, part: str) -> str:
+    at = dt.datetime.fromtimestamp(row.timestamp / 1000, tz=dt.UTC)
+    return (
+        f"{COLLECTED_PREFIX}/{row.workspace}/{row.endpoint}/{row.deployment}/{row.collection}/"
+        f"{at:%Y/%m/%d/%H}/part-{row.timestamp}-{part}.parquet"
+    )
+
+
+class DataCollector:
+    """Bounded, batched, off the request path. ``flush()`` writes what is queued now."""
+
+    def __init__(self, store: ArtifactStore, *, flush_s: float = 5.0, max_rows: int = 5000) -> None:
+        self.store = store
+        self.flush_s = flush_s
+        self.max_rows = max_rows
+        self.dropped = 0
+        self._queue: queue.Queue[CollectedRow] = queue.Queue(maxsize=max_rows * 4)
+        self._stop = threading.Event()
+        self._flush_now = threading.Event()
+        self._flushed = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._pyarrow: Any = None
+
+    def start(self) -> None:
+        try:
+            import pyarrow
+            import pyarrow.parquet
+        except ImportError:
+            log.warning("pyarrow is not installed: data collection is off (pip install 'shipyard[serving]')")
+            return
+        self._pyarrow = (pyarrow, pyarrow.parquet)
+        self._thread = threading.Thread(target=self._run, name="shipyard-collector", daemon=True)
+        self._thread.start()
+
+    @property
+    def enabled(self) -> bool:
+        return self._thread is not None
+
+    def collect(self, row: CollectedRow) -> None:
+        if self._thread is None:
+            return
+        try:
+            self._queue.put_nowait(row)
+        except queue.Full:
+            self.dropped += 1
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Write everything queued so far (tests, shutdown)."""
+        if self._thread is None:
+            return
+        with self._flushed:
+            self._flush_now.set()
+            self._flushed.wait(timeout)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._flush_now.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            self._flush_now.wait(self.flush_s)
+            stopping = self._stop.is_set()
+            asked = self._flush_now.is_set()
+            self._flush_now.clear()
+            rows = self._drain()
+            if rows:
+                try:
+                    self._write(rows)
+                except Exception:
+                    log.exception("writing %d collected rows failed; they are lost", len(rows))
+            if asked:
+                with self._flushed:
+                    self._flushed.notify_all()
+            if stopping:
+                return
+
+    def _drain(self) -> list[CollectedRow]:
+        rows: list[CollectedRow] = []
+        while len(rows) < self.max_rows * 4:
+            try:
+                rows.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return rows
+
+    def _write(self, rows: list[CollectedRow]) -> None:
+        pa, pq = self._pyarrow
+        groups: dict[str, list[CollectedRow]] = defaultdict(list)
+        for row in rows:
+            groups[collected_key(row, "x").rsplit("/", 1)[0]].append(row)
+        for folder, group in groups.items():
+            table = pa.table(
+                {
+                    "request_id": [r.request_id for r in group],
+                    "timestamp": pa.array([r.timestamp for r in group], pa.int64()),
+                    "deployment": [r.deployment for r in group],
+                    "data": [r.data for r in group],
+                }
+            )
+            key = f"{folder}/part-{group[0].timestamp}-{uuid.uuid4().hex[:8]}.parquet"
+            with self.store.staging_file() as (staged, handle):
+                pq.write_table(table, handle)
+                handle.flush()
+                handle.close()
+                self.store.put(key, staged)
