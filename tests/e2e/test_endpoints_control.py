@@ -266,6 +266,15 @@ def test_custom_scoring_script_and_a_failing_init(
     client = clients(url)
     assert client.online_deployments.get("custom", "good").model["kind"] == "custom"
     assert "loaded w=1" in client.online_deployments.get_logs("custom", "good")
+    before = client.online_deployments.get("custom", "good").revision
+
+    # An update is a new revision rolled out behind the old one; new model files included.
+    write(tmp_path / "model" / "weights.txt", "w=3")
+    done = cli("online-deployment", "update", "-f", str(good), "--set", "instance_count=2", url=url)
+    assert done.returncode == 0 and "custom/good: Succeeded" in done.stderr, done.stderr
+    updated = client.online_deployments.get("custom", "good")
+    assert updated.revision != before and updated.instance_count == 2
+    assert "loaded w=3" in client.online_deployments.get_logs("custom", "good", lines=1000)
 
     bad = write(tmp_path / "bad.yml", CUSTOM.format(name="bad", endpoint="custom", script="bad.py"))
     done = cli("online-deployment", "create", "-f", str(bad), url=url)

@@ -93,6 +93,7 @@ class DeploymentService:
         self.deployments_dir = deployments_dir
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shipyard-deploy")
         self._log_lock = threading.Lock()
+        self._closing = threading.Event()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -207,6 +208,9 @@ class DeploymentService:
             self._start(key, d.revision, d.spec, all_traffic=False)
 
     def close(self) -> None:
+        """Stop bringing deployments up (server shutdown). What was interrupted keeps its
+        state, so the next start applies it again instead of remembering a false failure."""
+        self._closing.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- checking a request --------------------------------------------------------------
@@ -298,6 +302,8 @@ class DeploymentService:
             self.runtime.apply(plan)
             self.runtime.wait_ready(key, _ready_wait(plan.readiness))
         except Exception as exc:
+            if self._closing.is_set():
+                return
             reason = exc.message if isinstance(exc, ShipyardError) else f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, ShipyardError):
                 log.exception("deployment %s failed", key)
