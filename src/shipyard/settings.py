@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         le=1024,
         description="Jobs the built-in 'local' compute target runs at once; more wait in Queued.",
     )
+    max_score_bytes: int = Field(
+        default=16 * 1024**2,
+        gt=0,
+        description="Largest scoring request body an online endpoint accepts (413 beyond it).",
+    )
     max_code_bytes: int = Field(
         default=100 * 1024**2,
         gt=0,

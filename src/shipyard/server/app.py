@@ -26,6 +26,7 @@ from shipyard.server.routers import (
     runs,
     snapshots,
 )
+from shipyard.server.scoring_app import mount_scoring
 from shipyard.services.artifacts import ArtifactService
 from shipyard.services.data_assets import DataAssetService
 from shipyard.services.logged_models import LoggedModelService
@@ -52,7 +53,11 @@ def create_app(settings: Settings) -> FastAPI:
         if runtime.runner is not None:
             runtime.runner.start()
         serving.start()
+        if scoring is not None:
+            scoring.start()
         yield
+        if scoring is not None:
+            await scoring.stop()
         serving.stop()
         if runtime.runner is not None:
             runtime.runner.stop()
@@ -106,5 +111,12 @@ def create_app(settings: Settings) -> FastAPI:
         online_endpoints,
     ):  # fmt: skip
         app.include_router(module.router)
+    scoring = (
+        None
+        if serving.runtime is None
+        else mount_scoring(
+            app, serving.endpoints, serving.runtime, store, max_body_bytes=settings.max_score_bytes
+        )
+    )
     mlflow.mount(app)
     return app

@@ -1,0 +1,56 @@
+"""Mount the scoring router (``/endpoints/<name>/score``) and ``/metrics`` on an app.
+
+Shared by ``shipyard up`` (the whole server) and ``shipyard serve`` (scoring only), so a
+production scoring process answers exactly as the development server does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Response
+
+from shipyard.server.scoring import ScoringRouter
+from shipyard.server.scoring_metrics import CONTENT_TYPE, ScoringMetrics
+from shipyard.services.data_collection import DataCollector
+from shipyard.services.endpoints import EndpointService
+from shipyard.services.ports import ArtifactStore
+from shipyard.services.serving_ports import DeploymentRuntime
+
+__all__ = ["Scoring", "mount_scoring"]
+
+
+@dataclass
+class Scoring:
+    router: ScoringRouter
+    collector: DataCollector
+    metrics: ScoringMetrics
+
+    def start(self) -> None:
+        self.collector.start()
+
+    async def stop(self) -> None:
+        await self.router.close()
+        self.collector.stop()
+
+
+def mount_scoring(
+    app: FastAPI,
+    endpoints: EndpointService,
+    runtime: DeploymentRuntime,
+    store: ArtifactStore,
+    *,
+    max_body_bytes: int,
+) -> Scoring:
+    metrics = ScoringMetrics()
+    collector = DataCollector(store)
+    router = ScoringRouter(
+        endpoints.routing, runtime, metrics=metrics, collector=collector, max_body_bytes=max_body_bytes
+    )
+    app.mount("/endpoints", router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    return Scoring(router, collector, metrics)
