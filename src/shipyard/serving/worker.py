@@ -8,7 +8,8 @@ answers the worker protocol (:mod:`shipyard.services.serving_ports`) with uvicor
 (httptools, uvloop) until SIGTERM; in-flight requests finish first (up to
 ``--drain-s``). Output goes to stdout/stderr, which the runtime writes to the deployment's
 log. When the model cannot be loaded the reason is written to ``--failure-file`` (if
-given), the traceback to stderr, and the process exits with status 3.
+given), the traceback to stderr, and the process exits with status 3. A worker whose parent
+(the runtime) dies stops by itself.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import uvicorn
@@ -36,6 +39,22 @@ def make_scorer(plan: DeploymentPlan) -> Scorer:
     if plan.model_dir is None:
         raise SystemExit("a no-code deployment needs a model_dir")
     return MlflowScorer(plan.model_dir)
+
+
+def _exit_with_parent(server: uvicorn.Server) -> None:
+    """Stop when the process that started this one is gone: a server that died without
+    stopping its workers must not leave them serving a socket nobody watches."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while not server.should_exit:
+            if os.getppid() != parent:
+                print("the runtime that started this worker is gone: stopping", file=sys.stderr, flush=True)
+                server.should_exit = True
+                return
+            time.sleep(1.0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout_graceful_shutdown=int(max(1.0, args.drain_s)),
     )
     server = uvicorn.Server(config)
+    _exit_with_parent(server)
     print(
         f"worker {args.index} of {plan.key} (revision {plan.revision}, pid {os.getpid()}) "
         f"listening on {args.bind}",

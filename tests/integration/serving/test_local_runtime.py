@@ -15,10 +15,10 @@ import orjson
 import pytest
 
 from shipyard.errors import Unavailable
-from shipyard.services.serving_ports import DeploymentKey, InstanceState
+from shipyard.services.serving_ports import DeploymentKey, DeploymentPlan, Instance, InstanceState, Probe
 from shipyard.serving.local import LocalProcessRuntime
 
-from ._helpers import client, mlflow_plan, ready, script_plan
+from ._helpers import FAST, client, mlflow_plan, ready, script_plan
 from .conftest import COLUMNS, ROWS
 
 RECORDS = [dict(zip(COLUMNS, r, strict=True)) for r in ROWS]
@@ -262,3 +262,66 @@ def test_remove_lets_in_flight_requests_finish(
         os.kill(instance.pid, 0)
     assert took < 5
     assert "stopped after" in runtime.logs(key)
+
+
+@pytest.mark.slow
+def test_a_worker_slower_than_its_readiness_budget_is_failed_until_it_is_ready(
+    runtime: LocalProcessRuntime, sklearn_model_dir: Path
+) -> None:
+    # Loading mlflow and the model takes seconds; this probe gives up after 0.1 + 3 x 0.1 s.
+    impatient = Probe(initial_delay=0.1, period=0.1, timeout=1.0, failure_threshold=3)
+    key = DeploymentKey("default", "iris", "impatient")
+    runtime.apply(DeploymentPlan(key, "r1", "mlflow", sklearn_model_dir, readiness=impatient, liveness=FAST))
+    with pytest.raises(Unavailable, match="readiness probe failed 3 times: GET /ready"):
+        runtime.wait_ready(key, 60)
+    (instance,) = _eventually_ready(runtime, key)
+    assert instance.message == ""
+    runtime.remove(key, drain_s=0)
+
+
+def _eventually_ready(runtime: LocalProcessRuntime, key: DeploymentKey) -> list[Instance]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if ready(runtime, key):
+            return runtime.instances(key)
+        time.sleep(0.1)
+    raise AssertionError(runtime.logs(key))
+
+
+@pytest.mark.slow
+def test_a_hung_worker_fails_its_liveness_probe_and_is_restarted(
+    runtime: LocalProcessRuntime, custom_model: tuple[Path, Path]
+) -> None:
+    strict = Probe(initial_delay=0.5, period=0.2, timeout=0.3, failure_threshold=3)
+    key = DeploymentKey("default", "custom", "hung")
+    code_dir, model_dir = custom_model
+    plan = DeploymentPlan(
+        key,
+        "r1",
+        "custom",
+        model_dir,
+        code_dir=code_dir,
+        scoring_script="score.py",
+        liveness=strict,
+        readiness=FAST,
+    )
+    runtime.apply(plan)
+    (before,) = runtime.wait_ready(key, 60)
+    assert before.pid is not None
+    os.kill(before.pid, signal.SIGSTOP)  # alive to the kernel, deaf to every request
+    (after,) = _eventually_ready_again(runtime, key, before.pid)
+    assert after.restarts == 1
+    log = runtime.logs(key, lines=300)
+    assert "liveness probe failed 3 times; killing it" in log
+    assert "crashed: liveness probe failed 3 times: GET /live timed out after 0.3 s" in log
+    runtime.remove(key, drain_s=0)
+
+
+def _eventually_ready_again(runtime: LocalProcessRuntime, key: DeploymentKey, old_pid: int) -> list[Instance]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        now = ready(runtime, key)
+        if now and now[0].pid != old_pid:
+            return now
+        time.sleep(0.1)
+    raise AssertionError(runtime.logs(key))
