@@ -7,7 +7,6 @@ picks the concrete serving backend.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,8 +21,6 @@ from shipyard.services.snapshots import SnapshotService
 from shipyard.settings import Settings
 
 __all__ = ["EndpointsRuntime", "build_endpoints"]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +39,6 @@ class EndpointsRuntime:
             self.runtime.close()
 
 
-def _local_runtime(settings: Settings) -> DeploymentRuntime | None:
-    try:
-        from shipyard.serving.local import LocalProcessRuntime
-    except ImportError:  # the serving extra (mlflow, pandas) is not installed
-        log.warning("online deployments are not served: the local serving runtime cannot be imported")
-        return None
-    return LocalProcessRuntime(settings.home / "serving")
-
-
 def build_endpoints(
     settings: Settings,
     database: Database,
@@ -65,8 +53,10 @@ def build_endpoints(
     builder = None
     if settings.run_jobs:
         from shipyard.environments.uv_builder import UvEnvironmentBuilder
+        from shipyard.serving.local import LocalProcessRuntime
 
-        runtime = _local_runtime(settings)
+        # The runtime imports nothing heavy; workers import mlflow/pandas in their own process.
+        runtime = LocalProcessRuntime(settings.home / "serving")
         builder = UvEnvironmentBuilder(settings.environments_dir)
     endpoints = EndpointService(database, runtime, deployments_dir, public_url)
     deployments = DeploymentService(
