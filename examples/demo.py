@@ -3,8 +3,9 @@
 Starts a server on a free port with its data in ./.demo/home; registers the iris data that
 scikit-learn ships as a data asset and a local compute target; runs examples/iris/job.yml as
 a job (examples/iris/src/train.py logs through the Shipyard SDK into the job's run and
-registers the model); runs examples/train_mlflow.py (the unchanged mlflow client); shows the
-results through the CLI, and prints where to look.
+registers the model); runs examples/train_mlflow.py (the unchanged mlflow client); deploys
+that model to an online endpoint without code and scores a few rows; shows the results
+through the CLI, and prints where to look.
 """
 
 from __future__ import annotations
@@ -91,7 +92,29 @@ def main() -> None:
             env={**env, "MLFLOW_TRACKING_URI": url},
             check=True,
         )
-        step("5. look at it from the command line")
+        step("5. deploy the mlflow client's model without code and score a few rows")
+        endpoints = ROOT / "examples" / "endpoints"
+        if shipyard("online-endpoint", "show", "-n", "iris", env=env, check=False).returncode != 0:
+            shipyard("online-endpoint", "create", "-f", str(endpoints / "endpoint.yml"), env=env)
+        if (
+            shipyard("online-deployment", "show", "-n", "blue", "-e", "iris", env=env, check=False).returncode
+            == 0
+        ):
+            shipyard("online-deployment", "update", "-f", str(endpoints / "blue.yml"), env=env)
+        else:
+            shipyard(
+                "online-deployment", "create", "-f", str(endpoints / "blue.yml"), "--all-traffic", env=env
+            )
+        shipyard(
+            "online-endpoint",
+            "invoke",
+            "-n",
+            "iris",
+            "--request-file",
+            str(endpoints / "request.json"),
+            env=env,
+        )
+        step("6. look at it from the command line")
         for args in (
             ["experiment", "list"],
             ["run", "list", "-e", "iris-demo", "--order-by", "metrics.test_accuracy DESC"],
@@ -107,6 +130,8 @@ def main() -> None:
     print(f"  data folder:        {HOME}")
     print(f"  start it again:     shipyard up --home {HOME.relative_to(ROOT)}")
     print("  then browse:        http://127.0.0.1:5151/docs (the API), `shipyard run list -e iris-demo`")
+    print("  score:              shipyard online-endpoint invoke -n iris \\")
+    print("                        --request-file examples/endpoints/request.json")
 
 
 if __name__ == "__main__":
