@@ -326,8 +326,10 @@ class DeploymentService:
                     key.workspace, key.endpoint, key.deployment, now_ms(), state=state, reason=reason
                 )
         self.endpoints.invalidate(key.workspace, key.endpoint)
-        if current is None and self.runtime is not None:  # deleted while it was coming up
-            self.runtime.remove(key)
+        if current is None:  # deleted while it was coming up
+            if self.runtime is not None:
+                self.runtime.remove(key)
+            shutil.rmtree(self._folder(key), ignore_errors=True)
         return alive
 
     def _prepare(self, key: DeploymentKey, revision: str, spec: dict[str, Any]) -> DeploymentPlan:
