@@ -148,6 +148,21 @@ def test_score_every_payload_format_and_see_who_served(served: ServerProcess, tm
         'shipyard_endpoint_requests_total{deployment="blue",endpoint="iris-ep",mirror="false",status="200"}'
         in metrics
     )
+    # Collected inputs and outputs land as Parquet in the artifact store within a flush (5 s).
+    import pyarrow.parquet as pq
+
+    collected = served.home / "artifacts" / "_collected" / "default" / "iris-ep" / "blue"
+    deadline = time.monotonic() + 20
+    while not list(collected.glob("model_outputs/*/*/*/*/*.parquet")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    inputs = [
+        r for f in collected.glob("model_inputs/*/*/*/*/*.parquet") for r in pq.read_table(f).to_pylist()
+    ]
+    outputs = [
+        r for f in collected.glob("model_outputs/*/*/*/*/*.parquet") for r in pq.read_table(f).to_pylist()
+    ]
+    assert len(inputs) >= 4 and len(outputs) >= 4
+    assert {r["request_id"] for r in inputs} == {r["request_id"] for r in outputs}
     request = tmp_path / "request.json"
     request.write_text(json.dumps({"input_data": ROWS}))
     done = cli("online-endpoint", "invoke", "-n", "iris-ep", "--request-file", str(request), url=url)
