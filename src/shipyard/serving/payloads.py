@@ -87,6 +87,17 @@ class InputSchema:
     def checked(self) -> bool:
         return self.columns is not None and all(c.type in _TYPES for c in self.columns)
 
+    @property
+    def uniform(self) -> tuple[str, str] | None:
+        """(numpy dtype, accepted kinds) when every column is required and of one numeric type."""
+        if not self.columns or not all(c.required for c in self.columns):
+            return None
+        types = {c.type for c in self.columns}
+        if len(types) != 1:
+            return None
+        target = _TYPES.get(types.pop())
+        return target if target is not None and target[0] not in ("object", "bool") else None
+
     @classmethod
     def from_mlflow(cls, schema: Any) -> InputSchema:
         """From an ``mlflow.types.Schema`` (or None)."""
@@ -177,6 +188,10 @@ def _from_split(fmt: str, value: Any, schema: InputSchema) -> Any:
     _check_rows(fmt, rows, width)
     if columns is None:
         return pd.DataFrame(rows, index=index)
+    if columns == schema.names:
+        frame = _uniform_frame(rows, schema, index)
+        if frame is not None:
+            return frame
     named = dict(zip(columns, zip(*rows, strict=True), strict=True)) if rows else dict.fromkeys(columns, ())
     return _frame(named, len(rows), schema, index)
 
@@ -215,6 +230,9 @@ def _from_list(fmt: str, value: Any, schema: InputSchema) -> Any:
         return np.asarray(value)
     names = schema.names
     _check_rows(fmt, value, len(names), names)
+    frame = _uniform_frame(value, schema, None)
+    if frame is not None:
+        return frame
     named = dict(zip(names, zip(*value, strict=True), strict=True)) if value else dict.fromkeys(names, ())
     return _frame(named, len(value), schema, None)
 
@@ -246,7 +264,29 @@ def _frame(
         if values is None:
             continue
         columns[spec.name] = _column(spec, values)
-    return pd.DataFrame(columns, index=index) if columns else pd.DataFrame(index=range(n_rows))
+    if not columns:
+        return pd.DataFrame(index=range(n_rows))
+    arrays = list(columns.values())
+    if n_rows and all(isinstance(a, np.ndarray) and a.dtype == arrays[0].dtype != object for a in arrays):
+        # one block: pandas builds it without a Series per column, sklearn reads it without a copy
+        return pd.DataFrame(np.column_stack(arrays), columns=list(columns), index=index)
+    return pd.DataFrame(columns, index=index)
+
+
+def _uniform_frame(rows: list[Any], schema: InputSchema, index: list[Any] | None) -> pd.DataFrame | None:
+    """The frame of rows already in the signature's column order when every column has the
+    same numeric type — one conversion of the whole table; None to take the column path."""
+    target = schema.uniform
+    if target is None or not rows:
+        return None
+    dtype, kinds = target
+    try:
+        table = np.asarray(rows)
+    except (ValueError, TypeError):
+        return None
+    if table.ndim != 2 or table.dtype.kind not in kinds:
+        return None
+    return pd.DataFrame(table.astype(dtype, copy=False), columns=schema.names, index=index)
 
 
 def _column(spec: ColumnSpec, values: Sequence[Any]) -> Any:
