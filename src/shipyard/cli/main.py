@@ -10,7 +10,17 @@ from typing import Annotated, Any
 import typer
 
 from shipyard._version import __version__
-from shipyard.cli import computes, data, endpoints, environments, experiments, jobs, models, runs
+from shipyard.cli import (
+    batch_endpoints,
+    computes,
+    data,
+    endpoints,
+    environments,
+    experiments,
+    jobs,
+    models,
+    runs,
+)
 
 __all__ = ["app", "main"]
 
@@ -114,6 +124,8 @@ app.add_typer(computes.app, name="compute")
 app.add_typer(data.app, name="data")
 app.add_typer(endpoints.endpoint_app, name="online-endpoint")
 app.add_typer(endpoints.deployment_app, name="online-deployment")
+app.add_typer(batch_endpoints.endpoint_app, name="batch-endpoint")
+app.add_typer(batch_endpoints.deployment_app, name="batch-deployment")
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from shipyard.domain.tracking import Experiment, MetricHistory, Run
 from shipyard.errors import AlreadyExists, InvalidArgument, NotFound
 
 if TYPE_CHECKING:
+    from shipyard.client.batch_endpoints import BatchDeploymentOperations, BatchEndpointOperations
     from shipyard.client.endpoints import OnlineDeploymentOperations, OnlineEndpointOperations
     from shipyard.client.jobs import ComputeOperations, EnvironmentOperations, JobOperations
 
@@ -100,6 +101,20 @@ class Client:
         from shipyard.client.endpoints import OnlineDeploymentOperations
 
         return OnlineDeploymentOperations(self)
+
+    @property
+    def batch_endpoints(self) -> BatchEndpointOperations:
+        """Create batch endpoints, invoke them on a data asset (a job), list their jobs."""
+        from shipyard.client.batch_endpoints import BatchEndpointOperations
+
+        return BatchEndpointOperations(self)
+
+    @property
+    def batch_deployments(self) -> BatchDeploymentOperations:
+        """Deploy models behind batch endpoints: mini-batch settings, retries, SQL output."""
+        from shipyard.client.batch_endpoints import BatchDeploymentOperations
+
+        return BatchDeploymentOperations(self)
 
     def close(self) -> None:
         self.http.close()

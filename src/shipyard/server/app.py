@@ -9,11 +9,13 @@ from fastapi import FastAPI
 
 from shipyard._version import __version__
 from shipyard.server import errors, mlflow
+from shipyard.server.batch_runtime import build_batch
 from shipyard.server.deps import Services
 from shipyard.server.endpoints_runtime import build_endpoints
 from shipyard.server.jobs_runtime import build_jobs
 from shipyard.server.routers import (
     artifacts,
+    batch_endpoints,
     computes,
     data,
     environments,
@@ -91,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
         settings, database, store, snapshot_service, registry_service, runtime.environments,
         lambda: str(app.state.public_url),
     )  # fmt: skip
+    batch = build_batch(database, store, snapshot_service, registry_service, data_service, runtime)
     app.state.services = Services(
         tracking=tracking,
         artifacts=artifact_service,
@@ -104,11 +107,13 @@ def create_app(settings: Settings) -> FastAPI:
         computes=runtime.computes,
         endpoints=serving.endpoints,
         deployments=serving.deployments,
+        batch_endpoints=batch.endpoints,
+        batch_jobs=batch.jobs,
     )
     errors.install(app)
     for module in (
         health, experiments, runs, metrics, artifacts, models, snapshots, data, environments, computes, jobs,
-        online_endpoints,
+        online_endpoints, batch_endpoints,
     ):  # fmt: skip
         app.include_router(module.router)
     scoring = (

@@ -12,6 +12,8 @@ from pydantic import BaseModel
 from shipyard.domain.context import ANONYMOUS, DEFAULT_WORKSPACE, RequestContext
 from shipyard.errors import InvalidArgument
 from shipyard.services.artifacts import ArtifactService
+from shipyard.services.batch_endpoints import BatchEndpointService
+from shipyard.services.batch_jobs import BatchJobService
 from shipyard.services.data_assets import DataAssetService
 from shipyard.services.endpoint_deployments import DeploymentService
 from shipyard.services.endpoints import EndpointService
@@ -43,6 +45,8 @@ class Services:
     computes: ComputeService
     endpoints: EndpointService
     deployments: DeploymentService
+    batch_endpoints: BatchEndpointService
+    batch_jobs: BatchJobService
 
 
 def _context(request: Request) -> RequestContext:

@@ -18,6 +18,7 @@ from shipyard.domain.logged_models import LoggedModel, LoggedModelMetric
 from shipyard.domain.model_search import ModelClause, ModelOrder
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.tracking import DatasetInput, Experiment, ModelOutput, Run, RunIO
+from shipyard.services.batch_ports import BatchDeploymentRepository, BatchEndpointRepository
 from shipyard.services.data_ports import DataAssetRepository
 from shipyard.services.endpoint_ports import DeploymentRepository, EndpointRepository
 from shipyard.services.job_ports import ComputeRepository, EnvironmentRepository, JobRepository
@@ -433,6 +434,8 @@ class UnitOfWork(ABC):
     jobs: JobRepository
     endpoints: EndpointRepository
     deployments: DeploymentRepository
+    batch_endpoints: BatchEndpointRepository
+    batch_deployments: BatchDeploymentRepository
 
 
 class Database(ABC):

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from shipyard.errors import AlreadyExists, Unavailable
 from shipyard.services.ports import Database, UnitOfWork
 from shipyard.stores.sql.artifacts import SqlArtifactIndex
+from shipyard.stores.sql.batch_endpoints import SqlBatchDeploymentRepository, SqlBatchEndpointRepository
 from shipyard.stores.sql.data_assets import SqlDataAssetRepository
 from shipyard.stores.sql.endpoints import SqlDeploymentRepository, SqlEndpointRepository
 from shipyard.stores.sql.engine import WRITE_OPTION, build_engine
@@ -64,6 +65,8 @@ class SqlUnitOfWork(UnitOfWork):
         self.jobs = SqlJobRepository(conn)
         self.endpoints = SqlEndpointRepository(conn)
         self.deployments = SqlDeploymentRepository(conn)
+        self.batch_endpoints = SqlBatchEndpointRepository(conn)
+        self.batch_deployments = SqlBatchDeploymentRepository(conn)
 
 
 # SQLite keeps no table statistics unless asked. Without them the planner starts a search

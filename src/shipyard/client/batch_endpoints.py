@@ -1,0 +1,150 @@
+"""Batch endpoints and deployments over HTTP (``client.batch_endpoints``,
+``client.batch_deployments``), the way Azure ML's ``MLClient`` groups its operations."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from shipyard.client.jobs import job_from_json
+from shipyard.domain.jobs import Job
+
+if TYPE_CHECKING:
+    from shipyard.client.client import Client, Progress
+
+__all__ = ["BatchDeployment", "BatchDeploymentOperations", "BatchEndpoint", "BatchEndpointOperations"]
+
+_BASE = "/api/v1/batch-endpoints"
+
+
+def _q(segment: str) -> str:
+    return quote(segment, safe="")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEndpoint:
+    name: str
+    description: str
+    tags: dict[str, str]
+    default_deployment: str | None
+    created_at: int
+    created_by: str
+    updated_at: int
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchDeployment:
+    name: str
+    endpoint_name: str
+    model: dict[str, Any]
+    compute: str
+    settings: dict[str, Any]
+    output: dict[str, Any] | None
+    description: str
+    tags: dict[str, str]
+    created_at: int
+    created_by: str
+    updated_at: int
+    notes: list[str] = field(default_factory=list)
+
+
+class BatchEndpointOperations:
+    def __init__(self, client: Client) -> None:
+        self._http = client.http
+
+    def create(self, path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> BatchEndpoint:
+        """Create a batch endpoint from its file (name, description, tags)."""
+        from shipyard.specs._yaml import LoadedText
+        from shipyard.specs.batch_endpoint import BatchEndpointSpec
+
+        text = LoadedText.read(Path(path), BatchEndpointSpec, overrides)
+        text.validate(BatchEndpointSpec)
+        body = {"spec": dict(text.data), "source": Path(path).name}
+        return BatchEndpoint(**self._http.request("POST", _BASE, json=body))
+
+    def get(self, name: str) -> BatchEndpoint:
+        return BatchEndpoint(**self._http.request("GET", f"{_BASE}/{_q(name)}"))
+
+    def list(self) -> builtins.list[BatchEndpoint]:
+        return [BatchEndpoint(**e) for e in self._http.request("GET", _BASE)["endpoints"]]
+
+    def delete(self, name: str) -> None:
+        """Delete the endpoint and its deployments (the jobs it ran stay)."""
+        self._http.request("DELETE", f"{_BASE}/{_q(name)}")
+
+    def invoke(
+        self, name: str, data: str, *, deployment_name: str | None = None, job_name: str | None = None
+    ) -> Job:
+        """Score the data asset ``data`` (``azureml:<name>@latest``) as a job; returns it queued
+        (follow it with ``client.jobs.stream(job.name)``)."""
+        body = {"input": data, "deployment_name": deployment_name, "job_name": job_name}
+        return job_from_json(self._http.request("POST", f"{_BASE}/{_q(name)}/jobs", json=body))
+
+    def list_jobs(self, name: str, max_results: int = 100) -> builtins.list[Job]:
+        data = self._http.request("GET", f"{_BASE}/{_q(name)}/jobs", params={"max_results": max_results})
+        return [job_from_json(j) for j in data["jobs"]]
+
+
+class BatchDeploymentOperations:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._http = client.http
+
+    def create(
+        self,
+        path: str | Path,
+        overrides: list[str] | tuple[str, ...] = (),
+        *,
+        set_default: bool = False,
+        step: Callable[[str], None] | None = None,
+        progress: Progress | None = None,
+    ) -> BatchDeployment:
+        """Read the deployment file, upload its local model and code (only what the server
+        lacks), create it; ``set_default`` makes it what ``invoke`` uses."""
+        from shipyard.specs.batch_endpoint import load_batch_deployment
+        from shipyard.specs.environment import PythonEnvironment
+        from shipyard.specs.refs import LocalPathRef
+
+        say = step or (lambda _line: None)
+        loaded = load_batch_deployment(Path(path), overrides)
+        body: dict[str, Any] = {
+            "spec": dict(loaded.raw),
+            "source": loaded.source.name,
+            "set_default": set_default,
+        }
+        if isinstance(loaded.model, LocalPathRef):
+            snapshot = self._client.upload_folder(loaded.model.path, progress=progress)
+            say(f"model: {len(snapshot.files)} files, {snapshot.size:,} bytes")
+            body["model_snapshot"] = snapshot.digest
+        if loaded.code is not None:
+            snapshot = self._client.upload_folder(loaded.code, progress=progress)
+            say(f"code: {len(snapshot.files)} files, {snapshot.size:,} bytes")
+            body["code_snapshot"] = snapshot.digest
+        if isinstance(loaded.environment, PythonEnvironment):
+            env = loaded.environment
+            body["environment"] = {
+                "python": env.python_version,
+                "requirements": list(env.requirements),
+                "image": env.image,
+                "notes": list(env.notes),
+            }
+        for note in loaded.notes:
+            say(f"note: {note}")
+        url = f"{_BASE}/{_q(loaded.spec.endpoint_name)}/deployments"
+        return BatchDeployment(**self._http.request("POST", url, json=body))
+
+    def get(self, endpoint_name: str, name: str) -> BatchDeployment:
+        url = f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}"
+        return BatchDeployment(**self._http.request("GET", url))
+
+    def list(self, endpoint_name: str) -> builtins.list[BatchDeployment]:
+        data = self._http.request("GET", f"{_BASE}/{_q(endpoint_name)}/deployments")
+        return [BatchDeployment(**d) for d in data["deployments"]]
+
+    def delete(self, endpoint_name: str, name: str) -> None:
+        self._http.request("DELETE", f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}")

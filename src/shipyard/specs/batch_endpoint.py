@@ -1,0 +1,305 @@
+"""``batch-endpoint.yml`` and ``batch-deployment.yml``: Azure ML's batch endpoint and model
+batch deployment, as Shipyard reads them, and :func:`load_batch_deployment`, which checks the
+files a deployment points at before anything is uploaded.
+
+Both layouts of Azure's deployment schema are read: the current one with the scoring
+settings under ``settings:`` (``modelBatchDeployment``) and the older one with them at the top
+level (``batchDeployment``). ``output: {sql_url, table}`` is Shipyard's own: the predictions
+also land in that table (SQLite or PostgreSQL). Fields Azure accepts that mean nothing on one
+host are kept and reported by ``notes()``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from shipyard.errors import InvalidSpec
+from shipyard.specs._base import SpecModel, StrictModel, scalar_map
+from shipyard.specs._yaml import LoadedText
+from shipyard.specs.deployment import CodeConfiguration, InlineModel
+from shipyard.specs.endpoint import NAME_PATTERN
+from shipyard.specs.environment import InlineEnvironment, PythonEnvironment, resolve_environment
+from shipyard.specs.refs import AssetRef, LocalPathRef, parse_asset_ref
+
+__all__ = [
+    "BATCH_SETTINGS_FIELDS",
+    "BatchDeploymentSpec",
+    "BatchEndpointSpec",
+    "BatchSettings",
+    "LoadedBatchDeployment",
+    "RetrySettings",
+    "SqlOutput",
+    "load_batch_deployment",
+]
+
+_TABLE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_SQL_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg", "postgres")
+
+
+class BatchEndpointSpec(SpecModel):
+    """``shipyard batch-endpoint create -f endpoint.yml``.
+
+    Azure's batch endpoints only know ``auth_mode: aad_token``; Shipyard's server decides who
+    may invoke, so the field is read and noted, never refused."""
+
+    spec_kind: ClassVar[str] = "batch endpoint"
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    auth_mode: str | None = None
+    defaults: dict[str, str] | None = None
+    properties: dict[str, Any] | None = None
+
+    _scalars = field_validator("tags", mode="before")(scalar_map)
+
+    def notes(self) -> list[str]:
+        out = []
+        if self.auth_mode:
+            out.append("auth_mode: batch endpoints are invoked with the server's own access rules")
+        if self.properties:
+            out.append("properties: kept with the endpoint as metadata")
+        return out
+
+
+class RetrySettings(StrictModel):
+    """A mini-batch that raises (or runs past ``timeout`` seconds) is tried again, at most
+    ``max_retries`` more times — Azure's defaults."""
+
+    max_retries: int = Field(default=3, ge=0, le=100)
+    timeout: int = Field(default=30, ge=1, le=86_400)
+
+
+class SqlOutput(StrictModel):
+    """Shipyard's extension: the predictions also go into ``table`` of the database ``sql_url``
+    (``sqlite:////abs/path.db`` or ``postgresql://user@host:5432/db``), created if missing."""
+
+    sql_url: str
+    table: str
+
+    @field_validator("sql_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme.lower() not in _SQL_SCHEMES:
+            raise ValueError(
+                f"'{_hide_password(value)}' is not a SQLite or PostgreSQL URL; write"
+                " sqlite:////absolute/path.db or postgresql://user@host:5432/database"
+            )
+        if scheme.lower() == "sqlite":
+            path = rest[1:] if rest.startswith("/") else rest
+            if not path or path == ":memory:" or not Path(path).is_absolute():
+                raise ValueError(
+                    f"'{value}': a SQLite target needs an absolute file path (sqlite:////data/preds.db);"
+                    " the job runs in its own folder, where a relative path would mean nothing"
+                )
+        elif not rest.partition("/")[2]:
+            raise ValueError(f"'{_hide_password(value)}' names no database (…/<database>)")
+        return value
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str) -> str:
+        if not _TABLE.match(value):
+            raise ValueError(
+                f"'{value}' is not a table name: letters, digits and '_' (optionally schema.table)"
+            )
+        return value
+
+
+class BatchSettings(StrictModel):
+    mini_batch_size: int = Field(default=10, ge=1, le=10_000_000)
+    max_concurrency_per_instance: int = Field(default=1, ge=1, le=256)
+    retry_settings: RetrySettings = Field(default_factory=RetrySettings)
+    error_threshold: int = Field(default=-1, ge=-1)
+    logging_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    output_action: Literal["append_row", "summary_only"] = "append_row"
+    output_file_name: str = "predictions.csv"
+    environment_variables: dict[str, str] = Field(default_factory=dict)
+
+    _scalars = field_validator("environment_variables", mode="before")(scalar_map)
+
+    @field_validator("logging_level", "output_action", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("output_file_name")
+    @classmethod
+    def _file_name(cls, value: str) -> str:
+        if not value.strip() or "/" in value or "\\" in value or value in (".", ".."):
+            raise ValueError(f"'{value}' must be a file name (no folders), such as predictions.csv")
+        return value
+
+
+#: The scoring settings: under ``settings:`` in Azure's current schema, top-level in the older one.
+BATCH_SETTINGS_FIELDS = tuple(BatchSettings.model_fields)
+
+
+class BatchDeploymentSpec(SpecModel):
+    """``shipyard batch-deployment create -f deployment.yml``."""
+
+    spec_kind: ClassVar[str] = "batch deployment"
+
+    name: str = Field(pattern=NAME_PATTERN)
+    endpoint_name: str = Field(pattern=NAME_PATTERN)
+    type: Literal["model"] | None = None
+    description: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    model: str | InlineModel | None = None
+    code_configuration: CodeConfiguration | None = None
+    environment: str | InlineEnvironment | None = None
+    compute: str | None = None
+    resources: dict[str, Any] = Field(default_factory=dict)
+    settings: BatchSettings = Field(default_factory=BatchSettings)
+    output: SqlOutput | None = None
+    properties: dict[str, Any] | None = None
+
+    _scalars = field_validator("tags", mode="before")(scalar_map)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_layout(cls, data: Any) -> Any:
+        """The older schema's top-level settings move under ``settings``."""
+        if not isinstance(data, Mapping):
+            return data
+        top = {k: v for k, v in data.items() if k in BATCH_SETTINGS_FIELDS}
+        if not top:
+            return data
+        nested = data.get("settings")
+        merged = {**(nested if isinstance(nested, Mapping) else {}), **top}
+        return {**{k: v for k, v in data.items() if k not in top}, "settings": merged}
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _model_only(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.lower() == "pipeline":
+            raise ValueError("pipeline batch deployments are not supported; deploy a model (type: model)")
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("model", "environment", mode="before")
+    @classmethod
+    def _ref(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                raise ValueError("is empty; name a registered asset (azureml:<name>:<version>) or a folder")
+            if value.startswith("azureml:"):
+                try:
+                    parse_asset_ref(value)
+                except InvalidSpec as exc:
+                    raise ValueError(exc.message) from None
+        return value
+
+    @field_validator("resources")
+    @classmethod
+    def _instances(cls, value: dict[str, Any]) -> dict[str, Any]:
+        count = value.get("instance_count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 64:
+            raise ValueError(f"instance_count is {count!r}; give a whole number from 1 to 64")
+        return value
+
+    @model_validator(mode="after")
+    def _checks(self) -> BatchDeploymentSpec:
+        if self.model is None:
+            raise ValueError("a batch deployment needs a 'model' (azureml:<name>:<version> or a folder)")
+        if self.output is not None and self.settings.output_action == "summary_only":
+            raise ValueError(
+                "output names a SQL table but output_action is summary_only, which writes no rows;"
+                " use output_action: append_row"
+            )
+        return self
+
+    @property
+    def instance_count(self) -> int:
+        return int(self.resources.get("instance_count", 1))
+
+    @property
+    def compute_name(self) -> str:
+        return (self.compute or "local").removeprefix("azureml:")
+
+    def notes(self) -> list[str]:
+        out = []
+        if set(self.resources) - {"instance_count"}:
+            out.append("resources: only instance_count is used")
+        if self.instance_count > 1:
+            out.append(
+                f"resources.instance_count: {self.instance_count} instances score as"
+                f" {self.instance_count} x max_concurrency_per_instance threads of one job process"
+            )
+        if isinstance(self.environment, InlineEnvironment) and self.environment.image:
+            out.append(f"environment.image '{self.environment.image}' is not pulled: no container engine")
+        if self.properties:
+            out.append("properties: kept with the deployment as metadata")
+        return out
+
+
+@dataclass(frozen=True)
+class LoadedBatchDeployment:
+    """A validated batch deployment file whose local folders are absolute and exist."""
+
+    spec: BatchDeploymentSpec
+    source: Path
+    model: AssetRef | LocalPathRef | None
+    code: Path | None
+    environment: AssetRef | PythonEnvironment | None
+    notes: tuple[str, ...]
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+def load_batch_deployment(path: Path, overrides: Sequence[str] = ()) -> LoadedBatchDeployment:
+    """Read ``path`` (with ``--set`` overrides) and check its model, code and environment files."""
+    source = path.resolve()
+    text = LoadedText.read(path, BatchDeploymentSpec, overrides)
+    spec = text.validate(BatchDeploymentSpec)
+    base = source.parent
+    try:
+        model = _model(spec.model, base)
+        code = None
+        if spec.code_configuration is not None:
+            code = _folder(spec.code_configuration.code, base, "code_configuration.code")
+            if not (code / spec.code_configuration.scoring_script).is_file():
+                raise InvalidSpec(
+                    f"scoring_script '{spec.code_configuration.scoring_script}' is not a file in {code}",
+                    field="code_configuration.scoring_script",
+                )
+        environment: AssetRef | PythonEnvironment | None = None
+        notes = list(spec.notes())
+        if isinstance(spec.environment, str):
+            environment = parse_asset_ref(spec.environment, field="environment")
+        elif isinstance(spec.environment, InlineEnvironment):
+            environment = resolve_environment(spec.environment, base)
+            notes.extend(n for n in environment.notes if not n.startswith("image "))
+    except InvalidSpec as exc:
+        raise text.locate(exc) from None
+    return LoadedBatchDeployment(spec, source, model, code, environment, tuple(notes), text.data)
+
+
+def _model(model: str | InlineModel | None, base: Path) -> AssetRef | LocalPathRef | None:
+    if model is None:
+        return None
+    if isinstance(model, InlineModel):
+        if model.path is None:
+            assert model.name is not None
+            assert model.version is not None
+            return AssetRef(name=model.name, version=model.version)
+        return LocalPathRef(_folder(model.path, base, "model.path"))
+    if model.startswith("azureml:"):
+        return parse_asset_ref(model, field="model")
+    return LocalPathRef(_folder(model, base, "model"))
+
+
+def _folder(relative: str, base: Path, where: str) -> Path:
+    folder = (base / Path(relative).expanduser()).resolve()
+    if not folder.is_dir():
+        raise InvalidSpec(f"'{relative}' is not a folder ({folder})", field=where)
+    return folder
+
+
+def _hide_password(url: str) -> str:
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
