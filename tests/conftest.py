@@ -32,12 +32,23 @@ class ServerProcess:
     home: Path
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    command: str = "up"  # or "serve": a scoring replica
     proc: subprocess.Popen[str] | None = None
     url: str = ""
     output: list[str] = field(default_factory=list)
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
-        cmd = [sys.executable, "-m", "shipyard", "up", "--port", "0", "--home", str(self.home), *self.args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "shipyard",
+            self.command,
+            "--port",
+            "0",
+            "--home",
+            str(self.home),
+            *self.args,
+        ]
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env

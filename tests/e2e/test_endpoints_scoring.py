@@ -226,3 +226,52 @@ def test_safe_rollout_under_load_loses_no_request(served: ServerProcess, tmp_pat
     served_by = Counter(dep for (_status, dep), n in results.items() for _ in range(n))
     assert served_by["blue"] > 0 and served_by["green"] > 0, results
     assert sum(results.values()) > 100
+
+
+def test_a_scoring_replica_serves_what_the_server_deployed_and_follows_changes(
+    served: ServerProcess, tmp_path: Path
+) -> None:
+    url = served.url
+    files = _files(
+        tmp_path,
+        endpoint="name: iris-ep\nauth_mode: key\n",
+        blue=DEPLOYMENT.format(name="blue", version=1, instances=1),
+        red=DEPLOYMENT.format(name="red", version=2, instances=1),
+    )
+    if cli("online-endpoint", "show", "-n", "iris-ep", url=url).returncode != 0:
+        assert cli("online-endpoint", "create", "-f", str(files["endpoint"]), url=url).returncode == 0
+        assert (
+            cli("online-deployment", "create", "-f", str(files["blue"]), "--all-traffic", url=url).returncode
+            == 0
+        )
+    key = _key(url)
+    replica = ServerProcess(served.home, args=["--poll-seconds", "0.5"], command="serve").start()
+    try:
+        auth = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=replica.url, headers=auth, timeout=30) as http:
+            deadline = time.monotonic() + 60
+            while True:
+                r = http.post("/endpoints/iris-ep/score", json={"input_data": ROWS})
+                if r.status_code == 200 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            assert r.status_code == 200, r.text
+            assert r.json() == [0, 2]
+            assert http.get("/api/v1/online-endpoints").status_code == 404  # no control plane here
+            # A deployment made on the server reaches the replica within a poll and a start.
+            done = cli("online-deployment", "create", "-f", str(files["red"]), url=url)
+            assert done.returncode == 0, done.stdout + done.stderr
+            deadline = time.monotonic() + 60
+            while True:
+                r = http.post(
+                    "/endpoints/iris-ep/score",
+                    json={"input_data": ROWS},
+                    headers={"azureml-model-deployment": "red"},
+                )
+                if r.status_code == 200 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            assert r.status_code == 200 and r.headers["azureml-model-deployment"] == "red", r.text
+            assert "shipyard_endpoint_requests_total" in http.get("/metrics").text
+    finally:
+        replica.stop()

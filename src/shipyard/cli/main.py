@@ -51,56 +51,94 @@ def _root(
     """Shipyard: experiment tracking, model registry, jobs and endpoints you host yourself."""
 
 
+HostOption = Annotated[
+    str | None, typer.Option(help="Address to bind [env SHIPYARD_HOST; default 127.0.0.1].")
+]
+PortOption = Annotated[
+    int | None, typer.Option(help="Port to bind, 0 for any free one [env SHIPYARD_PORT; default 5151].")
+]
+HomeOption = Annotated[
+    Path | None,
+    typer.Option(help="Data folder: database and artifacts [env SHIPYARD_HOME; default ~/.shipyard]."),
+]
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Metadata store URL, e.g. postgresql+psycopg://user@host/db [default: SQLite in --home]."
+    ),
+]
+ArtifactsOption = Annotated[
+    str | None, typer.Option(help="Artifact store: a folder or an fsspec URL such as s3://bucket/prefix.")
+]
+LogLevelOption = Annotated[str | None, typer.Option(help="debug, info, warning or error.")]
+
+
 @app.command()
 def up(
-    host: Annotated[
-        str | None, typer.Option(help="Address to bind [env SHIPYARD_HOST; default 127.0.0.1].")
-    ] = None,
-    port: Annotated[
-        int | None, typer.Option(help="Port to bind, 0 for any free one [env SHIPYARD_PORT; default 5151].")
-    ] = None,
-    home: Annotated[
-        Path | None,
-        typer.Option(help="Data folder: database and artifacts [env SHIPYARD_HOME; default ~/.shipyard]."),
-    ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            help="Metadata store URL, e.g. postgresql+psycopg://user@host/db [default: SQLite in --home]."
-        ),
-    ] = None,
-    artifacts: Annotated[
-        str | None, typer.Option(help="Artifact store: a folder or an fsspec URL such as s3://bucket/prefix.")
-    ] = None,
-    log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error.")] = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    home: HomeOption = None,
+    database_url: DatabaseUrlOption = None,
+    artifacts: ArtifactsOption = None,
+    log_level: LogLevelOption = None,
 ) -> None:
-    """Start the Shipyard server (API, MLflow-compatible API later, web studio later).
+    """Start the Shipyard server: the API, the MLflow-compatible API, the job runner and
+    the online endpoints (``/endpoints/<name>/score``).
 
     Migrations are applied on start. Stop it with Ctrl-C or SIGTERM: requests in flight
     finish first.
     """
-    from shipyard.server.runner import serve
-    from shipyard.settings import Settings
+    _run(host, port, home, database_url, artifacts, log_level)
 
-    # Only what was given on the command line: Settings fills the rest from SHIPYARD_* and defaults.
-    overrides: dict[str, Any] = {
-        k: v
-        for k, v in {
-            "host": host,
-            "port": port,
-            "home": home,
-            "database_url": database_url,
-            "artifacts": artifacts,
-            "log_level": log_level,
-        }.items()
-        if v is not None
-    }
+
+@app.command()
+def serve(
+    host: HostOption = None,
+    port: PortOption = None,
+    home: HomeOption = None,
+    database_url: DatabaseUrlOption = None,
+    artifacts: ArtifactsOption = None,
+    log_level: LogLevelOption = None,
+    poll_seconds: Annotated[
+        float, typer.Option(min=0.1, help="How often to sync deployments and traffic from the database.")
+    ] = 2.0,
+) -> None:
+    """Start a scoring replica: only /endpoints/<name>/score, /metrics and /healthz, with
+    workers of its own kept in step with the database (the endpoints and deployments that
+    `shipyard up` manages). Run several against one PostgreSQL database to scale scoring out.
+    """
+    _run(host, port, home, database_url, artifacts, log_level, scoring_only=True, poll_s=poll_seconds)
+
+
+def _run(
+    host: str | None,
+    port: int | None,
+    home: Path | None,
+    database_url: str | None,
+    artifacts: str | None,
+    log_level: str | None,
+    *,
+    scoring_only: bool = False,
+    poll_s: float = 2.0,
+) -> None:
     from pydantic import ValidationError
 
     from shipyard.errors import ShipyardError
+    from shipyard.server.runner import serve as run_server
+    from shipyard.settings import Settings
 
+    # Only what was given on the command line: Settings fills the rest from SHIPYARD_* and defaults.
+    given = {
+        "host": host,
+        "port": port,
+        "home": home,
+        "database_url": database_url,
+        "artifacts": artifacts,
+        "log_level": log_level,
+    }
+    overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     try:
-        serve(Settings(**overrides))
+        run_server(Settings(**overrides), scoring_only=scoring_only, poll_s=poll_s)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         typer.secho(f"error: invalid setting: {problems}", fg="red", err=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from shipyard.services.endpoint_deployments import DeploymentService
 from shipyard.services.endpoint_models import ModelFiles
@@ -47,8 +48,13 @@ def build_endpoints(
     registry: RegistryService,
     environments: EnvironmentService,
     public_url: Callable[[], str],
+    *,
+    state_root: Path | None = None,
 ) -> EndpointsRuntime:
-    deployments_dir = settings.home / "deployments"
+    """``state_root`` holds the workers' state and the materialised deployments (default:
+    the server's home; a scoring replica passes a folder of its own)."""
+    root = settings.home if state_root is None else state_root
+    deployments_dir = root / "deployments"
     runtime: DeploymentRuntime | None = None
     builder = None
     if settings.run_jobs:
@@ -56,7 +62,7 @@ def build_endpoints(
         from shipyard.serving.local import LocalProcessRuntime
 
         # The runtime imports nothing heavy; workers import mlflow/pandas in their own process.
-        runtime = LocalProcessRuntime(settings.home / "serving")
+        runtime = LocalProcessRuntime(root / "serving")
         builder = UvEnvironmentBuilder(settings.environments_dir)
     endpoints = EndpointService(database, runtime, deployments_dir, public_url)
     deployments = DeploymentService(

@@ -41,9 +41,10 @@ def _stopped(_signum: int, _frame: object) -> None:
     """Receives the signal uvicorn re-raises once it has shut down: nothing left to do."""
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, *, scoring_only: bool = False, poll_s: float = 2.0) -> None:
     """Blocks until the server stops. uvicorn handles SIGINT/SIGTERM: in-flight requests
-    finish, then the lifespan closes the stores."""
+    finish, then the lifespan closes the stores. ``scoring_only``: a scoring replica
+    (``shipyard serve``) that syncs its deployments from the database every ``poll_s``."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if not is_loopback(settings.host):
         log.warning(
@@ -53,11 +54,17 @@ def serve(settings: Settings) -> None:
         )
     sock = _bind(settings.host, settings.port)
     port = sock.getsockname()[1]
-    app = create_app(settings)
-    app.state.public_url = settings.default_public_url(port)  # the port is known only now
+    if scoring_only:
+        from shipyard.server.serve_app import create_scoring_app
+
+        app = create_scoring_app(settings, replica_name=f"port-{port}", poll_s=poll_s)
+    else:
+        app = create_app(settings)
+        app.state.public_url = settings.default_public_url(port)  # the port is known only now
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     # Tests and scripts read this line to learn the port when they asked for port 0.
-    print(f"Shipyard {app.version} listening on http://{host}:{port}", flush=True)
+    role = " scoring replica" if scoring_only else ""
+    print(f"Shipyard {app.version}{role} listening on http://{host}:{port}", flush=True)
     print(
         f"  metadata: {app.state.database.kind}  artifacts: {settings.resolved_artifacts()}",
         flush=True,

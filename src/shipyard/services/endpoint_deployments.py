@@ -297,7 +297,7 @@ class DeploymentService:
     def _bring_up(self, key: DeploymentKey, revision: str, spec: dict[str, Any], all_traffic: bool) -> None:
         assert self.runtime is not None
         try:
-            plan = self._prepare(key, revision, spec)
+            plan = self.prepare(key, revision, spec)
             self._say(key, f"starting {plan.instance_count} worker(s) of revision {revision}")
             self.runtime.apply(plan)
             self.runtime.wait_ready(key, _ready_wait(plan.readiness))
@@ -332,7 +332,9 @@ class DeploymentService:
             shutil.rmtree(self._folder(key), ignore_errors=True)
         return alive
 
-    def _prepare(self, key: DeploymentKey, revision: str, spec: dict[str, Any]) -> DeploymentPlan:
+    def prepare(self, key: DeploymentKey, revision: str, spec: dict[str, Any]) -> DeploymentPlan:
+        """Materialise a revision's model, code and environment under this service's folder
+        and return the plan a runtime runs (used by scoring replicas as well)."""
         folder = self._folder(key) / revision
         model = None if spec["model"] is None else ResolvedModel.from_json(spec["model"])
         model_dir = None

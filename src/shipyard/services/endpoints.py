@@ -229,6 +229,12 @@ class EndpointService:
             self._generation += 1
             self._routes.pop((workspace, endpoint), None)
 
+    def invalidate_all(self) -> None:
+        """Forget every cached table (a scoring replica learns of changes by polling)."""
+        with self._routes_lock:
+            self._generation += 1
+            self._routes.clear()
+
 
 def _table(endpoint: Endpoint, deployments: list[Deployment]) -> RoutingTable:
     routes: dict[str, DeploymentRoute] = {}

@@ -1,0 +1,75 @@
+"""``create_scoring_app(settings)``: the app of ``shipyard serve`` — scoring only.
+
+``/endpoints/<name>/score``, ``/metrics`` and ``/healthz``, answered exactly as the full
+server answers them (the same router), by workers of this process's own, kept in step with
+the database by a :class:`~shipyard.services.scoring_replica.ScoringReplica`. Point several
+replicas at one database (PostgreSQL) behind a load balancer to scale scoring out; the
+control plane (creating endpoints, shifting traffic) stays with ``shipyard up``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from shipyard._version import __version__
+from shipyard.server import errors
+from shipyard.server.endpoints_runtime import build_endpoints
+from shipyard.server.scoring_app import mount_scoring
+from shipyard.services.artifacts import ArtifactService
+from shipyard.services.job_assets import EnvironmentService
+from shipyard.services.registry import RegistryService
+from shipyard.services.scoring_replica import ScoringReplica
+from shipyard.services.snapshots import SnapshotService
+from shipyard.settings import Settings
+from shipyard.stores.registry import open_artifact_store, open_database
+
+__all__ = ["create_scoring_app"]
+
+
+def create_scoring_app(settings: Settings, *, replica_name: str, poll_s: float = 2.0) -> FastAPI:
+    """``replica_name`` names this replica's folder under ``<home>/replicas`` (its workers'
+    sockets and materialised models): one running replica per name."""
+    database = open_database(settings.resolved_database_url())
+    store = open_artifact_store(settings.resolved_artifacts(), staging_dir=settings.home)
+    artifacts = ArtifactService(database, store, settings.max_upload_bytes)
+    snapshots = SnapshotService(store, artifacts)
+    serving = build_endpoints(
+        settings.model_copy(update={"run_jobs": True}),
+        database,
+        store,
+        snapshots,
+        RegistryService(database),
+        EnvironmentService(database),
+        settings.default_public_url,
+        state_root=settings.home / "replicas" / replica_name,
+    )
+    assert serving.runtime is not None  # run_jobs is on for a replica
+    replica = ScoringReplica(database, serving.endpoints, serving.deployments, serving.runtime, poll_s=poll_s)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        replica.start()
+        scoring.start()
+        yield
+        await scoring.stop()
+        replica.stop()
+        database.close()
+
+    app = FastAPI(title="Shipyard scoring", version=__version__, lifespan=lifespan, openapi_url=None)
+    app.state.settings = settings
+    app.state.database = database
+    app.state.replica = replica
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, object]:
+        database.ping()
+        return {"status": "ok", "version": __version__, "deployments": len(replica.applied)}
+
+    errors.install(app)
+    scoring = mount_scoring(
+        app, serving.endpoints, serving.runtime, store, max_body_bytes=settings.max_score_bytes
+    )
+    return app
