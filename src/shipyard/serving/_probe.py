@@ -1,41 +1,38 @@
-"""HTTP GET over a UNIX socket, for the runtime's liveness and readiness probes (stdlib only:
-a probe runs every few seconds per worker and must not need an event loop)."""
+"""HTTP GET over a UNIX socket, for the runtime's liveness and readiness probes: one
+HTTP/1.0 request on a fresh connection, closed by the worker after its answer (stdlib only,
+and no event loop: a probe runs every few seconds per worker from the instance's thread)."""
 
 from __future__ import annotations
 
-import http.client
 import socket
+import time
 
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
+_MAX_ANSWER = 4096
 
 
 def probe(socket_path: str, route: str, timeout: float) -> str | None:
     """None when ``GET route`` answers 200; otherwise what went wrong, in words."""
-    conn = _UnixConnection(socket_path, timeout)
+    deadline = time.monotonic() + timeout
     try:
-        conn.request("GET", route)
-        response = conn.getresponse()
-        body = response.read(2048)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(socket_path)
+            sock.sendall(f"GET {route} HTTP/1.0\r\nHost: worker\r\n\r\n".encode())
+            answer = b""
+            while len(answer) < _MAX_ANSWER:
+                sock.settimeout(max(0.001, deadline - time.monotonic()))
+                chunk = sock.recv(_MAX_ANSWER)
+                if not chunk:
+                    break
+                answer += chunk
     except TimeoutError:
         return f"GET {route} timed out after {timeout:g} s"
-    except (OSError, http.client.HTTPException) as exc:
-        return f"GET {route} failed: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
-    finally:
-        conn.close()
-    if response.status == 200:
+    except OSError as exc:
+        return f"GET {route} failed: {exc.strerror or exc}"
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    if len(status_line) < 2 or not status_line[1].isdigit():
+        return f"GET {route} got no HTTP answer"
+    if status_line[1] == b"200":
         return None
-    return f"GET {route} answered {response.status}: {body.decode('utf-8', 'replace')}"
+    return f"GET {route} answered {int(status_line[1])}: {body.decode('utf-8', 'replace')[:500]}"

@@ -40,7 +40,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from shipyard.errors import NotFound, Unavailable
+from shipyard.errors import InvalidArgument, NotFound, Unavailable
 from shipyard.services.compute import process_environment
 from shipyard.services.serving_ports import (
     DeploymentKey,
@@ -115,7 +115,7 @@ class LocalProcessRuntime(DeploymentRuntime):
 
     def apply(self, plan: DeploymentPlan) -> None:
         if plan.instance_count < 0:
-            raise ValueError("instance_count must not be negative")
+            raise InvalidArgument(f"instance_count must not be negative, got {plan.instance_count}")
         with self._cond:
             if self._closed:
                 raise Unavailable("the local deployment runtime is closed")
@@ -175,6 +175,7 @@ class LocalProcessRuntime(DeploymentRuntime):
             for worker in workers:
                 self._stop(dep, worker, drain_s)
             dep.log.event(f"removing the deployment: draining {len(workers)} worker(s) (up to {drain_s:g} s)")
+            self._cond.notify_all()
         for worker in workers:
             worker.join()
         for worker in workers:
@@ -201,6 +202,7 @@ class LocalProcessRuntime(DeploymentRuntime):
                 for worker in dep.all():
                     worker.stop(self._grace, 0.0)
                     workers.append(worker)
+            self._cond.notify_all()
         for worker in workers:
             worker.join()
         if self._own_socket_dir:

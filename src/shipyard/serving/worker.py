@@ -5,7 +5,7 @@
 
 Loads the plan's model once (a no-code MLflow model, or a scoring script's ``init()``) and
 answers the worker protocol (:mod:`shipyard.services.serving_ports`) with uvicorn
-(httptools, uvloop) until SIGTERM; in-flight requests finish first (up to
+(httptools and uvloop when installed) until SIGTERM; in-flight requests finish first (up to
 ``--drain-s``). Output goes to stdout/stderr, which the runtime writes to the deployment's
 log. When the model cannot be loaded the reason is written to ``--failure-file`` (if
 given), the traceback to stderr, and the process exits with status 3. A worker whose parent
@@ -91,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     config = uvicorn.Config(
         app,
         **where,  # type: ignore[arg-type]
-        loop="uvloop",
-        http="httptools",
+        loop="auto",  # uvloop and httptools when installed (shipyard's own environment has both);
+        http="auto",  # a deployment environment without them still serves, slower
         lifespan="on",
         access_log=False,
         log_level="warning",
