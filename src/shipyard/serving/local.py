@@ -32,6 +32,7 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import shutil
 import sys
 import tempfile
@@ -56,7 +57,7 @@ from shipyard.serving._planfile import write_plan
 __all__ = ["LocalProcessRuntime"]
 
 logger = logging.getLogger(__name__)
-_SOCKET_DIR_MAX = 70  # + "/<12 hex>-<gen>-<index>.sock" stays under the 107-byte limit
+_SOCKET_DIR_MAX = 70  # + "/<12 hex>-<6 hex>-<gen>-<index>.sock" stays under the 107-byte limit
 
 
 @dataclasses.dataclass
@@ -104,6 +105,8 @@ class LocalProcessRuntime(DeploymentRuntime):
         sockets.mkdir(mode=0o700, exist_ok=True)
         sockets.chmod(0o700)  # a worker socket is unauthenticated: only this user may connect
         self._sockets = sockets
+        # in socket names: a worker orphaned by a previous server never shares a path with ours
+        self._nonce = secrets.token_hex(3)
         self._drain_s, self._handoff_s, self._grace = drain_s, handoff_s, kill_grace_s
         self._backoff = (backoff_base_s, backoff_cap_s, backoff_reset_s)
         self._env = dict(os.environ if server_env is None else server_env)
@@ -266,7 +269,7 @@ class LocalProcessRuntime(DeploymentRuntime):
             plan=plan,
             plan_file=dep.folder / f"plan-{dep.generation}.json",
             index=index,
-            socket_path=self._sockets / f"{_digest(dep.key)}-{dep.generation}-{index}.sock",
+            socket_path=self._sockets / f"{_digest(dep.key)}-{self._nonce}-{dep.generation}-{index}.sock",
             log=dep.log,
             cond=self._cond,
             env=env,
