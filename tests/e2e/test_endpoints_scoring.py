@@ -275,3 +275,52 @@ def test_a_scoring_replica_serves_what_the_server_deployed_and_follows_changes(
             assert "shipyard_endpoint_requests_total" in http.get("/metrics").text
     finally:
         replica.stop()
+
+
+def test_a_deployment_with_its_own_environment_scores_in_it(served: ServerProcess, tmp_path: Path) -> None:
+    url = served.url
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "w.txt").write_text("3")
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "score.py").write_text(
+        "import os, sys, pathlib, iniconfig\n"
+        "def init():\n"
+        "    global w\n"
+        "    w = int(pathlib.Path(os.environ['AZUREML_MODEL_DIR'], 'w.txt').read_text())\n"
+        "def run(raw_data):\n"
+        "    return {'w': w, 'python': sys.prefix, 'iniconfig': iniconfig.__file__}\n"
+    )
+    files = _files(
+        tmp_path,
+        endpoint="name: env-ep\nauth_mode: none\n",
+        dep=textwrap.dedent(
+            """
+            name: own
+            endpoint_name: env-ep
+            model:
+              path: model
+            code_configuration:
+              code: code
+              scoring_script: score.py
+            environment:
+              conda_file:
+                dependencies:
+                  - pip:
+                      - iniconfig
+            readiness_probe:
+              initial_delay: 0
+              period: 1
+            """
+        ),
+    )
+    assert cli("online-endpoint", "create", "-f", str(files["endpoint"]), url=url).returncode == 0
+    done = cli("online-deployment", "create", "-f", str(files["dep"]), "--all-traffic", url=url, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with httpx.Client(base_url=url, timeout=30) as http:
+        r = http.post("/endpoints/env-ep/score", json={})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["w"] == 3
+    # The worker ran in the built environment, and found the package there, not the server's.
+    assert str(served.home / "envs") in answer["python"]
+    assert answer["iniconfig"].startswith(answer["python"])

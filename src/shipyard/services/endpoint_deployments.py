@@ -15,14 +15,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import shipyard
 from shipyard.domain.context import RequestContext
 from shipyard.domain.endpoints import Deployment, DeploymentState, refuse_delete_with_traffic
 from shipyard.errors import Conflict, InvalidSpec, NotFound, ShipyardError
@@ -332,6 +335,17 @@ class DeploymentService:
             shutil.rmtree(self._folder(key), ignore_errors=True)
         return alive
 
+    def _shipyard_shim(self) -> Path:
+        shim = self.deployments_dir / ".worker-path"
+        link = shim / "shipyard"
+        if not link.exists():
+            shim.mkdir(parents=True, exist_ok=True)
+            tmp = shim / f".shipyard-{os.getpid()}"
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(Path(shipyard.__file__).resolve().parent, target_is_directory=True)
+            tmp.replace(link)
+        return shim
+
     def prepare(self, key: DeploymentKey, revision: str, spec: dict[str, Any]) -> DeploymentPlan:
         """Materialise a revision's model, code and environment under this service's folder
         and return the plan a runtime runs (used by scoring replicas as well)."""
@@ -356,11 +370,17 @@ class DeploymentService:
             requirements=tuple(env["requirements"]),
             extra_index_urls=tuple(env.get("extra_index_urls") or ()),
         )
+        worker_env = dict(spec["environment_variables"])
         if request.is_server_interpreter or self.builder is None:
             built = server_environment(request)
         else:
-            self._say(key, f"environment: {env['source']} ({env['hash']})")
+            # The worker itself runs in the deployment's environment: it needs the server's
+            # uvicorn and orjson there, and sees the shipyard package (only it) through a
+            # folder holding a link to the server's copy.
+            request = replace(request, requirements=request.requirements + _worker_requirements())
+            self._say(key, f"environment: {env['source']} ({env['hash']}) with the worker's packages")
             built = self.builder.ensure(request, lambda line: self._say(key, line))
+            worker_env["PYTHONPATH"] = str(self._shipyard_shim())
         self._say(key, f"environment: {built.python}")
         return DeploymentPlan(
             key=key,
@@ -371,7 +391,7 @@ class DeploymentService:
             scoring_script=None if spec["code"] is None else spec["code"]["scoring_script"],
             python_bin_dir=None if built.is_server_interpreter else built.python.parent,
             instance_count=int(spec["instance_count"]),
-            env=dict(spec["environment_variables"]),
+            env=worker_env,
             request_timeout_ms=int(spec["request_settings"]["request_timeout_ms"]),
             max_concurrent_requests_per_instance=int(
                 spec["request_settings"]["max_concurrent_requests_per_instance"]
@@ -379,6 +399,11 @@ class DeploymentService:
             liveness=Probe(**spec["liveness_probe"]),
             readiness=Probe(**spec["readiness_probe"]),
         )
+
+
+def _worker_requirements() -> tuple[str, ...]:
+    """The worker's own packages, at the server's versions."""
+    return tuple(f"{name}=={version(name)}" for name in ("uvicorn", "orjson"))
 
 
 def _model_ref(spec: OnlineDeploymentSpec, request: DeploymentRequest) -> AssetRef | None:

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from shipyard.serving.payloads import PayloadError
+from shipyard.serving._errors import PayloadError
 from shipyard.serving.scorers import LoadFailed, Scorer, ScoringFailed
 
 __all__ = ["WorkerApp"]

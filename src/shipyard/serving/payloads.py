@@ -31,6 +31,8 @@ import numpy as np
 import orjson
 import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the dev extra
 
+from shipyard.serving._errors import PayloadError
+
 __all__ = [
     "ColumnSpec",
     "InputSchema",
@@ -52,15 +54,6 @@ _TYPES: dict[str, tuple[str, str]] = {
     "boolean": ("bool", "b"),
     "string": ("object", "U"),
 }
-
-
-class PayloadError(Exception):
-    """The request body does not fit the model: answered with ``status`` and ``message``."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)

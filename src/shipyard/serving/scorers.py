@@ -17,11 +17,14 @@ import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from shipyard.serving.payloads import InputSchema, PayloadError, encode_predictions, parse_request
+from shipyard.serving._errors import PayloadError
+
+if TYPE_CHECKING:
+    from shipyard.serving.payloads import InputSchema
 
 __all__ = ["LoadFailed", "MlflowScorer", "Scorer", "ScoringFailed", "ScriptScorer"]
 
@@ -61,9 +64,13 @@ class MlflowScorer(Scorer):
     """
 
     def __init__(self, model_dir: Path) -> None:
+        # pandas and numpy only here: a scoring-script worker in a lean environment has neither.
+        from shipyard.serving import payloads
+
+        self._payloads = payloads
         self._dir = model_dir
         self._model: Any = None
-        self._schema = InputSchema()
+        self._schema = payloads.InputSchema()
         self._direct: Any = None
 
     def load(self) -> None:
@@ -75,7 +82,7 @@ class MlflowScorer(Scorer):
             raise LoadFailed(f"loading the MLflow model in {self._dir} failed: {_describe(exc)}") from exc
         self._model = model
         meta = model.metadata
-        self._schema = InputSchema.from_mlflow(meta.get_input_schema())
+        self._schema = self._payloads.InputSchema.from_mlflow(meta.get_input_schema())
         if (
             model.loader_module == "mlflow.sklearn"
             and self._schema.checked
@@ -89,7 +96,7 @@ class MlflowScorer(Scorer):
         return self._schema
 
     def score(self, body: bytes) -> bytes:
-        parsed = parse_request(body, self._schema)
+        parsed = self._payloads.parse_request(body, self._schema)
         try:
             if self._direct is not None and not parsed.params:
                 predictions = self._direct(parsed.data)
@@ -100,7 +107,7 @@ class MlflowScorer(Scorer):
                 raise PayloadError(getattr(exc, "message", str(exc))) from exc
             raise ScoringFailed(f"predict() raised {_describe(exc)}") from exc
         try:
-            return encode_predictions(predictions, parsed.style)
+            return self._payloads.encode_predictions(predictions, parsed.style)
         except TypeError as exc:
             raise ScoringFailed(f"the model's predictions are not JSON-serialisable: {exc}") from exc
 

@@ -28,6 +28,8 @@ from shipyard.serving._planfile import read_plan
 from shipyard.serving.app import WorkerApp
 from shipyard.serving.scorers import MlflowScorer, Scorer, ScriptScorer
 
+__all__ = ["main", "make_scorer"]
+
 EXIT_LOAD_FAILED = 3
 
 
