@@ -114,7 +114,12 @@ def test_a_raising_run_is_500_naming_the_deployment_with_the_traceback_in_the_lo
         unserialisable = c.post("/score", json={"set": True})
         assert unserialisable.status_code == 500
         assert "not JSON-serialisable" in unserialisable.json()["error"]
+    # The worker's stderr reaches the deployment log through a pipe: give it a moment.
+    deadline = time.monotonic() + 10
     log = runtime.logs(key, lines=200)
+    while 'raise ValueError("the scoring script exploded")' not in log and time.monotonic() < deadline:
+        time.sleep(0.1)
+        log = runtime.logs(key, lines=200)
     assert "Traceback (most recent call last)" in log
     assert 'raise ValueError("the scoring script exploded")' in log
     assert "[worker 0]" in log
