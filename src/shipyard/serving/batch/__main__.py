@@ -56,6 +56,7 @@ def run(config: BatchConfig, model_dir: Path, data: Path, outputs: Path, job_id:
         f" {config.mini_batch_size} {unit}, {config.concurrency} at a time"
     )
     kept: dict[int, Any] = {}
+    loaded = time.monotonic()
 
     def deliver(batch: Any, frame: Any) -> int:
         if config.output_action == "summary_only":
@@ -92,7 +93,9 @@ def run(config: BatchConfig, model_dir: Path, data: Path, outputs: Path, job_id:
         frames = [kept[k] for k in sorted(kept)]
         table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         table.to_csv(outputs / config.output_file_name, index=False)
-    seconds = time.monotonic() - started
+    finished = time.monotonic()
+    seconds = finished - started
+    scoring = finished - loaded
     summary = {
         "mini_batches": progress.total,
         "succeeded": progress.done,
@@ -101,13 +104,18 @@ def run(config: BatchConfig, model_dir: Path, data: Path, outputs: Path, job_id:
         "retried": progress.retries,
         "rows": progress.rows,
         "seconds": round(seconds, 3),
-        "rows_per_second": round(progress.rows / seconds, 1) if seconds > 0 else None,
+        "load_seconds": round(loaded - started, 3),
+        "scoring_seconds": round(scoring, 3),
+        "rows_per_second": round(progress.rows / scoring, 1) if scoring > 0 else None,
         "output_file": None if config.output_action == "summary_only" else config.output_file_name,
         "sql_table": None if config.output is None else config.output["table"],
         "failures": {str(k): v for k, v in sorted(progress.failures.items())},
     }
     (outputs / "batch_summary.json").write_text(json.dumps(summary, indent=2))
-    _say(f"[batch] done: {progress.rows:,} rows in {seconds:.1f} s, {progress.failed} mini-batch(es) failed")
+    _say(
+        f"[batch] done: {progress.rows:,} rows in {seconds:.1f} s ({loaded - started:.1f} s loading the"
+        f" model and the input), {progress.failed} mini-batch(es) failed"
+    )
     return 0
 
 
