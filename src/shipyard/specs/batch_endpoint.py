@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from shipyard.domain.redact import hide_passwords
 from shipyard.errors import InvalidSpec
 from shipyard.specs._base import SpecModel, StrictModel, scalar_map
 from shipyard.specs._yaml import LoadedText
@@ -89,7 +90,7 @@ class SqlOutput(StrictModel):
         scheme, sep, rest = value.partition("://")
         if not sep or scheme.lower() not in _SQL_SCHEMES:
             raise ValueError(
-                f"'{_hide_password(value)}' is not a SQLite or PostgreSQL URL; write"
+                f"'{hide_passwords(value)}' is not a SQLite or PostgreSQL URL; write"
                 " sqlite:////absolute/path.db or postgresql://user@host:5432/database"
             )
         if scheme.lower() == "sqlite":
@@ -100,7 +101,7 @@ class SqlOutput(StrictModel):
                     " the job runs in its own folder, where a relative path would mean nothing"
                 )
         elif not rest.partition("/")[2]:
-            raise ValueError(f"'{_hide_password(value)}' names no database (…/<database>)")
+            raise ValueError(f"'{hide_passwords(value)}' names no database (…/<database>)")
         return value
 
     @field_validator("table")
@@ -299,7 +300,3 @@ def _folder(relative: str, base: Path, where: str) -> Path:
     if not folder.is_dir():
         raise InvalidSpec(f"'{relative}' is not a folder ({folder})", field=where)
     return folder
-
-
-def _hide_password(url: str) -> str:
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)

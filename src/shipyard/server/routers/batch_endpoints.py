@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from shipyard.domain.batch_endpoints import BatchDeployment, BatchEndpoint
+from shipyard.domain.redact import hide_passwords
 from shipyard.errors import InvalidSpec
 from shipyard.server.batch_schemas import (
     BatchDeploymentIn,
@@ -53,7 +53,7 @@ def deployment_out(d: BatchDeployment) -> BatchDeploymentOut:
         model=d.model,
         compute=str(d.spec.get("compute", "local")),
         settings=dict(d.spec.get("settings") or {}),
-        output=None if output is None else {**output, "sql_url": _hide_password(output["sql_url"])},
+        output=None if output is None else {**output, "sql_url": hide_passwords(output["sql_url"])},
         description=str(d.spec.get("description", "")),
         tags=dict(d.spec.get("tags") or {}),
         notes=list(d.spec.get("notes") or []),
@@ -61,10 +61,6 @@ def deployment_out(d: BatchDeployment) -> BatchDeploymentOut:
         created_by=d.created_by,
         updated_at=d.updated_at,
     )
-
-
-def _hide_password(url: str) -> str:
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 
 @router.post("", response_model=BatchEndpointOut, status_code=201, summary="Create a batch endpoint")

@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from shipyard.domain.context import RequestContext
 from shipyard.domain.jobs import Job, JobStatus
+from shipyard.domain.redact import hide_passwords
 from shipyard.errors import InvalidArgument
 from shipyard.server.deps import Ctx, Services, Svc, json_response
 from shipyard.server.job_schemas import JobEventOut, JobFailureOut, JobIn, JobOut, JobPage
@@ -32,7 +33,7 @@ def job_out(job: Job, *, with_spec: bool = False) -> JobOut:
         experiment_id=job.experiment_id,
         run_id=job.run_id,
         compute=job.compute,
-        command=job.command,
+        command=hide_passwords(job.command),
         code_digest=job.code_digest,
         environment_hash=job.environment_hash,
         timeout_s=job.timeout_s,
@@ -42,7 +43,7 @@ def job_out(job: Job, *, with_spec: bool = False) -> JobOut:
         failure=None if job.failure is None else JobFailureOut.model_validate(job.failure.to_json()),
         canceled_by=job.canceled_by,
         events=[JobEventOut(status=str(e.status), at=e.at, message=e.message) for e in job.events],
-        spec=job.spec if with_spec else {},
+        spec=hide_passwords(job.spec) if with_spec else {},
     )
 
 
