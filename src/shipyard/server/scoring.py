@@ -17,24 +17,24 @@ passed through as it answered.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-import aiohttp
 import orjson
 
 from shipyard.errors import NotFound, ShipyardError
+from shipyard.server._worker_http import WorkerClient, WorkerGone
 from shipyard.server.scoring_metrics import ScoringMetrics
 from shipyard.services.data_collection import CollectedRow, DataCollector
 from shipyard.services.endpoint_ports import DeploymentRoute, RoutingTable
-from shipyard.services.serving_ports import DeploymentRuntime, Instance, InstanceState
+from shipyard.services.serving_ports import DeploymentKey, DeploymentRuntime, Instance, InstanceState
 
 __all__ = ["DEPLOYMENT_HEADER", "REQUEST_ID_HEADER", "ScoringRouter"]
 
@@ -63,10 +63,20 @@ class _Reject(Exception):
 
 @dataclass
 class _Slots:
-    """In-flight requests per worker address, to pick the least busy and cap each one."""
+    """In-flight requests per worker address, to pick the least busy and cap each one, and
+    per deployment the requests waiting for a slot, in arrival order: a freed slot wakes
+    the oldest one only (waking them all cost CPU per waiter and let late ones overtake)."""
 
     busy: dict[str, int] = field(default_factory=dict)
-    freed: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting: dict[DeploymentKey, deque[asyncio.Future[None]]] = field(default_factory=dict)
+
+    def wake_next(self, key: DeploymentKey) -> None:
+        queue = self.waiting.get(key)
+        while queue:
+            turn = queue.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
 
 
 class ScoringRouter:
@@ -84,14 +94,12 @@ class ScoringRouter:
         self.metrics = metrics
         self.collector = collector
         self.max_body_bytes = max_body_bytes
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._workers = WorkerClient()
         self._slots = _Slots()
         self._mirrors: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
-        for session in self._sessions.values():
-            await session.close()
-        self._sessions.clear()
+        await self._workers.close()
 
     # -- ASGI ----------------------------------------------------------------------
 
@@ -221,7 +229,7 @@ class ScoringRouter:
             instance = await self._acquire(route, name, deadline, tried)
             try:
                 return await self._post(instance.address, route, name, body, content_type)
-            except aiohttp.ClientConnectionError:
+            except WorkerGone:
                 # The worker went away between being picked and being reached (a rolling
                 # update draining it, a crash): another ready one gets the request.
                 tried.add(instance.address)
@@ -232,23 +240,30 @@ class ScoringRouter:
                         503, "UNAVAILABLE", f"deployment {name!r} lost its workers mid-request", name
                     ) from None
             finally:
-                self._release(instance.address)
+                self._release(instance.address, route.key)
 
     def _ready(self, route: DeploymentRoute) -> list[Instance]:
         return [i for i in self.runtime.instances(route.key) if i.state is InstanceState.READY]
 
     async def _acquire(self, route: DeploymentRoute, name: str, deadline: float, tried: set[str]) -> Instance:
-        cap = route.max_concurrent_requests_per_instance
+        queue = self._slots.waiting.setdefault(route.key, deque())
+        woken = False
         while True:
-            ready = [i for i in self._ready(route) if i.address not in tried]
-            if not ready:
-                raise _Reject(503, "UNAVAILABLE", f"deployment {name!r} has no ready worker", name)
-            best = min(ready, key=lambda i: self._slots.busy.get(i.address, 0))
-            if self._slots.busy.get(best.address, 0) < cap:
-                self._slots.busy[best.address] = self._slots.busy.get(best.address, 0) + 1
-                return best
+            # A newcomer takes a free slot only when nobody is waiting before it.
+            if woken or not queue:
+                try:
+                    instance = self._take(route, name, tried)
+                except _Reject:
+                    if woken:
+                        self._slots.wake_next(route.key)
+                    raise
+                if instance is not None:
+                    return instance
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                if woken:
+                    self._slots.wake_next(route.key)  # the turn it does not use
+                cap = route.max_concurrent_requests_per_instance
                 raise _Reject(
                     429,
                     "TOO_MANY_REQUESTS",
@@ -256,36 +271,49 @@ class ScoringRouter:
                     " retry, or raise instance_count or max_concurrent_requests_per_instance",
                     name,
                 )
-            self._slots.freed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._slots.freed.wait(), remaining)
+            turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            if woken:
+                queue.appendleft(turn)  # woken but overtaken: first again
+            else:
+                queue.append(turn)
+            try:
+                await asyncio.wait_for(turn, remaining)
+            except TimeoutError:
+                pass
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._slots.wake_next(route.key)
+                raise
+            woken = turn.done() and not turn.cancelled()
 
-    def _release(self, address: str) -> None:
+    def _take(self, route: DeploymentRoute, name: str, tried: set[str]) -> Instance | None:
+        """The least busy ready worker with a free slot (taken), or None when all are busy."""
+        ready = [i for i in self._ready(route) if i.address not in tried]
+        if not ready:
+            raise _Reject(503, "UNAVAILABLE", f"deployment {name!r} has no ready worker", name)
+        busy = self._slots.busy
+        best = min(ready, key=lambda i: busy.get(i.address, 0))
+        taken = busy.get(best.address, 0)
+        if taken >= route.max_concurrent_requests_per_instance:
+            return None
+        busy[best.address] = taken + 1
+        return best
+
+    def _release(self, address: str, key: DeploymentKey) -> None:
         left = self._slots.busy.get(address, 1) - 1
         if left <= 0:
             self._slots.busy.pop(address, None)
         else:
             self._slots.busy[address] = left
-        self._slots.freed.set()
+        self._slots.wake_next(key)
 
     async def _post(
         self, address: str, route: DeploymentRoute, name: str, body: bytes, content_type: bytes
     ) -> tuple[int, bytes, bytes]:
-        session = self._session(address)
-        timeout = aiohttp.ClientTimeout(total=route.request_timeout_ms / 1000)
         try:
-            async with session.post(
-                "http://worker/score",
-                data=body,
-                headers={"content-type": content_type.decode("latin-1")},
-                timeout=timeout,
-            ) as response:
-                answer = await response.read()
-                return (
-                    response.status,
-                    answer,
-                    response.headers.get("content-type", "application/json").encode(),
-                )
+            return await self._workers.post(
+                address, "/score", body, content_type, route.request_timeout_ms / 1000
+            )
         except TimeoutError:
             raise _Reject(
                 408,
@@ -293,19 +321,6 @@ class ScoringRouter:
                 f"deployment {name!r} took longer than request_timeout_ms={route.request_timeout_ms}",
                 name,
             ) from None
-
-    def _session(self, address: str) -> aiohttp.ClientSession:
-        session = self._sessions.get(address)
-        if session is None or session.closed:
-            if address.startswith("http+unix://"):
-                connector: aiohttp.BaseConnector = aiohttp.UnixConnector(
-                    path=unquote(address[len("http+unix://") :])
-                )
-            else:
-                connector = aiohttp.TCPConnector()
-            session = aiohttp.ClientSession(connector=connector)
-            self._sessions[address] = session
-        return session
 
     # -- mirror and collection -----------------------------------------------------
 

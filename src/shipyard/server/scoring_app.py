@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Response
+from starlette.routing import Mount
 
 from shipyard.server.scoring import ScoringRouter
 from shipyard.server.scoring_metrics import CONTENT_TYPE, ScoringMetrics
@@ -47,7 +48,10 @@ def mount_scoring(
     router = ScoringRouter(
         endpoints.routing, runtime, metrics=metrics, collector=collector, max_body_bytes=max_body_bytes
     )
-    app.mount("/endpoints", router)
+    # First among the routes (what app.mount does, but at the front): FastAPI tries its
+    # routes in order, and matching every API route before the mount cost each scoring
+    # request ~250 µs of the router's CPU (measured with FastAPI 0.165; benchmarks/serving.py).
+    app.router.routes.insert(0, Mount("/endpoints", app=router))
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:

@@ -23,7 +23,7 @@ dropped, as MLflow does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -262,8 +262,10 @@ def _frame(
     arrays = list(columns.values())
     if n_rows and all(isinstance(a, np.ndarray) and a.dtype == arrays[0].dtype != object for a in arrays):
         # one block: pandas builds it without a Series per column, sklearn reads it without a copy
-        return pd.DataFrame(np.column_stack(arrays), columns=list(columns), index=index)
-    return pd.DataFrame(columns, index=index)
+        return pd.DataFrame(np.column_stack(arrays), columns=_labels(columns), index=index)
+    frame = pd.DataFrame(columns, index=index)
+    frame.columns = _labels(columns)
+    return frame
 
 
 def _uniform_frame(rows: list[Any], schema: InputSchema, index: list[Any] | None) -> pd.DataFrame | None:
@@ -279,7 +281,16 @@ def _uniform_frame(rows: list[Any], schema: InputSchema, index: list[Any] | None
         return None
     if table.ndim != 2 or table.dtype.kind not in kinds:
         return None
-    return pd.DataFrame(table.astype(dtype, copy=False), columns=schema.names, index=index)
+    return pd.DataFrame(table.astype(dtype, copy=False), columns=_labels(schema.names), index=index)
+
+
+def _labels(names: Iterable[str]) -> pd.Index:
+    """Column labels as Python strings in an object array, as scikit-learn keeps
+    ``feature_names_in_``. pandas 3 would make them Arrow strings, built per request and
+    turned back into an object array by every feature-name check: scoring 10 rows of 30
+    columns through a scaler + logistic-regression pipeline took 1.1-1.2 ms with them and
+    0.85 ms without (measured in one process; benchmarks/serving.py's model)."""
+    return pd.Index(list(names), dtype=object)
 
 
 def _column(spec: ColumnSpec, values: Sequence[Any]) -> Any:
