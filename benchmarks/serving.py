@@ -1,0 +1,581 @@
+"""Online endpoints: one scikit-learn model scored through Shipyard, ``mlflow models serve``
+and a bare ASGI app, at concurrency 1, 8 and 32.
+
+    .venv/bin/python benchmarks/serving.py             # 3 runs of 10 s per point (~6 min)
+    .venv/bin/python benchmarks/serving.py --quick     # 1 run of 4 s per point (~1.5 min)
+    .venv/bin/python benchmarks/serving.py --instances 2 --max-concurrent 4 --keep
+
+The model: ``StandardScaler`` + ``LogisticRegression`` on scikit-learn's breast-cancer data
+(30 numeric features), logged with ``mlflow.sklearn.log_model`` and registered through the
+``mlflow`` client against Shipyard's tracking server; ~1 ms of ``predict`` for the 10 rows
+each request carries. Three servers, all up for the whole run, measured in turns (so a
+load spike on this shared machine hits all three):
+
+- **Shipyard**: ``shipyard up`` on a fresh home; an online endpoint (``auth_mode: key``) with
+  a no-code MLflow deployment of the registered version, created with the CLI; scored at
+  ``/endpoints/<name>/score`` with ``Authorization: Bearer <key>``.
+- **the anchor**: ``mlflow models serve -m <the same model folder> --env-manager local``
+  from ``.venv-anchor`` (its defaults: one uvicorn worker), scored at ``/invocations``.
+- **the ceiling**: ``benchmarks/_bare_asgi.py``, a raw ASGI app on uvicorn with the settings
+  ``shipyard up`` uses, that reads the body and answers a constant.
+
+Every request is the same ``{"dataframe_split": …}`` body of 10 rows. Load comes from ``wrk``
+(one thread, keep-alive connections, a Lua script for the POST), a fixed duration per point
+after a warm-up at the same concurrency; the table shows medians over runs. Also measured:
+the router's own cost per request — the same body sent one at a time (aiohttp) straight to
+one worker's UNIX socket and through the router, in alternating blocks — and the CPU each
+side spends per request.
+
+Results: ``.bench/serving.json`` (every sample) and ``.bench/serving.md``. See
+docs/benchmarks.md#online-endpoints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import aiohttp
+import psutil
+
+from _measure import median, run_header, say
+from _servers import Processes, Server, free_port, start_shipyard, wait_idle
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / ".bench"
+ANCHOR_BIN = ROOT / ".venv-anchor" / "bin"
+ENDPOINT = "bench-ep"
+MODEL_NAME = "bench-clf"
+ROWS = 10
+CONCURRENCY = (1, 8, 32)
+GOAL_VS_MLFLOW = 2.0  # x its throughput at concurrency 8 (and at most 1/2 its p99)
+GOAL_VS_CEILING = 0.6  # of the bare ASGI app's throughput
+
+TRAIN = textwrap.dedent(
+    """
+    import json, sys
+    import mlflow
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    url, out, name, rows = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    mlflow.set_tracking_uri(url)
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X.columns = [c.replace(" ", "_") for c in X.columns]
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y)
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(model, name="model", input_example=X.head(2), registered_model_name=name)
+    mlflow.artifacts.download_artifacts(f"models:/{name}/1", dst_path=out + "/model")
+    sample = X.iloc[::50].head(rows)
+    body = {"dataframe_split": {"columns": list(sample.columns), "data": sample.to_numpy().tolist()}}
+    with open(out + "/body.json", "w") as f:
+        json.dump(body, f)
+    print(json.dumps(model.predict(sample).tolist()))
+    """
+)
+
+DEPLOYMENT = """\
+name: blue
+endpoint_name: {endpoint}
+model: azureml:{model}:1
+instance_count: {instances}
+request_settings:
+  request_timeout_ms: 10000
+  max_concurrent_requests_per_instance: {cap}
+  max_queue_wait_ms: 5000
+"""
+
+WRK_SCRIPT = """\
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+{auth}
+local f = assert(io.open("{body}", "rb"))
+wrk.body = f:read("*a")
+f:close()
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRKJSON {{\\"requests\\": %d, \\"duration_us\\": %d, \\"non2xx\\": %d, \\"socket_errors\\": %d,"
+    .. " \\"p50_us\\": %d, \\"p90_us\\": %d, \\"p99_us\\": %d, \\"max_us\\": %d}}\\n",
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+"""
+
+
+@dataclass
+class Sizes:
+    runs: int
+    seconds: int
+    warmup_s: int
+    overhead_requests: int  # per side
+    instances: int
+    max_concurrent: int
+    concurrency: tuple[int, ...] = CONCURRENCY
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    server: Server
+    script: Path
+    samples: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 run of 4 s per point")
+    parser.add_argument("--runs", type=int, help="runs per point (default 3, --quick 1)")
+    parser.add_argument("--seconds", type=int, help="seconds per point (default 10, --quick 4)")
+    parser.add_argument("--instances", type=int, default=2, help="instance_count (default 2)")
+    parser.add_argument(
+        "--max-concurrent", type=int, default=4, help="max_concurrent_requests_per_instance (default 4)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the homes, model and logs")
+    return parser.parse_args()
+
+
+# -- setting up ------------------------------------------------------------------------------
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPYARD_", "MLFLOW_"))}
+    env.update(extra)
+    return env
+
+
+def train(url: str, work: Path) -> list[int]:
+    """Log and register the model through the mlflow client; the model folder and the
+    request body land in ``work``. Returns the model's predictions for the body's rows."""
+    done = subprocess.run(
+        [sys.executable, "-c", TRAIN, url, str(work), MODEL_NAME, str(ROWS)],
+        capture_output=True, text=True, env=clean_env(), timeout=600, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"training failed:\n{done.stderr[-3000:]}")
+    predictions: list[int] = json.loads(done.stdout.strip().splitlines()[-1])
+    return predictions
+
+
+def cli(url: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "shipyard", *args],
+        capture_output=True, text=True, env=clean_env(SHIPYARD_URL=url), timeout=600, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"shipyard {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def deploy(url: str, work: Path, sizes: Sizes) -> str:
+    """The endpoint and its deployment, created with the CLI; returns the primary key."""
+    (work / "endpoint.yml").write_text(f"name: {ENDPOINT}\nauth_mode: key\n")
+    (work / "blue.yml").write_text(
+        DEPLOYMENT.format(
+            endpoint=ENDPOINT, model=MODEL_NAME, instances=sizes.instances, cap=sizes.max_concurrent
+        )
+    )
+    cli(url, "online-endpoint", "create", "-f", str(work / "endpoint.yml"))
+    cli(url, "online-deployment", "create", "-f", str(work / "blue.yml"), "--all-traffic")
+    key: str = json.loads(cli(url, "online-endpoint", "get-credentials", "-n", ENDPOINT, "-o", "json"))[
+        "primaryKey"
+    ]
+    return key
+
+
+def worker_socket(home: Path) -> Path:
+    """Worker 0's UNIX socket, from the line it writes to the deployment's log."""
+    for log in home.glob("serving/deployments/*/deployment.log"):
+        if found := re.search(r"worker 0 of .* listening on unix:(\S+)", log.read_text()):
+            return Path(found.group(1))
+    raise RuntimeError(f"no worker socket named in the deployment logs under {home}")
+
+
+def wait_http(url: str, server: Server, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"{server.name} exited with {server.proc.returncode}; see {server.log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer 200 in {timeout:.0f} s; see {server.log}")
+        time.sleep(0.05)
+
+
+def start_mlflow_serve(procs: Processes, model: Path, work: Path) -> Server:
+    port = free_port()
+    log = work / "mlflow-serve.log"
+    # As from an activated venv: `mlflow models serve` runs `uvicorn` found on PATH.
+    path = f"PATH={ANCHOR_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    argv = [
+        "env",
+        path,
+        str(ANCHOR_BIN / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        str(model),
+        "--env-manager",
+        "local",
+    ]
+    started = time.perf_counter()
+    proc = procs.spawn([*argv, "-h", "127.0.0.1", "-p", str(port)], log=log, cwd=work)
+    server = Server("mlflow", f"http://127.0.0.1:{port}", proc, 0.0, log)
+    wait_http(f"{server.url}/ping", server)
+    server.seconds_to_healthy = time.perf_counter() - started
+    return server
+
+
+def start_bare(procs: Processes, work: Path) -> Server:
+    port = free_port()
+    log = work / "bare.log"
+    proc = procs.spawn(
+        [sys.executable, str(ROOT / "benchmarks" / "_bare_asgi.py"), str(port)], log=log, cwd=work
+    )
+    server = Server("bare", f"http://127.0.0.1:{port}", proc, 0.0, log)
+    wait_http(f"{server.url}/", server, timeout=60)
+    return server
+
+
+def anchor_info() -> dict[str, Any]:
+    code = (
+        "import importlib.util as u, json, mlflow, uvicorn;"
+        "print(json.dumps({'mlflow': mlflow.__version__, 'uvicorn': uvicorn.__version__,"
+        " 'uvloop': u.find_spec('uvloop') is not None, 'httptools': u.find_spec('httptools') is not None}))"
+    )
+    done = subprocess.run(
+        [str(ANCHOR_BIN / "python"), "-c", code], capture_output=True, text=True, check=True
+    )
+    info: dict[str, Any] = json.loads(done.stdout)
+    return info
+
+
+def check_answers(targets: list[Target], body: bytes, key: str, expected: list[int]) -> dict[str, Any]:
+    """One request each before measuring: the model answers what it predicted in training."""
+    seen: dict[str, Any] = {}
+    for t in targets:
+        headers = {"Content-Type": "application/json"}
+        if t.name == "shipyard":
+            headers["Authorization"] = f"Bearer {key}"
+        request = urllib.request.Request(t.url, data=body, headers=headers, method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            seen[t.name] = json.loads(response.read())
+    for name in ("shipyard", "mlflow"):
+        if seen[name] != {"predictions": expected}:
+            raise RuntimeError(f"{name} answered {seen[name]}, expected {{'predictions': {expected}}}")
+    return seen
+
+
+# -- measuring -------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int, *, children: bool) -> float:
+    try:
+        root = psutil.Process(pid)
+        family = [root, *root.children(recursive=True)] if children else [root]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for proc in family:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def wrk(target: Target, connections: int, seconds: int) -> dict[str, Any]:
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(target.script)]
+    pid = target.server.proc.pid
+    group_before, root_before = cpu_seconds(pid, children=True), cpu_seconds(pid, children=False)
+    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(
+        [*argv, target.url], capture_output=True, text=True, timeout=seconds + 60, check=False
+    )
+    usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    group_after, root_after = cpu_seconds(pid, children=True), cpu_seconds(pid, children=False)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed against {target.name}:\n{done.stdout}\n{done.stderr}")
+    r: dict[str, Any] = json.loads(line.removeprefix("WRKJSON "))
+    seconds_run = r["duration_us"] / 1e6
+    ok = r["requests"] - r["non2xx"]
+    r["rps"] = ok / seconds_run
+    r["server_cpu_s"] = group_after - group_before
+    r["root_cpu_s"] = root_after - root_before
+    r["wrk_cpu_s"] = (usage_after.ru_utime + usage_after.ru_stime) - (
+        usage_before.ru_utime + usage_before.ru_stime
+    )
+    r["load_average"] = os.getloadavg()[0]
+    return r
+
+
+async def _sequential(
+    url: str, body: bytes, headers: dict[str, str], socket: Path | None, n: int
+) -> list[float]:
+    connector = aiohttp.UnixConnector(path=str(socket)) if socket else aiohttp.TCPConnector()
+    samples = []
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+        for _ in range(n):
+            started = time.perf_counter()
+            async with session.post(url, data=body) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"{url} answered {response.status}")
+            samples.append(time.perf_counter() - started)
+    return samples
+
+
+def router_overhead(router_url: str, key: str, socket: Path, body: bytes, n: int) -> dict[str, list[float]]:
+    """The same body, one request at a time, straight to worker 0 and through the router,
+    in alternating blocks. (The router spreads over every worker; at one request in flight
+    each is idle when asked, so they answer alike.)"""
+    plain = {"Content-Type": "application/json"}
+    routed = {**plain, "Authorization": f"Bearer {key}"}
+    blocks = 5
+    out: dict[str, list[float]] = {"direct": [], "router": []}
+    per_block = max(1, n // blocks)
+    for i in range(blocks + 1):
+        count = 50 if i == 0 else per_block  # the first block is a warm-up of both
+        direct = asyncio.run(_sequential("http://worker/score", body, plain, socket, count))
+        through = asyncio.run(_sequential(router_url, body, routed, None, count))
+        if i > 0:
+            out["direct"].extend(direct)
+            out["router"].extend(through)
+    return out
+
+
+def measure(targets: list[Target], sizes: Sizes) -> None:
+    for run in range(sizes.runs):
+        for c in sizes.concurrency:
+            # Rotate the order each run so no server always goes first after a change of load.
+            order = targets[run % len(targets) :] + targets[: run % len(targets)]
+            for t in order:
+                say(f"run {run + 1}/{sizes.runs}, concurrency {c}: {t.name} ({sizes.seconds} s)")
+                wrk(t, c, sizes.warmup_s)
+                t.samples.setdefault(c, []).append(wrk(t, c, sizes.seconds))
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def point(t: Target, c: int) -> dict[str, float]:
+    s = t.samples[c]
+    return {
+        "rps": median([x["rps"] for x in s]),
+        "p50": median([x["p50_us"] / 1000 for x in s]),
+        "p99": median([x["p99_us"] / 1000 for x in s]),
+        "errors": sum(x["non2xx"] + x["socket_errors"] for x in s),
+        "cpu_ms": median([x["server_cpu_s"] * 1000 / max(1, x["requests"]) for x in s]),
+        "root_cpu_ms": median([x["root_cpu_s"] * 1000 / max(1, x["requests"]) for x in s]),
+        "wrk_cpu": median([x["wrk_cpu_s"] / (x["duration_us"] / 1e6) for x in s]),
+    }
+
+
+def render(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return lines
+
+
+def goals(by: dict[str, Target], sizes: Sizes) -> list[tuple[str, str, bool]]:
+    ours, anchor = point(by["shipyard"], 8), point(by["mlflow"], 8)
+    peak_ours = max(point(by["shipyard"], c)["rps"] for c in sizes.concurrency)
+    peak_bare = max(point(by["bare"], c)["rps"] for c in sizes.concurrency)
+    tp, p99 = ours["rps"] / anchor["rps"], ours["p99"] / anchor["p99"]
+    share = peak_ours / peak_bare
+    return [
+        (f"throughput at concurrency 8 >= {GOAL_VS_MLFLOW:g}x MLflow's", f"{tp:.2f}x", tp >= GOAL_VS_MLFLOW),
+        ("p99 at concurrency 8 <= 1/2 of MLflow's", f"{p99:.2f} of it", p99 <= 1 / GOAL_VS_MLFLOW),
+        (
+            f"peak throughput >= {GOAL_VS_CEILING:.0%} of the bare ASGI app's",
+            f"{share:.0%} ({peak_ours:,.0f} of {peak_bare:,.0f} req/s)",
+            share >= GOAL_VS_CEILING,
+        ),
+    ]
+
+
+def report(results: dict[str, Any], by: dict[str, Target], sizes: Sizes) -> list[str]:
+    machine, cfg = results["machine"], results["config"]
+    rows: list[tuple[str, ...]] = [
+        (
+            "concurrency", "Shipyard req/s", "p50", "p99", "MLflow req/s", "p50", "p99",
+            "bare ASGI req/s", "p50", "p99",
+            "Shipyard / MLflow req/s", "MLflow p99 / ours", "Shipyard / bare",
+        )
+    ]  # fmt: skip
+    for c in sizes.concurrency:
+        o, m, b = (point(by[n], c) for n in ("shipyard", "mlflow", "bare"))
+        rows.append(
+            (
+                str(c),
+                f"{o['rps']:,.0f}", f"{o['p50']:.2f} ms", f"{o['p99']:.2f} ms",
+                f"{m['rps']:,.0f}", f"{m['p50']:.2f} ms", f"{m['p99']:.2f} ms",
+                f"{b['rps']:,.0f}", f"{b['p50']:.2f} ms", f"{b['p99']:.2f} ms",
+                f"{o['rps'] / m['rps']:.2f}x", f"{m['p99'] / o['p99']:.2f}x", f"{o['rps'] / b['rps']:.0%}",
+            )
+        )  # fmt: skip
+    cpu_rows: list[tuple[str, ...]] = [("CPU per request (server side)", "c=1", "c=8", "c=32")]
+    cpu_rows.append(
+        (
+            "Shipyard: router + workers",
+            *(f"{point(by['shipyard'], c)['cpu_ms']:.2f} ms" for c in sizes.concurrency),
+        )
+    )
+    cpu_rows.append(
+        (
+            "└ of it the server process (router)",
+            *(f"{point(by['shipyard'], c)['root_cpu_ms']:.2f} ms" for c in sizes.concurrency),
+        )
+    )
+    cpu_rows.append(("MLflow", *(f"{point(by['mlflow'], c)['cpu_ms']:.2f} ms" for c in sizes.concurrency)))
+    cpu_rows.append(("bare ASGI", *(f"{point(by['bare'], c)['cpu_ms']:.3f} ms" for c in sizes.concurrency)))
+    wrk_share = max(point(t, c)["wrk_cpu"] for t in by.values() for c in sizes.concurrency)
+    ov = results["overhead"]
+    direct, routed = median(ov["direct"]) * 1000, median(ov["router"]) * 1000
+    p99 = {k: statistics.quantiles(v, n=100)[98] * 1000 for k, v in ov.items()}
+    errors = {n: sum(point(t, c)["errors"] for c in sizes.concurrency) for n, t in by.items()}
+    before, after = machine["load_average_before"][0], machine["load_average_after"][0]
+    a = results["anchor"]
+    lines = [
+        f"Online endpoints: medians of {sizes.runs} run(s) of {sizes.seconds} s per point"
+        f" (after {sizes.warmup_s} s of warm-up), wrk -t1, {ROWS} rows per request",
+        f"{results['date']}, {machine['cpus']} cores, {machine['platform']}, Python {machine['python']};"
+        f" load average {before:.1f} before / {after:.1f} after;"
+        f" whole run {results['wall_seconds'] / 60:.1f} min",
+        f"Shipyard: instance_count {cfg['instances']}, max_concurrent_requests_per_instance"
+        f" {cfg['max_concurrent']}. MLflow {a['mlflow']} `models serve`: 1 uvicorn worker (its default),"
+        f" uvloop {a['uvloop']}, httptools {a['httptools']} in its venv.",
+        "",
+        *render(rows),
+        "",
+        *(f"- goal: {what}: {value} — {'met' if ok else 'NOT MET'}" for what, value, ok in goals(by, sizes)),
+        f"- the router's own overhead, one request at a time ({len(ov['direct'])} each, alternating blocks):"
+        f" {routed - direct:.2f} ms per request (median {routed:.2f} ms through the router vs {direct:.2f} ms"
+        f" straight to a worker's UNIX socket; p99 {p99['router']:.2f} vs {p99['direct']:.2f} ms)",
+        f"- failed or non-2xx responses: {', '.join(f'{n} {e}' for n, e in errors.items())};"
+        f" wrk used at most {wrk_share:.0%} of a core",
+        "",
+        *render(cpu_rows),
+    ]
+    return lines
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def _terminate(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the `with` block that stops the processes
+
+
+def lua(work: Path, name: str, body: Path, key: str | None) -> Path:
+    auth = f'wrk.headers["Authorization"] = "Bearer {key}"' if key else ""
+    path = work / f"{name}.lua"
+    path.write_text(WRK_SCRIPT.format(auth=auth, body=body))
+    return path
+
+
+def run(args: argparse.Namespace, sizes: Sizes, work: Path) -> tuple[dict[str, Any], dict[str, Target]]:
+    results: dict[str, Any] = run_header(sizes, args.quick)
+    results["config"] = {"instances": sizes.instances, "max_concurrent": sizes.max_concurrent}
+    results["anchor"] = anchor_info()
+    began = time.perf_counter()
+    with Processes() as procs:
+        say("starting Shipyard")
+        ours = start_shipyard(procs, sys.executable, work / "home", work / "shipyard.log", ROOT)
+        say("training and registering the model through the mlflow client")
+        expected = train(ours.url, work)
+        say(f"deploying: {sizes.instances} instance(s), {sizes.max_concurrent} request(s) each")
+        key = deploy(ours.url, work, sizes)
+        say("starting mlflow models serve (the anchor) and the bare ASGI app (the ceiling)")
+        anchor = start_mlflow_serve(procs, work / "model", work)
+        bare = start_bare(procs, work)
+        body_path = work / "body.json"
+        targets = [
+            Target(
+                "shipyard",
+                f"{ours.url}/endpoints/{ENDPOINT}/score",
+                ours,
+                lua(work, "shipyard", body_path, key),
+            ),
+            Target("mlflow", f"{anchor.url}/invocations", anchor, lua(work, "mlflow", body_path, None)),
+            Target("bare", f"{bare.url}/", bare, lua(work, "bare", body_path, None)),
+        ]
+        body = body_path.read_bytes()
+        results["answers"] = check_answers(targets, body, key, expected)
+        for server in (ours, anchor, bare):
+            say(f"waiting for {server.name} to go idle")
+            wait_idle(server, timeout=120)
+        results["mlflow_seconds_to_healthy"] = anchor.seconds_to_healthy
+        measure(targets, sizes)
+        say("the router's own overhead: straight to a worker vs through the router")
+        results["overhead"] = router_overhead(
+            targets[0].url, key, worker_socket(work / "home"), body, sizes.overhead_requests
+        )
+    results["machine"]["load_average_after"] = os.getloadavg()
+    results["wall_seconds"] = time.perf_counter() - began
+    results["samples"] = {t.name: t.samples for t in targets}
+    return results, {t.name: t for t in targets}
+
+
+def main() -> int:
+    args = parse_args()
+    signal.signal(signal.SIGTERM, _terminate)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    if not (ANCHOR_BIN / "mlflow").exists():
+        subprocess.run(["bash", str(ROOT / "benchmarks" / "setup_anchor.sh")], check=True)
+    sizes = Sizes(
+        runs=args.runs or (1 if args.quick else 3),
+        seconds=args.seconds or (4 if args.quick else 10),
+        warmup_s=1 if args.quick else 2,
+        overhead_requests=500 if args.quick else 2000,
+        instances=args.instances,
+        max_concurrent=args.max_concurrent,
+    )
+    work = BENCH / f"serving-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    work.mkdir(parents=True)
+    try:
+        results, by = run(args, sizes, work)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    lines = report(results, by, sizes)
+    print("\n".join(lines))
+    (BENCH / "serving.json").write_text(json.dumps(results, indent=2, default=str))
+    (BENCH / "serving.md").write_text("\n".join(lines) + "\n")
+    print(f"results: {BENCH / 'serving.json'}, {BENCH / 'serving.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
