@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'shipyard.db').resolve()}"
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        # Worker and job processes run in other folders: a relative home would point elsewhere.
+        return value.expanduser().resolve()
 
     def default_public_url(self, port: int | None = None) -> str:
         """``public_url``, else this server's address as a local job reaches it."""
