@@ -23,14 +23,12 @@ from shipyard.errors import InvalidSpec, NotFound
 from shipyard.services._clock import now_ms
 from shipyard.services.endpoint_models import ModelFiles, ResolvedModel
 from shipyard.services.job_assets import ComputeService, EnvironmentService
-from shipyard.services.job_specs import InlineEnvironmentValues
-from shipyard.services.jobs import EnvironmentChoice
+from shipyard.services.job_specs import InlineEnvironmentValues, environment_choice
 from shipyard.services.ports import Database
 from shipyard.services.snapshots import SnapshotService
 from shipyard.services.tracking import TrackingService
 from shipyard.specs.batch_endpoint import BatchDeploymentSpec, BatchEndpointSpec
 from shipyard.specs.deployment import InlineModel
-from shipyard.specs.environment import InlineEnvironment
 from shipyard.specs.refs import AssetRef, parse_asset_ref
 
 __all__ = ["BatchDeploymentRequest", "BatchEndpointService", "batch_endpoint_not_found"]
@@ -182,7 +180,13 @@ class BatchEndpointService:
                 " code_configuration {code, scoring_script} with init() and run(mini_batch)",
                 field="code_configuration",
             )
-        choice = _environment(spec, request)
+        choice = environment_choice(
+            spec.environment,
+            request.environment,
+            request.source,
+            "deployment",
+            "shipyard batch-deployment create -f",
+        )
         env = self.environments.resolve_in(ctx.workspace, choice)
         compute = self.computes.resolve(ctx, spec.compute_name)
         digest = self._pin(model)
@@ -262,19 +266,3 @@ def _model_ref(spec: BatchDeploymentSpec, request: BatchDeploymentRequest) -> As
         " create the deployment with `shipyard batch-deployment create -f` (which uploads it)",
         field=where,
     )
-
-
-def _environment(spec: BatchDeploymentSpec, request: BatchDeploymentRequest) -> EnvironmentChoice:
-    if isinstance(spec.environment, str):
-        ref = parse_asset_ref(spec.environment, field="environment")
-        return EnvironmentChoice(name=ref.name, version=ref.version, label=ref.label)
-    if isinstance(spec.environment, InlineEnvironment):
-        inline = request.environment
-        if inline is None:
-            raise InvalidSpec(
-                f"{request.source}: the deployment has an inline environment but its files were not"
-                " read; create it with `shipyard batch-deployment create -f`",
-                field="environment",
-            )
-        return EnvironmentChoice(python=inline.python, requirements=inline.requirements, image=inline.image)
-    return EnvironmentChoice()

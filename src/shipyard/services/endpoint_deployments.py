@@ -34,13 +34,11 @@ from shipyard.services.endpoint_models import ModelFiles, ResolvedModel
 from shipyard.services.endpoints import EndpointService, endpoint_not_found
 from shipyard.services.environment_ports import EnvironmentBuilder, EnvironmentRequest, server_environment
 from shipyard.services.job_assets import EnvironmentService
-from shipyard.services.job_specs import InlineEnvironmentValues
-from shipyard.services.jobs import EnvironmentChoice
+from shipyard.services.job_specs import InlineEnvironmentValues, environment_choice
 from shipyard.services.ports import Database
 from shipyard.services.serving_ports import DeploymentKey, DeploymentPlan, DeploymentRuntime, Probe
 from shipyard.services.snapshots import SnapshotService
 from shipyard.specs.deployment import OnlineDeploymentSpec
-from shipyard.specs.environment import InlineEnvironment
 from shipyard.specs.refs import AssetRef, parse_asset_ref
 
 __all__ = ["DeploymentRequest", "DeploymentService"]
@@ -247,7 +245,16 @@ class DeploymentService:
                 " {code, scoring_script} with init() and run(raw_data)",
                 field="code_configuration",
             )
-        env = self.environments.resolve_in(ctx.workspace, _environment(spec, request))
+        env = self.environments.resolve_in(
+            ctx.workspace,
+            environment_choice(
+                spec.environment,
+                request.environment,
+                request.source,
+                "deployment",
+                "shipyard online-deployment create -f",
+            ),
+        )
         resolved: dict[str, Any] = {
             "model": None if model is None else model.to_json(),
             "code": code,
@@ -424,22 +431,6 @@ def _model_ref(spec: OnlineDeploymentSpec, request: DeploymentRequest) -> AssetR
         " create the deployment with `shipyard online-deployment create -f` (which uploads it)",
         field=where,
     )
-
-
-def _environment(spec: OnlineDeploymentSpec, request: DeploymentRequest) -> EnvironmentChoice:
-    if isinstance(spec.environment, str):
-        ref = parse_asset_ref(spec.environment, field="environment")
-        return EnvironmentChoice(name=ref.name, version=ref.version, label=ref.label)
-    if isinstance(spec.environment, InlineEnvironment):
-        inline = request.environment
-        if inline is None:
-            raise InvalidSpec(
-                f"{request.source}: the deployment has an inline environment but its files were not"
-                " read; create it with `shipyard online-deployment create -f`",
-                field="environment",
-            )
-        return EnvironmentChoice(python=inline.python, requirements=inline.requirements, image=inline.image)
-    return EnvironmentChoice()
 
 
 def _revision(resolved: Mapping[str, Any]) -> str:

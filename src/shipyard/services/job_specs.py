@@ -29,7 +29,7 @@ from shipyard.specs.refs import (
     parse_ref,
 )
 
-__all__ = ["InlineEnvironmentValues", "submission_from_spec", "validate_job_spec"]
+__all__ = ["InlineEnvironmentValues", "environment_choice", "submission_from_spec", "validate_job_spec"]
 
 # Local paths cannot be read by the server; parse_ref needs a folder to make them absolute.
 _NO_FOLDER = Path("/nonexistent-client-folder")
@@ -73,7 +73,9 @@ def submission_from_spec(
         inputs={k: v for k, v in inputs.items() if v is not None},
         outputs=outputs,
         code_digest=code_snapshot,
-        environment=_environment(spec, environment, source),
+        environment=environment_choice(
+            spec.environment, environment, source, "job", "shipyard job create -f"
+        ),
         compute=spec.compute or "local",
         environment_variables=dict(spec.environment_variables),
         timeout_s=float(spec.limits.timeout) if spec.limits and spec.limits.timeout else None,
@@ -125,17 +127,24 @@ def _literal(value: Any) -> str:
     return str(value)
 
 
-def _environment(
-    spec: CommandJobSpec, inline: InlineEnvironmentValues | None, source: str
+def environment_choice(
+    environment: str | InlineEnvironment | None,
+    inline: InlineEnvironmentValues | None,
+    source: str,
+    what: str,
+    command: str,
 ) -> EnvironmentChoice:
-    if isinstance(spec.environment, str):
-        ref = parse_asset_ref(spec.environment, field="environment")
+    """A spec's ``environment``: a registered one by reference, an inline one as the client
+    read it (``what`` and ``command`` name the thing and how to submit it in the message when
+    the client did not), or none (the server's interpreter)."""
+    if isinstance(environment, str):
+        ref = parse_asset_ref(environment, field="environment")
         return EnvironmentChoice(name=ref.name, version=ref.version, label=ref.label)
-    if isinstance(spec.environment, InlineEnvironment):
+    if isinstance(environment, InlineEnvironment):
         if inline is None:
             raise InvalidSpec(
-                f"{source}: the job has an inline environment but its files were not read;"
-                " submit it with `shipyard job create -f`",
+                f"{source}: the {what} has an inline environment but its files were not read;"
+                f" submit it with `{command}`",
                 field="environment",
             )
         return EnvironmentChoice(python=inline.python, requirements=inline.requirements, image=inline.image)
