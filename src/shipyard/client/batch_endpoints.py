@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from shipyard.client._deploy_files import add_environment, say_notes, upload
 from shipyard.client.jobs import job_from_json
 from shipyard.domain.jobs import Job
 
@@ -107,7 +108,6 @@ class BatchDeploymentOperations:
         """Read the deployment file, upload its local model and code (only what the server
         lacks), create it; ``set_default`` makes it what ``invoke`` uses."""
         from shipyard.specs.batch_endpoint import load_batch_deployment
-        from shipyard.specs.environment import PythonEnvironment
         from shipyard.specs.refs import LocalPathRef
 
         say = step or (lambda _line: None)
@@ -118,23 +118,11 @@ class BatchDeploymentOperations:
             "set_default": set_default,
         }
         if isinstance(loaded.model, LocalPathRef):
-            snapshot = self._client.upload_folder(loaded.model.path, progress=progress)
-            say(f"model: {len(snapshot.files)} files, {snapshot.size:,} bytes")
-            body["model_snapshot"] = snapshot.digest
+            body["model_snapshot"] = upload(self._client, loaded.model.path, "model", say, progress)
         if loaded.code is not None:
-            snapshot = self._client.upload_folder(loaded.code, progress=progress)
-            say(f"code: {len(snapshot.files)} files, {snapshot.size:,} bytes")
-            body["code_snapshot"] = snapshot.digest
-        if isinstance(loaded.environment, PythonEnvironment):
-            env = loaded.environment
-            body["environment"] = {
-                "python": env.python_version,
-                "requirements": list(env.requirements),
-                "image": env.image,
-                "notes": list(env.notes),
-            }
-        for note in loaded.notes:
-            say(f"note: {note}")
+            body["code_snapshot"] = upload(self._client, loaded.code, "code", say, progress)
+        add_environment(body, loaded.environment)
+        say_notes(loaded.notes, say)
         url = f"{_BASE}/{_q(loaded.spec.endpoint_name)}/deployments"
         return BatchDeployment(**self._http.request("POST", url, json=body))
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from shipyard.client._deploy_files import add_environment, say_notes, upload
 from shipyard.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -79,10 +80,6 @@ def _endpoint(data: dict[str, Any]) -> OnlineEndpoint:
 
 def _deployment(data: dict[str, Any]) -> OnlineDeployment:
     return OnlineDeployment(**data)
-
-
-def _sent(snapshot: Any) -> str:
-    return f"{len(snapshot.files)} files, {snapshot.size:,} bytes ({snapshot.uploaded_bytes:,} uploaded)"
 
 
 def weights(value: str | Mapping[str, int]) -> dict[str, int]:
@@ -185,7 +182,6 @@ class OnlineDeploymentOperations:
         progress: Progress | None,
     ) -> tuple[str, str, dict[str, Any]]:
         from shipyard.specs.deployment import load_deployment
-        from shipyard.specs.environment import PythonEnvironment
         from shipyard.specs.refs import LocalPathRef
 
         loaded = load_deployment(Path(path), overrides)
@@ -195,23 +191,11 @@ class OnlineDeploymentOperations:
             "all_traffic": all_traffic,
         }
         if isinstance(loaded.model, LocalPathRef):
-            snapshot = self._client.upload_folder(loaded.model.path, progress=progress)
-            say(f"model: {_sent(snapshot)}")
-            body["model_snapshot"] = snapshot.digest
+            body["model_snapshot"] = upload(self._client, loaded.model.path, "model", say, progress)
         if loaded.code is not None:
-            snapshot = self._client.upload_folder(loaded.code, progress=progress)
-            say(f"code: {_sent(snapshot)}")
-            body["code_snapshot"] = snapshot.digest
-        if isinstance(loaded.environment, PythonEnvironment):
-            env = loaded.environment
-            body["environment"] = {
-                "python": env.python_version,
-                "requirements": list(env.requirements),
-                "image": env.image,
-                "notes": list(env.notes),
-            }
-        for note in loaded.notes:
-            say(f"note: {note}")
+            body["code_snapshot"] = upload(self._client, loaded.code, "code", say, progress)
+        add_environment(body, loaded.environment)
+        say_notes(loaded.notes, say)
         return loaded.spec.endpoint_name, loaded.spec.name, body
 
     def create(

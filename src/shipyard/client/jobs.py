@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from shipyard.client._deploy_files import add_environment, say_notes, upload
 from shipyard.domain.jobs import (
     TERMINAL,
     Compute,
@@ -90,7 +91,6 @@ class JobOperations:
     def submit(
         self, loaded: LoadedJob, *, step: SubmitStep | None = None, progress: Progress | None = None
     ) -> Job:
-        from shipyard.specs.environment import PythonEnvironment
         from shipyard.specs.git import git_info
         from shipyard.specs.refs import LocalPathRef
         from shipyard.specs.snapshot import DEFAULT_SIZE_LIMIT as code_limit
@@ -101,12 +101,9 @@ class JobOperations:
         body: dict[str, Any] = {"spec": dict(loaded.raw)}
         body["source"] = loaded.source.name
         if loaded.code is not None:
-            snapshot = self._client.upload_folder(loaded.code, max_bytes=code_limit, progress=progress)
-            say(
-                f"code: {len(snapshot.files)} files, {snapshot.size:,} bytes"
-                f" ({snapshot.uploaded_bytes:,} uploaded), snapshot {snapshot.digest[:12]}"
+            body["code_snapshot"] = upload(
+                self._client, loaded.code, "code", say, progress, max_bytes=code_limit
             )
-            body["code_snapshot"] = snapshot.digest
             info = git_info(loaded.code)
             if info is not None:
                 fields = {"commit": info.commit, "branch": info.branch, "remote": info.remote_url}
@@ -114,20 +111,10 @@ class JobOperations:
         snapshots: dict[str, str] = {}
         for name, item in loaded.inputs.items():
             if isinstance(item.ref, LocalPathRef):
-                uploaded = self._client.upload_folder(item.ref.path, progress=progress)
-                say(f"input {name}: {uploaded.size:,} bytes ({uploaded.uploaded_bytes:,} uploaded)")
-                snapshots[name] = uploaded.digest
+                snapshots[name] = upload(self._client, item.ref.path, f"input {name}", say, progress)
         body["input_snapshots"] = snapshots
-        if isinstance(loaded.environment, PythonEnvironment):
-            env = loaded.environment
-            body["environment"] = {
-                "python": env.python_version,
-                "requirements": list(env.requirements),
-                "image": env.image,
-                "notes": list(env.notes),
-            }
-        for note in loaded.notes:
-            say(f"note: {note}")
+        add_environment(body, loaded.environment)
+        say_notes(loaded.notes, say)
         data = self._http.request("POST", "/api/v1/jobs", json=body)
         return job_from_json(data)
 
