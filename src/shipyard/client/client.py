@@ -119,6 +119,12 @@ class Client:
     def close(self) -> None:
         self.http.close()
 
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def health(self) -> dict[str, Any]:
         return self.http.request("GET", "/healthz")  # type: ignore[no-any-return]
 
