@@ -23,9 +23,9 @@ from shipyard.domain.redact import hide_passwords
 from shipyard.errors import InvalidSpec
 from shipyard.specs._base import SpecModel, StrictModel, scalar_map
 from shipyard.specs._yaml import LoadedText
-from shipyard.specs.deployment import CodeConfiguration, InlineModel
+from shipyard.specs.deployment import CodeConfiguration, InlineModel, read_deployment_files
 from shipyard.specs.endpoint import NAME_PATTERN
-from shipyard.specs.environment import InlineEnvironment, PythonEnvironment, resolve_environment
+from shipyard.specs.environment import InlineEnvironment, PythonEnvironment
 from shipyard.specs.refs import AssetRef, LocalPathRef, parse_asset_ref
 
 __all__ = [
@@ -260,43 +260,9 @@ def load_batch_deployment(path: Path, overrides: Sequence[str] = ()) -> LoadedBa
     spec = text.validate(BatchDeploymentSpec)
     base = source.parent
     try:
-        model = _model(spec.model, base)
-        code = None
-        if spec.code_configuration is not None:
-            code = _folder(spec.code_configuration.code, base, "code_configuration.code")
-            if not (code / spec.code_configuration.scoring_script).is_file():
-                raise InvalidSpec(
-                    f"scoring_script '{spec.code_configuration.scoring_script}' is not a file in {code}",
-                    field="code_configuration.scoring_script",
-                )
-        environment: AssetRef | PythonEnvironment | None = None
-        notes = list(spec.notes())
-        if isinstance(spec.environment, str):
-            environment = parse_asset_ref(spec.environment, field="environment")
-        elif isinstance(spec.environment, InlineEnvironment):
-            environment = resolve_environment(spec.environment, base)
-            notes.extend(n for n in environment.notes if not n.startswith("image "))
+        files = read_deployment_files(spec, base, model_files_too=False)
     except InvalidSpec as exc:
         raise text.locate(exc) from None
-    return LoadedBatchDeployment(spec, source, model, code, environment, tuple(notes), text.data)
-
-
-def _model(model: str | InlineModel | None, base: Path) -> AssetRef | LocalPathRef | None:
-    if model is None:
-        return None
-    if isinstance(model, InlineModel):
-        if model.path is None:
-            assert model.name is not None
-            assert model.version is not None
-            return AssetRef(name=model.name, version=model.version)
-        return LocalPathRef(_folder(model.path, base, "model.path"))
-    if model.startswith("azureml:"):
-        return parse_asset_ref(model, field="model")
-    return LocalPathRef(_folder(model, base, "model"))
-
-
-def _folder(relative: str, base: Path, where: str) -> Path:
-    folder = (base / Path(relative).expanduser()).resolve()
-    if not folder.is_dir():
-        raise InvalidSpec(f"'{relative}' is not a folder ({folder})", field=where)
-    return folder
+    return LoadedBatchDeployment(
+        spec, source, files.model, files.code, files.environment, files.notes, text.data
+    )

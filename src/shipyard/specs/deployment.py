@@ -30,12 +30,14 @@ __all__ = [
     "CodeConfiguration",
     "DataCollection",
     "DataCollector",
+    "DeploymentFiles",
     "InlineModel",
     "LoadedDeployment",
     "OnlineDeploymentSpec",
     "ProbeSettings",
     "RequestSettings",
     "load_deployment",
+    "read_deployment_files",
 ]
 
 #: Accepted, kept on the spec, not acted on — and what the user is told.
@@ -253,33 +255,50 @@ def load_deployment(path: Path, overrides: Sequence[str] = ()) -> LoadedDeployme
     spec = text.validate(OnlineDeploymentSpec)
     base = source.parent
     try:
-        model = _model(spec.model, base)
-        code = None
-        if spec.code_configuration is not None:
-            code = _folder(spec.code_configuration.code, base, "code_configuration.code")
-            script = code / spec.code_configuration.scoring_script
-            if not script.is_file():
-                raise InvalidSpec(
-                    f"scoring_script '{spec.code_configuration.scoring_script}' is not a file in {code}",
-                    field="code_configuration.scoring_script",
-                )
-        environment: AssetRef | PythonEnvironment | None = None
-        notes = list(spec.notes())
-        if isinstance(spec.environment, str):
-            environment = parse_asset_ref(spec.environment, field="environment")
-        elif isinstance(spec.environment, InlineEnvironment):
-            try:
-                environment = resolve_environment(spec.environment, base)
-            except InvalidSpec as exc:
-                where = f"environment.{exc.details.get('field') or ''}".rstrip(".")
-                raise InvalidSpec(f"environment: {exc.message}", **{**exc.details, "field": where}) from None
-            notes.extend(n for n in environment.notes if not n.startswith("image "))
+        files = read_deployment_files(spec, base, model_files_too=True)
     except InvalidSpec as exc:
         raise text.locate(exc) from None
-    return LoadedDeployment(spec, source, model, code, environment, tuple(notes), text.data)
+    return LoadedDeployment(spec, source, files.model, files.code, files.environment, files.notes, text.data)
 
 
-def _model(model: str | InlineModel | None, base: Path) -> AssetRef | LocalPathRef | None:
+@dataclass(frozen=True)
+class DeploymentFiles:
+    """What a deployment file (online or batch) points at on the client's disk, checked."""
+
+    model: AssetRef | LocalPathRef | None
+    code: Path | None
+    environment: AssetRef | PythonEnvironment | None
+    notes: tuple[str, ...]
+
+
+def read_deployment_files(spec: Any, base: Path, *, model_files_too: bool) -> DeploymentFiles:
+    """The model, the code folder (with its scoring script) and the environment of ``spec``
+    — anything with ``model``, ``code_configuration``, ``environment`` and ``notes()`` —
+    relative to ``base``. ``model_files_too``: a local model may be a single file."""
+    model = _model(spec.model, base, model_files_too)
+    code = None
+    if spec.code_configuration is not None:
+        code = _folder(spec.code_configuration.code, base, "code_configuration.code")
+        if not (code / spec.code_configuration.scoring_script).is_file():
+            raise InvalidSpec(
+                f"scoring_script '{spec.code_configuration.scoring_script}' is not a file in {code}",
+                field="code_configuration.scoring_script",
+            )
+    environment: AssetRef | PythonEnvironment | None = None
+    notes = list(spec.notes())
+    if isinstance(spec.environment, str):
+        environment = parse_asset_ref(spec.environment, field="environment")
+    elif isinstance(spec.environment, InlineEnvironment):
+        try:
+            environment = resolve_environment(spec.environment, base)
+        except InvalidSpec as exc:
+            where = f"environment.{exc.details.get('field') or ''}".rstrip(".")
+            raise InvalidSpec(f"environment: {exc.message}", **{**exc.details, "field": where}) from None
+        notes.extend(n for n in environment.notes if not n.startswith("image "))
+    return DeploymentFiles(model, code, environment, tuple(notes))
+
+
+def _model(model: str | InlineModel | None, base: Path, files_too: bool) -> AssetRef | LocalPathRef | None:
     if model is None:
         return None
     if isinstance(model, InlineModel):
@@ -287,10 +306,10 @@ def _model(model: str | InlineModel | None, base: Path) -> AssetRef | LocalPathR
             assert model.name is not None
             assert model.version is not None
             return AssetRef(name=model.name, version=model.version)
-        return LocalPathRef(_folder(model.path, base, "model.path", files_too=True))
+        return LocalPathRef(_folder(model.path, base, "model.path", files_too=files_too))
     if model.startswith("azureml:"):
         return parse_asset_ref(model, field="model")
-    return LocalPathRef(_folder(model, base, "model", files_too=True))
+    return LocalPathRef(_folder(model, base, "model", files_too=files_too))
 
 
 def _folder(relative: str, base: Path, where: str, *, files_too: bool = False) -> Path:
