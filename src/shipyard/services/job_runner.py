@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ TargetFactory = Callable[[Compute, Path], ComputeTarget]
 """Opens the target of a compute (``shipyard.compute.registry.open_target``), given its state folder."""
 
 _LOG_TAIL_LINES = 30
+_SCHEDULE_EVERY_S = 1.0
 _SYSTEM = "[shipyard]"
 
 
@@ -147,13 +149,19 @@ class JobRunner(JobControl):
     # -- the loop ------------------------------------------------------------------
 
     def _loop(self) -> None:
+        # The queue is read when something may have changed it (a job created or canceled, a
+        # slot freed: each wakes the loop) and otherwise once a second, not every tick: an
+        # idle server should not query its database twenty times a second.
+        woken, last_schedule = True, 0.0
         while not self._stop.is_set():
             try:
-                self._schedule()
+                if woken or time.monotonic() - last_schedule >= _SCHEDULE_EVERY_S:
+                    last_schedule = time.monotonic()
+                    self._schedule()
                 self._watch()
             except Exception:
                 log.exception("job runner tick failed")
-            self._wake.wait(self.poll_s)
+            woken = self._wake.wait(self.poll_s)
             self._wake.clear()
 
     def _busy(self, workspace: str, compute: str) -> int:
@@ -224,6 +232,7 @@ class JobRunner(JobControl):
         finally:
             with self._lock:
                 self._state.preparing.pop(key, None)
+            self.wake()  # a failed preparation frees its slot for the next queued job
 
     def _prepare(self, job: Job, compute: Compute) -> None:
         folder = job_dir(self.jobs_dir, job.workspace, job.name)
