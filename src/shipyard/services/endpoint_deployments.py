@@ -38,7 +38,7 @@ from shipyard.services.job_specs import InlineEnvironmentValues, environment_cho
 from shipyard.services.ports import Database
 from shipyard.services.serving_ports import DeploymentKey, DeploymentPlan, DeploymentRuntime, Probe
 from shipyard.services.snapshots import SnapshotService
-from shipyard.specs.deployment import OnlineDeploymentSpec
+from shipyard.specs.deployment import OnlineDeploymentSpec, RequestSettings
 from shipyard.specs.refs import AssetRef, parse_asset_ref
 
 __all__ = ["DeploymentRequest", "DeploymentService"]
@@ -402,6 +402,10 @@ class DeploymentService:
             request_timeout_ms=int(spec["request_settings"]["request_timeout_ms"]),
             max_concurrent_requests_per_instance=int(
                 spec["request_settings"]["max_concurrent_requests_per_instance"]
+            ),
+            # a deployment stored before the setting existed gets its default
+            max_batch_size=int(
+                spec["request_settings"].get("max_batch_size", RequestSettings().max_batch_size)
             ),
             liveness=Probe(**spec["liveness_probe"]),
             readiness=Probe(**spec["readiness_probe"]),

@@ -81,6 +81,7 @@ class DeploymentPlan:
     env: Mapping[str, str] = field(default_factory=dict)
     request_timeout_ms: int = 5000
     max_concurrent_requests_per_instance: int = 1
+    max_batch_size: int = 1  # requests one model call may score together (batchable scorers)
     liveness: Probe = field(default_factory=Probe)
     readiness: Probe = field(default_factory=Probe)
 

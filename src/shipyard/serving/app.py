@@ -11,16 +11,26 @@ The model call runs in a pool of ``concurrency`` threads (the deployment's
 dropped). Also with one thread the call leaves the event loop: running it inline was
 measured ~5% faster on a 1.4 ms sklearn request, but then a slow model would starve the
 probes (a liveness restart under load) and no timeout could be enforced.
+
+When the scorer can score several requests in one model call (:attr:`Scorer.batchable`) and
+``max_batch`` > 1, one thread scores instead of the pool: it takes the requests that are
+waiting — those that arrived while it scored the previous batch, up to ``max_batch`` — and
+scores them together. Nothing waits for a batch to fill: a request alone is scored at once.
+On the benchmark's scikit-learn model a worker with 4 requests in flight spent 0.64 ms of
+CPU per request this way against 1.83 ms with four threads taking one request each (most of
+the difference is the model's fixed cost per call, the rest the hand-offs between threads
+fighting for the GIL).
 """
 
 from __future__ import annotations
 
 import asyncio
+import queue
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -49,12 +59,15 @@ class WorkerApp:
         deployment: str,
         *,
         concurrency: int = 1,
+        max_batch: int = 1,
         timeout_s: float = 5.0,
         on_load_failed: Callable[[str], None] | None = None,
     ) -> None:
         self._scorer = scorer
         self._deployment = deployment
         self._timeout = timeout_s
+        self._max_batch = max(1, max_batch)
+        self._batcher: _Batcher | None = None
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="score")
         self._slots: asyncio.Semaphore | None = None
         self._concurrency = concurrency
@@ -77,7 +90,15 @@ class WorkerApp:
         except Exception as exc:  # noqa: BLE001 - a bug of ours: the log and /ready still say why
             self._load_failed(f"loading raised {type(exc).__name__}: {exc}", exc)
             return
-        print(f"model loaded in {time.monotonic() - started:.2f} s; ready", file=sys.stderr, flush=True)
+        batching = ""
+        if self._max_batch > 1 and self._scorer.batchable:
+            self._batcher = _Batcher(self._scorer, self._max_batch, self._answer)
+            batching = f" (requests that arrive together are scored together, up to {self._max_batch})"
+        print(
+            f"model loaded in {time.monotonic() - started:.2f} s; ready{batching}",
+            file=sys.stderr,
+            flush=True,
+        )
         self._ready.set()
 
     def _load_failed(self, reason: str, exc: BaseException) -> None:
@@ -102,6 +123,8 @@ class WorkerApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self._pool.shutdown(wait=False, cancel_futures=True)
+                if self._batcher is not None:
+                    self._batcher.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -132,6 +155,8 @@ class WorkerApp:
         try:
             async with asyncio.timeout(self._timeout), self._slots:
                 loop = asyncio.get_running_loop()
+                if self._batcher is not None:
+                    return await self._batcher.submit(body, loop)
                 return await loop.run_in_executor(self._pool, self._call, body)
         except TimeoutError:
             return 408, self._error(
@@ -141,17 +166,81 @@ class WorkerApp:
     def _call(self, body: bytes) -> tuple[int, bytes]:
         try:
             return 200, self._scorer.score(body)
-        except PayloadError as exc:
-            return exc.status, orjson.dumps({"error": exc.message})
-        except ScoringFailed as exc:
-            traceback.print_exception(exc.__cause__ or exc, file=sys.stderr)
-            return 500, self._error(str(exc))
-        except Exception as exc:  # noqa: BLE001 - printed with its traceback, answered as a 500
-            traceback.print_exception(exc, file=sys.stderr)
-            return 500, self._error(f"scoring raised {type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - answered by _answer
+            return self._answer(exc)
+
+    def _answer(self, outcome: bytes | Exception) -> tuple[int, bytes]:
+        """The status and body for a scorer's answer or exception (tracebacks to the log)."""
+        if isinstance(outcome, bytes):
+            return 200, outcome
+        if isinstance(outcome, PayloadError):
+            return outcome.status, orjson.dumps({"error": outcome.message})
+        if isinstance(outcome, ScoringFailed):
+            traceback.print_exception(outcome.__cause__ or outcome, file=sys.stderr)
+            return 500, self._error(str(outcome))
+        traceback.print_exception(outcome, file=sys.stderr)
+        return 500, self._error(f"scoring raised {type(outcome).__name__}: {outcome}")
 
     def _error(self, message: str) -> bytes:
         return orjson.dumps({"error": message, "deployment": self._deployment})
+
+
+_Answer = tuple[int, bytes]
+_Waiting = tuple[bytes, "asyncio.Future[_Answer]", asyncio.AbstractEventLoop]
+
+
+class _Batcher:
+    """One thread scoring the requests waiting for it in batches (see the module's doc)."""
+
+    def __init__(
+        self, scorer: Scorer, max_batch: int, answer: Callable[[bytes | Exception], _Answer]
+    ) -> None:
+        self._scorer = scorer
+        self._max = max_batch
+        self._answer = answer
+        self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="score-batches", daemon=True).start()
+
+    async def submit(self, body: bytes, loop: asyncio.AbstractEventLoop) -> _Answer:
+        future: asyncio.Future[_Answer] = loop.create_future()
+        self._queue.put((body, future, loop))
+        return await future
+
+    def stop(self) -> None:
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._max:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(more)
+            # a request that timed out while it waited is not scored
+            batch = [w for w in batch if not w[1].done()]
+            if not batch:
+                continue
+            try:
+                outcomes: Sequence[bytes | Exception] = self._scorer.score_many([w[0] for w in batch])
+            except Exception as exc:  # noqa: BLE001 - a bug of ours: every request of the batch gets it
+                outcomes = [exc] * len(batch)
+            answers = [self._answer(o) for o in outcomes]
+            # one wake-up of the event loop for the whole batch
+            batch[0][2].call_soon_threadsafe(_deliver, batch, answers)
+
+
+def _deliver(batch: list[_Waiting], answers: list[_Answer]) -> None:
+    for (_, future, _), answer in zip(batch, answers, strict=True):
+        if not future.done():  # timed out meanwhile: the client already has its 408
+            future.set_result(answer)
 
 
 async def _read_body(receive: Receive) -> bytes:

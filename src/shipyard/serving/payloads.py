@@ -40,6 +40,7 @@ __all__ = [
     "PayloadError",
     "encode_predictions",
     "parse_request",
+    "stack",
 ]
 
 ResponseStyle = Literal["azureml", "mlflow"]
@@ -141,6 +142,11 @@ def parse_request(body: bytes, schema: InputSchema) -> ModelInput:
     else:
         data = _from_list(fmt, value, schema)
     return ModelInput(data, style, params)
+
+
+def stack(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Frames with the same columns as one, rows in order (the batch of several requests)."""
+    return pd.concat(frames, ignore_index=True)
 
 
 def encode_predictions(predictions: Any, style: ResponseStyle) -> bytes:

@@ -15,6 +15,7 @@ import inspect
 import os
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ import orjson
 from shipyard.serving._errors import PayloadError
 
 if TYPE_CHECKING:
-    from shipyard.serving.payloads import InputSchema
+    from shipyard.serving.payloads import InputSchema, ModelInput
 
 __all__ = ["LoadFailed", "MlflowScorer", "Scorer", "ScoringFailed", "ScriptScorer"]
 
@@ -46,6 +47,23 @@ class Scorer(ABC):
     def score(self, body: bytes) -> bytes:
         """The JSON response body for a request ``body``; raise :class:`PayloadError` or
         :class:`ScoringFailed`."""
+
+    @property
+    def batchable(self) -> bool:
+        """True when :meth:`score_many` scores several requests in one model call (after
+        :meth:`load`); the worker then gathers the requests that arrive together."""
+        return False
+
+    def score_many(self, bodies: Sequence[bytes]) -> list[bytes | Exception]:
+        """One answer per body, in order: the response body, or the exception :meth:`score`
+        would have raised for it (one request's bad input never fails another's)."""
+        answers: list[bytes | Exception] = []
+        for body in bodies:
+            try:
+                answers.append(self.score(body))
+            except Exception as exc:  # noqa: BLE001 - handed back to be answered per request
+                answers.append(exc)
+        return answers
 
 
 def _describe(exc: BaseException) -> str:
@@ -95,21 +113,100 @@ class MlflowScorer(Scorer):
     def schema(self) -> InputSchema:
         return self._schema
 
+    @property
+    def batchable(self) -> bool:
+        return self._direct is not None
+
     def score(self, body: bytes) -> bytes:
         parsed = self._payloads.parse_request(body, self._schema)
+        return self._encode(self._predict(parsed), parsed)
+
+    def score_many(self, bodies: Sequence[bytes]) -> list[bytes | Exception]:
+        """Requests whose frames have the same columns are scored by one ``predict`` of their
+        rows stacked, and the predictions split back by row counts. Only on the scikit-learn
+        path (:attr:`batchable`): scikit-learn's estimator checks require ``predict`` to
+        score each row independently of the others in the batch
+        (``check_methods_subset_invariance``). A batch whose call raises, or answers a number
+        of rows other than it was given, is scored again request by request, so that each
+        gets its own answer or error."""
+        answers: list[bytes | Exception] = []
+        parsed: list[tuple[int, ModelInput]] = []
+        for body in bodies:
+            try:
+                one = self._payloads.parse_request(body, self._schema)
+            except Exception as exc:  # noqa: BLE001 - answered per request
+                answers.append(exc)
+                continue
+            answers.append(b"")
+            parsed.append((len(answers) - 1, one))
+        for group in _groups(parsed) if self.batchable else [[p] for p in parsed]:
+            for slot, answer in zip(
+                (i for i, _ in group), self._score_group([m for _, m in group]), strict=True
+            ):
+                answers[slot] = answer
+        return answers
+
+    def _score_group(self, inputs: list[ModelInput]) -> list[bytes | Exception]:
+        parts: list[Any] | None = None
+        if len(inputs) > 1:
+            try:
+                predictions = self._direct(self._payloads.stack([m.data for m in inputs]))
+                parts = _split(predictions, [len(m.data) for m in inputs])
+            except Exception:  # noqa: BLE001 - scored again one by one below, each with its own error
+                parts = None
+        answers: list[bytes | Exception] = []
+        for i, parsed in enumerate(inputs):
+            try:
+                predictions = self._predict(parsed) if parts is None else parts[i]
+                answers.append(self._encode(predictions, parsed))
+            except Exception as exc:  # noqa: BLE001 - answered per request
+                answers.append(exc)
+        return answers
+
+    def _predict(self, parsed: ModelInput) -> Any:
         try:
             if self._direct is not None and not parsed.params:
-                predictions = self._direct(parsed.data)
-            else:
-                predictions = self._model.predict(parsed.data, params=parsed.params)
+                return self._direct(parsed.data)
+            return self._model.predict(parsed.data, params=parsed.params)
         except Exception as exc:
             if _is_input_error(exc):
                 raise PayloadError(getattr(exc, "message", str(exc))) from exc
             raise ScoringFailed(f"predict() raised {_describe(exc)}") from exc
+
+    def _encode(self, predictions: Any, parsed: ModelInput) -> bytes:
         try:
             return self._payloads.encode_predictions(predictions, parsed.style)
         except TypeError as exc:
             raise ScoringFailed(f"the model's predictions are not JSON-serialisable: {exc}") from exc
+
+
+def _groups(parsed: list[tuple[int, ModelInput]]) -> list[list[tuple[int, ModelInput]]]:
+    """Requests that can share one ``predict``: frames (no params) with the same columns and
+    dtypes, in arrival order; every other request on its own."""
+    groups: dict[Any, list[tuple[int, ModelInput]]] = {}
+    alone: list[list[tuple[int, ModelInput]]] = []
+    for item in parsed:
+        data = item[1].data
+        if item[1].params or not hasattr(data, "columns") or not hasattr(data, "dtypes"):
+            alone.append([item])
+            continue
+        groups.setdefault((tuple(data.columns), tuple(data.dtypes)), []).append(item)
+    return [*groups.values(), *alone]
+
+
+def _split(predictions: Any, rows: list[int]) -> list[Any] | None:
+    """``predictions`` for the stacked rows cut back into one part per request; None when
+    they do not have one entry per row (a model answering per batch is not batchable)."""
+    if isinstance(predictions, dict) or not hasattr(predictions, "__len__"):
+        return None
+    if len(predictions) != sum(rows):
+        return None
+    take = predictions.iloc.__getitem__ if hasattr(predictions, "iloc") else predictions.__getitem__
+    parts, start = [], 0
+    for n in rows:
+        parts.append(take(slice(start, start + n)))
+        start += n
+    return parts
 
 
 def _is_input_error(exc: Exception) -> bool:

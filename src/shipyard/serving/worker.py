@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         make_scorer(plan),
         plan.key.deployment,
         concurrency=max(1, plan.max_concurrent_requests_per_instance),
+        max_batch=plan.max_batch_size,
         timeout_s=plan.request_timeout_ms / 1000,
         on_load_failed=load_failed,
     )

@@ -102,9 +102,14 @@ class CodeConfiguration(StrictModel):
 
 
 class RequestSettings(StrictModel):
+    """Azure's request settings, and Shipyard's ``max_batch_size``: how many of the requests
+    in flight at one worker (at most ``max_concurrent_requests_per_instance``) one model call
+    may score together — no-code scikit-learn models only; 1 scores each on its own."""
+
     request_timeout_ms: int = Field(default=5000, ge=1, le=180_000)
     max_concurrent_requests_per_instance: int = Field(default=1, ge=1, le=1000)
     max_queue_wait_ms: int = Field(default=500, ge=0, le=180_000)
+    max_batch_size: int = Field(default=32, ge=1, le=1000)
 
 
 class ProbeSettings(StrictModel):
