@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 import orjson
@@ -38,11 +38,14 @@ class Recording(Scorer):
         return [b"[" + b + b"]" if b != b"bad" else ValueError("boom") for b in bodies]
 
 
+_LIFESPANS: list[asyncio.Future[None]] = []  # a reference, so the lifespan task is not collected
+
+
 async def _started(app: WorkerApp) -> asyncio.Queue[dict[str, Any]]:
     inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    outbox: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
     await inbox.put({"type": "lifespan.startup"})
-    asyncio.ensure_future(app({"type": "lifespan"}, inbox.get, outbox.put))
+    _LIFESPANS.append(asyncio.ensure_future(app({"type": "lifespan"}, inbox.get, outbox.put)))
     assert (await outbox.get())["type"] == "lifespan.startup.complete"
     for _ in range(100):
         if app.ready:
@@ -52,12 +55,12 @@ async def _started(app: WorkerApp) -> asyncio.Queue[dict[str, Any]]:
 
 
 async def _post(app: WorkerApp, body: bytes) -> tuple[int, bytes]:
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": body, "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     await app({"type": "http", "path": "/score", "method": "POST"}, receive, send)
@@ -114,7 +117,10 @@ def test_without_max_batch_each_request_is_scored_alone_in_the_pool() -> None:
         scorer = Plain()
         app = WorkerApp(scorer, "blue", concurrency=2, max_batch=1, timeout_s=5)
         inbox = await _started(app)
-        assert await asyncio.gather(_post(app, b"a"), _post(app, b"b")) == [(200, b"<a>"), (200, b"<b>")]
+        assert list(await asyncio.gather(_post(app, b"a"), _post(app, b"b"))) == [
+            (200, b"<a>"),
+            (200, b"<b>"),
+        ]
         assert scorer.calls == []
         await inbox.put({"type": "lifespan.shutdown"})
 
