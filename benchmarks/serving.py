@@ -1,15 +1,15 @@
-"""Online endpoints: one scikit-learn model scored through Shipyard, ``mlflow models serve``
-and a bare ASGI app, at concurrency 1, 8 and 32.
+"""Online endpoints: one scikit-learn model scored through Shipyard, ``mlflow models serve``,
+a bare ASGI app and the thinnest server of the same model, at concurrency 1, 8 and 32.
 
-    .venv/bin/python benchmarks/serving.py             # 3 runs of 10 s per point (~6 min)
-    .venv/bin/python benchmarks/serving.py --quick     # 1 run of 4 s per point (~1.5 min)
-    .venv/bin/python benchmarks/serving.py --instances 2 --max-concurrent 4 --keep
+    .venv/bin/python benchmarks/serving.py             # 3 runs of 10 s per point (~8 min)
+    .venv/bin/python benchmarks/serving.py --quick     # 1 run of 4 s per point (~2 min)
+    .venv/bin/python benchmarks/serving.py --instances 2 --max-concurrent 4 --max-batch 1 --keep
 
 The model: ``StandardScaler`` + ``LogisticRegression`` on scikit-learn's breast-cancer data
 (30 numeric features), logged with ``mlflow.sklearn.log_model`` and registered through the
 ``mlflow`` client against Shipyard's tracking server; ~1 ms of ``predict`` for the 10 rows
-each request carries. Three servers, all up for the whole run, measured in turns (so a
-load spike on this shared machine hits all three):
+each request carries. Four servers, all up for the whole run, measured in turns (so a
+load spike on this shared machine hits all four):
 
 - **Shipyard**: ``shipyard up`` on a fresh home; an online endpoint (``auth_mode: key``) with
   a no-code MLflow deployment of the registered version, created with the CLI; scored at
@@ -18,6 +18,9 @@ load spike on this shared machine hits all three):
   from ``.venv-anchor`` (its defaults: one uvicorn worker), scored at ``/invocations``.
 - **the ceiling**: ``benchmarks/_bare_asgi.py``, a raw ASGI app on uvicorn with the settings
   ``shipyard up`` uses, that reads the body and answers a constant.
+- **the model ceiling**: ``benchmarks/_bare_model_asgi.py``, the thinnest server of the same
+  model — a raw ASGI app that parses the body and calls the scikit-learn pipeline's
+  ``predict`` in its event loop — in as many uvicorn processes as Shipyard has workers.
 
 Every request is the same ``{"dataframe_split": …}`` body of 10 rows. Load comes from ``wrk``
 (one thread, keep-alive connections, a Lua script for the POST), a fixed duration per point
@@ -67,7 +70,7 @@ MODEL_NAME = "bench-clf"
 ROWS = 10
 CONCURRENCY = (1, 8, 32)
 GOAL_VS_MLFLOW = 2.0  # x its throughput at concurrency 8 (and at most 1/2 its p99)
-GOAL_VS_CEILING = 0.6  # of the bare ASGI app's throughput
+GOAL_VS_CEILING = 0.6  # of the bare ASGI app's throughput (the issue's); of the model ceiling's (restated)
 
 TRAIN = textwrap.dedent(
     """
@@ -103,6 +106,7 @@ request_settings:
   request_timeout_ms: 10000
   max_concurrent_requests_per_instance: {cap}
   max_queue_wait_ms: 5000
+  max_batch_size: {batch}
 """
 
 WRK_SCRIPT = """\
@@ -131,6 +135,7 @@ class Sizes:
     overhead_requests: int  # per side
     instances: int
     max_concurrent: int
+    max_batch: int
     concurrency: tuple[int, ...] = CONCURRENCY
 
 
@@ -150,7 +155,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, help="seconds per point (default 10, --quick 4)")
     parser.add_argument("--instances", type=int, default=2, help="instance_count (default 2)")
     parser.add_argument(
-        "--max-concurrent", type=int, default=4, help="max_concurrent_requests_per_instance (default 4)"
+        "--max-concurrent", type=int, default=16, help="max_concurrent_requests_per_instance (default 16)"
+    )
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        default=32,
+        help="request_settings.max_batch_size (default 32; 1: no batching)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the homes, model and logs")
     return parser.parse_args()
@@ -193,7 +204,11 @@ def deploy(url: str, work: Path, sizes: Sizes) -> str:
     (work / "endpoint.yml").write_text(f"name: {ENDPOINT}\nauth_mode: key\n")
     (work / "blue.yml").write_text(
         DEPLOYMENT.format(
-            endpoint=ENDPOINT, model=MODEL_NAME, instances=sizes.instances, cap=sizes.max_concurrent
+            endpoint=ENDPOINT,
+            model=MODEL_NAME,
+            instances=sizes.instances,
+            cap=sizes.max_concurrent,
+            batch=sizes.max_batch,
         )
     )
     cli(url, "online-endpoint", "create", "-f", str(work / "endpoint.yml"))
@@ -263,6 +278,16 @@ def start_bare(procs: Processes, work: Path) -> Server:
     return server
 
 
+def start_bare_model(procs: Processes, model: Path, work: Path, workers: int) -> Server:
+    port = free_port()
+    log = work / "bare-model.log"
+    script = ROOT / "benchmarks" / "_bare_model_asgi.py"
+    proc = procs.spawn([sys.executable, str(script), str(port), str(model), str(workers)], log=log, cwd=work)
+    server = Server("model", f"http://127.0.0.1:{port}", proc, 0.0, log)
+    wait_http(f"{server.url}/", server, timeout=120)
+    return server
+
+
 def anchor_info() -> dict[str, Any]:
     code = (
         "import importlib.util as u, json, mlflow, uvicorn;"
@@ -286,7 +311,7 @@ def check_answers(targets: list[Target], body: bytes, key: str, expected: list[i
         request = urllib.request.Request(t.url, data=body, headers=headers, method="POST")
         with urllib.request.urlopen(request, timeout=30) as response:
             seen[t.name] = json.loads(response.read())
-    for name in ("shipyard", "mlflow"):
+    for name in ("shipyard", "mlflow", "model"):
         if seen[name] != {"predictions": expected}:
             raise RuntimeError(f"{name} answered {seen[name]}, expected {{'predictions': {expected}}}")
     return seen
@@ -410,15 +435,23 @@ def goals(by: dict[str, Target], sizes: Sizes) -> list[tuple[str, str, bool]]:
     ours, anchor = point(by["shipyard"], 8), point(by["mlflow"], 8)
     peak_ours = max(point(by["shipyard"], c)["rps"] for c in sizes.concurrency)
     peak_bare = max(point(by["bare"], c)["rps"] for c in sizes.concurrency)
+    peak_model = max(point(by["model"], c)["rps"] for c in sizes.concurrency)
     tp, p99 = ours["rps"] / anchor["rps"], ours["p99"] / anchor["p99"]
-    share = peak_ours / peak_bare
+    share, share_model = peak_ours / peak_bare, peak_ours / peak_model
     return [
         (f"throughput at concurrency 8 >= {GOAL_VS_MLFLOW:g}x MLflow's", f"{tp:.2f}x", tp >= GOAL_VS_MLFLOW),
         ("p99 at concurrency 8 <= 1/2 of MLflow's", f"{p99:.2f} of it", p99 <= 1 / GOAL_VS_MLFLOW),
         (
-            f"peak throughput >= {GOAL_VS_CEILING:.0%} of the bare ASGI app's",
+            f"peak throughput >= {GOAL_VS_CEILING:.0%} of the bare ASGI app's (as the issue wrote it;"
+            " out of reach while the model's predict alone costs several bare requests)",
             f"{share:.0%} ({peak_ours:,.0f} of {peak_bare:,.0f} req/s)",
             share >= GOAL_VS_CEILING,
+        ),
+        (
+            f"restated: peak throughput >= {GOAL_VS_CEILING:.0%} of the model ceiling's"
+            " (the thinnest server of the same model)",
+            f"{share_model:.0%} ({peak_ours:,.0f} of {peak_model:,.0f} req/s)",
+            share_model >= GOAL_VS_CEILING,
         ),
     ]
 
@@ -428,19 +461,21 @@ def report(results: dict[str, Any], by: dict[str, Target], sizes: Sizes) -> list
     rows: list[tuple[str, ...]] = [
         (
             "concurrency", "Shipyard req/s", "p50", "p99", "MLflow req/s", "p50", "p99",
-            "bare ASGI req/s", "p50", "p99",
-            "Shipyard / MLflow req/s", "MLflow p99 / ours", "Shipyard / bare",
+            "bare ASGI req/s", "p50", "p99", "model ceiling req/s", "p50", "p99",
+            "Shipyard / MLflow req/s", "MLflow p99 / ours", "Shipyard / bare", "Shipyard / model ceiling",
         )
     ]  # fmt: skip
     for c in sizes.concurrency:
-        o, m, b = (point(by[n], c) for n in ("shipyard", "mlflow", "bare"))
+        o, m, b, k = (point(by[n], c) for n in ("shipyard", "mlflow", "bare", "model"))
         rows.append(
             (
                 str(c),
                 f"{o['rps']:,.0f}", f"{o['p50']:.2f} ms", f"{o['p99']:.2f} ms",
                 f"{m['rps']:,.0f}", f"{m['p50']:.2f} ms", f"{m['p99']:.2f} ms",
                 f"{b['rps']:,.0f}", f"{b['p50']:.2f} ms", f"{b['p99']:.2f} ms",
+                f"{k['rps']:,.0f}", f"{k['p50']:.2f} ms", f"{k['p99']:.2f} ms",
                 f"{o['rps'] / m['rps']:.2f}x", f"{m['p99'] / o['p99']:.2f}x", f"{o['rps'] / b['rps']:.0%}",
+                f"{o['rps'] / k['rps']:.0%}",
             )
         )  # fmt: skip
     cpu_rows: list[tuple[str, ...]] = [("CPU per request (server side)", "c=1", "c=8", "c=32")]
@@ -458,6 +493,9 @@ def report(results: dict[str, Any], by: dict[str, Target], sizes: Sizes) -> list
     )
     cpu_rows.append(("MLflow", *(f"{point(by['mlflow'], c)['cpu_ms']:.2f} ms" for c in sizes.concurrency)))
     cpu_rows.append(("bare ASGI", *(f"{point(by['bare'], c)['cpu_ms']:.3f} ms" for c in sizes.concurrency)))
+    cpu_rows.append(
+        ("model ceiling", *(f"{point(by['model'], c)['cpu_ms']:.2f} ms" for c in sizes.concurrency))
+    )
     wrk_share = max(point(t, c)["wrk_cpu"] for t in by.values() for c in sizes.concurrency)
     ov = results["overhead"]
     direct, routed = median(ov["direct"]) * 1000, median(ov["router"]) * 1000
@@ -472,8 +510,9 @@ def report(results: dict[str, Any], by: dict[str, Target], sizes: Sizes) -> list
         f" load average {before:.1f} before / {after:.1f} after;"
         f" whole run {results['wall_seconds'] / 60:.1f} min",
         f"Shipyard: instance_count {cfg['instances']}, max_concurrent_requests_per_instance"
-        f" {cfg['max_concurrent']}. MLflow {a['mlflow']} `models serve`: 1 uvicorn worker (its default),"
-        f" uvloop {a['uvloop']}, httptools {a['httptools']} in its venv.",
+        f" {cfg['max_concurrent']}, max_batch_size {cfg['max_batch']}. MLflow {a['mlflow']} `models serve`:"
+        f" 1 uvicorn worker (its default), uvloop {a['uvloop']}, httptools {a['httptools']} in its venv."
+        f" Model ceiling: {cfg['instances']} uvicorn processes.",
         "",
         *render(rows),
         "",
@@ -505,7 +544,11 @@ def lua(work: Path, name: str, body: Path, key: str | None) -> Path:
 
 def run(args: argparse.Namespace, sizes: Sizes, work: Path) -> tuple[dict[str, Any], dict[str, Target]]:
     results: dict[str, Any] = run_header(sizes, args.quick)
-    results["config"] = {"instances": sizes.instances, "max_concurrent": sizes.max_concurrent}
+    results["config"] = {
+        "instances": sizes.instances,
+        "max_concurrent": sizes.max_concurrent,
+        "max_batch": sizes.max_batch,
+    }
     results["anchor"] = anchor_info()
     began = time.perf_counter()
     with Processes() as procs:
@@ -515,9 +558,10 @@ def run(args: argparse.Namespace, sizes: Sizes, work: Path) -> tuple[dict[str, A
         expected = train(ours.url, work)
         say(f"deploying: {sizes.instances} instance(s), {sizes.max_concurrent} request(s) each")
         key = deploy(ours.url, work, sizes)
-        say("starting mlflow models serve (the anchor) and the bare ASGI app (the ceiling)")
+        say("starting mlflow models serve (the anchor), the bare ASGI app and the model ceiling")
         anchor = start_mlflow_serve(procs, work / "model", work)
         bare = start_bare(procs, work)
+        model = start_bare_model(procs, work / "model", work, sizes.instances)
         body_path = work / "body.json"
         targets = [
             Target(
@@ -528,10 +572,11 @@ def run(args: argparse.Namespace, sizes: Sizes, work: Path) -> tuple[dict[str, A
             ),
             Target("mlflow", f"{anchor.url}/invocations", anchor, lua(work, "mlflow", body_path, None)),
             Target("bare", f"{bare.url}/", bare, lua(work, "bare", body_path, None)),
+            Target("model", f"{model.url}/", model, lua(work, "model", body_path, None)),
         ]
         body = body_path.read_bytes()
         results["answers"] = check_answers(targets, body, key, expected)
-        for server in (ours, anchor, bare):
+        for server in (ours, anchor, bare, model):
             say(f"waiting for {server.name} to go idle")
             wait_idle(server, timeout=120)
         results["mlflow_seconds_to_healthy"] = anchor.seconds_to_healthy
@@ -561,6 +606,7 @@ def main() -> int:
         overhead_requests=500 if args.quick else 2000,
         instances=args.instances,
         max_concurrent=args.max_concurrent,
+        max_batch=args.max_batch,
     )
     work = BENCH / f"serving-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
     work.mkdir(parents=True)
