@@ -47,6 +47,10 @@ SetOption = Annotated[
         "--set", metavar="PATH=VALUE", help="Override a field of the file, e.g. --set compute=local."
     ),
 ]
+EndpointOverride = Annotated[
+    str | None, typer.Option("--endpoint-name", "-e", help="Endpoint (default: the file's).")
+]
+NameOverride = Annotated[str | None, typer.Option("--name", "-n", help="Name (default: the file's).")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Accepted for the Azure CLI's sake; no prompt.")]
 
 
@@ -216,6 +220,7 @@ def _show_deployment(d: BatchDeployment, output: OutputFormat) -> None:
         ("output", f"{settings.get('output_action')} → outputs/{settings.get('output_file_name')}"),
         ("sql output", "" if d.output is None else f"{d.output['table']} in {d.output['sql_url']}"),
         ("created", f"{fmt_timestamp(d.created_at)} by {d.created_by}"),
+        ("updated", fmt_timestamp(d.updated_at)),
     ):
         info.add_row(cell(key, "bold"), cell(value))
     print_tables(info)
@@ -224,10 +229,8 @@ def _show_deployment(d: BatchDeployment, output: OutputFormat) -> None:
 @deployment_app.command("create")
 def deployment_create(
     file: FileOption,
-    endpoint_name: Annotated[
-        str | None, typer.Option("--endpoint-name", "-e", help="Endpoint (default: the file's).")
-    ] = None,
-    name: Annotated[str | None, typer.Option("--name", "-n", help="Name (default: the file's).")] = None,
+    endpoint_name: EndpointOverride = None,
+    name: NameOverride = None,
     set_default: Annotated[
         bool, typer.Option("--set-default", help="Make it the endpoint's default deployment.")
     ] = False,
@@ -238,15 +241,40 @@ def deployment_create(
 ) -> None:
     """Create a batch deployment: upload its local model and code; the first one of an endpoint
     (or one created with --set-default) is what invoke uses."""
-    overrides = [*(set_ or [])]
-    overrides += [f"endpoint_name={endpoint_name}"] if endpoint_name else []
-    overrides += [f"name={name}"] if name else []
+    overrides = _overrides(set_, endpoint_name, name)
     with connect(url, workspace) as client:
         d = client.batch_deployments.create(
             file, overrides, set_default=set_default, step=lambda line: typer.echo(line, err=True)
         )
     typer.secho(f"batch deployment {d.endpoint_name}/{d.name} created", fg="green", err=True)
     _show_deployment(d, output)
+
+
+@deployment_app.command("update")
+def deployment_update(
+    file: FileOption,
+    endpoint_name: EndpointOverride = None,
+    name: NameOverride = None,
+    set_: SetOption = None,
+    output: OutputOption = OutputFormat.TABLE,
+    url: UrlOption = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Replace an existing batch deployment's model, code and settings with its file (checked
+    as on create); jobs already started keep theirs, the next invoke uses the new ones."""
+    overrides = _overrides(set_, endpoint_name, name)
+    with connect(url, workspace) as client:
+        d = client.batch_deployments.update(file, overrides, step=lambda line: typer.echo(line, err=True))
+    typer.secho(f"batch deployment {d.endpoint_name}/{d.name} updated", fg="green", err=True)
+    _show_deployment(d, output)
+
+
+def _overrides(set_: list[str] | None, endpoint_name: str | None, name: str | None) -> list[str]:
+    """--set first, then -e/--name: the options win over the file and over --set."""
+    overrides = [*(set_ or [])]
+    overrides += [f"endpoint_name={endpoint_name}"] if endpoint_name else []
+    overrides += [f"name={name}"] if name else []
+    return overrides
 
 
 @deployment_app.command("show")

@@ -96,21 +96,17 @@ class BatchDeploymentOperations:
         self._client = client
         self._http = client.http
 
-    def create(
+    def _body(
         self,
         path: str | Path,
-        overrides: list[str] | tuple[str, ...] = (),
-        *,
-        set_default: bool = False,
-        step: Callable[[str], None] | None = None,
-        progress: Progress | None = None,
-    ) -> BatchDeployment:
-        """Read the deployment file, upload its local model and code (only what the server
-        lacks), create it; ``set_default`` makes it what ``invoke`` uses."""
+        overrides: list[str] | tuple[str, ...],
+        set_default: bool,
+        say: Callable[[str], None],
+        progress: Progress | None,
+    ) -> tuple[str, str, dict[str, Any]]:
         from shipyard.specs.batch_endpoint import load_batch_deployment
         from shipyard.specs.refs import LocalPathRef
 
-        say = step or (lambda _line: None)
         loaded = load_batch_deployment(Path(path), overrides)
         body: dict[str, Any] = {
             "spec": dict(loaded.raw),
@@ -123,8 +119,39 @@ class BatchDeploymentOperations:
             body["code_snapshot"] = upload(self._client, loaded.code, "code", say, progress)
         add_environment(body, loaded.environment)
         say_notes(loaded.notes, say)
-        url = f"{_BASE}/{_q(loaded.spec.endpoint_name)}/deployments"
+        return loaded.spec.endpoint_name, loaded.spec.name, body
+
+    def create(
+        self,
+        path: str | Path,
+        overrides: list[str] | tuple[str, ...] = (),
+        *,
+        set_default: bool = False,
+        step: Callable[[str], None] | None = None,
+        progress: Progress | None = None,
+    ) -> BatchDeployment:
+        """Read the deployment file, upload its local model and code (only what the server
+        lacks), create it; ``set_default`` makes it what ``invoke`` uses."""
+        say = step or (lambda _line: None)
+        endpoint, _, body = self._body(path, overrides, set_default, say, progress)
+        url = f"{_BASE}/{_q(endpoint)}/deployments"
         return BatchDeployment(**self._http.request("POST", url, json=body))
+
+    def update(
+        self,
+        path: str | Path,
+        overrides: list[str] | tuple[str, ...] = (),
+        *,
+        set_default: bool = False,
+        step: Callable[[str], None] | None = None,
+        progress: Progress | None = None,
+    ) -> BatchDeployment:
+        """Replace an existing deployment's spec with its file, read and uploaded as by
+        :meth:`create`; jobs already started keep the spec they started with."""
+        say = step or (lambda _line: None)
+        endpoint, name, body = self._body(path, overrides, set_default, say, progress)
+        url = f"{_BASE}/{_q(endpoint)}/deployments/{_q(name)}"
+        return BatchDeployment(**self._http.request("PUT", url, json=body))
 
     def get(self, endpoint_name: str, name: str) -> BatchDeployment:
         url = f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}"

@@ -1,10 +1,12 @@
-"""Batch endpoints and their deployments: create, read, delete, choose the default.
+"""Batch endpoints and their deployments: create, read, update, delete, choose the default.
 
 A deployment is checked whole when it is created — endpoint, model (a registered version or
 an uploaded folder; an MLflow model needs no code, any other a scoring script with
 ``init()``/``run(mini_batch)``), environment, compute target — and its model files are pinned
 as a content-addressed snapshot, which every invocation's job then receives as an input.
-Nothing runs until ``invoke`` (:mod:`shipyard.services.batch_jobs`).
+Nothing runs until ``invoke`` (:mod:`shipyard.services.batch_jobs`). An update checks and
+pins the new file the same way and replaces the stored spec: a job copies what it needs when
+it is created, so the jobs already queued or running keep the spec they started with.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import builtins
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +120,7 @@ class BatchEndpointService:
         if found is None:
             if not known:
                 raise batch_endpoint_not_found(ctx.workspace, endpoint)
-            raise NotFound(f"batch endpoint {endpoint!r} has no deployment named {name!r}", name=name)
+            raise _deployment_not_found(endpoint, name)
         return found
 
     def list_deployments(self, ctx: RequestContext, endpoint: str) -> builtins.list[BatchDeployment]:
@@ -131,7 +133,7 @@ class BatchEndpointService:
         """Checked whole first; the first deployment of an endpoint becomes its default."""
         spec = request.spec
         self.get(ctx, spec.endpoint_name)
-        resolved, summary = self._resolve(ctx, request)
+        resolved, summary = self._resolve(ctx, request, "create")
         now = now_ms()
         deployment = BatchDeployment(
             endpoint=spec.endpoint_name,
@@ -152,6 +154,20 @@ class BatchEndpointService:
                 uow.batch_endpoints.set_default(ctx.workspace, spec.endpoint_name, spec.name, now)
         return deployment
 
+    def update_deployment(self, ctx: RequestContext, request: BatchDeploymentRequest) -> BatchDeployment:
+        """Replace the deployment's spec, checked whole as on create; the next invoke uses it."""
+        spec = request.spec
+        current = self.get_deployment(ctx, spec.endpoint_name, spec.name)
+        resolved, summary = self._resolve(ctx, request, "update")
+        now = now_ms()
+        deployment = replace(current, spec=resolved, model=summary, updated_at=now)
+        with self.db.write() as uow:
+            if not uow.batch_deployments.update(ctx.workspace, deployment):
+                raise _deployment_not_found(spec.endpoint_name, spec.name)
+            if request.set_default:
+                uow.batch_endpoints.set_default(ctx.workspace, spec.endpoint_name, spec.name, now)
+        return deployment
+
     def delete_deployment(self, ctx: RequestContext, endpoint: str, name: str) -> None:
         """Deleting the default leaves the endpoint without one until another is set."""
         with self.db.write() as uow:
@@ -159,21 +175,22 @@ class BatchEndpointService:
             if found is None:
                 raise batch_endpoint_not_found(ctx.workspace, endpoint)
             if not uow.batch_deployments.delete(ctx.workspace, endpoint, name):
-                raise NotFound(f"batch endpoint {endpoint!r} has no deployment named {name!r}", name=name)
+                raise _deployment_not_found(endpoint, name)
             if found.default_deployment == name:
                 uow.batch_endpoints.set_default(ctx.workspace, endpoint, None, now_ms())
 
     # -- checking a request --------------------------------------------------------------
 
     def _resolve(
-        self, ctx: RequestContext, request: BatchDeploymentRequest
+        self, ctx: RequestContext, request: BatchDeploymentRequest, verb: str
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         spec = request.spec
-        model = self.models.resolve(ctx.workspace, _model_ref(spec, request), request.model_snapshot)
+        command = f"shipyard batch-deployment {verb} -f"
+        model = self.models.resolve(ctx.workspace, _model_ref(spec, request, command), request.model_snapshot)
         assert model is not None  # the spec requires a model
         code = None
         if spec.code_configuration is not None:
-            code = self._code(request)
+            code = self._code(request, command)
         elif model.kind != "mlflow":
             raise InvalidSpec(
                 f"{request.source}: {model} has no MLmodel file, so it is not an MLflow model; add"
@@ -185,7 +202,7 @@ class BatchEndpointService:
             request.environment,
             request.source,
             "deployment",
-            "shipyard batch-deployment create -f",
+            command,
         )
         env = self.environments.resolve_in(ctx.workspace, choice)
         compute = self.computes.resolve(ctx, spec.compute_name)
@@ -220,13 +237,13 @@ class BatchEndpointService:
         }
         return resolved, summary
 
-    def _code(self, request: BatchDeploymentRequest) -> dict[str, str]:
+    def _code(self, request: BatchDeploymentRequest, command: str) -> dict[str, str]:
         spec = request.spec
         assert spec.code_configuration is not None
         if not request.code_snapshot:
             raise InvalidSpec(
                 f"{request.source}: code_configuration.code '{spec.code_configuration.code}' was not"
-                " uploaded; create the deployment with `shipyard batch-deployment create -f`",
+                f" uploaded; send the file with `{command}`",
                 field="code_configuration.code",
             )
         script = Path(spec.code_configuration.scoring_script).as_posix()
@@ -248,7 +265,11 @@ class BatchEndpointService:
             return self.snapshots.snapshot_local_folder(folder).digest
 
 
-def _model_ref(spec: BatchDeploymentSpec, request: BatchDeploymentRequest) -> AssetRef | None:
+def _deployment_not_found(endpoint: str, name: str) -> NotFound:
+    return NotFound(f"batch endpoint {endpoint!r} has no deployment named {name!r}", name=name)
+
+
+def _model_ref(spec: BatchDeploymentSpec, request: BatchDeploymentRequest, command: str) -> AssetRef | None:
     model = spec.model
     if model is None or request.model_snapshot:
         return None
@@ -263,6 +284,6 @@ def _model_ref(spec: BatchDeploymentSpec, request: BatchDeploymentRequest) -> As
         where = "model"
     raise InvalidSpec(
         f"{request.source}: the model is a local path, which the server cannot read;"
-        " create the deployment with `shipyard batch-deployment create -f` (which uploads it)",
+        f" send the file with `{command}` (which uploads it)",
         field=where,
     )

@@ -55,4 +55,8 @@ class BatchDeploymentRepository(ABC):
         """By name."""
 
     @abstractmethod
+    def update(self, workspace: str, deployment: BatchDeployment) -> bool:
+        """Replace its spec, model and updated_at; False when there is no such deployment."""
+
+    @abstractmethod
     def delete(self, workspace: str, endpoint: str, name: str) -> bool: ...

@@ -93,15 +93,21 @@ def delete(name: str, ctx: Ctx, svc: Svc) -> Response:
     summary="Create a batch deployment (its model is pinned now; nothing runs until invoke)",
 )
 def create_deployment(name: str, body: BatchDeploymentIn, ctx: Ctx, svc: Svc) -> object:
+    request = _request(name, body)
+    return json_response(deployment_out(svc.batch_endpoints.create_deployment(ctx, request)), 201)
+
+
+def _request(endpoint: str, body: BatchDeploymentIn, hint: str = "") -> BatchDeploymentRequest:
+    """The file checked as on create; it must name the endpoint of the URL."""
     spec = validate_spec(body.spec, BatchDeploymentSpec, body.source)
-    if spec.endpoint_name != name:
+    if spec.endpoint_name != endpoint:
         raise InvalidSpec(
             f"{body.source}: endpoint_name is '{spec.endpoint_name}'"
-            f" but the request is for batch endpoint '{name}'",
+            f" but the request is for batch endpoint '{endpoint}'{hint}",
             field="endpoint_name",
         )
     env = body.environment
-    request = BatchDeploymentRequest(
+    return BatchDeploymentRequest(
         spec=spec,
         source=body.source,
         raw=body.spec,
@@ -112,7 +118,6 @@ def create_deployment(name: str, body: BatchDeploymentIn, ctx: Ctx, svc: Svc) ->
         else InlineEnvironmentValues(env.python, tuple(env.requirements), env.image),
         set_default=body.set_default,
     )
-    return json_response(deployment_out(svc.batch_endpoints.create_deployment(ctx, request)), 201)
 
 
 @router.get(
@@ -128,6 +133,23 @@ def list_deployments(name: str, ctx: Ctx, svc: Svc) -> object:
 )
 def get_deployment(name: str, deployment: str, ctx: Ctx, svc: Svc) -> object:
     return json_response(deployment_out(svc.batch_endpoints.get_deployment(ctx, name, deployment)))
+
+
+@router.put(
+    "/{name}/deployments/{deployment}",
+    response_model=BatchDeploymentOut,
+    summary="Update a batch deployment: its file replaces the spec (running jobs keep theirs)",
+)
+def update_deployment(name: str, deployment: str, body: BatchDeploymentIn, ctx: Ctx, svc: Svc) -> object:
+    svc.batch_endpoints.get_deployment(ctx, name, deployment)  # 404 before the file is read
+    request = _request(name, body, "; a deployment cannot move to another endpoint")
+    if request.spec.name != deployment:
+        raise InvalidSpec(
+            f"{body.source}: name is '{request.spec.name}' but the request is for batch deployment"
+            f" '{deployment}'; a deployment cannot be renamed: create one under the new name",
+            field="name",
+        )
+    return json_response(deployment_out(svc.batch_endpoints.update_deployment(ctx, request)))
 
 
 @router.delete("/{name}/deployments/{deployment}", status_code=204, summary="Delete a batch deployment")

@@ -188,6 +188,21 @@ class SqlBatchDeploymentRepository(BatchDeploymentRepository):
     def list(self, workspace: str, endpoint: str) -> builtins.list[BatchDeployment]:
         return [self._row(r) for r in self.conn.execute(self._select(workspace, endpoint).order_by(_d.name))]
 
+    def update(self, workspace: str, deployment: BatchDeployment) -> bool:
+        endpoint_id = _endpoint_id(self.conn, workspace, deployment.endpoint)
+        if endpoint_id is None:
+            return False
+        done = self.conn.execute(
+            update(t.batch_deployments)
+            .where(_d.endpoint_id == endpoint_id, _d.name == deployment.name)
+            .values(
+                spec=_json(deployment.spec),
+                model=_json(deployment.model),
+                updated_at=deployment.updated_at,
+            )
+        )
+        return bool(done.rowcount)
+
     def delete(self, workspace: str, endpoint: str, name: str) -> bool:
         endpoint_id = _endpoint_id(self.conn, workspace, endpoint)
         if endpoint_id is None:
