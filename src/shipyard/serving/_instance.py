@@ -15,6 +15,14 @@ UNIX socket a probe costs microseconds and a deployment is ready as soon as its 
 ``initial_delay + failure_threshold * period`` is still the time it gets before it is
 reported Failed ("readiness probe failed N times"). State lives under the runtime's
 condition; every change notifies it.
+
+Each worker process gets a socket path of its own (``socket_paths()``), and the instance's
+state, pid and address change together, under the condition: a snapshot never shows a
+Ready instance whose process has already been found dead, nor a restarted worker's pid
+beside the address of the worker before it. Once a process is reaped its socket file is
+removed, so no path is ever left bound to nothing or shared by two processes (a scale down
+and up again, or a restart, would otherwise rebind the path a draining worker still answers
+on).
 """
 
 from __future__ import annotations
@@ -50,7 +58,7 @@ class InstanceSupervisor:
         plan: DeploymentPlan,
         plan_file: Path,
         index: int,
-        socket_path: Path,
+        socket_paths: Callable[[], Path],
         log: DeploymentLog,
         cond: threading.Condition,
         env: dict[str, str],
@@ -60,10 +68,13 @@ class InstanceSupervisor:
     ) -> None:
         self.plan = plan
         self.index = index
-        self.socket_path = socket_path
-        self.address = "http+unix://" + quote(str(socket_path), safe="")
+        self._socket_paths = socket_paths
+        # The current process's socket (the next one's until it starts); changed under the
+        # condition, with ``pid``.
+        self.socket_path = socket_paths()
+        self.address = _address(self.socket_path)
+        self.pid: int | None = None  # the current worker process while it is known to run
         self._plan_file = plan_file
-        self._failure_file = socket_path.with_suffix(".failure")
         self._log = log
         self._cond = cond
         self._env = env
@@ -77,6 +88,7 @@ class InstanceSupervisor:
         self._ready_since: float | None = None
         self._ready_this_run = False
         self._liveness_kill = ""
+        self._runs = 0  # worker processes started so far
         self.finished = False  # the thread is done: the process is gone
         self._popen: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
@@ -107,12 +119,13 @@ class InstanceSupervisor:
         return self._stop.is_set()
 
     def snapshot(self) -> Instance:
-        popen = self._popen
+        """Under the condition: state, pid and address as the thread last set them together
+        (not ``Popen.returncode``, which turns before the state does)."""
         return Instance(
             index=self.index,
             state=self.state,
             address=self.address,
-            pid=popen.pid if popen is not None and popen.returncode is None else None,
+            pid=self.pid,
             restarts=self.restarts,
             message=self.message,
             revision=self.plan.revision,
@@ -122,15 +135,19 @@ class InstanceSupervisor:
 
     def _set(self, state: InstanceState, message: str) -> None:
         with self._cond:
-            if self._stop.is_set() and state is not InstanceState.STOPPED:
-                return
-            if state is InstanceState.READY and self.state is not InstanceState.READY:
-                self._ready_since = time.monotonic()
-            elif state is not InstanceState.READY:
-                self._ready_since = None
-            self.state, self.message = state, message
-            self._on_change()
-            self._cond.notify_all()
+            self._set_locked(state, message)
+
+    def _set_locked(self, state: InstanceState, message: str) -> None:
+        """Under the condition, so that callers change pid, address or restarts in the same step."""
+        if self._stop.is_set() and state is not InstanceState.STOPPED:
+            return
+        if state is InstanceState.READY and self.state is not InstanceState.READY:
+            self._ready_since = time.monotonic()
+        elif state is not InstanceState.READY:
+            self._ready_since = None
+        self.state, self.message = state, message
+        self._on_change()
+        self._cond.notify_all()
 
     def _run(self) -> None:
         try:
@@ -143,21 +160,21 @@ class InstanceSupervisor:
             pass
         finally:
             self._terminate()
+            self._remove_files()
             with self._cond:
-                self.finished = True
-            self._set(InstanceState.STOPPED, "stopped")
+                self.finished, self.pid = True, None
+                self._set_locked(InstanceState.STOPPED, "stopped")
 
     def _run_once(self) -> str:
         """Start the worker and watch it; return why it ended (it is dead by then)."""
         self._popen, self._ready_this_run = None, False
-        with contextlib.suppress(FileNotFoundError):
-            self._failure_file.unlink()
-        with contextlib.suppress(FileNotFoundError):
-            self.socket_path.unlink()
+        # A fresh path for every process: the one before may still be draining on its own.
+        path = self.socket_path if self._runs == 0 else self._socket_paths()
+        self._runs += 1
         python = str(self.plan.python_bin_dir / "python") if self.plan.python_bin_dir else sys.executable
         argv = [python, "-m", "shipyard.serving.worker", "--plan", str(self._plan_file)]
-        argv += ["--index", str(self.index), "--bind", f"unix:{self.socket_path}"]
-        argv += ["--failure-file", str(self._failure_file), "--drain-s", str(_WORKER_DRAIN_S)]
+        argv += ["--index", str(self.index), "--bind", f"unix:{path}"]
+        argv += ["--failure-file", str(_failure_file(path)), "--drain-s", str(_WORKER_DRAIN_S)]
         started = time.monotonic()
         try:
             popen = subprocess.Popen(
@@ -172,14 +189,19 @@ class InstanceSupervisor:
         except OSError as exc:
             return f"could not start the worker ({python}): {exc}"
         assert popen.stdout is not None
-        self._popen = popen
         self._log.pump(f"worker {self.index}", popen.stdout)
         self._log.event(f"worker {self.index} started (pid {popen.pid}, revision {self.plan.revision})")
-        if self.state is not InstanceState.FAILED:  # a Failed instance stays Failed until Ready
-            self._set(InstanceState.STARTING, "loading the model")
+        self._started(popen, path)
         if self._wait_until_ready(popen, started):
             self._watch(popen)
         return self._exit_reason(popen)
+
+    def _started(self, popen: subprocess.Popen[bytes], path: Path) -> None:
+        with self._cond:
+            self._popen, self.pid = popen, popen.pid
+            self.socket_path, self.address = path, _address(path)
+            if self.state is not InstanceState.FAILED:  # a Failed instance stays Failed until Ready
+                self._set_locked(InstanceState.STARTING, "loading the model")
 
     def _wait_until_ready(self, popen: subprocess.Popen[bytes], started: float) -> bool:
         rp = self.plan.readiness
@@ -249,14 +271,26 @@ class InstanceSupervisor:
 
     def _exit_reason(self, popen: subprocess.Popen[bytes]) -> str:
         code = popen.wait()
-        if self._liveness_kill:
-            why, self._liveness_kill = self._liveness_kill, ""
-            return why
-        if code == _EXIT_LOAD_FAILED and self._failure_file.is_file():
-            return self._failure_file.read_text(encoding="utf-8", errors="replace").strip()
-        if code < 0:
-            return f"killed by signal {_signal_name(-code)}"
-        return f"exited with code {code}"
+        # What it started in its process group could still hold its socket: gone with it.
+        self._kill(popen, signal.SIGKILL)
+        failure_file = _failure_file(self.socket_path)
+        try:
+            if self._liveness_kill:
+                why, self._liveness_kill = self._liveness_kill, ""
+                return why
+            if code == _EXIT_LOAD_FAILED and failure_file.is_file():
+                return failure_file.read_text(encoding="utf-8", errors="replace").strip()
+            if code < 0:
+                return f"killed by signal {_signal_name(-code)}"
+            return f"exited with code {code}"
+        finally:
+            self._remove_files()
+
+    def _remove_files(self) -> None:
+        """The reaped process's socket (nothing listens on it any more) and failure file."""
+        for path in (self.socket_path, _failure_file(self.socket_path)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
     def _after_crash(self, why: str) -> None:
         popen = self._popen
@@ -266,12 +300,13 @@ class InstanceSupervisor:
             self._crashes_in_row = 0
         self._crashes_in_row += 1
         delay = min(self._backoff_cap, self._backoff_base * 2 ** (self._crashes_in_row - 1))
-        with self._cond:
-            self.restarts += 1
         state = InstanceState.FAILED if loading else InstanceState.CRASHED
         verb = "could not start" if loading else "crashed"
         self._log.event(f"worker {self.index}{pid} {verb}: {why}; restarting in {delay:g} s")
-        self._set(state, f"{why} (restarting in {delay:g} s)")
+        with self._cond:  # one step: no snapshot shows it Ready without a process, or counted twice
+            self.restarts += 1
+            self.pid = None
+            self._set_locked(state, f"{why} (restarting in {delay:g} s)")
         if self._stop.wait(delay):
             raise StopRequested
 
@@ -299,6 +334,14 @@ class InstanceSupervisor:
         # The worker leads its own process group (start_new_session): its children go too.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(popen.pid, sig)
+
+
+def _address(socket_path: Path) -> str:
+    return "http+unix://" + quote(str(socket_path), safe="")
+
+
+def _failure_file(socket_path: Path) -> Path:
+    return socket_path.with_suffix(".failure")
 
 
 def _signal_name(number: int) -> str:

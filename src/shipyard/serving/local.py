@@ -7,11 +7,13 @@ Each deployment owns a folder under ``state_dir/deployments/``::
                       N s, probe failures, drained/stopped
     plan-<gen>.json   the plan each generation of workers was started with (mode 0600)
 
-and each worker a UNIX socket in ``state_dir/sockets/`` (a private folder: mode 0700) — or in
-a fresh ``/tmp/shipyard-sock-*`` folder when ``state_dir`` is too deep for the 107-byte
-socket path limit. A worker's address is ``http+unix://<percent-encoded socket path>``; a
-client connects with ``httpx.AsyncHTTPTransport(uds=unquote(address[len("http+unix://"):]))``
-and any URL on it (``http://worker/score``).
+and each worker process a UNIX socket of its own in ``state_dir/sockets/`` (a private folder:
+mode 0700) — or in a fresh ``/tmp/shipyard-sock-*`` folder when ``state_dir`` is too deep for
+the 107-byte socket path limit. A restarted worker has a new socket, so a new address; the
+old socket is removed once its process is gone. A worker's address is
+``http+unix://<percent-encoded socket path>``; a client connects with
+``httpx.AsyncHTTPTransport(uds=unquote(address[len("http+unix://"):]))`` and any URL on it
+(``http://worker/score``).
 
 Applying a plan with a new revision starts the new workers beside the old ones; the old
 ones keep serving until every new one is Ready, then drain: they leave ``instances()``
@@ -26,9 +28,9 @@ worker and the endpoint service applies the plans again on start.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
+import itertools
 import logging
 import os
 import re
@@ -57,7 +59,7 @@ from shipyard.serving._planfile import write_plan
 __all__ = ["LocalProcessRuntime"]
 
 logger = logging.getLogger(__name__)
-_SOCKET_DIR_MAX = 70  # + "/<12 hex>-<6 hex>-<gen>-<index>.sock" stays under the 107-byte limit
+_SOCKET_DIR_MAX = 70  # + "/<12 hex>-<6 hex>-<up to 11 digits>.sock" stays under the 107-byte limit
 
 
 @dataclasses.dataclass
@@ -107,6 +109,9 @@ class LocalProcessRuntime(DeploymentRuntime):
         self._sockets = sockets
         # in socket names: a worker orphaned by a previous server never shares a path with ours
         self._nonce = secrets.token_hex(3)
+        # Every worker process gets a socket path never used before: a restarted or re-added
+        # worker must not rebind (and so steal) the path a draining one still answers on.
+        self._socket_numbers = itertools.count(1)
         self._drain_s, self._handoff_s, self._grace = drain_s, handoff_s, kill_grace_s
         self._backoff = (backoff_base_s, backoff_cap_s, backoff_reset_s)
         self._env = dict(os.environ if server_env is None else server_env)
@@ -180,10 +185,7 @@ class LocalProcessRuntime(DeploymentRuntime):
             dep.log.event(f"removing the deployment: draining {len(workers)} worker(s) (up to {drain_s:g} s)")
             self._cond.notify_all()
         for worker in workers:
-            worker.join()
-        for worker in workers:
-            with contextlib.suppress(FileNotFoundError):
-                worker.socket_path.unlink()
+            worker.join()  # each removes its socket once its process is gone
         dep.log.event("removed")
 
     def logs(self, key: DeploymentKey, lines: int = 100) -> str:
@@ -269,7 +271,7 @@ class LocalProcessRuntime(DeploymentRuntime):
             plan=plan,
             plan_file=dep.folder / f"plan-{dep.generation}.json",
             index=index,
-            socket_path=self._sockets / f"{_digest(dep.key)}-{self._nonce}-{dep.generation}-{index}.sock",
+            socket_paths=lambda: self._socket_path(dep.key),
             log=dep.log,
             cond=self._cond,
             env=env,
@@ -279,6 +281,11 @@ class LocalProcessRuntime(DeploymentRuntime):
         )
         dep.current[index] = worker
         worker.start()
+
+    def _socket_path(self, key: DeploymentKey) -> Path:
+        with self._cond:  # supervisors ask from their own threads (the condition's lock is an RLock)
+            number = next(self._socket_numbers)
+        return self._sockets / f"{_digest(key)}-{self._nonce}-{number}.sock"
 
     def _stop(self, dep: _Deployment, worker: InstanceSupervisor, drain_s: float) -> None:
         if worker.stopping:

@@ -18,7 +18,7 @@ from shipyard.errors import Unavailable
 from shipyard.services.serving_ports import DeploymentKey, DeploymentPlan, Instance, InstanceState, Probe
 from shipyard.serving.local import LocalProcessRuntime
 
-from ._helpers import FAST, client, mlflow_plan, ready, script_plan
+from ._helpers import FAST, client, mlflow_plan, ready, script_plan, socket_path
 from .conftest import COLUMNS, ROWS
 
 RECORDS = [dict(zip(COLUMNS, r, strict=True)) for r in ROWS]
@@ -160,10 +160,68 @@ def test_a_killed_worker_is_restarted_and_the_crash_is_in_the_log(
     (after,) = runtime.instances(key)
     assert after.state is InstanceState.READY
     assert after.restarts == 1
+    assert after.pid is not None
     with client(after.address) as c:
         assert c.post("/score", json={"data": [1]}).json() == [2.0]
+    # The dead worker's socket is gone, not left for a router to be refused on.
+    assert after.address != before.address
+    assert not os.path.exists(socket_path(before.address))
     log = runtime.logs(key)
     assert f"worker 0 (pid {before.pid}) crashed: killed by signal SIGKILL; restarting in 1 s" in log
+    runtime.remove(key, drain_s=0)
+    assert not os.path.exists(socket_path(after.address))
+
+
+@pytest.mark.slow
+def test_a_crash_shows_in_one_step_never_as_ready_without_its_process(
+    runtime: LocalProcessRuntime, custom_model: tuple[Path, Path]
+) -> None:
+    """Regression: the process's exit showed in ``instances()`` (pid None, then restarts 1)
+    while the instance still said Ready, so a router picked a dead worker's address."""
+    key = DeploymentKey("default", "custom", "lazarus")
+    runtime.apply(script_plan(key, *custom_model))
+    (before,) = runtime.wait_ready(key, 60)
+    assert before.pid is not None
+    os.kill(before.pid, signal.SIGKILL)
+    seen: list[Instance] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # no sleep: the window was a few microseconds wide
+        (now,) = runtime.instances(key)
+        seen.append(now)
+        if now.state is InstanceState.READY and now.restarts == 1:
+            break
+    assert seen[-1].state is InstanceState.READY and seen[-1].restarts == 1, runtime.logs(key)
+    for s in seen:
+        if s.state is InstanceState.READY:
+            new = s.restarts == 1 and s.pid not in (None, before.pid) and s.address != before.address
+            old = (s.restarts, s.pid, s.address) == (0, before.pid, before.address)
+            assert new or old, s
+        else:
+            assert s.state in (InstanceState.CRASHED, InstanceState.STARTING), s
+            assert s.restarts == 1, s
+            assert (s.pid is None) is (s.state is InstanceState.CRASHED), s
+    runtime.remove(key, drain_s=0)
+
+
+@pytest.mark.slow
+def test_a_worker_added_back_while_its_predecessor_drains_gets_a_socket_of_its_own(
+    runtime: LocalProcessRuntime, custom_model: tuple[Path, Path]
+) -> None:
+    """Regression: scaling down and up again restarted index 1 on the path its draining
+    predecessor still answered on: unlinked and rebound under the routers that picked it."""
+    key = DeploymentKey("default", "custom", "yoyo")
+    runtime.apply(script_plan(key, *custom_model, instance_count=2))
+    first = {i.index: i for i in runtime.wait_ready(key, 60)}
+    with client(first[1].address) as draining:
+        runtime.apply(script_plan(key, *custom_model, revision="r1-x1", instance_count=1))
+        runtime.apply(script_plan(key, *custom_model, revision="r1-x2", instance_count=2))
+        # still within its hand-off (0.3 s): a router that picked it a moment ago reaches it
+        assert draining.post("/score", json={"data": [2]}).json() == [4.0]
+    again = {i.index: i for i in runtime.wait_ready(key, 60) if i.state is InstanceState.READY}
+    assert again[1].address != first[1].address
+    assert again[1].pid != first[1].pid
+    with client(again[1].address) as c:
+        assert c.post("/score", json={"data": [3]}).json() == [6.0]
     runtime.remove(key, drain_s=0)
 
 
