@@ -122,7 +122,12 @@ class ScoringRouter:
             status = exc.status
             body = orjson.dumps(exc.to_payload())
             content_type = b"application/json"
-        headers = [(b"content-type", content_type), (REQUEST_ID_HEADER.encode(), request_id.encode())]
+        # content-length: without it uvicorn frames the answer as chunked
+        headers = [
+            (b"content-type", content_type),
+            (b"content-length", b"%d" % len(body)),
+            (REQUEST_ID_HEADER.encode(), request_id.encode()),
+        ]
         if served is not None:
             headers.append((DEPLOYMENT_HEADER.encode(), served.encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
