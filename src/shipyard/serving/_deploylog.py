@@ -4,6 +4,11 @@ Each line starts with a UTC timestamp and its source::
 
     2026-11-26T08:50:01.123Z [worker 0] model loaded in 2.41 s; ready
     2026-11-26T08:50:07.002Z [runtime] worker 0 (pid 4242) crashed: killed by signal SIGKILL
+
+A chatty scoring script must not fill the disk: past ``max_bytes`` the file is renamed
+``deployment.log.1`` (the older ones move up to ``.<backups>``, the oldest is dropped) and
+a new one begun; ``tail`` reads across them, so ``get-logs --lines N`` does not come up
+short right after a rotation.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from pathlib import Path
 from typing import IO
 
 _BLOCK = 1 << 16
+MAX_BYTES = 16 << 20  # per file; with BACKUPS, at most 64 MiB per deployment
+BACKUPS = 3
 
 
 def _timestamp() -> str:
@@ -23,8 +30,10 @@ def _timestamp() -> str:
 
 
 class DeploymentLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, max_bytes: int = MAX_BYTES, backups: int = BACKUPS) -> None:
         self.path = path
+        self._max = max_bytes
+        self._backups = max(1, backups)
         self._lock = threading.Lock()
         path.touch()
 
@@ -36,8 +45,20 @@ class DeploymentLog:
     def write(self, source: str, text: str) -> None:
         stamp = _timestamp()
         data = "".join(f"{stamp} [{source}] {line}\n" for line in text.splitlines() or [""])
-        with self._lock, open(self.path, "a", encoding="utf-8") as f:
-            f.write(data)
+        with self._lock:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(data)
+                size = f.tell()
+            if size >= self._max:
+                self._rotate()
+
+    def _rotate(self) -> None:
+        for i in range(self._backups - 1, 0, -1):
+            older = _backup(self.path, i)
+            if older.exists():
+                os.replace(older, _backup(self.path, i + 1))
+        os.replace(self.path, _backup(self.path, 1))
+        self.path.touch()
 
     def event(self, text: str) -> None:
         self.write("runtime", text)
@@ -58,12 +79,33 @@ class DeploymentLog:
         return tail(self.path, lines)
 
 
+def _backup(path: Path, n: int) -> Path:
+    return path.with_name(f"{path.name}.{n}")
+
+
 def tail(path: Path, lines: int) -> str:
-    """The last ``lines`` lines of ``path``, read from the end."""
+    """The last ``lines`` lines of the log at ``path`` and, when it has fewer, of the files
+    it was rotated into (``path.1``, ``path.2``, …)."""
     if lines <= 0:
         return ""
-    if not path.is_file():
-        return ""
+    parts: list[str] = []
+    n, wanted = 0, lines
+    while wanted > 0:
+        current = path if n == 0 else _backup(path, n)
+        if not current.is_file():
+            if n == 0:
+                n += 1
+                continue
+            break
+        chunk = _tail_one(current, wanted)
+        parts.append(chunk)
+        wanted -= chunk.count("\n")
+        n += 1
+    return "".join(reversed(parts))
+
+
+def _tail_one(path: Path, lines: int) -> str:
+    """The last ``lines`` lines of one file, read from the end."""
     with open(path, "rb") as f:
         end = os.fstat(f.fileno()).st_size
         pos, data = end, b""
