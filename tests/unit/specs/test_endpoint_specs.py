@@ -87,6 +87,7 @@ def test_mlflow_deployment_reads_settings_and_azure_string_booleans() -> None:
     spec = parse_spec(MLFLOW, OnlineDeploymentSpec, "d.yml")
     assert spec.instance_count == 2
     assert spec.request_settings.max_concurrent_requests_per_instance == 4
+    assert spec.request_settings.max_batch_size == 32  # Shipyard's default: batches on
     assert spec.readiness_probe.period == 2
     assert spec.readiness_probe.failure_threshold == 30  # Azure's default kept
     assert spec.data_collector is not None
@@ -109,6 +110,11 @@ def test_mlflow_deployment_reads_settings_and_azure_string_booleans() -> None:
         ),
         (MLFLOW.replace("    model_outputs:", "    model_outputz:"), 16, "model_outputz"),
         (MLFLOW + "liveness_probe:\n  timeout: 0\n", 20, "liveness_probe.timeout"),
+        (
+            MLFLOW.replace("  request_timeout_ms: 3000", "  request_timeout_ms: 3000\n  max_batch_size: 0"),
+            7,
+            "request_settings.max_batch_size",
+        ),
     ],
 )
 def test_bad_deployment_fields_name_their_line(text: str, line: int, words: str) -> None:
