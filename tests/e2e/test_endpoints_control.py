@@ -335,3 +335,37 @@ def test_a_restart_applies_succeeded_deployments_again(  # type: ignore[no-untyp
     assert client.online_deployments.get("kept", "blue").provisioning_state == "Succeeded"
     assert client.online_endpoints.get_keys("kept") == keys  # keys survive the restart
     assert client.online_endpoints.get("kept").traffic == {"blue": 100}
+
+
+SLOW_SCORE = SCORE.replace("def init():\n", "def init():\n    import time; time.sleep(3)\n")
+
+
+def test_all_traffic_asked_by_a_create_interrupted_by_a_restart_is_still_routed(  # type: ignore[no-untyped-def]
+    server_factory, tmp_path: Path, clients: Callable[[str], Client]
+):
+    home = tmp_path / "home"
+    first: ServerProcess = server_factory(home=home)
+    write(tmp_path / "model" / "weights.txt", "w=3")
+    write(tmp_path / "code" / "score.py", SLOW_SCORE)
+    ep = write(tmp_path / "ep.yml", ENDPOINT.format(name="later"))
+    ok(cli("online-endpoint", "create", "-f", str(ep), url=first.url))
+    spec = write(tmp_path / "d.yml", CUSTOM.format(name="blue", endpoint="later", script="score.py"))
+    ok(cli("online-deployment", "create", "-f", str(spec), "--all-traffic", "--no-wait", url=first.url))
+    assert clients(first.url).online_deployments.get("later", "blue").provisioning_state == "Creating"
+    first.stop()  # while init() sleeps
+
+    second: ServerProcess = server_factory(home=home)
+    client = clients(second.url)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if client.online_deployments.get("later", "blue").provisioning_state != "Creating":
+            break
+        time.sleep(0.3)
+    assert client.online_deployments.get("later", "blue").provisioning_state == "Succeeded"
+    deadline = time.monotonic() + 10  # the traffic is set right after the state
+    while client.online_endpoints.get("later").traffic != {"blue": 100} and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert client.online_endpoints.get("later").traffic == {"blue": 100}
+    logs = client.online_deployments.get_logs("later", "blue", lines=1000)
+    assert "(then all live traffic to it, as its create asked)" in logs, logs
+    assert "all live traffic now goes to it (--all-traffic)" in logs, logs

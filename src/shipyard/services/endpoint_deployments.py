@@ -57,6 +57,9 @@ _PLAN_KEYS = (
 )
 _MAX_READY_WAIT_S = 900.0
 _PREPARE_LOG = "deploy.log"
+# ``--all-traffic`` waiting for its revision to succeed: a file beside the preparation log
+# (holding the revision), so that a restart while Creating still routes the traffic.
+_ALL_TRAFFIC = "all-traffic.pending"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,8 +208,14 @@ class DeploymentService:
             found = uow.deployments.in_states(states)
         for d in found:
             key = DeploymentKey(d.workspace, d.endpoint, d.name)
-            self._say(key, f"server restarted: applying revision {d.revision} again")
-            self._start(key, d.revision, d.spec, all_traffic=False)
+            pending = self._folder(key) / _ALL_TRAFFIC
+            all_traffic = pending.is_file() and pending.read_text(encoding="utf-8") == d.revision
+            self._say(
+                key,
+                f"server restarted: applying revision {d.revision} again"
+                + (" (then all live traffic to it, as its create asked)" if all_traffic else ""),
+            )
+            self._start(key, d.revision, d.spec, all_traffic=all_traffic)
 
     def close(self) -> None:
         """Stop bringing deployments up (server shutdown). What was interrupted keeps its
@@ -301,8 +310,15 @@ class DeploymentService:
             out.write(line.rstrip("\n") + "\n")
 
     def _start(self, key: DeploymentKey, revision: str, spec: dict[str, Any], *, all_traffic: bool) -> None:
-        if self.runtime is not None:
-            self._pool.submit(self._bring_up, key, revision, spec, all_traffic)
+        if self.runtime is None:
+            return
+        pending = self._folder(key) / _ALL_TRAFFIC
+        if all_traffic:
+            pending.parent.mkdir(parents=True, exist_ok=True)
+            pending.write_text(revision, encoding="utf-8")
+        else:
+            pending.unlink(missing_ok=True)  # a newer revision without the flag replaces the wish
+        self._pool.submit(self._bring_up, key, revision, spec, all_traffic)
 
     def _bring_up(self, key: DeploymentKey, revision: str, spec: dict[str, Any], all_traffic: bool) -> None:
         assert self.runtime is not None
@@ -318,11 +334,14 @@ class DeploymentService:
             if not isinstance(exc, ShipyardError):
                 log.exception("deployment %s failed", key)
             self._say(key, f"failed: {reason}")
-            self._finish(key, revision, DeploymentState.FAILED, reason)
+            if self._finish(key, revision, DeploymentState.FAILED, reason):
+                (self._folder(key) / _ALL_TRAFFIC).unlink(missing_ok=True)
             return
         self._say(key, f"revision {revision}: every worker is ready")
         if self._finish(key, revision, DeploymentState.SUCCEEDED, "") and all_traffic:
             self.endpoints.route_all_traffic(key.workspace, key.endpoint, key.deployment)
+            self._say(key, "all live traffic now goes to it (--all-traffic)")
+            (self._folder(key) / _ALL_TRAFFIC).unlink(missing_ok=True)
         for old in self._folder(key).iterdir():
             if old.is_dir() and old.name != revision:
                 shutil.rmtree(old, ignore_errors=True)
