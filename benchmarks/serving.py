@@ -8,7 +8,7 @@ a bare ASGI app and the thinnest server of the same model, at concurrency 1, 8 a
 The model: ``StandardScaler`` + ``LogisticRegression`` on scikit-learn's breast-cancer data
 (30 numeric features), logged with ``mlflow.sklearn.log_model`` and registered through the
 ``mlflow`` client against Shipyard's tracking server; ~1 ms of ``predict`` for the 10 rows
-each request carries. Four servers, all up for the whole run, measured in turns (so a
+each request carries. Four servers (five targets), all up for the whole run, measured in turns (so a
 load spike on this shared machine hits all four):
 
 - **Shipyard**: ``shipyard up`` on a fresh home; an online endpoint (``auth_mode: key``) with
@@ -21,6 +21,9 @@ load spike on this shared machine hits all four):
 - **the model ceiling**: ``benchmarks/_bare_model_asgi.py``, the thinnest server of the same
   model — a raw ASGI app that parses the body and calls the scikit-learn pipeline's
   ``predict`` in its event loop — in as many uvicorn processes as Shipyard has workers.
+- **Shipyard's stack alone**: a second deployment of the same endpoint (no traffic) whose
+  scoring script answers the bare app's constant, reached with the
+  ``azureml-model-deployment`` header: the router and the workers with no model in them.
 
 Every request is the same ``{"dataframe_split": …}`` body of 10 rows. Load comes from ``wrk``
 (one thread, keep-alive connections, a Lua script for the POST), a fixed duration per point
@@ -97,6 +100,21 @@ TRAIN = textwrap.dedent(
     """
 )
 
+CONSTANT = {"predictions": [0, 1, 1, 0, 1, 1, 1, 0, 1, 1]}  # what benchmarks/_bare_asgi.py answers
+CONSTANT_SCRIPT = f"def init():\n    pass\n\n\ndef run(raw_data):\n    return {CONSTANT!r}\n"
+CONSTANT_DEPLOYMENT = """\
+name: const
+endpoint_name: {endpoint}
+code_configuration:
+  code: ./const-code
+  scoring_script: score.py
+instance_count: {instances}
+request_settings:
+  request_timeout_ms: 10000
+  max_concurrent_requests_per_instance: {cap}
+  max_queue_wait_ms: 5000
+"""
+
 DEPLOYMENT = """\
 name: blue
 endpoint_name: {endpoint}
@@ -113,6 +131,7 @@ WRK_SCRIPT = """\
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 {auth}
+{extra}
 local f = assert(io.open("{body}", "rb"))
 wrk.body = f:read("*a")
 f:close()
@@ -213,6 +232,12 @@ def deploy(url: str, work: Path, sizes: Sizes) -> str:
     )
     cli(url, "online-endpoint", "create", "-f", str(work / "endpoint.yml"))
     cli(url, "online-deployment", "create", "-f", str(work / "blue.yml"), "--all-traffic")
+    (work / "const-code").mkdir()
+    (work / "const-code" / "score.py").write_text(CONSTANT_SCRIPT)
+    (work / "const.yml").write_text(
+        CONSTANT_DEPLOYMENT.format(endpoint=ENDPOINT, instances=sizes.instances, cap=sizes.max_concurrent)
+    )
+    cli(url, "online-deployment", "create", "-f", str(work / "const.yml"))
     key: str = json.loads(cli(url, "online-endpoint", "get-credentials", "-n", ENDPOINT, "-o", "json"))[
         "primaryKey"
     ]
@@ -221,7 +246,7 @@ def deploy(url: str, work: Path, sizes: Sizes) -> str:
 
 def worker_socket(home: Path) -> Path:
     """Worker 0's UNIX socket, from the line it writes to the deployment's log."""
-    for log in home.glob("serving/deployments/*/deployment.log"):
+    for log in home.glob(f"serving/deployments/{ENDPOINT}.blue-*/deployment.log"):
         if found := re.search(r"worker 0 of .* listening on unix:(\S+)", log.read_text()):
             return Path(found.group(1))
     raise RuntimeError(f"no worker socket named in the deployment logs under {home}")
@@ -306,14 +331,18 @@ def check_answers(targets: list[Target], body: bytes, key: str, expected: list[i
     seen: dict[str, Any] = {}
     for t in targets:
         headers = {"Content-Type": "application/json"}
-        if t.name == "shipyard":
+        if t.name in ("shipyard", "stack"):
             headers["Authorization"] = f"Bearer {key}"
+        if t.name == "stack":
+            headers["azureml-model-deployment"] = "const"
         request = urllib.request.Request(t.url, data=body, headers=headers, method="POST")
         with urllib.request.urlopen(request, timeout=30) as response:
             seen[t.name] = json.loads(response.read())
     for name in ("shipyard", "mlflow", "model"):
         if seen[name] != {"predictions": expected}:
             raise RuntimeError(f"{name} answered {seen[name]}, expected {{'predictions': {expected}}}")
+    if seen["stack"] != CONSTANT:
+        raise RuntimeError(f"the constant deployment answered {seen['stack']}, expected {CONSTANT}")
     return seen
 
 
@@ -438,6 +467,8 @@ def goals(by: dict[str, Target], sizes: Sizes) -> list[tuple[str, str, bool]]:
     peak_model = max(point(by["model"], c)["rps"] for c in sizes.concurrency)
     tp, p99 = ours["rps"] / anchor["rps"], ours["p99"] / anchor["p99"]
     share, share_model = peak_ours / peak_bare, peak_ours / peak_model
+    peak_stack = max(point(by["stack"], c)["rps"] for c in sizes.concurrency)
+    share_stack = peak_stack / peak_bare
     return [
         (f"throughput at concurrency 8 >= {GOAL_VS_MLFLOW:g}x MLflow's", f"{tp:.2f}x", tp >= GOAL_VS_MLFLOW),
         ("p99 at concurrency 8 <= 1/2 of MLflow's", f"{p99:.2f} of it", p99 <= 1 / GOAL_VS_MLFLOW),
@@ -446,6 +477,12 @@ def goals(by: dict[str, Target], sizes: Sizes) -> list[tuple[str, str, bool]]:
             " out of reach while the model's predict alone costs several bare requests)",
             f"{share:.0%} ({peak_ours:,.0f} of {peak_bare:,.0f} req/s)",
             share >= GOAL_VS_CEILING,
+        ),
+        (
+            f"the same read like for like: Shipyard's stack answering the constant >= {GOAL_VS_CEILING:.0%}"
+            " of the bare ASGI app's (two hops, router and worker, against its one)",
+            f"{share_stack:.0%} ({peak_stack:,.0f} of {peak_bare:,.0f} req/s)",
+            share_stack >= GOAL_VS_CEILING,
         ),
         (
             f"restated: peak throughput >= {GOAL_VS_CEILING:.0%} of the model ceiling's"
@@ -478,6 +515,17 @@ def report(results: dict[str, Any], by: dict[str, Target], sizes: Sizes) -> list
                 f"{o['rps'] / k['rps']:.0%}",
             )
         )  # fmt: skip
+    stack_rows: list[tuple[str, ...]] = [
+        ("concurrency", "Shipyard's stack alone req/s", "p50", "p99", "bare ASGI req/s", "stack / bare")
+    ]
+    for c in sizes.concurrency:
+        k, b = point(by["stack"], c), point(by["bare"], c)
+        stack_rows.append(
+            (
+                str(c), f"{k['rps']:,.0f}", f"{k['p50']:.2f} ms", f"{k['p99']:.2f} ms",
+                f"{b['rps']:,.0f}", f"{k['rps'] / b['rps']:.0%}",
+            )
+        )  # fmt: skip
     cpu_rows: list[tuple[str, ...]] = [("CPU per request (server side)", "c=1", "c=8", "c=32")]
     cpu_rows.append(
         (
@@ -495,6 +543,12 @@ def report(results: dict[str, Any], by: dict[str, Target], sizes: Sizes) -> list
     cpu_rows.append(("bare ASGI", *(f"{point(by['bare'], c)['cpu_ms']:.3f} ms" for c in sizes.concurrency)))
     cpu_rows.append(
         ("model ceiling", *(f"{point(by['model'], c)['cpu_ms']:.2f} ms" for c in sizes.concurrency))
+    )
+    cpu_rows.append(
+        (
+            "Shipyard's stack alone (constant script)",
+            *(f"{point(by['stack'], c)['cpu_ms']:.2f} ms" for c in sizes.concurrency),
+        )
     )
     wrk_share = max(point(t, c)["wrk_cpu"] for t in by.values() for c in sizes.concurrency)
     ov = results["overhead"]
@@ -523,6 +577,10 @@ def report(results: dict[str, Any], by: dict[str, Target], sizes: Sizes) -> list
         f"- failed or non-2xx responses: {', '.join(f'{n} {e}' for n, e in errors.items())};"
         f" wrk used at most {wrk_share:.0%} of a core",
         "",
+        "The serving stack alone: a deployment whose scoring script answers the bare app's constant",
+        "",
+        *render(stack_rows),
+        "",
         *render(cpu_rows),
     ]
     return lines
@@ -535,10 +593,11 @@ def _terminate(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds through the `with` block that stops the processes
 
 
-def lua(work: Path, name: str, body: Path, key: str | None) -> Path:
+def lua(work: Path, name: str, body: Path, key: str | None, deployment: str | None = None) -> Path:
     auth = f'wrk.headers["Authorization"] = "Bearer {key}"' if key else ""
+    extra = f'wrk.headers["azureml-model-deployment"] = "{deployment}"' if deployment else ""
     path = work / f"{name}.lua"
-    path.write_text(WRK_SCRIPT.format(auth=auth, body=body))
+    path.write_text(WRK_SCRIPT.format(auth=auth, extra=extra, body=body))
     return path
 
 
@@ -573,6 +632,12 @@ def run(args: argparse.Namespace, sizes: Sizes, work: Path) -> tuple[dict[str, A
             Target("mlflow", f"{anchor.url}/invocations", anchor, lua(work, "mlflow", body_path, None)),
             Target("bare", f"{bare.url}/", bare, lua(work, "bare", body_path, None)),
             Target("model", f"{model.url}/", model, lua(work, "model", body_path, None)),
+            Target(
+                "stack",
+                f"{ours.url}/endpoints/{ENDPOINT}/score",
+                ours,
+                lua(work, "stack", body_path, key, deployment="const"),
+            ),
         ]
         body = body_path.read_bytes()
         results["answers"] = check_answers(targets, body, key, expected)
