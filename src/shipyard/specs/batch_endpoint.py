@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -22,11 +21,10 @@ from pydantic import Field, field_validator, model_validator
 from shipyard.domain.redact import hide_passwords
 from shipyard.errors import InvalidSpec
 from shipyard.specs._base import SpecModel, StrictModel, scalar_map
-from shipyard.specs._yaml import LoadedText
-from shipyard.specs.deployment import CodeConfiguration, InlineModel, read_deployment_files
+from shipyard.specs.deployment import CodeConfiguration, InlineModel, LoadedDeployment, load_deployment_file
 from shipyard.specs.endpoint import NAME_PATTERN
-from shipyard.specs.environment import InlineEnvironment, PythonEnvironment
-from shipyard.specs.refs import AssetRef, LocalPathRef, parse_asset_ref
+from shipyard.specs.environment import InlineEnvironment
+from shipyard.specs.refs import parse_asset_ref
 
 __all__ = [
     "BATCH_SETTINGS_FIELDS",
@@ -240,29 +238,9 @@ class BatchDeploymentSpec(SpecModel):
         return out
 
 
-@dataclass(frozen=True)
-class LoadedBatchDeployment:
-    """A validated batch deployment file whose local folders are absolute and exist."""
-
-    spec: BatchDeploymentSpec
-    source: Path
-    model: AssetRef | LocalPathRef | None
-    code: Path | None
-    environment: AssetRef | PythonEnvironment | None
-    notes: tuple[str, ...]
-    raw: Mapping[str, Any] = field(default_factory=dict)
+LoadedBatchDeployment = LoadedDeployment[BatchDeploymentSpec]
 
 
 def load_batch_deployment(path: Path, overrides: Sequence[str] = ()) -> LoadedBatchDeployment:
-    """Read ``path`` (with ``--set`` overrides) and check its model, code and environment files."""
-    source = path.resolve()
-    text = LoadedText.read(path, BatchDeploymentSpec, overrides)
-    spec = text.validate(BatchDeploymentSpec)
-    base = source.parent
-    try:
-        files = read_deployment_files(spec, base, model_files_too=False)
-    except InvalidSpec as exc:
-        raise text.locate(exc) from None
-    return LoadedBatchDeployment(
-        spec, source, files.model, files.code, files.environment, files.notes, text.data
-    )
+    """Read a batch deployment file (with ``--set`` overrides) and check the files it points at."""
+    return load_deployment_file(path, BatchDeploymentSpec, overrides, model_files_too=False)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import Field, field_validator, model_validator
 
@@ -37,6 +37,7 @@ __all__ = [
     "ProbeSettings",
     "RequestSettings",
     "load_deployment",
+    "load_deployment_file",
     "read_deployment_files",
 ]
 
@@ -235,16 +236,19 @@ class OnlineDeploymentSpec(SpecModel):
         return out
 
 
+_Spec = TypeVar("_Spec", bound=SpecModel)
+
+
 @dataclass(frozen=True)
-class LoadedDeployment:
-    """A validated deployment file whose local folders are absolute and exist.
+class LoadedDeployment(Generic[_Spec]):
+    """A validated deployment file (online or batch) whose local folders are absolute and exist.
 
     ``model`` is the registered version to look up, a local folder to upload, or None;
     ``environment`` the named asset, the Python environment read from an inline spec, or None
     (the server's interpreter). ``raw`` is the mapping to send on, overrides applied.
     """
 
-    spec: OnlineDeploymentSpec
+    spec: _Spec
     source: Path
     model: AssetRef | LocalPathRef | None
     code: Path | None
@@ -253,17 +257,24 @@ class LoadedDeployment:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
-def load_deployment(path: Path, overrides: Sequence[str] = ()) -> LoadedDeployment:
-    """Read ``path`` (with ``--set`` overrides) and check its model, code and environment files."""
+def load_deployment_file(
+    path: Path, model: type[_Spec], overrides: Sequence[str] = (), *, model_files_too: bool
+) -> LoadedDeployment[_Spec]:
+    """Read ``path`` as ``model`` (with ``--set`` overrides) and check the model, code and
+    environment files it points at. ``model_files_too``: a local model may be a single file."""
     source = path.resolve()
-    text = LoadedText.read(path, OnlineDeploymentSpec, overrides)
-    spec = text.validate(OnlineDeploymentSpec)
-    base = source.parent
+    text = LoadedText.read(path, model, overrides)
+    spec = text.validate(model)
     try:
-        files = read_deployment_files(spec, base, model_files_too=True)
+        files = read_deployment_files(spec, source.parent, model_files_too=model_files_too)
     except InvalidSpec as exc:
         raise text.locate(exc) from None
     return LoadedDeployment(spec, source, files.model, files.code, files.environment, files.notes, text.data)
+
+
+def load_deployment(path: Path, overrides: Sequence[str] = ()) -> LoadedDeployment[OnlineDeploymentSpec]:
+    """Read an online deployment file (with ``--set`` overrides) and check the files it points at."""
+    return load_deployment_file(path, OnlineDeploymentSpec, overrides, model_files_too=True)
 
 
 @dataclass(frozen=True)
