@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from shipyard.client.client import Client, Progress
+    from shipyard.specs.deployment import LoadedDeployment
 
-__all__ = ["add_environment", "say_notes", "upload"]
+__all__ = ["add_environment", "deployment_body", "say_notes", "upload"]
 
 
 def upload(
@@ -46,3 +47,20 @@ def add_environment(body: dict[str, Any], environment: object) -> None:
 def say_notes(notes: Iterable[str], say: Callable[[str], None]) -> None:
     for note in notes:
         say(f"note: {note}")
+
+
+def deployment_body(
+    client: Client, loaded: LoadedDeployment[Any], say: Callable[[str], None], progress: Progress | None
+) -> dict[str, Any]:
+    """The request body of an online or batch deployment file: the mapping as read, its
+    local model and code uploaded, its inline environment; its notes told to the user."""
+    from shipyard.specs.refs import LocalPathRef
+
+    body: dict[str, Any] = {"spec": dict(loaded.raw), "source": loaded.source.name}
+    if isinstance(loaded.model, LocalPathRef):
+        body["model_snapshot"] = upload(client, loaded.model.path, "model", say, progress)
+    if loaded.code is not None:
+        body["code_snapshot"] = upload(client, loaded.code, "code", say, progress)
+    add_environment(body, loaded.environment)
+    say_notes(loaded.notes, say)
+    return body

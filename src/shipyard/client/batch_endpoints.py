@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from shipyard.client._deploy_files import add_environment, say_notes, upload
+from shipyard.client._deploy_files import deployment_body
 from shipyard.client.jobs import job_from_json
 from shipyard.domain.jobs import Job
 
@@ -105,20 +105,10 @@ class BatchDeploymentOperations:
         progress: Progress | None,
     ) -> tuple[str, str, dict[str, Any]]:
         from shipyard.specs.batch_endpoint import load_batch_deployment
-        from shipyard.specs.refs import LocalPathRef
 
         loaded = load_batch_deployment(Path(path), overrides)
-        body: dict[str, Any] = {
-            "spec": dict(loaded.raw),
-            "source": loaded.source.name,
-            "set_default": set_default,
-        }
-        if isinstance(loaded.model, LocalPathRef):
-            body["model_snapshot"] = upload(self._client, loaded.model.path, "model", say, progress)
-        if loaded.code is not None:
-            body["code_snapshot"] = upload(self._client, loaded.code, "code", say, progress)
-        add_environment(body, loaded.environment)
-        say_notes(loaded.notes, say)
+        body = deployment_body(self._client, loaded, say, progress)
+        body["set_default"] = set_default
         return loaded.spec.endpoint_name, loaded.spec.name, body
 
     def create(

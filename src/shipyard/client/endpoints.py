@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from shipyard.client._deploy_files import add_environment, say_notes, upload
+from shipyard.client._deploy_files import deployment_body
 from shipyard.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -182,20 +182,10 @@ class OnlineDeploymentOperations:
         progress: Progress | None,
     ) -> tuple[str, str, dict[str, Any]]:
         from shipyard.specs.deployment import load_deployment
-        from shipyard.specs.refs import LocalPathRef
 
         loaded = load_deployment(Path(path), overrides)
-        body: dict[str, Any] = {
-            "spec": dict(loaded.raw),
-            "source": loaded.source.name,
-            "all_traffic": all_traffic,
-        }
-        if isinstance(loaded.model, LocalPathRef):
-            body["model_snapshot"] = upload(self._client, loaded.model.path, "model", say, progress)
-        if loaded.code is not None:
-            body["code_snapshot"] = upload(self._client, loaded.code, "code", say, progress)
-        add_environment(body, loaded.environment)
-        say_notes(loaded.notes, say)
+        body = deployment_body(self._client, loaded, say, progress)
+        body["all_traffic"] = all_traffic
         return loaded.spec.endpoint_name, loaded.spec.name, body
 
     def create(
