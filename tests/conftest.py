@@ -22,6 +22,17 @@ import httpx
 import pytest
 
 PG_URL = os.environ.get("SHIPYARD_TEST_DATABASE_URL")
+
+# Auth is on in every test (issue 10): each server's owner `admin` gets this token at first
+# start, and the SDK, the CLI and the mlflow client read it from the environment. Tests of
+# other principals make their own users and tokens; tests of --no-auth say so.
+ADMIN_TOKEN = "shy_test_admin_token_0123456789abcdefABCDEF"
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+os.environ["SHIPYARD_ADMIN_TOKEN"] = ADMIN_TOKEN
+os.environ["SHIPYARD_TOKEN"] = ADMIN_TOKEN
+os.environ["MLFLOW_TRACKING_TOKEN"] = ADMIN_TOKEN
+for _leak in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+    os.environ.pop(_leak, None)
 _LISTENING = re.compile(r"listening on (http://\S+)")
 
 
