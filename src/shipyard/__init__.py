@@ -4,7 +4,7 @@ The SDK::
 
     import shipyard
 
-    shipyard.connect("http://127.0.0.1:5151")      # or SHIPYARD_URL; default 127.0.0.1:5151
+    shipyard.connect("http://127.0.0.1:5151", token=...)  # or SHIPYARD_URL / SHIPYARD_TOKEN / `shipyard login`
     with shipyard.start_run(experiment="iris", name="baseline") as run:
         run.log_params({"C": 1.0})
         for step in range(100):
@@ -32,14 +32,17 @@ __all__ = ["ActiveRun", "Client", "__version__", "connect", "register_model", "s
 _default: Client | None = None
 
 
-def connect(url: str | None = None, *, workspace: str | None = None) -> Client:
-    """Connect to a server and make it the default for :func:`start_run` and friends."""
+def connect(url: str | None = None, *, workspace: str | None = None, token: str | None = None) -> Client:
+    """Connect to a server and make it the default for :func:`start_run` and friends.
+
+    ``token`` signs in; default ``SHIPYARD_TOKEN``, else the one ``shipyard login`` stored
+    for ``url``."""
     from shipyard.client.client import Client
 
     global _default  # noqa: PLW0603 — the SDK's one piece of convenience state
     if _default is not None:
         _default.close()
-    _default = Client(url, workspace=workspace)
+    _default = Client(url, workspace=workspace, token=token)
     return _default
 
 

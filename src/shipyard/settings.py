@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -68,6 +68,43 @@ class Settings(BaseSettings):
         default=100 * 1024**2,
         gt=0,
         description="Largest code snapshot a job may upload (after .gitignore/.amlignore).",
+    )
+
+    auth: bool = Field(
+        default=True,
+        description="Require a principal on every request but /healthz (`shipyard up --no-auth` turns it"
+        " off, and is refused unless every bound address is loopback).",
+    )
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Token of the owner 'admin' made on a fresh home's first start (for automation);"
+        " default: a new one, written to <home>/admin.token and printed once.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that encrypts secrets at rest (Fernet, url-safe base64); servers sharing a"
+        " database must share it. Default: <home>/secret.key, made on first start.",
+    )
+    allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated extra Host names or addresses the server answers to (`*`"
+        " wildcards, e.g. 'ml.example.com,10.0.*'); localhost names, loopback and bound addresses always.",
+    )
+    cors_allowed_origins: str = Field(
+        default="",
+        description="Comma-separated web origins allowed to call the API from a browser; default: none.",
+    )
+    auth_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="How long a verified token is trusted without asking the database (a revoke"
+        " on this server applies at once; on another server within this time).",
+    )
+    max_json_bytes: int = Field(
+        default=64 * 1024**2,
+        gt=0,
+        description="Largest request body of a non-upload API call (413 beyond it, before it is read).",
     )
 
     def resolved_database_url(self) -> str:

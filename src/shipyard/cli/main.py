@@ -71,6 +71,33 @@ ArtifactsOption = Annotated[
     str | None, typer.Option(help="Artifact store: a folder or an fsspec URL such as s3://bucket/prefix.")
 ]
 LogLevelOption = Annotated[str | None, typer.Option(help="debug, info, warning or error.")]
+NoAuthOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-auth",
+        help="Turn sign-in off: every caller acts as the owner. Only for one developer's laptop:"
+        " refused unless the server binds a loopback address [env SHIPYARD_AUTH=false].",
+    ),
+]
+AllowedHostsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--allowed-hosts",
+        metavar="HOSTS",
+        help="Comma-separated Host names or addresses this server answers to besides localhost,"
+        " loopback and the bound address; '*' wildcards, e.g. \"ml.example.com,10.0.*\""
+        " [env SHIPYARD_ALLOWED_HOSTS].",
+    ),
+]
+CorsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cors-allowed-origins",
+        metavar="URLS",
+        help="Comma-separated web origins (https://app.example.com) whose pages may call the API;"
+        " default: none [env SHIPYARD_CORS_ALLOWED_ORIGINS].",
+    ),
+]
 
 
 @app.command()
@@ -81,14 +108,25 @@ def up(
     database_url: DatabaseUrlOption = None,
     artifacts: ArtifactsOption = None,
     log_level: LogLevelOption = None,
+    no_auth: NoAuthOption = False,
+    allowed_hosts: AllowedHostsOption = None,
+    cors_allowed_origins: CorsOption = None,
 ) -> None:
     """Start the Shipyard server: the API, the MLflow-compatible API, the job runner and
     the online endpoints (``/endpoints/<name>/score``).
 
-    Migrations are applied on start. Stop it with Ctrl-C or SIGTERM: requests in flight
-    finish first.
+    Sign-in is on: the first start makes the owner 'admin' and prints its token once (also
+    in <home>/admin.token; SHIPYARD_ADMIN_TOKEN chooses it). Migrations are applied on
+    start. Stop it with Ctrl-C or SIGTERM: requests in flight finish first.
     """
-    _run(host, port, home, database_url, artifacts, log_level)
+    _run(
+        host, port, home, database_url, artifacts, log_level,
+        extra={
+            "auth": False if no_auth else None,
+            "allowed_hosts": allowed_hosts,
+            "cors_allowed_origins": cors_allowed_origins,
+        },
+    )  # fmt: skip
 
 
 @app.command()
@@ -102,12 +140,18 @@ def serve(
     poll_seconds: Annotated[
         float, typer.Option(min=0.1, help="How often to sync deployments and traffic from the database.")
     ] = 2.0,
+    no_auth: NoAuthOption = False,
+    allowed_hosts: AllowedHostsOption = None,
 ) -> None:
     """Start a scoring replica: only /endpoints/<name>/score, /metrics and /healthz, with
     workers of its own kept in step with the database (the endpoints and deployments that
     `shipyard up` manages). Run several against one PostgreSQL database to scale scoring out.
     """
-    _run(host, port, home, database_url, artifacts, log_level, scoring_only=True, poll_s=poll_seconds)
+    _run(
+        host, port, home, database_url, artifacts, log_level,
+        scoring_only=True, poll_s=poll_seconds,
+        extra={"auth": False if no_auth else None, "allowed_hosts": allowed_hosts},
+    )  # fmt: skip
 
 
 def _run(
@@ -120,6 +164,7 @@ def _run(
     *,
     scoring_only: bool = False,
     poll_s: float = 2.0,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     from pydantic import ValidationError
 
@@ -135,6 +180,7 @@ def _run(
         "database_url": database_url,
         "artifacts": artifacts,
         "log_level": log_level,
+        **(extra or {}),
     }
     overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     try:

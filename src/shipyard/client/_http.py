@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import orjson
 
+from shipyard.client.credentials import resolve_token
 from shipyard.errors import Unavailable, error_from_payload
 
 __all__ = ["DEFAULT_URL", "HttpClient", "raise_for", "resolve_url"]
@@ -28,6 +29,7 @@ class HttpClient:
         url: str | None = None,
         *,
         workspace: str | None = None,
+        token: str | None = None,
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
         retries: int = 5,
@@ -37,6 +39,9 @@ class HttpClient:
         workspace = workspace or os.environ.get("SHIPYARD_WORKSPACE")
         if workspace:
             headers["Shipyard-Workspace"] = workspace
+        self.token = resolve_token(self.url, token)
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         self.retries = retries
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
 

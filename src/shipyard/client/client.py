@@ -53,17 +53,19 @@ def _sha256(path: Path) -> str:
 
 
 class Client:
-    """A connection to one Shipyard server (``url`` or ``SHIPYARD_URL``) and workspace."""
+    """A connection to one Shipyard server (``url`` or ``SHIPYARD_URL``) and workspace, as the
+    principal of ``token`` (else ``SHIPYARD_TOKEN``, else what ``shipyard login`` stored)."""
 
     def __init__(
         self,
         url: str | None = None,
         *,
         workspace: str | None = None,
+        token: str | None = None,
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.http = HttpClient(url, workspace=workspace, timeout=timeout, transport=transport)
+        self.http = HttpClient(url, workspace=workspace, token=token, timeout=timeout, transport=transport)
 
     @property
     def url(self) -> str:

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["ANONYMOUS", "DEFAULT_WORKSPACE", "Principal", "RequestContext"]
+from shipyard.domain.access import EVERYTHING, Grants
+
+__all__ = ["DEFAULT_WORKSPACE", "LOCAL_USER", "Principal", "RequestContext"]
 
 DEFAULT_WORKSPACE = "default"
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The caller behind a request. While auth is off everyone is the local anonymous user."""
+    """The caller behind a request, with what it may do.
+
+    ``kind`` is ``user`` (a person's token), ``job`` (the short-lived token of a running
+    job, acting as its submitter) or ``local`` (the one user of a ``--no-auth`` server).
+    Principals are made by the server's authentication step only; services receive them.
+    """
 
     name: str
     authenticated: bool = False
+    kind: str = "user"
+    grants: Grants = field(default=EVERYTHING, compare=False)
+    token_name: str | None = None
+
+    def may(self, permission: str, workspace: str) -> bool:
+        return self.grants.allows(permission, workspace)
 
 
-ANONYMOUS = Principal(name="anonymous")
+LOCAL_USER = Principal(name="anonymous", kind="local")
+"""The principal of every request while auth is off (``shipyard up --no-auth``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +40,7 @@ class RequestContext:
 
     principal: Principal
     workspace: str = DEFAULT_WORKSPACE
+
+    def may(self, permission: str) -> bool:
+        """Whether the caller holds ``permission`` in this workspace."""
+        return self.principal.may(permission, self.workspace)

@@ -5,27 +5,34 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from shipyard._version import __version__
 from shipyard.server import errors, mlflow
+from shipyard.server.access import authorize
+from shipyard.server.access_runtime import build_access, install_guard, secure_home
 from shipyard.server.batch_runtime import build_batch
 from shipyard.server.deps import Services
 from shipyard.server.endpoints_runtime import build_endpoints
 from shipyard.server.jobs_runtime import build_jobs
 from shipyard.server.routers import (
     artifacts,
+    audit,
     batch_endpoints,
     computes,
     data,
     environments,
     experiments,
     health,
+    identity,
     jobs,
     metrics,
     models,
     online_endpoints,
     runs,
+    secrets,
     snapshots,
 )
 from shipyard.server.scoring_app import mount_scoring
@@ -44,11 +51,12 @@ __all__ = ["create_app"]
 
 def create_app(settings: Settings) -> FastAPI:
     """Open the stores (applying migrations), wire the services and mount the routers."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    secure_home(settings.home)
     database = open_database(settings.resolved_database_url())
     store = open_artifact_store(settings.resolved_artifacts(), staging_dir=settings.home)
     tracking = TrackingService(database)
     tracking.bootstrap()
+    access = build_access(settings, database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
         serving.stop()
         if runtime.runner is not None:
             runtime.runner.stop()
+        access.audit.stop()
         database.close()
 
     app = FastAPI(
@@ -70,11 +79,17 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         description='Native REST API of Shipyard. Errors are `{"error": {"code", "message", "details"}}`.',
         lifespan=lifespan,
+        # The docs are served by routes of ours below, so that they too need a principal.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(authorize)],
     )
     app.state.settings = settings
     app.state.database = database
     app.state.artifact_store = store
     app.state.public_url = settings.default_public_url()
+    app.state.first_token = access.first_token
     artifact_service = ArtifactService(database, store, settings.max_upload_bytes)
     snapshot_service = SnapshotService(store, artifact_service)
     data_service = DataAssetService(database, snapshot_service)
@@ -109,19 +124,39 @@ def create_app(settings: Settings) -> FastAPI:
         deployments=serving.deployments,
         batch_endpoints=batch.endpoints,
         batch_jobs=batch.jobs,
+        identity=access.identity,
+        secrets=access.secrets,
+        audit=access.audit,
     )
     errors.install(app)
     for module in (
-        health, experiments, runs, metrics, artifacts, models, snapshots, data, environments, computes, jobs,
-        online_endpoints, batch_endpoints,
+        health, identity, secrets, audit, experiments, runs, metrics, artifacts, models, snapshots, data,
+        environments, computes, jobs, online_endpoints, batch_endpoints,
     ):  # fmt: skip
         app.include_router(module.router)
+    _docs(app)
     scoring = (
         None
         if serving.runtime is None
         else mount_scoring(
-            app, serving.endpoints, serving.runtime, store, max_body_bytes=settings.max_score_bytes
+            app,
+            serving.endpoints,
+            serving.runtime,
+            store,
+            max_body_bytes=settings.max_score_bytes,
+            tokens=access.authenticator,
         )
     )
     mlflow.mount(app)
+    install_guard(app, settings, access)
     return app
+
+
+def _docs(app: FastAPI) -> None:
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Shipyard API")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 
-from shipyard.domain.context import ANONYMOUS, DEFAULT_WORKSPACE, RequestContext
-from shipyard.errors import InvalidArgument
+from shipyard.domain.context import DEFAULT_WORKSPACE, Principal, RequestContext
+from shipyard.errors import Unauthenticated
+from shipyard.services.access.audit import AuditLog
+from shipyard.services.access.identity import IdentityService
+from shipyard.services.access.secrets import SecretService
 from shipyard.services.artifacts import ArtifactService
 from shipyard.services.batch_endpoints import BatchEndpointService
 from shipyard.services.batch_jobs import BatchJobService
@@ -25,10 +27,7 @@ from shipyard.services.registry import RegistryService
 from shipyard.services.snapshots import SnapshotService
 from shipyard.services.tracking import TrackingService
 
-__all__ = ["WORKSPACE_HEADER", "Ctx", "Services", "Svc", "json_response"]
-
-WORKSPACE_HEADER = "Shipyard-Workspace"
-_WORKSPACE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+__all__ = ["Ctx", "Services", "Svc", "json_response"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +46,19 @@ class Services:
     deployments: DeploymentService
     batch_endpoints: BatchEndpointService
     batch_jobs: BatchJobService
+    identity: IdentityService
+    secrets: SecretService
+    audit: AuditLog
 
 
 def _context(request: Request) -> RequestContext:
-    # While auth is off every caller is the local anonymous user; an auth middleware will
-    # put a real principal on request.state without any handler changing.
-    principal = getattr(request.state, "principal", ANONYMOUS)
-    workspace = request.headers.get(WORKSPACE_HEADER, DEFAULT_WORKSPACE)
-    if not _WORKSPACE.match(workspace):
-        raise InvalidArgument(
-            f"{WORKSPACE_HEADER} must be 1-63 lowercase letters, digits, '-' or '_'; got {workspace[:80]!r}"
-        )
-    return RequestContext(principal=principal, workspace=workspace)
+    # The guard (server/guard.py) checked the workspace header and found the principal;
+    # authorize (server/access.py) checked the route's permission. Nothing here trusts a header.
+    state = request.scope.get("state", {})
+    principal: Principal | None = state.get("principal")
+    if principal is None:
+        raise Unauthenticated("sign in: send 'Authorization: Bearer <token>'")
+    return RequestContext(principal=principal, workspace=state.get("workspace", DEFAULT_WORKSPACE))
 
 
 def _services(request: Request) -> Services:

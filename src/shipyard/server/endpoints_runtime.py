@@ -64,7 +64,9 @@ def build_endpoints(
         # The runtime imports nothing heavy; workers import mlflow/pandas in their own process.
         runtime = LocalProcessRuntime(root / "serving")
         builder = UvEnvironmentBuilder(settings.environments_dir)
-    endpoints = EndpointService(database, runtime, deployments_dir, public_url)
+    endpoints = EndpointService(
+        database, runtime, deployments_dir, public_url, allow_anonymous=not settings.auth
+    )
     deployments = DeploymentService(
         database,
         endpoints,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import signal
 import socket
 import sys
 
 import uvicorn
 
+from shipyard.errors import InvalidArgument
+from shipyard.server.access_runtime import ADMIN_TOKEN_FILE
 from shipyard.server.app import create_app
 from shipyard.settings import Settings
 
@@ -37,6 +40,20 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _announce_access(settings: Settings, first_token: str | None, url: str) -> None:
+    if not settings.auth:
+        print("  auth: OFF (--no-auth): every caller on this machine acts as the owner", flush=True)
+        return
+    if first_token is not None:
+        # Printed this once, like Jupyter's token; the file keeps it for the owner.
+        token_file = settings.home / ADMIN_TOKEN_FILE
+        print(f"  created the owner 'admin'; its token (also in {token_file}, mode 0600):", flush=True)
+        print(f"    {first_token}", flush=True)
+        print(f"  sign in: shipyard login --url {url} --token-file {token_file}", flush=True)
+    else:
+        print("  auth: on (sign in with `shipyard login`)", flush=True)
+
+
 def _stopped(_signum: int, _frame: object) -> None:
     """Receives the signal uvicorn re-raises once it has shut down: nothing left to do."""
 
@@ -46,12 +63,15 @@ def serve(settings: Settings, *, scoring_only: bool = False, poll_s: float = 2.0
     finish, then the lifespan closes the stores. ``scoring_only``: a scoring replica
     (``shipyard serve``) that syncs its deployments from the database every ``poll_s``."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    if not is_loopback(settings.host):
-        log.warning(
-            "binding to %s exposes Shipyard beyond this machine and authentication is off;"
-            " anyone who can reach this port can read and change everything",
-            settings.host,
+    if not settings.auth and not is_loopback(settings.host):
+        raise InvalidArgument(
+            f"--no-auth is for one developer's laptop: it is refused on {settings.host}, which is not a"
+            " loopback address (anyone reaching the port could run code as this user); bind"
+            " 127.0.0.1, or keep auth on"
         )
+    # Everything the server and its jobs and workers write under the home (database, keys,
+    # tokens, logs, models) is for this user alone: files 0600, folders 0700.
+    os.umask(0o077)
     sock = _bind(settings.host, settings.port)
     port = sock.getsockname()[1]
     if scoring_only:
@@ -69,6 +89,7 @@ def serve(settings: Settings, *, scoring_only: bool = False, poll_s: float = 2.0
         f"  metadata: {app.state.database.kind}  artifacts: {settings.resolved_artifacts()}",
         flush=True,
     )
+    _announce_access(settings, app.state.first_token if not scoring_only else None, f"http://{host}:{port}")
     config = uvicorn.Config(
         app,
         log_level=settings.log_level.lower(),

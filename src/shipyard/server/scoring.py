@@ -7,7 +7,8 @@ it, forward, answer. Every response carries ``azureml-model-deployment`` (who se
 ``x-request-id`` (what the feedback API refers to). A share of requests is copied to mirror
 deployments (answers discarded, measured); a share is collected as production data.
 
-Errors use the native format ``{"error": {"code", "message"}}``: 401 bad key, 404 unknown
+Errors use the native format ``{"error": {"code", "message"}}``: 401 bad key or token, 403 a
+token without endpoints:score (``aml_token`` endpoints), 404 unknown
 endpoint or deployment, 408 the model took longer than ``request_timeout_ms``, 413 body
 over the limit, 429 every worker busy past ``max_queue_wait_ms``, 503 no ready worker.
 A worker's own 400/500 (input not fitting the model, a scoring script that raised) is
@@ -28,10 +29,14 @@ from typing import Any
 from urllib.parse import unquote
 
 import orjson
+from anyio import to_thread
 
-from shipyard.errors import NotFound, ShipyardError
+from shipyard.domain.endpoints import AuthMode
+from shipyard.errors import NotFound, ShipyardError, Unauthenticated
+from shipyard.server.access import SCORING
 from shipyard.server._worker_http import WorkerClient, WorkerGone
 from shipyard.server.scoring_metrics import ScoringMetrics
+from shipyard.services.access.authenticator import Authenticator
 from shipyard.services.data_collection import CollectedRow, DataCollector
 from shipyard.services.endpoint_ports import DeploymentRoute, RoutingTable
 from shipyard.services.serving_ports import DeploymentKey, DeploymentRuntime, Instance, InstanceState
@@ -88,8 +93,10 @@ class ScoringRouter:
         metrics: ScoringMetrics,
         collector: DataCollector | None = None,
         max_body_bytes: int = 16 * 1024 * 1024,
+        tokens: Authenticator | None = None,
     ) -> None:
         self.routes = routes
+        self.tokens = tokens  # aml_token endpoints; None on a --no-auth server
         self.runtime = runtime
         self.metrics = metrics
         self.collector = collector
@@ -155,7 +162,9 @@ class ScoringRouter:
             table = self.routes(workspace, endpoint)
         except NotFound:
             raise _Reject(404, "NOT_FOUND", f"no online endpoint named {endpoint!r}") from None
-        if not table.accepts(_text(headers.get(b"authorization"))):
+        if table.auth_mode is AuthMode.AML_TOKEN:
+            await self._check_token(_text(headers.get(b"authorization")), workspace, endpoint)
+        elif not table.accepts(_text(headers.get(b"authorization"))):
             raise _Reject(401, "UNAUTHENTICATED", "give the endpoint's key as 'Authorization: Bearer <key>'")
         body = await self._read_body(receive, headers)
         name = self._choose(table, _text(headers.get(DEPLOYMENT_HEADER.encode())))
@@ -167,6 +176,28 @@ class ScoringRouter:
         status, answer, answer_type = await self._forward(route, name, body, content_type)
         self._collect(table, name, route, request_id, body, answer, status)
         return status, answer, name, answer_type
+
+    async def _check_token(self, authorization: str | None, workspace: str, endpoint: str) -> None:
+        """``aml_token``: a Shipyard token whose principal holds endpoints:score here."""
+        if self.tokens is None:  # --no-auth: the one local user may score
+            return
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise _Reject(401, "UNAUTHENTICATED", "give a Shipyard token as 'Authorization: Bearer <token>'")
+        principal = self.tokens.cached(token)
+        if principal is None:
+            try:
+                principal = await to_thread.run_sync(self.tokens.bearer, token)
+            except Unauthenticated as exc:
+                raise _Reject(401, "UNAUTHENTICATED", exc.message) from None
+        if not principal.may(SCORING.permission, workspace):
+            raise _Reject(
+                403,
+                "PERMISSION_DENIED",
+                f"{principal.name!r} may not score {endpoint!r}: that needs {SCORING.permission}"
+                f" in workspace {workspace!r}",
+            )
 
     async def _read_body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:
         declared = headers.get(b"content-length")

@@ -13,6 +13,7 @@ from starlette.routing import Mount
 
 from shipyard.server.scoring import ScoringRouter
 from shipyard.server.scoring_metrics import CONTENT_TYPE, ScoringMetrics
+from shipyard.services.access.authenticator import Authenticator
 from shipyard.services.data_collection import DataCollector
 from shipyard.services.endpoints import EndpointService
 from shipyard.services.ports import ArtifactStore
@@ -42,11 +43,17 @@ def mount_scoring(
     store: ArtifactStore,
     *,
     max_body_bytes: int,
+    tokens: Authenticator | None,
 ) -> Scoring:
     metrics = ScoringMetrics()
     collector = DataCollector(store)
     router = ScoringRouter(
-        endpoints.routing, runtime, metrics=metrics, collector=collector, max_body_bytes=max_body_bytes
+        endpoints.routing,
+        runtime,
+        metrics=metrics,
+        collector=collector,
+        max_body_bytes=max_body_bytes,
+        tokens=tokens,
     )
     # First among the routes (what app.mount does, but at the front): FastAPI tries its
     # routes in order, and matching every API route before the mount cost each scoring

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from shipyard._version import __version__
 from shipyard.server import errors
+from shipyard.server.access import authorize
+from shipyard.server.access_runtime import build_access, install_guard, secure_home
 from shipyard.server.endpoints_runtime import build_endpoints
 from shipyard.server.scoring_app import mount_scoring
 from shipyard.services.artifacts import ArtifactService
@@ -32,7 +34,10 @@ __all__ = ["create_scoring_app"]
 def create_scoring_app(settings: Settings, *, replica_name: str, poll_s: float = 2.0) -> FastAPI:
     """``replica_name`` names this replica's folder under ``<home>/replicas`` (its workers'
     sockets and materialised models): one running replica per name."""
+    secure_home(settings.home)
     database = open_database(settings.resolved_database_url())
+    # The users, roles and secrets of the server that shares this database.
+    access = build_access(settings, database, bootstrap=False)
     store = open_artifact_store(settings.resolved_artifacts(), staging_dir=settings.home)
     artifacts = ArtifactService(database, store, settings.max_upload_bytes)
     snapshots = SnapshotService(store, artifacts)
@@ -56,9 +61,18 @@ def create_scoring_app(settings: Settings, *, replica_name: str, poll_s: float =
         yield
         await scoring.stop()
         replica.stop()
+        access.audit.stop()
         database.close()
 
-    app = FastAPI(title="Shipyard scoring", version=__version__, lifespan=lifespan, openapi_url=None)
+    app = FastAPI(
+        title="Shipyard scoring",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(authorize)],
+    )
     app.state.settings = settings
     app.state.database = database
     app.state.replica = replica
@@ -70,6 +84,12 @@ def create_scoring_app(settings: Settings, *, replica_name: str, poll_s: float =
 
     errors.install(app)
     scoring = mount_scoring(
-        app, serving.endpoints, serving.runtime, store, max_body_bytes=settings.max_score_bytes
+        app,
+        serving.endpoints,
+        serving.runtime,
+        store,
+        max_body_bytes=settings.max_score_bytes,
+        tokens=access.authenticator,
     )
+    install_guard(app, settings, access)
     return app

@@ -186,7 +186,7 @@ class BatchEndpointService:
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         spec = request.spec
         command = f"shipyard batch-deployment {verb} -f"
-        model = self.models.resolve(ctx.workspace, _model_ref(spec, request, command), request.model_snapshot)
+        model = self.models.resolve(ctx, _model_ref(spec, request, command), request.model_snapshot)
         assert model is not None  # the spec requires a model
         code = None
         if spec.code_configuration is not None:

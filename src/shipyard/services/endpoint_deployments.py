@@ -230,7 +230,7 @@ class DeploymentService:
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         spec = request.spec
         self.endpoints.get(ctx, spec.endpoint_name)
-        model = self.models.resolve(ctx.workspace, _model_ref(spec, request), request.model_snapshot)
+        model = self.models.resolve(ctx, _model_ref(spec, request), request.model_snapshot)
         code = None
         if spec.code_configuration is not None:
             if not request.code_snapshot:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from shipyard.domain.context import ANONYMOUS, RequestContext
+from shipyard.domain.context import RequestContext
 from shipyard.domain.model_sources import parse_model_source
 from shipyard.domain.paths import clean_relative_path, join_key
 from shipyard.errors import InvalidArgument, NotFound
@@ -63,8 +63,12 @@ class ModelFiles:
         self.registry = registry
         self.snapshots = snapshots
 
-    def resolve(self, workspace: str, ref: AssetRef | None, snapshot: str | None) -> ResolvedModel | None:
-        """The model a deployment names; NotFound for an unknown version or empty files."""
+    def resolve(
+        self, ctx: RequestContext, ref: AssetRef | None, snapshot: str | None
+    ) -> ResolvedModel | None:
+        """The model a deployment names, as the caller sees it; NotFound for an unknown
+        version or empty files."""
+        workspace = ctx.workspace
         if snapshot is not None:
             files = [f.path for f in self.snapshots.manifest(snapshot).files]
             if not files:
@@ -72,7 +76,6 @@ class ModelFiles:
             return ResolvedModel(kind=_kind(files), snapshot=snapshot, source="upload")
         if ref is None:
             return None
-        ctx = RequestContext(principal=ANONYMOUS, workspace=workspace)
         version = self.registry.get_version(ctx, ref.name, ref.version or ref.label or "latest")
         prefix = self._prefix(workspace, version.logged_model_id, version.source, version.run_id)
         files = [info.key[len(prefix) :].lstrip("/") for info in self.store.list(prefix)]

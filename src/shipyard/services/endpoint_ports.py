@@ -140,7 +140,8 @@ class RoutingTable:
     deployments: Mapping[str, DeploymentRoute] = field(default_factory=dict)
 
     def accepts(self, authorization: str | None) -> bool:
-        """Whether an ``Authorization`` header value (``Bearer <key>``) may score here."""
+        """Whether an ``Authorization`` header value (``Bearer <key>``) may score here.
+        ``aml_token`` endpoints are checked by the scoring router (a token, not a key)."""
         if self.auth_mode is AuthMode.NONE:
             return True
         scheme, _, token = (authorization or "").partition(" ")

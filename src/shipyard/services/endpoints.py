@@ -54,8 +54,12 @@ class EndpointService:
         runtime: DeploymentRuntime | None,
         deployments_dir: Path,
         public_url: Callable[[], str],
+        *,
+        allow_anonymous: bool = False,
     ) -> None:
         self.db = db
+        # auth_mode 'none' (anyone may score) only on a --no-auth server.
+        self.allow_anonymous = allow_anonymous
         self.runtime = runtime
         self.deployments_dir = deployments_dir
         self.public_url = public_url
@@ -85,14 +89,20 @@ class EndpointService:
 
     def credentials(self, ctx: RequestContext, name: str) -> tuple[str, str]:
         endpoint = self.get(ctx, name)
-        if endpoint.auth_mode is AuthMode.NONE:
-            raise InvalidArgument(f"endpoint {name!r} has auth_mode 'none': it has no keys")
+        _needs_keys(endpoint)
         return endpoint.primary_key, endpoint.secondary_key
 
     # -- changing ----------------------------------------------------------------------
 
     def create(self, ctx: RequestContext, spec: OnlineEndpointSpec) -> Endpoint:
         check_description(spec.description)
+        if spec.auth_mode == AuthMode.NONE and not self.allow_anonymous:
+            raise InvalidArgument(
+                "auth_mode 'none' would let anyone score this endpoint, and this server requires"
+                " sign-in; use 'key' (callers send a key) or 'aml_token' (callers send a Shipyard"
+                " token holding endpoints:score)",
+                field="auth_mode",
+            )
         tags = TrackingService._check_tags(dict(spec.tags))
         # A new endpoint has no deployments: only an all-zero (or empty) split is valid.
         traffic = check_traffic(spec.traffic, ())
@@ -171,8 +181,7 @@ class EndpointService:
             raise InvalidArgument(f"key type must be 'primary' or 'secondary'; got {key_type!r}")
         with self.db.write() as uow:
             endpoint = self._get(uow, ctx.workspace, name)
-            if endpoint.auth_mode is AuthMode.NONE:
-                raise InvalidArgument(f"endpoint {name!r} has auth_mode 'none': it has no keys")
+            _needs_keys(endpoint)
             fresh = new_key()
             uow.endpoints.update(
                 ctx.workspace,
@@ -258,12 +267,9 @@ def _table(endpoint: Endpoint, deployments: list[Deployment]) -> RoutingTable:
             data_collection=collection,
         )
     hashes = (
-        ()
-        if endpoint.auth_mode is AuthMode.NONE
-        else (
-            hash_key(endpoint.primary_key),
-            hash_key(endpoint.secondary_key),
-        )
+        (hash_key(endpoint.primary_key), hash_key(endpoint.secondary_key))
+        if endpoint.auth_mode is AuthMode.KEY
+        else ()
     )
     return RoutingTable(
         workspace=endpoint.workspace,
@@ -274,3 +280,13 @@ def _table(endpoint: Endpoint, deployments: list[Deployment]) -> RoutingTable:
         mirror_traffic=dict(endpoint.mirror_traffic),
         deployments=routes,
     )
+
+
+def _needs_keys(endpoint: Endpoint) -> None:
+    if endpoint.auth_mode is AuthMode.NONE:
+        raise InvalidArgument(f"endpoint {endpoint.name!r} has auth_mode 'none': it has no keys")
+    if endpoint.auth_mode is AuthMode.AML_TOKEN:
+        raise InvalidArgument(
+            f"endpoint {endpoint.name!r} has auth_mode 'aml_token': callers send their own Shipyard"
+            " token (one holding endpoints:score), not a key"
+        )

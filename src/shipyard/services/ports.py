@@ -18,6 +18,13 @@ from shipyard.domain.logged_models import LoggedModel, LoggedModelMetric
 from shipyard.domain.model_search import ModelClause, ModelOrder
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.tracking import DatasetInput, Experiment, ModelOutput, Run, RunIO
+from shipyard.services.access.ports import (
+    AuditRepository,
+    RoleRepository,
+    SecretRepository,
+    TokenRepository,
+    UserRepository,
+)
 from shipyard.services.batch_ports import BatchDeploymentRepository, BatchEndpointRepository
 from shipyard.services.data_ports import DataAssetRepository
 from shipyard.services.endpoint_ports import DeploymentRepository, EndpointRepository
@@ -115,6 +122,10 @@ class WorkspaceRepository(ABC):
 
     @abstractmethod
     def id_of(self, name: str) -> int | None: ...
+
+    @abstractmethod
+    def names(self) -> list[str]:
+        """Every workspace, by name."""
 
 
 class ExperimentRepository(ABC):
@@ -436,6 +447,11 @@ class UnitOfWork(ABC):
     deployments: DeploymentRepository
     batch_endpoints: BatchEndpointRepository
     batch_deployments: BatchDeploymentRepository
+    users: UserRepository
+    tokens: TokenRepository
+    roles: RoleRepository
+    secrets: SecretRepository
+    audit: AuditRepository
 
 
 class Database(ABC):

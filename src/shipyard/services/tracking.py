@@ -89,6 +89,12 @@ class TrackingService:
             if uow.experiments.get_by_name(DEFAULT_WORKSPACE, DEFAULT_EXPERIMENT) is None:
                 uow.experiments.create(ws, DEFAULT_EXPERIMENT, DEFAULT_WORKSPACE, {}, actor, now)
 
+    def visible_workspaces(self, ctx: RequestContext) -> list[str]:
+        """The workspaces the caller has a role in (a principal sees only those)."""
+        with self.db.read() as uow:
+            names = uow.workspaces.names()
+        return [name for name in names if ctx.principal.grants.sees(name)]
+
     # -- experiments ---------------------------------------------------------------
 
     def create_experiment(

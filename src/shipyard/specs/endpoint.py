@@ -1,8 +1,9 @@
 """``endpoint.yml``: Azure ML's managed online endpoint, as Shipyard reads it.
 
-Shipyard endpoints authenticate with keys (``auth_mode: key``) or not at all (``none``);
-``aml_token`` and ``aad_token`` need Azure's identity service and are refused with a message
-saying so, rather than silently turned into keys a client would not know to send. Fields
+Shipyard endpoints authenticate with keys (``auth_mode: key``), with a Shipyard token that
+holds ``endpoints:score`` (``aml_token``, Azure's token mode), or not at all (``none``, only
+on a ``--no-auth`` server). ``aad_token`` needs Azure's identity service and is refused with
+a message saying so, rather than silently turned into keys a client would not know to send. Fields
 Azure accepts that mean nothing on one host are kept and reported by :meth:`notes`.
 """
 
@@ -49,13 +50,14 @@ class OnlineEndpointSpec(SpecModel):
     @classmethod
     def _keys_only(cls, value: str) -> str:
         mode = value.lower()
-        if mode in ("aml_token", "aad_token"):
+        if mode == "aad_token":
             raise ValueError(
-                f"'{value}' needs Azure's token service, which Shipyard does not have;"
-                " write 'key' (callers send Authorization: Bearer <key>) or 'none'"
+                f"'{value}' needs Azure's identity service, which Shipyard does not have; write"
+                " 'key' (callers send Authorization: Bearer <key>) or 'aml_token' (callers send"
+                " a Shipyard token that holds endpoints:score)"
             )
-        if mode not in ("key", "none"):
-            raise ValueError(f"'{value}' is not an auth mode; use 'key' or 'none'")
+        if mode not in ("key", "aml_token", "none"):
+            raise ValueError(f"'{value}' is not an auth mode; use 'key', 'aml_token' or 'none'")
         return mode
 
     @field_validator("traffic", "mirror_traffic")

@@ -11,6 +11,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from shipyard.errors import AlreadyExists, Unavailable
 from shipyard.services.ports import Database, UnitOfWork
+from shipyard.stores.sql.access import (
+    SqlAuditRepository,
+    SqlRoleRepository,
+    SqlSecretRepository,
+    SqlTokenRepository,
+    SqlUserRepository,
+)
 from shipyard.stores.sql.artifacts import SqlArtifactIndex
 from shipyard.stores.sql.batch_endpoints import SqlBatchDeploymentRepository, SqlBatchEndpointRepository
 from shipyard.stores.sql.data_assets import SqlDataAssetRepository
@@ -67,6 +74,11 @@ class SqlUnitOfWork(UnitOfWork):
         self.deployments = SqlDeploymentRepository(conn)
         self.batch_endpoints = SqlBatchEndpointRepository(conn)
         self.batch_deployments = SqlBatchDeploymentRepository(conn)
+        self.users = SqlUserRepository(conn)
+        self.tokens = SqlTokenRepository(conn)
+        self.roles = SqlRoleRepository(conn)
+        self.secrets = SqlSecretRepository(conn)
+        self.audit = SqlAuditRepository(conn)
 
 
 # SQLite keeps no table statistics unless asked. Without them the planner starts a search

@@ -25,6 +25,9 @@ class SqlWorkspaceRepository(WorkspaceRepository):
     def id_of(self, name: str) -> int | None:
         return self.conn.execute(select(s.workspaces.c.id).where(s.workspaces.c.name == name)).scalar()
 
+    def names(self) -> list[str]:
+        return list(self.conn.execute(select(s.workspaces.c.name).order_by(s.workspaces.c.name)).scalars())
+
     def ensure(self, name: str, actor: str, now: int) -> int:
         found = self.id_of(name)
         if found is not None:

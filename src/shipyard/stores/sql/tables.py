@@ -3,7 +3,8 @@ must see. Each aggregate keeps its tables in its own module; list new modules he
 
 from __future__ import annotations
 
-from shipyard.stores.sql import schema_batch as _schema_batch  # noqa: F401 - registers its tables
+from shipyard.stores.sql import schema_access as _schema_access  # noqa: F401 - registers its tables
+from shipyard.stores.sql import schema_batch as _schema_batch  # noqa: F401
 from shipyard.stores.sql import schema_data as _schema_data  # noqa: F401
 from shipyard.stores.sql import schema_endpoints as _schema_endpoints  # noqa: F401
 from shipyard.stores.sql import schema_jobs as _schema_jobs  # noqa: F401
