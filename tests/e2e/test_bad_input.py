@@ -22,7 +22,7 @@ import pytest
 
 import shipyard
 from shipyard.client.client import Client
-from tests.conftest import ServerProcess
+from tests.conftest import AUTH, ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +73,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     (root / "outside").mkdir()
     (root / "outside" / "secret.txt").write_bytes(SECRET)
     proc = ServerProcess(root / "home").start()
-    client = httpx.Client(base_url=proc.url, timeout=60)
+    client = httpx.Client(base_url=proc.url, timeout=60, headers=AUTH)
     live = Live(proc, client, root)
     try:
         exp = _ok(client.post("/api/v1/experiments", json={"name": "seeded"}))

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from shipyard.client.client import Client
-from tests.conftest import ServerProcess
+from tests.conftest import AUTH, ServerProcess
 from tests.e2e.test_batch_endpoints import ENDPOINT, _script_deployment
 from tests.e2e.test_endpoints_control import cli, ok, write
 
@@ -132,7 +132,7 @@ def test_bad_updates_are_refused_with_the_reason_and_change_nothing(
         (f"{base}/scores/deployments/good", {**spec, "typo": 1}, 400, "INVALID_SPEC", "unknown field 'typo'"),
     ]  # fmt: skip
     for address, body, status, code, words in http_cases:
-        response = httpx.put(address, json={"spec": body, "source": "dep.yml"}, timeout=30)
+        response = httpx.put(address, json={"spec": body, "source": "dep.yml"}, timeout=30, headers=AUTH)
         assert response.status_code == status, (address, response.text)
         error = response.json()["error"]
         assert error["code"] == code and words in error["message"], (words, error)
@@ -143,5 +143,5 @@ def test_bad_updates_are_refused_with_the_reason_and_change_nothing(
     for args in (("update", "-f", str(good)), ("delete", "-n", "good", "-e", "scores")):
         done = cli("batch-deployment", *args, url=url)
         assert done.returncode == 1 and "has no deployment named 'good'" in done.stderr, done.stderr
-    gone = httpx.put(f"{base}/scores/deployments/good", json={"spec": spec}, timeout=30)
+    gone = httpx.put(f"{base}/scores/deployments/good", json={"spec": spec}, timeout=30, headers=AUTH)
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "NOT_FOUND"

@@ -15,7 +15,7 @@ import pytest
 from shipyard.client.client import Client
 from shipyard.errors import InvalidArgument, NotFound
 from shipyard.specs.snapshot import scan_code
-from tests.conftest import ServerProcess
+from tests.conftest import AUTH, ServerProcess
 from tests.e2e.test_cli import ok, run_cli, strict_json
 
 slow = pytest.mark.slow
@@ -94,11 +94,11 @@ def test_ignored_files_stay_home(client: Client, tmp_path: Path) -> None:
 @slow
 def test_a_blob_under_the_wrong_hash_is_refused(server_url: str) -> None:
     wrong = hashlib.sha256(b"something else").hexdigest()
-    response = httpx.put(f"{server_url}/api/v1/blobs/{wrong}", content=b"these bytes")
+    response = httpx.put(f"{server_url}/api/v1/blobs/{wrong}", content=b"these bytes", headers=AUTH)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "INVALID_ARGUMENT"
-    assert httpx.get(f"{server_url}/api/v1/blobs/{wrong}").status_code == 404
-    missing = httpx.post(f"{server_url}/api/v1/blobs/missing", json={"sha256": [wrong]}).json()
+    assert httpx.get(f"{server_url}/api/v1/blobs/{wrong}", headers=AUTH).status_code == 404
+    missing = httpx.post(f"{server_url}/api/v1/blobs/missing", json={"sha256": [wrong]}, headers=AUTH).json()
     assert missing == {"missing": [wrong]}
 
 
@@ -107,9 +107,9 @@ def test_a_blob_under_the_wrong_hash_is_refused(server_url: str) -> None:
 def test_snapshot_paths_that_escape_are_refused(server_url: str, path: str) -> None:
     data = b"payload"
     sha = hashlib.sha256(data).hexdigest()
-    assert httpx.put(f"{server_url}/api/v1/blobs/{sha}", content=data).status_code == 201
+    assert httpx.put(f"{server_url}/api/v1/blobs/{sha}", content=data, headers=AUTH).status_code == 201
     body = {"files": [{"path": path, "size": len(data), "sha256": sha, "mode": 420}]}
-    response = httpx.post(f"{server_url}/api/v1/snapshots", json=body)
+    response = httpx.post(f"{server_url}/api/v1/snapshots", json=body, headers=AUTH)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "INVALID_PATH"
 
@@ -120,9 +120,9 @@ def test_a_snapshot_file_cannot_be_read_through_an_encoded_dotdot(client: Client
     (tmp_path / "f" / "a.txt").write_text("a")
     digest = client.upload_folder(tmp_path / "f").digest
     base = f"{client.url}/api/v1/snapshots/{digest}/files"
-    assert httpx.get(f"{base}/a.txt").content == b"a"
+    assert httpx.get(f"{base}/a.txt", headers=AUTH).content == b"a"
     for trick in ("%2e%2e/%2e%2e/settings.json", "%252e%252e/x", "..%2f..%2fx"):
-        response = httpx.get(f"{base}/{trick}")
+        response = httpx.get(f"{base}/{trick}", headers=AUTH)
         assert response.status_code in (400, 404), trick
         assert response.json()["error"]["code"] in ("INVALID_PATH", "NOT_FOUND")
 
@@ -131,7 +131,7 @@ def test_a_snapshot_file_cannot_be_read_through_an_encoded_dotdot(client: Client
 def test_a_snapshot_naming_a_blob_never_uploaded_says_which_file(server_url: str) -> None:
     sha = hashlib.sha256(os.urandom(32)).hexdigest()
     body = {"files": [{"path": "model/weights.bin", "size": 32, "sha256": sha}]}
-    response = httpx.post(f"{server_url}/api/v1/snapshots", json=body)
+    response = httpx.post(f"{server_url}/api/v1/snapshots", json=body, headers=AUTH)
     assert response.status_code == 400
     error = response.json()["error"]
     assert "model/weights.bin" in error["message"]

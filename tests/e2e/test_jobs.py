@@ -18,7 +18,7 @@ import pytest
 
 from shipyard.client.client import Client
 from shipyard.domain.jobs import JobStatus
-from tests.conftest import ServerProcess
+from tests.conftest import AUTH, ServerProcess
 
 slow = pytest.mark.slow
 
@@ -313,7 +313,11 @@ def test_logs_follow_over_http_while_the_job_runs(
     job = client.jobs.create(path)
     seen: list[tuple[float, str]] = []
     with httpx.stream(
-        "GET", f"{server.url}/api/v1/jobs/{job.name}/logs", params={"follow": "true"}, timeout=60
+        "GET",
+        f"{server.url}/api/v1/jobs/{job.name}/logs",
+        params={"follow": "true"},
+        timeout=60,
+        headers=AUTH,
     ) as r:
         assert r.status_code == 200
         for line in r.iter_lines():
@@ -364,7 +368,7 @@ def test_bad_job_files_fail_clearly_and_create_nothing(
 
 @slow
 def test_bad_api_requests_are_4xx(server: ServerProcess) -> None:
-    with httpx.Client(base_url=server.url) as http:
+    with httpx.Client(base_url=server.url, headers=AUTH) as http:
         r = http.post("/api/v1/jobs", json={"spec": {"command": "echo hi", "code": "src"}})
         assert r.status_code == 400 and "no code snapshot" in r.json()["error"]["message"]
         r = http.post(

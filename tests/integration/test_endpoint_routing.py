@@ -112,13 +112,30 @@ def test_traffic_rules_are_checked_against_the_deployments(
     assert service.get(ctx, "iris").mirror_traffic == {}
 
 
-def test_keyless_endpoint_accepts_anyone_and_has_no_keys(
+def test_keyless_endpoints_only_on_a_server_without_sign_in(
+    service: EndpointService, db: SqlDatabase, runtime: RecordingRuntime, tmp_path: Path, ctx: RequestContext
+) -> None:
+    with pytest.raises(InvalidArgument, match="anyone score this endpoint"):
+        service.create(ctx, OnlineEndpointSpec(name="open", auth_mode="none"))
+    open_server = EndpointService(
+        db, runtime, tmp_path / "deployments", lambda: "http://127.0.0.1:5151", allow_anonymous=True
+    )
+    open_server.create(ctx, OnlineEndpointSpec(name="open", auth_mode="none"))
+    assert open_server.routing(ctx.workspace, "open").accepts(None)
+    with pytest.raises(InvalidArgument, match="no keys"):
+        open_server.credentials(ctx, "open")
+
+
+def test_token_endpoints_take_no_key_and_have_none_to_show(
     service: EndpointService, ctx: RequestContext
 ) -> None:
-    service.create(ctx, OnlineEndpointSpec(name="open", auth_mode="none"))
-    assert service.routing(ctx.workspace, "open").accepts(None)
-    with pytest.raises(InvalidArgument, match="no keys"):
-        service.credentials(ctx, "open")
+    service.create(ctx, OnlineEndpointSpec(name="tokens", auth_mode="aml_token"))
+    table = service.routing(ctx.workspace, "tokens")
+    assert table.key_hashes == ()
+    primary = service.get(ctx, "tokens").primary_key
+    assert not table.accepts(f"Bearer {primary}")
+    with pytest.raises(InvalidArgument, match="their own Shipyard"):
+        service.credentials(ctx, "tokens")
 
 
 def test_deleting_an_endpoint_deletes_its_deployments_and_stops_them(

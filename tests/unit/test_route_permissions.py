@@ -31,7 +31,9 @@ def test_every_route_of_the_app_declares_a_permission(app) -> None:  # type: ign
 
 def test_only_the_scoring_mount_is_not_a_fastapi_route(app) -> None:  # type: ignore[no-untyped-def]
     # Any other starlette Route would skip the authorize dependency: the docs are ours.
-    others = [path for _, path, route in iter_app_routes(app.router.routes) if not isinstance(route, APIRoute)]
+    others = [
+        path for _, path, route in iter_app_routes(app.router.routes) if not isinstance(route, APIRoute)
+    ]
     assert others == []
     mounts = [getattr(r, "path", "") for r in app.router.routes if type(r).__name__ == "Mount"]
     assert mounts == ["/endpoints"]

@@ -13,7 +13,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
-from tests.conftest import ServerProcess
+from tests.conftest import AUTH, ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 
 
 def call(server: ServerProcess, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    return httpx.request(method, f"{server.url}{path}", timeout=30, **kwargs)
+    return httpx.request(method, f"{server.url}{path}", timeout=30, **kwargs, headers=AUTH)
 
 
 def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -187,7 +187,9 @@ def test_artifact_path_tricks(mlflow_server: ServerProcess, run_id: str, tmp_pat
     for path in tricks:
         url = f"{mlflow_server.url}{ARTIFACTS}/{path}"
         for method in ("PUT", "GET", "DELETE"):
-            response = httpx.request(method, httpx.URL(url), content=b"x" if method == "PUT" else None)
+            response = httpx.request(
+                method, httpx.URL(url), content=b"x" if method == "PUT" else None, headers=AUTH
+            )
             assert 400 <= response.status_code < 500, (method, path, response.text)
             assert response.json()["error_code"] in (
                 "INVALID_PARAMETER_VALUE",

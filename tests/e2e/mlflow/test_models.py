@@ -22,7 +22,7 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from sklearn.linear_model import LogisticRegression
 
-from tests.conftest import ServerProcess
+from tests.conftest import AUTH, ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -84,6 +84,7 @@ def test_log_register_alias_and_load_a_sklearn_model(mlflow_server: ServerProces
         f"{mlflow_server.url}/api/2.0/mlflow/model-versions/get",
         params={"name": name, "version": "1"},
         timeout=30,
+        headers=AUTH,
     ).json()["model_version"]
     assert (raw["model_id"], raw["source"]) == (info.model_id, f"models:/{info.model_id}")
     assert client.get_model_version_download_uri(name, "1") == logged.artifact_location
@@ -97,7 +98,9 @@ def test_log_register_alias_and_load_a_sklearn_model(mlflow_server: ServerProces
     assert list(copy.predict(X)) == list(expected)
 
     # The same model through the native API and the CLI.
-    seen = httpx.get(f"{mlflow_server.url}/api/v1/models/{name}/versions/champion", timeout=30).json()
+    seen = httpx.get(
+        f"{mlflow_server.url}/api/v1/models/{name}/versions/champion", timeout=30, headers=AUTH
+    ).json()
     assert (seen["version"], seen["run_id"], seen["source"]) == (
         1,
         run.info.run_id,
@@ -168,7 +171,7 @@ def test_logged_model_endpoints(mlflow_server: ServerProcess) -> None:
             call()
         assert caught.value.error_code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST")
     api = f"{mlflow_server.url}/api/2.0/mlflow/logged-models"
-    bad = httpx.patch(f"{api}/{first.model_id}", json={"status": "SHINY"}, timeout=30)
+    bad = httpx.patch(f"{api}/{first.model_id}", json={"status": "SHINY"}, timeout=30, headers=AUTH)
     assert bad.status_code == 400
     assert bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
 

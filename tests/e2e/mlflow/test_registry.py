@@ -15,7 +15,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException, RestException
 
-from tests.conftest import ServerProcess
+from tests.conftest import AUTH, ServerProcess
 
 pytestmark = pytest.mark.slow
 T = TypeVar("T")
@@ -30,7 +30,7 @@ def error_of(exc: pytest.ExceptionInfo[MlflowException]) -> str:
 
 
 def native(server: ServerProcess, path: str) -> Any:
-    response = httpx.get(f"{server.url}/api/v1{path}", timeout=30)
+    response = httpx.get(f"{server.url}/api/v1{path}", timeout=30, headers=AUTH)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -290,14 +290,16 @@ def test_unknown_names_and_malformed_input_are_clear_4xx(mlflow_server: ServerPr
 
     api = f"{mlflow_server.url}/api/2.0/mlflow"
     raw = [
-        httpx.get(f"{api}/model-versions/get", params={"name": name, "version": "one"}),
-        httpx.get(f"{api}/model-versions/get", params={"name": name, "version": "99999999999999"}),
-        httpx.get(f"{api}/registered-models/get"),
-        httpx.post(f"{api}/registered-models/create", content=b"{not json"),
-        httpx.post(f"{api}/registered-models/create", json={"name": ["a"]}),
-        httpx.post(f"{api}/registered-models/create", json={"name": "a/b"}),
-        httpx.post(f"{api}/model-versions/create", json={"name": name}),
-        httpx.request("DELETE", f"{api}/registered-models/delete", content=b"[]"),
+        httpx.get(f"{api}/model-versions/get", params={"name": name, "version": "one"}, headers=AUTH),
+        httpx.get(
+            f"{api}/model-versions/get", params={"name": name, "version": "99999999999999"}, headers=AUTH
+        ),
+        httpx.get(f"{api}/registered-models/get", headers=AUTH),
+        httpx.post(f"{api}/registered-models/create", content=b"{not json", headers=AUTH),
+        httpx.post(f"{api}/registered-models/create", json={"name": ["a"]}, headers=AUTH),
+        httpx.post(f"{api}/registered-models/create", json={"name": "a/b"}, headers=AUTH),
+        httpx.post(f"{api}/model-versions/create", json={"name": name}, headers=AUTH),
+        httpx.request("DELETE", f"{api}/registered-models/delete", content=b"[]", headers=AUTH),
     ]
     for response in raw:
         assert response.status_code == 400, response.text

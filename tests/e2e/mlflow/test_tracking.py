@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, RunTag, ViewType
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-from tests.conftest import ServerProcess
+from tests.conftest import AUTH, ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ def unique(prefix: str) -> str:
 
 
 def native(server: ServerProcess, path: str) -> Any:
-    response = httpx.get(f"{server.url}/api/v1{path}", timeout=30)
+    response = httpx.get(f"{server.url}/api/v1{path}", timeout=30, headers=AUTH)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -134,7 +134,9 @@ def test_artifacts_through_the_proxied_service(mlflow_server: ServerProcess, tmp
 
     # Deleting through the proxied service removes the file and its index entry.
     key = root.removeprefix("mlflow-artifacts:/")
-    response = httpx.delete(f"{mlflow_server.url}/api/2.0/mlflow-artifacts/artifacts/{key}/plots/a.csv")
+    response = httpx.delete(
+        f"{mlflow_server.url}/api/2.0/mlflow-artifacts/artifacts/{key}/plots/a.csv", headers=AUTH
+    )
     assert response.status_code == 200, response.text
     files = native(mlflow_server, f"/runs/{run.info.run_id}/artifacts?path=plots")["files"]
     assert [f["path"] for f in files] == ["plots/b.csv"]
@@ -333,6 +335,7 @@ def test_history_bulk_interval_for_charts(mlflow_server: ServerProcess) -> None:
     response = httpx.get(
         f"{mlflow_server.url}/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval",
         params={"run_ids": ids, "metric_key": "loss", "start_step": 10, "end_step": 59, "max_results": 10},
+        headers=AUTH,
     )
     assert response.status_code == 200, response.text
     metrics = response.json()["metrics"]
@@ -349,17 +352,19 @@ def test_logged_model_files_through_the_proxied_service(mlflow_server: ServerPro
     root = model.artifact_location.removeprefix("mlflow-artifacts:/")
     base = f"{mlflow_server.url}/api/2.0/mlflow-artifacts/artifacts/{root}"
     for name, data in [("MLmodel", b"flavors: {}\n"), ("model/weights.bin", b"\x00\x01\x02")]:
-        assert httpx.put(f"{base}/{name}", content=data).status_code == 200
+        assert httpx.put(f"{base}/{name}", content=data, headers=AUTH).status_code == 200
     listing = httpx.get(
-        f"{mlflow_server.url}/api/2.0/mlflow-artifacts/artifacts", params={"path": root}
+        f"{mlflow_server.url}/api/2.0/mlflow-artifacts/artifacts", params={"path": root}, headers=AUTH
     ).json()
     assert listing["files"] == [
         {"path": "MLmodel", "is_dir": False, "file_size": 12},
         {"path": "model", "is_dir": True},
     ]
-    assert httpx.get(f"{base}/model/weights.bin").content == b"\x00\x01\x02"
-    assert httpx.delete(f"{base}/model").status_code == 200
-    assert httpx.get(f"{base}/model/weights.bin").json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert httpx.get(f"{base}/model/weights.bin", headers=AUTH).content == b"\x00\x01\x02"
+    assert httpx.delete(f"{base}/model", headers=AUTH).status_code == 200
+    assert (
+        httpx.get(f"{base}/model/weights.bin", headers=AUTH).json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    )
 
 
 def test_logged_model_files_need_the_logged_model(mlflow_server: ServerProcess, tmp_path: Path) -> None:
@@ -375,14 +380,16 @@ def test_logged_model_files_need_the_logged_model(mlflow_server: ServerProcess, 
     artifacts = f"{mlflow_server.url}/api/2.0/mlflow-artifacts/artifacts"
 
     def put(key: str) -> httpx.Response:
-        return httpx.put(f"{artifacts}/{key}/weights.bin", content=b"\x00", timeout=30)
+        return httpx.put(f"{artifacts}/{key}/weights.bin", content=b"\x00", timeout=30, headers=AUTH)
 
     for ghost in (f"m-{uuid.uuid4().hex}", doomed.model_id):
         response = put(f"{location}/models/{ghost}/artifacts")
         assert response.status_code == 404, response.text
         assert response.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
         assert ghost in response.json()["message"]
-        listing = httpx.get(artifacts, params={"path": f"{location}/models/{ghost}/artifacts"}, timeout=30)
+        listing = httpx.get(
+            artifacts, params={"path": f"{location}/models/{ghost}/artifacts"}, timeout=30, headers=AUTH
+        )
         assert listing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     # A real model, but named under another experiment than its own.
     response = put(f"{elsewhere}/models/{model.model_id}/artifacts")
@@ -421,7 +428,9 @@ def test_run_name_tag_renames_and_native_rename_shows(mlflow_server: ServerProce
     assert native(mlflow_server, f"/runs/{run.info.run_id}")["name"] == "second"
     client.log_batch(run.info.run_id, tags=[RunTag("mlflow.runName", "third")])
     assert client.get_run(run.info.run_id).info.run_name == "third"
-    patched = httpx.patch(f"{mlflow_server.url}/api/v1/runs/{run.info.run_id}", json={"name": "fourth"})
+    patched = httpx.patch(
+        f"{mlflow_server.url}/api/v1/runs/{run.info.run_id}", json={"name": "fourth"}, headers=AUTH
+    )
     assert patched.status_code == 200, patched.text
     assert client.get_run(run.info.run_id).data.tags["mlflow.runName"] == "fourth"
     resumed = mlflow.start_run(run_id=run.info.run_id)
@@ -438,9 +447,10 @@ def test_run_outputs_and_server_info(mlflow_server: ServerProcess) -> None:
     response = httpx.post(
         f"{mlflow_server.url}/api/2.0/mlflow/runs/outputs",
         json={"run_id": run.info.run_id, "models": [{"model_id": model_id, "step": 3}]},
+        headers=AUTH,
     )
     assert response.status_code == 200, response.text
     outputs = MlflowClient().get_run(run.info.run_id).outputs.model_outputs
     assert [(o.model_id, o.step) for o in outputs] == [(model_id, 3)]
-    info = httpx.get(f"{mlflow_server.url}/api/3.0/mlflow/server-info").json()
+    info = httpx.get(f"{mlflow_server.url}/api/3.0/mlflow/server-info", headers=AUTH).json()
     assert info["multipart_uploads_enabled"] is False and info["multipart_downloads_enabled"] is False

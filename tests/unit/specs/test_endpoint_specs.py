@@ -72,10 +72,15 @@ def test_azure_endpoint_parses_with_tags_as_text() -> None:
     assert (spec.name, spec.auth_mode, spec.tags) == ("my-endpoint", "key", {"team": "7"})
 
 
-def test_token_auth_is_refused_with_what_to_write_instead() -> None:
-    err = _error("name: my-endpoint\nauth_mode: aml_token\n", OnlineEndpointSpec)
+def test_azure_ad_auth_is_refused_with_what_to_write_instead() -> None:
+    err = _error("name: my-endpoint\nauth_mode: aad_token\n", OnlineEndpointSpec)
     assert "x.yml line 2" in err.message
-    assert "'key'" in err.message and "'none'" in err.message
+    assert "'key'" in err.message and "'aml_token'" in err.message
+
+
+def test_aml_token_is_shipyard_token_auth() -> None:
+    spec = parse_spec("name: my-endpoint\nauth_mode: AML_Token\n", OnlineEndpointSpec, "x.yml")
+    assert spec.auth_mode == "aml_token"
 
 
 def test_endpoint_names_follow_azure_rules() -> None:
