@@ -11,6 +11,7 @@ import dataclasses
 import enum
 import json
 import math
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from shipyard.errors import ShipyardError, Unavailable
+from shipyard.errors import PermissionDenied, ShipyardError, Unauthenticated, Unavailable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OutputFormat",
     "OutputOption",
+    "TokenOption",
     "UrlOption",
     "WorkspaceOption",
     "cell",
@@ -42,6 +44,7 @@ __all__ = [
     "fmt_timestamp",
     "new_table",
     "now_ms",
+    "parse_duration",
     "print_json",
     "print_tables",
     "to_jsonable",
@@ -81,6 +84,17 @@ WorkspaceOption = Annotated[
         help="Workspace to read [default: the server's default workspace].",
     ),
 ]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        metavar="TOKEN",
+        envvar="SHIPYARD_TOKEN",
+        show_default=False,
+        help="Sign in with this token; without it, SHIPYARD_TOKEN, else the token `shipyard login`"
+        " stored for the URL.",
+    ),
+]
 OutputOption = Annotated[
     OutputFormat,
     typer.Option(
@@ -104,11 +118,12 @@ _PIPE_WIDTH = 10_000
 
 
 @contextmanager
-def connect(url: str | None, workspace: str | None) -> Iterator[Client]:
-    """A :class:`Client` for one command; any :class:`ShipyardError` ends the command cleanly."""
+def connect(url: str | None, workspace: str | None, token: str | None = None) -> Iterator[Client]:
+    """A :class:`Client` for one command, signed in with ``token`` (else ``SHIPYARD_TOKEN``,
+    else the stored credential); any :class:`ShipyardError` ends the command cleanly."""
     from shipyard.client.client import Client
 
-    client = Client(url, workspace=workspace)
+    client = Client(url, workspace=workspace, token=token)
     client.http.retries = _CLI_RETRIES
     try:
         yield client
@@ -130,7 +145,35 @@ def _fail(exc: ShipyardError, url: str) -> NoReturn:
             err=True,
             fg="red",
         )
+    elif isinstance(exc, Unauthenticated):
+        typer.secho(
+            f"hint: sign in with `shipyard login --url {url}`, or set SHIPYARD_TOKEN.", err=True, fg="red"
+        )
+    elif isinstance(exc, PermissionDenied):
+        typer.secho(
+            "hint: ask an owner of this server for a role that allows it (`shipyard role assign`);"
+            " `shipyard whoami` shows what you may do.",
+            err=True,
+            fg="red",
+        )
     raise typer.Exit(1)
+
+
+# -- values from people ----------------------------------------------------------------
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_duration(value: str, param_hint: str) -> int:
+    """``30d``, ``12h``, ``90m`` or ``3600s`` in seconds; anything else is a usage error."""
+    match = _DURATION.match(value)
+    if match is None:
+        raise typer.BadParameter(
+            f"{value!r} is not a duration: write a number and a unit, e.g. 30d, 12h, 90m or 3600s",
+            param_hint=param_hint,
+        )
+    return int(match.group(1)) * _SECONDS[match.group(2)]
 
 
 # -- JSON ------------------------------------------------------------------------------

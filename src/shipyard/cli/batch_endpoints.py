@@ -11,6 +11,7 @@ import typer
 from shipyard.cli._output import (
     OutputFormat,
     OutputOption,
+    TokenOption,
     UrlOption,
     WorkspaceOption,
     cell,
@@ -82,10 +83,11 @@ def endpoint_create(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Create a batch endpoint (name, description, tags)."""
     overrides = [*(set_ or []), *([f"name={name}"] if name else [])]
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         endpoint = client.batch_endpoints.create(file, overrides)
     _show_endpoint(endpoint, output)
 
@@ -96,19 +98,23 @@ def endpoint_show(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """A batch endpoint and its default deployment."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         endpoint = client.batch_endpoints.get(name)
     _show_endpoint(endpoint, output)
 
 
 @endpoint_app.command("list")
 def endpoint_list(
-    output: OutputOption = OutputFormat.TABLE, url: UrlOption = None, workspace: WorkspaceOption = None
+    output: OutputOption = OutputFormat.TABLE,
+    url: UrlOption = None,
+    workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """List batch endpoints by name."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         endpoints = client.batch_endpoints.list()
     if output is OutputFormat.JSON:
         print_json(endpoints)
@@ -121,11 +127,15 @@ def endpoint_list(
 
 @endpoint_app.command("delete")
 def endpoint_delete(
-    name: EndpointName, yes: Yes = False, url: UrlOption = None, workspace: WorkspaceOption = None
+    name: EndpointName,
+    yes: Yes = False,
+    url: UrlOption = None,
+    workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Delete a batch endpoint with its deployments (the jobs it ran stay)."""
     del yes
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         client.batch_endpoints.delete(name)
     typer.secho(f"batch endpoint {name} deleted", err=True)
 
@@ -147,11 +157,12 @@ def endpoint_invoke(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Score a data asset in mini-batches as a job; prints the job's name (--stream follows it)."""
     from shipyard.cli.jobs import _exit_for, _print_outcome, _stream
 
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         job = client.batch_endpoints.invoke(name, input_, deployment_name=deployment_name, job_name=job_name)
         if output is OutputFormat.JSON and not stream:
             print_json(job)
@@ -174,9 +185,10 @@ def endpoint_list_jobs(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """The endpoint's jobs, newest first."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         jobs = client.batch_endpoints.list_jobs(name, max_results)
     if output is OutputFormat.JSON:
         print_json(jobs)
@@ -238,11 +250,12 @@ def deployment_create(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Create a batch deployment: upload its local model and code; the first one of an endpoint
     (or one created with --set-default) is what invoke uses."""
     overrides = _overrides(set_, endpoint_name, name)
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         d = client.batch_deployments.create(
             file, overrides, set_default=set_default, step=lambda line: typer.echo(line, err=True)
         )
@@ -259,11 +272,12 @@ def deployment_update(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Replace an existing batch deployment's model, code and settings with its file (checked
     as on create); jobs already started keep theirs, the next invoke uses the new ones."""
     overrides = _overrides(set_, endpoint_name, name)
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         d = client.batch_deployments.update(file, overrides, step=lambda line: typer.echo(line, err=True))
     typer.secho(f"batch deployment {d.endpoint_name}/{d.name} updated", fg="green", err=True)
     _show_deployment(d, output)
@@ -284,9 +298,10 @@ def deployment_show(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """A batch deployment's model, compute and settings."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         d = client.batch_deployments.get(endpoint_name, name)
     _show_deployment(d, output)
 
@@ -297,9 +312,10 @@ def deployment_list(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """List an endpoint's batch deployments by name."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         found = client.batch_deployments.list(endpoint_name)
     if output is OutputFormat.JSON:
         print_json(found)
@@ -323,10 +339,11 @@ def deployment_delete(
     yes: Yes = False,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Delete a batch deployment (the jobs it ran stay)."""
     del yes
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         client.batch_deployments.delete(endpoint_name, name)
     typer.secho(f"batch deployment {endpoint_name}/{name} deleted", err=True)
     sys.stderr.flush()

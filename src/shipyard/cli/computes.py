@@ -10,6 +10,7 @@ import typer
 from shipyard.cli._output import (
     OutputFormat,
     OutputOption,
+    TokenOption,
     UrlOption,
     WorkspaceOption,
     cell,
@@ -46,6 +47,7 @@ def create(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Register a compute target, from options or a YAML file (options win)."""
     values: dict[str, object] = {}
@@ -66,7 +68,7 @@ def create(
     values |= {k: v for k, v in given.items() if v is not None}
     if not values.get("name"):
         raise typer.BadParameter("give --name (or a file with a name)", param_hint="--name")
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         compute = client.computes.create(
             str(values["name"]),
             str(values.get("kind") or "local"),
@@ -82,10 +84,13 @@ def create(
 
 @app.command("list")
 def list_(
-    output: OutputOption = OutputFormat.TABLE, url: UrlOption = None, workspace: WorkspaceOption = None
+    output: OutputOption = OutputFormat.TABLE,
+    url: UrlOption = None,
+    workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """List compute targets, the built-in 'local' first."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         computes = client.computes.list()
     if output is OutputFormat.JSON:
         print_json(computes)
@@ -105,9 +110,10 @@ def show(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """One compute target."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         compute = client.computes.get(name)
     if output is OutputFormat.JSON:
         print_json(compute)
@@ -122,8 +128,9 @@ def delete(
     name: Annotated[str, typer.Option("--name", "-n", help="Name of the compute target.")],
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Delete a compute target (jobs that ran on it keep their records)."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         client.computes.delete(name)
     typer.echo(f"deleted compute {name}")

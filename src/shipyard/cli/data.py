@@ -12,6 +12,7 @@ import typer
 from shipyard.cli._output import (
     OutputFormat,
     OutputOption,
+    TokenOption,
     UrlOption,
     WorkspaceOption,
     cell,
@@ -138,12 +139,13 @@ def create(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Register a data asset version. A local path is uploaded as a snapshot (only files the
     server does not hold yet cross the wire); an fsspec URL is recorded without copying."""
     from shipyard.specs import DataSpec, load_spec, validate_spec
 
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         overrides = {"name": name, "version": version, "path": path, "type": type_}
         given = {k: v for k, v in overrides.items() if v is not None}
         if file is not None:
@@ -173,10 +175,13 @@ def create(
 
 @app.command("list")
 def list_(
-    output: OutputOption = OutputFormat.TABLE, url: UrlOption = None, workspace: WorkspaceOption = None
+    output: OutputOption = OutputFormat.TABLE,
+    url: UrlOption = None,
+    workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """The latest version of every data asset."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         assets = client.list_data_assets()
     if output is OutputFormat.JSON:
         print_json(assets)
@@ -209,13 +214,14 @@ def show(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Show one version of a data asset: where it is, its content hash, size and table schema."""
     if version is not None and label is not None:
         raise typer.BadParameter("give --version or --label, not both")
     if label not in (None, "latest"):
         raise typer.BadParameter(f"unknown label {label!r}; the only label is 'latest'")
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         asset = client.get_data_asset(name, version or "latest")
     if output is OutputFormat.JSON:
         print_json(asset)
@@ -235,10 +241,11 @@ def download(
     ] = Path(),
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Download an uploaded data asset's files, checked against their hashes."""
     dest = download_path / name
-    with connect(url, workspace) as client, _progress(f"downloading {name}") as progress:
+    with connect(url, workspace, token) as client, _progress(f"downloading {name}") as progress:
         asset = client.get_data_asset(name, version or "latest")
         client.download_data_asset(name, dest, asset.version, progress=progress)
     typer.echo(

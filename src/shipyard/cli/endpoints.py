@@ -11,6 +11,7 @@ import typer
 from shipyard.cli._output import (
     OutputFormat,
     OutputOption,
+    TokenOption,
     UrlOption,
     WorkspaceOption,
     cell,
@@ -83,10 +84,11 @@ def endpoint_create(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Create an online endpoint (name, auth_mode key|none, description, tags)."""
     overrides = [*(set_ or []), *([f"name={name}"] if name else [])]
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         endpoint = client.online_endpoints.create(file, overrides)
     _show_endpoint(endpoint, output)
 
@@ -97,19 +99,23 @@ def endpoint_show(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """An endpoint's scoring URI, auth mode and traffic."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         endpoint = client.online_endpoints.get(name)
     _show_endpoint(endpoint, output)
 
 
 @endpoint_app.command("list")
 def endpoint_list(
-    output: OutputOption = OutputFormat.TABLE, url: UrlOption = None, workspace: WorkspaceOption = None
+    output: OutputOption = OutputFormat.TABLE,
+    url: UrlOption = None,
+    workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """List online endpoints by name."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         endpoints = client.online_endpoints.list()
     if output is OutputFormat.JSON:
         print_json(endpoints)
@@ -141,9 +147,10 @@ def endpoint_update(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Shift traffic between deployments, mirror a share to a shadow, change the description."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         endpoint = client.online_endpoints.update(
             name, traffic=traffic, mirror_traffic=mirror_traffic, description=description
         )
@@ -158,10 +165,11 @@ def endpoint_delete(
     ] = False,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Delete an endpoint with all its deployments (their workers are stopped)."""
     del yes
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         client.online_endpoints.delete(name)
     typer.secho(f"online endpoint {name} deleted", err=True)
 
@@ -172,9 +180,10 @@ def endpoint_get_credentials(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """The endpoint's keys; --output json prints {"primaryKey", "secondaryKey"} as the Azure CLI."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         keys = client.online_endpoints.get_keys(name)
     if output is OutputFormat.JSON:
         print_json(keys)
@@ -191,9 +200,10 @@ def endpoint_regenerate_keys(
     key_type: Annotated[str, typer.Option("--key-type", help="primary or secondary.")] = "primary",
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Replace one key; the other keeps working, so clients can switch without downtime."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         client.online_endpoints.regenerate_keys(name, key_type)
     typer.secho(f"the {key_type} key of {name} was regenerated", err=True)
 
@@ -207,9 +217,10 @@ def endpoint_invoke(
     ] = None,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Score a request with the endpoint's key, as a client application would."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         answer = client.online_endpoints.invoke(name, request_file, deployment_name=deployment_name)
     print_json(answer)
 
@@ -266,13 +277,14 @@ def _outcome(d: OnlineDeployment) -> None:
 def _submit(
     file: Path, set_: list[str] | None, endpoint_name: str | None, name: str | None, *, update: bool,
     all_traffic: bool, no_wait: bool, output: OutputFormat, url: str | None, workspace: str | None,
+    token: str | None,
 ) -> None:  # fmt: skip
     overrides = [*(set_ or [])]
     if endpoint_name:
         overrides.append(f"endpoint_name={endpoint_name}")
     if name:
         overrides.append(f"name={name}")
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         ops = client.online_deployments
         send = ops.update if update else ops.create
         say = lambda line: typer.echo(line, err=True)  # noqa: E731
@@ -310,11 +322,12 @@ def deployment_create(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Deploy a model: upload its local model and code, start its workers, wait until every one
     is ready (exit 1 if it Failed, with the reason)."""
     _submit(file, set_, endpoint_name, name, update=False, all_traffic=all_traffic, no_wait=no_wait,
-            output=output, url=url, workspace=workspace)  # fmt: skip
+            output=output, url=url, workspace=workspace, token=token)  # fmt: skip
 
 
 @deployment_app.command("update")
@@ -327,10 +340,11 @@ def deployment_update(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Roll out a new revision: new workers are ready before the old ones stop."""
     _submit(file, set_, endpoint_name, name, update=True, all_traffic=False, no_wait=no_wait,
-            output=output, url=url, workspace=workspace)  # fmt: skip
+            output=output, url=url, workspace=workspace, token=token)  # fmt: skip
 
 
 @deployment_app.command("show")
@@ -340,9 +354,10 @@ def deployment_show(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """A deployment's state (and why it Failed), model, instances and revision."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         d = client.online_deployments.get(endpoint_name, name)
     _show_deployment(d, output)
 
@@ -353,9 +368,10 @@ def deployment_list(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """List an endpoint's deployments."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         found = client.online_deployments.list(endpoint_name)
         traffic = client.online_endpoints.get(endpoint_name).traffic
     if output is OutputFormat.JSON:
@@ -384,10 +400,11 @@ def deployment_delete(
     ] = False,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Delete a deployment and stop its workers; refused while it receives traffic."""
     del yes
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         client.online_deployments.delete(endpoint_name, name)
     typer.secho(f"online deployment {endpoint_name}/{name} deleted", err=True)
 
@@ -399,8 +416,9 @@ def deployment_get_logs(
     lines: Annotated[int, typer.Option("--lines", "-l", help="How many of the last lines.")] = 100,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """The deployment's log: preparation (model, code, environment), then its workers' output."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         text = client.online_deployments.get_logs(endpoint_name, name, lines)
     sys.stdout.write(text)

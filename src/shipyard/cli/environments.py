@@ -10,6 +10,7 @@ import typer
 from shipyard.cli._output import (
     OutputFormat,
     OutputOption,
+    TokenOption,
     UrlOption,
     WorkspaceOption,
     cell,
@@ -39,10 +40,11 @@ def create(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Register an environment version. It is built (with uv, cached by the hash of its spec)
     the first time a job uses it."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         env = client.environments.create(file, list(set_ or []))
     if output is OutputFormat.JSON:
         print_json(env)
@@ -52,10 +54,13 @@ def create(
 
 @app.command("list")
 def list_(
-    output: OutputOption = OutputFormat.TABLE, url: UrlOption = None, workspace: WorkspaceOption = None
+    output: OutputOption = OutputFormat.TABLE,
+    url: UrlOption = None,
+    workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """The latest version of every environment."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         envs = client.environments.list()
     if output is OutputFormat.JSON:
         print_json(envs)
@@ -80,9 +85,10 @@ def show(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """One environment version with its packages."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         env = client.environments.get(name, version)
     if output is OutputFormat.JSON:
         print_json(env)

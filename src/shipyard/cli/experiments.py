@@ -10,6 +10,7 @@ import typer
 from shipyard.cli._output import (
     OutputFormat,
     OutputOption,
+    TokenOption,
     UrlOption,
     WorkspaceOption,
     cell,
@@ -40,9 +41,10 @@ def list_(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """List the experiments of a workspace."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         experiments = client.list_experiments(view=view.value)
     if output is OutputFormat.JSON:
         print_json(experiments)

@@ -13,6 +13,7 @@ import typer
 from shipyard.cli._output import (
     OutputFormat,
     OutputOption,
+    TokenOption,
     UrlOption,
     WorkspaceOption,
     cell,
@@ -107,13 +108,14 @@ def create(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Submit a command job: upload its code (only files the server lacks) and local inputs,
     queue it on its compute target. Without --stream it returns once the job is queued."""
     overrides = list(set_ or [])
     if name is not None:
         overrides.append(f"name={name}")
-    with connect(url, workspace) as client, _upload_progress() as progress:
+    with connect(url, workspace, token) as client, _upload_progress() as progress:
         job = client.jobs.create(
             file, overrides, step=lambda line: typer.echo(line, err=True), progress=progress
         )
@@ -136,10 +138,12 @@ def create(
 
 
 @app.command("stream")
-def stream_(name: NameOption, url: UrlOption = None, workspace: WorkspaceOption = None) -> None:
+def stream_(
+    name: NameOption, url: UrlOption = None, workspace: WorkspaceOption = None, token: TokenOption = None
+) -> None:
     """Follow a job's log (preparation, then stdout and stderr) until it ends; exit 0 only if
     it Completed."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         final = _stream(client, name)
     _print_outcome(final)
     _exit_for(final)
@@ -151,9 +155,10 @@ def show(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """A job's status, its timeline, its cause of failure and where its run is."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         job = client.jobs.get(name)
     if output is OutputFormat.JSON:
         print_json(job)
@@ -192,9 +197,10 @@ def list_(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """List jobs, newest first."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         jobs = client.jobs.list(status, max_results)
     if output is OutputFormat.JSON:
         print_json(jobs)
@@ -213,9 +219,11 @@ def list_(
 
 
 @app.command("cancel")
-def cancel(name: NameOption, url: UrlOption = None, workspace: WorkspaceOption = None) -> None:
+def cancel(
+    name: NameOption, url: UrlOption = None, workspace: WorkspaceOption = None, token: TokenOption = None
+) -> None:
     """Cancel a job: a queued one at once, a running one by killing its whole process tree."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         job = client.jobs.cancel(name)
         if not job.done:
             job = client.jobs.wait(name, poll_s=0.2, timeout_s=60)
@@ -231,9 +239,10 @@ def download(
     download_path: Annotated[Path, typer.Option("--download-path", help="Folder to write into.")] = Path("."),
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Download a job's outputs and logs into DOWNLOAD_PATH/<job name>/."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         written = client.jobs.download(name, download_path, output_name)
     for path in written:
         typer.echo(str(path))

@@ -10,6 +10,7 @@ import typer
 from shipyard.cli._output import (
     OutputFormat,
     OutputOption,
+    TokenOption,
     UrlOption,
     WorkspaceOption,
     cell,
@@ -45,9 +46,10 @@ def list_(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """List the registered models of a workspace."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         models = client.list_models(name_like=name_like)
     if output is OutputFormat.JSON:
         print_json(models)
@@ -72,9 +74,10 @@ def show(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Show a registered model: its info, aliases and every version."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         model = client.get_model(name)
         versions = client.list_model_versions(name)
     if output is OutputFormat.JSON:
@@ -123,9 +126,10 @@ def history(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Every change to a registered model, oldest first: who did what, and when."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         events = client.model_history(name)
     if output is OutputFormat.JSON:
         print_json(events)

@@ -9,6 +9,7 @@ import typer
 from shipyard.cli._output import (
     OutputFormat,
     OutputOption,
+    TokenOption,
     UrlOption,
     WorkspaceOption,
     cell,
@@ -74,9 +75,10 @@ def list_(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Search the runs of an experiment."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         exp = client.get_experiment_by_name(experiment)
         runs = client.search_runs([exp.id], filter=filter_, order_by=order_by, max_results=max_results)
     if output is OutputFormat.JSON:
@@ -174,9 +176,10 @@ def show(
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Show one run: its info, params, tags and metrics."""
-    with connect(url, workspace) as client:
+    with connect(url, workspace, token) as client:
         run = client.get_run(run_id)
         experiment_name = client.get_experiment(run.experiment_id).name
     if output is OutputFormat.JSON:
