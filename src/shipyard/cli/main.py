@@ -11,6 +11,7 @@ import typer
 
 from shipyard._version import __version__
 from shipyard.cli import (
+    access,
     batch_endpoints,
     computes,
     data,
@@ -210,6 +211,14 @@ app.add_typer(endpoints.endpoint_app, name="online-endpoint")
 app.add_typer(endpoints.deployment_app, name="online-deployment")
 app.add_typer(batch_endpoints.endpoint_app, name="batch-endpoint")
 app.add_typer(batch_endpoints.deployment_app, name="batch-deployment")
+app.command("login")(access.login)
+app.command("logout")(access.logout)
+app.command("whoami")(access.whoami)
+app.add_typer(access.user_app, name="user")
+app.add_typer(access.token_app, name="token")
+app.add_typer(access.role_app, name="role")
+app.add_typer(access.secret_app, name="secret")
+app.add_typer(access.audit_app, name="audit")
 
 
 def main() -> None:

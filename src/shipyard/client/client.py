@@ -21,6 +21,14 @@ from shipyard.domain.tracking import Experiment, MetricHistory, Run
 from shipyard.errors import AlreadyExists, InvalidArgument, NotFound
 
 if TYPE_CHECKING:
+    from shipyard.client.access import (
+        AuditOperations,
+        RoleOperations,
+        SecretOperations,
+        TokenOperations,
+        UserOperations,
+        WhoAmI,
+    )
     from shipyard.client.batch_endpoints import BatchDeploymentOperations, BatchEndpointOperations
     from shipyard.client.endpoints import OnlineDeploymentOperations, OnlineEndpointOperations
     from shipyard.client.jobs import ComputeOperations, EnvironmentOperations, JobOperations
@@ -117,6 +125,47 @@ class Client:
         from shipyard.client.batch_endpoints import BatchDeploymentOperations
 
         return BatchDeploymentOperations(self)
+
+    @property
+    def users(self) -> UserOperations:
+        """Create, list, disable and enable users."""
+        from shipyard.client.access import UserOperations
+
+        return UserOperations(self)
+
+    @property
+    def tokens(self) -> TokenOperations:
+        """Create, list and revoke tokens (yours, or a user's)."""
+        from shipyard.client.access import TokenOperations
+
+        return TokenOperations(self)
+
+    @property
+    def roles(self) -> RoleOperations:
+        """List and create roles; assign them to users in a workspace or everywhere."""
+        from shipyard.client.access import RoleOperations
+
+        return RoleOperations(self)
+
+    @property
+    def secrets(self) -> SecretOperations:
+        """Set, list and delete the workspace's secrets (values are never returned)."""
+        from shipyard.client.access import SecretOperations
+
+        return SecretOperations(self)
+
+    @property
+    def audit(self) -> AuditOperations:
+        """Read the audit log and verify its hash chain."""
+        from shipyard.client.access import AuditOperations
+
+        return AuditOperations(self)
+
+    def whoami(self) -> WhoAmI:
+        """Who this client is to the server: user, token, roles, permissions in its workspace."""
+        from shipyard.client.access import whoami
+
+        return whoami(self)
 
     def close(self) -> None:
         self.http.close()
