@@ -4,7 +4,7 @@ The SDK::
 
     import shipyard
 
-    shipyard.connect("http://127.0.0.1:5151", token=...)  # or SHIPYARD_URL / SHIPYARD_TOKEN / `shipyard login`
+    shipyard.connect("http://127.0.0.1:5151", token=...)  # or SHIPYARD_URL, SHIPYARD_TOKEN
     with shipyard.start_run(experiment="iris", name="baseline") as run:
         run.log_params({"C": 1.0})
         for step in range(100):

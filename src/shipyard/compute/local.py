@@ -53,6 +53,9 @@ __all__ = ["LocalTarget"]
 logger = logging.getLogger(__name__)
 _SUPERVISOR = str(Path(__file__).with_name("_supervise.py"))
 _REATTACHED_POLL_S = 0.5  # supervisors of a previous server are not our children: poll them
+# The dispatcher wakes at least hourly: a far deadline (a job stored before limits.timeout had
+# a ceiling) must not overflow Condition.wait, which would end the dispatcher thread.
+_MAX_WAIT_S = 3600.0
 
 
 @dataclass
@@ -219,12 +222,14 @@ class LocalTarget(ComputeTarget):
             deadline = job.deadline_ms
             if deadline is not None and job.intent is None:
                 waits.append(max(0.0, (deadline - now) / 1000))
-        return min(waits) if waits else None
+        return min(*waits, _MAX_WAIT_S) if waits else None
 
     def _launch(self, job: _Job) -> None:
         sub, job_dir = job.sub, self._dir / job.sub.job_id
         job.state = TargetState.STARTING
-        env = process_environment(sub.env, self._env, sub.python_bin_dir or Path(sys.executable).parent)
+        env = process_environment(
+            {**sub.env, **sub.secret_env}, self._env, sub.python_bin_dir or Path(sys.executable).parent
+        )
         argv = [sys.executable, "-I", _SUPERVISOR, str(job_dir / "output.log"), str(job_dir / "exit.json")]
         argv += [str(sub.working_dir), self._shell, "-c", sub.command]
         job.started_at = now_ms()
@@ -339,6 +344,16 @@ class LocalTarget(ComputeTarget):
             self._active[job.sub.job_id] = job
             process = _read_json(job_dir / "process.json")
             if process is None:
+                if saved.get("secret_env_keys"):
+                    # Its token and secrets lived in the previous server's memory only.
+                    self._finish(
+                        job,
+                        TargetState.LOST,
+                        None,
+                        "the server restarted before the job started, and its token and secrets"
+                        " are never kept on disk: submit it again",
+                    )
+                    continue
                 queued.append((saved["queued_ns"], job))
                 continue
             job.state = TargetState.RUNNING
@@ -362,6 +377,7 @@ def _to_json(sub: Submission) -> dict[str, Any]:
         "python_bin_dir": None if sub.python_bin_dir is None else str(sub.python_bin_dir),
         "pip": list(sub.pip),
         "timeout_s": sub.timeout_s,
+        "secret_env_keys": sorted(sub.secret_env),  # names only: values stay in memory
     }
 
 

@@ -90,7 +90,7 @@ class RayTarget(ComputeTarget):
         self._save(sub.job_id, {"timeout_s": sub.timeout_s, "intent": None})
         runtime_env: dict[str, Any] = {
             "working_dir": str(sub.working_dir),
-            "env_vars": {"PYTHONUNBUFFERED": "1", **sub.env},
+            "env_vars": {"PYTHONUNBUFFERED": "1", **sub.env, **sub.secret_env},
         }
         if sub.pip:
             runtime_env["pip"] = list(sub.pip)

@@ -124,7 +124,8 @@ def check_permission(value: object) -> str:
 def grants_permission(held: Iterable[str], wanted: str) -> bool:
     """Whether permissions ``held`` (wildcards allowed) include ``wanted``."""
     resource = wanted.partition(":")[0]
-    return any(p == wanted or p == "*" or p == f"{resource}:*" for p in held)
+    accepted = (wanted, "*", f"{resource}:*")
+    return any(p in accepted for p in held)
 
 
 _ROLE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")

@@ -40,7 +40,7 @@ MAX_MIRROR_PERCENT = 50
 
 class AuthMode(StrEnum):
     KEY = "key"
-    AML_TOKEN = "aml_token"  # a Shipyard token holding endpoints:score, as Azure's token mode
+    AML_TOKEN = "aml_token"  # noqa: S105 - a mode's name; a Shipyard token holding endpoints:score, as Azure's token mode
     NONE = "none"
 
 

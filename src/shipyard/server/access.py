@@ -2,7 +2,8 @@
 
 :data:`ROUTES` maps each route (method and path template) to a :class:`Rule`. The app runs
 :func:`authorize` before every FastAPI route's own dependencies; a route missing from the
-table is refused (and ``tests/unit/test_route_permissions.py`` fails the build). The
+table stops the server from starting (and ``tests/unit/test_route_permissions.py`` fails
+the build). The
 scoring router, a raw ASGI app, checks its own rule (:data:`SCORING`) the same way.
 
 Three kinds of rule:
@@ -35,6 +36,7 @@ __all__ = [
     "SIGNED_IN",
     "Rule",
     "authorize",
+    "bind_rules",
     "iter_app_routes",
     "rule_for",
 ]
@@ -276,6 +278,33 @@ def iter_app_routes(routes: list[BaseRoute]) -> Iterator[tuple[str, str, BaseRou
                 yield method, path, context.original_route
 
 
+RouteRules = dict[tuple[int, str], Rule]
+
+
+def bind_rules(routes: list[BaseRoute]) -> RouteRules:
+    """Each served route's rule, keyed by the route object and method, for :func:`authorize`.
+
+    Routers included under several prefixes (MLflow's ``/api`` and ``/ajax-api``) share
+    their route objects, so the rule must not depend on the prefix. Raises when a route has
+    no rule: such a server does not start.
+    """
+    bound: RouteRules = {}
+    missing: list[str] = []
+    for method, path, route in iter_app_routes(routes):
+        if not isinstance(route, APIRoute):
+            continue
+        rule = rule_for(method, path)
+        if rule is None:
+            missing.append(f"{method} {path}")
+            continue
+        key = (id(route), method)
+        if bound.setdefault(key, rule) != rule:
+            raise RuntimeError(f"{method} {path}: one route, two rules")
+    if missing:
+        raise RuntimeError(f"routes without a permission in server/access.py: {', '.join(missing)}")
+    return bound
+
+
 def authorize(request: Request) -> None:
     """Run before every FastAPI route: the caller holds the route's permission, or 401/403.
 
@@ -283,12 +312,15 @@ def authorize(request: Request) -> None:
     goes onto it too, for the audit entry written when the answer leaves.
     """
     route = request.scope.get("route")
-    path = route.path_format if isinstance(route, APIRoute) else None
-    rule = None if path is None else rule_for(request.method, path)
+    method = "GET" if request.method == "HEAD" else request.method
+    rules: RouteRules = request.app.state.route_rules
+    rule = rules.get((id(route), method))
     state = request.scope.setdefault("state", {})
     if rule is None:
         # Fail closed: a route nobody declared is nobody's.
-        raise PermissionDenied(f"{request.method} {path} declares no permission; it is refused to everyone")
+        raise PermissionDenied(
+            f"{request.method} {request.url.path} declares no permission; it is refused to everyone"
+        )
     state["rule"] = rule
     if rule.permission == PUBLIC:
         return

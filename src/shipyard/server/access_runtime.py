@@ -19,6 +19,7 @@ from shipyard.server.guard import Guard, HostPolicy
 from shipyard.services.access.audit import AuditLog
 from shipyard.services.access.authenticator import Authenticator
 from shipyard.services.access.identity import IdentityService
+from shipyard.services.access.process_credentials import ProcessCredentials
 from shipyard.services.access.secrets import SecretService
 from shipyard.services.ports import Database
 from shipyard.settings import Settings
@@ -28,7 +29,7 @@ __all__ = ["ADMIN_TOKEN_FILE", "Access", "build_access", "install_guard", "secur
 
 log = logging.getLogger("shipyard.server")
 
-ADMIN_TOKEN_FILE = "admin.token"
+ADMIN_TOKEN_FILE = "admin.token"  # noqa: S105 - a file name
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class Access:
     identity: IdentityService
     secrets: SecretService
     audit: AuditLog
+    credentials: ProcessCredentials  # for the processes of jobs and deployments
     first_token: str | None  # the owner's token when this start made it (printed once)
 
 
@@ -70,7 +72,8 @@ def build_access(settings: Settings, database: Database, *, bootstrap: bool = Tr
         if made is not None and given is None:
             _write_private(settings.home / ADMIN_TOKEN_FILE, made + "\n")
             first_token = made
-    return Access(authenticator, identity, secrets, AuditLog(database), first_token)
+    credentials = ProcessCredentials(identity, secrets, tokens=settings.auth)
+    return Access(authenticator, identity, secrets, AuditLog(database), credentials, first_token)
 
 
 def _split(value: str) -> list[str]:

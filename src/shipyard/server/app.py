@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from shipyard._version import __version__
 from shipyard.server import errors, mlflow
-from shipyard.server.access import authorize
+from shipyard.server.access import authorize, bind_rules
 from shipyard.server.access_runtime import build_access, install_guard, secure_home
 from shipyard.server.batch_runtime import build_batch
 from shipyard.server.deps import Services
@@ -103,10 +103,11 @@ def create_app(settings: Settings) -> FastAPI:
         data_service,
         registry_service,
         lambda: str(app.state.public_url),
+        access.credentials,
     )
     serving = build_endpoints(
         settings, database, store, snapshot_service, registry_service, runtime.environments,
-        lambda: str(app.state.public_url),
+        lambda: str(app.state.public_url), access.credentials,
     )  # fmt: skip
     batch = build_batch(database, store, snapshot_service, registry_service, data_service, runtime)
     app.state.services = Services(
@@ -148,6 +149,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
     )
     mlflow.mount(app)
+    app.state.route_rules = bind_rules(app.router.routes)
     install_guard(app, settings, access)
     return app
 

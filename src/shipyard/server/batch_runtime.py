@@ -31,5 +31,7 @@ def build_batch(
     jobs: JobsRuntime,
 ) -> BatchRuntime:
     models = ModelFiles(database, store, registry, snapshots)
-    endpoints = BatchEndpointService(database, models, snapshots, jobs.environments, jobs.computes)
+    endpoints = BatchEndpointService(
+        database, models, snapshots, jobs.environments, jobs.computes, jobs.jobs.secrets
+    )
     return BatchRuntime(endpoints, BatchJobService(database, endpoints, data, jobs.jobs))

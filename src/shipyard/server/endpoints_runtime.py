@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipyard.services.access.process_credentials import ProcessCredentials
 from shipyard.services.endpoint_deployments import DeploymentService
 from shipyard.services.endpoint_models import ModelFiles
 from shipyard.services.endpoints import EndpointService
@@ -48,6 +49,7 @@ def build_endpoints(
     registry: RegistryService,
     environments: EnvironmentService,
     public_url: Callable[[], str],
+    credentials: ProcessCredentials,
     *,
     state_root: Path | None = None,
 ) -> EndpointsRuntime:
@@ -76,5 +78,6 @@ def build_endpoints(
         builder,
         runtime,
         deployments_dir,
+        credentials,
     )
     return EndpointsRuntime(endpoints, deployments, runtime)

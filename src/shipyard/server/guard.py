@@ -5,10 +5,11 @@ In order:
 1. **Host** is one this server answers to (``--allowed-hosts``; default: localhost names,
    loopback addresses and the addresses bound). A page that rebinds its DNS name to
    127.0.0.1 still sends its own name, and is refused (DNS rebinding).
-2. **Cross-site writes**: a mutating request from another origin (its ``Origin`` header)
-   that is not allowed by ``--cors-allowed-origins``, or whose body a plain HTML form can
-   send (``text/plain``, ``application/x-www-form-urlencoded``, ``multipart/form-data``
-   outside artifact uploads) or that has a body and no type, is refused (CSRF).
+2. **Cross-site writes**: a mutating request from another origin (its ``Origin`` header,
+   which browsers send with every request but GET and HEAD) that is not allowed by
+   ``--cors-allowed-origins``, or whose body a plain HTML form can send (``text/plain``,
+   ``application/x-www-form-urlencoded``, ``multipart/form-data``) outside artifact
+   uploads, is refused (CSRF).
 3. **Who**: ``Authorization: Bearer <token>`` or HTTP Basic (a user and one of its tokens,
    as the mlflow client sends ``MLFLOW_TRACKING_USERNAME/PASSWORD``). No credential on a
    path that needs one is a 401 here, before the body is read. Under ``--no-auth`` every
@@ -41,7 +42,7 @@ from shipyard.errors import PayloadTooLarge, Unauthenticated
 from shipyard.services.access.audit import AuditLog
 from shipyard.services.access.authenticator import Authenticator
 
-__all__ = ["Guard", "HostPolicy", "WORKSPACE_HEADER"]
+__all__ = ["WORKSPACE_HEADER", "Guard", "HostPolicy"]
 
 log = logging.getLogger("shipyard.server.guard")
 
@@ -77,8 +78,8 @@ class HostPolicy:
     @staticmethod
     def build(extra: Iterable[str], bound: Iterable[str]) -> HostPolicy:
         patterns = [*_LOOPBACK_NAMES, *(h.strip().lower() for h in extra if h.strip())]
-        for host in bound:
-            host = host.strip("[]").lower()
+        for address in bound:
+            host = address.strip("[]").lower()
             if host in ("0.0.0.0", "::", ""):  # noqa: S104 - a wildcard bind: every local address
                 patterns.extend(_local_addresses())
             else:
@@ -87,7 +88,7 @@ class HostPolicy:
 
     def allows(self, host_header: str) -> bool:
         host = _strip_port(host_header.lower())
-        return any(p == "*" or host == p or fnmatch.fnmatchcase(host, p) for p in self.patterns)
+        return any(p in ("*", host) or fnmatch.fnmatchcase(host, p) for p in self.patterns)
 
 
 def _strip_port(value: str) -> str:
@@ -193,21 +194,15 @@ class Guard:
                 " allow that origin with `shipyard up --cors-allowed-origins`",
                 "origin:refused",
             )
+        if method == "PUT" and _UPLOAD.match(path) is not None:
+            return  # file uploads carry any type (a browser cannot send a PUT cross-site unasked)
         content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower().decode("latin-1")
-        upload = method == "PUT" and _UPLOAD.match(path) is not None
-        if content_type in _FORM_TYPES and not (upload and content_type == "multipart/form-data"):
+        if content_type in _FORM_TYPES:
             raise _Refused(
                 415,
                 "UNSUPPORTED_MEDIA_TYPE",
                 f"{method} with Content-Type {content_type!r} is refused (an HTML form can send it);"
                 " send application/json",
-                "content-type:refused",
-            )
-        if not content_type and not upload and _has_body(headers):
-            raise _Refused(
-                415,
-                "UNSUPPORTED_MEDIA_TYPE",
-                f"{method} with a body needs a Content-Type; send application/json",
                 "content-type:refused",
             )
 
@@ -383,13 +378,6 @@ def _capped(receive: Receive, limit: int) -> Receive:
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
     return {k.lower(): v for k, v in scope["headers"]}
-
-
-def _has_body(headers: dict[bytes, bytes]) -> bool:
-    length = headers.get(b"content-length")
-    if length is not None:
-        return length.strip() not in (b"", b"0")
-    return b"transfer-encoding" in headers
 
 
 def _basic(value: str) -> tuple[str, str]:

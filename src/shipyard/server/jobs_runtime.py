@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard.domain.jobs import Compute
+from shipyard.services.access.process_credentials import ProcessCredentials
 from shipyard.services.artifacts import ArtifactService
 from shipyard.services.compute import ComputeConfig, ComputeTarget
 from shipyard.services.data_assets import DataAssetService
@@ -53,6 +54,7 @@ def build_jobs(
     data_assets: DataAssetService,
     registry: RegistryService,
     tracking_uri: Callable[[], str],
+    credentials: ProcessCredentials,
 ) -> JobsRuntime:
     environments = EnvironmentService(database)
     computes = ComputeService(database, settings.local_max_concurrent)
@@ -72,6 +74,7 @@ def build_jobs(
             state_dir=settings.compute_state_dir,
             tracking_uri=tracking_uri,
             outputs=OutputRegistrar(snapshots, data_assets, registry),
+            credentials=credentials,
         )
     jobs = JobService(
         database,
@@ -81,5 +84,6 @@ def build_jobs(
         runner,
         snapshots=snapshots,
         max_code_bytes=settings.max_code_bytes,
+        secrets=credentials.secrets,
     )
     return JobsRuntime(jobs, environments, computes, runner)

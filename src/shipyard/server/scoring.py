@@ -33,8 +33,8 @@ from anyio import to_thread
 
 from shipyard.domain.endpoints import AuthMode
 from shipyard.errors import NotFound, ShipyardError, Unauthenticated
-from shipyard.server.access import SCORING
 from shipyard.server._worker_http import WorkerClient, WorkerGone
+from shipyard.server.access import SCORING
 from shipyard.server.scoring_metrics import ScoringMetrics
 from shipyard.services.access.authenticator import Authenticator
 from shipyard.services.data_collection import CollectedRow, DataCollector

@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI
 
 from shipyard._version import __version__
 from shipyard.server import errors
-from shipyard.server.access import authorize
+from shipyard.server.access import authorize, bind_rules
 from shipyard.server.access_runtime import build_access, install_guard, secure_home
 from shipyard.server.endpoints_runtime import build_endpoints
 from shipyard.server.scoring_app import mount_scoring
@@ -49,6 +49,7 @@ def create_scoring_app(settings: Settings, *, replica_name: str, poll_s: float =
         RegistryService(database),
         EnvironmentService(database),
         settings.default_public_url,
+        access.credentials,
         state_root=settings.home / "replicas" / replica_name,
     )
     assert serving.runtime is not None  # run_jobs is on for a replica
@@ -91,5 +92,6 @@ def create_scoring_app(settings: Settings, *, replica_name: str, poll_s: float =
         max_body_bytes=settings.max_score_bytes,
         tokens=access.authenticator,
     )
+    app.state.route_rules = bind_rules(app.router.routes)
     install_guard(app, settings, access)
     return app

@@ -23,6 +23,7 @@ from shipyard.domain.context import RequestContext
 from shipyard.domain.validation import check_description
 from shipyard.errors import InvalidSpec, NotFound
 from shipyard.services._clock import now_ms
+from shipyard.services.access.secrets import SecretService
 from shipyard.services.endpoint_models import ModelFiles, ResolvedModel
 from shipyard.services.job_assets import ComputeService, EnvironmentService
 from shipyard.services.job_specs import InlineEnvironmentValues, environment_choice
@@ -65,8 +66,10 @@ class BatchEndpointService:
         snapshots: SnapshotService,
         environments: EnvironmentService,
         computes: ComputeService,
+        secrets: SecretService | None = None,
     ) -> None:
         self.db = db
+        self.secrets = secrets  # checks ${{secrets.…}} in files; None: none allowed to matter (tests)
         self.models = models
         self.snapshots = snapshots
         self.environments = environments
@@ -186,6 +189,11 @@ class BatchEndpointService:
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         spec = request.spec
         command = f"shipyard batch-deployment {verb} -f"
+        if self.secrets is not None:
+            referring = [*spec.settings.environment_variables.values()]
+            if spec.output is not None:
+                referring.append(spec.output.sql_url)
+            self.secrets.check_refs(ctx, referring, request.source)
         model = self.models.resolve(ctx, _model_ref(spec, request, command), request.model_snapshot)
         assert model is not None  # the spec requires a model
         code = None

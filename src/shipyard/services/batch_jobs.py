@@ -22,9 +22,10 @@ from shipyard.services.jobs import EnvironmentChoice, InputValue, JobService, Jo
 from shipyard.services.ports import Database
 from shipyard.specs.refs import parse_asset_ref
 
-__all__ = ["BATCH_COMMAND", "BATCH_CONFIG_VARIABLE", "BatchJobService"]
+__all__ = ["BATCH_COMMAND", "BATCH_CONFIG_VARIABLE", "BATCH_SQL_URL_VARIABLE", "BatchJobService"]
 
 BATCH_CONFIG_VARIABLE = "SHIPYARD_BATCH_CONFIG"
+BATCH_SQL_URL_VARIABLE = "SHIPYARD_BATCH_SQL_URL"
 BATCH_COMMAND = "python -m shipyard.serving.batch --model ${{inputs.model}} --data ${{inputs.data}}"
 _INPUT_TYPES = ("uri_file", "uri_folder")
 MAX_LISTED_JOBS = 1000
@@ -83,6 +84,7 @@ class BatchJobService:
                 environment_variables={
                     **settings.get("environment_variables", {}),
                     BATCH_CONFIG_VARIABLE: json.dumps(config, sort_keys=True),
+                    **_sql_url(chosen),
                 },
                 name=job_name,
                 experiment_name=endpoint,
@@ -160,5 +162,13 @@ def _config(deployment: BatchDeployment, data_type: str) -> dict[str, object]:
         "logging_level": settings["logging_level"],
         "output_action": settings["output_action"],
         "output_file_name": settings["output_file_name"],
-        "output": spec["output"],
+        # The URL travels apart (BATCH_SQL_URL_VARIABLE): it may name a secret.
+        "output": None if spec["output"] is None else {"table": spec["output"]["table"]},
     }
+
+
+def _sql_url(deployment: BatchDeployment) -> dict[str, str]:
+    """The SQL target as the job's own variable, ``${{secrets.…}}`` still in it: the runner
+    reveals it into the process's environment only."""
+    output = deployment.spec["output"]
+    return {} if output is None else {BATCH_SQL_URL_VARIABLE: output["sql_url"]}

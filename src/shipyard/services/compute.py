@@ -75,6 +75,10 @@ class Submission:
     environment (see :func:`process_environment`). ``python_bin_dir`` is a built venv's
     ``bin`` folder put first on ``PATH`` (``None``: the server's interpreter's); targets that
     build their own environment (Ray's ``runtime_env``) install ``pip`` instead.
+
+    ``secret_env`` (the job's token, revealed ``${{secrets.…}}``) joins ``env`` in the
+    process only: targets never write it to disk, so a job a restart finds still waiting for
+    its start cannot get it back and ends as lost.
     """
 
     job_id: str
@@ -84,6 +88,7 @@ class Submission:
     python_bin_dir: Path | None = None
     pip: tuple[str, ...] = ()
     timeout_s: float | None = None
+    secret_env: Mapping[str, str] = field(default_factory=dict, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         check_job_id(self.job_id)
@@ -92,9 +97,11 @@ class Submission:
         if self.timeout_s is not None and self.timeout_s <= 0:
             raise InvalidArgument(f"timeout must be positive, got {self.timeout_s}")
         bad = [k for k in self.env if not k or "=" in k or "\0" in k or "\0" in self.env[k]]
+        bad += [k for k in self.secret_env if not k or "=" in k or "\0" in k or "\0" in self.secret_env[k]]
         if bad:
             raise InvalidArgument(f"invalid environment variable names or values: {bad}")
         object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
+        object.__setattr__(self, "secret_env", MappingProxyType(dict(self.secret_env)))
 
 
 class TargetState(enum.Enum):

@@ -30,6 +30,7 @@ from shipyard.domain.context import RequestContext
 from shipyard.domain.endpoints import Deployment, DeploymentState, refuse_delete_with_traffic
 from shipyard.errors import Conflict, InvalidSpec, NotFound, ShipyardError
 from shipyard.services._clock import now_ms
+from shipyard.services.access.process_credentials import ProcessCredentials
 from shipyard.services.endpoint_models import ModelFiles, ResolvedModel
 from shipyard.services.endpoints import EndpointService, endpoint_not_found
 from shipyard.services.environment_ports import EnvironmentBuilder, EnvironmentRequest, server_environment
@@ -86,8 +87,11 @@ class DeploymentService:
         builder: EnvironmentBuilder | None,
         runtime: DeploymentRuntime | None,
         deployments_dir: Path,
+        credentials: ProcessCredentials | None = None,
     ) -> None:
         self.db = db
+        # Reveals ${{secrets.…}} into the workers' environment; None: no secrets (tests).
+        self.credentials = credentials
         self.endpoints = endpoints
         self.models = models
         self.snapshots = snapshots
@@ -230,6 +234,10 @@ class DeploymentService:
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         spec = request.spec
         self.endpoints.get(ctx, spec.endpoint_name)
+        if self.credentials is not None:
+            self.credentials.secrets.check_refs(
+                ctx, spec.environment_variables.values(), f"{request.source}: environment_variables"
+            )
         model = self.models.resolve(ctx, _model_ref(spec, request), request.model_snapshot)
         code = None
         if spec.code_configuration is not None:
@@ -397,6 +405,10 @@ class DeploymentService:
             extra_index_urls=tuple(env.get("extra_index_urls") or ()),
         )
         worker_env = dict(spec["environment_variables"])
+        secret_env: dict[str, str] = {}
+        if self.credentials is not None:
+            revealed = self.credentials.reveal(key.workspace, worker_env)
+            worker_env, secret_env = revealed.env, revealed.secret_env
         if request.is_server_interpreter or self.builder is None:
             built = server_environment(request)
         else:
@@ -418,6 +430,7 @@ class DeploymentService:
             python_bin_dir=None if built.is_server_interpreter else built.python.parent,
             instance_count=int(spec["instance_count"]),
             env=worker_env,
+            secret_env=secret_env,
             request_timeout_ms=int(spec["request_settings"]["request_timeout_ms"]),
             max_concurrent_requests_per_instance=int(
                 spec["request_settings"]["max_concurrent_requests_per_instance"]

@@ -31,10 +31,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shipyard.domain.jobs import ACTIVE, Compute, FailureCause, Job, JobFailure, JobStatus, check_transition
+from shipyard.domain.jobs import (
+    ACTIVE,
+    TERMINAL,
+    Compute,
+    FailureCause,
+    Job,
+    JobFailure,
+    JobStatus,
+    check_transition,
+)
 from shipyard.domain.tracking import RunStatus
 from shipyard.errors import EnvironmentBuildFailed, NotFound, ShipyardError
 from shipyard.services._clock import now_ms
+from shipyard.services.access.process_credentials import ProcessCredentials
 from shipyard.services.artifacts import ArtifactService
 from shipyard.services.compute import ComputeTarget, Submission, TargetState, TargetStatus
 from shipyard.services.environment_ports import BuiltEnvironment, EnvironmentBuilder
@@ -91,10 +101,13 @@ class JobRunner(JobControl):
         state_dir: Path,
         tracking_uri: Callable[[], str],
         outputs: OutputRegistrar | None = None,
+        credentials: ProcessCredentials | None = None,
         poll_s: float = 0.05,
         workers: int = 4,
     ) -> None:
         self.db = db
+        # The job's token and revealed secrets; None: processes get neither (unit tests).
+        self.credentials = credentials
         self.artifacts = artifacts
         self.environments = environments
         self.computes = computes
@@ -271,8 +284,18 @@ class JobRunner(JobControl):
                 hit = "cache hit" if built.cache_hit else f"built in {built.seconds:.1f} s"
                 self._system_line(job, f"environment {built.hash}: {hit}")
         command = prepared.render(job.command)
+        variables: dict[str, str] = dict(spec.get("environment_variables", {}))
+        secret_env: dict[str, str] = {}
+        if self.credentials is not None:
+            granted = self.credentials.for_job(
+                job.workspace, job.name, job.created_by, variables, job.timeout_s
+            )
+            variables, secret_env = granted.env, granted.secret_env
+            if secret_env:
+                names = ", ".join(sorted(secret_env))
+                self._system_line(job, f"given to the process only, never written to disk: {names}")
         env = {
-            **spec.get("environment_variables", {}),
+            **variables,
             "MLFLOW_TRACKING_URI": self.tracking_uri(),
             "MLFLOW_RUN_ID": job.run_id,
             "MLFLOW_EXPERIMENT_ID": job.experiment_id,
@@ -299,6 +322,7 @@ class JobRunner(JobControl):
                 python_bin_dir=None if built is None or built.is_server_interpreter else built.python.parent,
                 pip=tuple(resolved.request.requirements) if compute.kind != "local" else (),
                 timeout_s=job.timeout_s,
+                secret_env=secret_env,
             )
         )
         watched = _Watched(job, target)
@@ -477,6 +501,12 @@ class JobRunner(JobControl):
             last = current.events[-1].at if current.events else 0
             when = max(at, last) if at is not None else now_ms()
             uow.jobs.set_status(job.workspace, job.name, status, when, message, **extra)
+        if status in TERMINAL:
+            self._release(job)
+
+    def _release(self, job: Job) -> None:
+        if self.credentials is not None:
+            self.credentials.release(job.workspace, job.name)
 
     def _fail(self, job: Job, failure: JobFailure) -> None:
         with self.db.write() as uow:
@@ -486,6 +516,7 @@ class JobRunner(JobControl):
             uow.jobs.set_status(
                 job.workspace, job.name, JobStatus.FAILED, now_ms(), failure.message, failure=failure
             )
+        self._release(job)
         self._set_run(job, RunStatus.FAILED, end=True)
 
     def _set_run(self, job: Job, status: RunStatus, *, end: bool) -> None:

@@ -31,6 +31,7 @@ from shipyard.domain.tracking import Run, RunStatus
 from shipyard.domain.validation import check_name
 from shipyard.errors import InvalidArgument, NotFound, PayloadTooLarge
 from shipyard.services._clock import now_ms
+from shipyard.services.access.secrets import SecretService
 from shipyard.services.job_assets import LOCAL_COMPUTE, ComputeService, EnvironmentService
 from shipyard.services.job_inputs import find_data_asset
 from shipyard.services.job_ports import JobControl
@@ -98,8 +99,10 @@ class JobService:
         *,
         snapshots: SnapshotService | None = None,
         max_code_bytes: int | None = None,
+        secrets: SecretService | None = None,
     ) -> None:
         self.db = db
+        self.secrets = secrets  # checks ${{secrets.…}} references at submission
         self.snapshots = snapshots
         self.max_code_bytes = max_code_bytes
         self.environments = environments
@@ -121,6 +124,10 @@ class JobService:
         for key in sub.environment_variables:
             if not key or "=" in key or key.startswith("SHIPYARD_INTERNAL"):
                 raise InvalidArgument(f"environment variable name {key!r} is not allowed")
+        if self.secrets is not None:
+            self.secrets.check_refs(
+                ctx, sub.environment_variables.values(), "the job's environment_variables"
+            )
         compute = self.computes.resolve(ctx, sub.compute)
         env_hash = self.environments.resolve(ctx, sub.environment).spec_hash
         self._check_inputs(ctx, sub.inputs)
@@ -326,6 +333,7 @@ def job_dir(jobs_dir: Path, workspace: str, name: str) -> Path:
 
 
 def _check_job_name(name: str) -> None:
+    check_name("job", name)  # an invisible character is named by its code point
     if not (1 <= len(name) <= 100) or not set(name) <= _JOB_NAME_CHARS or not name[0].isalnum():
         raise InvalidArgument(
             f"job name {name!r} must be 1-100 letters, digits, '_' or '-', starting with a letter or digit"

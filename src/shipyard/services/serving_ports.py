@@ -79,6 +79,8 @@ class DeploymentPlan:
     python_bin_dir: Path | None = None
     instance_count: int = 1
     env: Mapping[str, str] = field(default_factory=dict)
+    # Revealed ${{secrets.…}}: the workers' environment only, never the plan file.
+    secret_env: Mapping[str, str] = field(default_factory=dict, repr=False)
     request_timeout_ms: int = 5000
     max_concurrent_requests_per_instance: int = 1
     max_batch_size: int = 1  # requests one model call may score together (batchable scorers)

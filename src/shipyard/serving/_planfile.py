@@ -18,6 +18,7 @@ def write_plan(plan: DeploymentPlan, path: Path) -> None:
     for name in _PATHS:
         data[name] = None if data[name] is None else str(data[name])
     data["env"] = dict(plan.env)
+    del data["secret_env"]  # memory only: the worker gets them in its environment
     tmp = path.with_name(path.name + ".tmp")
     # mode 0600: the deployment's variables may hold secrets
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -264,7 +264,7 @@ class LocalProcessRuntime(DeploymentRuntime):
     def _start(self, dep: _Deployment, index: int) -> None:
         plan = dep.plan
         bin_dir = plan.python_bin_dir or Path(sys.executable).parent
-        env = process_environment(plan.env, self._env, bin_dir)
+        env = process_environment({**plan.env, **plan.secret_env}, self._env, bin_dir)
         if plan.model_dir is not None:
             env.setdefault("AZUREML_MODEL_DIR", str(plan.model_dir))
         worker = InstanceSupervisor(

@@ -14,13 +14,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from shipyard.domain.redact import hide_passwords
+from shipyard.domain.secret_refs import has_secret_refs
 from shipyard.errors import InvalidSpec
-from shipyard.specs._base import SpecModel, StrictModel, scalar_map
+from shipyard.specs._base import SpecModel, StrictModel, scalar_map, visible
 from shipyard.specs.deployment import CodeConfiguration, InlineModel, LoadedDeployment, load_deployment_file
 from shipyard.specs.endpoint import NAME_PATTERN
 from shipyard.specs.environment import InlineEnvironment
@@ -39,6 +40,7 @@ __all__ = [
 
 _TABLE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg", "postgres")
+_SECRET_ONLY = re.compile(r"\$\{\{\s*secrets\.[A-Za-z_][A-Za-z0-9_-]*\s*\}\}")
 
 
 class BatchEndpointSpec(SpecModel):
@@ -49,7 +51,7 @@ class BatchEndpointSpec(SpecModel):
 
     spec_kind: ClassVar[str] = "batch endpoint"
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: Annotated[str, visible("endpoint")] = Field(pattern=NAME_PATTERN)
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     auth_mode: str | None = None
@@ -85,7 +87,17 @@ class SqlOutput(StrictModel):
     @field_validator("sql_url")
     @classmethod
     def _url(cls, value: str) -> str:
+        if _SECRET_ONLY.fullmatch(value.strip()):
+            return value.strip()  # the whole URL is a secret: checked when the job starts
         scheme, sep, rest = value.partition("://")
+        userinfo = rest.partition("@")[0] if "@" in rest.partition("/")[0] else ""
+        password = userinfo.partition(":")[2]
+        if password and not has_secret_refs(password):
+            raise ValueError(
+                f"'{hide_passwords(value)}' holds a password in clear, which would be stored and shown"
+                " with the deployment: keep it as a secret (`shipyard secret set PG_PASSWORD"
+                " --value-file pw.txt`) and write user:${{secrets.PG_PASSWORD}}@host"
+            )
         if not sep or scheme.lower() not in _SQL_SCHEMES:
             raise ValueError(
                 f"'{hide_passwords(value)}' is not a SQLite or PostgreSQL URL; write"
@@ -146,8 +158,8 @@ class BatchDeploymentSpec(SpecModel):
 
     spec_kind: ClassVar[str] = "batch deployment"
 
-    name: str = Field(pattern=NAME_PATTERN)
-    endpoint_name: str = Field(pattern=NAME_PATTERN)
+    name: Annotated[str, visible("deployment")] = Field(pattern=NAME_PATTERN)
+    endpoint_name: Annotated[str, visible("endpoint")] = Field(pattern=NAME_PATTERN)
     type: Literal["model"] | None = None
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)

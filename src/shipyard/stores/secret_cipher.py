@@ -45,7 +45,8 @@ def _check(key: bytes, where: str) -> None:
     except ValueError:
         raise InvalidArgument(
             f"{where} is not a secret key: it must be 32 url-safe base64-encoded bytes, as"
-            ' `python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"` prints'
+            " `python -c 'from cryptography.fernet import Fernet;"
+            " print(Fernet.generate_key().decode())'` prints"
         ) from None
 
 

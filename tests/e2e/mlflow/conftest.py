@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PG_URL, ServerProcess, _admin_url
+from tests.conftest import ADMIN_TOKEN, PG_URL, ServerProcess, _admin_url
 
 
 def _pg_database() -> Iterator[str]:
@@ -64,6 +64,9 @@ def _mlflow_state(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     for key in list(os.environ):
         if key.startswith("MLFLOW_"):
             monkeypatch.delenv(key)
+    # The unchanged client signs in the way it already can (Bearer); tests of other ways
+    # (HTTP Basic, another user) set their own.
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", ADMIN_TOKEN)
     while mlflow.active_run() is not None:
         mlflow.end_run()
     if "mlflow_server" in request.fixturenames:

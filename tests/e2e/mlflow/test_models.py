@@ -22,7 +22,7 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from sklearn.linear_model import LogisticRegression
 
-from tests.conftest import AUTH, ServerProcess
+from tests.conftest import ADMIN_TOKEN, AUTH, ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def cli_model_show(server: ServerProcess, name: str) -> Any:
         [sys.executable, "-m", "shipyard", "model", "show", name, "--output", "json"],
         capture_output=True,
         text=True,
-        env={"SHIPYARD_URL": server.url, "PATH": "/usr/bin:/bin"},
+        env={"SHIPYARD_URL": server.url, "SHIPYARD_TOKEN": ADMIN_TOKEN, "PATH": "/usr/bin:/bin"},
         timeout=120,
         check=False,
     )

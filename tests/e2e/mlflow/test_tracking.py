@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, RunTag, ViewType
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-from tests.conftest import AUTH, ServerProcess
+from tests.conftest import ADMIN_TOKEN, AUTH, ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def cli_run_show(server: ServerProcess, run_id: str) -> Any:
         [sys.executable, "-m", "shipyard", "run", "show", run_id, "--output", "json"],
         capture_output=True,
         text=True,
-        env={"SHIPYARD_URL": server.url, "PATH": "/usr/bin:/bin"},
+        env={"SHIPYARD_URL": server.url, "SHIPYARD_TOKEN": ADMIN_TOKEN, "PATH": "/usr/bin:/bin"},
         timeout=120,
         check=False,
     )

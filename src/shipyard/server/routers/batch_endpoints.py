@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from shipyard.domain.batch_endpoints import BatchDeployment, BatchEndpoint
-from shipyard.domain.redact import hide_passwords
+from shipyard.domain.context import RequestContext
+from shipyard.domain.redact import hide_passwords, mask_variables
 from shipyard.errors import InvalidSpec
 from shipyard.server.batch_schemas import (
     BatchDeploymentIn,
@@ -45,14 +46,18 @@ def endpoint_out(endpoint: BatchEndpoint) -> BatchEndpointOut:
     )
 
 
-def deployment_out(d: BatchDeployment) -> BatchDeploymentOut:
+def deployment_out(d: BatchDeployment, ctx: RequestContext | None = None) -> BatchDeploymentOut:
+    """``ctx``: who reads it; without batch-endpoints:write there, variable values are masked."""
     output = d.spec.get("output")
+    settings = dict(d.spec.get("settings") or {})
+    if ctx is None or not ctx.may("batch-endpoints:write"):
+        settings = mask_variables(settings)
     return BatchDeploymentOut(
         name=d.name,
         endpoint_name=d.endpoint,
         model=d.model,
         compute=str(d.spec.get("compute", "local")),
-        settings=dict(d.spec.get("settings") or {}),
+        settings=settings,
         output=None if output is None else {**output, "sql_url": hide_passwords(output["sql_url"])},
         description=str(d.spec.get("description", "")),
         tags=dict(d.spec.get("tags") or {}),
@@ -94,7 +99,7 @@ def delete(name: str, ctx: Ctx, svc: Svc) -> Response:
 )
 def create_deployment(name: str, body: BatchDeploymentIn, ctx: Ctx, svc: Svc) -> object:
     request = _request(name, body)
-    return json_response(deployment_out(svc.batch_endpoints.create_deployment(ctx, request)), 201)
+    return json_response(deployment_out(svc.batch_endpoints.create_deployment(ctx, request), ctx), 201)
 
 
 def _request(endpoint: str, body: BatchDeploymentIn, hint: str = "") -> BatchDeploymentRequest:
@@ -125,14 +130,14 @@ def _request(endpoint: str, body: BatchDeploymentIn, hint: str = "") -> BatchDep
 )
 def list_deployments(name: str, ctx: Ctx, svc: Svc) -> object:
     found = svc.batch_endpoints.list_deployments(ctx, name)
-    return json_response(BatchDeploymentPage(deployments=[deployment_out(d) for d in found]))
+    return json_response(BatchDeploymentPage(deployments=[deployment_out(d, ctx) for d in found]))
 
 
 @router.get(
     "/{name}/deployments/{deployment}", response_model=BatchDeploymentOut, summary="Get a batch deployment"
 )
 def get_deployment(name: str, deployment: str, ctx: Ctx, svc: Svc) -> object:
-    return json_response(deployment_out(svc.batch_endpoints.get_deployment(ctx, name, deployment)))
+    return json_response(deployment_out(svc.batch_endpoints.get_deployment(ctx, name, deployment), ctx))
 
 
 @router.put(
@@ -149,7 +154,7 @@ def update_deployment(name: str, deployment: str, body: BatchDeploymentIn, ctx: 
             f" '{deployment}'; a deployment cannot be renamed: create one under the new name",
             field="name",
         )
-    return json_response(deployment_out(svc.batch_endpoints.update_deployment(ctx, request)))
+    return json_response(deployment_out(svc.batch_endpoints.update_deployment(ctx, request), ctx))
 
 
 @router.delete("/{name}/deployments/{deployment}", status_code=204, summary="Delete a batch deployment")

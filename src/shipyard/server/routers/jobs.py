@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from shipyard.domain.context import RequestContext
 from shipyard.domain.jobs import Job, JobStatus
-from shipyard.domain.redact import hide_passwords
+from shipyard.domain.redact import hide_passwords, mask_variables
 from shipyard.errors import InvalidArgument
 from shipyard.server.deps import Ctx, Services, Svc, json_response
 from shipyard.server.job_schemas import JobEventOut, JobFailureOut, JobIn, JobOut, JobPage
@@ -25,7 +25,11 @@ router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 _FOLLOW_POLL_S = 0.1
 
 
-def job_out(job: Job, *, with_spec: bool = False) -> JobOut:
+def job_out(job: Job, *, with_spec: bool = False, ctx: RequestContext | None = None) -> JobOut:
+    """``ctx``: who reads it; without jobs:create there, variable values are masked."""
+    spec = hide_passwords(job.spec) if with_spec else {}
+    if spec and (ctx is None or not ctx.may("jobs:create")):
+        spec = mask_variables(spec)
     return JobOut(
         name=job.name,
         display_name=job.display_name,
@@ -43,7 +47,7 @@ def job_out(job: Job, *, with_spec: bool = False) -> JobOut:
         failure=None if job.failure is None else JobFailureOut.model_validate(job.failure.to_json()),
         canceled_by=job.canceled_by,
         events=[JobEventOut(status=str(e.status), at=e.at, message=e.message) for e in job.events],
-        spec=hide_passwords(job.spec) if with_spec else {},
+        spec=spec,
     )
 
 
@@ -67,7 +71,7 @@ def create(body: JobIn, ctx: Ctx, svc: Svc) -> object:
         raw=body.spec,
     )
     job = svc.jobs.create(ctx, submission)
-    return json_response(job_out(job, with_spec=True), 201)
+    return json_response(job_out(job, with_spec=True, ctx=ctx), 201)
 
 
 @router.get("", response_model=JobPage, summary="List jobs, newest first")
@@ -93,12 +97,12 @@ def list_(
 
 @router.get("/{name}", response_model=JobOut, summary="Get a job with its status history")
 def get(name: str, ctx: Ctx, svc: Svc) -> object:
-    return json_response(job_out(svc.jobs.get(ctx, name), with_spec=True))
+    return json_response(job_out(svc.jobs.get(ctx, name), with_spec=True, ctx=ctx))
 
 
 @router.post("/{name}/cancel", response_model=JobOut, summary="Cancel a job")
 def cancel(name: str, ctx: Ctx, svc: Svc) -> object:
-    return json_response(job_out(svc.jobs.cancel(ctx, name), with_spec=True))
+    return json_response(job_out(svc.jobs.cancel(ctx, name), with_spec=True, ctx=ctx))
 
 
 @router.get(

@@ -7,7 +7,9 @@ from typing import Annotated
 from anyio import to_thread
 from fastapi import APIRouter, Query, Response
 
+from shipyard.domain.context import RequestContext
 from shipyard.domain.endpoints import Deployment, Endpoint
+from shipyard.domain.redact import mask_variables
 from shipyard.errors import InvalidSpec
 from shipyard.server.deps import Ctx, Services, Svc, json_response
 from shipyard.server.endpoint_schemas import (
@@ -50,7 +52,13 @@ def endpoint_out(svc: Services, endpoint: Endpoint) -> EndpointOut:
     )
 
 
-def deployment_out(d: Deployment, *, with_spec: bool = False) -> DeploymentOut:
+def deployment_out(
+    d: Deployment, *, with_spec: bool = False, ctx: RequestContext | None = None
+) -> DeploymentOut:
+    """``ctx``: who reads it; without endpoints:write there, variable values are masked."""
+    spec = d.spec if with_spec else {}
+    if spec and (ctx is None or not ctx.may("endpoints:write")):
+        spec = mask_variables(spec)
     return DeploymentOut(
         name=d.name,
         endpoint_name=d.endpoint,
@@ -65,7 +73,7 @@ def deployment_out(d: Deployment, *, with_spec: bool = False) -> DeploymentOut:
         created_at=d.created_at,
         created_by=d.created_by,
         updated_at=d.updated_at,
-        spec=d.spec if with_spec else {},
+        spec=spec,
     )
 
 
@@ -151,7 +159,7 @@ def _request(name: str, body: DeploymentIn, all_traffic: bool) -> DeploymentRequ
 )
 def create_deployment(name: str, body: DeploymentIn, ctx: Ctx, svc: Svc) -> object:
     deployment = svc.deployments.create(ctx, _request(name, body, body.all_traffic))
-    return json_response(deployment_out(deployment, with_spec=True), 201)
+    return json_response(deployment_out(deployment, with_spec=True, ctx=ctx), 201)
 
 
 @router.get("/{name}/deployments", response_model=DeploymentPage, summary="List an endpoint's deployments")
@@ -162,7 +170,7 @@ def list_deployments(name: str, ctx: Ctx, svc: Svc) -> object:
 
 @router.get("/{name}/deployments/{deployment}", response_model=DeploymentOut, summary="Get a deployment")
 def get_deployment(name: str, deployment: str, ctx: Ctx, svc: Svc) -> object:
-    return json_response(deployment_out(svc.deployments.get(ctx, name, deployment), with_spec=True))
+    return json_response(deployment_out(svc.deployments.get(ctx, name, deployment), with_spec=True, ctx=ctx))
 
 
 @router.put(
@@ -177,7 +185,7 @@ def update_deployment(name: str, deployment: str, body: DeploymentIn, ctx: Ctx, 
             f"{body.source}: name is '{request.spec.name}' but the request is for deployment '{deployment}'",
             field="name",
         )
-    return json_response(deployment_out(svc.deployments.update(ctx, request), with_spec=True))
+    return json_response(deployment_out(svc.deployments.update(ctx, request), with_spec=True, ctx=ctx))
 
 
 @router.delete(

@@ -63,10 +63,11 @@ class Authenticator:
     def cached(self, token: str) -> Principal | None:
         """The principal when ``token`` was verified lately (no database access), else None."""
         cached = self._cache.get(hash_token(token))
-        if cached is not None and cached.until > time.monotonic():
-            if cached.expires_at is None or cached.expires_at > now_ms():
-                return cached.principal
-        return None
+        if cached is None or cached.until <= time.monotonic():
+            return None
+        if cached.expires_at is not None and cached.expires_at <= now_ms():
+            return None
+        return cached.principal
 
     def bearer(self, token: str) -> Principal:
         """The principal behind ``token``; Unauthenticated when it is unknown, expired or

@@ -35,7 +35,7 @@ __all__ = [
     "new_token_secret",
 ]
 
-TOKEN_PREFIX = "shy_"
+TOKEN_PREFIX = "shy_"  # noqa: S105 - a prefix, not a token
 MIN_TOKEN_LENGTH = 24
 MAX_TOKEN_TTL_S = 10 * 365 * 86400
 _WORKSPACE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")

@@ -9,6 +9,7 @@ they control.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping
 
 from shipyard.domain.context import RequestContext
@@ -50,7 +51,7 @@ class SecretService:
             info = next(s for s in uow.secrets.list(ctx.workspace) if s.name == name)
         return info, created
 
-    def list(self, ctx: RequestContext) -> list[SecretInfo]:
+    def list(self, ctx: RequestContext) -> builtins.list[SecretInfo]:
         with self.db.read() as uow:
             return uow.secrets.list(ctx.workspace)
 
@@ -61,7 +62,7 @@ class SecretService:
 
     # -- references from files ---------------------------------------------------------
 
-    def check_refs(self, ctx: RequestContext, values: Iterable[str], where: str) -> set[str]:
+    def check_refs(self, ctx: RequestContext, values: Iterable[str], where: str) -> builtins.set[str]:
         """At submission: the caller may use secrets here, and every one referred to exists."""
         names = secret_names(values)
         if not names:

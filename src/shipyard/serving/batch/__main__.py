@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shipyard.serving.batch._config import CONFIG_VARIABLE, BatchConfig
+from shipyard.serving.batch._config import CONFIG_VARIABLE, SQL_URL_VARIABLE, BatchConfig
 
 __all__ = ["main"]
 
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, type=Path, help="A CSV/Parquet file or a folder of them.")
     parser.add_argument("--outputs", type=Path, default=Path("outputs"), help="Where the files go.")
     args = parser.parse_args(argv)
-    config = BatchConfig.from_json(os.environ.get(CONFIG_VARIABLE, "{}"))
+    config = BatchConfig.from_json(os.environ.get(CONFIG_VARIABLE, "{}"), os.environ.get(SQL_URL_VARIABLE))
     job_id = os.environ.get("SHIPYARD_JOB_NAME") or f"local-{int(time.time())}"
     return run(config, args.model, args.data, args.outputs, job_id)
 

@@ -6,9 +6,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["CONFIG_VARIABLE", "BatchConfig"]
+__all__ = ["CONFIG_VARIABLE", "SQL_URL_VARIABLE", "BatchConfig"]
 
 CONFIG_VARIABLE = "SHIPYARD_BATCH_CONFIG"
+SQL_URL_VARIABLE = "SHIPYARD_BATCH_SQL_URL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +30,13 @@ class BatchConfig:
     output: dict[str, str] | None = None
 
     @classmethod
-    def from_json(cls, text: str) -> BatchConfig:
+    def from_json(cls, text: str, sql_url: str | None = None) -> BatchConfig:
+        """``sql_url`` arrives in a variable of its own (``SQL_URL_VARIABLE``): it may hold a
+        secret, revealed into this process's environment and kept out of the job's spec."""
         data: dict[str, Any] = json.loads(text)
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if sql_url and known.get("output") is not None:
+            known["output"] = {**known["output"], "sql_url": sql_url}
         return cls(**known)
 
     @property
