@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
+
+from shipyard.domain.validation import check_storable
 
 __all__ = [
     "AliasIn",
@@ -50,6 +52,15 @@ __all__ = [
 
 class Dto(BaseModel):
     model_config = ConfigDict(ser_json_inf_nan="strings", from_attributes=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        """A lone surrogate or a 65-bit integer anywhere in a body is the client's mistake (400),
+        not a database error (500): refused here, before any handler runs, for every DTO."""
+        if isinstance(data, dict):
+            check_storable(data)
+        return data
 
 
 class ErrorBody(Dto):

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 from shipyard.domain.context import RequestContext
 from shipyard.domain.data_assets import DATA_TYPES, SNAPSHOT_SCHEME, DataAsset
 from shipyard.domain.snapshots import blob_key
-from shipyard.domain.validation import check_description
+from shipyard.domain.validation import check_description, check_name
 from shipyard.errors import InvalidArgument, NotFound
 from shipyard.services import _tables
 from shipyard.services._clock import now_ms
@@ -34,6 +34,7 @@ _URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]+$")
 
 
 def _check_name(name: str) -> None:
+    check_name("data asset", name)  # an invisible character is named by its code point
     if not _NAME.match(name):
         raise InvalidArgument(
             f"data asset name {name[:80]!r} must be 1-255 letters, digits, '.', '_' or '-', "

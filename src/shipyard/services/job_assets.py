@@ -39,7 +39,8 @@ _ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 
 
 def check_asset_name(kind: str, name: str) -> str:
-    if not isinstance(name, str) or not _ASSET_NAME.match(name):
+    check_name(kind, name)  # an invisible character is named by its code point
+    if not _ASSET_NAME.match(name):
         raise InvalidArgument(
             f"{kind} name {name!r} must be letters, digits, '.', '_' or '-', starting with a letter or digit"
         )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-__all__ = ["SpecModel", "StrictModel", "scalar_map"]
+from shipyard.domain.validation import check_name
+from shipyard.errors import InvalidArgument
+
+__all__ = ["SpecModel", "StrictModel", "scalar_map", "visible"]
 
 
 class StrictModel(BaseModel):
@@ -39,3 +42,21 @@ def scalar_map(value: Any) -> Any:
         else:
             out[key] = item
     return out
+
+
+def visible(kind: str) -> BeforeValidator:
+    """``name: Annotated[str, visible("endpoint")]``: :func:`check_name` before the field's pattern.
+
+    So an invisible character is named by its code point (``U+202E``) rather than reported as a
+    pattern mismatch; raised as a ValueError, the error keeps its field and line.
+    """
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                check_name(kind, value)
+            except InvalidArgument as exc:
+                raise ValueError(exc.message) from None
+        return value
+
+    return BeforeValidator(check)

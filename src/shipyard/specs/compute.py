@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from shipyard.specs._base import SpecModel, scalar_map
+from shipyard.specs._base import SpecModel, scalar_map, visible
 
 __all__ = ["ComputeSpec"]
 
@@ -16,7 +16,7 @@ class ComputeSpec(SpecModel):
 
     spec_kind: ClassVar[str] = "compute"
 
-    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+    name: Annotated[str, visible("compute")] = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
     type: Literal["local", "ray"] = "local"
     max_concurrent: int = Field(default=1, ge=1)
     address: str | None = None

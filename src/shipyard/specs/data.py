@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from shipyard.specs._base import SpecModel, scalar_map
+from shipyard.specs._base import SpecModel, scalar_map, visible
 
 __all__ = ["DataSpec"]
 
@@ -16,7 +16,7 @@ class DataSpec(SpecModel):
 
     spec_kind: ClassVar[str] = "data asset"
 
-    name: str
+    name: Annotated[str, visible("data asset")]
     version: str | None = None
     type: Literal["uri_file", "uri_folder", "mltable"] = "uri_folder"
     path: str

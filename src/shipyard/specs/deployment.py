@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import Field, field_validator, model_validator
 
 from shipyard.errors import InvalidSpec
-from shipyard.specs._base import SpecModel, StrictModel, scalar_map
+from shipyard.specs._base import SpecModel, StrictModel, scalar_map, visible
 from shipyard.specs._yaml import LoadedText
 from shipyard.specs.endpoint import NAME_PATTERN
 from shipyard.specs.environment import InlineEnvironment, PythonEnvironment, resolve_environment
@@ -160,8 +160,8 @@ class OnlineDeploymentSpec(SpecModel):
 
     spec_kind: ClassVar[str] = "deployment"
 
-    name: str = Field(pattern=NAME_PATTERN)
-    endpoint_name: str = Field(pattern=NAME_PATTERN)
+    name: Annotated[str, visible("deployment")] = Field(pattern=NAME_PATTERN)
+    endpoint_name: Annotated[str, visible("endpoint")] = Field(pattern=NAME_PATTERN)
     type: Literal["managed", "kubernetes"] | None = None
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)

@@ -9,11 +9,11 @@ Azure accepts that mean nothing on one host are kept and reported by :meth:`note
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from shipyard.specs._base import SpecModel, scalar_map
+from shipyard.specs._base import SpecModel, scalar_map, visible
 
 __all__ = ["ENDPOINT_IGNORED_FIELDS", "NAME_PATTERN", "OnlineEndpointSpec"]
 
@@ -33,7 +33,7 @@ class OnlineEndpointSpec(SpecModel):
 
     spec_kind: ClassVar[str] = "endpoint"
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: Annotated[str, visible("endpoint")] = Field(pattern=NAME_PATTERN)
     auth_mode: str = "key"
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)

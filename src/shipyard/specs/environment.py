@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import yaml
 from pydantic import Field, field_validator, model_validator
 
 from shipyard.errors import InvalidSpec
-from shipyard.specs._base import SpecModel, StrictModel, scalar_map
+from shipyard.specs._base import SpecModel, StrictModel, scalar_map, visible
 
 __all__ = [
     "BuildContext",
@@ -66,7 +66,7 @@ class EnvironmentSpec(SpecModel, EnvironmentBody):
 
     spec_kind: ClassVar[str] = "environment"
 
-    name: str
+    name: Annotated[str, visible("environment")]
     version: str | None = None
 
     @model_validator(mode="after")
@@ -78,7 +78,7 @@ class EnvironmentSpec(SpecModel, EnvironmentBody):
 class InlineEnvironment(EnvironmentBody):
     """``environment:`` written inside a job; name and version are optional there."""
 
-    name: str | None = None
+    name: Annotated[str | None, visible("environment")] = None
     version: str | None = None
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from shipyard.errors import InvalidSpec
-from shipyard.specs._base import SpecModel, StrictModel, scalar_map
+from shipyard.specs._base import SpecModel, StrictModel, scalar_map, visible
 from shipyard.specs.bindings import check_bindings
 from shipyard.specs.environment import InlineEnvironment
 from shipyard.specs.refs import parse_asset_ref
@@ -20,6 +20,7 @@ from shipyard.specs.refs import parse_asset_ref
 __all__ = [
     "DATA_INPUT_TYPES",
     "IGNORED_FIELDS",
+    "MAX_TIMEOUT_S",
     "CommandJobSpec",
     "JobInput",
     "JobOutput",
@@ -28,6 +29,10 @@ __all__ = [
     "Resources",
     "TypedInput",
 ]
+
+#: A year: a longer ``limits.timeout`` is a typo, and its deadline would overflow the local
+#: target's timed wait (which once stopped its dispatcher for good).
+MAX_TIMEOUT_S = 365 * 24 * 3600
 
 DATA_INPUT_TYPES = frozenset({"uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model"})
 LiteralValue = bool | int | float | str
@@ -107,13 +112,18 @@ class JobOutput(StrictModel):
     type: Literal["uri_folder", "uri_file", "mlflow_model", "custom_model"] = "uri_folder"
     mode: Literal["rw_mount", "upload", "direct"] | None = None
     path: str | None = None
-    name: str | None = None
+    name: Annotated[str | None, visible("output")] = None
     version: str | None = None
     description: str | None = None
 
 
 class Limits(StrictModel):
-    timeout: int | None = Field(default=None, gt=0, description="seconds; the job is failed after it")
+    timeout: int | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_TIMEOUT_S,
+        description="seconds (at most a year); the job is failed after it",
+    )
 
 
 class Resources(StrictModel):
@@ -133,9 +143,11 @@ class CommandJobSpec(SpecModel):
     spec_kind: ClassVar[str] = "job"
 
     type: Literal["command"] = "command"
-    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
-    display_name: str | None = None
-    experiment_name: str | None = None
+    name: Annotated[str | None, visible("job")] = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"
+    )
+    display_name: Annotated[str | None, visible("display_name")] = None
+    experiment_name: Annotated[str | None, visible("experiment")] = None
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     code: str | None = None

@@ -17,9 +17,10 @@ import orjson
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from starlette.exceptions import HTTPException
 
+from shipyard.domain.validation import check_storable
 from shipyard.errors import (
     AlreadyExists,
     Conflict,
@@ -109,6 +110,14 @@ class MlflowIn(BaseModel):
     """Request messages: unknown fields are ignored, as protobuf's JSON parser does."""
 
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        """orjson refuses lone surrogates already; integers past 64 bits are refused here."""
+        if isinstance(data, dict):
+            check_storable(data)
+        return data
 
 
 M = TypeVar("M", bound=MlflowIn)
