@@ -182,6 +182,16 @@ def test_custom_roles_assigned_in_one_workspace(url: str, tmp_path: Path) -> Non
     ok("role", "revoke", "carol", "--role", "trainer", "--workspace", "team-a", url=url)
     assert cli("experiment", "list", "--workspace", "team-a", "--token", carol, url=url).returncode == 1
 
+    # An owner of one workspace gives roles there (asked in that workspace), not everywhere.
+    ok("user", "create", "dave", url=url)
+    ok("role", "assign", "dave", "--role", "owner", "--workspace", "team-a", url=url)
+    dave = new_token(url, "dave", "laptop")
+    ok("role", "assign", "carol", "--role", "reader", "--workspace", "team-a", "--token", dave, url=url)
+    everywhere = cli("role", "assign", "carol", "--role", "reader", "--token", dave, url=url)
+    assert everywhere.returncode == 1
+    assert "PERMISSION_DENIED" in everywhere.stderr
+    ok("role", "revoke", "carol", "--role", "reader", "--workspace", "team-a", "--token", dave, url=url)
+
     # No --workspace: every workspace.
     ok("role", "assign", "carol", "--role", "reader", url=url)
     assert (
