@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.client.client import Client
-from tests.conftest import ServerProcess
+from tests.conftest import ADMIN_TOKEN, ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -109,6 +109,7 @@ def cli(
     *args: str, url: str, cwd: Path | None = None, timeout: float = 240
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env["SHIPYARD_TOKEN"] = ADMIN_TOKEN
     env["SHIPYARD_URL"] = url
     return subprocess.run(
         [sys.executable, "-m", "shipyard", *args],

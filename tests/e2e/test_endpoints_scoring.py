@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ServerProcess
+from tests.conftest import ADMIN_TOKEN, ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -65,6 +65,7 @@ ROWS = {
 
 def cli(*args: str, url: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env["SHIPYARD_TOKEN"] = ADMIN_TOKEN
     env["SHIPYARD_URL"] = url
     return subprocess.run(
         [sys.executable, "-m", "shipyard", *args],

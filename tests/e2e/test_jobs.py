@@ -18,7 +18,7 @@ import pytest
 
 from shipyard.client.client import Client
 from shipyard.domain.jobs import JobStatus
-from tests.conftest import AUTH, ServerProcess
+from tests.conftest import ADMIN_TOKEN, AUTH, ServerProcess
 
 slow = pytest.mark.slow
 
@@ -74,6 +74,7 @@ def run_cli(
     *args: str, url: str, cwd: Path | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    env["SHIPYARD_TOKEN"] = ADMIN_TOKEN
     env["SHIPYARD_URL"] = url
     return subprocess.run(
         [sys.executable, "-m", "shipyard", *args],

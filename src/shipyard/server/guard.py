@@ -162,7 +162,16 @@ class Guard:
                 await self.app(scope, receive, _secured(send))
                 return
             state["workspace"] = _workspace(headers)
-            state["principal"] = await self._principal(headers, path, state)
+            principal = await self._principal(headers, path, state)
+            state["principal"] = principal
+            if (
+                principal is not None
+                and principal.grants.only_workspace
+                and b"shipyard-workspace" not in headers
+            ):
+                # A job's token works in its job's workspace; the mlflow client in the job
+                # cannot send the header, so that is where its requests go.
+                state["workspace"] = principal.grants.only_workspace
             limit = self.max_upload_bytes if _UPLOAD.match(path) else self.max_json_bytes
             _check_declared_size(headers, limit)
         except _Refused as refused:

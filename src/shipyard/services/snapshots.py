@@ -180,7 +180,11 @@ class SnapshotService:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with self.store.get(blob_key(file.sha256)) as src, target.open("wb") as out:
                     shutil.copyfileobj(src, out, _CHUNK)
-                os.chmod(target, file.mode)
+                if file.mode & 0o111:
+                    # Executable where readable: the process's umask decides who reads (the
+                    # server's is 077, so its files are its own), as `chmod +x` would.
+                    mode = os.stat(target).st_mode
+                    os.chmod(target, mode | (mode & 0o444) >> 2)
             if dest.exists():
                 dest.rmdir()
             tmp.rename(dest)
