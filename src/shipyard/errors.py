@@ -8,11 +8,14 @@
     │   └── InvalidSpec           INVALID_SPEC        400
     ├── Unauthenticated           UNAUTHENTICATED     401
     ├── PermissionDenied          PERMISSION_DENIED   403
+    │   ├── HostNotAllowed        HOST_NOT_ALLOWED    403
+    │   └── OriginNotAllowed      ORIGIN_NOT_ALLOWED  403
     ├── NotFound                  NOT_FOUND           404
     ├── AlreadyExists             ALREADY_EXISTS      409
     ├── Conflict                  CONFLICT            409
     │   └── ParamAlreadySet       PARAM_ALREADY_SET   409
     ├── PayloadTooLarge           PAYLOAD_TOO_LARGE   413
+    ├── UnsupportedMediaType      UNSUPPORTED_MEDIA_TYPE 415
     ├── Unavailable               UNAVAILABLE         503
     └── EnvironmentBuildFailed    ENVIRONMENT_BUILD_FAILED 500
 
@@ -30,18 +33,21 @@ __all__ = [
     "AlreadyExists",
     "Conflict",
     "EnvironmentBuildFailed",
+    "HostNotAllowed",
     "InvalidArgument",
     "InvalidFilter",
     "InvalidPageToken",
     "InvalidPath",
     "InvalidSpec",
     "NotFound",
+    "OriginNotAllowed",
     "ParamAlreadySet",
     "PayloadTooLarge",
     "PermissionDenied",
     "ShipyardError",
     "Unauthenticated",
     "Unavailable",
+    "UnsupportedMediaType",
     "error_from_payload",
 ]
 
@@ -102,6 +108,18 @@ class PermissionDenied(ShipyardError):
     status = 403
 
 
+class HostNotAllowed(PermissionDenied):
+    """The request's Host is not one the server answers to (DNS rebinding)."""
+
+    code = "HOST_NOT_ALLOWED"
+
+
+class OriginNotAllowed(PermissionDenied):
+    """A web page of another origin tried to change something (CSRF)."""
+
+    code = "ORIGIN_NOT_ALLOWED"
+
+
 class NotFound(ShipyardError):
     code = "NOT_FOUND"
     status = 404
@@ -128,6 +146,13 @@ class ParamAlreadySet(Conflict):
 class PayloadTooLarge(ShipyardError):
     code = "PAYLOAD_TOO_LARGE"
     status = 413
+
+
+class UnsupportedMediaType(ShipyardError):
+    """A mutating request's body is of a type a plain HTML form can send."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
 
 
 class Unavailable(ShipyardError):

@@ -38,7 +38,13 @@ from anyio import to_thread
 
 from shipyard.domain.access import is_mutation
 from shipyard.domain.context import DEFAULT_WORKSPACE, Principal
-from shipyard.errors import PayloadTooLarge, Unauthenticated
+from shipyard.errors import (
+    HostNotAllowed,
+    OriginNotAllowed,
+    PayloadTooLarge,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
 from shipyard.services.access.audit import AuditLog
 from shipyard.services.access.authenticator import Authenticator
 
@@ -186,7 +192,7 @@ class Guard:
         if host is not None and not self.hosts.allows(host.decode("latin-1")):
             raise _Refused(
                 403,
-                "HOST_NOT_ALLOWED",
+                HostNotAllowed.code,
                 f"this server does not answer to the host {host.decode('latin-1')[:100]!r}; add it"
                 " with `shipyard up --allowed-hosts` if it is yours",
                 "host:refused",
@@ -198,7 +204,7 @@ class Guard:
         if origin is not None and not self._same_or_allowed(origin, host):
             raise _Refused(
                 403,
-                "ORIGIN_NOT_ALLOWED",
+                OriginNotAllowed.code,
                 f"a {method} from the web page at {origin.decode('latin-1')[:100]!r} is refused;"
                 " allow that origin with `shipyard up --cors-allowed-origins`",
                 "origin:refused",
@@ -209,7 +215,7 @@ class Guard:
         if content_type in _FORM_TYPES:
             raise _Refused(
                 415,
-                "UNSUPPORTED_MEDIA_TYPE",
+                UnsupportedMediaType.code,
                 f"{method} with Content-Type {content_type!r} is refused (an HTML form can send it);"
                 " send application/json",
                 "content-type:refused",
