@@ -48,7 +48,7 @@ class Live:
         url = urlsplit(self.proc.url)
         conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=30)
         try:
-            conn.request(method, target, body=body, headers=headers or {})
+            conn.request(method, target, body=body, headers={**AUTH, **(headers or {})})
             response = conn.getresponse()
             return response.status, response.read()
         finally:

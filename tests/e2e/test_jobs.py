@@ -233,8 +233,8 @@ def test_cancel_kills_the_process_tree_and_says_who(
     final = client.jobs.get(job.name)
     assert final.status is JobStatus.CANCELED
     assert final.failure is not None and final.failure.cause == "canceled"
-    assert final.canceled_by == "anonymous"
-    assert "canceled by anonymous" in final.failure.message
+    assert final.canceled_by == "admin"
+    assert "canceled by admin" in final.failure.message
     deadline = time.monotonic() + 10
     while psutil.pid_exists(child) and psutil.Process(child).status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < deadline, "the grandchild survived the cancel"

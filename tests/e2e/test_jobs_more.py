@@ -549,5 +549,5 @@ def test_a_job_on_a_ray_target_streams_logs_metrics_and_cancels(
         client, running.name, {JobStatus.CANCELED, JobStatus.FAILED, JobStatus.COMPLETED}, timeout=60
     )
     assert final.status is JobStatus.CANCELED, final.failure
-    assert final.canceled_by == "anonymous"
+    assert final.canceled_by == "admin"
     assert client.get_run(final.run_id).status == "KILLED"

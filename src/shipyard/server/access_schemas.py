@@ -157,6 +157,7 @@ class AuditEntryOut(Dto):
     status: int
     outcome: str
     detail: dict[str, Any]
+    prev_hash: str = Field(description="The previous entry's hash: the chain can be checked by anyone.")
     hash: str
 
 

@@ -43,12 +43,13 @@ def test_the_older_layout_with_settings_at_the_top_level() -> None:
     [
         ("type: pipeline\n", "pipeline batch deployments are not supported"),
         ("settings:\n  output_file_name: out/preds.csv\n", "must be a file name"),
-        ("output:\n  sql_url: postgresql://u:secret@h:5432\n  table: t\n", "names no database"),
-        ("output:\n  sql_url: postgresql://u:secret@h/db\n  table: 1t\n", "is not a table name"),
+        ("output:\n  sql_url: postgresql://u:${{secrets.PW}}@h:5432\n  table: t\n", "names no database"),
+        ("output:\n  sql_url: postgresql://u:${{secrets.PW}}@h/db\n  table: 1t\n", "is not a table name"),
+        ("output:\n  sql_url: postgresql://u:hunter2@h/db\n  table: t\n", "holds a password in clear"),
         ("resources:\n  instance_count: 0\n", "instance_count is 0"),
     ],
 )
 def test_refusals_say_what_to_fix(extra: str, words: str) -> None:
     with pytest.raises(InvalidSpec, match=re.escape(words)) as caught:
         parse_spec("name: dep\nendpoint_name: ep1\nmodel: azureml:m:1\n" + extra, BatchDeploymentSpec)
-    assert "secret" not in caught.value.message
+    assert "hunter2" not in caught.value.message

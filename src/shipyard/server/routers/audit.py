@@ -24,6 +24,7 @@ def _out(e: AuditEntry) -> AuditEntryOut:
         status=e.status,
         outcome=e.outcome,
         detail=e.detail,
+        prev_hash=e.prev_hash,
         hash=e.hash,
     )
 
