@@ -28,6 +28,14 @@ def time_calls(fn: Callable[[int], Any], repeat: int, warmup: int = 0) -> list[f
     return samples
 
 
+def markdown_table(rows: list[tuple[str, ...]]) -> list[str]:
+    """A Markdown table of ``rows`` (the first is the header), columns padded to line up."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return lines
+
+
 def say(message: str) -> None:
     """Progress goes to stderr, so the anchor's stdout stays pure JSON."""
     print(f"  {message}", file=sys.stderr, flush=True)

@@ -247,7 +247,8 @@ def run_all(procs: Processes, python: str, root: Path, work: Path, sizes: Sizes)
     home = work / "shipyard"
     server = start_shipyard(procs, python, home, work / "shipyard.log", root)
     wait_idle(server)
-    client = shipyard.connect(server.url)  # also the default client of shipyard.start_run
+    # Signed in as the owner; also the default client of shipyard.start_run.
+    client = shipyard.connect(server.url, token=server.token)
     try:
         say(f"shipyard {shipyard.__version__}: populating {sizes.runs:,} runs")
         search_exp, out["populate"] = populate_search(client, home / "shipyard.db", sizes.runs)

@@ -10,6 +10,7 @@ import contextlib
 import os
 import queue
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -37,6 +38,24 @@ class Server:
     proc: subprocess.Popen[str]
     seconds_to_healthy: float
     log: Path
+    token: str | None = None  # Shipyard's owner token; None for a --no-auth server or the anchors
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """Our environment without a user's SHIPYARD_* / MLFLOW_* settings (database URL, host,
+    token…), which must not leak into what a benchmark starts; plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPYARD_", "MLFLOW_"))}
+    env.update(extra)
+    return env
+
+
+def client_env(server: Server, **extra: str) -> dict[str, str]:
+    """:func:`clean_env` for a client of ``server``: the CLI (SHIPYARD_URL, SHIPYARD_TOKEN) and
+    the ``mlflow`` client (MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN) reach it signed in."""
+    env = clean_env(SHIPYARD_URL=server.url, MLFLOW_TRACKING_URI=server.url, **extra)
+    if server.token:
+        env |= {"SHIPYARD_TOKEN": server.token, "MLFLOW_TRACKING_TOKEN": server.token}
+    return env
 
 
 class Processes:
@@ -54,16 +73,21 @@ class Processes:
         self.stop_all()
 
     def spawn(
-        self, argv: list[str], *, log: Path, cwd: Path, pipe_stdout: bool = False
+        self,
+        argv: list[str],
+        *,
+        log: Path,
+        cwd: Path,
+        pipe_stdout: bool = False,
+        env: dict[str, str] | None = None,
     ) -> subprocess.Popen[str]:
-        # A user's SHIPYARD_* / MLFLOW_* settings (database URL, host…) must not leak in.
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPYARD_", "MLFLOW_"))}
+        """``env`` is added to a :func:`clean_env` copy of ours."""
         # The child gets its own copy of the log's descriptor; ours can close at once.
         with log.open("a") as out:
             proc = subprocess.Popen(
                 argv,
                 cwd=cwd,
-                env=env,
+                env=clean_env(**(env or {})),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE if pipe_stdout else out,
                 stderr=out,
@@ -182,16 +206,26 @@ def _read_url(proc: subprocess.Popen[str], log: Path, deadline: float) -> str:
             return found.group(1)
 
 
-def start_shipyard(procs: Processes, python: str, home: Path, log_path: Path, root: Path) -> Server:
+def start_shipyard(
+    procs: Processes, python: str, home: Path, log_path: Path, root: Path, *, auth: bool = True
+) -> Server:
     """``python -m shipyard up --port 0 --home <home>`` (on 127.0.0.1); timed from spawn to
-    ``/healthz`` 200."""
+    ``/healthz`` 200.
+
+    Sign-in is on, as for every user: the owner ``admin`` is made on the fresh home with a
+    token chosen here (SHIPYARD_ADMIN_TOKEN), returned as ``Server.token`` for the clients.
+    ``auth=False`` adds ``--no-auth`` (only :mod:`auth`'s anchor)."""
     argv = [python, "-m", "shipyard", "up", "--host", "127.0.0.1", "--port", "0", "--home", str(home)]
+    token = secrets.token_urlsafe(32) if auth else None
+    env = {"SHIPYARD_ADMIN_TOKEN": token} if token else {}
+    if not auth:
+        argv.append("--no-auth")
     start = time.perf_counter()
     deadline = time.monotonic() + 120
-    proc = procs.spawn(argv, log=log_path, cwd=root, pipe_stdout=True)
+    proc = procs.spawn(argv, log=log_path, cwd=root, pipe_stdout=True, env=env)
     url = _read_url(proc, log_path, deadline)
     _wait_healthy(f"{url}/healthz", proc, deadline, log_path)
-    return Server("shipyard", url, proc, time.perf_counter() - start, log_path)
+    return Server("shipyard", url, proc, time.perf_counter() - start, log_path, token)
 
 
 def start_mlflow(procs: Processes, mlflow_bin: Path, data: Path, log_path: Path) -> Server:

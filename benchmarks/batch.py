@@ -40,7 +40,7 @@ from types import FrameType
 from typing import Any
 
 from _measure import median, run_header, say
-from _servers import Processes, start_shipyard
+from _servers import Processes, Server, start_shipyard
 from shipyard.client.client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,7 +120,22 @@ class Database:
         self.admin.dispose()
 
 
-def prepare(client: Client, url: str, work: Path, sizes: Sizes, pg_url: str) -> Any:
+def deployment_sql_url(client: Client, pg_url: str) -> str:
+    """``pg_url`` as the deployment's ``sql_url``: the server refuses a password in clear, so a
+    password becomes the secret it asks for (``${{secrets.BENCH_PG_PASSWORD}}``)."""
+    from sqlalchemy.engine import URL, make_url
+
+    url = make_url(pg_url)
+    if not url.password:
+        return pg_url
+    client.secrets.set("BENCH_PG_PASSWORD", str(url.password))
+    no_password = URL.create(url.drivername, url.username, None, url.host, url.port, url.database, url.query)
+    bare = no_password.render_as_string(hide_password=False)
+    scheme, _, rest = bare.partition("://")
+    return f"{scheme}://{rest.replace('@', ':${{secrets.BENCH_PG_PASSWORD}}@', 1)}"
+
+
+def prepare(client: Client, server: Server, work: Path, sizes: Sizes, pg_url: str) -> Any:
     """Register the model, the data asset, the endpoint and its deployment; the model object."""
     import mlflow
     import numpy as np
@@ -131,7 +146,10 @@ def prepare(client: Client, url: str, work: Path, sizes: Sizes, pg_url: str) -> 
     frame = pd.DataFrame(rng.normal(size=(sizes.rows, 4)), columns=["f0", "f1", "f2", "f3"])
     target = (frame["f0"] + frame["f1"] * 0.5 - frame["f2"] > 0).astype(int)
     model = LogisticRegression().fit(frame.head(10_000), target.head(10_000))
-    mlflow.set_tracking_uri(url)
+    mlflow.set_tracking_uri(server.url)
+    os.environ.pop("MLFLOW_TRACKING_TOKEN", None)  # a user's, for another server
+    if server.token:
+        os.environ["MLFLOW_TRACKING_TOKEN"] = server.token
     with mlflow.start_run():
         mlflow.sklearn.log_model(
             model, name="model", input_example=frame.head(2), registered_model_name="bench-clf"
@@ -142,7 +160,8 @@ def prepare(client: Client, url: str, work: Path, sizes: Sizes, pg_url: str) -> 
     client.create_data_asset("bench-rows", data, type="uri_file")
     (work / "ep.yml").write_text("name: bench-batch\n")
     client.batch_endpoints.create(work / "ep.yml")
-    (work / "dep.yml").write_text(DEPLOYMENT.format(mini_batch=sizes.mini_batch_size, sql_url=pg_url))
+    sql_url = deployment_sql_url(client, pg_url)
+    (work / "dep.yml").write_text(DEPLOYMENT.format(mini_batch=sizes.mini_batch_size, sql_url=sql_url))
     client.batch_deployments.create(work / "dep.yml")
     return model, frame
 
@@ -208,9 +227,9 @@ def run(args: argparse.Namespace, sizes: Sizes, work: Path) -> dict[str, Any]:
     with Processes() as procs, Database(args.pg_url) as db:
         say(f"starting Shipyard; database {db.name}")
         server = start_shipyard(procs, sys.executable, work / "home", work / "shipyard.log", ROOT)
-        client = Client(server.url)
+        client = Client(server.url, token=server.token)
         try:
-            model, frame = prepare(client, server.url, work, sizes, db.url)
+            model, frame = prepare(client, server, work, sizes, db.url)
             samples: dict[str, list[dict[str, float]]] = {"shipyard": [], "to_sql": []}
             for i in range(sizes.repeat):
                 say(f"run {i + 1}/{sizes.repeat}: shipyard batch job")

@@ -382,7 +382,7 @@ def run(args: argparse.Namespace, sizes: Sizes, work: Path) -> dict[str, Any]:
     with Processes() as procs:
         say("starting Shipyard")
         server = start_shipyard(procs, sys.executable, work / "home", work / "shipyard.log", ROOT)
-        client = Client(server.url)
+        client = Client(server.url, token=server.token)
         try:
             results["measures"] = measure(client, work, sizes)
         finally:

@@ -38,7 +38,7 @@ from _client_report import build_rows, markdown, notes, render
 from _dataset import BASE_TS, metric_value
 from _measure import run_header, say
 from _ours import populate_search
-from _servers import Processes, Server, start_mlflow, start_shipyard, wait_idle
+from _servers import Processes, Server, client_env, start_mlflow, start_shipyard, wait_idle
 from shipyard import Client
 from shipyard.client._batcher import encode_batch
 
@@ -107,10 +107,10 @@ def client_side(server: Server, sizes: Sizes, extra: list[str]) -> dict[str, Any
         f"--history-repeat={sizes.history_repeat}",
         *extra,
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPYARD_", "MLFLOW_"))}
     # Same for both servers: fail at once instead of retrying a 5xx with back-off for minutes,
-    # and no usage telemetry thread phoning home from the client.
-    env |= {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    # and no usage telemetry thread phoning home from the client. Shipyard's adds its token
+    # (MLFLOW_TRACKING_TOKEN); the MLflow server has none.
+    env = client_env(server, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_DISABLE_TELEMETRY="true")
     done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=True, cwd=HERE, env=env)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -153,7 +153,7 @@ def run_shipyard(procs: Processes, work: Path, sizes: Sizes, profile: Path | Non
     server = start_shipyard(procs, sys.executable, home, work / "shipyard.log", ROOT)
     try:
         say(f"shipyard {shipyard.__version__} at {server.url}, idle {wait_idle(server):.0f} s after start")
-        sdk = Client(server.url)
+        sdk = Client(server.url, token=server.token)
         try:
             say(f"populating {sizes.runs:,} runs (SQL clones), a {sizes.history_points:,}-point history")
             search_exp, populate = populate_search(sdk, home / "shipyard.db", sizes.runs)

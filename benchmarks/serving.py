@@ -50,7 +50,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -59,46 +58,19 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import aiohttp
 import psutil
 
-from _measure import median, run_header, say
+from _endpoints import ROWS, Capacity, cli, deploy_model, endpoint_key, sequential, train
+from _measure import markdown_table, median, run_header, say
 from _servers import Processes, Server, free_port, start_shipyard, wait_idle
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / ".bench"
 ANCHOR_BIN = ROOT / ".venv-anchor" / "bin"
 ENDPOINT = "bench-ep"
-MODEL_NAME = "bench-clf"
-ROWS = 10
 CONCURRENCY = (1, 8, 32)
 GOAL_VS_MLFLOW = 2.0  # x its throughput at concurrency 8 (and at most 1/2 its p99)
 GOAL_VS_CEILING = 0.6  # of the bare ASGI app's throughput (the issue's); of the model ceiling's (restated)
-
-TRAIN = textwrap.dedent(
-    """
-    import json, sys
-    import mlflow
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    url, out, name, rows = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    mlflow.set_tracking_uri(url)
-    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    X.columns = [c.replace(" ", "_") for c in X.columns]
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y)
-    with mlflow.start_run():
-        mlflow.sklearn.log_model(model, name="model", input_example=X.head(2), registered_model_name=name)
-    mlflow.artifacts.download_artifacts(f"models:/{name}/1", dst_path=out + "/model")
-    sample = X.iloc[::50].head(rows)
-    body = {"dataframe_split": {"columns": list(sample.columns), "data": sample.to_numpy().tolist()}}
-    with open(out + "/body.json", "w") as f:
-        json.dump(body, f)
-    print(json.dumps(model.predict(sample).tolist()))
-    """
-)
 
 CONSTANT = {"predictions": [0, 1, 1, 0, 1, 1, 1, 0, 1, 1]}  # what benchmarks/_bare_asgi.py answers
 CONSTANT_SCRIPT = f"def init():\n    pass\n\n\ndef run(raw_data):\n    return {CONSTANT!r}\n"
@@ -113,18 +85,6 @@ request_settings:
   request_timeout_ms: 10000
   max_concurrent_requests_per_instance: {cap}
   max_queue_wait_ms: 5000
-"""
-
-DEPLOYMENT = """\
-name: blue
-endpoint_name: {endpoint}
-model: azureml:{model}:1
-instance_count: {instances}
-request_settings:
-  request_timeout_ms: 10000
-  max_concurrent_requests_per_instance: {cap}
-  max_queue_wait_ms: 5000
-  max_batch_size: {batch}
 """
 
 WRK_SCRIPT = """\
@@ -189,59 +149,17 @@ def parse_args() -> argparse.Namespace:
 # -- setting up ------------------------------------------------------------------------------
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPYARD_", "MLFLOW_"))}
-    env.update(extra)
-    return env
-
-
-def train(url: str, work: Path) -> list[int]:
-    """Log and register the model through the mlflow client; the model folder and the
-    request body land in ``work``. Returns the model's predictions for the body's rows."""
-    done = subprocess.run(
-        [sys.executable, "-c", TRAIN, url, str(work), MODEL_NAME, str(ROWS)],
-        capture_output=True, text=True, env=clean_env(), timeout=600, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"training failed:\n{done.stderr[-3000:]}")
-    predictions: list[int] = json.loads(done.stdout.strip().splitlines()[-1])
-    return predictions
-
-
-def cli(url: str, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "shipyard", *args],
-        capture_output=True, text=True, env=clean_env(SHIPYARD_URL=url), timeout=600, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"shipyard {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
-def deploy(url: str, work: Path, sizes: Sizes) -> str:
-    """The endpoint and its deployment, created with the CLI; returns the primary key."""
-    (work / "endpoint.yml").write_text(f"name: {ENDPOINT}\nauth_mode: key\n")
-    (work / "blue.yml").write_text(
-        DEPLOYMENT.format(
-            endpoint=ENDPOINT,
-            model=MODEL_NAME,
-            instances=sizes.instances,
-            cap=sizes.max_concurrent,
-            batch=sizes.max_batch,
-        )
-    )
-    cli(url, "online-endpoint", "create", "-f", str(work / "endpoint.yml"))
-    cli(url, "online-deployment", "create", "-f", str(work / "blue.yml"), "--all-traffic")
+def deploy(server: Server, work: Path, sizes: Sizes) -> str:
+    """The endpoint, its model deployment ``blue`` (all traffic) and the constant deployment
+    ``const`` (no traffic), created with the CLI; returns the endpoint's primary key."""
+    deploy_model(server, work, ENDPOINT, Capacity(sizes.instances, sizes.max_concurrent, sizes.max_batch))
     (work / "const-code").mkdir()
     (work / "const-code" / "score.py").write_text(CONSTANT_SCRIPT)
     (work / "const.yml").write_text(
         CONSTANT_DEPLOYMENT.format(endpoint=ENDPOINT, instances=sizes.instances, cap=sizes.max_concurrent)
     )
-    cli(url, "online-deployment", "create", "-f", str(work / "const.yml"))
-    key: str = json.loads(cli(url, "online-endpoint", "get-credentials", "-n", ENDPOINT, "-o", "json"))[
-        "primaryKey"
-    ]
-    return key
+    cli(server, "online-deployment", "create", "-f", str(work / "const.yml"))
+    return endpoint_key(server, ENDPOINT)
 
 
 def worker_socket(home: Path) -> Path:
@@ -391,22 +309,6 @@ def wrk(target: Target, connections: int, seconds: int) -> dict[str, Any]:
     return r
 
 
-async def _sequential(
-    url: str, body: bytes, headers: dict[str, str], socket: Path | None, n: int
-) -> list[float]:
-    connector = aiohttp.UnixConnector(path=str(socket)) if socket else aiohttp.TCPConnector()
-    samples = []
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-        for _ in range(n):
-            started = time.perf_counter()
-            async with session.post(url, data=body) as response:
-                await response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"{url} answered {response.status}")
-            samples.append(time.perf_counter() - started)
-    return samples
-
-
 def router_overhead(router_url: str, key: str, socket: Path, body: bytes, n: int) -> dict[str, list[float]]:
     """The same body, one request at a time, straight to worker 0 and through the router,
     in alternating blocks. (The router spreads over every worker; at one request in flight
@@ -418,8 +320,8 @@ def router_overhead(router_url: str, key: str, socket: Path, body: bytes, n: int
     per_block = max(1, n // blocks)
     for i in range(blocks + 1):
         count = 50 if i == 0 else per_block  # the first block is a warm-up of both
-        direct = asyncio.run(_sequential("http://worker/score", body, plain, socket, count))
-        through = asyncio.run(_sequential(router_url, body, routed, None, count))
+        direct = asyncio.run(sequential("http://worker/score", body, plain, socket, count))
+        through = asyncio.run(sequential(router_url, body, routed, None, count))
         if i > 0:
             out["direct"].extend(direct)
             out["router"].extend(through)
@@ -451,13 +353,6 @@ def point(t: Target, c: int) -> dict[str, float]:
         "root_cpu_ms": median([x["root_cpu_s"] * 1000 / max(1, x["requests"]) for x in s]),
         "wrk_cpu": median([x["wrk_cpu_s"] / (x["duration_us"] / 1e6) for x in s]),
     }
-
-
-def render(rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return lines
 
 
 def goals(by: dict[str, Target], sizes: Sizes) -> list[tuple[str, str, bool]]:
@@ -568,7 +463,7 @@ def report(results: dict[str, Any], by: dict[str, Target], sizes: Sizes) -> list
         f" 1 uvicorn worker (its default), uvloop {a['uvloop']}, httptools {a['httptools']} in its venv."
         f" Model ceiling: {cfg['instances']} uvicorn processes.",
         "",
-        *render(rows),
+        *markdown_table(rows),
         "",
         *(f"- goal: {what}: {value} — {'met' if ok else 'NOT MET'}" for what, value, ok in goals(by, sizes)),
         f"- the router's own overhead, one request at a time ({len(ov['direct'])} each, alternating blocks):"
@@ -579,9 +474,9 @@ def report(results: dict[str, Any], by: dict[str, Target], sizes: Sizes) -> list
         "",
         "The serving stack alone: a deployment whose scoring script answers the bare app's constant",
         "",
-        *render(stack_rows),
+        *markdown_table(stack_rows),
         "",
-        *render(cpu_rows),
+        *markdown_table(cpu_rows),
     ]
     return lines
 
@@ -614,9 +509,9 @@ def run(args: argparse.Namespace, sizes: Sizes, work: Path) -> tuple[dict[str, A
         say("starting Shipyard")
         ours = start_shipyard(procs, sys.executable, work / "home", work / "shipyard.log", ROOT)
         say("training and registering the model through the mlflow client")
-        expected = train(ours.url, work)
+        expected = train(ours, work)
         say(f"deploying: {sizes.instances} instance(s), {sizes.max_concurrent} request(s) each")
-        key = deploy(ours.url, work, sizes)
+        key = deploy(ours, work, sizes)
         say("starting mlflow models serve (the anchor), the bare ASGI app and the model ceiling")
         anchor = start_mlflow_serve(procs, work / "model", work)
         bare = start_bare(procs, work)
