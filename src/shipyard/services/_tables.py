@@ -17,11 +17,10 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any, BinaryIO
 
-import yaml
-
 from shipyard.domain.data_assets import Column
 from shipyard.domain.paths import clean_relative_path
 from shipyard.errors import InvalidArgument, InvalidPath
+from shipyard.specs import MAX_SPEC_BYTES, load_mapping
 
 __all__ = ["TableInfo", "mltable_info", "table_info"]
 
@@ -137,12 +136,9 @@ def mltable_info(files: Iterable[str], open_file: Opener) -> TableInfo | None:
     if "MLTable" not in names:
         raise InvalidArgument("an mltable data asset must hold an 'MLTable' file at its root")
     with open_file("MLTable") as handle:
-        try:
-            spec = yaml.safe_load(handle.read())
-        except yaml.YAMLError as exc:
-            raise InvalidArgument(f"the MLTable file is not valid YAML: {exc}") from None
-    if not isinstance(spec, dict):
-        raise InvalidArgument("the MLTable file must be a YAML mapping with 'paths'")
+        raw = handle.read(MAX_SPEC_BYTES + 1)  # a bigger one is refused by its size, unread
+    # Spec files' reader: bounded in size, nesting and aliases, so an uploaded file is a 400.
+    spec = load_mapping(raw.decode("utf-8", "replace"), "MLTable")
     read = _reader(spec)
     try:
         targets = _targets(spec, names)

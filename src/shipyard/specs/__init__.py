@@ -3,6 +3,7 @@ and the code snapshot of a job. Read by the CLI before anything is sent, and aga
 server, with the same models."""
 
 from shipyard.specs._yaml import load_spec, parse_spec, validate_spec
+from shipyard.specs._yaml_reader import MAX_SPEC_BYTES, load_mapping
 from shipyard.specs.bindings import Binding, check_bindings, find_bindings, literal_text, render_command
 from shipyard.specs.compute import ComputeSpec
 from shipyard.specs.data import DataSpec
@@ -29,6 +30,7 @@ from shipyard.specs.snapshot import DEFAULT_SIZE_LIMIT, Snapshot, SnapshotFile, 
 
 __all__ = [
     "DEFAULT_SIZE_LIMIT",
+    "MAX_SPEC_BYTES",
     "AssetRef",
     "Binding",
     "CommandJobSpec",
@@ -54,6 +56,7 @@ __all__ = [
     "git_info",
     "literal_text",
     "load_job",
+    "load_mapping",
     "load_spec",
     "parse_asset_ref",
     "parse_ref",

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel
 
 from shipyard.errors import InvalidSpec
+from shipyard.specs._yaml_reader import parse_value
 
 __all__ = ["apply_overrides", "parse_override"]
 
@@ -36,7 +37,7 @@ def parse_override(arg: str) -> tuple[list[str], Any]:
             field=path or None,
         )
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = parse_value(raw, f"--set {path.strip()}") if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     if isinstance(value, (dict, list)):

@@ -1,7 +1,8 @@
 """YAML in, validated pydantic model out — with the line of every key kept for the errors.
 
-PyYAML's safe loader builds plain values; our loader builds :class:`LineDict` mappings that
-also remember where each key sits. When pydantic rejects the data, :func:`spec_error` walks
+:mod:`shipyard.specs._yaml_reader` builds plain values whose :class:`LineDict` mappings also
+remember where each key sits, within limits of size, nesting and 64-bit integers (its
+docstring). When pydantic rejects the data, :func:`spec_error` walks
 the error's location back through those mappings to say ``job.yml line 7: unknown field
 'comand' under the job (did you mean 'command'?)`` — the way the Azure CLI's schema check does.
 """
@@ -11,16 +12,15 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
-from yaml.nodes import MappingNode
 
 from shipyard.errors import InvalidSpec
 from shipyard.specs._overrides import apply_overrides
+from shipyard.specs._yaml_reader import LineDict, load_mapping, read_text
 
 __all__ = [
     "LineDict",
@@ -28,75 +28,13 @@ __all__ = [
     "load_mapping",
     "load_spec",
     "parse_spec",
+    "read_text",
     "spec_error",
     "spec_kind",
     "validate_spec",
 ]
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class LineDict(dict[str, Any]):
-    """A mapping from a YAML file: ``line`` is where it starts, ``key_lines[k]`` where key k is."""
-
-    line: int | None
-    key_lines: dict[str, int]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.line = None
-        self.key_lines = {}
-
-
-class _LineLoader(yaml.SafeLoader):
-    """Safe loader whose mappings are :class:`LineDict` and whose duplicate keys are errors."""
-
-    source = "<string>"
-
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        self.flatten_mapping(node)
-        out = LineDict()
-        out.line = node.start_mark.line + 1
-        for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            line = key_node.start_mark.line + 1
-            if not isinstance(key, str):
-                key = str(key)
-            if key in out:
-                raise InvalidSpec(
-                    f"{self.source} line {line}: duplicated key '{key}' (first at line {out.key_lines[key]})",
-                    file=self.source,
-                    line=line,
-                    field=key,
-                )
-            out[key] = self.construct_object(value_node, deep=deep)
-            out.key_lines[key] = line
-        return out  # type: ignore[return-value]
-
-
-def _construct_map(loader: _LineLoader, node: MappingNode) -> LineDict:
-    return loader.construct_mapping(node, deep=True)  # type: ignore[return-value]
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
-
-
-def load_mapping(text: str, source: str = "<string>") -> LineDict:
-    """Parse YAML text whose top level must be a mapping; keys keep their lines."""
-    loader_cls = type("_Loader", (_LineLoader,), {"source": source})
-    try:
-        data = yaml.load(text, Loader=loader_cls)  # noqa: S506 -- a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark is not None else None
-        where = f" line {line}" if line else ""
-        raise InvalidSpec(f"{source}{where}: not valid YAML: {exc.problem}", file=source, line=line) from None
-    except yaml.YAMLError as exc:
-        raise InvalidSpec(f"{source}: not valid YAML: {exc}", file=source) from None
-    if not isinstance(data, LineDict):
-        got = "an empty file" if data is None else f"a {type(data).__name__}"
-        raise InvalidSpec(f"{source}: the top level must be a mapping of fields, got {got}", file=source)
-    return data
 
 
 def parse_spec(text: str, model: type[M], source: str = "<string>", overrides: Sequence[str] = ()) -> M:
@@ -131,13 +69,7 @@ class LoadedText:
 
     @classmethod
     def read(cls, path: Path, model: type[BaseModel], overrides: Sequence[str] = ()) -> LoadedText:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InvalidSpec(f"{path}: no such file", file=str(path)) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidSpec(f"{path}: cannot be read: {exc}", file=str(path)) from None
-        return cls(text, model, str(path), overrides)
+        return cls(read_text(path), model, str(path), overrides)
 
     def validate(self, model: type[M]) -> M:
         try:

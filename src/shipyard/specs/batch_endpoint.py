@@ -20,6 +20,7 @@ from pydantic import Field, field_validator, model_validator
 
 from shipyard.domain.redact import hide_passwords
 from shipyard.domain.secret_refs import has_secret_refs
+from shipyard.domain.validation import INT64_MAX
 from shipyard.errors import InvalidSpec
 from shipyard.specs._base import SpecModel, StrictModel, scalar_map, visible
 from shipyard.specs.deployment import CodeConfiguration, InlineModel, LoadedDeployment, load_deployment_file
@@ -128,7 +129,7 @@ class BatchSettings(StrictModel):
     mini_batch_size: int = Field(default=10, ge=1, le=10_000_000)
     max_concurrency_per_instance: int = Field(default=1, ge=1, le=256)
     retry_settings: RetrySettings = Field(default_factory=RetrySettings)
-    error_threshold: int = Field(default=-1, ge=-1)
+    error_threshold: int = Field(default=-1, ge=-1, le=INT64_MAX)
     logging_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     output_action: Literal["append_row", "summary_only"] = "append_row"
     output_file_name: str = "predictions.csv"

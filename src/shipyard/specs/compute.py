@@ -18,7 +18,7 @@ class ComputeSpec(SpecModel):
 
     name: Annotated[str, visible("compute")] = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
     type: Literal["local", "ray"] = "local"
-    max_concurrent: int = Field(default=1, ge=1)
+    max_concurrent: int = Field(default=1, ge=1, le=1024)
     address: str | None = None
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)

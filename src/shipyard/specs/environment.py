@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-import yaml
 from pydantic import Field, field_validator, model_validator
 
 from shipyard.errors import InvalidSpec
 from shipyard.specs._base import SpecModel, StrictModel, scalar_map, visible
+from shipyard.specs._yaml_reader import load_mapping, read_text
 
 __all__ = [
     "BuildContext",
@@ -198,13 +198,8 @@ def _existing(base_dir: Path, relative: str, field: str) -> Path:
 
 
 def _read_conda(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InvalidSpec(f"conda_file {path} cannot be read: {exc}", field="conda_file") from None
-    if not isinstance(data, dict):
-        raise InvalidSpec(f"conda_file {path} is not a mapping", field="conda_file")
-    return data
+    # The same bounded reader as spec files: its errors name the conda file and the line.
+    return load_mapping(read_text(path), str(path))
 
 
 def _split_conda(conda: dict[str, Any]) -> tuple[str | None, list[str], list[str]]:
