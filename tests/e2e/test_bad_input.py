@@ -536,3 +536,43 @@ def test_failed_upload_keeps_the_previous_file_intact(live: Live) -> None:
     assert download.headers["X-Content-SHA256"] == hashlib.sha256(b"weights-v1").hexdigest()
     staging = live.proc.home / "artifacts" / ".staging"
     assert list(staging.iterdir()) == []
+
+
+# Issue 10's probing: each of these answered 500, and the next request on the same keep-alive
+# connection was reset. Sent byte for byte (JSON escapes as clients write them) on one connection.
+HARDENING = [
+    ("POST", "/api/v1/experiments", '{"name": "\\ud800"}', "U+D800, a lone surrogate"),
+    ("POST", "/api/v1/runs/{run}/tags", '{"tags": {"team": "a\\ud800"}}', "tags.team: text contains U+D800"),
+    ("PATCH", "/api/v1/runs/{run}", '{"name": "\\udfff"}', "name: text contains U+DFFF"),
+    ("POST", "/api/v1/jobs", '{"spec": {"command": "echo", "limits": {"timeout": 99999999999999999999999}}}',
+     "spec.limits.timeout: integer 99999999999999999999999 does not fit in 64 bits"),
+    ("POST", "/api/v1/jobs", '{"spec": {"command": "echo", "tags": {"k": -9223372036854775809}}}',
+     "spec.tags.k: integer -9223372036854775809 does not fit in 64 bits"),
+    ("POST", "/api/v1/jobs", '{"spec": {"command": "echo", "limits": {"timeout": 9223372036854775807}}}',
+     "less than or equal to 31536000"),
+    ("POST", "/api/v1/experiments", '{"name": "invoice\\u202etxt.exe"}', "U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+    ("POST", "/api/v1/models", '{"name": "seeded\\u200b-model"}', "U+200B (ZERO WIDTH SPACE)"),
+    ("POST", "/api/v1/runs/{run}/params", '{"params": {"lr\\u2066": "1"}}', "U+2066 (LEFT-TO-RIGHT ISOLATE)"),
+]  # fmt: skip
+
+
+def test_probed_500s_are_clear_400s_on_one_live_connection(live: Live) -> None:
+    before = snapshot(live)
+    jobs_before = _ok(live.http.get("/api/v1/jobs"))
+    mark = len(live.proc.output)
+    url = urlsplit(live.proc.url)
+    conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=30)
+    headers = {**AUTH, "Content-Type": "application/json"}
+    try:
+        for method, path, body, expected in HARDENING:
+            conn.request(method, path.format(**live.ids), body=body.encode("ascii"), headers=headers)
+            response = conn.getresponse()
+            payload = json.loads(response.read())
+            assert response.status == 400, (path, body, payload)
+            assert payload["error"]["code"] in ("INVALID_ARGUMENT", "INVALID_SPEC"), payload
+            assert expected in payload["error"]["message"], payload
+    finally:
+        conn.close()
+    assert snapshot(live) == before
+    assert _ok(live.http.get("/api/v1/jobs")) == jobs_before
+    _no_crash_since(live, mark)

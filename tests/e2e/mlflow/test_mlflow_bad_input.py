@@ -224,3 +224,32 @@ def test_get_history_page_size(mlflow_server: ServerProcess, run_id: str) -> Non
         params={"run_id": run_id, "metric_key": "m", "page_token": "garbage!"},
     )
     assert error_of(token, 400)["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_surrogates_65_bit_integers_and_invisible_names_are_400s(
+    mlflow_server: ServerProcess, run_id: str
+) -> None:
+    """Issue 10: MLflow's face refuses them too, in its own error format, and writes nothing."""
+    surrogate = httpx.post(
+        f"{mlflow_server.url}{API}/experiments/create",
+        content=b'{"name": "\\ud800"}',  # as json.dumps writes it
+        headers={**AUTH, "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert error_of(surrogate, 400)["error_code"] == "MALFORMED_REQUEST"
+    for step in (2**63, 2**64 - 1):
+        metric = {"run_id": run_id, "key": "m", "value": 1.0, "timestamp": 1, "step": step}
+        error = error_of(call(mlflow_server, "POST", f"{API}/runs/log-metric", json=metric), 400)
+        assert error["error_code"] == "INVALID_PARAMETER_VALUE" and "64 bits" in error["message"]
+    for path, body in [
+        (f"{API}/experiments/create", {"name": "prod\u202eetad"}),
+        (f"{API}/runs/update", {"run_id": run_id, "run_name": "best\u200b"}),
+        (f"{API}/registered-models/create", {"name": "churn\ufeff"}),
+    ]:
+        error = error_of(call(mlflow_server, "POST", path, json=body), 400)
+        assert error["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert "an invisible or control character" in error["message"], error
+    client = MlflowClient()
+    assert client.get_metric_history(run_id, "m") == []
+    assert client.get_run(run_id).info.run_name != "best\u200b"
+    assert client.search_registered_models(filter_string="name LIKE 'churn%'") == []
