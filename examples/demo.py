@@ -1,11 +1,14 @@
 """`make demo`: the lifecycle so far, end to end, on bundled data.
 
-Starts a server on a free port with its data in ./.demo/home; registers the iris data that
+Starts a server on a free port with its data in ./.demo/home; signs in as its owner the way
+a user would (``shipyard login --token-file .demo/home/admin.token``, the login kept in
+./.demo/credentials.json rather than the user's ~/.config); registers the iris data that
 scikit-learn ships as a data asset and a local compute target; runs examples/iris/job.yml as
-a job (examples/iris/src/train.py logs through the Shipyard SDK into the job's run and
-registers the model); runs examples/train_mlflow.py (the unchanged mlflow client); deploys
-that model to an online endpoint without code and scores a few rows; shows the results
-through the CLI, and prints where to look.
+a job (examples/iris/src/train.py logs through the Shipyard SDK into the job's run, with the
+job's own token, and registers the model); runs examples/train_mlflow.py (the unchanged
+mlflow client, signed in with MLFLOW_TRACKING_TOKEN); deploys that model to an online
+endpoint without code and scores a few rows; shows the results through the CLI, and prints
+the commands that reach the same server again from the user's shell.
 """
 
 from __future__ import annotations
@@ -14,13 +17,35 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-HOME = ROOT / ".demo" / "home"
+DEMO = ROOT / ".demo"
+HOME = DEMO / "home"
+TOKEN_FILE = HOME / "admin.token"  # written by the server's first start on a fresh home
+CREDENTIALS = DEMO / "credentials.json"  # where `shipyard login` keeps the demo's sign-in
+
+
+def shown(path: Path) -> str:
+    """``path`` as the user's shell would type it: relative when it is under the current folder."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+SHIPYARD = shown(Path(sys.executable).parent / "shipyard")  # the venv's: `.venv/bin/shipyard`
+
+
+def clean_env() -> dict[str, str]:
+    """Ours without the user's SHIPYARD_* / MLFLOW_* settings: the demo must neither use their
+    database, token or server, nor sign in anywhere but its own."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("SHIPYARD_", "MLFLOW_"))}
 
 
 def start_server() -> tuple[subprocess.Popen[str], str]:
@@ -30,6 +55,7 @@ def start_server() -> tuple[subprocess.Popen[str], str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=clean_env(),
     )
     assert proc.stdout is not None
     started = time.monotonic()
@@ -41,10 +67,18 @@ def start_server() -> tuple[subprocess.Popen[str], str]:
             break
     else:
         raise SystemExit("the server did not start; see its output above")
+    # The rest of its output (the owner's token on a first start, warnings) keeps flowing, so
+    # that a full pipe never stalls the server.
+    threading.Thread(target=_echo, args=(proc.stdout,), name="server-output", daemon=True).start()
     while httpx.get(f"{url}/healthz", timeout=2).status_code != 200:
         time.sleep(0.05)
     print(f"  healthy after {time.monotonic() - started:.2f} s")
     return proc, url
+
+
+def _echo(lines: IO[str]) -> None:
+    for line in lines:
+        print(f"  [server] {line.rstrip()}", flush=True)
 
 
 def step(title: str) -> None:
@@ -52,7 +86,7 @@ def step(title: str) -> None:
 
 
 def shipyard(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    print(f"$ shipyard {' '.join(args)}")
+    print(f"$ {SHIPYARD} {' '.join(args)}")
     return subprocess.run([sys.executable, "-m", "shipyard", *args], env=env, check=check, text=True)
 
 
@@ -70,68 +104,92 @@ def write_iris_csv(path: Path) -> None:
         writer.writerows([*row, int(label)] for row, label in zip(iris.data, iris.target, strict=True))
 
 
+def sign_in(url: str, env: dict[str, str]) -> str:
+    """``shipyard login`` with the owner's token file, then ``whoami``; the token."""
+    if not TOKEN_FILE.exists():
+        raise SystemExit(
+            f"{shown(TOKEN_FILE)} is missing: the owner of {shown(HOME)} was made without it. Remove"
+            f" {shown(DEMO)} and run `make demo` again for a fresh home."
+        )
+    shipyard("login", "--url", url, "--token-file", shown(TOKEN_FILE), env=env)
+    shipyard("whoami", env=env)
+    return TOKEN_FILE.read_text().strip()
+
+
 def main() -> None:
     step("1. start a Shipyard server (SQLite + local artifact folder under .demo/home)")
     proc, url = start_server()
-    env = {**os.environ, "SHIPYARD_URL": url}
+    env = {**clean_env(), "SHIPYARD_URL": url, "SHIPYARD_CREDENTIALS": str(CREDENTIALS)}
     try:
-        step("2. a data asset and a compute target for the job")
-        csv_path = HOME.parent / "iris.csv"
+        step(f"2. sign in as the owner 'admin' (the login is kept in {shown(CREDENTIALS)})")
+        token = sign_in(url, env)
+        step("3. a data asset and a compute target for the job")
+        csv_path = DEMO / "iris.csv"
         write_iris_csv(csv_path)
         shipyard("data", "create", "--name", "iris", "--type", "uri_file", "--path", str(csv_path), env=env)
         if shipyard("compute", "show", "-n", "cpu", env=env, check=False).returncode != 0:
             shipyard(
                 "compute", "create", "--name", "cpu", "--type", "local", "--max-concurrent", "2", env=env
             )
-        step("3. train as a job: code snapshot, input, live log; params, metrics, model, registry in its run")
+        step("4. train as a job: code snapshot, input, live log; params, metrics, model, registry in its run")
         shipyard("job", "create", "-f", str(ROOT / "examples" / "iris" / "job.yml"), "--stream", env=env)
         shipyard("job", "list", "--max-results", "3", env=env)
-        step("4. the unchanged mlflow client against the same server: autolog, log_model, models:/ URIs")
+        step("5. the unchanged mlflow client against the same server: autolog, log_model, models:/ URIs")
+        script = shown(ROOT / "examples" / "train_mlflow.py")
+        print(f"$ MLFLOW_TRACKING_URI={url} MLFLOW_TRACKING_TOKEN=$(cat {shown(TOKEN_FILE)}) python {script}")
         subprocess.run(
             [sys.executable, str(ROOT / "examples" / "train_mlflow.py")],
-            env={**env, "MLFLOW_TRACKING_URI": url},
+            env={**env, "MLFLOW_TRACKING_URI": url, "MLFLOW_TRACKING_TOKEN": token},
             check=True,
         )
-        step("5. deploy the mlflow client's model without code and score a few rows")
-        endpoints = ROOT / "examples" / "endpoints"
-        if shipyard("online-endpoint", "show", "-n", "iris", env=env, check=False).returncode != 0:
-            shipyard("online-endpoint", "create", "-f", str(endpoints / "endpoint.yml"), env=env)
-        if (
-            shipyard("online-deployment", "show", "-n", "blue", "-e", "iris", env=env, check=False).returncode
-            == 0
-        ):
-            shipyard("online-deployment", "update", "-f", str(endpoints / "blue.yml"), env=env)
-        else:
-            shipyard(
-                "online-deployment", "create", "-f", str(endpoints / "blue.yml"), "--all-traffic", env=env
-            )
-        shipyard(
-            "online-endpoint",
-            "invoke",
-            "-n",
-            "iris",
-            "--request-file",
-            str(endpoints / "request.json"),
-            env=env,
-        )
-        step("6. look at it from the command line")
+        step("6. deploy the mlflow client's model without code and score a few rows")
+        deploy_and_score(env)
+        step("7. look at it from the command line")
         for args in (
             ["experiment", "list"],
             ["run", "list", "-e", "iris-demo", "--order-by", "metrics.test_accuracy DESC"],
             ["model", "show", "iris-classifier"],
             ["model", "show", "iris-mlflow"],
         ):
-            print(f"$ shipyard {' '.join(args)}")
-            subprocess.run([sys.executable, "-m", "shipyard", *args], env=env, check=True)
+            shipyard(*args, env=env)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+    where_to_look(url)
+
+
+def deploy_and_score(env: dict[str, str]) -> None:
+    endpoints = ROOT / "examples" / "endpoints"
+    if shipyard("online-endpoint", "show", "-n", "iris", env=env, check=False).returncode != 0:
+        shipyard("online-endpoint", "create", "-f", str(endpoints / "endpoint.yml"), env=env)
+    if (
+        shipyard("online-deployment", "show", "-n", "blue", "-e", "iris", env=env, check=False).returncode
+        == 0
+    ):
+        shipyard("online-deployment", "update", "-f", str(endpoints / "blue.yml"), env=env)
+    else:
+        shipyard("online-deployment", "create", "-f", str(endpoints / "blue.yml"), "--all-traffic", env=env)
+    request = str(endpoints / "request.json")
+    shipyard("online-endpoint", "invoke", "-n", "iris", "--request-file", request, env=env)
+
+
+def where_to_look(url: str) -> None:
+    """Commands that work from the user's shell: the venv's CLI, the port this run used, and
+    the sign-in (their own login, since the demo's is kept under .demo/)."""
+    port = url.rsplit(":", 1)[1]
+    token_file = shown(TOKEN_FILE)
     step("where to look")
-    print(f"  data folder:        {HOME}")
-    print(f"  start it again:     shipyard up --home {HOME.relative_to(ROOT)}")
-    print("  then browse:        http://127.0.0.1:5151/docs (the API), `shipyard run list -e iris-demo`")
-    print("  score:              shipyard online-endpoint invoke -n iris \\")
-    print("                        --request-file examples/endpoints/request.json")
+    print(f"  data folder:     {shown(HOME)}")
+    print(f"  start it again:  {SHIPYARD} up --home {shown(HOME)} --port {port}")
+    print("  then, from another shell in this folder:")
+    print(f"    export SHIPYARD_URL={url}")
+    print(f"    {SHIPYARD} login --token-file {token_file}    # sign in as admin (once; kept in ~/.config)")
+    print(f"    {SHIPYARD} run list -e iris-demo")
+    request = shown(ROOT / "examples" / "endpoints" / "request.json")
+    print(f"    {SHIPYARD} online-endpoint invoke -n iris --request-file {request}")
+    print("      (the endpoint's worker is ready a few seconds after the server)")
+    print(f"  the mlflow client: MLFLOW_TRACKING_URI={url} MLFLOW_TRACKING_TOKEN=$(cat {token_file})")
+    print(f"  the admin's token: {token_file} (mode 0600); more users: {SHIPYARD} user create --help")
 
 
 if __name__ == "__main__":

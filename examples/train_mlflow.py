@@ -1,5 +1,6 @@
 """The same lifecycle through the unchanged ``mlflow`` client, pointed at Shipyard.
 
+    export MLFLOW_TRACKING_TOKEN=$(cat ~/.shipyard/admin.token)   # or any user's token
     MLFLOW_TRACKING_URI=http://127.0.0.1:5151 python examples/train_mlflow.py
 
 Autologs a scikit-learn fit on the Iris data scikit-learn ships, registers the model as

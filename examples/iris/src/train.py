@@ -6,6 +6,7 @@ system metrics and the model itself, then registers the model and points the ``c
 alias at it. Run it directly, or as a job (``examples/iris/job.yml``), where
 ``shipyard.start_run`` continues the job's own run:
 
+    shipyard login --url http://127.0.0.1:5151 --token-file ~/.shipyard/admin.token   # once
     SHIPYARD_URL=http://127.0.0.1:5151 python examples/iris/src/train.py
     shipyard job create -f examples/iris/job.yml --stream
 """
