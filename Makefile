@@ -41,6 +41,7 @@ openapi: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/auth.py
 
 bench-mlflow: $(STAMP)
 	$(BIN)/python benchmarks/mlflow_client.py
