@@ -337,7 +337,7 @@ NAME_CASES = [
         "POST",
         f"{V1}/runs/{{run}}/metrics",
         lambda n: {"metrics": [{"key": n, "steps": [0], "values": [1.0], "timestamps": [1]}]},
-    ),  # noqa: E501
+    ),
     ("POST", f"{V1}/models", lambda n: {"name": n}),
     ("PATCH", f"{V1}/models/hardened", lambda n: {"tags": {n: "v"}}),
     ("PUT", f"{V1}/models/hardened/aliases/{{name}}", lambda n: {"version": 1}),
@@ -355,13 +355,13 @@ NAME_CASES = [
         "PUT",
         f"{V1}/online-endpoints/ep-four/deployments/blue",
         lambda n: {"spec": {"name": n, "endpoint_name": "ep-four"}},
-    ),  # noqa: E501
+    ),
     ("POST", f"{V1}/batch-endpoints", lambda n: {"spec": {"name": n}}),
     (
         "POST",
         f"{V1}/batch-endpoints/bep-two/deployments",
         lambda n: {"spec": {"name": n, "endpoint_name": "bep-two"}},
-    ),  # noqa: E501
+    ),
     ("POST", f"{MLFLOW}/experiments/create", lambda n: {"name": n}),
     ("POST", f"{MLFLOW}/experiments/update", lambda n: {"experiment_id": "{exp}", "new_name": n}),
     ("POST", f"{MLFLOW}/runs/create", lambda n: {"experiment_id": "{exp}", "run_name": n}),
@@ -376,7 +376,7 @@ NAME_CASES = [
             "run_id": "{run}",
             "datasets": [{"dataset": {"name": n, "digest": "d", "source_type": "local", "source": "{}"}}],
         },
-    ),  # noqa: E501
+    ),
 ]
 
 
@@ -413,3 +413,15 @@ def test_names_read_from_yaml_refuse_invisible_characters_with_their_line(tmp_pa
         parse_spec('command: echo\ndisplay_name: "a\\u202eb"\n', CommandJobSpec, "job.yml")
     assert info.value.details["line"] == 2
     assert "U+202E (RIGHT-TO-LEFT OVERRIDE)" in info.value.message
+
+
+def test_offsets_past_64_bits_in_query_strings_are_not_500s(app: FastAPI, client: InProcess) -> None:
+    refused(client.get(f"{V1}/data", params={"offset": 2**63}))
+    job = ok(send(client, "POST", f"{V1}/jobs", _job(name="logged")))
+    log = app.state.settings.jobs_dir / "default" / job["name"] / "stream.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_bytes(b"hello\n")
+    for offset in (3, 2**63 - 1, 2**70):  # seek() raised ValueError, then OSError, past the end
+        response = client.get(f"{V1}/jobs/{job['name']}/logs", params={"offset": offset})
+        assert response.status_code == 200, response.text
+        assert response.content == (b"lo\n" if offset == 3 else b"")

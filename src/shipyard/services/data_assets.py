@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 from shipyard.domain.context import RequestContext
 from shipyard.domain.data_assets import DATA_TYPES, SNAPSHOT_SCHEME, DataAsset
 from shipyard.domain.snapshots import blob_key
-from shipyard.domain.validation import check_description, check_name
+from shipyard.domain.validation import INT64_MAX, check_description, check_name
 from shipyard.errors import InvalidArgument, NotFound
 from shipyard.services import _tables
 from shipyard.services._clock import now_ms
@@ -163,6 +163,8 @@ class DataAssetService:
 
     def list_latest(self, ctx: RequestContext, offset: int = 0, limit: int = 1000) -> list[DataAsset]:
         """The latest version of each data asset, by name."""
+        if not 0 <= offset <= INT64_MAX:
+            raise InvalidArgument(f"offset must be between 0 and 2**63 - 1; got {offset}")
         with self.db.read() as uow:
             return uow.data_assets.list_latest(ctx.workspace, offset, limit)
 

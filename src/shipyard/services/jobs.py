@@ -9,6 +9,7 @@ half-created.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -322,6 +323,8 @@ class JobService:
         path = self.log_file(job)
         try:
             with path.open("rb") as handle:
+                if offset >= os.fstat(handle.fileno()).st_size:
+                    return b"", job  # nothing there yet; and seek() refuses offsets past 2**63
                 handle.seek(offset)
                 return handle.read(limit), job
         except FileNotFoundError:
