@@ -425,3 +425,25 @@ def test_offsets_past_64_bits_in_query_strings_are_not_500s(app: FastAPI, client
         response = client.get(f"{V1}/jobs/{job['name']}/logs", params={"offset": offset})
         assert response.status_code == 200, response.text
         assert response.content == (b"lo\n" if offset == 3 else b"")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "filter_"),
+    [
+        ("GET", f"{MLFLOW}/model-versions/search", "version_number > 99999999999999999999999"),
+        ("GET", f"{MLFLOW}/model-versions/search", "name = 'x' and version_number = -9223372036854775809"),
+        ("POST", f"{MLFLOW}/experiments/search", "creation_time > 99999999999999999999999"),
+        ("POST", f"{MLFLOW}/experiments/search", "last_update_time < 1e30"),
+        ("POST", f"{V1}/runs/search", "attributes.start_time > 99999999999999999999999"),
+    ],
+)
+def test_a_filter_number_past_64_bits_is_a_400(
+    client: InProcess, seeded: dict[str, str], method: str, path: str, filter_: str
+) -> None:
+    if method == "GET":
+        response = client.get(path, params={"filter": filter_})
+    elif path.startswith(V1):
+        response = send(client, method, path, {"experiment_ids": [seeded["exp"]], "filter": filter_})
+    else:
+        response = send(client, method, path, {"filter": filter_})
+    assert "out of range" in refused(response, "INVALID_FILTER")

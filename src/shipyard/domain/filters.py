@@ -236,11 +236,8 @@ class _Parser:
                 raise InvalidFilter(f"{entity} {key!r} compares with a number, found {text!r}")
             if op not in _NUMBER_OPS:
                 raise InvalidFilter(f"operator {op} does not apply to numbers")
-            if entity == "attribute" and not abs(float(text)) < 2**63:
-                raise InvalidFilter(
-                    f"attributes.{key} is milliseconds since the epoch; {text} is out of range"
-                )
-            return Clause(entity, key, op, float(text))
+            number = _epoch_ms(f"attributes.{key}", text) if entity == "attribute" else float(text)
+            return Clause(entity, key, op, number)
         if kind != "string":
             raise InvalidFilter(f"{entity} {key!r} compares with a quoted string, found {text!r}")
         allowed = _STRING_OPS | ({"<", "<=", ">", ">="} if entity == "param" else set())
@@ -253,6 +250,14 @@ def _unquote_string(text: str) -> str:
     if text[0] == "'":
         return text[1:-1].replace("''", "'")
     return text[1:-1]
+
+
+def _epoch_ms(key: str, text: str) -> float:
+    """A time attribute's operand: its column is 64-bit, so a larger number would overflow it."""
+    number = float(text)
+    if not abs(number) < 2**63:
+        raise InvalidFilter(f"{key} is milliseconds since the epoch; {text} is out of range")
+    return number
 
 
 def parse_filter(text: str | None) -> list[Clause]:
@@ -363,7 +368,7 @@ def parse_experiment_filter(text: str | None) -> list[Clause]:
         if numeric:
             if kind != "number" or op not in _NUMBER_OPS:
                 raise InvalidFilter(f"{key} compares with a number using = != < <= > >=")
-            out.append(Clause(entity, key, op, float(value)))
+            out.append(Clause(entity, key, op, _epoch_ms(key, value)))
         else:
             if kind != "string" or op not in _STRING_OPS:
                 raise InvalidFilter(f"{key} compares with a quoted string using = != LIKE ILIKE")

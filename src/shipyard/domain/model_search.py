@@ -133,6 +133,8 @@ class _Parser:
         if field == "version":
             if kind != "number" or op not in _NUMBER_OPS:
                 raise InvalidFilter("version_number compares with a whole number using = != < <= > >=")
+            if not abs(int(text)) < 2**63:  # the column is 64-bit: the database would overflow
+                raise InvalidFilter(f"version_number {text} is out of range")
             return ModelClause(field, key, op, int(text))
         if kind != "string":
             raise InvalidFilter(f"{field} compares with a quoted string, found {text!r}")
