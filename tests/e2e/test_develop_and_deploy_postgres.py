@@ -17,6 +17,7 @@ import pytest
 
 from shipyard.client.client import Client
 from shipyard.domain.jobs import JobStatus
+from tests.conftest import ADMIN_TOKEN
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -41,6 +42,7 @@ TRAIN = textwrap.dedent(
 def cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPYARD_", "MLFLOW_"))}
     env["SHIPYARD_URL"] = url
+    env["SHIPYARD_TOKEN"] = ADMIN_TOKEN
     return subprocess.run(
         [sys.executable, "-m", "shipyard", *args],
         capture_output=True,

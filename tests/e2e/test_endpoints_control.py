@@ -131,6 +131,7 @@ def register_iris(url: str, name: str, tmp_path: Path) -> None:
     script = tmp_path / "train.py"
     script.write_text(TRAIN)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPYARD_", "MLFLOW_"))}
+    env["MLFLOW_TRACKING_TOKEN"] = ADMIN_TOKEN
     done = subprocess.run(
         [sys.executable, str(script), url, name],
         capture_output=True,

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, ServerProcess
+from tests.conftest import ADMIN_TOKEN, AUTH, ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -79,6 +79,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> ServerProcess:  # type: 
     server = ServerProcess(home).start()
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+        env["MLFLOW_TRACKING_TOKEN"] = ADMIN_TOKEN
         subprocess.run([sys.executable, "-c", TRAIN, server.url], check=True, env=env, timeout=300)
         yield server
     finally:
@@ -144,7 +145,7 @@ def test_score_every_payload_format_and_see_who_served(served: ServerProcess, tm
             == 401
         )
         assert http.post("/endpoints/nope/score", json={"input_data": ROWS}).status_code == 404
-        metrics = http.get("/metrics").text
+        metrics = http.get("/metrics", headers=AUTH).text  # scraping needs server:metrics
     assert (
         'shipyard_endpoint_requests_total{deployment="blue",endpoint="iris-ep",mirror="false",status="200"}'
         in metrics
@@ -258,7 +259,9 @@ def test_a_scoring_replica_serves_what_the_server_deployed_and_follows_changes(
                 time.sleep(0.5)
             assert r.status_code == 200, r.text
             assert r.json() == [0, 2]
-            assert http.get("/api/v1/online-endpoints").status_code == 404  # no control plane here
+            assert (
+                http.get("/api/v1/online-endpoints", headers=AUTH).status_code == 404
+            )  # no control plane here
             # A deployment made on the server reaches the replica within a poll and a start.
             done = cli("online-deployment", "create", "-f", str(files["red"]), url=url)
             assert done.returncode == 0, done.stdout + done.stderr
@@ -273,7 +276,7 @@ def test_a_scoring_replica_serves_what_the_server_deployed_and_follows_changes(
                     break
                 time.sleep(0.5)
             assert r.status_code == 200 and r.headers["azureml-model-deployment"] == "red", r.text
-            assert "shipyard_endpoint_requests_total" in http.get("/metrics").text
+            assert "shipyard_endpoint_requests_total" in http.get("/metrics", headers=AUTH).text
     finally:
         replica.stop()
 
@@ -293,7 +296,7 @@ def test_a_deployment_with_its_own_environment_scores_in_it(served: ServerProces
     )
     files = _files(
         tmp_path,
-        endpoint="name: env-ep\nauth_mode: none\n",
+        endpoint="name: env-ep\nauth_mode: aml_token\n",
         dep=textwrap.dedent(
             """
             name: own
@@ -318,7 +321,9 @@ def test_a_deployment_with_its_own_environment_scores_in_it(served: ServerProces
     done = cli("online-deployment", "create", "-f", str(files["dep"]), "--all-traffic", url=url, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     with httpx.Client(base_url=url, timeout=30) as http:
-        r = http.post("/endpoints/env-ep/score", json={})
+        # auth_mode aml_token: a Shipyard token holding endpoints:score, not a key.
+        assert http.post("/endpoints/env-ep/score", json={}).status_code == 401
+        r = http.post("/endpoints/env-ep/score", json={}, headers=AUTH)
     assert r.status_code == 200, r.text
     answer = r.json()
     assert answer["w"] == 3

@@ -54,6 +54,12 @@ def _announce_access(settings: Settings, first_token: str | None, url: str) -> N
         print("  auth: on (sign in with `shipyard login`)", flush=True)
 
 
+def _bound_url(host: str, port: int) -> str:
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - a wildcard bind, reached locally
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def _stopped(_signum: int, _frame: object) -> None:
     """Receives the signal uvicorn re-raises once it has shut down: nothing left to do."""
 
@@ -81,15 +87,18 @@ def serve(settings: Settings, *, scoring_only: bool = False, poll_s: float = 2.0
     else:
         app = create_app(settings)
         app.state.public_url = settings.default_public_url(port)  # the port is known only now
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    # Tests and scripts read this line to learn the port when they asked for port 0.
+    # Tests and scripts read this line to learn the port when they asked for port 0. A
+    # wildcard bind is announced with a loopback address: what this machine reaches it at
+    # (a browser sending Host 0.0.0.0 is refused, as the "0.0.0.0 day" attacks did).
+    url = _bound_url(settings.host, port)
     role = " scoring replica" if scoring_only else ""
-    print(f"Shipyard {app.version}{role} listening on http://{host}:{port}", flush=True)
+    wildcard = " (all interfaces)" if settings.host in ("0.0.0.0", "::", "") else ""  # noqa: S104
+    print(f"Shipyard {app.version}{role} listening on {url}{wildcard}", flush=True)
     print(
         f"  metadata: {app.state.database.kind}  artifacts: {settings.resolved_artifacts()}",
         flush=True,
     )
-    _announce_access(settings, app.state.first_token if not scoring_only else None, f"http://{host}:{port}")
+    _announce_access(settings, app.state.first_token if not scoring_only else None, url)
     config = uvicorn.Config(
         app,
         log_level=settings.log_level.lower(),
