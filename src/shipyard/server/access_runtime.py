@@ -66,6 +66,7 @@ def build_access(settings: Settings, database: Database, *, bootstrap: bool = Tr
     )
     secrets = SecretService(database, FernetCipher(key))
     first_token: str | None = None
+    identity.purge_expired()
     if bootstrap:
         given = None if settings.admin_token is None else settings.admin_token.get_secret_value()
         made = identity.bootstrap_owner(given)

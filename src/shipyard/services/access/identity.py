@@ -193,6 +193,11 @@ class IdentityService:
             uow.tokens.create(token, hash_token(secret))
         return secret
 
+    def purge_expired(self) -> int:
+        """Remove expired tokens (a job's that a crash left behind, say); how many."""
+        with self.db.write() as uow:
+            return uow.tokens.delete_expired(now_ms())
+
     def revoke_job_tokens(self, workspace: str, job: str) -> None:
         with self.db.write() as uow:
             gone = uow.tokens.delete_for_job(workspace, job)
