@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -11,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from shipyard._version import __version__
 from shipyard.server import errors, mlflow
-from shipyard.server.access import authorize, bind_rules
+from shipyard.server.access import PUBLIC, SIGNED_IN, authorize, bind_rules, rule_for
 from shipyard.server.access_runtime import build_access, install_guard, secure_home
 from shipyard.server.batch_runtime import build_batch
 from shipyard.server.deps import Services
@@ -155,6 +156,30 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def _docs(app: FastAPI) -> None:
+    plain_openapi = app.openapi
+
+    def openapi_with_sign_in() -> dict[str, Any]:
+        # Every operation but /healthz takes a bearer token (server/access.py).
+        if app.openapi_schema is None:
+            spec = plain_openapi()
+            spec.setdefault("components", {})["securitySchemes"] = {
+                "token": {"type": "http", "scheme": "bearer", "description": "a Shipyard token (shy_…)"}
+            }
+            spec["security"] = [{"token": []}]
+            for path, operations in spec.get("paths", {}).items():
+                for method, operation in operations.items():
+                    rule = rule_for(method.upper(), path)
+                    if rule is not None and rule.permission == PUBLIC:
+                        operation["security"] = []
+                    elif rule is not None and rule.permission != SIGNED_IN:
+                        operation["description"] = (
+                            f"{operation.get('description', '')}\n\nNeeds `{rule.permission}`."
+                        ).strip()
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi_with_sign_in  # type: ignore[method-assign]
+
     @app.get("/openapi.json", include_in_schema=False)
     def openapi() -> JSONResponse:
         return JSONResponse(app.openapi())
