@@ -297,3 +297,42 @@ def test_no_auth_is_refused_off_loopback(tmp_path: Path) -> None:
     )
     assert refused.returncode == 1
     assert "--no-auth" in refused.stderr and "loopback" in refused.stderr
+
+
+def test_a_jobs_named_outputs_are_registered_only_as_its_submitter_may(
+    live: ServerProcess, tmp_path: Path
+) -> None:
+    admin = _client(live)
+    admin.http.request("POST", "/api/v1/users", json={"name": "eddie"})
+    admin.http.request(
+        "POST",
+        "/api/v1/role-assignments",
+        json={"user": "eddie", "role": "data-engineer", "workspace": "team-a"},
+        headers={"Shipyard-Workspace": "team-a"},
+    )
+    token = admin.http.request("POST", "/api/v1/tokens", json={"name": "t", "user": "eddie"})["token"]
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "w.py").write_text(
+        "import pathlib, sys\npathlib.Path(sys.argv[1], 'm.txt').write_text('m')\n"
+    )
+    (tmp_path / "job.yml").write_text(
+        textwrap.dedent(
+            """
+            code: src
+            command: python w.py ${{outputs.model}}
+            outputs:
+              model:
+                type: custom_model
+                name: sneaky-model
+            """
+        )
+    )
+    eddie = _client(live, "team-a", token)
+    job = eddie.jobs.wait(eddie.jobs.create(tmp_path / "job.yml").name, poll_s=0.2, timeout_s=120)
+    log = b"".join(eddie.jobs.stream(job.name, follow=False)).decode()
+    assert job.status == JobStatus.COMPLETED, log
+    assert "not registered as sneaky-model: 'eddie' may not (models:write in workspace 'team-a')" in log
+    missing = httpx.get(
+        f"{live.url}/api/v1/models/sneaky-model", headers={**AUTH, "Shipyard-Workspace": "team-a"}
+    )
+    assert missing.status_code == 404

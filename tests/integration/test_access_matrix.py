@@ -21,14 +21,14 @@ import httpx
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from shipyard.domain.access import BUILTIN_ROLES
+from shipyard.domain.access import BUILTIN_ROLES, EVERYTHING
 from shipyard.domain.context import Principal, RequestContext
 from shipyard.server.access import PUBLIC, SIGNED_IN, iter_app_routes, rule_for
 from shipyard.server.app import create_app
 from shipyard.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 
-ADMIN = RequestContext(Principal("admin", authenticated=True))
+ADMIN = RequestContext(Principal("admin", authenticated=True, grants=EVERYTHING))
 _PARAM = re.compile(r"\{([^}:]+)(:[^}]+)?\}")
 
 

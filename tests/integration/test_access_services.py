@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from shipyard.domain.access import ALL_WORKSPACES, BUILTIN_ROLES, Grants
+from shipyard.domain.access import ALL_WORKSPACES, BUILTIN_ROLES, EVERYTHING, Grants
 from shipyard.domain.context import Principal, RequestContext
 from shipyard.errors import (
     AlreadyExists,
@@ -28,7 +28,7 @@ from shipyard.services.access.secrets import SecretService
 from shipyard.stores.secret_cipher import FernetCipher, load_key
 from shipyard.stores.sql.database import SqlDatabase
 
-OWNER = RequestContext(Principal("admin", authenticated=True), "default")
+OWNER = RequestContext(Principal("admin", authenticated=True, grants=EVERYTHING), "default")
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ __all__ = [
     "ALL_WORKSPACES",
     "BUILTIN_ROLES",
     "EVERYTHING",
+    "NOTHING",
     "PERMISSIONS",
     "RESOURCES",
     "Grants",
@@ -244,3 +245,6 @@ class Grants:
 
 EVERYTHING = Grants({ALL_WORKSPACES: frozenset({"*"})})
 """Grants of the owner, of the local user under ``--no-auth``, and of the server itself."""
+
+NOTHING = Grants({})
+"""Grants of a principal nobody gave a role."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shipyard.domain.access import EVERYTHING, Grants
+from shipyard.domain.access import EVERYTHING, NOTHING, Grants
 
 __all__ = ["DEFAULT_WORKSPACE", "LOCAL_USER", "Principal", "RequestContext"]
 
@@ -18,19 +18,20 @@ class Principal:
     ``kind`` is ``user`` (a person's token), ``job`` (the short-lived token of a running
     job, acting as its submitter) or ``local`` (the one user of a ``--no-auth`` server).
     Principals are made by the server's authentication step only; services receive them.
+    A principal made without grants may do nothing.
     """
 
     name: str
     authenticated: bool = False
     kind: str = "user"
-    grants: Grants = field(default=EVERYTHING, compare=False)
+    grants: Grants = field(default=NOTHING, compare=False)
     token_name: str | None = None
 
     def may(self, permission: str, workspace: str) -> bool:
         return self.grants.allows(permission, workspace)
 
 
-LOCAL_USER = Principal(name="anonymous", kind="local")
+LOCAL_USER = Principal(name="anonymous", kind="local", grants=EVERYTHING)
 """The principal of every request while auth is off (``shipyard up --no-auth``)."""
 
 

@@ -36,13 +36,22 @@ class OutputRegistrar:
         self.data = data
         self.registry = registry
 
-    def register(self, job: Job, outputs_dir: Path, say: Callable[[str], None]) -> None:
-        """Register every named output of a completed job; each failure is said, not raised:
-        the job's own work succeeded and its files are kept with the run either way."""
+    def register(self, job: Job, outputs_dir: Path, say: Callable[[str], None], submitter: Principal) -> None:
+        """Register every named output of a completed job as its ``submitter`` may; each
+        failure is said, not raised: the job's own work succeeded and its files are kept
+        with the run either way."""
         declared: dict[str, Any] = (job.spec.get("file") or {}).get("outputs") or {}
-        ctx = RequestContext(principal=Principal(name=job.created_by), workspace=job.workspace)
+        ctx = RequestContext(principal=submitter, workspace=job.workspace)
         for output, spec in sorted(declared.items()):
             if not isinstance(spec, dict) or not spec.get("name"):
+                continue
+            kind = str(spec.get("type") or "uri_folder")
+            needed = "models:write" if kind in _MODEL_TYPES else "data:write"
+            if not ctx.may(needed):
+                say(
+                    f"output {output}: not registered as {spec['name']}: {submitter.name!r} may not"
+                    f" ({needed} in workspace {job.workspace!r}); its files stay with the run"
+                )
                 continue
             try:
                 say(self._register_one(ctx, job, output, spec, outputs_dir / output))

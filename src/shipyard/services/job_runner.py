@@ -100,13 +100,13 @@ class JobRunner(JobControl):
         jobs_dir: Path,
         state_dir: Path,
         tracking_uri: Callable[[], str],
+        credentials: ProcessCredentials,
         outputs: OutputRegistrar | None = None,
-        credentials: ProcessCredentials | None = None,
         poll_s: float = 0.05,
         workers: int = 4,
     ) -> None:
         self.db = db
-        # The job's token and revealed secrets; None: processes get neither (unit tests).
+        # The job's token, its revealed secrets, and who the submitter is when it ends.
         self.credentials = credentials
         self.artifacts = artifacts
         self.environments = environments
@@ -285,15 +285,11 @@ class JobRunner(JobControl):
                 self._system_line(job, f"environment {built.hash}: {hit}")
         command = prepared.render(job.command)
         variables: dict[str, str] = dict(spec.get("environment_variables", {}))
-        secret_env: dict[str, str] = {}
-        if self.credentials is not None:
-            granted = self.credentials.for_job(
-                job.workspace, job.name, job.created_by, variables, job.timeout_s
-            )
-            variables, secret_env = granted.env, granted.secret_env
-            if secret_env:
-                names = ", ".join(sorted(secret_env))
-                self._system_line(job, f"given to the process only, never written to disk: {names}")
+        granted = self.credentials.for_job(job.workspace, job.name, job.created_by, variables, job.timeout_s)
+        variables, secret_env = granted.env, granted.secret_env
+        if secret_env:
+            names = ", ".join(sorted(secret_env))
+            self._system_line(job, f"given to the process only, never written to disk: {names}")
         env = {
             **variables,
             "MLFLOW_TRACKING_URI": self.tracking_uri(),
@@ -375,7 +371,8 @@ class JobRunner(JobControl):
             for name in sorted(job.spec.get("outputs", {})):
                 self._keep_outputs(ref, outputs / name, outputs, job)
             if self.outputs is not None:
-                self.outputs.register(job, outputs, lambda line: self._system_line(job, line))
+                submitter = self.credentials.acting_as(job.created_by, job.workspace)
+                self.outputs.register(job, outputs, lambda line: self._system_line(job, line), submitter)
         tail = _tail(std_log)
         who = w.cancel_by or job.canceled_by
         if status.state == TargetState.SUCCEEDED:
@@ -505,8 +502,7 @@ class JobRunner(JobControl):
             self._release(job)
 
     def _release(self, job: Job) -> None:
-        if self.credentials is not None:
-            self.credentials.release(job.workspace, job.name)
+        self.credentials.release(job.workspace, job.name)
 
     def _fail(self, job: Job, failure: JobFailure) -> None:
         with self.db.write() as uow:

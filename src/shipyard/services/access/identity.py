@@ -12,8 +12,15 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from shipyard.domain.access import ALL_WORKSPACES, BUILTIN_ROLES, Role, check_permission, check_role_name
-from shipyard.domain.context import RequestContext
+from shipyard.domain.access import (
+    ALL_WORKSPACES,
+    BUILTIN_ROLES,
+    NOTHING,
+    Role,
+    check_permission,
+    check_role_name,
+)
+from shipyard.domain.context import Principal, RequestContext
 from shipyard.domain.identity import (
     ADMIN_USER,
     RoleAssignment,
@@ -25,6 +32,7 @@ from shipyard.domain.identity import (
 )
 from shipyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PermissionDenied
 from shipyard.services._clock import now_ms
+from shipyard.services.access.authenticator import grants_of
 from shipyard.services.ports import Database, UnitOfWork
 
 __all__ = [
@@ -192,6 +200,14 @@ class IdentityService:
             uow.tokens.delete(submitter, token.name)  # a requeued job gets a fresh one
             uow.tokens.create(token, hash_token(secret))
         return secret
+
+    def acting_as(self, user: str, workspace: str) -> Principal:
+        """``user`` as a job of theirs acts in ``workspace`` (what it may register, say);
+        a user gone or disabled since may do nothing."""
+        with self.db.read() as uow:
+            found = uow.users.get(user)
+            grants = NOTHING if found is None or found.disabled else grants_of(uow, user, workspace)
+        return Principal(user, authenticated=True, kind="job", grants=grants)
 
     def purge_expired(self) -> int:
         """Remove expired tokens (a job's that a crash left behind, say); how many."""

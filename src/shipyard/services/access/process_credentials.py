@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from shipyard.domain.access import EVERYTHING
+from shipyard.domain.context import Principal
 from shipyard.domain.secret_refs import has_secret_refs
 from shipyard.services.access.identity import IdentityService
 from shipyard.services.access.secrets import SecretService
@@ -52,6 +54,12 @@ class ProcessCredentials:
             if token is not None:
                 revealed.secret_env.update(dict.fromkeys(TOKEN_VARIABLES, token))
         return revealed
+
+    def acting_as(self, submitter: str, workspace: str) -> Principal:
+        """The submitter as the server acts for its job (registering its named outputs)."""
+        if not self.tokens:  # --no-auth: the one local user
+            return Principal(submitter, kind="local", grants=EVERYTHING)
+        return self.identity.acting_as(submitter, workspace)
 
     def release(self, workspace: str, job: str) -> None:
         """The job ended: its token stops working."""
