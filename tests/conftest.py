@@ -79,7 +79,11 @@ class ServerProcess:
             self.stop()
             raise RuntimeError("server did not start:\n" + "".join(self.output))
         self._drain()
-        self._wait_healthy(deadline)
+        try:
+            self._wait_healthy(deadline)
+        except RuntimeError:
+            self.stop()  # never leave a server behind that nobody will stop
+            raise
         return self
 
     def _drain(self) -> None:
