@@ -323,6 +323,9 @@ def test_a_deployment_with_its_own_environment_scores_in_it(served: ServerProces
     with httpx.Client(base_url=url, timeout=30) as http:
         # auth_mode aml_token: a Shipyard token holding endpoints:score, not a key.
         assert http.post("/endpoints/env-ep/score", json={}).status_code == 401
+        denied = http.get("/api/v1/audit", params={"action": "endpoints:score"}, headers=AUTH).json()
+        assert denied["entries"][0]["target"] == "POST /endpoints/env-ep/score"  # audited
+        assert denied["entries"][0]["status"] == 401
         r = http.post("/endpoints/env-ep/score", json={}, headers=AUTH)
     assert r.status_code == 200, r.text
     answer = r.json()

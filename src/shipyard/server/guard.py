@@ -165,7 +165,7 @@ class Guard:
         try:
             self._check_browser(scope, headers, path)
             if path.startswith("/endpoints/"):
-                await self.app(scope, receive, _secured(send))
+                await self.app(scope, receive, self._scoring(scope, send))
                 return
             state["workspace"] = _workspace(headers)
             principal = await self._principal(headers, path, state)
@@ -324,6 +324,26 @@ class Guard:
 
         return wrapped
 
+    def _scoring(self, scope: Scope, send: Send) -> Send:
+        """Scoring checks its own keys; a refused one is still a denied request, audited."""
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
+                if message["status"] in (401, 403):
+                    workspace = _headers(scope).get(b"shipyard-workspace", b"default").decode("latin-1")
+                    await self._write_audit(
+                        actor="anonymous",
+                        action="endpoints:score",
+                        scope=scope,
+                        workspace=workspace[:64],
+                        status=message["status"],
+                        detail={},
+                    )
+            await send(message)
+
+        return wrapped
+
     async def _write_audit(
         self, *, actor: str, action: str, scope: Scope, workspace: str, status: int, detail: dict[str, Any]
     ) -> None:
@@ -352,15 +372,6 @@ class Guard:
         except Exception:
             # The answer still goes out: the change it reports is already committed.
             log.exception("audit entry for %s %s was not written", scope["method"], scope["path"])
-
-
-def _secured(send: Send) -> Send:
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
-        await send(message)
-
-    return wrapped
 
 
 def _check_declared_size(headers: dict[bytes, bytes], limit: int) -> None:
