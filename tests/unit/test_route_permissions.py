@@ -44,8 +44,15 @@ def test_the_table_has_no_stale_rows(app) -> None:  # type: ignore[no-untyped-de
     assert sorted(set(ROUTES) - served) == []
 
 
-def test_only_healthz_is_public() -> None:
-    assert [key for key, rule in ROUTES.items() if rule.permission == PUBLIC] == [("GET", "/healthz")]
+def test_only_health_and_the_static_pages_are_public() -> None:
+    public = {key for key, rule in ROUTES.items() if rule.permission == PUBLIC}
+    assert public == {
+        ("GET", "/healthz"),
+        ("GET", "/"),
+        ("GET", "/docs"),
+        ("GET", "/docs/static/{name}"),
+        ("GET", "/openapi.json"),
+    }
 
 
 def test_rules_name_permissions_of_the_catalogue() -> None:

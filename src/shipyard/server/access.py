@@ -7,7 +7,8 @@ the build). The
 scoring router, a raw ASGI app, checks its own rule (:data:`SCORING`) the same way.
 
 Three kinds of rule:
-- ``public``: no principal needed (``/healthz`` only);
+- ``public``: no principal needed: ``/healthz``, and what is the same on every server of a
+  version and holds no data (``/``, ``/docs`` and its assets, ``/openapi.json``);
 - ``signed-in``: any principal; the service decides what it may see (whoami, own tokens);
 - a permission (``jobs:create``), held in the request's workspace (``Shipyard-Workspace``),
   or for server-wide things (users, roles, the audit log, ``/metrics``) held globally.
@@ -68,8 +69,11 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     # -- the server ------------------------------------------------------------------
     ("GET", "/healthz"): _r(PUBLIC),
     ("GET", "/metrics"): _r("server:metrics", server_wide=True),
-    ("GET", "/openapi.json"): _r(SIGNED_IN),
-    ("GET", "/docs"): _r(SIGNED_IN),
+    # The same on every server of a version, and no data: a browser needs them to sign in.
+    ("GET", "/"): _r(PUBLIC),
+    ("GET", "/openapi.json"): _r(PUBLIC),
+    ("GET", "/docs"): _r(PUBLIC),
+    ("GET", "/docs/static/{name}"): _r(PUBLIC),
     # -- identity, secrets, audit (issue 10) -----------------------------------------
     ("GET", f"{_V1}/whoami"): _r(SIGNED_IN),
     ("GET", f"{_V1}/workspaces"): _r(SIGNED_IN),

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
 
 from shipyard._version import __version__
 from shipyard.server import errors, mlflow
-from shipyard.server.access import PUBLIC, SIGNED_IN, authorize, bind_rules, rule_for
+from shipyard.server.access import authorize, bind_rules
 from shipyard.server.access_runtime import build_access, install_guard, secure_home
 from shipyard.server.batch_runtime import build_batch
 from shipyard.server.deps import Services
@@ -32,10 +29,12 @@ from shipyard.server.routers import (
     metrics,
     models,
     online_endpoints,
+    pages,
     runs,
     secrets,
     snapshots,
 )
+from shipyard.server.routers.pages import install_openapi
 from shipyard.server.scoring_app import mount_scoring
 from shipyard.services.artifacts import ArtifactService
 from shipyard.services.data_assets import DataAssetService
@@ -132,11 +131,11 @@ def create_app(settings: Settings) -> FastAPI:
     )
     errors.install(app)
     for module in (
-        health, identity, secrets, audit, experiments, runs, metrics, artifacts, models, snapshots, data,
-        environments, computes, jobs, online_endpoints, batch_endpoints,
+        pages, health, identity, secrets, audit, experiments, runs, metrics, artifacts, models, snapshots,
+        data, environments, computes, jobs, online_endpoints, batch_endpoints,
     ):  # fmt: skip
         app.include_router(module.router)
-    _docs(app)
+    install_openapi(app)
     scoring = (
         None
         if serving.runtime is None
@@ -153,37 +152,3 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.route_rules = bind_rules(app.router.routes)
     install_guard(app, settings, access)
     return app
-
-
-def _docs(app: FastAPI) -> None:
-    plain_openapi = app.openapi
-
-    def openapi_with_sign_in() -> dict[str, Any]:
-        # Every operation but /healthz takes a bearer token (server/access.py).
-        if app.openapi_schema is None:
-            spec = plain_openapi()
-            spec.setdefault("components", {})["securitySchemes"] = {
-                "token": {"type": "http", "scheme": "bearer", "description": "a Shipyard token (shy_…)"}
-            }
-            spec["security"] = [{"token": []}]
-            for path, operations in spec.get("paths", {}).items():
-                for method, operation in operations.items():
-                    rule = rule_for(method.upper(), path)
-                    if rule is not None and rule.permission == PUBLIC:
-                        operation["security"] = []
-                    elif rule is not None and rule.permission != SIGNED_IN:
-                        operation["description"] = (
-                            f"{operation.get('description', '')}\n\nNeeds `{rule.permission}`."
-                        ).strip()
-            app.openapi_schema = spec
-        return app.openapi_schema
-
-    app.openapi = openapi_with_sign_in  # type: ignore[method-assign]
-
-    @app.get("/openapi.json", include_in_schema=False)
-    def openapi() -> JSONResponse:
-        return JSONResponse(app.openapi())
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Shipyard API")

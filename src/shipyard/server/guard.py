@@ -71,7 +71,7 @@ _MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/api/3.0/mlflow", "/ajax-api/")
 _UPLOAD = re.compile(
     r"^(/api/v1/runs/[^/]+/artifacts/|/api/v1/blobs/|/(api|ajax-api)/2\.0/mlflow-artifacts/artifacts/)"
 )
-_PUBLIC_PATHS = frozenset({"/healthz"})
+_PUBLIC_PATHS = frozenset({"/healthz", "/", "/docs", "/openapi.json"})
 _LOOPBACK_NAMES = ("localhost", "*.localhost", "127.0.0.1", "::1")
 
 
@@ -238,8 +238,8 @@ class Guard:
             return self.local_user
         credential = headers.get(b"authorization")
         if credential is None:
-            if path in _PUBLIC_PATHS:
-                return None
+            if path in _PUBLIC_PATHS or path.startswith("/docs/static/"):
+                return None  # the route's rule decides (server/access.py): these are public
             raise _Refused(
                 401,
                 "UNAUTHENTICATED",
