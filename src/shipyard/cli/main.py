@@ -18,6 +18,7 @@ from shipyard.cli import (
     endpoints,
     environments,
     experiments,
+    init,
     jobs,
     models,
     runs,
@@ -211,6 +212,7 @@ app.add_typer(endpoints.endpoint_app, name="online-endpoint")
 app.add_typer(endpoints.deployment_app, name="online-deployment")
 app.add_typer(batch_endpoints.endpoint_app, name="batch-endpoint")
 app.add_typer(batch_endpoints.deployment_app, name="batch-deployment")
+app.command("init")(init.init)
 app.command("login")(access.login)
 app.command("logout")(access.logout)
 app.command("whoami")(access.whoami)
