@@ -5,19 +5,24 @@
     │   ├── InvalidFilter         INVALID_FILTER      400
     │   ├── InvalidPageToken      INVALID_PAGE_TOKEN  400
     │   ├── InvalidPath           INVALID_PATH        400
-    │   └── InvalidSpec           INVALID_SPEC        400
+    │   ├── InvalidSpec           INVALID_SPEC        400
+    │   └── InvalidInput          INVALID_INPUT       400
     ├── Unauthenticated           UNAUTHENTICATED     401
     ├── PermissionDenied          PERMISSION_DENIED   403
     │   ├── HostNotAllowed        HOST_NOT_ALLOWED    403
     │   └── OriginNotAllowed      ORIGIN_NOT_ALLOWED  403
     ├── NotFound                  NOT_FOUND           404
+    ├── MethodNotAllowed          METHOD_NOT_ALLOWED  405
+    ├── RequestTimeout            REQUEST_TIMEOUT     408
     ├── AlreadyExists             ALREADY_EXISTS      409
     ├── Conflict                  CONFLICT            409
     │   └── ParamAlreadySet       PARAM_ALREADY_SET   409
     ├── PayloadTooLarge           PAYLOAD_TOO_LARGE   413
     ├── UnsupportedMediaType      UNSUPPORTED_MEDIA_TYPE 415
+    ├── TooManyRequests           TOO_MANY_REQUESTS   429
     ├── Unavailable               UNAVAILABLE         503
-    └── EnvironmentBuildFailed    ENVIRONMENT_BUILD_FAILED 500
+    ├── EnvironmentBuildFailed    ENVIRONMENT_BUILD_FAILED 500
+    └── ScoringFailed             SCORING_FAILED      500
 
 The server turns an exception into ``{"error": {"code", "message", "details"}}`` with the
 status from :data:`HTTP_STATUS`; the SDK turns that body back into the same class through
@@ -36,15 +41,20 @@ __all__ = [
     "HostNotAllowed",
     "InvalidArgument",
     "InvalidFilter",
+    "InvalidInput",
     "InvalidPageToken",
     "InvalidPath",
     "InvalidSpec",
+    "MethodNotAllowed",
     "NotFound",
     "OriginNotAllowed",
     "ParamAlreadySet",
     "PayloadTooLarge",
     "PermissionDenied",
+    "RequestTimeout",
+    "ScoringFailed",
     "ShipyardError",
+    "TooManyRequests",
     "Unauthenticated",
     "Unavailable",
     "UnsupportedMediaType",
@@ -98,6 +108,13 @@ class InvalidSpec(InvalidArgument):
     code = "INVALID_SPEC"
 
 
+class InvalidInput(InvalidArgument):
+    """A scoring request's body does not fit the deployment's model (not JSON, a missing
+    column, a value of the wrong type); the message says what to change."""
+
+    code = "INVALID_INPUT"
+
+
 class Unauthenticated(ShipyardError):
     code = "UNAUTHENTICATED"
     status = 401
@@ -123,6 +140,18 @@ class OriginNotAllowed(PermissionDenied):
 class NotFound(ShipyardError):
     code = "NOT_FOUND"
     status = 404
+
+
+class MethodNotAllowed(ShipyardError):
+    code = "METHOD_NOT_ALLOWED"
+    status = 405
+
+
+class RequestTimeout(ShipyardError):
+    """A deployment took longer than its ``request_timeout_ms`` to answer a scoring request."""
+
+    code = "REQUEST_TIMEOUT"
+    status = 408
 
 
 class AlreadyExists(ShipyardError):
@@ -155,6 +184,13 @@ class UnsupportedMediaType(ShipyardError):
     status = 415
 
 
+class TooManyRequests(ShipyardError):
+    """Every worker of a deployment stayed busy past ``max_queue_wait_ms``; retrying may help."""
+
+    code = "TOO_MANY_REQUESTS"
+    status = 429
+
+
 class Unavailable(ShipyardError):
     """A backend (database, artifact store) cannot be reached; retrying may help."""
 
@@ -166,6 +202,15 @@ class EnvironmentBuildFailed(ShipyardError):
     """uv could not build a job's environment; ``details["log_tail"]`` holds the build log's end."""
 
     code = "ENVIRONMENT_BUILD_FAILED"
+    status = 500
+
+
+class ScoringFailed(ShipyardError):
+    """A deployment's model or scoring script raised while scoring. ``details`` name the
+    ``deployment`` and carry its own words in ``deployment_message``; the traceback is in
+    the deployment's log."""
+
+    code = "SCORING_FAILED"
     status = 500
 
 

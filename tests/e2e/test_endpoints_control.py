@@ -269,6 +269,17 @@ def test_custom_scoring_script_and_a_failing_init(
     assert client.online_deployments.get("custom", "good").model["kind"] == "custom"
     assert "loaded w=1" in client.online_deployments.get_logs("custom", "good")
     before = client.online_deployments.get("custom", "good").revision
+    # run() raising: the API's error shape, the script's own words, where the traceback is.
+    not_json = write(tmp_path / "not-json.txt", "{oops")
+    done = cli("online-endpoint", "invoke", "-n", "custom", "-d", "good", "-r", str(not_json), url=url)
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        "error: deployment 'good' could not score the request: run() raised JSONDecodeError:"
+    ), done.stderr
+    assert done.stderr.rstrip().endswith(
+        "the traceback is in its log: shipyard online-deployment get-logs -n good -e custom (SCORING_FAILED)"
+    ), done.stderr
+    assert "Traceback" not in done.stderr
 
     # An update is a new revision rolled out behind the old one; new model files included.
     write(tmp_path / "model" / "weights.txt", "w=3")

@@ -170,6 +170,16 @@ def test_score_every_payload_format_and_see_who_served(served: ServerProcess, tm
     done = cli("online-endpoint", "invoke", "-n", "iris-ep", "--request-file", str(request), url=url)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [0, 2]
+    # A malformed body and a missing file: one line each, the right code, no traceback.
+    request.write_text("{not json")
+    done = cli("online-endpoint", "invoke", "-n", "iris-ep", "--request-file", str(request), url=url)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: the request body is not valid JSON: "), done.stderr
+    assert done.stderr.rstrip().endswith("(INVALID_INPUT)") and done.stderr.count("\n") == 1, done.stderr
+    missing = tmp_path / "nowhere.json"
+    done = cli("online-endpoint", "invoke", "-n", "iris-ep", "--request-file", str(missing), url=url)
+    assert done.returncode == 1
+    assert done.stderr == f"error: the request file {str(missing)!r} does not exist (INVALID_ARGUMENT)\n"
 
 
 def test_safe_rollout_under_load_loses_no_request(served: ServerProcess, tmp_path: Path) -> None:

@@ -83,7 +83,16 @@ def test_requests_that_wait_are_scored_together_and_each_gets_its_own_answer() -
         assert answers[:-1] == [(200, f"[{i}]".encode()) for i in range(1, 8)]
         status, body = answers[-1]
         assert status == 500
-        assert orjson.loads(body) == {"error": "scoring raised ValueError: boom", "deployment": "blue"}
+        error = orjson.loads(body)["error"]
+        assert error["code"] == "SCORING_FAILED"
+        assert (
+            error["message"]
+            == "deployment 'blue' could not score the request: scoring raised ValueError: boom"
+        )
+        assert error["details"] == {
+            "deployment": "blue",
+            "deployment_message": "scoring raised ValueError: boom",
+        }
         await inbox.put({"type": "lifespan.shutdown"})
 
     asyncio.run(main())

@@ -158,7 +158,7 @@ class OnlineEndpointOperations:
         with the endpoint's key; ``deployment_name`` targets one deployment."""
         if (request_file is None) == (body is None):
             raise InvalidArgument("give a request file or a body to send, not both")
-        content = Path(request_file).read_bytes() if request_file is not None else json.dumps(body).encode()
+        content = _read_request(Path(request_file)) if request_file is not None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"}
         endpoint = self.get(name)
         if endpoint.auth_mode == "key":
@@ -166,6 +166,18 @@ class OnlineEndpointOperations:
         if deployment_name:
             headers[DEPLOYMENT_HEADER] = deployment_name
         return self._http.request("POST", f"/endpoints/{_q(name)}/score", content=content, headers=headers)
+
+
+def _read_request(path: Path) -> bytes:
+    """The request file's bytes, or an error that names the file and what is wrong with it."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidArgument(f"the request file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise InvalidArgument(f"the request file {str(path)!r} is a folder; give a JSON file") from None
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read the request file {str(path)!r}: {exc.strerror}") from None
 
 
 class OnlineDeploymentOperations:

@@ -7,12 +7,13 @@ it, forward, answer. Every response carries ``azureml-model-deployment`` (who se
 ``x-request-id`` (what the feedback API refers to). A share of requests is copied to mirror
 deployments (answers discarded, measured); a share is collected as production data.
 
-Errors use the native format ``{"error": {"code", "message"}}``: 401 bad key or token, 403 a
-token without endpoints:score (``aml_token`` endpoints), 404 unknown
-endpoint or deployment, 408 the model took longer than ``request_timeout_ms``, 413 body
-over the limit, 429 every worker busy past ``max_queue_wait_ms``, 503 no ready worker.
-A worker's own 400/500 (input not fitting the model, a scoring script that raised) is
-passed through as it answered.
+Errors have the API's one shape, ``{"error": {"code", "message", "details"}}``, with the
+codes of :mod:`shipyard.errors`: 401 bad key or token, 403 a token without endpoints:score
+(``aml_token`` endpoints), 404 unknown endpoint or deployment, 408 the model took longer
+than ``request_timeout_ms``, 413 body over the limit, 429 every worker busy past
+``max_queue_wait_ms``, 503 no ready worker. A worker answers its own errors in that shape
+(400 ``INVALID_INPUT`` for input that does not fit the model, 500 ``SCORING_FAILED`` with
+the script's own message in ``details.deployment_message``): they are passed through.
 """
 
 from __future__ import annotations
@@ -123,7 +124,10 @@ class ScoringRouter:
             status, body, served, content_type = await self._score(scope, receive, endpoint, request_id)
         except _Reject as rejected:
             status, served = rejected.status, rejected.deployment
-            body = orjson.dumps({"error": {"code": rejected.code, "message": rejected.message}})
+            details = {} if rejected.deployment is None else {"deployment": rejected.deployment}
+            body = orjson.dumps(
+                {"error": {"code": rejected.code, "message": rejected.message, "details": details}}
+            )
             content_type = b"application/json"
         except ShipyardError as exc:
             status = exc.status

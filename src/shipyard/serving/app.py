@@ -36,6 +36,15 @@ from typing import Any
 
 import orjson
 
+from shipyard.errors import (
+    InvalidArgument,
+    InvalidInput,
+    MethodNotAllowed,
+    NotFound,
+    RequestTimeout,
+    Unavailable,
+)
+from shipyard.errors import ScoringFailed as ShipyardScoringFailed
 from shipyard.serving._errors import PayloadError
 from shipyard.serving.scorers import LoadFailed, Scorer, ScoringFailed
 
@@ -58,6 +67,7 @@ class WorkerApp:
         scorer: Scorer,
         deployment: str,
         *,
+        endpoint: str = "",
         concurrency: int = 1,
         max_batch: int = 1,
         timeout_s: float = 5.0,
@@ -65,6 +75,7 @@ class WorkerApp:
     ) -> None:
         self._scorer = scorer
         self._deployment = deployment
+        self._endpoint = endpoint
         self._timeout = timeout_s
         self._max_batch = max(1, max_batch)
         self._batcher: _Batcher | None = None
@@ -132,7 +143,7 @@ class WorkerApp:
         path, method = scope["path"], scope["method"]
         if path == "/score":
             if method != "POST":
-                await _respond(send, 405, orjson.dumps({"error": "use POST /score"}))
+                await _respond(send, 405, _error(MethodNotAllowed.code, "score with POST /score"))
                 return
             body = await _read_body(receive)
             status, payload = await self._score(body)
@@ -143,14 +154,13 @@ class WorkerApp:
             if self._ready.is_set():
                 await _respond(send, 200, _OK)
             else:
-                why = self.load_error or "the model is loading"
-                await _respond(send, 503, orjson.dumps({"error": why, "deployment": self._deployment}))
+                await _respond(send, 503, self._unavailable())
         else:
-            await _respond(send, 404, orjson.dumps({"error": f"no route {method} {path}"}))
+            await _respond(send, 404, _error(NotFound.code, f"no route {method} {path}"))
 
     async def _score(self, body: bytes) -> tuple[int, bytes]:
         if not self._ready.is_set():
-            return 503, self._error(self.load_error or "the model is still loading")
+            return 503, self._unavailable()
         assert self._slots is not None
         try:
             async with asyncio.timeout(self._timeout), self._slots:
@@ -159,9 +169,19 @@ class WorkerApp:
                     return await self._batcher.submit(body, loop)
                 return await loop.run_in_executor(self._pool, self._call, body)
         except TimeoutError:
-            return 408, self._error(
-                f"the request took longer than request_timeout_ms={self._timeout * 1000:g}"
+            return 408, _error(
+                RequestTimeout.code,
+                f"deployment {self._deployment!r} took longer than request_timeout_ms="
+                f"{self._timeout * 1000:g}",
+                deployment=self._deployment,
             )
+
+    def _unavailable(self) -> bytes:
+        if self.load_error:
+            why = f"deployment {self._deployment!r} could not load its model: {self.load_error}"
+        else:
+            why = f"deployment {self._deployment!r} is still loading its model"
+        return _error(Unavailable.code, why, deployment=self._deployment)
 
     def _call(self, body: bytes) -> tuple[int, bytes]:
         try:
@@ -170,19 +190,36 @@ class WorkerApp:
             return self._answer(exc)
 
     def _answer(self, outcome: bytes | Exception) -> tuple[int, bytes]:
-        """The status and body for a scorer's answer or exception (tracebacks to the log)."""
+        """The status and body for a scorer's answer or exception (tracebacks to the log).
+
+        Errors have the API's one shape, ``{"error": {"code", "message", "details"}}``: the
+        router passes them on as they are. Where the model or the script raised, its own words
+        are also in ``details.deployment_message``, apart from what Shipyard adds around them.
+        """
         if isinstance(outcome, bytes):
             return 200, outcome
         if isinstance(outcome, PayloadError):
-            return outcome.status, orjson.dumps({"error": outcome.message})
+            code = InvalidInput.code if outcome.status == 400 else InvalidArgument.code
+            return outcome.status, _error(code, outcome.message, deployment=self._deployment)
         if isinstance(outcome, ScoringFailed):
             traceback.print_exception(outcome.__cause__ or outcome, file=sys.stderr)
-            return 500, self._error(str(outcome))
-        traceback.print_exception(outcome, file=sys.stderr)
-        return 500, self._error(f"scoring raised {type(outcome).__name__}: {outcome}")
+            said = str(outcome)
+        else:
+            traceback.print_exception(outcome, file=sys.stderr)
+            said = f"scoring raised {type(outcome).__name__}: {outcome}"
+        message = f"deployment {self._deployment!r} could not score the request: {said}"
+        if self._endpoint:
+            message += (
+                "; the traceback is in its log: shipyard online-deployment get-logs"
+                f" -n {self._deployment} -e {self._endpoint}"
+            )
+        return 500, _error(
+            ShipyardScoringFailed.code, message, deployment=self._deployment, deployment_message=said
+        )
 
-    def _error(self, message: str) -> bytes:
-        return orjson.dumps({"error": message, "deployment": self._deployment})
+
+def _error(code: str, message: str, **details: str) -> bytes:
+    return orjson.dumps({"error": {"code": code, "message": message, "details": details}})
 
 
 _Answer = tuple[int, bytes]

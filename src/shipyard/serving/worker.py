@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     app = WorkerApp(
         make_scorer(plan),
         plan.key.deployment,
+        endpoint=plan.key.endpoint,
         concurrency=max(1, plan.max_concurrent_requests_per_instance),
         max_batch=plan.max_batch_size,
         timeout_s=plan.request_timeout_ms / 1000,

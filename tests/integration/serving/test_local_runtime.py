@@ -66,12 +66,16 @@ def test_a_signature_mismatch_is_400_naming_the_columns(iris: httpx.Client) -> N
         "/score", json={"dataframe_split": {"columns": COLUMNS[:3], "data": [r[:3] for r in ROWS]}}
     )
     assert missing.status_code == 400
-    assert "petal_width" in missing.json()["error"]
-    assert "sepal_length" in missing.json()["error"]
+    assert missing.json()["error"]["code"] == "INVALID_INPUT"
+    assert "petal_width" in missing.json()["error"]["message"]
+    assert "sepal_length" in missing.json()["error"]["message"]
     wrong = iris.post("/score", json={"dataframe_records": [{**RECORDS[0], "petal_length": "long"}]})
     assert wrong.status_code == 400
-    assert "'petal_length'" in wrong.json()["error"]
-    assert iris.post("/score", content=b"{oops").status_code == 400
+    assert "'petal_length'" in wrong.json()["error"]["message"]
+    oops = iris.post("/score", content=b"{oops")
+    assert oops.status_code == 400
+    assert oops.json()["error"]["code"] == "INVALID_INPUT"
+    assert oops.json()["error"]["message"].startswith("the request body is not valid JSON")
 
 
 def test_probes_answer(iris: httpx.Client) -> None:
@@ -108,12 +112,20 @@ def test_a_raising_run_is_500_naming_the_deployment_with_the_traceback_in_the_lo
         boom = c.post("/score", json={"explode": True})
         assert boom.status_code == 500
         assert boom.json() == {
-            "error": "run() raised ValueError: the scoring script exploded",
-            "deployment": "green",
+            "error": {
+                "code": "SCORING_FAILED",
+                "message": "deployment 'green' could not score the request: run() raised ValueError:"
+                " the scoring script exploded; the traceback is in its log:"
+                " shipyard online-deployment get-logs -n green -e custom",
+                "details": {
+                    "deployment": "green",
+                    "deployment_message": "run() raised ValueError: the scoring script exploded",
+                },
+            }
         }
         unserialisable = c.post("/score", json={"set": True})
         assert unserialisable.status_code == 500
-        assert "not JSON-serialisable" in unserialisable.json()["error"]
+        assert "not JSON-serialisable" in unserialisable.json()["error"]["details"]["deployment_message"]
     # The worker's stderr reaches the deployment log through a pipe: give it a moment.
     deadline = time.monotonic() + 10
     log = runtime.logs(key, lines=200)
