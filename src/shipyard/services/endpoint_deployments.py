@@ -21,7 +21,7 @@ import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,15 @@ from shipyard.domain.endpoints import Deployment, DeploymentState, refuse_delete
 from shipyard.errors import Conflict, InvalidSpec, NotFound, ShipyardError
 from shipyard.services._clock import now_ms
 from shipyard.services.access.process_credentials import ProcessCredentials
+from shipyard.services.endpoint_environments import model_environment, read_model_requirements
 from shipyard.services.endpoint_models import ModelFiles, ResolvedModel
 from shipyard.services.endpoints import EndpointService, endpoint_not_found
-from shipyard.services.environment_ports import EnvironmentBuilder, EnvironmentRequest, server_environment
+from shipyard.services.environment_ports import (
+    EnvironmentBuilder,
+    EnvironmentRequest,
+    server_environment,
+    spec_hash,
+)
 from shipyard.services.job_assets import EnvironmentService
 from shipyard.services.job_specs import InlineEnvironmentValues, environment_choice
 from shipyard.services.ports import Database
@@ -262,26 +268,30 @@ class DeploymentService:
                 " {code, scoring_script} with init() and run(raw_data)",
                 field="code_configuration",
             )
-        env = self.environments.resolve_in(
-            ctx.workspace,
-            environment_choice(
-                spec.environment,
-                request.environment,
-                request.source,
-                "deployment",
-                "shipyard online-deployment create -f",
-            ),
-        )
-        resolved: dict[str, Any] = {
-            "model": None if model is None else model.to_json(),
-            "code": code,
-            "environment": {
+        if spec.environment is None and code is None and model is not None:
+            environment = self._model_environment(model)
+        else:
+            env = self.environments.resolve_in(
+                ctx.workspace,
+                environment_choice(
+                    spec.environment,
+                    request.environment,
+                    request.source,
+                    "deployment",
+                    "shipyard online-deployment create -f",
+                ),
+            )
+            environment = {
                 "source": env.source,
                 "hash": env.spec_hash,
                 "python": env.request.python,
                 "requirements": list(env.request.requirements),
                 "extra_index_urls": list(env.request.extra_index_urls),
-            },
+            }
+        resolved: dict[str, Any] = {
+            "model": None if model is None else model.to_json(),
+            "code": code,
+            "environment": environment,
             "instance_count": spec.instance_count,
             "request_settings": spec.request_settings.model_dump(),
             "liveness_probe": spec.liveness_probe.model_dump(),
@@ -305,6 +315,21 @@ class DeploymentService:
             }
         )
         return resolved, summary
+
+    def _model_environment(self, model: ResolvedModel) -> dict[str, Any]:
+        """A no-code MLflow model without an environment in its file: the model's own
+        (:mod:`shipyard.services.endpoint_environments`); refused now when none can be had."""
+        where = f"model {model}"
+        wanted = read_model_requirements(lambda path: self.models.read_text(model, path), where)
+        chosen = model_environment(wanted, where)
+        return {
+            "source": chosen.source,
+            "hash": spec_hash(chosen.request),
+            "python": chosen.request.python,
+            "requirements": list(chosen.request.requirements),
+            "extra_index_urls": list(chosen.request.extra_index_urls),
+            "notes": list(chosen.notes),
+        }
 
     # -- bringing it up --------------------------------------------------------------------
 
@@ -409,6 +434,8 @@ class DeploymentService:
         if self.credentials is not None:
             revealed = self.credentials.reveal(key.workspace, worker_env)
             worker_env, secret_env = revealed.env, revealed.secret_env
+        for note in env.get("notes") or ():
+            self._say(key, note)
         if request.is_server_interpreter or self.builder is None:
             built = server_environment(request)
         else:
@@ -417,8 +444,14 @@ class DeploymentService:
             # folder holding a link to the server's copy.
             request = replace(request, requirements=request.requirements + _worker_requirements())
             self._say(key, f"environment: {env['source']} ({env['hash']}) with the worker's packages")
-            built = self.builder.ensure(request, lambda line: self._say(key, line))
+            built = self.builder.ensure(request, lambda line: self._say(key, f"  uv: {line}"))
             worker_env["PYTHONPATH"] = str(self._shipyard_shim())
+            self._say(
+                key,
+                "environment: cached, ready at once"
+                if built.cache_hit
+                else f"environment: built in {built.seconds:.1f} s (cached for the next deployment)",
+            )
         self._say(key, f"environment: {built.python}")
         return DeploymentPlan(
             key=key,
@@ -445,8 +478,16 @@ class DeploymentService:
 
 
 def _worker_requirements() -> tuple[str, ...]:
-    """The worker's own packages, at the server's versions."""
-    return tuple(f"{name}=={version(name)}" for name in ("uvicorn", "orjson"))
+    """The worker's own packages, at the server's versions: uvicorn and orjson, and uvicorn's
+    fast event loop and HTTP parser where the server has them (without them the same worker
+    answers, slower)."""
+    found = []
+    for name in ("uvicorn", "orjson", "httptools", "uvloop"):
+        try:
+            found.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return tuple(found)
 
 
 def _model_ref(spec: OnlineDeploymentSpec, request: DeploymentRequest) -> AssetRef | None:

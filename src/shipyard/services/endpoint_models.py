@@ -27,6 +27,7 @@ __all__ = ["ModelFiles", "ResolvedModel"]
 
 _MLMODEL = "MLmodel"
 _CHUNK = 1 << 20
+_MAX_TEXT = 1 << 20  # a requirements file; anything larger is not one
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,28 @@ class ModelFiles:
                 raise NotFound(f"the run behind model source {source!r} does not exist")
             path = clean_relative_path(parsed.path, allow_empty=True)
             return join_key(ref.artifact_uri, path) if path else ref.artifact_uri
+
+    def read_text(self, model: ResolvedModel, path: str) -> str | None:
+        """One small file of the model (``requirements.txt``…), or None when it has none."""
+        clean = clean_relative_path(path)
+        if model.snapshot is not None:
+            try:
+                stream, _ = self.snapshots.open_file(model.snapshot, clean)
+            except NotFound:
+                return None
+        else:
+            assert model.prefix is not None
+            key = join_key(model.prefix, clean)
+            if not self.store.exists(key):
+                return None
+            stream = self.store.get(key)
+        with stream:
+            data = stream.read(_MAX_TEXT + 1)
+        if len(data) > _MAX_TEXT:
+            raise InvalidArgument(
+                f"{clean} of model {model} is over {_MAX_TEXT} bytes; is it a requirements file?"
+            )
+        return data.decode("utf-8", errors="replace")
 
     def materialize(self, model: ResolvedModel, dest: Path) -> None:
         """Copy the model's files into the new folder ``dest`` — whole or not at all."""

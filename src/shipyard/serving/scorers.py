@@ -105,7 +105,8 @@ class MlflowScorer(Scorer):
             model.loader_module == "mlflow.sklearn"
             and self._schema.checked
             and meta.get_params_schema() is None
-            and not meta._is_type_hint_from_example()
+            # private to mlflow and younger than some models' mlflow: absent means no type hint
+            and not getattr(meta, "_is_type_hint_from_example", lambda: False)()
         ):
             self._direct = model._model_impl.predict
 
