@@ -50,8 +50,16 @@ TRAIN = textwrap.dedent(
     """
 )
 
+DEFAULTS = """\
+name: {name}
+endpoint_name: {endpoint}
+model: azureml:{model}:1
+instance_count: 1
+"""
+"""A deployment file as a user writes one: one instance, ``request_settings`` left out."""
+
 DEPLOYMENT = """\
-name: blue
+name: {name}
 endpoint_name: {endpoint}
 model: azureml:{model}:1
 instance_count: {instances}
@@ -70,6 +78,13 @@ class Capacity:
     instances: int
     max_concurrent: int
     max_batch: int
+
+    @property
+    def label(self) -> str:
+        return (
+            f"instance_count {self.instances}, max_concurrent_requests_per_instance {self.max_concurrent},"
+            f" max_batch_size {self.max_batch}"
+        )
 
 
 def train(server: Server, work: Path) -> list[int]:
@@ -98,23 +113,35 @@ def cli(server: Server, *args: str) -> str:
 
 
 def deploy_model(
-    server: Server, work: Path, endpoint: str, capacity: Capacity, auth_mode: str = "key"
+    server: Server,
+    work: Path,
+    endpoint: str,
+    capacity: Capacity | None,
+    auth_mode: str = "key",
+    *,
+    name: str = "blue",
+    all_traffic: bool = True,
 ) -> None:
-    """The endpoint and its no-code deployment ``blue`` of the registered model, all traffic,
-    created with the CLI; the files go to ``work/<endpoint>-*.yml``."""
-    endpoint_file, deployment_file = work / f"{endpoint}-endpoint.yml", work / f"{endpoint}-blue.yml"
-    endpoint_file.write_text(f"name: {endpoint}\nauth_mode: {auth_mode}\n")
-    deployment_file.write_text(
-        DEPLOYMENT.format(
+    """A no-code deployment ``name`` of the registered model (all traffic unless told), on
+    the endpoint (created first when it does not exist yet), with the CLI. ``capacity`` None:
+    the file sets no ``request_settings`` (:data:`DEFAULTS`). Files go to ``work/<endpoint>-*.yml``."""
+    endpoint_file, deployment_file = work / f"{endpoint}-endpoint.yml", work / f"{endpoint}-{name}.yml"
+    if not endpoint_file.exists():
+        endpoint_file.write_text(f"name: {endpoint}\nauth_mode: {auth_mode}\n")
+        cli(server, "online-endpoint", "create", "-f", str(endpoint_file))
+    if capacity is None:
+        text = DEFAULTS.format(name=name, endpoint=endpoint, model=MODEL_NAME)
+    else:
+        text = DEPLOYMENT.format(
+            name=name,
             endpoint=endpoint,
             model=MODEL_NAME,
             instances=capacity.instances,
             cap=capacity.max_concurrent,
             batch=capacity.max_batch,
         )
-    )
-    cli(server, "online-endpoint", "create", "-f", str(endpoint_file))
-    cli(server, "online-deployment", "create", "-f", str(deployment_file), "--all-traffic")
+    deployment_file.write_text(text)
+    cli(server, "online-deployment", "create", "-f", str(deployment_file), *(["--all-traffic"] * all_traffic))
 
 
 def endpoint_key(server: Server, endpoint: str) -> str:
