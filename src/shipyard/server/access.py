@@ -309,11 +309,13 @@ def bind_rules(routes: list[BaseRoute]) -> RouteRules:
     return bound
 
 
-def authorize(request: Request) -> None:
+async def authorize(request: Request) -> None:
     """Run before every FastAPI route: the caller holds the route's permission, or 401/403.
 
     The authentication middleware has put the principal (or None) on the request; the rule
-    goes onto it too, for the audit entry written when the answer leaves.
+    goes onto it too, for the audit entry written when the answer leaves. ``async`` though it
+    never waits: FastAPI runs a plain ``def`` dependency in a worker thread, a hop of ~0.1 ms
+    on every request.
     """
     route = request.scope.get("route")
     method = "GET" if request.method == "HEAD" else request.method

@@ -130,6 +130,7 @@ def create_app(settings: Settings) -> FastAPI:
         audit=access.audit,
     )
     errors.install(app)
+    mlflow.mount(app)  # first: its routes answer "no match" to other paths at once
     for module in (
         pages, health, identity, secrets, audit, experiments, runs, metrics, artifacts, models, snapshots,
         data, environments, computes, jobs, online_endpoints, batch_endpoints,
@@ -148,7 +149,6 @@ def create_app(settings: Settings) -> FastAPI:
             tokens=access.authenticator,
         )
     )
-    mlflow.mount(app)
     app.state.route_rules = bind_rules(app.router.routes)
     install_guard(app, settings, access)
     return app

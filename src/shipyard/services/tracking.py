@@ -256,6 +256,15 @@ class TrackingService:
         assert run is not None  # _ref found it in the same transaction
         return run
 
+    def get_run_with_io(self, ctx: RequestContext, run_id: str) -> tuple[Run, RunIO]:
+        """The run and its inputs and outputs, read in one transaction (MLflow's ``runs/get``
+        answers both: one transaction instead of two is a tenth of the call)."""
+        with self.db.read() as uow:
+            self._ref(uow, ctx, run_id, allow_deleted=True)
+            run = uow.runs.get(run_id)
+            assert run is not None  # _ref found it in the same transaction
+            return run, uow.run_io.of_runs([run_id])[run_id]
+
     def update_run(
         self,
         ctx: RequestContext,

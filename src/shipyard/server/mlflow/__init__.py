@@ -10,6 +10,8 @@ OpenAPI document, which describes the native contract only.
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.routing import Match
+from starlette.types import Scope
 
 from shipyard.server.mlflow import artifacts, experiments, logged_models, metrics, registry, runs
 from shipyard.server.mlflow._route import MlflowApiError, MlflowRoute
@@ -19,11 +21,12 @@ __all__ = ["mount"]
 _ROOTS = ("/api", "/ajax-api")
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
-# Routers served under <root>/2.0/mlflow. Add an area by adding its module here.
+# Routers served under <root>/2.0/mlflow. Add an area by adding its module here. Their paths
+# never overlap; the hottest come first, since routes are tried in order.
 TRACKING_ROUTERS: list[APIRouter] = [
-    experiments.router,
     runs.router,
     metrics.router,
+    experiments.router,
     registry.router,
     logged_models.router,
 ]
@@ -44,13 +47,43 @@ def _not_found() -> APIRouter:
     return router
 
 
+class _Root(APIRouter):
+    """Every MLflow route under one root (``/api`` or ``/ajax-api``), answering "no match"
+    at once for any other path.
+
+    FastAPI tries an app's routes one by one with a regular expression each (twice for the
+    router that matches). Mounted in front of the native routers, the two roots cost a
+    native request two ``startswith`` calls, and an MLflow request no longer walks the
+    ~150 native routes first: ~0.15 ms of every MLflow call (measured in
+    docs/mlflow.md#where-the-time-of-a-small-call-goes).
+    """
+
+    def __init__(self, root: str) -> None:
+        super().__init__()
+        self.root = root
+        self.prefixes = (f"{root}/2.0/mlflow", f"{root}/3.0/mlflow")  # 2.0/mlflow-artifacts too
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path: str = scope["path"]
+        root_path: str = scope.get("root_path", "")
+        if not path.removeprefix(root_path).startswith(self.prefixes):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def _root(root: str) -> _Root:
+    router = _Root(root)
+    for area in TRACKING_ROUTERS:
+        router.include_router(area, prefix="/2.0/mlflow")
+    router.include_router(artifacts.router, prefix="/2.0/mlflow-artifacts")
+    router.include_router(artifacts.server_info_router, prefix="/3.0/mlflow")
+    for prefix in ("/2.0/mlflow", "/2.0/mlflow-artifacts", "/3.0/mlflow"):
+        router.include_router(_not_found(), prefix=prefix)
+    return router
+
+
 def mount(app: FastAPI) -> None:
-    """Serve the MLflow API on ``app`` (call after the native routers)."""
+    """Serve the MLflow API on ``app``. Call it before the native routers are included:
+    its paths never overlap theirs, and in front they cost native requests nothing."""
     for root in _ROOTS:
-        for router in TRACKING_ROUTERS:
-            app.include_router(router, prefix=f"{root}/2.0/mlflow", include_in_schema=False)
-        app.include_router(artifacts.router, prefix=f"{root}/2.0/mlflow-artifacts", include_in_schema=False)
-        app.include_router(artifacts.server_info_router, prefix=f"{root}/3.0/mlflow", include_in_schema=False)
-    for root in _ROOTS:
-        for prefix in ("2.0/mlflow", "2.0/mlflow-artifacts", "3.0/mlflow"):
-            app.include_router(_not_found(), prefix=f"{root}/{prefix}", include_in_schema=False)
+        app.include_router(_root(root), prefix=root, include_in_schema=False)

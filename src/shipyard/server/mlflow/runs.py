@@ -189,7 +189,7 @@ def create(ctx: Ctx, svc: Svc, body: Annotated[CreateIn, payload(CreateIn)]) -> 
 
 @router.get("/runs/get")
 def get(ctx: Ctx, svc: Svc, body: Annotated[RunIdIn, payload(RunIdIn)]) -> Response:
-    return ok({"run": _run(svc, ctx, svc.tracking.get_run(ctx, body.id))})
+    return ok({"run": convert.run(*svc.tracking.get_run_with_io(ctx, body.id))})
 
 
 @router.post("/runs/update")

@@ -24,7 +24,13 @@ __all__ = ["SqlMetricRepository"]
 _Latest = tuple[int, int, float]  # (step, timestamp, value) ordered as MLflow orders "latest"
 _INSERT_SQLITE = "INSERT INTO metric_points (series_id, step, ts, value) VALUES (?, ?, ?, ?)"
 _COPY_PG = "COPY metric_points (series_id, step, ts, value) FROM STDIN"
-# Built once: SQLAlchemy's compiled cache then serves every batch.
+# Built once: SQLAlchemy's compiled cache then serves every batch, and a one-point
+# log_metric does not pay ~50 us per statement to build it again.
+_LOCK_RUN = select(s.runs.c.pk).where(s.runs.c.pk == bindparam("pk")).with_for_update()
+_SERIES_OF = select(s.metric_series).where(
+    s.metric_series.c.run_pk == bindparam("pk"), s.metric_series.c.key.in_(bindparam("keys", expanding=True))
+)
+_NEW_SERIES = insert(s.metric_series).values(last_value=None, last_step=0, last_ts=0, n_points=0)
 _UPDATE_SERIES = (
     update(s.metric_series)
     .where(s.metric_series.c.id == bindparam("sid"))
@@ -91,8 +97,10 @@ class SqlMetricRepository(MetricRepository):
     def ingest(self, ref: RunRef, batch: MetricBatch, idempotency_key: str | None, now: int) -> bool:
         # One batch at a time per run: the aggregates below are read-modify-write, and a retry
         # racing its original must find the receipt rather than collide with it. SQLite
-        # serialises writers already; on PostgreSQL this takes the run's row lock.
-        self.conn.execute(select(s.runs.c.pk).where(s.runs.c.pk == ref.pk).with_for_update())
+        # serialises writers already (a write transaction begins IMMEDIATE); on PostgreSQL
+        # this takes the run's row lock.
+        if self.conn.dialect.name != "sqlite":
+            self.conn.execute(_LOCK_RUN, {"pk": ref.pk})
         if idempotency_key is not None:
             seen = self.conn.execute(
                 select(s.ingest_receipts.c.run_pk).where(s.ingest_receipts.c.key == idempotency_key)
@@ -141,21 +149,12 @@ class SqlMetricRepository(MetricRepository):
 
     def _series(self, ref: RunRef, keys: set[str]) -> dict[str, _Series]:
         found: dict[str, _Series] = {}
-        rows = self.conn.execute(
-            select(s.metric_series).where(
-                s.metric_series.c.run_pk == ref.pk, s.metric_series.c.key.in_(sorted(keys))
-            )
-        )
-        for r in rows:
+        for r in self.conn.execute(_SERIES_OF, {"pk": ref.pk, "keys": sorted(keys)}):
             value = math.nan if r.last_value is None else r.last_value
             latest = (r.last_step, r.last_ts, value) if r.n_points else None
             found[r.key] = _Series(r.id, latest, r.min_value, r.max_value, r.n_points)
         for key in sorted(keys - found.keys()):
-            result = self.conn.execute(
-                insert(s.metric_series).values(
-                    run_pk=ref.pk, key=key, last_value=None, last_step=0, last_ts=0, n_points=0
-                )
-            )
+            result = self.conn.execute(_NEW_SERIES, {"run_pk": ref.pk, "key": key})
             found[key] = _Series(new_id(result), None, None, None, 0)
         return found
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from shipyard.domain.tracking import Dataset, DatasetInput, ModelOutput, RunIO
 from shipyard.services.ports import RunIORepository, RunRef
@@ -13,6 +13,23 @@ from shipyard.stores.sql import schema as s
 from shipyard.stores.sql._ids import new_id
 
 __all__ = ["SqlRunIORepository"]
+
+
+_r, _i, _d, _o = s.runs.c, s.run_inputs.c, s.datasets.c, s.run_outputs.c
+# Built once: every run read (MLflow's runs/get and runs/search) asks for both.
+_INPUTS_OF = (
+    select(_r.run_id, _i.tags, _d.name, _d.digest, _d.source_type, _d.source, _d.schema, _d.profile)
+    .join(s.run_inputs, _i.run_pk == _r.pk)
+    .join(s.datasets, _d.id == _i.dataset_id)
+    .where(_r.run_id.in_(bindparam("run_ids", expanding=True)))
+    .order_by(_r.run_id, _d.id)
+)
+_OUTPUTS_OF = (
+    select(_r.run_id, _o.model_id, _o.step)
+    .join(s.run_outputs, _o.run_pk == _r.pk)
+    .where(_r.run_id.in_(bindparam("run_ids", expanding=True)))
+    .order_by(_r.run_id, _o.step, _o.model_id)
+)
 
 
 class SqlRunIORepository(RunIORepository):
@@ -66,23 +83,10 @@ class SqlRunIORepository(RunIORepository):
         out = {run_id: RunIO() for run_id in run_ids}
         if not run_ids:
             return out
-        r, i, d, o = s.runs.c, s.run_inputs.c, s.datasets.c, s.run_outputs.c
-        inputs = self.conn.execute(
-            select(r.run_id, i.tags, d.name, d.digest, d.source_type, d.source, d.schema, d.profile)
-            .join(s.run_inputs, i.run_pk == r.pk)
-            .join(s.datasets, d.id == i.dataset_id)
-            .where(r.run_id.in_(list(run_ids)))
-            .order_by(r.run_id, d.id)
-        )
-        for row in inputs:
+        ids = {"run_ids": list(run_ids)}
+        for row in self.conn.execute(_INPUTS_OF, ids):
             dataset = Dataset(row.name, row.digest, row.source_type, row.source, row.schema, row.profile)
             out[row.run_id].inputs.append(DatasetInput(dataset, json.loads(row.tags)))
-        outputs = self.conn.execute(
-            select(r.run_id, o.model_id, o.step)
-            .join(s.run_outputs, o.run_pk == r.pk)
-            .where(r.run_id.in_(list(run_ids)))
-            .order_by(r.run_id, o.step, o.model_id)
-        )
-        for run_id, model_id, step in outputs:
+        for run_id, model_id, step in self.conn.execute(_OUTPUTS_OF, ids):
             out[run_id].outputs.append(ModelOutput(model_id, step))
         return out
