@@ -31,55 +31,65 @@ app = typer.Typer(
 @app.command("create")
 def create(
     name: Annotated[str | None, typer.Option("--name", help="Name of the compute target.")] = None,
-    type_: Annotated[str | None, typer.Option("--type", help="local or ray.")] = None,
+    type_: Annotated[
+        str | None,
+        typer.Option("--type", help="local or ray (a file may also say amlcompute or computeinstance)."),
+    ] = None,
     max_concurrent: Annotated[
         int | None,
-        typer.Option("--max-concurrent", help="Jobs it runs at once; more wait in Queued [default 1]."),
+        typer.Option(
+            "--max-concurrent",
+            help="Jobs it runs at once; more wait in Queued"
+            " [default 1; an amlcompute file: its max_instances].",
+        ),
     ] = None,
     address: Annotated[
-        str | None, typer.Option("--address", help="For ray: the dashboard URL, e.g. http://127.0.0.1:8265.")
+        str | None,
+        typer.Option(
+            "--address",
+            help="For ray: the dashboard URL, e.g. http://127.0.0.1:8265. With an amlcompute or"
+            " computeinstance file: run its jobs on that Ray cluster instead of this host.",
+        ),
     ] = None,
     description: Annotated[str | None, typer.Option(help="A note for people.")] = None,
     file: Annotated[
         Path | None,
-        typer.Option("--file", "-f", help="A compute file (name, type, max_concurrent, address)."),
+        typer.Option(
+            "--file",
+            "-f",
+            help="A compute file: Shipyard's (name, type local|ray, max_concurrent, address) or Azure"
+            " ML's (type amlcompute or computeinstance; its cloud settings are ignored, with a note).",
+        ),
     ] = None,
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Register a compute target, from options or a YAML file (options win)."""
-    values: dict[str, object] = {}
-    if file is not None:
-        from shipyard.errors import ShipyardError
-        from shipyard.specs._yaml import load_spec
-        from shipyard.specs.compute import ComputeSpec
-
-        try:
-            spec = load_spec(file, ComputeSpec)
-        except ShipyardError as exc:
-            typer.secho(f"error: {exc.message} ({exc.code})", err=True, fg="red")
-            raise typer.Exit(1) from None
-        values = {"name": spec.name, "kind": spec.type, "max_concurrent": spec.max_concurrent,
-                  "address": spec.address, "description": spec.description}  # fmt: skip
-    given = {"name": name, "kind": type_, "max_concurrent": max_concurrent, "address": address,
+    """Register a compute target, from options or a YAML file (options win). An Azure ML
+    cluster or compute instance file becomes a local target (or a Ray one with --address)."""
+    given = {"name": name, "type": type_, "max_concurrent": max_concurrent, "address": address,
              "description": description}  # fmt: skip
-    values |= {k: v for k, v in given.items() if v is not None}
-    if not values.get("name"):
+    if file is None and not name:
         raise typer.BadParameter("give --name (or a file with a name)", param_hint="--name")
     with connect(url, workspace, token) as client:
-        compute = client.computes.create(
-            str(values["name"]),
-            str(values.get("kind") or "local"),
-            max_concurrent=int(str(values.get("max_concurrent") or 1)),
-            address=None if values.get("address") is None else str(values["address"]),
-            description=None if values.get("description") is None else str(values["description"]),
-        )
+        if file is not None:
+            compute = client.computes.create_from_file(
+                file, given, step=lambda line: typer.echo(line, err=True)
+            )
+        else:
+            compute = client.computes.create(
+                str(name),
+                type_ or "local",
+                max_concurrent=max_concurrent or 1,
+                address=address,
+                description=description,
+            )
     if output is OutputFormat.JSON:
         print_json(compute)
         return
-    typer.echo(f"compute {compute.name}: {compute.kind}, up to {compute.max_concurrent} jobs at once")
+    jobs = "1 job" if compute.max_concurrent == 1 else f"{compute.max_concurrent} jobs"
+    typer.echo(f"compute {compute.name}: {compute.kind}, up to {jobs} at once")
 
 
 @app.command("list")

@@ -32,7 +32,12 @@ app = typer.Typer(
 @app.command("create")
 def create(
     file: Annotated[
-        Path, typer.Option("--file", "-f", help="The environment file (name, version, conda_file…).")
+        Path,
+        typer.Option(
+            "--file",
+            "-f",
+            help="The environment file (name, version, conda_file, build, image…; Azure ML's shape).",
+        ),
     ],
     set_: Annotated[
         list[str] | None, typer.Option("--set", metavar="PATH=VALUE", help="Override a field (repeatable).")
@@ -43,9 +48,11 @@ def create(
     token: TokenOption = None,
 ) -> None:
     """Register an environment version. It is built (with uv, cached by the hash of its spec)
-    the first time a job uses it."""
+    the first time a job uses it. Azure ML's environment files are read as they are: conda
+    packages are installed under their PyPI names, a Docker context's Dockerfile is read for
+    its Python packages; what is left out is printed as a note."""
     with connect(url, workspace, token) as client:
-        env = client.environments.create(file, list(set_ or []))
+        env = client.environments.create(file, list(set_ or []), step=lambda line: typer.echo(line, err=True))
     if output is OutputFormat.JSON:
         print_json(env)
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -21,7 +21,7 @@ from shipyard.domain.jobs import (
     JobFailure,
     JobStatus,
 )
-from shipyard.errors import InvalidArgument
+from shipyard.errors import InvalidArgument, InvalidSpec, NotFound, PermissionDenied, ShipyardError
 
 if TYPE_CHECKING:
     from shipyard.client.client import Client, Progress
@@ -100,6 +100,8 @@ class JobOperations:
         # an output declared as `model:` with no body).
         body: dict[str, Any] = {"spec": dict(loaded.raw)}
         body["source"] = loaded.source.name
+        add_environment(body, loaded.environment)
+        self._check(loaded, body)
         if loaded.code is not None:
             body["code_snapshot"] = upload(
                 self._client, loaded.code, "code", say, progress, max_bytes=code_limit
@@ -113,10 +115,19 @@ class JobOperations:
             if isinstance(item.ref, LocalPathRef):
                 snapshots[name] = upload(self._client, item.ref.path, f"input {name}", say, progress)
         body["input_snapshots"] = snapshots
-        add_environment(body, loaded.environment)
         say_notes(loaded.notes, say)
         data = self._http.request("POST", "/api/v1/jobs", json=body)
         return job_from_json(data)
+
+    def _check(self, loaded: LoadedJob, body: dict[str, Any]) -> None:
+        """Ask the server whether everything the file names exists, before any upload; every
+        missing resource is raised at once, each with its line in the file."""
+        try:
+            self._http.request("POST", "/api/v1/jobs/check", json=body)
+        except PermissionDenied:
+            return  # a role that may submit jobs but not read them: the submission reports the same
+        except (NotFound, InvalidArgument) as exc:
+            raise _in_file(exc, loaded) from None
 
     def get(self, name: str) -> Job:
         return job_from_json(self._http.request("GET", f"/api/v1/jobs/{_q(name)}"))
@@ -181,6 +192,31 @@ class JobOperations:
         return written
 
 
+def _in_file(exc: NotFound | InvalidArgument, loaded: LoadedJob) -> ShipyardError:
+    """The server's list of problems (``details.problems``), each placed at its line."""
+    from shipyard.specs._yaml import field_line
+
+    problems = exc.details.get("problems")
+    if not isinstance(problems, builtins.list) or not problems:
+        return exc
+    source = str(loaded.source)
+    placed: builtins.list[dict[str, Any]] = []
+    for problem in problems:
+        field = str(problem.get("field") or "")
+        line = field_line(loaded.raw, field) if field else None
+        where = f"{source} line {line}" if line else source
+        placed.append({**problem, "file": source, "line": line, "text": f"{where}: {problem.get('message')}"})
+    if len(placed) == 1:
+        message = str(placed[0]["text"])
+    else:
+        listed = "\n  ".join(str(p["text"]) for p in placed)
+        message = (
+            f"{len(placed)} things this job names are missing or cannot be used"
+            f" (nothing was uploaded):\n  {listed}"
+        )
+    return type(exc)(message, **{**exc.details, "problems": placed})
+
+
 def _transport_errors() -> tuple[type[BaseException], ...]:
     import httpx
 
@@ -204,14 +240,22 @@ class EnvironmentOperations:
     def __init__(self, client: Client) -> None:
         self._http = client.http
 
-    def create(self, path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Environment:
-        """Register an environment file (name, version, conda_file / pip_requirements, image)."""
-        from shipyard.specs._yaml import load_spec
+    def create(
+        self, path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, step: SubmitStep | None = None
+    ) -> Environment:
+        """Register an environment file (name, version, conda_file / pip_requirements / build,
+        image), read as Azure ML writes it; what is left out is told to ``step``."""
+        from shipyard.specs._yaml import LoadedText
         from shipyard.specs.environment import EnvironmentSpec, resolve_environment
 
         source = Path(path)
-        spec = load_spec(source, EnvironmentSpec, overrides)
-        env = resolve_environment(spec, source.resolve().parent)
+        text = LoadedText.read(source, EnvironmentSpec, overrides)
+        spec = text.validate(EnvironmentSpec)
+        try:
+            env = resolve_environment(spec, source.resolve().parent)
+        except InvalidSpec as exc:
+            raise text.locate(exc) from None
+        say_notes(env.notes, step or (lambda _line: None))
         body = {
             "name": spec.name,
             "version": spec.version,
@@ -267,6 +311,35 @@ class ComputeOperations:
             "description": description,
         }
         return _compute_from_json(self._http.request("POST", "/api/v1/computes", json=body))
+
+    def create_from_file(
+        self,
+        path: str | Path,
+        overrides: Mapping[str, object] | None = None,
+        *,
+        step: SubmitStep | None = None,
+    ) -> Compute:
+        """Register a compute file: Shipyard's (``local``, ``ray``) or Azure's (``amlcompute``,
+        ``computeinstance``: a local target, or Ray when an ``address`` is given). ``overrides``
+        are field values that win over the file's; each ignored Azure field is told to ``step``."""
+        from shipyard.specs._yaml import load_spec, validate_spec
+        from shipyard.specs.compute import ComputeSpec
+
+        source = Path(path)
+        spec = load_spec(source, ComputeSpec)
+        given = {k: v for k, v in (overrides or {}).items() if v is not None}
+        if given:
+            merged = {**spec.model_dump(exclude_none=True, exclude={"schema_"}), **given}
+            spec = validate_spec(merged, ComputeSpec, str(source))
+        target = spec.target()
+        say_notes(target.notes, step or (lambda _line: None))
+        return self.create(
+            target.name,
+            target.kind,
+            max_concurrent=target.max_concurrent,
+            address=target.address,
+            description=target.description,
+        )
 
     def get(self, name: str) -> Compute:
         return _compute_from_json(self._http.request("GET", f"/api/v1/computes/{_q(name)}"))

@@ -154,6 +154,8 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("GET", f"{_V1}/computes/{{name}}"): _r("computes:read"),
     ("DELETE", f"{_V1}/computes/{{name}}"): _r("computes:delete"),
     ("POST", f"{_V1}/jobs"): _r("jobs:create"),
+    # A read: it answers what exists (what jobs:read holders may see), and writes nothing.
+    ("POST", f"{_V1}/jobs/check"): _r("jobs:read"),
     ("GET", f"{_V1}/jobs"): _r("jobs:read"),
     ("GET", f"{_V1}/jobs/{{name}}"): _r("jobs:read"),
     ("POST", f"{_V1}/jobs/{{name}}/cancel"): _r("jobs:cancel"),

@@ -16,6 +16,7 @@ __all__ = [
     "EnvironmentOut",
     "EnvironmentPage",
     "InlineEnvironmentIn",
+    "JobCheckOut",
     "JobEventOut",
     "JobFailureOut",
     "JobIn",
@@ -50,6 +51,10 @@ class JobIn(Dto):
         default_factory=dict, description="commit, branch, remote, dirty of the code's repository."
     )
     source: str = Field("job.yml", description="Where the spec came from, for messages.")
+
+
+class JobCheckOut(Dto):
+    ok: bool = Field(description="True: everything the job names exists (else the answer is an error).")
 
 
 class JobEventOut(Dto):

@@ -20,6 +20,7 @@ from shipyard.services._clock import now_ms
 from shipyard.services.environment_ports import EnvironmentRequest, spec_hash
 from shipyard.services.ports import Database
 from shipyard.services.tracking import TrackingService
+from shipyard.specs.curated import FAMILIES, curated_environment
 
 if TYPE_CHECKING:
     from shipyard.services.jobs import EnvironmentChoice
@@ -125,7 +126,12 @@ class EnvironmentService:
             )
         if found is None:
             what = f"{name}:{version}" if version is not None else f"{name}@latest"
-            raise NotFound(f"no environment {what} in workspace {workspace!r}", name=name)
+            raise NotFound(
+                f"no environment {what} in workspace {workspace!r}; register it with"
+                " `shipyard environment create -f env.yml` (`shipyard environment list` shows those"
+                " there are)",
+                name=name,
+            )
         return found
 
     def list(self, ctx: RequestContext, name: str | None = None) -> list[Environment]:
@@ -136,9 +142,34 @@ class EnvironmentService:
         return self.resolve_in(ctx.workspace, choice)
 
     def resolve_in(self, workspace: str, choice: EnvironmentChoice) -> ResolvedEnvironment:
-        """The request a job's environment stands for; NotFound for an unknown name."""
+        """The request a job's environment stands for; NotFound for an unknown name.
+
+        A name the workspace does not hold may be one of Azure's curated environments
+        (``sklearn-1.5``, ``AzureML-lightgbm-3.3``): the built-in spec of the same libraries
+        stands for it (:mod:`shipyard.specs.curated`). The workspace's own environment of
+        that name, when there is one, wins.
+        """
         if choice.name is not None:
-            env = self.get_in(workspace, choice.name, choice.version, choice.label)
+            try:
+                env = self.get_in(workspace, choice.name, choice.version, choice.label)
+            except NotFound as exc:
+                curated = curated_environment(choice.name)
+                if curated is None:
+                    if choice.name.lower().startswith("azureml-") or choice.registry == "azureml":
+                        raise NotFound(
+                            f"'{choice.name}' is not a curated environment Shipyard has a built-in spec for"
+                            f" (it knows {', '.join(FAMILIES)}: docs/environments.md), and workspace"
+                            f" {workspace!r} holds no environment of that name; register one with"
+                            " `shipyard environment create -f env.yml`",
+                            name=choice.name,
+                        ) from None
+                    raise exc from None
+                request = EnvironmentRequest(python=curated.python, requirements=curated.requirements)
+                source = (
+                    f"{curated.name} (Azure's curated environment, as Shipyard's built-in spec:"
+                    f" Python {curated.python}, {' '.join(curated.requirements) or 'no packages'})"
+                )
+                return ResolvedEnvironment(request, spec_hash(request), source)
             request = EnvironmentRequest(
                 python=env.spec.get("python"), requirements=tuple(env.spec.get("requirements") or ())
             )

@@ -5,7 +5,8 @@ Layout under ``<home>/jobs/<workspace>/<job>/``::
     code/              the code snapshot (the process's working directory)
     code/outputs/      created empty if absent: Azure ML jobs write there (``./outputs``);
                        kept with the run afterwards, as Azure ML does
-    inputs/<name>/     a data input materialised (a uri_file input is the one file inside)
+    inputs/<name>/     a data input materialised (a uri_file input is the one file inside);
+                       a remote one (https://, s3://…) fetched there (:mod:`.job_remote`)
     outputs/<name>/    what ``${{outputs.<name>}}`` points at; kept with the run afterwards
     stream.log         what ``job stream`` follows: preparation lines, then the process's output
 """
@@ -20,6 +21,7 @@ from shipyard.domain.data_assets import DataAsset
 from shipyard.domain.jobs import Job
 from shipyard.domain.paths import clean_relative_path, join_key
 from shipyard.errors import InvalidArgument, NotFound
+from shipyard.services.job_remote import RemoteInputs
 from shipyard.services.ports import ArtifactStore, Database, UnitOfWork
 from shipyard.services.snapshots import SnapshotService
 from shipyard.specs.bindings import render_command
@@ -44,6 +46,7 @@ class InputResolver:
         self.db = db
         self.store = store
         self.snapshots = snapshots
+        self.remote = RemoteInputs(store, snapshots)
 
     def prepare(self, job: Job, folder: Path, log: Callable[[Job, str], None]) -> PreparedInputs:
         code = folder / "code"
@@ -60,7 +63,7 @@ class InputResolver:
             (code / "outputs").mkdir()
         values: dict[str, str | None] = {}
         for name, item in job.spec.get("inputs", {}).items():
-            values[name] = self._input(job, folder, name, item["kind"], item["value"], item["type"])
+            values[name] = self._input(job, folder, name, item, log)
             if item["kind"] != "literal":
                 log(job, f"input {name}: {values[name]}")
         outputs: dict[str, str] = {}
@@ -70,18 +73,25 @@ class InputResolver:
             outputs[name] = str(path)
         return PreparedInputs(code, values, outputs)
 
-    def _input(self, job: Job, folder: Path, name: str, kind: str, value: str, type_: str) -> str | None:
+    def _input(
+        self, job: Job, folder: Path, name: str, item: dict[str, str], log: Callable[[Job, str], None]
+    ) -> str | None:
+        kind, value, type_ = item["kind"], item["value"], item["type"]
         if kind == "literal":
             return value
         dest = folder / "inputs" / name
-        if kind == "url":
-            return value.removeprefix("file://") if value.startswith("file://") else value
         if kind == "data":
             with self.db.read() as uow:
                 asset = find_data_asset(uow, job.workspace, name, value)
             if not asset.content_hash:  # an external URL, recorded without a copy
-                return asset.path
-            kind, value = "snapshot", asset.content_hash
+                kind, value = "url", asset.path
+            else:
+                kind, value = "snapshot", asset.content_hash
+        if kind == "url":
+            if value.startswith("file://"):
+                return value.removeprefix("file://")
+            files = self.remote.fetch(value, dest, lambda line: log(job, f"input {name}: {line}"))
+            return self._as_type(name, dest, files, type_)
         if kind == "snapshot":
             snapshot = self.snapshots.materialize(value, dest)
             return self._as_type(name, dest, [f.path for f in snapshot.files], type_)
@@ -131,6 +141,8 @@ def find_data_asset(uow: UnitOfWork, workspace: str, input_name: str, reference:
         found = uow.data_assets.latest(workspace, name)
     if found is None:
         raise NotFound(
-            f"input {input_name!r}: no data asset {reference!r} in workspace {workspace!r}", input=input_name
+            f"input {input_name!r}: no data asset {reference!r} in workspace {workspace!r}"
+            " (`shipyard data list` shows those there are)",
+            input=input_name,
         )
     return found

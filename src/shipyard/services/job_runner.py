@@ -260,6 +260,7 @@ class JobRunner(JobControl):
             name=env_spec.get("name"),
             version=env_spec.get("version"),
             label=env_spec.get("label"),
+            registry=env_spec.get("registry"),
             python=env_spec.get("python"),
             requirements=tuple(env_spec.get("requirements") or ()),
             image=env_spec.get("image"),

@@ -57,14 +57,20 @@ def submission_from_spec(
     environment: InlineEnvironmentValues | None,
     git: Mapping[str, str],
     raw: Mapping[str, Any],
+    uploads_pending: bool = False,
 ) -> JobSubmission:
-    if spec.code is not None and not code_snapshot:
+    """``uploads_pending``: the client asks before uploading (``POST /api/v1/jobs/check``),
+    so the code and local inputs have no snapshot yet and are taken as given."""
+    if spec.code is not None and not code_snapshot and not uploads_pending:
         raise InvalidSpec(
             f"{source}: the job has code '{spec.code}' but no code snapshot was uploaded;"
             " submit it with `shipyard job create -f` (which uploads it)",
             field="code",
         )
-    inputs = {name: _input(name, value, input_snapshots, source) for name, value in spec.inputs.items()}
+    inputs = {
+        name: _input(name, value, input_snapshots, source, uploads_pending)
+        for name, value in spec.inputs.items()
+    }
     given = {name for name, item in inputs.items() if item is not None}
     check_bindings(spec.command, spec.inputs.keys(), spec.outputs.keys(), given)
     outputs = {name: (out.type if out is not None else "uri_folder") for name, out in spec.outputs.items()}
@@ -89,7 +95,9 @@ def submission_from_spec(
     )
 
 
-def _input(name: str, value: Any, snapshots: Mapping[str, str], source: str) -> InputValue | None:
+def _input(
+    name: str, value: Any, snapshots: Mapping[str, str], source: str, uploads_pending: bool = False
+) -> InputValue | None:
     if not isinstance(value, TypedInput):
         return InputValue("literal", _literal(value), "string")
     if value.type not in DATA_INPUT_TYPES:
@@ -114,6 +122,8 @@ def _input(name: str, value: Any, snapshots: Mapping[str, str], source: str) -> 
             field=field,
         )
     assert isinstance(ref, LocalPathRef)
+    if uploads_pending:
+        return InputValue("snapshot", "", value.type)  # uploaded once the check passes
     raise InvalidSpec(
         f"{source}: input '{name}' is the local path '{value.path}', which the server cannot read;"
         " submit the job with `shipyard job create -f` (which uploads it)",
@@ -139,7 +149,7 @@ def environment_choice(
     the client did not), or none (the server's interpreter)."""
     if isinstance(environment, str):
         ref = parse_asset_ref(environment, field="environment")
-        return EnvironmentChoice(name=ref.name, version=ref.version, label=ref.label)
+        return EnvironmentChoice(name=ref.name, version=ref.version, label=ref.label, registry=ref.registry)
     if isinstance(environment, InlineEnvironment):
         if inline is None:
             raise InvalidSpec(

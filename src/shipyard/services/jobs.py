@@ -19,6 +19,7 @@ from typing import Any, Literal
 from shipyard.domain.context import RequestContext
 from shipyard.domain.jobs import (
     TERMINAL,
+    Compute,
     FailureCause,
     Job,
     JobEvent,
@@ -36,11 +37,19 @@ from shipyard.services.access.secrets import SecretService
 from shipyard.services.job_assets import LOCAL_COMPUTE, ComputeService, EnvironmentService
 from shipyard.services.job_inputs import find_data_asset
 from shipyard.services.job_ports import JobControl
+from shipyard.services.job_remote import RemoteInputs
 from shipyard.services.ports import Database, UnitOfWork
 from shipyard.services.snapshots import SnapshotService
 from shipyard.services.tracking import TrackingService
 
-__all__ = ["EnvironmentChoice", "InputValue", "JobService", "JobSubmission"]
+__all__ = [
+    "EnvironmentChoice",
+    "InputValue",
+    "JobService",
+    "JobSubmission",
+    "ResourceProblem",
+    "missing_resources",
+]
 
 InputKind = Literal["literal", "snapshot", "data", "run", "url"]
 _JOB_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
@@ -68,6 +77,7 @@ class EnvironmentChoice:
     python: str | None = None
     requirements: tuple[str, ...] = ()
     image: str | None = None
+    registry: str | None = None  # azureml://registries/<registry>/…: 'azureml' is Microsoft's curated
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,25 +123,15 @@ class JobService:
 
     # -- create --------------------------------------------------------------------
 
+    def check(self, ctx: RequestContext, sub: JobSubmission) -> None:
+        """What :meth:`create` checks before it writes anything, but the uploads: a client
+        asks this before uploading code, so a missing resource costs no upload."""
+        self._check_submission(ctx, sub)
+        self._check_resources(ctx, sub)
+
     def create(self, ctx: RequestContext, sub: JobSubmission) -> Job:
-        name = sub.name or new_job_name()
-        _check_job_name(name)
-        check_name("experiment", sub.experiment_name)
-        display = sub.display_name or name
-        check_name("display_name", display)
-        TrackingService._check_tags(dict(sub.tags))
-        if sub.timeout_s is not None and sub.timeout_s <= 0:
-            raise InvalidArgument(f"limits.timeout must be a positive number of seconds; got {sub.timeout_s}")
-        for key in sub.environment_variables:
-            if not key or "=" in key or key.startswith("SHIPYARD_INTERNAL"):
-                raise InvalidArgument(f"environment variable name {key!r} is not allowed")
-        if self.secrets is not None:
-            self.secrets.check_refs(
-                ctx, sub.environment_variables.values(), "the job's environment_variables"
-            )
-        compute = self.computes.resolve(ctx, sub.compute)
-        env_hash = self.environments.resolve(ctx, sub.environment).spec_hash
-        self._check_inputs(ctx, sub.inputs)
+        name, display = self._check_submission(ctx, sub)
+        compute, env_hash = self._check_resources(ctx, sub)
         self._check_snapshots(sub)
         now = now_ms()
         run_id = uuid.uuid4().hex
@@ -159,6 +159,7 @@ class JobService:
                 "name": sub.environment.name,
                 "version": sub.environment.version,
                 "label": sub.environment.label,
+                "registry": sub.environment.registry,
                 "python": sub.environment.python,
                 "requirements": list(sub.environment.requirements),
                 "image": sub.environment.image,
@@ -221,16 +222,69 @@ class JobService:
             self.control.wake()
         return self.get(ctx, name)
 
-    def _check_inputs(self, ctx: RequestContext, inputs: Mapping[str, InputValue]) -> None:
+    def _check_submission(self, ctx: RequestContext, sub: JobSubmission) -> tuple[str, str]:
+        """The job's own values; its name and display name."""
+        name = sub.name or new_job_name()
+        _check_job_name(name)
+        check_name("experiment", sub.experiment_name)
+        display = sub.display_name or name
+        check_name("display_name", display)
+        TrackingService._check_tags(dict(sub.tags))
+        if sub.timeout_s is not None and sub.timeout_s <= 0:
+            raise InvalidArgument(f"limits.timeout must be a positive number of seconds; got {sub.timeout_s}")
+        for key in sub.environment_variables:
+            if not key or "=" in key or key.startswith("SHIPYARD_INTERNAL"):
+                raise InvalidArgument(f"environment variable name {key!r} is not allowed")
+        if self.secrets is not None:
+            self.secrets.check_refs(
+                ctx, sub.environment_variables.values(), "the job's environment_variables"
+            )
+        return name, display
+
+    def _check_resources(self, ctx: RequestContext, sub: JobSubmission) -> tuple[Compute, str]:
+        """The compute target, environment, data assets, runs and URLs the job names — every
+        one that is missing or unreadable reported at once, each with its field of the file."""
+        problems: list[ResourceProblem] = []
+        compute: Compute | None = None
+        env_hash = ""
+        try:
+            compute = self.computes.resolve(ctx, sub.compute)
+        except (NotFound, InvalidArgument) as exc:
+            problems.append(ResourceProblem("compute", exc))
+        try:
+            env_hash = self.environments.resolve(ctx, sub.environment).spec_hash
+        except (NotFound, InvalidArgument) as exc:
+            problems.append(ResourceProblem("environment", exc))
+        problems.extend(self._input_problems(ctx, sub.inputs))
+        if problems:
+            raise missing_resources(problems, ctx.workspace)
+        assert compute is not None
+        return compute, env_hash
+
+    def _input_problems(self, ctx: RequestContext, inputs: Mapping[str, InputValue]) -> list[ResourceProblem]:
+        problems: list[ResourceProblem] = []
         with self.db.read() as uow:
             for key, item in inputs.items():
-                if item.kind == "run":
-                    run_id = item.value.partition("/")[0]
-                    ref = uow.runs.ref(run_id)
-                    if ref is None or ref.workspace != ctx.workspace:
-                        raise NotFound(f"input {key!r}: no run {run_id!r} in this workspace", input=key)
-                elif item.kind == "data":
-                    find_data_asset(uow, ctx.workspace, key, item.value)
+                field = f"inputs.{key}.path"
+                try:
+                    if item.kind == "run":
+                        run_id = item.value.partition("/")[0]
+                        ref = uow.runs.ref(run_id)
+                        if ref is None or ref.workspace != ctx.workspace:
+                            raise NotFound(
+                                f"input {key!r}: no run {run_id!r} in this workspace"
+                                " (`shipyard run list` shows the runs there are)",
+                                input=key,
+                            )
+                    elif item.kind == "data":
+                        asset = find_data_asset(uow, ctx.workspace, key, item.value)
+                        if not asset.content_hash:
+                            RemoteInputs.check(asset.path, f"input {key!r} (data asset {item.value})")
+                    elif item.kind == "url":
+                        RemoteInputs.check(item.value, f"input {key!r}")
+                except (NotFound, InvalidArgument) as exc:
+                    problems.append(ResourceProblem(field, exc))
+        return problems
 
     def _check_snapshots(self, sub: JobSubmission) -> None:
         """The code and uploaded inputs exist (an unknown digest is a 404 now, not a failed job
@@ -329,6 +383,30 @@ class JobService:
                 return handle.read(limit), job
         except FileNotFoundError:
             return b"", job
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceProblem:
+    """A resource a spec names that is missing (NotFound) or cannot be used (InvalidArgument);
+    ``field`` is where the file names it (``compute``, ``inputs.iris.path``)."""
+
+    field: str
+    error: NotFound | InvalidArgument
+
+
+def missing_resources(problems: list[ResourceProblem], workspace: str) -> NotFound | InvalidArgument:
+    """One error for every problem: NotFound when each is a missing resource, else
+    InvalidArgument; ``details.problems`` holds ``{field, code, message}`` for each, so a
+    client can point at the line of every field in its file."""
+    listed = [{"field": p.field, "code": p.error.code, "message": p.error.message} for p in problems]
+    if len(problems) == 1:
+        message = problems[0].error.message
+    else:
+        lines = "\n  ".join(f"{p.field}: {p.error.message}" for p in problems)
+        message = f"{len(problems)} problems with what the file names in workspace {workspace!r}:\n  {lines}"
+    if all(isinstance(p.error, NotFound) for p in problems):
+        return NotFound(message, problems=listed)
+    return InvalidArgument(message, problems=listed)
 
 
 def job_dir(jobs_dir: Path, workspace: str, name: str) -> Path:

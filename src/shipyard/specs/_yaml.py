@@ -10,6 +10,7 @@ the error's location back through those mappings to say ``job.yml line 7: unknow
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,7 @@ from shipyard.specs._yaml_reader import LineDict, load_mapping, read_text
 __all__ = [
     "LineDict",
     "LoadedText",
+    "field_line",
     "load_mapping",
     "load_spec",
     "parse_spec",
@@ -35,6 +37,10 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=BaseModel)
+
+# `<ENDPOINT_NAME>`, `< your compute name >`, `{{MODEL_VERSION}}`: values Azure's examples
+# leave for their scripts (or the reader) to fill in.
+_PLACEHOLDER = re.compile(r"<\s*[A-Za-z][A-Za-z0-9 _-]*>|\{\{\s*\w+\s*\}\}")
 
 
 def parse_spec(text: str, model: type[M], source: str = "<string>", overrides: Sequence[str] = ()) -> M:
@@ -91,6 +97,13 @@ class LoadedText:
             f"{self.source} ({set_arg})" if set_arg else f"{self.source} line {line}" if line else self.source
         )
         return InvalidSpec(f"{where}: {exc.message}", **{**exc.details, "file": self.source, "line": line})
+
+
+def field_line(data: Mapping[str, Any], field: str) -> int | None:
+    """The line of the dotted ``field`` (``inputs.iris.path``) in a file's mapping, or of the
+    nearest key above it that the file has; None for a mapping read without lines."""
+    _, line = _walk(data, tuple(field.split(".")), missing=False)
+    return line
 
 
 def spec_kind(model: type[BaseModel]) -> str:
@@ -198,4 +211,9 @@ def _describe(err: Any, keys: list[str], model: type[BaseModel]) -> str:
     if kind_of == "missing":
         return f"missing required field '{dotted}'"
     msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    value = err.get("input")
+    if isinstance(value, str) and _PLACEHOLDER.search(value):
+        msg += f" ('{value}' is a placeholder of the example: put your value there, or --set {dotted}=…)"
+    elif isinstance(value, dict) and any(isinstance(v, str) and "{{" in v for v in value):
+        msg += " ('{{…}}' is a placeholder of the example: put your value there)"
     return f"field '{dotted}': {msg}" if dotted else msg

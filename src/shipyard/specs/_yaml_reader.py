@@ -120,7 +120,12 @@ def load_mapping(text: str, source: str = "<string>") -> LineDict:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
         where = f" line {line}" if line else ""
-        raise InvalidSpec(f"{source}{where}: not valid YAML: {exc.problem}", file=source, line=line) from None
+        hint = ""
+        if line and "{{" in (text.splitlines()[line - 1 : line] or [""])[0]:
+            hint = "; '{{…}}' is a placeholder the example's script fills in: put a value there first"
+        raise InvalidSpec(
+            f"{source}{where}: not valid YAML: {exc.problem}{hint}", file=source, line=line
+        ) from None
     except yaml.YAMLError as exc:
         raise InvalidSpec(f"{source}: not valid YAML: {exc}", file=source) from None
     if not isinstance(data, LineDict):

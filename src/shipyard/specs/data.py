@@ -7,6 +7,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, field_validator
 
 from shipyard.specs._base import SpecModel, scalar_map, visible
+from shipyard.specs.cloud import DATASTORES, cloud_only
 
 __all__ = ["DataSpec"]
 
@@ -28,9 +29,13 @@ class DataSpec(SpecModel):
     @field_validator("path")
     @classmethod
     def _not_a_datastore(cls, value: str) -> str:
-        if value.startswith("azureml://datastores/"):
+        if value.startswith("azureml://") and "/datastores/" in value:
             raise ValueError(
-                "Shipyard has no datastores; use a local path or an fsspec URL (s3://…, https://…)"
+                cloud_only(
+                    f"'{value}'",
+                    DATASTORES,
+                    "give the same files as a local path or an fsspec URL (https://…, s3://…, abfs://…)",
+                )
             )
         if not value.strip():
             raise ValueError("path is empty")

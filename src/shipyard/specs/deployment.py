@@ -49,6 +49,7 @@ DEPLOYMENT_IGNORED_FIELDS: dict[str, str] = {
     "scale_settings": "instance_count workers run; there is no autoscaling",
     "model_mount_path": "the model's folder is given to the workers in AZUREML_MODEL_DIR",
     "properties": "kept with the deployment as metadata",
+    "resources": "a Kubernetes pod's CPU and memory requests and limits are not enforced",
 }
 
 _TRUE = frozenset({"true", "yes", "1"})
@@ -180,6 +181,7 @@ class OnlineDeploymentSpec(SpecModel):
     scale_settings: dict[str, Any] | None = None
     model_mount_path: str | None = None
     properties: dict[str, Any] | None = None
+    resources: dict[str, Any] | None = None  # a Kubernetes deployment's requests and limits
 
     _scalars = field_validator("tags", "environment_variables", mode="before")(scalar_map)
 

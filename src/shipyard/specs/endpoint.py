@@ -25,6 +25,7 @@ ENDPOINT_IGNORED_FIELDS: dict[str, str] = {
     "public_network_access": "the endpoint is reachable wherever the server is",
     "properties": "kept with the endpoint as metadata",
     "kind": "every endpoint is a managed online endpoint",
+    "compute": "a Kubernetes endpoint's deployments run as worker processes on the server's host",
 }
 
 
@@ -43,6 +44,7 @@ class OnlineEndpointSpec(SpecModel):
     public_network_access: str | None = None
     properties: dict[str, Any] | None = None
     kind: str | None = None
+    compute: str | None = None  # a Kubernetes online endpoint's cluster
 
     _scalars = field_validator("tags", mode="before")(scalar_map)
 

@@ -1,10 +1,11 @@
 """``env.yml`` (Azure ML CLI v2 environment shape) and the Python environment it describes.
 
 Shipyard builds environments with uv, not Docker, so what matters is the Python version and
-the pip packages: taken from ``conda_file`` (its ``python=…`` and ``pip:`` entries) and/or
-``pip_requirements`` (a requirements.txt, Shipyard's own field). ``image`` is accepted and
-recorded but never pulled; ``build`` (a Docker context) is accepted when its folder holds a
-``requirements.txt``, which is then used as the pip requirements.
+the pip packages: taken from ``conda_file`` (its ``python=…``, its conda packages under their
+PyPI names, and its ``pip:`` entries) and/or ``pip_requirements`` (a requirements.txt,
+Shipyard's own field). ``image`` is accepted and recorded but never pulled; ``build`` (a
+Docker context) is read, never built: its ``requirements.txt``, else what its Dockerfile's
+``FROM python:X.Y`` and ``pip install`` steps say.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pydantic import Field, field_validator, model_validator
 from shipyard.errors import InvalidSpec
 from shipyard.specs._base import SpecModel, StrictModel, scalar_map, visible
 from shipyard.specs._yaml_reader import load_mapping, read_text
+from shipyard.specs.conda import conda_to_pip
+from shipyard.specs.dockerfile import DockerfilePython, read_dockerfile
 
 __all__ = [
     "BuildContext",
@@ -114,7 +117,9 @@ class PythonEnvironment:
 
 
 def resolve_environment(env: EnvironmentBody, base_dir: Path) -> PythonEnvironment:
-    """Read the conda file / requirements file of ``env`` (paths relative to ``base_dir``)."""
+    """Read the conda file / requirements file / build context of ``env`` (paths relative to
+    ``base_dir``): conda packages become their PyPI names (:mod:`shipyard.specs.conda`);
+    one that is not a Python package is refused with its name."""
     notes: list[str] = []
     conda: dict[str, Any] = {}
     if isinstance(env.conda_file, dict):
@@ -122,29 +127,34 @@ def resolve_environment(env: EnvironmentBody, base_dir: Path) -> PythonEnvironme
     elif isinstance(env.conda_file, str):
         conda = _read_conda(_existing(base_dir, env.conda_file, "conda_file"))
     python, pip_deps, conda_pkgs = _split_conda(conda)
+    mapped = conda_to_pip(conda_pkgs)
+    notes.extend(mapped.notes)
+    channels = tuple(str(c) for c in conda.get("channels") or ())
+    if channels:
+        notes.append(f"conda channels ignored ({', '.join(channels)}): packages come from PyPI")
     requirements = (
         _existing(base_dir, env.pip_requirements, "pip_requirements") if env.pip_requirements else None
     )
+    built: list[str] = []
+    index_urls: list[str] = []
     if env.build is not None and requirements is None:
-        context = _existing(base_dir, env.build.path, "build.path")
-        candidate = context / "requirements.txt"
-        if not candidate.is_file():
-            raise InvalidSpec(
-                f"build.path '{env.build.path}' is a Docker context; Shipyard runs no container "
-                "engine and uses only a requirements.txt in it, which is missing",
-                field="build.path",
-            )
-        requirements = candidate
-        notes.append(f"build: the Docker context is not built; its requirements.txt ({candidate}) is used")
+        docker = _build_context(env.build, base_dir, notes)
+        python = python or docker.python
+        built.extend(docker.requirements)
+        index_urls.extend(docker.extra_index_urls)
+        for file in docker.requirement_files:
+            built.extend(_requirement_lines(file))
     if env.image:
         notes.append(
             f"image '{env.image}' is not pulled: no container engine; Python packages come from the spec"
         )
-    if conda_pkgs:
-        notes.append(f"conda packages {', '.join(conda_pkgs)} are not pip packages; uv cannot install them")
-    channels = tuple(str(c) for c in conda.get("channels") or ())
-    lines = [*pip_deps, *(_requirement_lines(requirements) if requirements else [])]
-    packages, index_urls = _split_pip_lines(lines)
+    lines = [
+        *mapped.requirements,
+        *pip_deps,
+        *built,
+        *(_requirement_lines(requirements) if requirements else []),
+    ]
+    packages, more_urls = _split_pip_lines(lines)
     return PythonEnvironment(
         python_version=python,
         pip_dependencies=tuple(pip_deps),
@@ -154,8 +164,29 @@ def resolve_environment(env: EnvironmentBody, base_dir: Path) -> PythonEnvironme
         image=env.image,
         notes=tuple(notes),
         requirements=tuple(packages),
-        extra_index_urls=tuple(index_urls),
+        extra_index_urls=tuple([*index_urls, *more_urls]),
     )
+
+
+def _build_context(build: BuildContext, base_dir: Path, notes: list[str]) -> DockerfilePython:
+    """A Docker context's Python: its requirements.txt, else what its Dockerfile installs."""
+    context = _existing(base_dir, build.path, "build.path")
+    if not context.is_dir():
+        raise InvalidSpec(f"build.path '{build.path}' is not a folder ({context})", field="build.path")
+    candidate = context / "requirements.txt"
+    if candidate.is_file():
+        notes.append(f"build: the Docker context is not built; its requirements.txt ({candidate}) is used")
+        return DockerfilePython(None, (), (), (candidate,), ())
+    dockerfile = (context / (build.dockerfile_path or "Dockerfile")).resolve()
+    if not dockerfile.is_file():
+        raise InvalidSpec(
+            f"build.path '{build.path}' has neither a requirements.txt nor a Dockerfile"
+            f" ({dockerfile}); Shipyard reads one of them for the environment's Python packages",
+            field="build.path",
+        )
+    docker = read_dockerfile(dockerfile, context)
+    notes.extend(docker.notes)
+    return docker
 
 
 def _requirement_lines(path: Path) -> list[str]:
@@ -217,7 +248,7 @@ def _split_conda(conda: dict[str, Any]) -> tuple[str | None, list[str], list[str
             m = _PYTHON.match(dep)
             if m and not dep.startswith("python-"):
                 python = m["version"]
-            elif dep.split("=")[0].strip() not in ("python", "pip"):
+            elif re.split(r"[=<>!~\s]", dep.split("::")[-1].strip())[0] not in ("python", "pip"):
                 others.append(dep)
         else:
             raise InvalidSpec(

@@ -18,6 +18,7 @@ from shipyard.specs.environment import InlineEnvironment
 from shipyard.specs.refs import parse_asset_ref
 
 __all__ = [
+    "CLOUD_ONLY_JOBS",
     "DATA_INPUT_TYPES",
     "IGNORED_FIELDS",
     "MAX_TIMEOUT_S",
@@ -34,6 +35,14 @@ __all__ = [
 #: target's timed wait (which once stopped its dispatcher for good).
 MAX_TIMEOUT_S = 365 * 24 * 3600
 
+#: Job types that only exist in the cloud, and the feature each one is.
+CLOUD_ONLY_JOBS: dict[str, str] = {
+    "spark": "Spark jobs are",
+    "finetuning": "fine-tuning of foundation models is",
+    "distillation": "distillation of foundation models (a fine-tuning job) is",
+    "import": "data import from workspace connections is",
+}
+
 DATA_INPUT_TYPES = frozenset({"uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model"})
 LiteralValue = bool | int | float | str
 
@@ -48,7 +57,8 @@ IGNORED_FIELDS: dict[str, str] = {
 
 
 class TypedInput(StrictModel):
-    """``{type, path | default, mode, optional, description}``."""
+    """``{type, path | default, mode, optional, description}``; ``type`` defaults to
+    ``uri_folder``, as in Azure ML."""
 
     type: Literal[
         "uri_file",
@@ -60,7 +70,7 @@ class TypedInput(StrictModel):
         "integer",
         "number",
         "boolean",
-    ]
+    ] = "uri_folder"
     path: str | None = None
     mode: Literal["ro_mount", "rw_mount", "download", "direct", "eval_mount", "eval_download"] | None = None
     default: LiteralValue | None = None
@@ -70,6 +80,11 @@ class TypedInput(StrictModel):
     @model_validator(mode="after")
     def _value_fits_type(self) -> TypedInput:
         if self.type in DATA_INPUT_TYPES:
+            if self.default is not None and "type" not in self.model_fields_set:
+                raise ValueError(
+                    "an input without 'type' is a uri_folder (as in Azure ML), which takes 'path';"
+                    " for a literal 'default', give its type (string, integer, number, boolean)"
+                )
             if self.default is not None:
                 raise ValueError(f"a {self.type} input takes 'path', not 'default'")
             if self.path is None and not self.optional:
@@ -171,6 +186,12 @@ class CommandJobSpec(SpecModel):
     @classmethod
     def _only_command_jobs(cls, data: Any) -> Any:
         kind = data.get("type", "command") if isinstance(data, dict) else "command"
+        if kind in CLOUD_ONLY_JOBS:
+            raise InvalidSpec(
+                f"type '{kind}': {CLOUD_ONLY_JOBS[kind]} a cloud-only feature of Azure ML;"
+                " Shipyard runs command jobs",
+                field="type",
+            )
         if kind != "command":
             raise InvalidSpec(
                 f"type '{kind}': only command jobs are read here (sweep, pipeline and automl jobs are not)",
@@ -213,14 +234,11 @@ class CommandJobSpec(SpecModel):
     @field_validator("compute")
     @classmethod
     def _compute_ref(cls, value: str | None) -> str | None:
+        # Azure's CLI takes `azureml:<name>` and a bare `<name>` alike.
         if value is None or value == "local":
             return value
         name = value.removeprefix("azureml:")
-        if (
-            not value.startswith("azureml:")
-            or not name
-            or not name.replace("-", "").replace("_", "").isalnum()
-        ):
+        if not name or not name[0].isalpha() or not name.replace("-", "").replace("_", "").isalnum():
             raise ValueError(f"'{value}' is not a compute reference; write 'local' or 'azureml:<name>'")
         return value
 

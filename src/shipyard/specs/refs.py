@@ -13,7 +13,8 @@ anything else                                         :class:`LocalPathRef` (rel
 
 Registry references are how Azure's examples name curated environments; Shipyard resolves
 them by name and label/version among its own assets and ignores the registry name.
-``azureml://datastores/…`` is refused: Shipyard has no datastores, an fsspec URL does that job.
+``azureml://datastores/…`` is refused: datastores are a cloud-only feature, an fsspec URL does
+that job. So are models in Azure's registries (``azureml://registries/azureml/models/…``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from shipyard.errors import InvalidSpec
+from shipyard.specs.cloud import DATASTORES, REGISTRY_MODELS, cloud_only
 
 __all__ = [
     "AssetRef",
@@ -101,6 +103,8 @@ def parse_asset_ref(text: str, field: str | None = None) -> AssetRef:
     m = _SHORT.match(text) or _REGISTRY.match(text)
     if m is not None:
         groups = m.groupdict()
+        if groups.get("kind") == "models":
+            raise InvalidSpec(_why_not_asset(text), field=field)
         return AssetRef(
             name=groups["name"],
             version=groups["version"],
@@ -111,10 +115,18 @@ def parse_asset_ref(text: str, field: str | None = None) -> AssetRef:
 
 
 def _why_not_asset(text: str) -> str:
-    if text.startswith("azureml://datastores/"):
-        return (
-            f"'{text}': datastores do not exist in Shipyard; "
-            "use an fsspec URL (s3://…, file://…) or a data asset (azureml:name:version)"
+    if "/datastores/" in text:
+        return cloud_only(
+            f"'{text}'",
+            DATASTORES,
+            "use an fsspec URL (https://…, s3://…, abfs://…) or a data asset (azureml:name:version)",
+        )
+    if text.startswith("azureml://registries/") and "/models/" in text:
+        return cloud_only(
+            f"'{text}'",
+            REGISTRY_MODELS,
+            "register the model in Shipyard (`shipyard model create -f`), then name it"
+            " azureml:<name>:<version>",
         )
     if text.startswith("azureml://"):
         return (

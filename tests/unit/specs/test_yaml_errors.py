@@ -135,7 +135,7 @@ def test_null_input() -> None:
     [
         ("azureml:sklearn", "has no version: write 'azureml:sklearn:<version>' or 'azureml:sklearn@latest'"),
         ("sklearn:1", "is not a valid asset reference"),
-        ("azureml://datastores/x/paths/y", "datastores do not exist in Shipyard"),
+        ("azureml://datastores/x/paths/y", "a cloud-only feature of Azure ML; use an fsspec URL"),
     ],
 )
 def test_bad_environment_reference(environment: str, expected: str) -> None:
@@ -144,10 +144,15 @@ def test_bad_environment_reference(environment: str, expected: str) -> None:
     assert expected in err.message
 
 
-@pytest.mark.parametrize("compute", ["cpu", "azureml:", "azureml:a b"])
+@pytest.mark.parametrize("compute", ["azureml:", "azureml:a b", "< your compute name >", "9-cluster"])
 def test_bad_compute(compute: str) -> None:
     err = _error(f"command: echo\ncompute: '{compute}'\n")
     assert "write 'local' or 'azureml:<name>'" in err.message
+
+
+def test_a_bare_compute_name_is_a_reference_as_in_azure() -> None:
+    job = parse_spec("command: echo\ncompute: gpu-cluster\n", CommandJobSpec)
+    assert job.compute_target == "gpu-cluster"
 
 
 def test_distribution_is_refused_with_a_reason() -> None:
@@ -210,7 +215,7 @@ def test_environment_data_and_compute_files() -> None:
     )
     assert "unknown field 'pth' under the data asset" in _error("name: d\npth: a\n", DataSpec).message
     compute = parse_spec("name: cluster\ntype: ray\naddress: http://127.0.0.1:8265\n", ComputeSpec)
-    assert compute.max_concurrent == 1
+    assert compute.target().max_concurrent == 1
     assert "a ray compute needs 'address'" in _error("name: c\ntype: ray\n", ComputeSpec).message
     assert "max_concurrent" in _error("name: c\nmax_concurrent: 0\n", ComputeSpec).message
 

@@ -15,8 +15,9 @@ from shipyard.domain.jobs import Job, JobStatus
 from shipyard.domain.redact import hide_passwords, mask_variables
 from shipyard.errors import InvalidArgument
 from shipyard.server.deps import Ctx, Services, Svc, json_response
-from shipyard.server.job_schemas import JobEventOut, JobFailureOut, JobIn, JobOut, JobPage
+from shipyard.server.job_schemas import JobCheckOut, JobEventOut, JobFailureOut, JobIn, JobOut, JobPage
 from shipyard.services.job_specs import InlineEnvironmentValues, submission_from_spec, validate_job_spec
+from shipyard.services.jobs import JobSubmission
 
 __all__ = ["job_out", "router"]
 
@@ -51,8 +52,7 @@ def job_out(job: Job, *, with_spec: bool = False, ctx: RequestContext | None = N
     )
 
 
-@router.post("", response_model=JobOut, status_code=201, summary="Submit a command job")
-def create(body: JobIn, ctx: Ctx, svc: Svc) -> object:
+def _submission(body: JobIn, *, uploads_pending: bool = False) -> JobSubmission:
     spec = validate_job_spec(body.spec, body.source)
     inline = (
         None
@@ -61,7 +61,7 @@ def create(body: JobIn, ctx: Ctx, svc: Svc) -> object:
             body.environment.python, tuple(body.environment.requirements), body.environment.image
         )
     )
-    submission = submission_from_spec(
+    return submission_from_spec(
         spec,
         source=body.source,
         code_snapshot=body.code_snapshot,
@@ -69,9 +69,27 @@ def create(body: JobIn, ctx: Ctx, svc: Svc) -> object:
         environment=inline,
         git=body.git,
         raw=body.spec,
+        uploads_pending=uploads_pending,
     )
-    job = svc.jobs.create(ctx, submission)
+
+
+@router.post("", response_model=JobOut, status_code=201, summary="Submit a command job")
+def create(body: JobIn, ctx: Ctx, svc: Svc) -> object:
+    job = svc.jobs.create(ctx, _submission(body))
     return json_response(job_out(job, with_spec=True, ctx=ctx), 201)
+
+
+@router.post(
+    "/check",
+    response_model=JobCheckOut,
+    summary="Check a job file before its uploads: every missing resource at once",
+    description="Everything submitting the job would check but its code and local inputs (not"
+    " uploaded yet): the compute target, the environment, the data assets, runs and URLs it names."
+    " Every missing one is reported at once in `details.problems` ({field, code, message}).",
+)
+def check(body: JobIn, ctx: Ctx, svc: Svc) -> object:
+    svc.jobs.check(ctx, _submission(body, uploads_pending=True))
+    return json_response(JobCheckOut(ok=True))
 
 
 @router.get("", response_model=JobPage, summary="List jobs, newest first")
