@@ -266,6 +266,14 @@ def test_a_retried_mini_batch_leaves_no_duplicates_and_a_threshold_fails_the_job
     assert "error_threshold exceeded: 10 failed items (rows or files) > 5" in done.stderr  # the job's cause
     jobs = json.loads(ok(cli("batch-endpoint", "list-jobs", "-n", "scores", "-o", "json", url=url)))
     assert [j["status"] for j in jobs] == ["Failed", "Completed"]
+    # The table says which deployment scored which input (the list once dropped both).
+    table = ok(cli("batch-endpoint", "list-jobs", "-n", "scores", url=url)).splitlines()
+    assert table[0].split() == ["job", "status", "deployment", "input", "created"]
+    assert [row.split()[1:4] for row in table[2:4]] == [
+        ["Failed", "broken", "azureml:rows@latest"],
+        ["Completed", "flaky", "azureml:rows:1"],
+    ]
+    assert table[-1] == "2 jobs"
 
 
 def test_bad_input_is_refused_with_the_reason_and_creates_nothing(

@@ -21,16 +21,23 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from shipyard.cli._tables import (
+    CliTable,
+    ColumnsOption,
+    cell,
+    new_table,
+    parse_columns,
+    plural,
+    print_tables,
+)
 from shipyard.errors import PermissionDenied, ShipyardError, Unauthenticated, Unavailable
 
 if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
     from shipyard.client.client import Client
 
 __all__ = [
+    "CliTable",
+    "ColumnsOption",
     "OutputFormat",
     "OutputOption",
     "TokenOption",
@@ -38,13 +45,19 @@ __all__ = [
     "WorkspaceOption",
     "cell",
     "connect",
+    "describe_uncaught",
+    "fail",
+    "fail_on",
     "fmt_duration",
     "fmt_number",
     "fmt_time",
     "fmt_timestamp",
     "new_table",
     "now_ms",
+    "parse_columns",
     "parse_duration",
+    "plural",
+    "print_error",
     "print_json",
     "print_tables",
     "to_jsonable",
@@ -109,10 +122,6 @@ OutputOption = Annotated[
 # server restart; a person at a prompt would rather hear at once that nothing is listening.
 _CLI_RETRIES = 1
 
-# rich wraps and truncates to 80 columns when stdout is not a terminal; piped output is read
-# by grep, awk and diff, which want every value whole on one line.
-_PIPE_WIDTH = 10_000
-
 
 # -- the connection and its errors ---------------------------------------------------
 
@@ -123,40 +132,69 @@ def connect(url: str | None, workspace: str | None, token: str | None = None) ->
     else the stored credential); any :class:`ShipyardError` ends the command cleanly."""
     from shipyard.client.client import Client
 
-    client = Client(url, workspace=workspace, token=token)
+    try:
+        client = Client(url, workspace=workspace, token=token)
+    except ShipyardError as exc:  # a token that cannot be sent, say
+        fail_on(exc, url)
     client.http.retries = _CLI_RETRIES
     try:
         yield client
     except ShipyardError as exc:
-        _fail(exc, client.url)
+        fail_on(exc, client.url)
     finally:
         client.close()
 
 
-def _fail(exc: ShipyardError, url: str) -> NoReturn:
-    """``error: …`` in red on stderr and exit status 1; a traceback would only hide the message."""
-    typer.secho(f"error: {exc.message} ({exc.code})", err=True, fg="red")
+def fail(message: str, code: str = "INVALID_ARGUMENT", hint: str | None = None) -> NoReturn:
+    """``error: MESSAGE (CODE)`` in red on stderr, then ``hint: …`` (the next step) if there is
+    one, and exit status 1: how every command ends on a refusal — never with a traceback."""
+    print_error(message, code, hint)
+    raise typer.Exit(1)
+
+
+def fail_on(exc: ShipyardError, url: str | None = None) -> NoReturn:
+    """:func:`fail` with the error's own message and code, and the next step its kind calls for."""
+    fail(exc.message, exc.code, _hint(exc, url))
+
+
+def print_error(message: str, code: str, hint: str | None = None) -> None:
+    """What :func:`fail` prints, for the entry point's last resort (outside any command)."""
+    typer.secho(f"error: {message} ({code})", err=True, fg="red")
+    if hint:
+        typer.secho(f"hint: {hint}", err=True, fg="red")
+
+
+def describe_uncaught(exc: BaseException) -> tuple[str, str, str | None] | None:
+    """``(message, code, hint)`` for an error that escaped a command but is the user's to fix:
+    a refusal raised before the command connected (a file read first), or a file or folder
+    of theirs that cannot be read or written. None for anything else: a bug keeps its
+    traceback."""
+    if isinstance(exc, ShipyardError):
+        return exc.message, exc.code, _hint(exc, None)
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}", "INVALID_ARGUMENT", None
+    return None
+
+
+def _hint(exc: ShipyardError, url: str | None) -> str | None:
+    from shipyard.client._http import resolve_url
+
+    url = url or resolve_url(None)
     # The SDK raises Unavailable *from* the transport error when it got no answer at all; an
     # Unavailable relayed from a running server (say, its database is down) has no cause.
     if isinstance(exc, Unavailable) and exc.__cause__ is not None:
-        typer.secho(
-            f"hint: is a server running at {url}? Start one with `shipyard up`, "
-            "or point --url / SHIPYARD_URL at yours.",
-            err=True,
-            fg="red",
+        return (
+            f"is a server running at {url}? Start one with `shipyard up`, "
+            "or point --url / SHIPYARD_URL at yours."
         )
-    elif isinstance(exc, Unauthenticated):
-        typer.secho(
-            f"hint: sign in with `shipyard login --url {url}`, or set SHIPYARD_TOKEN.", err=True, fg="red"
+    if isinstance(exc, Unauthenticated):
+        return f"sign in with `shipyard login --url {url}`, or set SHIPYARD_TOKEN."
+    if isinstance(exc, PermissionDenied):
+        return (
+            "ask an owner of this server for a role that allows it (`shipyard role assign`);"
+            " `shipyard whoami` shows what you may do."
         )
-    elif isinstance(exc, PermissionDenied):
-        typer.secho(
-            "hint: ask an owner of this server for a role that allows it (`shipyard role assign`);"
-            " `shipyard whoami` shows what you may do.",
-            err=True,
-            fg="red",
-        )
-    raise typer.Exit(1)
+    return None
 
 
 # -- values from people ----------------------------------------------------------------
@@ -200,55 +238,6 @@ def to_jsonable(value: Any) -> Any:
 def print_json(value: Any) -> None:
     # Plain stdout, not rich: rich would wrap long lines and colour them.
     sys.stdout.write(json.dumps(to_jsonable(value), indent=2, allow_nan=False) + "\n")
-
-
-# -- tables ----------------------------------------------------------------------------
-
-
-def _console() -> Console:
-    from rich.console import Console
-
-    # markup, emoji and highlighting off: names and values are user data, and a run named
-    # "[red]x" or ":ok:" must print as typed.
-    console = Console(markup=False, emoji=False, highlight=False)
-    if not console.is_terminal:
-        console.width = _PIPE_WIDTH
-    return console
-
-
-def new_table(*headers: str, title: str | None = None, show_header: bool = True) -> Table:
-    from rich import box
-    from rich.table import Table
-
-    # A rule under the header and nothing else: no blank edge lines, no vertical bars, so that
-    # `grep`, `awk '{print $1}'` and copy-paste of an id work on the output.
-    return Table(
-        *headers,
-        title=title,
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        show_header=show_header,
-    )
-
-
-def cell(value: object, style: str = "") -> Text:
-    """A table cell; ``None`` shows as an empty cell, not as the word None."""
-    from rich.text import Text
-
-    return Text("" if value is None else str(value), style=style)
-
-
-def print_tables(*tables: Table, footer: str = "") -> None:
-    """The tables, a blank line apart, then ``footer`` (counts, hints) on its own line: as a
-    table caption it would be wrapped to the table's width."""
-    console = _console()
-    for i, table in enumerate(tables):
-        if i:
-            console.print()
-        console.print(table)
-    if footer:
-        console.print(footer, style="dim")
 
 
 # -- values for people -----------------------------------------------------------------

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,10 +24,13 @@ from shipyard.cli._output import (
     WorkspaceOption,
     cell,
     connect,
+    fail,
+    fail_on,
     fmt_timestamp,
     new_table,
     now_ms,
     parse_duration,
+    plural,
     print_json,
     print_tables,
     to_jsonable,
@@ -69,11 +72,6 @@ ScopeOption = Annotated[
 ]
 
 
-def _fail(message: str) -> NoReturn:
-    typer.secho(f"error: {message}", err=True, fg="red")
-    raise typer.Exit(1)
-
-
 def _where(workspace: str) -> str:
     return "every workspace" if workspace == "*" else f"workspace {workspace!r}"
 
@@ -85,7 +83,7 @@ def _read_text(path: Path, what: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        _fail(f"cannot read the {what} from {path}: {exc}")
+        fail(f"cannot read the {what} from {path}: {exc}")
 
 
 def _grouped(permissions: Iterable[str]) -> list[str]:
@@ -148,7 +146,7 @@ def login(
         try:
             me = client.whoami()
         except Unauthenticated as exc:
-            _fail(f"the server at {client.url} refused this token: {exc.message}")
+            fail(f"the server at {client.url} refused this token: {exc.message}", exc.code)
         path = remember(client.url, secret, me.user)
     signed = f" (token {me.token_name!r})" if me.token_name else ""
     typer.echo(f"signed in to {client.url} as {me.user}{signed}")
@@ -249,7 +247,7 @@ def user_list(
         table.add_row(
             cell(u.name, "bold"), cell(u.email), status, cell(fmt_timestamp(u.created_at)), cell(u.created_by)
         )
-    print_tables(table, footer=f"{len(users)} user(s)")
+    print_tables(table, footer=plural(len(users), "user"))
 
 
 @user_app.command("disable")
@@ -331,7 +329,7 @@ def token_list(
             cell(t.name, "bold"), cell(t.user), cell(t.kind), cell(expires, "red" if expired else ""),
             cell(fmt_timestamp(t.created_at)), cell(t.created_by),
         )  # fmt: skip
-    print_tables(table, footer=f"{len(tokens)} token(s)")
+    print_tables(table, footer=plural(len(tokens), "token"))
 
 
 @token_app.command("revoke")
@@ -426,10 +424,10 @@ def role_create(
     try:
         spec = load_spec(file, RoleSpec)
     except ShipyardError as exc:
-        _fail(f"{exc.message} ({exc.code})")
+        fail_on(exc)
     with connect(url, None, token) as client:
         role = client.roles.create(spec.name, spec.permissions, description=spec.description)
-    typer.echo(f"created role {role.name}: {len(role.expanded())} permission(s)")
+    typer.echo(f"created role {role.name}: {plural(len(role.expanded()), 'permission')}")
     typer.secho(f"next: shipyard role assign USER --role {role.name} [--workspace NAME]", dim=True)
 
 
@@ -523,7 +521,7 @@ def secret_list(
             cell(s.name, "bold"), cell(s.workspace), cell(fmt_timestamp(s.updated_at)), cell(s.updated_by),
             cell(fmt_timestamp(s.created_at)), cell(s.created_by),
         )  # fmt: skip
-    print_tables(table, footer=f"{len(secrets)} secret(s)")
+    print_tables(table, footer=plural(len(secrets), "secret"))
 
 
 @secret_app.command("delete")
@@ -587,9 +585,7 @@ def audit_list(
         print_json([_entry_json(e) for e in entries])
         return
     more = f"; --limit {limit * 10} for older ones" if len(entries) == limit else ""
-    print_tables(
-        _audit_table(entries), footer=f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}{more}"
-    )
+    print_tables(_audit_table(entries), footer=plural(len(entries), "entry", "entries") + more)
 
 
 @audit_app.command("verify")

@@ -18,6 +18,7 @@ from shipyard.cli._output import (
     connect,
     fmt_timestamp,
     new_table,
+    plural,
     print_json,
     print_tables,
 )
@@ -122,7 +123,7 @@ def endpoint_list(
     table = new_table("name", "default deployment", "description")
     for e in endpoints:
         table.add_row(cell(e.name, "bold"), cell(e.default_deployment or ""), cell(e.description))
-    print_tables(table, footer=f"{len(endpoints)} batch endpoints")
+    print_tables(table, footer=plural(len(endpoints), "batch endpoint"))
 
 
 @endpoint_app.command("delete")
@@ -195,15 +196,16 @@ def endpoint_list_jobs(
         return
     table = new_table("job", "status", "deployment", "input", "created")
     for j in jobs:
-        tags = j.spec.get("file") or {}
+        # What invoke recorded in the job's file: the deployment that scored, the data it read.
+        invoked = j.spec.get("file") or {}
         table.add_row(
             cell(j.name, "bold"),
             cell(str(j.status)),
-            cell(str(tags.get("deployment", ""))),
-            cell(str(tags.get("input", ""))),
+            cell(invoked.get("deployment")),
+            cell(invoked.get("input")),
             cell(fmt_timestamp(j.created_at)),
         )
-    print_tables(table, footer=f"{len(jobs)} jobs")
+    print_tables(table, footer=plural(len(jobs), "job"))
 
 
 # -- batch-deployment ------------------------------------------------------------------
@@ -329,7 +331,7 @@ def deployment_list(
             cell(str(d.settings.get("mini_batch_size"))),
             cell("" if d.output is None else d.output["table"]),
         )
-    print_tables(table, footer=f"{len(found)} deployments")
+    print_tables(table, footer=plural(len(found), "deployment"))
 
 
 @deployment_app.command("delete")

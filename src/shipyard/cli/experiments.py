@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from shipyard.cli._output import (
+    ColumnsOption,
     OutputFormat,
     OutputOption,
     TokenOption,
@@ -18,6 +19,8 @@ from shipyard.cli._output import (
     fmt_time,
     new_table,
     now_ms,
+    parse_columns,
+    plural,
     print_json,
     print_tables,
 )
@@ -38,19 +41,21 @@ def list_(
     view: Annotated[
         View, typer.Option(case_sensitive=False, help="Which experiments: active, deleted or all.")
     ] = View.ACTIVE,
+    columns: ColumnsOption = None,
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
     token: TokenOption = None,
 ) -> None:
     """List the experiments of a workspace."""
+    chosen = parse_columns(columns)
     with connect(url, workspace, token) as client:
         experiments = client.list_experiments(view=view.value)
     if output is OutputFormat.JSON:
         print_json(experiments)
         return
     now = now_ms()
-    table = new_table("id", "name", "stage", "created", "created by", "tags")
+    table = new_table("id", "name", "stage", "created", "created by", "tags", priority=("name", "id"))
     for exp in experiments:
         tags = ", ".join(f"{k}={v}" for k, v in sorted(exp.tags.items()))
         table.add_row(
@@ -61,4 +66,4 @@ def list_(
             cell(exp.created_by),
             cell(tags),
         )
-    print_tables(table, footer=f"{len(experiments)} experiment(s)")
+    print_tables(table, footer=plural(len(experiments), "experiment"), columns=chosen, choosable=True)

@@ -1,41 +1,53 @@
-"""Entry point of the ``shipyard`` command. Keep module-level imports light: ``--help``
-must answer in well under a second, so commands import what they need when they run
-(httpx alone costs ~0.3 s, rich's table and console ~0.1 s)."""
+"""Entry point of the ``shipyard`` command, built for a short start.
+
+A command that talks to a server must send its first request within 0.25 s of being typed
+(``benchmarks/cli_startup.py`` measures it beside the MLflow CLI), so :func:`main` builds only
+the command group that was asked for, converts option values without pydantic
+(:mod:`shipyard.cli._coerce`), and keeps httpx's own command-line tool (rich, click, pygments)
+from being imported with it. ``--help``, an unknown command and shell completion get the
+whole tree. Commands import what they need when they run (httpx ~0.04 s, rich's table and
+console ~0.1 s).
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from shipyard._version import __version__
-from shipyard.cli import (
-    access,
-    batch_endpoints,
-    computes,
-    data,
-    endpoints,
-    environments,
-    experiments,
-    init,
-    jobs,
-    models,
-    runs,
-)
 
-__all__ = ["app", "main"]
+__all__ = ["build_app", "main"]  # and ``app``, built on first use (__getattr__ below)
 
-app = typer.Typer(
-    name="shipyard",
-    help="Shipyard: experiment tracking, model registry, jobs and endpoints you host yourself.",
-    no_args_is_help=True,
-    add_completion=False,
-    # Plain click help, on purpose: Typer's rich help imports rich.markdown, markdown-it and
-    # pygments (~0.45 s, more than everything else together), and rich markup would also eat
-    # the "[env …; default …]" notes in the option help below as if they were style tags.
-    rich_markup_mode=None,
-)
+# Where each top-level group and command lives: imported only when it is part of the tree.
+_GROUPS: dict[str, tuple[str, str]] = {
+    "experiment": ("shipyard.cli.experiments", "app"),
+    "run": ("shipyard.cli.runs", "app"),
+    "model": ("shipyard.cli.models", "app"),
+    "job": ("shipyard.cli.jobs", "app"),
+    "environment": ("shipyard.cli.environments", "app"),
+    "compute": ("shipyard.cli.computes", "app"),
+    "data": ("shipyard.cli.data", "app"),
+    "online-endpoint": ("shipyard.cli.endpoints", "endpoint_app"),
+    "online-deployment": ("shipyard.cli.endpoints", "deployment_app"),
+    "batch-endpoint": ("shipyard.cli.batch_endpoints", "endpoint_app"),
+    "batch-deployment": ("shipyard.cli.batch_endpoints", "deployment_app"),
+    "init": ("shipyard.cli.init", "init"),
+    "login": ("shipyard.cli.access", "login"),
+    "logout": ("shipyard.cli.access", "logout"),
+    "whoami": ("shipyard.cli.access", "whoami"),
+    "user": ("shipyard.cli.access", "user_app"),
+    "token": ("shipyard.cli.access", "token_app"),
+    "role": ("shipyard.cli.access", "role_app"),
+    "secret": ("shipyard.cli.access", "secret_app"),
+    "audit": ("shipyard.cli.access", "audit_app"),
+}
+_HELP = "Shipyard: experiment tracking, model registry, jobs and endpoints you host yourself."
 
 
 def _version(value: bool) -> None:
@@ -44,7 +56,6 @@ def _version(value: bool) -> None:
         raise typer.Exit
 
 
-@app.callback()
 def _root(
     _version_flag: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
@@ -102,7 +113,6 @@ CorsOption = Annotated[
 ]
 
 
-@app.command()
 def up(
     host: HostOption = None,
     port: PortOption = None,
@@ -131,7 +141,6 @@ def up(
     )  # fmt: skip
 
 
-@app.command()
 def serve(
     host: HostOption = None,
     port: PortOption = None,
@@ -199,29 +208,70 @@ def _run(
         raise typer.Exit(1) from None
 
 
-# The groups are registered at import time so that ``app`` is the whole command tree (the
-# tests walk it); their modules import only typer and the error tree, so this stays cheap.
-app.add_typer(experiments.app, name="experiment")
-app.add_typer(runs.app, name="run")
-app.add_typer(models.app, name="model")
-app.add_typer(jobs.app, name="job")
-app.add_typer(environments.app, name="environment")
-app.add_typer(computes.app, name="compute")
-app.add_typer(data.app, name="data")
-app.add_typer(endpoints.endpoint_app, name="online-endpoint")
-app.add_typer(endpoints.deployment_app, name="online-deployment")
-app.add_typer(batch_endpoints.endpoint_app, name="batch-endpoint")
-app.add_typer(batch_endpoints.deployment_app, name="batch-deployment")
-app.command("init")(init.init)
-app.command("login")(access.login)
-app.command("logout")(access.logout)
-app.command("whoami")(access.whoami)
-app.add_typer(access.user_app, name="user")
-app.add_typer(access.token_app, name="token")
-app.add_typer(access.role_app, name="role")
-app.add_typer(access.secret_app, name="secret")
-app.add_typer(access.audit_app, name="audit")
+def build_app(names: Sequence[str] | None = None, *, completion: bool = True) -> typer.Typer:
+    """The command tree: every group and command, or only ``names`` (with ``up`` and
+    ``serve``, which live here). ``completion`` adds ``--install-completion`` and
+    ``--show-completion``: options of the whole tree, left out of a one-group build."""
+    root = typer.Typer(
+        name="shipyard",
+        help=_HELP,
+        no_args_is_help=True,
+        add_completion=completion,
+        # Plain click help, on purpose: Typer's rich help imports rich.markdown, markdown-it and
+        # pygments (~0.45 s, more than everything else together), and rich markup would also eat
+        # the "[env …; default …]" notes in the option help below as if they were style tags.
+        rich_markup_mode=None,
+    )
+    root.callback()(_root)
+    root.command()(up)
+    root.command()(serve)
+    for name, (module, attribute) in _GROUPS.items():
+        if names is not None and name not in names:
+            continue
+        part = getattr(importlib.import_module(module), attribute)
+        if isinstance(part, typer.Typer):
+            root.add_typer(part, name=name)
+        else:
+            root.command(name)(part)
+    return root
+
+
+def __getattr__(name: str) -> Any:
+    # ``app``, the whole tree, for the tests that walk it and for Typer's tooling; built on
+    # first use so that running one command never imports every group's module.
+    if name == "app":
+        return build_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _wanted(args: Sequence[str]) -> list[str] | None:
+    """The one group a command line needs, or None for the whole tree: help, an unknown
+    name (click suggests the closest), root options and shell completion."""
+    completing = any(key.startswith("_") and key.endswith("_COMPLETE") for key in os.environ)
+    if completing or not args or args[0] not in _GROUPS:
+        return None
+    return [args[0]]
 
 
 def main() -> None:
-    app()
+    from typer.main import get_command
+
+    from shipyard.cli._coerce import convert_without_pydantic
+
+    # httpx imports its own command-line tool (rich, click, pygments: ~50 ms) when they are
+    # installed; no shipyard command uses it, and a module set to None is never imported.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    wanted = _wanted(sys.argv[1:])
+    command = get_command(build_app(wanted, completion=wanted is None))
+    convert_without_pydantic(command)
+    run: Callable[[], Any] = command
+    try:
+        run()
+    except Exception as exc:
+        from shipyard.cli._output import describe_uncaught, print_error
+
+        described = describe_uncaught(exc)
+        if described is None:
+            raise
+        print_error(*described)
+        sys.exit(1)

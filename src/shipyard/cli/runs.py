@@ -20,13 +20,14 @@ from shipyard.cli._output import (
     fmt_timestamp,
     new_table,
     now_ms,
+    parse_columns,
+    plural,
     print_json,
     print_tables,
 )
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
+    from shipyard.cli._output import CliTable
     from shipyard.domain.tracking import Run
 
 __all__ = ["app"]
@@ -72,20 +73,31 @@ def list_(
         ),
     ] = None,
     max_results: Annotated[int, typer.Option(min=1, metavar="N", help="Show at most this many runs.")] = 100,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            metavar="NAMES",
+            show_default=False,
+            help="Comma-separated columns to show, in this order, any metric or param included,"
+            " e.g. 'name,status,metrics.acc' [default: those that fit the terminal].",
+        ),
+    ] = None,
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
     token: TokenOption = None,
 ) -> None:
     """Search the runs of an experiment."""
+    chosen = parse_columns(columns)
     with connect(url, workspace, token) as client:
         exp = client.get_experiment_by_name(experiment)
         runs = client.search_runs([exp.id], filter=filter_, order_by=order_by, max_results=max_results)
     if output is OutputFormat.JSON:
         print_json(runs)
         return
-    table, footer = _runs_table(runs, _mentioned_keys(filter_, order_by), max_results)
-    print_tables(table, footer=footer)
+    table, footer = _runs_table(runs, _mentioned_keys(filter_, order_by), max_results, chosen)
+    print_tables(table, footer=footer, columns=chosen, choosable=True)
 
 
 def _mentioned_keys(filter_: str | None, order_by: list[str] | None) -> set[str]:
@@ -103,11 +115,14 @@ def _mentioned_keys(filter_: str | None, order_by: list[str] | None) -> set[str]
     return {f"{entity}s.{key}" for entity, key in refs}
 
 
-def _key_columns(runs: list[Run], mentioned: set[str]) -> tuple[list[str], list[str]]:
+def _key_columns(
+    runs: list[Run], mentioned: set[str], chosen: list[str] | None = None
+) -> tuple[list[str], list[str]]:
     """The ``metrics.x`` / ``params.y`` columns to show, and the names of those left out.
 
     Keys the user filtered or sorted on come first; the other slots are shared between
-    metrics and params so that neither crowds the other out of the table.
+    metrics and params so that neither crowds the other out of the table. ``--columns``
+    (``chosen``) names them instead: every key it names that a run has.
     """
     # Model metrics before the sampled system/… ones: they are what a user compares runs by.
     metrics = sorted(
@@ -115,6 +130,9 @@ def _key_columns(runs: list[Run], mentioned: set[str]) -> tuple[list[str], list[
         key=lambda n: (n.startswith("metrics.system/"), n),
     )
     params = sorted({f"params.{k}" for run in runs for k in run.params})
+    if chosen is not None:
+        known = set(metrics + params)
+        return [name for name in chosen if name in known], []
     first = [name for name in metrics + params if name in mentioned][:MAX_KEY_COLUMNS]
     other_metrics = [name for name in metrics if name not in mentioned]
     other_params = [name for name in params if name not in mentioned]
@@ -142,19 +160,27 @@ def _duration(run: Run, now: int) -> str:
     return ""
 
 
-def _runs_table(runs: list[Run], mentioned: set[str], max_results: int) -> tuple[Table, str]:
+def _runs_table(
+    runs: list[Run], mentioned: set[str], max_results: int, chosen: list[str] | None = None
+) -> tuple[CliTable, str]:
     """The table and the line under it: how many runs, and which columns did not fit."""
-    shown, hidden = _key_columns(runs, mentioned)
-    notes = [f"{len(runs)} run(s)"]
+    shown, hidden = _key_columns(runs, mentioned, chosen)
+    notes = [plural(len(runs), "run")]
     if len(runs) >= max_results:
         notes.append(f"the first {max_results}: raise --max-results for more")
     if hidden:
         notes.append(
-            f"{len(hidden)} more column(s) not shown: {', '.join(hidden[:8])}"
+            f"{plural(len(hidden), 'more column')} not shown: {', '.join(hidden[:8])}"
             + (", …" if len(hidden) > 8 else "")
-            + " (see `shipyard run show RUN_ID` or --output json)"
+            + " (--columns chooses them; `shipyard run show RUN_ID` or --output json shows all)"
         )
-    table = new_table("run id", "name", "status", "started", "duration", *shown)
+    # In a narrow terminal: the run and what it was searched by first, its timing last.
+    first = [name for name in shown if name in mentioned]
+    metrics = [name for name in shown if name.startswith("metrics.") and name not in mentioned]
+    table = new_table(
+        "run id", "name", "status", "started", "duration", *shown,
+        priority=("run id", "name", *first, "status", *metrics, "started", "duration"),
+    )  # fmt: skip
     now = now_ms()
     for run in runs:
         table.add_row(

@@ -182,4 +182,5 @@ def list_jobs(
     max_results: Annotated[int, Query(ge=1, le=1000, description="At most this many jobs.")] = 100,
 ) -> object:
     jobs = svc.batch_jobs.list_jobs(ctx, name, max_results)
-    return json_response(BatchJobPage(jobs=[job_out(j) for j in jobs]))
+    # With their specs: which deployment scored which input is what a list of them is read for.
+    return json_response(BatchJobPage(jobs=[job_out(j, with_spec=True, ctx=ctx) for j in jobs]))
