@@ -33,11 +33,13 @@ if TYPE_CHECKING:
     from shipyard.client.endpoints import OnlineDeploymentOperations, OnlineEndpointOperations
     from shipyard.client.jobs import ComputeOperations, EnvironmentOperations, JobOperations
 
-__all__ = ["DEFAULT_MAX_SNAPSHOT_BYTES", "Client", "Progress"]
+__all__ = ["DEFAULT_MAX_SNAPSHOT_BYTES", "MODEL_UPLOADS_EXPERIMENT", "Client", "Progress"]
 
 _CHUNK = 1 << 20
 _HASHES_PER_QUERY = 10_000
 DEFAULT_MAX_SNAPSHOT_BYTES = 5 << 30
+#: Where :meth:`Client.register_local_model` keeps the runs that hold uploaded models' files.
+MODEL_UPLOADS_EXPERIMENT = "model-uploads"
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(bytes_done, bytes_total)`` while blobs upload or download."""
@@ -431,6 +433,40 @@ class Client:
             "tags": tags or {},
         }
         return _convert.version(self.http.request("POST", f"/api/v1/models/{_q(name)}/versions", json=body))
+
+    def register_local_model(
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        *,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        experiment: str = MODEL_UPLOADS_EXPERIMENT,
+    ) -> ModelVersion:
+        """A new version of ``name`` from a local folder (or one file), uploaded.
+
+        A version's files are a run's artifacts, so that every version has lineage: the files
+        are logged under ``model/`` by a run of ``experiment`` (made if absent) named after the
+        model, tagged with the local path, and that artifact is registered.
+        """
+        source = Path(path)
+        if not source.exists():
+            raise InvalidArgument(f"{source} does not exist")
+        experiment_id = self.get_or_create_experiment(experiment).id
+        run = self.create_run(
+            experiment_id,
+            name=f"upload {name}",
+            tags={"shipyard.model.upload.name": name, "shipyard.model.upload.path": str(source.resolve())},
+        )
+        try:
+            # One file goes inside the folder: a version is a folder either way, as in Azure.
+            self.log_artifact(run.id, source, "model/" + source.name if source.is_file() else "model")
+            version = self.register_model(name, run.id, "model", description=description, tags=tags)
+        except BaseException:
+            self.update_run(run.id, status="FAILED")
+            raise
+        self.update_run(run.id, status="FINISHED")
+        return version
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         """``version``: a number, ``"latest"`` or an alias such as ``"champion"``."""
