@@ -21,6 +21,7 @@ from shipyard.cli._output import (
     fmt_timestamp,
     new_table,
     now_ms,
+    plural,
     print_json,
     print_tables,
 )
@@ -199,7 +200,7 @@ def list_(
             cell(asset.path, "dim"),
             cell(fmt_time(asset.created_at, now)),
         )
-    print_tables(table, footer=f"{len(assets)} data asset(s)")
+    print_tables(table, footer=plural(len(assets), "data asset"))
 
 
 @app.command("show")
@@ -249,5 +250,6 @@ def download(
         asset = client.get_data_asset(name, version or "latest")
         client.download_data_asset(name, dest, asset.version, progress=progress)
     typer.echo(
-        f"downloaded {name}:{asset.version} ({asset.file_count} file(s), {_size(asset.size)}) to {dest}"
+        f"downloaded {name}:{asset.version}"
+        f" ({plural(asset.file_count or 0, 'file')}, {_size(asset.size)}) to {dest}"
     )

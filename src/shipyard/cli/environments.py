@@ -17,6 +17,7 @@ from shipyard.cli._output import (
     connect,
     fmt_timestamp,
     new_table,
+    plural,
     print_json,
     print_tables,
 )
@@ -82,7 +83,7 @@ def list_(
             cell(env.spec_hash),
             cell(fmt_timestamp(env.created_at)),
         )
-    print_tables(table, footer=f"{len(envs)} environments")
+    print_tables(table, footer=plural(len(envs), "environment"))
 
 
 @app.command("show")

@@ -20,6 +20,7 @@ from shipyard.cli._output import (
     connect,
     fmt_timestamp,
     new_table,
+    plural,
     print_json,
     print_tables,
 )
@@ -215,7 +216,7 @@ def list_(
             cell(job.display_name),
             cell("" if job.failure is None else str(job.failure.cause)),
         )
-    print_tables(table, footer=f"{len(jobs)} jobs")
+    print_tables(table, footer=plural(len(jobs), "job"))
 
 
 @app.command("cancel")
