@@ -16,6 +16,7 @@ from _measure import median
 from _report import _time
 
 GOAL = 5.0  # every issue-3 goal is a factor of 5 over MLflow's server
+HEALTH_GOAL = 1.5  # issue 11: a small call costs at most 1.5 health-check round trips
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ def client_ceilings(results: dict[str, Any]) -> list[str]:
     for key, name in (
         ("log_batch", "log_batch"),
         ("log_metric", "log_metric"),
+        ("get_run", "get_run"),
         ("search", "search_runs"),
         ("history", "get_metric_history"),
     ):
@@ -125,6 +127,13 @@ def build_rows(results: dict[str, Any]) -> list[Row]:
             goal="<= 1/5 of MLflow's",
         ),
         _row(
+            "get_run (10 params, 10 metrics)",
+            ours["get_run"],
+            anchor["get_run"],
+            rate=None,
+            goal=">= 5x MLflow's",
+        ),
+        _row(
             f"search_runs: {sizes['runs']:,} runs, filter + order, 100/page",
             ours["search"],
             anchor["search"],
@@ -139,7 +148,7 @@ def build_rows(results: dict[str, Any]) -> list[Row]:
             goal=">= 5x MLflow's",
         ),
     ]
-    keys = ["log_batch", "log_metric", "search", "history"]
+    keys = ["log_batch", "log_metric", "get_run", "search", "history"]
     rows = []
     for row, key in zip(main, keys, strict=True):
         rows.append(row)
@@ -193,14 +202,111 @@ def notes(results: dict[str, Any]) -> list[str]:
         f" MLflow {anchor['populate']['clone_equals_api_run']}",
     ]
     for side, result in (("Shipyard", ours), ("MLflow", anchor)):
-        for measure in ("log_batch", "log_metric", "search", "history"):
+        for measure in ("log_batch", "log_metric", "get_run", "search", "history"):
             reason = result[measure].get("unsupported") or result[measure].get("error")
             if reason:
                 lines.append(f"{side} {measure}: {reason}")
     lines.extend(client_ceilings(results))
+    lines.extend(floors(results))
     lines.append(
         f"client {anchor['client']} (the same for both servers); {results['date']}, {machine['cpus']} cores,"
         f" {machine['platform']}; load average {machine['load_average_before'][0]:.1f} before /"
         f" {machine['load_average_after'][0]:.1f} after; whole run {results['wall_seconds'] / 60:.1f} min"
     )
+    return lines
+
+
+# -- small calls against the health check (issue 11) -------------------------------------
+
+SMALL_HEADERS = [
+    "call",
+    "Shipyard client",
+    "÷ health",
+    "Shipyard raw",
+    "÷ health",
+    "MLflow client",
+    "÷ health",
+    "MLflow raw",
+    "÷ health",
+    "goal",
+    "met",
+]
+
+
+def _ms(result: dict[str, Any]) -> float:
+    return float(median(result["seconds"]))
+
+
+def small_rows(results: dict[str, Any]) -> list[list[str]]:
+    """Each small call beside its server's health check, through the client and raw."""
+    ours, anchor, runs = results["shipyard"], results["mlflow"], results["sizes"]["runs"]
+    if _failed(ours["health"]) or _failed(anchor["health"]):
+        return []
+    rows = []
+    for key, name, judged in (
+        ("health", "health check", False),
+        ("log_metric", "log_metric", True),
+        ("get_run", "get_run", True),
+        ("search", f"search_runs ({runs:,})", False),
+        ("bare", "bare ASGI app", False),
+    ):
+        cells, ratios = [name], []
+        for side in (ours, anchor):
+            for prefix, health in (("", "health"), ("raw_", "raw_health")):
+                seconds, base = _ms(side[prefix + key]), _ms(side[health])
+                cells += [_time(seconds), f"{seconds / base:.2f}x"]
+                if side is ours:
+                    ratios.append(seconds / base)
+        met = ("yes" if max(ratios) <= HEALTH_GOAL else "NO") if judged else ""
+        rows.append([*cells, f"<= {HEALTH_GOAL}x" if judged else "", met])
+    return rows
+
+
+def render_small(rows: list[list[str]], console: Console) -> None:
+    if not rows:
+        return
+    table = Table(
+        title="Small calls beside the health check (Shipyard /healthz, MLflow /health) on the same"
+        " connection, in turns; raw = one keep-alive http.client connection; search_runs returns"
+        " 100 runs (not a small call)"
+    )
+    for i, header in enumerate(SMALL_HEADERS):
+        table.add_column(header, justify="left" if i == 0 else "right", no_wrap=i != 0)
+    for row in rows:
+        table.add_row(*row, style="bold red" if row[-1] == "NO" else None)
+    console.print(table)
+
+
+def markdown_small(rows: list[list[str]]) -> str:
+    if not rows:
+        return ""
+    lines = ["| " + " | ".join(SMALL_HEADERS) + " |", "|" + "|".join("---" for _ in SMALL_HEADERS) + "|"]
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    return "\n".join(lines) + "\n"
+
+
+def floors(results: dict[str, Any]) -> list[str]:
+    """What no server can beat with this client: its own work per call plus one HTTP round
+    trip to an app that answers at once. MLflow's time over that floor bounds the ratio."""
+    ours, anchor = results["shipyard"], results["mlflow"]
+    if _failed(ours["bare"]) or _failed(anchor["bare"]):
+        return []
+    bare = min(_ms(ours["bare"]), _ms(anchor["bare"]))
+    lines = [
+        f"a client round trip to the bare ASGI app: {_time(bare)} (raw HTTP {_time(_ms(ours['raw_bare']))})"
+    ]
+    for key, name in (("log_metric", "log_metric"), ("get_run", "get_run"), ("search", "search_runs")):
+        if _failed(ours[key]) or _failed(anchor[key]):
+            continue
+        own = min(
+            median([t - h for t, h in zip(r["seconds"], r["http_seconds"], strict=True)])
+            for r in (ours[key], anchor[key])
+        )
+        floor = own + bare
+        lines.append(
+            f"{name}: floor {_time(floor)} (client's own work {_time(own)} + the bare round trip):"
+            f" no server can be more than {_ms(anchor[key]) / floor:.1f}x MLflow's {_time(_ms(anchor[key]))}"
+            f" with this client; Shipyard's {_time(_ms(ours[key]))} is"
+            f" {_ms(ours[key]) / floor:.2f}x the floor"
+        )
     return lines

@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/mlflow_client.py            # full run (~6 minutes on 2 cores)
     .venv/bin/python benchmarks/mlflow_client.py --quick    # 10x smaller, fewer samples
+    .venv/bin/python benchmarks/mlflow_client.py --runs 2000 --rounds 100   # issue 11's search size
 
 The client is the full ``mlflow`` of ``.venv-anchor`` (``_client_side.py``), one process per
 server, the same code both times. The servers run one after the other on free loopback
@@ -24,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,11 +36,11 @@ from typing import Any
 from rich.console import Console
 
 import shipyard
-from _client_report import build_rows, markdown, notes, render
+from _client_report import build_rows, markdown, markdown_small, notes, render, render_small, small_rows
 from _dataset import BASE_TS, metric_value
 from _measure import run_header, say
 from _ours import populate_search
-from _servers import Processes, Server, client_env, start_mlflow, start_shipyard, wait_idle
+from _servers import Processes, Server, client_env, free_port, start_mlflow, start_shipyard, wait_idle
 from shipyard import Client
 from shipyard.client._batcher import encode_batch
 
@@ -52,18 +54,24 @@ HISTORY_CHUNK = 25_000  # points per native bulk request while populating Shipya
 class Sizes:
     runs: int
     history_points: int
-    calls: int  # samples of log_metric and of log_batch
-    repeat: int  # samples of search_runs
+    calls: int  # samples of log_batch
+    rounds: int  # samples of the small calls: health, log_metric, get_run, search_runs (in turns)
     history_repeat: int  # samples of get_metric_history (~13 s each on MLflow's server)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="The mlflow client against Shipyard and mlflow server.")
     parser.add_argument("--quick", action="store_true", help="10x smaller data, fewer samples")
+    parser.add_argument("--calls", type=int, help="samples of log_batch (default 20; quick 10)")
     parser.add_argument(
-        "--calls", type=int, help="samples of log_metric and log_batch (default 20; quick 10)"
+        "--rounds",
+        type=int,
+        help="rounds of the small calls, each a sample of health, log_metric, get_run and search_runs"
+        " through the client and raw (default 60; quick 20)",
     )
-    parser.add_argument("--repeat", type=int, help="samples of search_runs (default 5; quick 3)")
+    parser.add_argument(
+        "--runs", type=int, help="runs in the searched experiment (default 10,000; quick 1,000)"
+    )
     parser.add_argument(
         "--history-repeat", type=int, help="samples of get_metric_history (default 3; quick 2)"
     )
@@ -80,10 +88,10 @@ def parse_args() -> argparse.Namespace:
 def choose_sizes(args: argparse.Namespace) -> Sizes:
     scale = 10 if args.quick else 1
     return Sizes(
-        runs=10_000 // scale,
+        runs=args.runs or 10_000 // scale,
         history_points=100_000 // scale,
         calls=args.calls or (10 if args.quick else 20),
-        repeat=args.repeat or (3 if args.quick else 5),
+        rounds=args.rounds or (20 if args.quick else 60),
         history_repeat=args.history_repeat or (2 if args.quick else 3),
     )
 
@@ -92,6 +100,25 @@ def ensure_anchor() -> None:
     if not (ANCHOR / ".anchor-installed").exists():
         say("creating .venv-anchor with the newest mlflow (once)")
         subprocess.run(["bash", str(HERE / "setup_anchor.sh")], check=True)
+
+
+def start_bare(procs: Processes, work: Path) -> str:
+    """``_bare_asgi.py`` (a constant answer, on uvicorn as ``shipyard up`` runs): what an HTTP
+    round trip costs the client when the server does nothing. Its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = procs.spawn(
+        [sys.executable, str(HERE / "_bare_asgi.py"), str(port)], log=work / "bare.log", cwd=HERE
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return url
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the bare ASGI app did not answer at {url}") from None
+            time.sleep(0.05)
 
 
 def client_side(server: Server, sizes: Sizes, extra: list[str]) -> dict[str, Any]:
@@ -103,7 +130,7 @@ def client_side(server: Server, sizes: Sizes, extra: list[str]) -> dict[str, Any
         f"--runs={sizes.runs}",
         f"--history-points={sizes.history_points}",
         f"--calls={sizes.calls}",
-        f"--repeat={sizes.repeat}",
+        f"--rounds={sizes.rounds}",
         f"--history-repeat={sizes.history_repeat}",
         *extra,
     ]
@@ -148,7 +175,9 @@ def profiled(pid: int, out: Path | None) -> Iterator[None]:
         say(f"py-spy profile of the server: {out}")
 
 
-def run_shipyard(procs: Processes, work: Path, sizes: Sizes, profile: Path | None) -> dict[str, Any]:
+def run_shipyard(
+    procs: Processes, work: Path, sizes: Sizes, profile: Path | None, bare: str
+) -> dict[str, Any]:
     home = work / "shipyard"
     server = start_shipyard(procs, sys.executable, home, work / "shipyard.log", ROOT)
     try:
@@ -164,21 +193,27 @@ def run_shipyard(procs: Processes, work: Path, sizes: Sizes, profile: Path | Non
             sdk.close()
         wait_idle(server)
         with profiled(server.proc.pid, profile and profile / "shipyard.txt"):
-            ids = [f"--search-experiment={search_exp}", f"--history-run={history_run}"]
+            ids = [
+                f"--search-experiment={search_exp}",
+                f"--history-run={history_run}",
+                "--health-path=/healthz",
+                f"--bare-url={bare}",
+            ]
             result = client_side(server, sizes, ids)
     finally:
         procs.stop(server.proc)
     return result | {"version": shipyard.__version__, "populate": populate}
 
 
-def run_mlflow(procs: Processes, work: Path, sizes: Sizes) -> dict[str, Any]:
+def run_mlflow(procs: Processes, work: Path, sizes: Sizes, bare: str) -> dict[str, Any]:
     data = work / "mlflow"
     say("starting mlflow server (SQLite backend)")
     server = start_mlflow(procs, ANCHOR / "bin" / "mlflow", data, work / "mlflow.log")
     try:
         healthy = server.seconds_to_healthy
         say(f"mlflow server healthy after {healthy:.0f} s, idle {wait_idle(server):.0f} s later")
-        return client_side(server, sizes, [f"--populate-db={data / 'mlflow.db'}"])
+        extra = [f"--populate-db={data / 'mlflow.db'}", "--health-path=/health", f"--bare-url={bare}"]
+        return client_side(server, sizes, extra)
     finally:
         procs.stop(server.proc)
 
@@ -200,10 +235,11 @@ def main() -> int:
     results: dict[str, Any] = run_header(sizes, args.quick)
     try:
         with Processes() as procs:
+            bare = start_bare(procs, work)
             say("Shipyard")
-            results["shipyard"] = run_shipyard(procs, work, sizes, args.profile)
+            results["shipyard"] = run_shipyard(procs, work, sizes, args.profile, bare)
             say("MLflow server")
-            results["mlflow"] = run_mlflow(procs, work, sizes)
+            results["mlflow"] = run_mlflow(procs, work, sizes, bare)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -213,11 +249,14 @@ def main() -> int:
     rows = build_rows(results)
     title = f"The {results['mlflow']['client']} client against Shipyard and mlflow server (medians)"
     render(rows, title, console)
+    small = small_rows(results)
+    render_small(small, console)
     lines = notes(results)
     for line in lines:
         console.print(line)
     (bench / "mlflow-client.json").write_text(json.dumps(results, indent=2))
-    (bench / "mlflow-client.md").write_text(markdown(rows) + "\n" + "\n".join(f"- {n}" for n in lines) + "\n")
+    text = markdown(rows) + "\n" + markdown_small(small) + "\n" + "\n".join(f"- {n}" for n in lines) + "\n"
+    (bench / "mlflow-client.md").write_text(text)
     console.print(f"results: {bench / 'mlflow-client.json'}, table: {bench / 'mlflow-client.md'}")
     return 0
 
