@@ -15,10 +15,14 @@ uses on the client, before anything is sent (``load_job``, ``load_deployment``, 
 environment, compute and model loaders): it *loads*, or is *refused* — "cloud-only" when
 the message names the cloud-only feature it needs (Spark, fine-tuning, Azure's model
 registries, workspaces, private networking…), "other" for everything else (the share to
-drive to zero). Kinds Shipyard does not read are counted apart: later issues (pipelines,
-sweeps, components, schedules) and cloud-only ones (workspaces, connections, datastores…).
-No server is needed: references to assets (``azureml:…``) are checked by the server at
-submission, not here.
+drive to zero; among them, files holding placeholders such as ``<ENDPOINT_NAME>`` or
+``{{MODEL_VERSION}}`` for the example's script to fill in are counted apart). A curated
+environment a file names must be one Shipyard has a built-in spec for. Kinds Shipyard does
+not read are counted apart: later issues (pipelines, sweeps, components, schedules) and
+cloud-only ones (workspaces, connections, datastores…); the cloud-only job kinds (Spark,
+fine-tuning) are given to ``load_job`` too, which must refuse them naming the feature.
+No server is needed: references to registered assets (``azureml:name:version``) are checked
+by the server at submission, not here.
 """
 
 from __future__ import annotations
@@ -221,6 +225,40 @@ def _model_loader() -> Callable[[Path], object] | None:
     return None
 
 
+#: Kinds Shipyard does not read that a user would still give to `job create -f`: it must
+#: refuse them naming the cloud-only feature.
+_TRIED_AS_JOBS = ("spark job", "fine-tuning job", "distillation job")
+
+
+def _refusal(read: dict[str, Callable[[Path], object]], kind: str, path: Path) -> str:
+    """For a cloud-only job kind, what `job create -f` says ("named" when it names the feature)."""
+    if kind not in _TRIED_AS_JOBS:
+        return ""
+    try:
+        read["command job"](path)
+    except ShipyardError as exc:
+        return "named" if "cloud-only" in exc.message else exc.message
+    return "loaded?!"
+
+
+def _check_curated(loaded: object) -> None:
+    """A curated environment a file names must be one Shipyard has a built-in spec for (the
+    server says the same at submission; registered environments cannot be checked here)."""
+    from shipyard.specs.refs import AssetRef
+
+    try:
+        from shipyard.specs.curated import curated_environment
+    except ImportError:  # a version from before curated environments: none resolves
+        curated_environment = None
+
+    env = getattr(loaded, "environment", None)
+    if not isinstance(env, AssetRef):
+        return
+    curated = env.registry == "azureml" or env.name.lower().startswith("azureml-")
+    if curated and (curated_environment is None or curated_environment(env.name) is None):
+        raise ShipyardError(f"'{env.name}' is not a curated environment Shipyard has a built-in spec for")
+
+
 def measure(root: Path) -> list[Outcome]:
     read = loaders()
     outcomes: list[Outcome] = []
@@ -231,13 +269,13 @@ def measure(root: Path) -> list[Outcome]:
         if kind is None:
             continue
         if kind not in READ:
-            outcomes.append(Outcome(path, kind, "not read", NOT_READ.get(kind, "not read")))
+            outcomes.append(Outcome(path, kind, "not read", _refusal(read, kind, path)))
             continue
         if kind not in read:
             outcomes.append(Outcome(path, kind, "other", f"`{READ[kind]}` does not exist in this version"))
             continue
         try:
-            read[kind](path)
+            _check_curated(read[kind](path))
         except ShipyardError as exc:
             status = "cloud-only" if "cloud-only" in exc.message else "other"
             outcomes.append(Outcome(path, kind, status, exc.message))
@@ -254,7 +292,13 @@ def report(outcomes: list[Outcome], root: Path, failures: bool) -> None:
         by_kind[o.kind][o.status] += 1
     print(f"Azure ML examples under {root}: {len(outcomes)} spec files")
     print()
-    print(f"{'kind Shipyard reads':24s} {'files':>5s} {'loads':>5s} {'cloud-only':>10s} {'other':>5s}  share")
+    placeholders: collections.Counter[str] = collections.Counter(
+        o.kind for o in outcomes if o.status == "other" and "placeholder" in o.message
+    )
+    print(
+        f"{'kind Shipyard reads':24s} {'files':>5s} {'loads':>5s} {'cloud-only':>10s} {'other':>5s}"
+        f" {'(placeholders)':>14s}  share"
+    )
     read_total = collections.Counter[str]()
     for kind in READ:
         counts = by_kind.get(kind, collections.Counter())
@@ -263,19 +307,26 @@ def report(outcomes: list[Outcome], root: Path, failures: bool) -> None:
         if total:
             print(
                 f"{kind:24s} {total:5d} {counts['loads']:5d} {counts['cloud-only']:10d}"
-                f" {counts['other']:5d}  {counts['loads'] / total:6.1%}"
+                f" {counts['other']:5d} {placeholders[kind]:14d}  {counts['loads'] / total:6.1%}"
             )
     total = sum(read_total.values())
     print(
         f"{'all of these':24s} {total:5d} {read_total['loads']:5d} {read_total['cloud-only']:10d}"
-        f" {read_total['other']:5d}  {read_total['loads'] / max(total, 1):6.1%}"
+        f" {read_total['other']:5d} {sum(placeholders.values()):14d}"
+        f"  {read_total['loads'] / max(total, 1):6.1%}"
     )
+    print("(placeholders: 'other' files holding <NAME> or {{NAME}} values the example's script fills in)")
     print()
     print("kinds Shipyard does not read:")
     for kind, why in NOT_READ.items():
         n = by_kind.get(kind, collections.Counter())["not read"]
-        if n:
-            print(f"  {kind:26s} {n:4d}  {why}")
+        if not n:
+            continue
+        said = ""
+        if kind in _TRIED_AS_JOBS:
+            named = sum(1 for o in outcomes if o.kind == kind and o.message == "named")
+            said = f"; `job create -f` refuses {named} of {n} naming it"
+        print(f"  {kind:26s} {n:4d}  {why}{said}")
     loads = sum(1 for o in outcomes if o.status == "loads")
     print()
     print(f"loads: {loads} of {len(outcomes)} spec files ({loads / max(len(outcomes), 1):.1%})")

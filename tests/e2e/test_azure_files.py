@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.client.client import Client
 from tests.conftest import ServerProcess
 from tests.e2e.test_jobs import run_cli
 
@@ -171,3 +172,27 @@ def test_a_job_naming_missing_things_is_refused_at_once_line_by_line(server_url:
     )
     assert f"  {job} line 6: input 'iris': no data asset 'irs@latest'" in done.stderr
     assert "(NOT_FOUND)" in done.stderr and "code:" not in done.stderr  # no "code: N files" upload line
+
+
+@slow
+def test_a_registered_model_is_an_input_by_name_and_version(server_url: str, tmp_path: Path) -> None:
+    with Client(server_url) as client:
+        run = client.create_run(client.get_or_create_experiment("models-as-inputs").id)
+        (tmp_path / "model").mkdir()
+        (tmp_path / "model" / "weights.txt").write_text("w=1")
+        client.log_artifact(run.id, tmp_path / "model", "model")
+        version = client.register_model("scorer", run.id, "model").version
+    (tmp_path / "job.yml").write_text(
+        "command: ls ${{inputs.scorer}} && cat ${{inputs.scorer}}/weights.txt\n"
+        f"inputs:\n  scorer:\n    type: custom_model\n    path: azureml:scorer:{version}\n"
+    )
+    done = run_cli("job", "create", "-f", str(tmp_path / "job.yml"), "--stream", url=server_url, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"input scorer: model scorer:{version}" in done.stdout
+    assert "weights.txt\nw=1" in done.stdout
+    (tmp_path / "job.yml").write_text(
+        "command: ls ${{inputs.scorer}}\ninputs:\n  scorer:\n    type: mlflow_model\n    path: azureml:scorer:99\n"
+    )
+    missing = run_cli("job", "create", "-f", str(tmp_path / "job.yml"), url=server_url)
+    assert missing.returncode == 1
+    assert "line 5: input 'scorer': model 'scorer' has no version 99 (`shipyard model list`" in missing.stderr

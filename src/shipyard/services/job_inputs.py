@@ -5,7 +5,8 @@ Layout under ``<home>/jobs/<workspace>/<job>/``::
     code/              the code snapshot (the process's working directory)
     code/outputs/      created empty if absent: Azure ML jobs write there (``./outputs``);
                        kept with the run afterwards, as Azure ML does
-    inputs/<name>/     a data input materialised (a uri_file input is the one file inside);
+    inputs/<name>/     a data input materialised (a uri_file input is the one file inside;
+                       a registered model: its files, as a deployment gets them);
                        a remote one (https://, s3://…) fetched there (:mod:`.job_remote`)
     outputs/<name>/    what ``${{outputs.<name>}}`` points at; kept with the run afterwards
     stream.log         what ``job stream`` follows: preparation lines, then the process's output
@@ -17,16 +18,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipyard.domain.context import Principal, RequestContext
 from shipyard.domain.data_assets import DataAsset
 from shipyard.domain.jobs import Job
 from shipyard.domain.paths import clean_relative_path, join_key
+from shipyard.domain.registry import ModelVersion
 from shipyard.errors import InvalidArgument, NotFound
+from shipyard.services.endpoint_models import ModelFiles
 from shipyard.services.job_remote import RemoteInputs
 from shipyard.services.ports import ArtifactStore, Database, UnitOfWork
+from shipyard.services.registry import RegistryService
 from shipyard.services.snapshots import SnapshotService
 from shipyard.specs.bindings import render_command
+from shipyard.specs.refs import AssetRef
 
-__all__ = ["InputResolver", "PreparedInputs", "find_data_asset"]
+__all__ = ["InputResolver", "PreparedInputs", "find_data_asset", "find_model_version"]
 
 _FILE_TYPES = frozenset({"uri_file"})
 
@@ -47,6 +53,7 @@ class InputResolver:
         self.store = store
         self.snapshots = snapshots
         self.remote = RemoteInputs(store, snapshots)
+        self.models = ModelFiles(db, store, RegistryService(db), snapshots)
 
     def prepare(self, job: Job, folder: Path, log: Callable[[Job, str], None]) -> PreparedInputs:
         code = folder / "code"
@@ -87,6 +94,9 @@ class InputResolver:
                 kind, value = "url", asset.path
             else:
                 kind, value = "snapshot", asset.content_hash
+        if kind == "model":
+            log(job, f"input {name}: model {value}")
+            return self._model(job, name, value, dest)
         if kind == "url":
             if value.startswith("file://"):
                 return value.removeprefix("file://")
@@ -98,6 +108,17 @@ class InputResolver:
         if kind == "run":
             return self._run_artifacts(job, name, value, dest, type_)
         raise InvalidArgument(f"input {name!r}: unknown kind {kind!r}")
+
+    def _model(self, job: Job, name: str, reference: str, dest: Path) -> str:
+        """A registered model version's files, as a deployment gets them (the job acts as
+        its submitter in its workspace)."""
+        ctx = RequestContext(Principal(job.created_by, authenticated=True), job.workspace)
+        version = find_model_version(self.db, ctx, name, reference)
+        ref = AssetRef(name=reference.partition(":")[0].partition("@")[0], version=str(version.version))
+        model = self.models.resolve(ctx, ref, None)
+        assert model is not None  # a reference always resolves to a version or raises
+        self.models.materialize(model, dest)
+        return str(dest)
 
     def _run_artifacts(self, job: Job, name: str, value: str, dest: Path, type_: str) -> str:
         run_id, _, path = value.partition("/")
@@ -127,6 +148,21 @@ class InputResolver:
                 raise InvalidArgument(f"input {name!r} is a uri_file but holds {len(files)} files")
             return str(dest / files[0])
         return str(dest)
+
+
+def find_model_version(db: Database, ctx: RequestContext, input_name: str, reference: str) -> ModelVersion:
+    """``name:version``, ``name@latest`` or ``name@<alias>`` of a registered model; NotFound
+    naming the input."""
+    name, sep, version = reference.partition(":")
+    if not sep:
+        name, _, version = reference.partition("@")
+    try:
+        return RegistryService(db).get_version(ctx, name, version)
+    except NotFound as exc:
+        raise NotFound(
+            f"input {input_name!r}: {exc.message} (`shipyard model list` shows those there are)",
+            input=input_name,
+        ) from None
 
 
 def find_data_asset(uow: UnitOfWork, workspace: str, input_name: str, reference: str) -> DataAsset:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.errors import InvalidSpec
-from shipyard.services.jobs import EnvironmentChoice, InputValue, JobSubmission
+from shipyard.services.jobs import EnvironmentChoice, InputKind, InputValue, JobSubmission
 from shipyard.specs import validate_spec
 from shipyard.specs.bindings import check_bindings
 from shipyard.specs.environment import InlineEnvironment
@@ -30,6 +30,8 @@ from shipyard.specs.refs import (
 )
 
 __all__ = ["InlineEnvironmentValues", "environment_choice", "submission_from_spec", "validate_job_spec"]
+
+_MODEL_TYPES = frozenset({"mlflow_model", "custom_model"})
 
 # Local paths cannot be read by the server; parse_ref needs a folder to make them absolute.
 _NO_FOLDER = Path("/nonexistent-client-folder")
@@ -110,7 +112,8 @@ def _input(
     ref = parse_ref(value.path, _NO_FOLDER, field=field)
     if isinstance(ref, AssetRef):
         spelled = f"{ref.name}:{ref.version}" if ref.version else f"{ref.name}@{ref.label}"
-        return InputValue("data", spelled, value.type)
+        kind: InputKind = "model" if value.type in _MODEL_TYPES else "data"
+        return InputValue(kind, spelled, value.type)
     if isinstance(ref, RunRef):
         return InputValue("run", f"{ref.run_id}/{ref.path}".rstrip("/"), value.type)
     if isinstance(ref, UrlRef):

@@ -35,7 +35,7 @@ from shipyard.errors import InvalidArgument, NotFound, PayloadTooLarge
 from shipyard.services._clock import now_ms
 from shipyard.services.access.secrets import SecretService
 from shipyard.services.job_assets import LOCAL_COMPUTE, ComputeService, EnvironmentService
-from shipyard.services.job_inputs import find_data_asset
+from shipyard.services.job_inputs import find_data_asset, find_model_version
 from shipyard.services.job_ports import JobControl
 from shipyard.services.job_remote import RemoteInputs
 from shipyard.services.ports import Database, UnitOfWork
@@ -51,7 +51,7 @@ __all__ = [
     "missing_resources",
 ]
 
-InputKind = Literal["literal", "snapshot", "data", "run", "url"]
+InputKind = Literal["literal", "snapshot", "data", "model", "run", "url"]
 _JOB_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 MAX_JOBS_PAGE = 1000
 
@@ -59,8 +59,9 @@ MAX_JOBS_PAGE = 1000
 @dataclass(frozen=True, slots=True)
 class InputValue:
     """One resolved job input. ``value`` by kind: literal text; a snapshot digest (local files
-    the client uploaded); ``name:version`` or ``name@label`` of a data asset; ``<run_id>/<path>``
-    of a run's artifact; an fsspec URL."""
+    the client uploaded); ``name:version`` or ``name@label`` of a data asset, or of a
+    registered model (an ``mlflow_model``/``custom_model`` input); ``<run_id>/<path>`` of a
+    run's artifact; an fsspec URL."""
 
     kind: InputKind
     value: str
@@ -282,6 +283,8 @@ class JobService:
                             RemoteInputs.check(asset.path, f"input {key!r} (data asset {item.value})")
                     elif item.kind == "url":
                         RemoteInputs.check(item.value, f"input {key!r}")
+                    elif item.kind == "model":
+                        find_model_version(self.db, ctx, key, item.value)
                 except (NotFound, InvalidArgument) as exc:
                     problems.append(ResourceProblem(field, exc))
         return problems

@@ -84,7 +84,8 @@ def create(body: JobIn, ctx: Ctx, svc: Svc) -> object:
     response_model=JobCheckOut,
     summary="Check a job file before its uploads: every missing resource at once",
     description="Everything submitting the job would check but its code and local inputs (not"
-    " uploaded yet): the compute target, the environment, the data assets, runs and URLs it names."
+    " uploaded yet): the compute target, the environment, the data assets, models, runs and URLs"
+    " it names."
     " Every missing one is reported at once in `details.problems` ({field, code, message}).",
 )
 def check(body: JobIn, ctx: Ctx, svc: Svc) -> object:
