@@ -52,7 +52,10 @@ def test_local_paths_resolve_against_the_file_folder(tmp_path: Path) -> None:
         ("azureml:ir is:1", "not a valid asset reference"),
         ("azureml:iris:", "not a valid asset reference"),
         ("azureml://datastores/ws/paths/x.csv", "needs datastores .*, a cloud-only feature of Azure ML"),
-        ("azureml://registries/azureml/models/Llama-2-7b/versions/3", "needs models from Azure ML registries"),
+        (
+            "azureml://registries/azureml/models/Llama-2-7b/versions/3",
+            "needs models from Azure ML registries",
+        ),
         ("azureml://registries/r/environments/e", "not a reference Shipyard understands"),
         ("azureml://jobs/j1/model", "expected azureml://jobs/<job>/outputs/<output>"),
         ("runs:/", "expected runs:/<run_id>/<path>"),
