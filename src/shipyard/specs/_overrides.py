@@ -83,8 +83,13 @@ def _set(data: dict[str, Any], keys: list[str], value: Any, arg: str, source: st
     if len(keys) == 2 and keys[0] in _NAMED_MAPS and last not in node:
         _unknown_named(node, keys, arg, source)
     current = node.get(last)
-    if isinstance(current, dict) and not isinstance(value, dict) and "type" in current:
-        slot = "path" if current.get("type") in _DATA_TYPES else "default"
+    if (
+        isinstance(current, dict)
+        and not isinstance(value, dict)
+        and ("type" in current or keys[0] == "inputs")
+    ):
+        # An input without `type` is a uri_folder, as in Azure ML: the value is its path.
+        slot = "path" if current.get("type", "uri_folder") in _DATA_TYPES else "default"
         current[slot] = value
     else:
         node[last] = value

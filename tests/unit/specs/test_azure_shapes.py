@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from shipyard.errors import InvalidSpec
-from shipyard.specs import CommandJobSpec, ComputeSpec, DataSpec, TypedInput, load_job, parse_spec
+from shipyard.specs import (
+    CommandJobSpec,
+    ComputeSpec,
+    DataSpec,
+    LocalPathRef,
+    TypedInput,
+    load_job,
+    parse_spec,
+)
 from shipyard.specs.deployment import OnlineDeploymentSpec
 from shipyard.specs.endpoint import OnlineEndpointSpec
 
@@ -136,6 +144,15 @@ def test_an_input_without_type_is_a_uri_folder_as_in_azure(tmp_path: Path) -> No
         InvalidSpec, match=r"line 4: input 'corpus' is a uri_folder but .*corpus\.txt is a file"
     ):
         load_job(tmp_path / "job.yml")
+
+
+def test_set_on_an_untyped_input_sets_its_path(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "job.yml").write_text("command: ls ${{inputs.corpus}}\ninputs:\n  corpus:\n    path: a\n")
+    loaded = load_job(tmp_path / "job.yml", ["inputs.corpus=b"])
+    assert loaded.inputs["corpus"].type == "uri_folder"
+    assert loaded.inputs["corpus"].ref == LocalPathRef(tmp_path.resolve() / "b")
 
 
 def test_a_default_without_type_says_to_give_its_type() -> None:
