@@ -98,7 +98,23 @@ def test_a_model_the_server_cannot_load_as_is_scores_in_its_own_built_environmen
 
     done = cli("online-deployment", "create", "-f", str(tmp_path / "blue.yml"), "--all-traffic", url=url)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "own-env/blue: Succeeded" in done.stderr, done.stderr
+    # Each stage shows as it happens, in order, before the verdict: no "Creating" then silence.
+    stages = [
+        "online deployment own-env/blue: Creating",
+        "model: downloading uploaded folder",
+        " MB in ",  # "model: N files, X MB in Y s"
+        "environment: built from the model's python_env.yaml",
+        "  uv: Resolved ",
+        "  uv: Installed ",
+        "environment: built in ",
+        "workers: starting 1 of revision",
+        "workers: 0 (pid ",
+        "ready after",
+        ": every worker is ready",
+        "online deployment own-env/blue: Succeeded",
+    ]
+    at = [done.stderr.find(stage) for stage in stages]
+    assert -1 not in at and at == sorted(at), (list(zip(stages, at, strict=True)), done.stderr)
 
     request = tmp_path / "request.json"
     request.write_text(json.dumps(ROWS))
@@ -125,3 +141,27 @@ def test_a_model_the_server_cannot_load_as_is_scores_in_its_own_built_environmen
     assert again.returncode == 0, again.stderr
     log = cli("online-deployment", "get-logs", "-n", "green", "-e", "own-env", "--lines", "5000", url=url)
     assert "environment: cached, ready at once" in log.stdout, log.stdout
+
+
+def test_requirements_uv_cannot_install_are_refused_by_create_itself(
+    served: ServerProcess, tmp_path: Path
+) -> None:
+    url = served.url
+    save_model(tmp_path / "model")
+    with (tmp_path / "model" / "requirements.txt").open("a") as f:
+        f.write("./wheels/private_lib-1.0-py3-none-any.whl\n")
+    (tmp_path / "endpoint.yml").write_text("name: refused\nauth_mode: key\n")
+    (tmp_path / "red.yml").write_text(DEPLOYMENT.format(name="red").replace("own-env", "refused"))
+    assert cli("online-endpoint", "create", "-f", str(tmp_path / "endpoint.yml"), url=url).returncode == 0
+    done = cli("online-deployment", "create", "-f", str(tmp_path / "red.yml"), url=url)
+    assert done.returncode == 1
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: model uploaded folder "), done.stderr
+    assert re.search(
+        r"requirements\.txt line \d+: './wheels/private_lib-1\.0-py3-none-any\.whl' is not a package on an"
+        r" index, which is all a model environment installs; name an environment in the deployment file"
+        r" that provides it \(INVALID_SPEC\)$",
+        error,
+    ), done.stderr
+    listed = cli("online-deployment", "list", "-e", "refused", "-o", "json", url=url)
+    assert json.loads(listed.stdout) == []  # nothing recorded

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from shipyard.services.endpoint_deployments import NO_CODE_MAX_CONCURRENT, request_settings
+from shipyard.services.endpoint_settings import NO_CODE_MAX_CONCURRENT, request_settings
 from shipyard.specs import validate_spec
 from shipyard.specs.deployment import OnlineDeploymentSpec
 

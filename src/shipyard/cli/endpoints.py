@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -254,16 +255,40 @@ def _show_deployment(d: OnlineDeployment, output: OutputFormat) -> None:
     print_tables(info)
 
 
-def _wait(client: Client, d: OnlineDeployment) -> OnlineDeployment:
+def _follow(client: Client, d: OnlineDeployment) -> OnlineDeployment:
+    """Print the deployment's preparation log as it is written (model download, environment
+    build with uv's output, workers starting and their probes) under a spinner naming the
+    current stage, until it is Succeeded or Failed."""
     from rich.console import Console
+    from rich.text import Text
 
     console = Console(stderr=True, markup=False, highlight=False)
-    with console.status(f"{d.endpoint_name}/{d.name}: {d.provisioning_state}…") as status:
-        return client.online_deployments.wait(
-            d.endpoint_name,
-            d.name,
-            on_poll=lambda now: status.update(f"{now.endpoint_name}/{now.name}: {now.provisioning_state}…"),
-        )
+    began = time.monotonic()
+    stage = ["waiting for the server to start on it"]
+
+    def status_line() -> str:
+        return f"{d.endpoint_name}/{d.name}: {stage[0]} ({time.monotonic() - began:.0f} s)"
+
+    with console.status(status_line()) as status:
+
+        def show(text: str) -> None:
+            for line in text.splitlines():
+                console.print(Text(line, style=_style(line)), soft_wrap=True)  # the terminal wraps
+                if not line.startswith(" "):
+                    stage[0] = line.split(":", 1)[0]
+            status.update(status_line())
+
+        return client.online_deployments.follow(d, show, on_poll=lambda _now: status.update(status_line()))
+
+
+def _style(line: str) -> str:
+    if line.startswith(" "):
+        return "dim"  # uv's own output
+    if line.startswith("failed:") or ": failed:" in line or ": crashed:" in line:
+        return "red"
+    if line.endswith("every worker is ready") or "ready after" in line:
+        return "green"
+    return ""
 
 
 def _outcome(d: OnlineDeployment) -> None:
@@ -291,7 +316,7 @@ def _submit(
         d = send(file, overrides, all_traffic=all_traffic, step=say)
         typer.secho(f"online deployment {d.endpoint_name}/{d.name}: {d.provisioning_state}", err=True)
         if not no_wait:
-            d = _wait(client, d)
+            d = _follow(client, d)
     if output is OutputFormat.JSON:
         print_json(d)
     if not no_wait:

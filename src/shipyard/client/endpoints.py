@@ -7,19 +7,20 @@ import builtins
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shipyard.client._deploy_files import deployment_body
-from shipyard.errors import InvalidArgument
+from shipyard.errors import InvalidArgument, NotFound
 
 if TYPE_CHECKING:
     from shipyard.client.client import Client, Progress
 
 __all__ = [
     "DEPLOYMENT_HEADER",
+    "DeploymentProgress",
     "OnlineDeployment",
     "OnlineDeploymentOperations",
     "OnlineEndpoint",
@@ -68,6 +69,24 @@ class OnlineDeployment:
     updated_at: int
     notes: list[str] = field(default_factory=list)
     spec: dict[str, Any] = field(default_factory=dict)
+    # Where following its preparation log starts (:meth:`OnlineDeploymentOperations.follow`):
+    # for an update, the log's end just before it was sent. Not a server field.
+    log_offset: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.provisioning_state in _DONE
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentProgress:
+    """A deployment's state and the lines its preparation log gained since an offset."""
+
+    provisioning_state: str
+    reason: str
+    revision: str
+    text: str
+    offset: int
 
     @property
     def done(self) -> bool:
@@ -228,7 +247,13 @@ class OnlineDeploymentOperations:
         say = step or (lambda _line: None)
         endpoint, name, body = self._body(path, overrides, all_traffic, say, progress)
         url = f"{_BASE}/{_q(endpoint)}/deployments/{_q(name)}"
-        return _deployment(self._http.request("PUT", url, json=body))
+        try:
+            # the log's end now: what bringing this revision up says comes after it
+            offset = self.progress(endpoint, name, -1).offset
+        except NotFound:
+            offset = 0  # the update is refused just below, with the reason
+        updated = _deployment(self._http.request("PUT", url, json=body))
+        return replace(updated, log_offset=offset)
 
     def get(self, endpoint_name: str, name: str) -> OnlineDeployment:
         return _deployment(self._http.request("GET", f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}"))
@@ -244,6 +269,40 @@ class OnlineDeploymentOperations:
         url = f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}/logs"
         text = self._http.request("GET", url, params={"lines": lines})
         return "" if text is None else str(text)
+
+    def progress(self, endpoint_name: str, name: str, offset: int = 0) -> DeploymentProgress:
+        """The deployment's state and its preparation log's lines since byte ``offset``
+        (-1: none, only the offset of the end)."""
+        url = f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}/progress"
+        return DeploymentProgress(**self._http.request("GET", url, params={"offset": offset}))
+
+    def follow(
+        self,
+        deployment: OnlineDeployment,
+        on_text: Callable[[str], None],
+        *,
+        poll_s: float = 0.25,
+        timeout_s: float | None = None,
+        on_poll: Callable[[DeploymentProgress], None] | None = None,
+    ) -> OnlineDeployment:
+        """Until it is Succeeded or Failed (or the time is up), hand each piece of its
+        preparation log to ``on_text`` as it is written (from ``deployment.log_offset``): the
+        model download, the environment build with uv's output, workers starting, probes."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        offset = deployment.log_offset
+        while True:
+            now = self.progress(deployment.endpoint_name, deployment.name, offset)
+            if now.text:
+                on_text(now.text)
+            offset = now.offset
+            if on_poll is not None:
+                on_poll(now)
+            if now.done and not now.text:  # finished, and every line before it read
+                return self.get(deployment.endpoint_name, deployment.name)
+            if deadline is not None and time.monotonic() > deadline:
+                return self.get(deployment.endpoint_name, deployment.name)
+            if not now.done:
+                time.sleep(poll_s)
 
     def wait(
         self,

@@ -174,6 +174,7 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("PUT", f"{_V1}/online-endpoints/{{name}}/deployments/{{deployment}}"): _r("endpoints:write"),
     ("DELETE", f"{_V1}/online-endpoints/{{name}}/deployments/{{deployment}}"): _r("endpoints:delete"),
     ("GET", f"{_V1}/online-endpoints/{{name}}/deployments/{{deployment}}/logs"): _r("endpoints:read"),
+    ("GET", f"{_V1}/online-endpoints/{{name}}/deployments/{{deployment}}/progress"): _r("endpoints:read"),
     # -- batch endpoints ---------------------------------------------------------------
     ("POST", f"{_V1}/batch-endpoints"): _r("batch-endpoints:write"),
     ("GET", f"{_V1}/batch-endpoints"): _r("batch-endpoints:read"),

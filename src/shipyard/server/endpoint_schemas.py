@@ -13,6 +13,7 @@ __all__ = [
     "DeploymentIn",
     "DeploymentOut",
     "DeploymentPage",
+    "DeploymentProgressOut",
     "EndpointIn",
     "EndpointKeys",
     "EndpointOut",
@@ -105,3 +106,15 @@ class DeploymentOut(Dto):
 
 class DeploymentPage(Dto):
     deployments: list[DeploymentOut]
+
+
+class DeploymentProgressOut(Dto):
+    provisioning_state: str = Field(description="Creating, Updating, Succeeded or Failed")
+    reason: str = Field(description="Why it Failed, in words (empty otherwise).")
+    revision: str
+    text: str = Field(
+        description="Whole lines the preparation log gained since `offset`: model download, environment"
+        " build (uv's output), workers starting and their probes. Once the state is Succeeded or Failed,"
+        " every line written before it is here."
+    )
+    offset: int = Field(description="Ask from here next.")

@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -32,7 +33,9 @@ from shipyard.errors import Conflict, InvalidSpec, NotFound, ShipyardError
 from shipyard.services._clock import now_ms
 from shipyard.services.access.process_credentials import ProcessCredentials
 from shipyard.services.endpoint_environments import model_environment, read_model_requirements
+from shipyard.services.endpoint_logs import instance_line, read_from, tail, tree
 from shipyard.services.endpoint_models import ModelFiles, ResolvedModel
+from shipyard.services.endpoint_settings import request_settings
 from shipyard.services.endpoints import EndpointService, endpoint_not_found
 from shipyard.services.environment_ports import (
     EnvironmentBuilder,
@@ -43,12 +46,18 @@ from shipyard.services.environment_ports import (
 from shipyard.services.job_assets import EnvironmentService
 from shipyard.services.job_specs import InlineEnvironmentValues, environment_choice
 from shipyard.services.ports import Database
-from shipyard.services.serving_ports import DeploymentKey, DeploymentPlan, DeploymentRuntime, Probe
+from shipyard.services.serving_ports import (
+    DeploymentKey,
+    DeploymentPlan,
+    DeploymentRuntime,
+    InstanceState,
+    Probe,
+)
 from shipyard.services.snapshots import SnapshotService
 from shipyard.specs.deployment import OnlineDeploymentSpec, RequestSettings
 from shipyard.specs.refs import AssetRef, parse_asset_ref
 
-__all__ = ["NO_CODE_MAX_CONCURRENT", "DeploymentRequest", "DeploymentService", "request_settings"]
+__all__ = ["DeploymentProgress", "DeploymentRequest", "DeploymentService"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +72,7 @@ _PLAN_KEYS = (
     "environment_variables",
 )
 _MAX_READY_WAIT_S = 900.0
+_WATCH_S = 0.2  # how often bringing workers up looks at their states, to say what changed
 _PREPARE_LOG = "deploy.log"
 # ``--all-traffic`` waiting for its revision to succeed: a file beside the preparation log
 # (holding the revision), so that a restart while Creating still routes the traffic.
@@ -80,6 +90,16 @@ class DeploymentRequest:
     code_snapshot: str | None = None
     environment: InlineEnvironmentValues | None = None
     all_traffic: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentProgress:
+    """A deployment's state and what its preparation log gained since ``offset`` was asked:
+    ``text`` (whole lines) and the ``offset`` to ask from next."""
+
+    deployment: Deployment
+    text: str
+    offset: int
 
 
 class DeploymentService:
@@ -131,9 +151,18 @@ class DeploymentService:
         """The preparation log (model, code, environment), then the workers' log."""
         self.get(ctx, endpoint, name)
         key = DeploymentKey(ctx.workspace, endpoint, name)
-        prepared = _tail(self._folder(key) / _PREPARE_LOG, lines)
+        prepared = tail(self._folder(key) / _PREPARE_LOG, lines)
         workers = "" if self.runtime is None else self.runtime.logs(key, lines)
         return prepared + workers
+
+    def progress(self, ctx: RequestContext, endpoint: str, name: str, offset: int) -> DeploymentProgress:
+        """What bringing the deployment up has said since byte ``offset`` of its preparation log
+        (-1: nothing, just the end to follow from), and its state. The state is read first:
+        once it is Succeeded or Failed, the text holds every line written before it."""
+        deployment = self.get(ctx, endpoint, name)
+        key = DeploymentKey(ctx.workspace, endpoint, name)
+        text, end = read_from(self._folder(key) / _PREPARE_LOG, offset)
+        return DeploymentProgress(deployment, text, end)
 
     # -- changing ----------------------------------------------------------------------
 
@@ -357,9 +386,9 @@ class DeploymentService:
         assert self.runtime is not None
         try:
             plan = self.prepare(key, revision, spec)
-            self._say(key, f"starting {plan.instance_count} worker(s) of revision {revision}")
+            self._say(key, f"workers: starting {plan.instance_count} of revision {revision}")
             self.runtime.apply(plan)
-            self.runtime.wait_ready(key, _ready_wait(plan.readiness))
+            self._wait_ready(key, plan)
         except Exception as exc:
             if self._closing.is_set():
                 return
@@ -378,6 +407,38 @@ class DeploymentService:
         for old in self._folder(key).iterdir():
             if old.is_dir() and old.name != revision:
                 shutil.rmtree(old, ignore_errors=True)
+
+    def _wait_ready(self, key: DeploymentKey, plan: DeploymentPlan) -> None:
+        """Wait until every worker of the plan is ready, saying in the preparation log what each
+        one does as it happens (started, loading, probes failing, crashed, ready)."""
+        assert self.runtime is not None
+        done = threading.Event()
+        watcher = threading.Thread(
+            target=self._watch_workers, args=(key, plan.revision, done), name=f"watch-{key}", daemon=True
+        )
+        watcher.start()
+        try:
+            self.runtime.wait_ready(key, _ready_wait(plan.readiness))
+        finally:
+            done.set()
+            watcher.join(5.0)
+
+    def _watch_workers(self, key: DeploymentKey, revision: str, done: threading.Event) -> None:
+        assert self.runtime is not None
+        started = time.monotonic()
+        said: dict[int, tuple[InstanceState, str, int | None]] = {}
+        while True:
+            finished = done.is_set()  # one more look after the wait ended: the last changes
+            for instance in self.runtime.instances(key):
+                now = (instance.state, instance.message, instance.pid)
+                if instance.pid is None and instance.state is InstanceState.STARTING:
+                    continue  # its process is not started yet: nothing to say
+                if instance.revision == revision and said.get(instance.index) != now:
+                    said[instance.index] = now
+                    self._say(key, instance_line(instance, time.monotonic() - started))
+            if finished:
+                return
+            done.wait(_WATCH_S)
 
     def _finish(self, key: DeploymentKey, revision: str, state: DeploymentState, reason: str) -> bool:
         with self.db.write() as uow:
@@ -414,8 +475,13 @@ class DeploymentService:
         if model is not None:
             model_dir = folder / "model"
             if not model_dir.exists():
-                self._say(key, f"model: {model}")
+                self._say(key, f"model: downloading {model}")
+                began = time.monotonic()
                 self.models.materialize(model, model_dir)
+                files, size = tree(model_dir)
+                self._say(
+                    key, f"model: {files} files, {size / 1e6:.1f} MB in {time.monotonic() - began:.1f} s"
+                )
         code_dir = None
         if spec["code"] is not None:
             code_dir = folder / "code"
@@ -477,28 +543,6 @@ class DeploymentService:
         )
 
 
-NO_CODE_MAX_CONCURRENT = 32
-"""``max_concurrent_requests_per_instance`` of a no-code deployment whose file leaves it out."""
-
-
-def request_settings(settings: RequestSettings, *, no_code: bool) -> dict[str, int]:
-    """The request settings a deployment runs with: what its file sets keeps Azure's meaning;
-    what it leaves out gets Azure's default, but for one field of no-code models.
-
-    Azure's default ``max_concurrent_requests_per_instance`` is 1: one request at a time
-    reaches a worker, right for a scoring script whose ``run()`` may not be thread-safe. A
-    no-code MLflow model is Shipyard's own code, and with one request at a time its worker can
-    never score the requests that wait together in one ``predict`` (``max_batch_size``): on
-    the benchmark's scikit-learn model 1 gave 130 req/s at 8 clients and 95 at 32, falling
-    as load rose. So a no-code deployment that does not say lets up to
-    :data:`NO_CODE_MAX_CONCURRENT` requests in flight per worker (docs/endpoints.md has the
-    measurements)."""
-    out = settings.model_dump()
-    if no_code and "max_concurrent_requests_per_instance" not in settings.model_fields_set:
-        out["max_concurrent_requests_per_instance"] = NO_CODE_MAX_CONCURRENT
-    return out
-
-
 def _worker_requirements() -> tuple[str, ...]:
     """The worker's own packages, at the server's versions: uvicorn and orjson, and uvicorn's
     fast event loop and HTTP parser where the server has them (without them the same worker
@@ -541,12 +585,3 @@ def _revision(resolved: Mapping[str, Any]) -> str:
 def _ready_wait(probe: Probe) -> float:
     """As long as Azure would keep probing before it gives up, within reason."""
     return min(probe.initial_delay + probe.period * probe.failure_threshold + 30.0, _MAX_READY_WAIT_S)
-
-
-def _tail(path: Path, lines: int) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return ""
-    kept = text.splitlines()[-lines:] if lines > 0 else []
-    return "".join(f"{line}\n" for line in kept)

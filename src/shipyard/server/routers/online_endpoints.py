@@ -16,6 +16,7 @@ from shipyard.server.endpoint_schemas import (
     DeploymentIn,
     DeploymentOut,
     DeploymentPage,
+    DeploymentProgressOut,
     EndpointIn,
     EndpointKeys,
     EndpointOut,
@@ -213,3 +214,32 @@ def deployment_logs(
 ) -> Response:
     text = svc.deployments.logs(ctx, name, deployment, lines)
     return Response(text, media_type="text/plain; charset=utf-8", headers=_NO_STORE)
+
+
+@router.get(
+    "/{name}/deployments/{deployment}/progress",
+    response_model=DeploymentProgressOut,
+    summary="Follow a deployment coming up: its state and the preparation log's lines since an offset",
+)
+def deployment_progress(
+    name: str,
+    deployment: str,
+    ctx: Ctx,
+    svc: Svc,
+    offset: Annotated[
+        int,
+        Query(
+            ge=-1, le=2**62, description="Byte offset a previous answer gave; 0 from the start, -1 the end."
+        ),
+    ] = 0,
+) -> object:
+    found = svc.deployments.progress(ctx, name, deployment, offset)
+    d = found.deployment
+    out = DeploymentProgressOut(
+        provisioning_state=str(d.state),
+        reason=d.reason,
+        revision=d.revision,
+        text=found.text,
+        offset=found.offset,
+    )
+    return Response(out.model_dump_json(), media_type="application/json", headers=_NO_STORE)
