@@ -258,7 +258,7 @@ class TrackingService:
 
     def get_run_with_io(self, ctx: RequestContext, run_id: str) -> tuple[Run, RunIO]:
         """The run and its inputs and outputs, read in one transaction (MLflow's ``runs/get``
-        answers both: one transaction instead of two is a tenth of the call)."""
+        answers both; a second transaction cost ~0.1 ms of a ~1.5 ms call)."""
         with self.db.read() as uow:
             self._ref(uow, ctx, run_id, allow_deleted=True)
             run = uow.runs.get(run_id)

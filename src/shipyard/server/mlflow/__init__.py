@@ -53,8 +53,8 @@ class _Root(APIRouter):
 
     FastAPI tries an app's routes one by one with a regular expression each (twice for the
     router that matches). Mounted in front of the native routers, the two roots cost a
-    native request two ``startswith`` calls, and an MLflow request no longer walks the
-    ~150 native routes first: ~0.15 ms of every MLflow call (measured in
+    native request two ``startswith`` calls, and an MLflow request no longer walks every
+    native route first: ~0.15 ms of every MLflow call (measured in
     docs/mlflow.md#where-the-time-of-a-small-call-goes).
     """
 
