@@ -248,10 +248,21 @@ def test_audit_verify_finds_an_edited_and_a_deleted_row(live: ServerProcess) -> 
     ok = httpx.get(f"{live.url}/api/v1/audit/verify", headers=AUTH).json()
     assert ok["ok"] and ok["entries"] > 5
     entries = httpx.get(f"{live.url}/api/v1/audit", params={"action": "jobs:create"}, headers=AUTH).json()
-    assert {(e["actor"], e["status"], e["outcome"]) for e in entries["entries"]} >= {
-        ("dana", 201, "ok"),  # the job
-        ("admin", 400, "failed"),  # the one naming another workspace's secret
-    }
+    # The job; the one naming another workspace's secret was refused by the client's check
+    # (a read) before any submission, so it left no jobs:create entry.
+    assert {(e["actor"], e["status"], e["outcome"]) for e in entries["entries"]} == {("dana", 201, "ok")}
+    refused = httpx.post(
+        f"{live.url}/api/v1/jobs",
+        json={"spec": {"command": "echo x", "environment_variables": {"X": "${{secrets.OTHER}}"}}},
+        headers={**AUTH, "Shipyard-Workspace": "team-a"},
+    )
+    assert refused.status_code == 400 and "does not have: OTHER" in refused.text
+    newest = httpx.get(f"{live.url}/api/v1/audit", params={"action": "jobs:create"}, headers=AUTH).json()
+    assert (newest["entries"][0]["actor"], newest["entries"][0]["status"]) == (
+        "admin",
+        400,
+    )  # an attempt is audited
+    ok = httpx.get(f"{live.url}/api/v1/audit/verify", headers=AUTH).json()
     import sqlite3
 
     db = sqlite3.connect(live.home / "shipyard.db")
