@@ -285,6 +285,9 @@ def test_custom_scoring_script_and_a_failing_init(
     write(tmp_path / "model" / "weights.txt", "w=3")
     done = cli("online-deployment", "update", "-f", str(good), "--set", "instance_count=2", url=url)
     assert done.returncode == 0 and "custom/good: Succeeded" in done.stderr, done.stderr
+    # The update's own progress, from where the log stood when it was sent: not the create's.
+    assert done.stderr.count("every worker is ready") == 1, done.stderr
+    assert "workers: starting 2 of revision" in done.stderr and "workers: 1 (pid " in done.stderr
     updated = client.online_deployments.get("custom", "good")
     assert updated.revision != before and updated.instance_count == 2
     assert "loaded w=3" in client.online_deployments.get_logs("custom", "good", lines=1000)
