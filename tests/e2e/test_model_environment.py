@@ -167,20 +167,25 @@ def test_requirements_uv_cannot_install_are_refused_by_create_itself(
     assert json.loads(listed.stdout) == []  # nothing recorded
 
 
-def test_progress_answers_bad_offsets_and_unknown_deployments_with_4xx(served: ServerProcess) -> None:
+def test_progress_answers_bad_offsets_and_unknown_deployments_with_4xx(
+    served: ServerProcess, tmp_path: Path
+) -> None:
     import httpx
 
     from tests.conftest import AUTH
 
+    (tmp_path / "endpoint.yml").write_text("name: progress-ep\nauth_mode: key\n")
+    assert (
+        cli("online-endpoint", "create", "-f", str(tmp_path / "endpoint.yml"), url=served.url).returncode == 0
+    )
     base = f"{served.url}/api/v1/online-endpoints"
     with httpx.Client(headers=AUTH, timeout=30) as http:
         for offset in ("-2", "ten", str(2**63)):
-            r = http.get(f"{base}/own-env/deployments/blue/progress", params={"offset": offset})
+            r = http.get(f"{base}/progress-ep/deployments/blue/progress", params={"offset": offset})
             assert r.status_code == 400, r.text
-            assert (
-                r.json()["error"]["code"] == "INVALID_ARGUMENT" and "offset" in r.json()["error"]["message"]
-            )
-        r = http.get(f"{base}/own-env/deployments/nope/progress")
-        assert r.status_code == 404 and "'nope'" in r.json()["error"]["message"]
+            error = r.json()["error"]
+            assert error["code"] == "INVALID_ARGUMENT" and "offset" in error["message"]
+        r = http.get(f"{base}/progress-ep/deployments/nope/progress")
+        assert r.status_code == 404 and "has no deployment named 'nope'" in r.json()["error"]["message"]
         r = http.get(f"{base}/nowhere/deployments/blue/progress")
         assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
