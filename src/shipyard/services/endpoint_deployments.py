@@ -5,8 +5,11 @@
 scoring script), the environment — record the deployment as ``Creating``/``Updating`` with a
 revision hash, and return. A background thread then materialises the model and the code into
 ``<home>/deployments/<workspace>/<endpoint>/<deployment>/<revision>/`` (atomically), builds the
-environment, hands a :class:`DeploymentPlan` to the runtime and waits until every worker is
-ready: ``Succeeded``, or ``Failed`` with the reason. A restart of the server re-applies every
+environment (the one the file names; for a no-code MLflow model without one, the model's own:
+:mod:`~shipyard.services.endpoint_environments`), hands a :class:`DeploymentPlan` to the
+runtime and waits until every worker is ready: ``Succeeded``, or ``Failed`` with the reason.
+Each stage is written to the deployment's preparation log as it happens — what
+:meth:`DeploymentService.progress` serves to a client following it. A restart of the server re-applies every
 ``Succeeded`` deployment (and finishes interrupted ones): :meth:`DeploymentService.recover`.
 """
 
