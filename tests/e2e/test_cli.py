@@ -266,6 +266,7 @@ def test_unknown_run_id_is_a_clean_error_naming_the_id(seeded: Seeded) -> None:
     assert "no-such-run-42" in done.stderr
     assert "NOT_FOUND" in done.stderr
     assert "Traceback" not in done.stderr
+    assert "hint: `shipyard run list -e EXPERIMENT` lists its runs' ids" in done.stderr
 
 
 @slow
@@ -274,6 +275,7 @@ def test_unknown_experiment_is_a_clean_error(seeded: Seeded) -> None:
     assert done.returncode == 1
     assert "no-such-experiment" in done.stderr
     assert "Traceback" not in done.stderr
+    assert "hint: `shipyard experiment list` lists the experiments" in done.stderr
 
 
 @slow
@@ -340,6 +342,9 @@ def test_unknown_model_is_a_clean_error(seeded: Seeded) -> None:
         assert done.returncode == 1, command
         assert "no-such-model" in done.stderr
         assert "NOT_FOUND" in done.stderr
+        assert (
+            "hint: see `shipyard model list`, and `shipyard model version list no-such-model`" in done.stderr
+        )
 
 
 # -- errors without a server -----------------------------------------------------------

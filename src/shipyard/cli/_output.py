@@ -30,7 +30,7 @@ from shipyard.cli._tables import (
     plural,
     print_tables,
 )
-from shipyard.errors import PermissionDenied, ShipyardError, Unauthenticated, Unavailable
+from shipyard.errors import NotFound, PermissionDenied, ShipyardError, Unauthenticated, Unavailable
 
 if TYPE_CHECKING:
     from shipyard.client.client import Client
@@ -127,9 +127,12 @@ _CLI_RETRIES = 1
 
 
 @contextmanager
-def connect(url: str | None, workspace: str | None, token: str | None = None) -> Iterator[Client]:
+def connect(
+    url: str | None, workspace: str | None, token: str | None = None, *, not_found: str | None = None
+) -> Iterator[Client]:
     """A :class:`Client` for one command, signed in with ``token`` (else ``SHIPYARD_TOKEN``,
-    else the stored credential); any :class:`ShipyardError` ends the command cleanly."""
+    else the stored credential); any :class:`ShipyardError` ends the command cleanly.
+    ``not_found`` is the next step to print when what the command names does not exist."""
     from shipyard.client.client import Client
 
     try:
@@ -139,6 +142,8 @@ def connect(url: str | None, workspace: str | None, token: str | None = None) ->
     client.http.retries = _CLI_RETRIES
     try:
         yield client
+    except NotFound as exc:
+        fail(exc.message, exc.code, not_found or _hint(exc, client.url))
     except ShipyardError as exc:
         fail_on(exc, client.url)
     finally:

@@ -58,6 +58,11 @@ TagOption = Annotated[
 ]
 
 
+def _look_up(name: str) -> str:
+    """The next step when a model, version or alias a command names does not exist."""
+    return f"see `shipyard model list`, and `shipyard model version list {name}` for its versions and aliases"
+
+
 def _aliases(aliases: dict[str, int]) -> str:
     return ", ".join(f"{alias}=v{version}" for alias, version in sorted(aliases.items()))
 
@@ -117,7 +122,7 @@ def show(
     token: TokenOption = None,
 ) -> None:
     """Show a registered model: its info, aliases and every version."""
-    with connect(url, workspace, token) as client:
+    with connect(url, workspace, token, not_found=_look_up(name)) as client:
         model = client.get_model(name)
         versions = client.list_model_versions(name)
     if output is OutputFormat.JSON:
@@ -188,7 +193,7 @@ def history(
     token: TokenOption = None,
 ) -> None:
     """Every change to a registered model, oldest first: who did what, and when."""
-    with connect(url, workspace, token) as client:
+    with connect(url, workspace, token, not_found=_look_up(name)) as client:
         events = client.model_history(name)
     if output is OutputFormat.JSON:
         print_json(events)
@@ -395,7 +400,7 @@ def alias_set(
 ) -> None:
     """Point an alias at a version (moving it if it pointed elsewhere); deployments name it as
     azureml:NAME@ALIAS, the mlflow client as models:/NAME@ALIAS."""
-    with connect(url, workspace, token) as client:
+    with connect(url, workspace, token, not_found=_look_up(name)) as client:
         before = client.get_model(name).aliases.get(alias)
         client.set_model_alias(name, alias, version)
     moved = "" if before in (None, version) else f" (was v{before})"
@@ -411,7 +416,7 @@ def alias_delete(
     token: TokenOption = None,
 ) -> None:
     """Remove an alias; the version it pointed at stays."""
-    with connect(url, workspace, token) as client:
+    with connect(url, workspace, token, not_found=_look_up(name)) as client:
         client.delete_model_alias(name, alias)
     typer.echo(f"{name}@{alias} deleted")
 
@@ -427,7 +432,7 @@ def version_list(
 ) -> None:
     """A model's versions, newest first, with their aliases and sources."""
     chosen = parse_columns(columns)
-    with connect(url, workspace, token) as client:
+    with connect(url, workspace, token, not_found=_look_up(name)) as client:
         versions = client.list_model_versions(name)
     if output is OutputFormat.JSON:
         print_json(sorted(versions, key=lambda v: v.version, reverse=True))
@@ -450,7 +455,7 @@ def version_show(
     token: TokenOption = None,
 ) -> None:
     """One version: its source, run, aliases, description and tags."""
-    with connect(url, workspace, token) as client:
+    with connect(url, workspace, token, not_found=_look_up(name)) as client:
         found = client.get_model_version(
             name, version.removeprefix("v") if version[1:].isdigit() else version
         )

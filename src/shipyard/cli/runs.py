@@ -90,7 +90,9 @@ def list_(
 ) -> None:
     """Search the runs of an experiment."""
     chosen = parse_columns(columns)
-    with connect(url, workspace, token) as client:
+    with connect(
+        url, workspace, token, not_found="`shipyard experiment list` lists the experiments"
+    ) as client:
         exp = client.get_experiment_by_name(experiment)
         runs = client.search_runs([exp.id], filter=filter_, order_by=order_by, max_results=max_results)
     if output is OutputFormat.JSON:
@@ -205,7 +207,9 @@ def show(
     token: TokenOption = None,
 ) -> None:
     """Show one run: its info, params, tags and metrics."""
-    with connect(url, workspace, token) as client:
+    with connect(
+        url, workspace, token, not_found="`shipyard run list -e EXPERIMENT` lists its runs' ids"
+    ) as client:
         run = client.get_run(run_id)
         experiment_name = client.get_experiment(run.experiment_id).name
     if output is OutputFormat.JSON:
