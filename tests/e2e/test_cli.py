@@ -209,6 +209,69 @@ def test_run_list_filters_orders_and_limits(seeded: Seeded) -> None:
     assert "raise --max-results" in top
 
 
+def run_in_terminal(*args: str, url: str, columns: int = 80) -> list[str]:
+    """The CLI with its stdout on a pseudo-terminal ``columns`` wide, as a user's terminal is;
+    the lines as shown, styles taken off."""
+    import fcntl
+    import pty
+    import re
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "SHIPYARD_URL")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shipyard", *args],
+        stdout=follower, stderr=subprocess.PIPE, env={**env, "SHIPYARD_URL": url, "TERM": "xterm"},
+    )  # fmt: skip
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", b"".join(chunks).decode())
+    return [line.rstrip() for line in text.replace("\r\n", "\n").splitlines()]
+
+
+@slow
+def test_run_list_fits_an_80_column_terminal_with_ids_whole(seeded: Seeded) -> None:
+    # Piped, this table is 160 columns wide; in an 80-column terminal it was once squeezed
+    # into "162…"-style ids and "FIN…" statuses.
+    lines = run_in_terminal("run", "list", "-e", "wide", url=seeded.url)
+    assert all(len(line) <= 80 for line in lines), "\n".join(lines)
+    assert lines[0].split()[:4] == ["run", "id", "name", "status"]
+    assert seeded.wide_run.id in lines[2]
+    assert "…" not in "\n".join(lines[:3])
+    # Under the table: what the width left out, then the count and the keys beyond six.
+    assert lines[3].startswith("left out to fit 80 columns:")
+    footer = next(i for i, line in enumerate(lines) if line.startswith("1 run;"))
+    assert "(--columns chooses them)" in " ".join(lines[3:footer])
+    assert "3 more columns not shown" in " ".join(lines[footer:])
+    chosen = run_in_terminal(
+        "run", "list", "-e", "wide", "--columns", "name,params.p3,metrics.recall", url=seeded.url
+    )
+    assert chosen[0].split() == ["name", "params.p3", "metrics.recall"]
+    assert chosen[2].split() == ["many-keys", "3", "NaN"]
+
+
+@slow
+def test_an_unknown_column_is_a_usage_error_naming_the_columns(seeded: Seeded) -> None:
+    done = run_cli("run", "list", "-e", "wide", "--columns", "name,metrics.nope", url=seeded.url)
+    assert done.returncode == 2
+    assert (
+        "Invalid value for --columns: no column 'metrics.nope' here; choose from: run id, name" in done.stderr
+    )
+
+
 @slow
 def test_run_list_keeps_the_table_narrow_and_names_what_it_left_out(seeded: Seeded) -> None:
     # 5 metrics (acc auc f1 loss recall) + 4 params (p0..p3) = 9 key columns; the table shows 6.
