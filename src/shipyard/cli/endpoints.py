@@ -19,6 +19,7 @@ from shipyard.cli._output import (
     connect,
     fmt_timestamp,
     new_table,
+    plural,
     print_json,
     print_tables,
 )
@@ -130,7 +131,7 @@ def endpoint_list(
             cell(_weights(e.mirror_traffic)),
             cell(e.scoring_uri),
         )
-    print_tables(table, footer=f"{len(endpoints)} endpoints")
+    print_tables(table, footer=plural(len(endpoints), "endpoint"))
 
 
 @endpoint_app.command("update")
@@ -413,7 +414,7 @@ def deployment_list(
             cell(model),
             cell(d.reason),
         )
-    print_tables(table, footer=f"{len(found)} deployments")
+    print_tables(table, footer=plural(len(found), "deployment"))
 
 
 @deployment_app.command("delete")
