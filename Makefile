@@ -50,6 +50,7 @@ openapi: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/auth.py
+	$(BIN)/python benchmarks/cli_startup.py
 
 bench-mlflow: $(STAMP)
 	$(BIN)/python benchmarks/mlflow_client.py
