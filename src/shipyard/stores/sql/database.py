@@ -24,6 +24,7 @@ from shipyard.stores.sql.data_assets import SqlDataAssetRepository
 from shipyard.stores.sql.endpoints import SqlDeploymentRepository, SqlEndpointRepository
 from shipyard.stores.sql.engine import WRITE_OPTION, build_engine
 from shipyard.stores.sql.experiments import SqlExperimentRepository, SqlWorkspaceRepository
+from shipyard.stores.sql.integrity import is_unique_violation
 from shipyard.stores.sql.jobs import SqlComputeRepository, SqlEnvironmentRepository, SqlJobRepository
 from shipyard.stores.sql.logged_models import SqlLoggedModelRepository
 from shipyard.stores.sql.metrics import SqlMetricRepository
@@ -137,6 +138,9 @@ class SqlDatabase(Database):
                 yield SqlUnitOfWork(conn)
         except IntegrityError as exc:
             # Repositories check uniqueness first; this catches the race two writers lose.
+            # Any other integrity error is a bug and propagates as one (500, logged).
+            if not is_unique_violation(exc):
+                raise
             raise AlreadyExists(f"the record already exists ({exc.orig})") from exc
         except OperationalError as exc:
             raise _unavailable(exc) from exc
