@@ -14,18 +14,21 @@ source is ``runs:/<run id>/outputs/<output>``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from shipyard.domain.context import Principal, RequestContext
 from shipyard.domain.jobs import Job
-from shipyard.errors import InvalidArgument
+from shipyard.errors import InvalidArgument, ShipyardError
 from shipyard.services.data_assets import DataAssetService
 from shipyard.services.registry import RegistryService
 from shipyard.services.snapshots import SnapshotService
 
 __all__ = ["OutputRegistrar"]
+
+log = logging.getLogger("shipyard.jobs")
 
 _MODEL_TYPES = frozenset({"mlflow_model", "custom_model"})
 
@@ -55,9 +58,16 @@ class OutputRegistrar:
                 continue
             try:
                 say(self._register_one(ctx, job, output, spec, outputs_dir / output))
-            except Exception as exc:  # noqa: BLE001 - reported in the job's log, the job stays Completed
-                message = getattr(exc, "message", str(exc))
-                say(f"output {output}: not registered as {spec['name']}: {message}")
+            except ShipyardError as exc:  # the user's to fix (a taken version, no files): said, no more
+                say(f"output {output}: not registered as {spec['name']}: {exc.message}")
+            except Exception as exc:  # the job stays Completed: its own work succeeded
+                # Not the user's mistake but ours: the job's log says what failed, and the
+                # server log keeps the traceback, which is what a fix needs.
+                log.exception("job %s: registering output %s as %s failed", job.name, output, spec["name"])
+                say(
+                    f"output {output}: not registered as {spec['name']}: {type(exc).__name__}: {exc}"
+                    " (a bug: the server log has the traceback)"
+                )
 
     def _register_one(
         self, ctx: RequestContext, job: Job, output: str, spec: dict[str, Any], folder: Path
