@@ -47,6 +47,7 @@ def mount_scoring(
 ) -> Scoring:
     metrics = ScoringMetrics()
     collector = DataCollector(store)
+    metrics.count_dropped_rows(collector.dropped)
     router = ScoringRouter(
         endpoints.routing,
         runtime,

@@ -6,8 +6,14 @@ tests, the server and ``shipyard serve`` — never mix their counts.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from shipyard.services.data_collection import DropKey
 
 __all__ = ["CONTENT_TYPE", "ScoringMetrics"]
 
@@ -40,6 +46,10 @@ class ScoringMetrics:
             registry=self.registry,
         )
 
+    def count_dropped_rows(self, source: Callable[[], Mapping[DropKey, int]]) -> None:
+        """Expose the data collector's dropped rows, read from ``source`` at each scrape."""
+        self.registry.register(_DroppedRows(source))
+
     def observe(self, endpoint: str, deployment: str, status: int, seconds: float, *, mirror: bool) -> None:
         shadow = "true" if mirror else "false"
         code = str(status)
@@ -50,3 +60,21 @@ class ScoringMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _DroppedRows(Collector):
+    """The collector keeps its own counts (it drops rows on two threads, under its lock); a
+    scrape reads them rather than mirroring every drop into a second counter."""
+
+    def __init__(self, source: Callable[[], Mapping[DropKey, int]]) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "shipyard_collected_rows_dropped",
+            "Collected scoring rows (model_inputs, model_outputs) dropped, and why.",
+            labels=["endpoint", "deployment", "collection", "reason"],
+        )
+        for labels, count in sorted(self.source().items()):
+            family.add_metric(list(labels), count)
+        yield family

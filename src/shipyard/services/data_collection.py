@@ -9,7 +9,10 @@ selects a time range by path)::
 with the columns ``request_id`` (the id every scoring response carries, which the
 feedback API refers to), ``timestamp`` (ms since the epoch), ``deployment`` and ``data``
 (the JSON body as sent or answered). Collecting never slows or fails a request: the queue
-is bounded and a full queue drops the row and counts it.
+is bounded, and a row that cannot be kept is dropped — but never silently. Every dropped row
+is counted by endpoint, deployment, collection and reason (:data:`DROP_REASONS`; ``/metrics``
+shows the counts as ``shipyard_collected_rows_dropped_total``), and the server log says how
+many were dropped, and why, once per flush rather than once per row.
 """
 
 from __future__ import annotations
@@ -19,17 +22,25 @@ import logging
 import queue
 import threading
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from shipyard.services.ports import ArtifactStore
 
-__all__ = ["COLLECTED_PREFIX", "CollectedRow", "DataCollector", "collected_key"]
+__all__ = ["COLLECTED_PREFIX", "DROP_REASONS", "CollectedRow", "DataCollector", "DropKey", "collected_key"]
 
 log = logging.getLogger("shipyard.collector")
 
 COLLECTED_PREFIX = "_collected"
+
+DROP_REASONS = ("queue_full", "write_failed", "collection_off")
+"""Why a row was dropped: requests came faster than the writer could keep up; the artifact
+store refused the write; collection cannot run on this server (pyarrow is not installed)."""
+
+DropKey = tuple[str, str, str, str]
+"""(endpoint, deployment, collection, reason) of dropped rows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +69,9 @@ class DataCollector:
         self.store = store
         self.flush_s = flush_s
         self.max_rows = max_rows
-        self.dropped = 0
+        self._drops: Counter[DropKey] = Counter()
+        self._unreported: Counter[DropKey] = Counter()
+        self._drops_lock = threading.Lock()  # rows are dropped on the event loop and the writer
         self._queue: queue.Queue[CollectedRow] = queue.Queue(maxsize=max_rows * 4)
         self._stop = threading.Event()
         self._flush_now = threading.Event()
@@ -83,11 +96,53 @@ class DataCollector:
 
     def collect(self, row: CollectedRow) -> None:
         if self._thread is None:
+            if self._drop([row], "collection_off"):
+                log.warning(
+                    "deployment %s of endpoint %s asks for data collection, but this server cannot"
+                    " collect (pip install 'shipyard[serving]'): its rows are dropped and counted",
+                    row.deployment,
+                    row.endpoint,
+                )
             return
         try:
             self._queue.put_nowait(row)
         except queue.Full:
-            self.dropped += 1
+            self._drop([row], "queue_full")
+
+    def dropped(self) -> Mapping[DropKey, int]:
+        """Rows dropped since start, by (endpoint, deployment, collection, reason)."""
+        with self._drops_lock:
+            return dict(self._drops)
+
+    @property
+    def total_dropped(self) -> int:
+        with self._drops_lock:
+            return sum(self._drops.values())
+
+    def _drop(self, rows: Iterable[CollectedRow], reason: str) -> bool:
+        """Count ``rows`` as dropped; True when this is the first drop of its kind."""
+        first = False
+        with self._drops_lock:
+            for row in rows:
+                key = (row.endpoint, row.deployment, row.collection, reason)
+                first = first or key not in self._drops
+                self._drops[key] += 1
+                if reason != "collection_off":  # said once, when first seen, not every flush
+                    self._unreported[key] += 1
+        return first
+
+    def _report(self) -> None:
+        with self._drops_lock:
+            unreported, self._unreported = self._unreported, Counter()
+        for (endpoint, deployment, collection, reason), count in sorted(unreported.items()):
+            log.warning(
+                "dropped %d collected %s rows of deployment %s of endpoint %s (%s)",
+                count,
+                collection,
+                deployment,
+                endpoint,
+                reason,
+            )
 
     def flush(self, timeout: float = 10.0) -> None:
         """Write everything queued so far (tests, shutdown)."""
@@ -111,10 +166,8 @@ class DataCollector:
             self._flush_now.clear()
             rows = self._drain()
             if rows:
-                try:
-                    self._write(rows)
-                except Exception:
-                    log.exception("writing %d collected rows failed; they are lost", len(rows))
+                self._write(rows)
+            self._report()
             if asked:
                 with self._flushed:
                     self._flushed.notify_all()
@@ -131,22 +184,29 @@ class DataCollector:
         return rows
 
     def _write(self, rows: list[CollectedRow]) -> None:
-        pa, pq = self._pyarrow
         groups: dict[str, list[CollectedRow]] = defaultdict(list)
         for row in rows:
             groups[collected_key(row, "x").rsplit("/", 1)[0]].append(row)
         for folder, group in groups.items():
-            table = pa.table(
-                {
-                    "request_id": [r.request_id for r in group],
-                    "timestamp": pa.array([r.timestamp for r in group], pa.int64()),
-                    "deployment": [r.deployment for r in group],
-                    "data": [r.data for r in group],
-                }
-            )
-            key = f"{folder}/part-{group[0].timestamp}-{uuid.uuid4().hex[:8]}.parquet"
-            with self.store.staging_file() as (staged, handle):
-                pq.write_table(table, handle)
-                handle.flush()
-                handle.close()
-                self.store.put(key, staged)
+            try:
+                self._write_part(folder, group)
+            except Exception:  # one folder's failure must not take the others' rows with it
+                log.exception("writing %d collected rows to %s failed; they are dropped", len(group), folder)
+                self._drop(group, "write_failed")
+
+    def _write_part(self, folder: str, group: list[CollectedRow]) -> None:
+        pa, pq = self._pyarrow
+        table = pa.table(
+            {
+                "request_id": [r.request_id for r in group],
+                "timestamp": pa.array([r.timestamp for r in group], pa.int64()),
+                "deployment": [r.deployment for r in group],
+                "data": [r.data for r in group],
+            }
+        )
+        key = f"{folder}/part-{group[0].timestamp}-{uuid.uuid4().hex[:8]}.parquet"
+        with self.store.staging_file() as (staged, handle):
+            pq.write_table(table, handle)
+            handle.flush()
+            handle.close()
+            self.store.put(key, staged)
