@@ -65,6 +65,8 @@ class InstanceSupervisor:
         cwd: Path,
         backoff: tuple[float, float, float],
         on_change: Callable[[], None],
+        parent_fd: int,
+        owner_dir: Path,
     ) -> None:
         self.plan = plan
         self.index = index
@@ -81,6 +83,7 @@ class InstanceSupervisor:
         self._cwd = cwd
         self._backoff_base, self._backoff_cap, self._backoff_reset = backoff
         self._on_change = on_change
+        self._parent_fd, self._owner_dir = parent_fd, owner_dir
         self.state = InstanceState.STARTING
         self.message = "starting"
         self.restarts = 0
@@ -175,6 +178,7 @@ class InstanceSupervisor:
         argv = [python, "-m", "shipyard.serving.worker", "--plan", str(self._plan_file)]
         argv += ["--index", str(self.index), "--bind", f"unix:{path}"]
         argv += ["--failure-file", str(_failure_file(path)), "--drain-s", str(_WORKER_DRAIN_S)]
+        argv += ["--parent-fd", str(self._parent_fd), "--owner-dir", str(self._owner_dir)]
         started = time.monotonic()
         try:
             popen = subprocess.Popen(
@@ -185,6 +189,7 @@ class InstanceSupervisor:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                pass_fds=(self._parent_fd,),  # the runtime's pipe: EOF when this process is gone
             )
         except OSError as exc:
             return f"could not start the worker ({python}): {exc}"

@@ -7,7 +7,9 @@ Each deployment owns a folder under ``state_dir/deployments/``::
                       N s, probe failures, drained/stopped
     plan-<gen>.json   the plan each generation of workers was started with (mode 0600)
 
-and each worker process a UNIX socket of its own in ``state_dir/sockets/`` (a private folder:
+``state_dir/owners/<nonce>/`` holds the locks that tell a live runtime and its workers from
+dead ones (``_owners.py``), and each worker process a UNIX socket of its own in
+``state_dir/sockets/`` (a private folder:
 mode 0700) — or in a fresh ``/tmp/shipyard-sock-*`` folder when ``state_dir`` is too deep for
 the 107-byte socket path limit. A restarted worker has a new socket, so a new address; the
 old socket is removed once its process is gone. A worker's address is
@@ -23,7 +25,10 @@ A plan that changes nothing but ``instance_count`` scales in place (the new revi
 is adopted); scaling down drains the highest indexes. Crashed workers are restarted with
 exponential back-off (1 s doubling to 30 s; the count resets once a worker has been Ready
 for ``backoff_reset_s``). Nothing here outlives the server: :meth:`close` stops every
-worker and the endpoint service applies the plans again on start.
+worker and the endpoint service applies the plans again on start. A server that dies
+without :meth:`close` (SIGKILL, OOM) takes its workers with it: they watch a pipe this
+process holds and stop within 2 s of its end; and a runtime kills whatever a dead one on
+the same ``state_dir`` left running before it starts a worker (``_owners.py``).
 """
 
 from __future__ import annotations
@@ -34,7 +39,6 @@ import itertools
 import logging
 import os
 import re
-import secrets
 import shutil
 import sys
 import tempfile
@@ -54,6 +58,7 @@ from shipyard.services.serving_ports import (
 )
 from shipyard.serving._deploylog import DeploymentLog
 from shipyard.serving._instance import InstanceSupervisor
+from shipyard.serving._owners import RuntimeOwner, reap_dead_owners
 from shipyard.serving._planfile import write_plan
 
 __all__ = ["LocalProcessRuntime"]
@@ -107,8 +112,15 @@ class LocalProcessRuntime(DeploymentRuntime):
         sockets.mkdir(mode=0o700, exist_ok=True)
         sockets.chmod(0o700)  # a worker socket is unauthenticated: only this user may connect
         self._sockets = sockets
-        # in socket names: a worker orphaned by a previous server never shares a path with ours
-        self._nonce = secrets.token_hex(3)
+        # Workers a killed server left behind are gone before any of ours starts: never two
+        # workers for one instance (_owners.py). The nonce is also in our socket names.
+        owners = self._dir / "owners"
+        self._owner = RuntimeOwner(owners, sockets)
+        self._nonce = self._owner.nonce
+        reap_dead_owners(owners, self._nonce)
+        # Our workers read this pipe; the kernel closes our end when this process ends, even
+        # by SIGKILL, and they stop (worker.py).
+        self._parent_r, self._parent_w = os.pipe()
         # Every worker process gets a socket path never used before: a restarted or re-added
         # worker must not rebind (and so steal) the path a draining one still answers on.
         self._socket_numbers = itertools.count(1)
@@ -198,6 +210,8 @@ class LocalProcessRuntime(DeploymentRuntime):
 
     def close(self) -> None:
         with self._cond:
+            if self._closed:
+                return
             self._closed = True
             deps = list(self._deployments.values())
             self._deployments.clear()
@@ -212,6 +226,9 @@ class LocalProcessRuntime(DeploymentRuntime):
             worker.join()
         if self._own_socket_dir:
             shutil.rmtree(self._sockets, ignore_errors=True)
+        self._owner.release()
+        os.close(self._parent_w)
+        os.close(self._parent_r)
 
     # -- inside --------------------------------------------------------------------------
 
@@ -278,6 +295,8 @@ class LocalProcessRuntime(DeploymentRuntime):
             cwd=plan.code_dir or dep.folder,
             backoff=self._backoff,
             on_change=lambda: self._settle(dep),
+            parent_fd=self._parent_r,
+            owner_dir=self._owner.folder,
         )
         dep.current[index] = worker
         worker.start()

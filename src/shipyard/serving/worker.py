@@ -8,14 +8,20 @@ answers the worker protocol (:mod:`shipyard.services.serving_ports`) with uvicor
 (httptools and uvloop when installed) until SIGTERM; in-flight requests finish first (up to
 ``--drain-s``). Output goes to stdout/stderr, which the runtime writes to the deployment's
 log. When the model cannot be loaded the reason is written to ``--failure-file`` (if
-given), the traceback to stderr, and the process exits with status 3. A worker whose parent
-(the runtime) dies stops by itself.
+given), the traceback to stderr, and the process exits with status 3.
+
+A worker started by a runtime (``--parent-fd``, ``--owner-dir``) stops within
+``_ORPHAN_GRACE_S`` of that runtime's death, and holds ``<owner-dir>/<pid>.lock`` while it
+lives so that the next runtime can tell it is still there (``_owners.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import select
+import signal
 import sys
 import threading
 import time
@@ -24,6 +30,7 @@ from pathlib import Path
 import uvicorn
 
 from shipyard.services.serving_ports import DeploymentPlan
+from shipyard.serving._owners import hold_worker_lock
 from shipyard.serving._planfile import read_plan
 from shipyard.serving.app import WorkerApp
 from shipyard.serving.scorers import MlflowScorer, Scorer, ScriptScorer
@@ -31,6 +38,8 @@ from shipyard.serving.scorers import MlflowScorer, Scorer, ScriptScorer
 __all__ = ["main", "make_scorer"]
 
 EXIT_LOAD_FAILED = 3
+EXIT_ORPHANED = 4
+_ORPHAN_GRACE_S = 2.0
 
 
 def make_scorer(plan: DeploymentPlan) -> Scorer:
@@ -43,20 +52,44 @@ def make_scorer(plan: DeploymentPlan) -> Scorer:
     return MlflowScorer(plan.model_dir)
 
 
-def _exit_with_parent(server: uvicorn.Server) -> None:
-    """Stop when the process that started this one is gone: a server that died without
-    stopping its workers must not leave them serving a socket nobody watches."""
-    parent = os.getppid()
+def _parent_gone(parent_fd: int) -> bool:
+    """True when the runtime's end of the pipe is closed (EOF is readable at once)."""
+    readable, _, _ = select.select([parent_fd], [], [], 0)
+    return bool(readable) and not os.read(parent_fd, 1)
+
+
+def _exit_with_parent(parent_fd: int, server: uvicorn.Server) -> threading.Event:
+    """Stop when the runtime that started this worker is gone, however it died.
+
+    The runtime holds the write end of a pipe whose read end is ``parent_fd``; the kernel
+    closes it when that process ends, even by SIGKILL, and the read below returns at once.
+    (Polling ``getppid()`` was what this did before: the message it printed went to the
+    dead runtime's pipe, raised ``BrokenPipeError`` and killed the watcher, so orphans
+    served on for ever.) A graceful stop is asked for first — nobody can reach this worker
+    any more, so it is quick — and after ``_ORPHAN_GRACE_S`` the process group is killed.
+    The event returned is set once the runtime is gone.
+    """
+    gone = threading.Event()
 
     def watch() -> None:
-        while not server.should_exit:
-            if os.getppid() != parent:
-                print("the runtime that started this worker is gone: stopping", file=sys.stderr, flush=True)
-                server.should_exit = True
-                return
-            time.sleep(1.0)
+        with contextlib.suppress(OSError):
+            while os.read(parent_fd, 1):
+                pass
+        gone.set()
+        server.should_exit = True
+        with contextlib.suppress(OSError):  # stderr went to the runtime too: likely broken
+            print("the runtime that started this worker is gone: stopping", file=sys.stderr, flush=True)
+        time.sleep(_ORPHAN_GRACE_S)
+        _kill_own_group()
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    return gone
+
+
+def _kill_own_group() -> None:
+    """This worker leads its process group (the runtime starts it in a session of its own):
+    whatever the scoring script started goes with it."""
+    os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bind", required=True, help="unix:/path.sock or [host:]port")
     parser.add_argument("--failure-file", type=Path)
     parser.add_argument("--drain-s", type=float, default=5.0)
+    parser.add_argument("--parent-fd", type=int, help="a pipe the runtime holds open: EOF means it is gone")
+    parser.add_argument("--owner-dir", type=Path, help="the runtime's folder, where <pid>.lock is held")
     args = parser.parse_args(argv)
+    if args.owner_dir is not None:
+        hold_worker_lock(args.owner_dir)  # before the pipe check: see hold_worker_lock
+    if args.parent_fd is not None and _parent_gone(args.parent_fd):
+        return EXIT_ORPHANED  # started as the runtime died: nobody would route to it
     plan = read_plan(args.plan)
 
     server: uvicorn.Server | None = None
@@ -103,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout_graceful_shutdown=int(max(1.0, args.drain_s)),
     )
     server = uvicorn.Server(config)
-    _exit_with_parent(server)
+    orphaned = threading.Event() if args.parent_fd is None else _exit_with_parent(args.parent_fd, server)
     print(
         f"worker {args.index} of {plan.key} (revision {plan.revision}, pid {os.getpid()}) "
         f"listening on {args.bind}",
@@ -111,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     server.run()
+    if orphaned.is_set():
+        _kill_own_group()  # now: the interpreter's exit would wait for the scoring threads
     if app.load_error:
         return EXIT_LOAD_FAILED
     print(f"worker {args.index} stopped", file=sys.stderr, flush=True)
