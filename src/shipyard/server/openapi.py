@@ -2,6 +2,8 @@
 
 ``python -m shipyard.server.openapi --write docs/openapi.json`` after changing the API;
 ``--check`` (run by ``make check`` and CI) fails when the committed document has drifted.
+Both refuse a document that lies about the server (``server/contract.py``: a dangling
+``$ref``, a binary or text answer declared as schemaless JSON, a 422 the server never sends).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.server.app import create_app
+from shipyard.server.contract import problems
 from shipyard.settings import Settings
 
 __all__ = ["document", "main", "render"]
@@ -37,7 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--write", type=Path, help="write the document to this file")
     group.add_argument("--check", type=Path, help="fail when this file differs from the live document")
     args = parser.parse_args(argv)
-    text = render()
+    spec = document()
+    found = problems(spec)
+    if found:
+        print("the OpenAPI document is wrong:", *(f"  {p}" for p in found), sep="\n", file=sys.stderr)
+        return 1
+    text = json.dumps(spec, indent=2, sort_keys=True) + "\n"
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)
         args.write.write_text(text, encoding="utf-8")

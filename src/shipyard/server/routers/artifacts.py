@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from shipyard.server.contract import BINARY_ANSWER
 from shipyard.server.deps import Ctx, Svc, json_response
 from shipyard.server.schemas import ArtifactEntryOut, ArtifactList, ArtifactOut
 
@@ -43,7 +44,12 @@ async def upload(
     return json_response(ArtifactOut(path=record.path, size=record.size, sha256=record.sha256), 201)
 
 
-@router.get("/{run_id}/artifacts/{path:path}", summary="Download one artifact file (streamed)")
+@router.get(
+    "/{run_id}/artifacts/{path:path}",
+    summary="Download one artifact file (streamed)",
+    response_class=StreamingResponse,
+    responses=BINARY_ANSWER,
+)
 async def download(run_id: str, path: str, ctx: Ctx, svc: Svc) -> StreamingResponse:
     handle, record = await run_in_threadpool(svc.artifacts.open, ctx, run_id, path)
     headers = {"X-Content-SHA256": record.sha256} if record else {}

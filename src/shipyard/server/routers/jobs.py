@@ -14,6 +14,7 @@ from shipyard.domain.context import RequestContext
 from shipyard.domain.jobs import Job, JobStatus
 from shipyard.domain.redact import hide_passwords, mask_variables
 from shipyard.errors import InvalidArgument
+from shipyard.server.contract import TEXT_ANSWER
 from shipyard.server.deps import Ctx, Services, Svc, json_response
 from shipyard.server.job_schemas import JobCheckOut, JobEventOut, JobFailureOut, JobIn, JobOut, JobPage
 from shipyard.services.job_specs import InlineEnvironmentValues, submission_from_spec, validate_job_spec
@@ -128,7 +129,7 @@ def cancel(name: str, ctx: Ctx, svc: Svc) -> object:
     "/{name}/logs",
     summary="The job's log: preparation lines, then the process's stdout and stderr",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/plain": {}}}},
+    responses=TEXT_ANSWER,
 )
 async def logs(
     name: str,

@@ -11,6 +11,7 @@ from shipyard.domain.context import RequestContext
 from shipyard.domain.endpoints import Deployment, Endpoint
 from shipyard.domain.redact import mask_variables
 from shipyard.errors import InvalidSpec
+from shipyard.server.contract import TEXT_ANSWER
 from shipyard.server.deps import Ctx, Services, Svc, json_response
 from shipyard.server.endpoint_schemas import (
     DeploymentIn,
@@ -203,7 +204,7 @@ async def delete_deployment(name: str, deployment: str, ctx: Ctx, svc: Svc) -> R
     "/{name}/deployments/{deployment}/logs",
     summary="The deployment's log: preparation, then its workers' output, restarts and why",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}}},
+    responses=TEXT_ANSWER,
 )
 def deployment_logs(
     name: str,

@@ -22,6 +22,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from shipyard._version import __version__
 from shipyard.errors import NotFound
 from shipyard.server.access import PUBLIC, SIGNED_IN, rule_for
+from shipyard.server.contract import complete
 
 __all__ = ["install_openapi", "router"]
 
@@ -41,7 +42,8 @@ def _assets_dir() -> Path:
 
 
 def install_openapi(app: FastAPI) -> None:
-    """The document says, per operation, the permission it needs and that it takes a token."""
+    """The document says, per operation, the permission it needs, that it takes a token, and
+    every status it may answer (``server/contract.py``)."""
     plain = app.openapi
 
     def with_sign_in() -> dict[str, Any]:
@@ -60,7 +62,7 @@ def install_openapi(app: FastAPI) -> None:
                         operation["description"] = (
                             f"{operation.get('description', '')}\n\nNeeds `{rule.permission}`."
                         ).strip()
-            app.openapi_schema = spec
+            app.openapi_schema = complete(spec)
         return app.openapi_schema
 
     app.openapi = with_sign_in  # type: ignore[method-assign]

@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from shipyard.domain.snapshots import SnapshotFile
+from shipyard.server.contract import BINARY_ANSWER
 from shipyard.server.data_schemas import (
     BlobOut,
     MissingBlobsIn,
@@ -57,7 +58,12 @@ async def put_blob(sha256: str, request: Request, svc: Svc) -> object:
     return json_response(BlobOut(sha256=sha256, size=size), 201)
 
 
-@router.get("/blobs/{sha256}", summary="Download a blob (streamed)")
+@router.get(
+    "/blobs/{sha256}",
+    summary="Download a blob (streamed)",
+    response_class=StreamingResponse,
+    responses=BINARY_ANSWER,
+)
 async def get_blob(sha256: str, svc: Svc) -> StreamingResponse:
     handle, size = await run_in_threadpool(svc.snapshots.open_blob, sha256)
     headers = {"X-Content-SHA256": sha256, "Content-Length": str(size)}
@@ -80,7 +86,12 @@ def get_snapshot(digest: str, svc: Svc) -> object:
     return json_response(_out(svc.snapshots.manifest(digest)))
 
 
-@router.get("/snapshots/{digest}/files/{path:path}", summary="Download one file of a snapshot")
+@router.get(
+    "/snapshots/{digest}/files/{path:path}",
+    summary="Download one file of a snapshot",
+    response_class=StreamingResponse,
+    responses=BINARY_ANSWER,
+)
 async def get_file(digest: str, path: str, svc: Svc) -> StreamingResponse:
     handle, file = await run_in_threadpool(svc.snapshots.open_file, digest, path)
     headers = {"X-Content-SHA256": file.sha256, "Content-Length": str(file.size)}
