@@ -47,6 +47,8 @@ def open_artifact_store(location: str, staging_dir: Path | None = None) -> Artif
 
 
 def open_database(url: str) -> Database:
-    from shipyard.stores.sql.database import SqlDatabase
+    """A server's metadata store; a SQLite file is first claimed for this machine (a server
+    of another machine on the same file is refused: see ``stores.sql.sqlite_host``)."""
+    from shipyard.stores.sql.sqlite_host import HostClaimedDatabase
 
-    return SqlDatabase(url)
+    return HostClaimedDatabase(url)
