@@ -125,6 +125,15 @@ class ServerProcess:
         return self.proc.returncode
 
 
+@pytest.fixture(scope="session", autouse=True)
+def spill_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the SDK keeps points a down server could not take (issue 12): the tests' own
+    folder, never the user's ``~/.local/state``; SDK subprocesses inherit it."""
+    folder = tmp_path_factory.mktemp("spill")
+    os.environ["SHIPYARD_SPILL_DIR"] = str(folder)
+    return folder
+
+
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
     started: list[ServerProcess] = []

@@ -231,7 +231,9 @@ def error_from_payload(status: int, payload: Any) -> ShipyardError:
     """Rebuild the exception a server answered with (used by the SDK)."""
     error = payload.get("error") if isinstance(payload, dict) else None
     if not isinstance(error, dict):
-        return ShipyardError(f"HTTP {status}: {str(payload)[:500]}")
+        # Not a Shipyard answer: a proxy's 502/503/504 means the server behind it is down.
+        cls = Unavailable if status in (502, 503, 504) else ShipyardError
+        return cls(f"HTTP {status}: {str(payload)[:500]}")
     cls = _BY_CODE.get(str(error.get("code")), ShipyardError)
     details = error.get("details") if isinstance(error.get("details"), dict) else {}
     exc = cls(str(error.get("message", "")), **(details or {}))

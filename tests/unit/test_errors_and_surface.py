@@ -23,9 +23,17 @@ def test_every_error_code_maps_to_a_status_and_back() -> None:
 
 
 def test_unknown_payload_becomes_the_root_error() -> None:
-    err = errors.error_from_payload(502, "<html>bad gateway</html>")
+    err = errors.error_from_payload(418, "<html>a teapot</html>")
     assert type(err) is errors.ShipyardError
-    assert "502" in err.message
+    assert "418" in err.message
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_a_proxys_gateway_error_means_the_server_is_unavailable(status: int) -> None:
+    """So that the SDK keeps metric points through it, as through a refused connection."""
+    err = errors.error_from_payload(status, "<html>bad gateway</html>")
+    assert type(err) is errors.Unavailable
+    assert f"HTTP {status}" in err.message
 
 
 def test_every_setting_is_documented() -> None:

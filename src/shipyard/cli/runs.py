@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -14,6 +15,7 @@ from shipyard.cli._output import (
     WorkspaceOption,
     cell,
     connect,
+    fail,
     fmt_duration,
     fmt_number,
     fmt_time,
@@ -28,11 +30,14 @@ from shipyard.cli._output import (
 
 if TYPE_CHECKING:
     from shipyard.cli._output import CliTable
+    from shipyard.client.client import Client
     from shipyard.domain.tracking import Run
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Runs: list and show.", no_args_is_help=True)
+app = typer.Typer(
+    help="Runs: list, show, and replay what a script kept during an outage.", no_args_is_help=True
+)
 
 # Beyond about six metric/param columns a run table no longer fits a terminal; the rest are
 # named under the table and shown whole by `run show` and `--output json`.
@@ -250,3 +255,75 @@ def show(
             cell(fmt_number(m.max)),
         )
     print_tables(info, params, tags, metrics)
+
+
+@app.command("replay")
+def replay(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="FILE",
+            help="Spill files to send [default: every one in SHIPYARD_SPILL_DIR"
+            " (~/.local/state/shipyard/spill) left for this server].",
+        ),
+    ] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Send the metric points, lost-point counts and run ends that scripts kept while the
+    server was down and could not send before they exited. Each batch goes with the key it
+    was first sent with, so a replay twice stores nothing twice."""
+    from shipyard.client._spill import leftover_files, spill_dir
+
+    folder = spill_dir()
+    paths = files or leftover_files(folder)
+    if not paths:
+        typer.echo(f"nothing to send: no spill file left in {folder}")
+        return
+    failed = 0
+    with connect(url, None, token) as client:
+        for path in paths:
+            failed += not _replay_one(client, path, named=bool(files))
+    if failed:
+        fail(
+            f"{plural(failed, 'file')} could not be sent and stay where they are",
+            "UNAVAILABLE",
+            "run `shipyard run replay` again once the reason above is fixed",
+        )
+
+
+def _replay_one(client: Client, path: Path, *, named: bool) -> bool:
+    """One file: True when it was sent (or belongs to another server), False when it stays."""
+    from shipyard.client._spill import read_leftover, replay
+    from shipyard.client.client import Client
+
+    try:
+        left = read_leftover(path)
+    except (ValueError, OSError) as exc:
+        typer.echo(f"{path}: {exc}", err=True)
+        return False
+    if left is None:
+        typer.echo(f"{path}: a running script is still sending it: skipped")
+        return True
+    owner = str(left.header.get("url", "")).rstrip("/").lower()
+    if not named and owner != client.url.lower():
+        typer.echo(f"{path}: kept for {owner}, not {client.url}: skipped (--url {owner} sends it)")
+        return True
+    workspace = left.header.get("workspace")
+    target = client
+    if workspace != client.http.workspace:  # the run lives in the workspace it was logged to
+        target = Client(client.url, workspace=workspace, token=client.http.token)
+    try:
+        done = replay(target, left)
+    finally:
+        if target is not client:
+            target.close()
+    said = f"run {done.run_id}: {done.sent:,} points sent"
+    said += f", {done.duplicate:,} already there" if done.duplicate else ""
+    said += f", {done.lost:,} lost (tagged)" if done.lost else ""
+    said += f", ended {done.status}" if done.status else ""
+    if done.error:
+        typer.echo(f"{path}: {said}; stopped: {done.error}", err=True)
+        return False
+    typer.echo(f"{said} ({path.name} removed)")
+    return True

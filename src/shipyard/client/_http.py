@@ -54,6 +54,7 @@ class HttpClient:
         self.url = resolve_url(url)
         headers = {"User-Agent": "shipyard-sdk"}
         workspace = workspace or os.environ.get("SHIPYARD_WORKSPACE")
+        self.workspace = workspace  # None: the server's default
         if workspace:
             headers["Shipyard-Workspace"] = workspace
         self.token = resolve_token(self.url, token)
