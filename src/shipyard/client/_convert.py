@@ -1,12 +1,31 @@
-"""JSON of the native API → domain objects."""
+"""JSON of the native API → the SDK's objects, ignoring fields they do not know.
+
+A newer server may add fields to an answer; an older SDK must still read it. So nothing here
+builds an object from ``**data``: :func:`decode` keeps the fields the class declares and drops
+the rest, and the converters of nested shapes pick what they need.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from shipyard.domain.data_assets import Column, DataAsset
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.tracking import Experiment, MetricHistory, MetricSummary, Run, RunStatus
+
+T = TypeVar("T")
+
+_FIELDS: dict[type[Any], frozenset[str]] = {}
+
+
+def decode(cls: type[T], data: Mapping[str, Any]) -> T:
+    """``cls`` (a dataclass) from an answer's object, without the fields it does not declare."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = frozenset(f.name for f in dataclasses.fields(cls) if f.init)  # type: ignore[arg-type]
+    return cls(**{key: value for key, value in data.items() if key in names})
 
 
 def number(value: Any) -> float:
@@ -15,7 +34,7 @@ def number(value: Any) -> float:
 
 
 def experiment(data: dict[str, Any]) -> Experiment:
-    return Experiment(**data)
+    return decode(Experiment, data)
 
 
 def run(data: dict[str, Any]) -> Run:
@@ -31,8 +50,7 @@ def run(data: dict[str, Any]) -> Run:
         )
         for key, m in data["metrics"].items()
     }
-    fields = {k: v for k, v in data.items() if k not in ("metrics", "status")}
-    return Run(status=RunStatus(data["status"]), metrics=metrics, **fields)
+    return decode(Run, {**data, "status": RunStatus(data["status"]), "metrics": metrics})
 
 
 def history(data: dict[str, Any]) -> MetricHistory:
@@ -48,18 +66,19 @@ def history(data: dict[str, Any]) -> MetricHistory:
 
 
 def model(data: dict[str, Any]) -> RegisteredModel:
-    return RegisteredModel(**data)
+    return decode(RegisteredModel, data)
 
 
 def version(data: dict[str, Any]) -> ModelVersion:
-    return ModelVersion(**data)
+    return decode(ModelVersion, data)
 
 
 def event(data: dict[str, Any]) -> ModelEvent:
-    return ModelEvent(**data)
+    return decode(ModelEvent, data)
 
 
 def data_asset(data: dict[str, Any]) -> DataAsset:
     columns = data.get("columns")
-    fields = {k: v for k, v in data.items() if k != "columns"}
-    return DataAsset(columns=None if columns is None else [Column(**c) for c in columns], **fields)
+    return decode(
+        DataAsset, {**data, "columns": None if columns is None else [decode(Column, c) for c in columns]}
+    )

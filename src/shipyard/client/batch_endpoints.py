@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from shipyard.api.batch import BatchDeployment, BatchEndpoint
+from shipyard.client._convert import decode
 from shipyard.client._deploy_files import deployment_body
 from shipyard.client.jobs import job_from_json
 from shipyard.domain.jobs import Job
@@ -26,34 +27,6 @@ def _q(segment: str) -> str:
     return quote(segment, safe="")
 
 
-@dataclass(frozen=True, slots=True)
-class BatchEndpoint:
-    name: str
-    description: str
-    tags: dict[str, str]
-    default_deployment: str | None
-    created_at: int
-    created_by: str
-    updated_at: int
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class BatchDeployment:
-    name: str
-    endpoint_name: str
-    model: dict[str, Any]
-    compute: str
-    settings: dict[str, Any]
-    output: dict[str, Any] | None
-    description: str
-    tags: dict[str, str]
-    created_at: int
-    created_by: str
-    updated_at: int
-    notes: list[str] = field(default_factory=list)
-
-
 class BatchEndpointOperations:
     def __init__(self, client: Client) -> None:
         self._http = client.http
@@ -66,13 +39,13 @@ class BatchEndpointOperations:
         text = LoadedText.read(Path(path), BatchEndpointSpec, overrides)
         text.validate(BatchEndpointSpec)
         body = {"spec": dict(text.data), "source": Path(path).name}
-        return BatchEndpoint(**self._http.request("POST", _BASE, json=body))
+        return decode(BatchEndpoint, self._http.request("POST", _BASE, json=body))
 
     def get(self, name: str) -> BatchEndpoint:
-        return BatchEndpoint(**self._http.request("GET", f"{_BASE}/{_q(name)}"))
+        return decode(BatchEndpoint, self._http.request("GET", f"{_BASE}/{_q(name)}"))
 
     def list(self) -> builtins.list[BatchEndpoint]:
-        return [BatchEndpoint(**e) for e in self._http.request("GET", _BASE)["endpoints"]]
+        return [decode(BatchEndpoint, e) for e in self._http.request("GET", _BASE)["endpoints"]]
 
     def delete(self, name: str) -> None:
         """Delete the endpoint and its deployments (the jobs it ran stay)."""
@@ -125,7 +98,7 @@ class BatchDeploymentOperations:
         say = step or (lambda _line: None)
         endpoint, _, body = self._body(path, overrides, set_default, say, progress)
         url = f"{_BASE}/{_q(endpoint)}/deployments"
-        return BatchDeployment(**self._http.request("POST", url, json=body))
+        return decode(BatchDeployment, self._http.request("POST", url, json=body))
 
     def update(
         self,
@@ -141,15 +114,15 @@ class BatchDeploymentOperations:
         say = step or (lambda _line: None)
         endpoint, name, body = self._body(path, overrides, set_default, say, progress)
         url = f"{_BASE}/{_q(endpoint)}/deployments/{_q(name)}"
-        return BatchDeployment(**self._http.request("PUT", url, json=body))
+        return decode(BatchDeployment, self._http.request("PUT", url, json=body))
 
     def get(self, endpoint_name: str, name: str) -> BatchDeployment:
         url = f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}"
-        return BatchDeployment(**self._http.request("GET", url))
+        return decode(BatchDeployment, self._http.request("GET", url))
 
     def list(self, endpoint_name: str) -> builtins.list[BatchDeployment]:
         data = self._http.request("GET", f"{_BASE}/{_q(endpoint_name)}/deployments")
-        return [BatchDeployment(**d) for d in data["deployments"]]
+        return [decode(BatchDeployment, d) for d in data["deployments"]]
 
     def delete(self, endpoint_name: str, name: str) -> None:
         self._http.request("DELETE", f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}")

@@ -544,7 +544,7 @@ class Client:
             done += sizes[sha]
         files = [{"path": f.path, "size": f.size, "sha256": f.sha256, "mode": f.mode} for f, _ in scanned]
         data = self.http.request("POST", "/api/v1/snapshots", json={"files": files}, retry=True)
-        manifest = [SnapshotFile(**f) for f in data["files"]]
+        manifest = [_convert.decode(SnapshotFile, f) for f in data["files"]]
         return SnapshotRef(data["digest"], manifest, data["size"], total)
 
     @staticmethod
@@ -556,7 +556,7 @@ class Client:
 
     def get_snapshot(self, digest: str) -> SnapshotRef:
         data = self.http.request("GET", f"/api/v1/snapshots/{_q(digest)}")
-        files = [SnapshotFile(**f) for f in data["files"]]
+        files = [_convert.decode(SnapshotFile, f) for f in data["files"]]
         return SnapshotRef(data["digest"], files, data["size"], 0)
 
     def download_snapshot(

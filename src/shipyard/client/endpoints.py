@@ -7,11 +7,14 @@ import builtins
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from shipyard.api import endpoints as api
+from shipyard.api.endpoints import DeploymentProgress, OnlineEndpoint
+from shipyard.client._convert import decode
 from shipyard.client._deploy_files import deployment_body
 from shipyard.errors import InvalidArgument, NotFound
 
@@ -31,7 +34,6 @@ DEPLOYMENT_HEADER = "azureml-model-deployment"
 """Names the deployment that should answer a scoring request (and the one that did)."""
 
 _BASE = "/api/v1/online-endpoints"
-_DONE = frozenset({"Succeeded", "Failed"})
 
 
 def _q(segment: str) -> str:
@@ -39,66 +41,20 @@ def _q(segment: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class OnlineEndpoint:
-    name: str
-    auth_mode: str
-    description: str
-    tags: dict[str, str]
-    traffic: dict[str, int]
-    mirror_traffic: dict[str, int]
-    provisioning_state: str
-    scoring_uri: str
-    created_at: int
-    created_by: str
-    updated_at: int
+class OnlineDeployment(api.OnlineDeployment):
+    """A deployment as the server answers it (:class:`shipyard.api.endpoints.OnlineDeployment`),
+    plus where following its preparation log starts (:meth:`OnlineDeploymentOperations.follow`):
+    for an update, the log's end just before it was sent. Not a server field."""
 
-
-@dataclass(frozen=True, slots=True)
-class OnlineDeployment:
-    name: str
-    endpoint_name: str
-    provisioning_state: str
-    reason: str
-    revision: str
-    model: dict[str, Any]
-    instance_count: int
-    description: str
-    tags: dict[str, str]
-    created_at: int
-    created_by: str
-    updated_at: int
-    notes: list[str] = field(default_factory=list)
-    spec: dict[str, Any] = field(default_factory=dict)
-    # Where following its preparation log starts (:meth:`OnlineDeploymentOperations.follow`):
-    # for an update, the log's end just before it was sent. Not a server field.
     log_offset: int = 0
-
-    @property
-    def done(self) -> bool:
-        return self.provisioning_state in _DONE
-
-
-@dataclass(frozen=True, slots=True)
-class DeploymentProgress:
-    """A deployment's state and the lines its preparation log gained since an offset."""
-
-    provisioning_state: str
-    reason: str
-    revision: str
-    text: str
-    offset: int
-
-    @property
-    def done(self) -> bool:
-        return self.provisioning_state in _DONE
 
 
 def _endpoint(data: dict[str, Any]) -> OnlineEndpoint:
-    return OnlineEndpoint(**data)
+    return decode(OnlineEndpoint, data)
 
 
 def _deployment(data: dict[str, Any]) -> OnlineDeployment:
-    return OnlineDeployment(**data)
+    return decode(OnlineDeployment, data)
 
 
 def weights(value: str | Mapping[str, int]) -> dict[str, int]:
@@ -274,7 +230,7 @@ class OnlineDeploymentOperations:
         """The deployment's state and its preparation log's lines since byte ``offset``
         (-1: none, only the offset of the end)."""
         url = f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}/progress"
-        return DeploymentProgress(**self._http.request("GET", url, params={"offset": offset}))
+        return decode(DeploymentProgress, self._http.request("GET", url, params={"offset": offset}))
 
     def follow(
         self,

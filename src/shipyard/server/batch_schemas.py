@@ -1,4 +1,7 @@
-"""Request and response DTOs of batch endpoints and deployments (``/api/v1/batch-endpoints``)."""
+"""Request and response DTOs of batch endpoints and deployments (``/api/v1/batch-endpoints``).
+
+The answers' shapes are the shared ones of :mod:`shipyard.api.batch`, which the SDK decodes too.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
+from shipyard.api.batch import BatchDeployment, BatchEndpoint
 from shipyard.server.job_schemas import InlineEnvironmentIn, JobOut
 from shipyard.server.schemas import Dto
 
@@ -26,15 +30,7 @@ class BatchEndpointIn(Dto):
     source: str = Field("endpoint.yml", description="Where the spec came from, for messages.")
 
 
-class BatchEndpointOut(Dto):
-    name: str
-    description: str
-    tags: dict[str, str]
-    default_deployment: str | None = Field(description="What invoke uses unless told otherwise.")
-    notes: list[str] = Field(default_factory=list, description="Fields read but not acted on.")
-    created_at: int
-    created_by: str
-    updated_at: int
+BatchEndpointOut = BatchEndpoint
 
 
 class BatchEndpointPage(Dto):
@@ -54,19 +50,7 @@ class BatchDeploymentIn(Dto):
     set_default: bool = Field(False, description="Make it the endpoint's default deployment.")
 
 
-class BatchDeploymentOut(Dto):
-    name: str
-    endpoint_name: str
-    model: dict[str, Any] = Field(description="kind (mlflow|custom), name, version, source, snapshot.")
-    compute: str
-    settings: dict[str, Any] = Field(description="mini_batch_size, retry_settings, error_threshold…")
-    output: dict[str, Any] | None = Field(description="The SQL target {sql_url, table}, if any.")
-    description: str
-    tags: dict[str, str]
-    notes: list[str] = Field(default_factory=list, description="Fields read but not acted on.")
-    created_at: int
-    created_by: str
-    updated_at: int
+BatchDeploymentOut = BatchDeployment
 
 
 class BatchDeploymentPage(Dto):

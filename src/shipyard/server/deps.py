@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from shipyard.domain.context import DEFAULT_WORKSPACE, Principal, RequestContext
 from shipyard.errors import Unauthenticated
@@ -72,6 +72,20 @@ Ctx = Annotated[RequestContext, Depends(_context)]
 Svc = Annotated[Services, Depends(_services)]
 
 
-def json_response(model: BaseModel, status_code: int = 200) -> Response:
-    """Serialise with pydantic directly: NaN/±inf become strings, and it skips a re-encode."""
-    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
+def json_response(model: BaseModel | Any, status_code: int = 200) -> Response:
+    """Serialise with pydantic directly: NaN/±inf become strings, and it skips a re-encode.
+
+    ``model`` is a DTO or one of the answers shared with the SDK (``shipyard.api``, dataclasses).
+    """
+    body = model.model_dump_json() if isinstance(model, BaseModel) else _adapter(type(model)).dump_json(model)
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _adapter(shape: type[Any]) -> TypeAdapter[Any]:
+    adapter = _ADAPTERS.get(shape)
+    if adapter is None:  # built once per shape: building one costs milliseconds
+        adapter = _ADAPTERS[shape] = TypeAdapter(shape)
+    return adapter

@@ -1,4 +1,8 @@
-"""Request and response DTOs of online endpoints and deployments (``/api/v1/online-endpoints``)."""
+"""Request and response DTOs of online endpoints and deployments (``/api/v1/online-endpoints``).
+
+The answers' shapes are the shared ones of :mod:`shipyard.api.endpoints`, which the SDK
+decodes too; the names here keep the routers' vocabulary (``…Out``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from shipyard.api.endpoints import DeploymentProgress, OnlineDeployment, OnlineEndpoint
 from shipyard.server.job_schemas import InlineEnvironmentIn
 from shipyard.server.schemas import Dto
 
@@ -41,18 +46,7 @@ class EndpointUpdate(Dto):
     tags: dict[str, str] | None = None
 
 
-class EndpointOut(Dto):
-    name: str
-    auth_mode: str = Field(description="key or none")
-    description: str
-    tags: dict[str, str]
-    traffic: dict[str, int]
-    mirror_traffic: dict[str, int]
-    provisioning_state: str = Field(description="Succeeded once created (deployments have their own).")
-    scoring_uri: str
-    created_at: int
-    created_by: str
-    updated_at: int
+EndpointOut = OnlineEndpoint
 
 
 class EndpointPage(Dto):
@@ -87,34 +81,11 @@ class DeploymentIn(Dto):
     all_traffic: bool = Field(False, description="Send 100% of live traffic to it once it is ready.")
 
 
-class DeploymentOut(Dto):
-    name: str
-    endpoint_name: str
-    provisioning_state: str = Field(description="Creating, Updating, Succeeded or Failed")
-    reason: str = Field(description="Why it Failed, in words (empty otherwise).")
-    revision: str = Field(description="Hash of what the workers run; changes with every real update.")
-    model: dict[str, Any] = Field(description="kind (mlflow|custom), name, version, source of the model.")
-    instance_count: int
-    description: str
-    tags: dict[str, str]
-    notes: list[str] = Field(default_factory=list, description="Fields read but not acted on.")
-    created_at: int
-    created_by: str
-    updated_at: int
-    spec: dict[str, Any] = Field(default_factory=dict, description="The resolved deployment.")
+DeploymentOut = OnlineDeployment
 
 
 class DeploymentPage(Dto):
     deployments: list[DeploymentOut]
 
 
-class DeploymentProgressOut(Dto):
-    provisioning_state: str = Field(description="Creating, Updating, Succeeded or Failed")
-    reason: str = Field(description="Why it Failed, in words (empty otherwise).")
-    revision: str
-    text: str = Field(
-        description="Whole lines the preparation log gained since `offset`: model download, environment"
-        " build (uv's output), workers starting and their probes. Once the state is Succeeded or Failed,"
-        " every line written before it is here."
-    )
-    offset: int = Field(description="Ask from here next.")
+DeploymentProgressOut = DeploymentProgress

@@ -243,4 +243,6 @@ def deployment_progress(
         text=found.text,
         offset=found.offset,
     )
-    return Response(out.model_dump_json(), media_type="application/json", headers=_NO_STORE)
+    answer = json_response(out)
+    answer.headers.update(_NO_STORE)
+    return answer
