@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from shipyard.errors import AlreadyExists, Unavailable
+from shipyard.errors import AlreadyExists, InvalidArgument, Unavailable
 from shipyard.services.ports import Database, UnitOfWork
 from shipyard.stores.sql.access import (
     SqlAuditRepository,
@@ -24,7 +24,7 @@ from shipyard.stores.sql.data_assets import SqlDataAssetRepository
 from shipyard.stores.sql.endpoints import SqlDeploymentRepository, SqlEndpointRepository
 from shipyard.stores.sql.engine import WRITE_OPTION, build_engine
 from shipyard.stores.sql.experiments import SqlExperimentRepository, SqlWorkspaceRepository
-from shipyard.stores.sql.integrity import is_unique_violation
+from shipyard.stores.sql.integrity import holds_nul, is_unique_violation
 from shipyard.stores.sql.jobs import SqlComputeRepository, SqlEnvironmentRepository, SqlJobRepository
 from shipyard.stores.sql.logged_models import SqlLoggedModelRepository
 from shipyard.stores.sql.metrics import SqlMetricRepository
@@ -47,6 +47,9 @@ _TRANSIENT = (
     "unable to open",
     "server closed",
 )
+
+
+_NUL_REFUSED = "a value holds a NUL (\\x00) character, which no name, tag or text here may hold; remove it"
 
 
 def _unavailable(exc: OperationalError) -> Exception:
@@ -118,6 +121,10 @@ class SqlDatabase(Database):
         try:
             with self.engine.connect() as conn, conn.begin():
                 yield SqlUnitOfWork(conn)
+        except DataError as exc:
+            if not holds_nul(exc):
+                raise  # any other data error is a bug: a 500 with its traceback
+            raise InvalidArgument(_NUL_REFUSED) from exc
         except OperationalError as exc:
             raise _unavailable(exc) from exc
 
@@ -142,6 +149,10 @@ class SqlDatabase(Database):
             if not is_unique_violation(exc):
                 raise
             raise AlreadyExists(f"the record already exists ({exc.orig})") from exc
+        except DataError as exc:
+            if not holds_nul(exc):
+                raise  # any other data error is a bug: a 500 with its traceback
+            raise InvalidArgument(_NUL_REFUSED) from exc
         except OperationalError as exc:
             raise _unavailable(exc) from exc
 
