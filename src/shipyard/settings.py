@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["ROLES", "Settings"]
+
+ROLES = ("api", "jobs", "serving")
+"""What a server process does: ``api`` answers the native and MLflow APIs and the web pages,
+``jobs`` runs the job runner (claims queued jobs, adopts those of servers that stopped),
+``serving`` runs deployments' workers and answers ``/endpoints/<name>/score``."""
 
 
 def _default_home() -> Path:
@@ -49,9 +55,17 @@ class Settings(BaseSettings):
         description="URL a job's process uses to reach this server (MLFLOW_TRACKING_URI);"
         " default: http://<host>:<port>, with 127.0.0.1 for a wildcard host.",
     )
-    run_jobs: bool = Field(
-        default=True,
-        description="Run the job runner in this server process (queued jobs start on their compute).",
+    roles: str = Field(
+        default="api,jobs,serving",
+        description="Comma-separated roles of this server: api (the APIs and web pages), jobs (runs"
+        " queued jobs; one such server per home), serving (deployments' workers and scoring).",
+    )
+    job_lease_seconds: float = Field(
+        default=10.0,
+        ge=2,
+        le=600,
+        description="How long a server's hold on a job lasts unless renewed (every quarter of it);"
+        " the jobs of a server that stops are adopted by another within about this time.",
     )
     local_max_concurrent: int = Field(
         default=2,
@@ -106,6 +120,31 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest request body of a non-upload API call (413 beyond it, before it is read).",
     )
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, value: str) -> str:
+        given = [r.strip() for r in value.split(",") if r.strip()]
+        unknown = sorted(set(given) - set(ROLES))
+        if unknown or not given:
+            raise ValueError(
+                f"roles must be one or more of {', '.join(ROLES)} separated by commas"
+                f" (e.g. 'api' for a front server, 'jobs' for a worker); got {value!r}"
+            )
+        return ",".join(r for r in ROLES if r in given)
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles.split(",")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _run_jobs_was_split(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "run_jobs" in data:
+            raise ValueError(
+                "run_jobs was split into roles: roles='api' for a server that runs no jobs and no"
+                " deployments, 'api,serving' for one that serves but runs no jobs"
+            )
+        return data
 
     def resolved_database_url(self) -> str:
         if self.database_url:

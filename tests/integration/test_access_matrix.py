@@ -60,7 +60,7 @@ def _concrete(path: str) -> str:
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     home: Path = tmp_path_factory.mktemp("matrix")
-    app = create_app(Settings(home=home, run_jobs=False))
+    app = create_app(Settings(home=home, roles="api"))
     identity = app.state.services.identity
     tokens: dict[str, str] = {}
     for role in BUILTIN_ROLES:

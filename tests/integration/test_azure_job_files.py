@@ -54,7 +54,7 @@ class AppTransport(httpx.BaseTransport):
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, AppTransport]]:
-    app = create_app(Settings(home=tmp_path_factory.mktemp("azure-files"), run_jobs=False))
+    app = create_app(Settings(home=tmp_path_factory.mktemp("azure-files"), roles="api"))
     with start_blocking_portal() as portal:
         transport = AppTransport(app, portal)
         client = Client("http://127.0.0.1", token=ADMIN_TOKEN, transport=transport)

@@ -17,7 +17,7 @@ from tests.integration.test_access_matrix import SyncClient
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncClient]:
-    settings = Settings(home=tmp_path_factory.mktemp("routing"), run_jobs=False, admin_token=ADMIN_TOKEN)
+    settings = Settings(home=tmp_path_factory.mktemp("routing"), roles="api", admin_token=ADMIN_TOKEN)
     app = create_app(settings)
     with start_blocking_portal() as portal:
         client = httpx.AsyncClient(

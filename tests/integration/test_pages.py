@@ -15,7 +15,7 @@ from tests.integration.test_access_matrix import SyncClient
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncClient]:
-    app = create_app(Settings(home=tmp_path_factory.mktemp("pages"), run_jobs=False))
+    app = create_app(Settings(home=tmp_path_factory.mktemp("pages"), roles="api"))
     with start_blocking_portal() as portal:
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1")
         try:

@@ -137,7 +137,7 @@ def test_a_job_timeout_past_a_year_is_refused_with_its_line() -> None:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
-    return create_app(Settings(home=tmp_path_factory.mktemp("hardening"), run_jobs=False))
+    return create_app(Settings(home=tmp_path_factory.mktemp("hardening"), roles="api"))
 
 
 class InProcess:

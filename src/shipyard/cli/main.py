@@ -123,13 +123,25 @@ def up(
     no_auth: NoAuthOption = False,
     allowed_hosts: AllowedHostsOption = None,
     cors_allowed_origins: CorsOption = None,
+    roles: Annotated[
+        str | None,
+        typer.Option(
+            "--roles",
+            metavar="ROLES",
+            help="What this server does, comma-separated: api (the APIs and web pages), jobs (runs"
+            " queued jobs), serving (deployments' workers and scoring) [env SHIPYARD_ROLES;"
+            " default api,jobs,serving]. Several servers on one PostgreSQL database share the work.",
+        ),
+    ] = None,
 ) -> None:
     """Start the Shipyard server: the API, the MLflow-compatible API, the job runner and
     the online endpoints (``/endpoints/<name>/score``).
 
     Sign-in is on: the first start makes the owner 'admin' and prints its token once (also
     in <home>/admin.token; SHIPYARD_ADMIN_TOKEN chooses it). Migrations are applied on
-    start. Stop it with Ctrl-C or SIGTERM: requests in flight finish first.
+    start. Stop it with Ctrl-C or SIGTERM: requests in flight finish first. Any number of
+    servers can share one PostgreSQL database and artifact store (each with a home of its
+    own): jobs are leased, and a stopped server's jobs are adopted by another.
     """
     _run(
         host, port, home, database_url, artifacts, log_level,
@@ -137,6 +149,7 @@ def up(
             "auth": False if no_auth else None,
             "allowed_hosts": allowed_hosts,
             "cors_allowed_origins": cors_allowed_origins,
+            "roles": roles,
         },
     )  # fmt: skip
 

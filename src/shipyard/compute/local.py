@@ -8,15 +8,23 @@ Each job owns ``state_dir/<job_id>/``::
     exit.json         how the command ended, written by the supervisor
     intent.json       "cancel" (with the reason) or "timeout", written before killing
     status.json       the final status, written once
+    lock              locked (flock) by the one target that manages the job
 
 Everything a restarted server needs is in these files: a new :class:`LocalTarget` on the same
 ``state_dir`` queues again what had not started, re-attaches to supervisors still running
 (checked by pid *and* creation time) and reports ``LOST`` for the ones that vanished without
 an exit file. A terminal job's folder may be removed once its log has been copied.
+
+Two targets may be open on one ``state_dir`` — another server on the same machine adopting
+the jobs of one that stopped. Each job is managed (launched, reaped, timed out) by the
+target holding its ``lock``, which the kernel releases when that target's process dies; a
+target asked about a job it does not manage takes it over if its lock is free, and otherwise
+answers from the files.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -67,6 +75,8 @@ class _Job:
     create_time: float = 0.0
     popen: subprocess.Popen[bytes] | None = None
     intent: dict[str, Any] | None = None
+    lock: int | None = None  # the fd holding the job's lock while this target manages it
+    queued_ns: int = 0
 
     @property
     def deadline_ms(self) -> float | None:
@@ -133,24 +143,27 @@ class LocalTarget(ComputeTarget):
             if sub.job_id in self._active or (job_dir / "submission.json").exists():
                 return
             job_dir.mkdir(exist_ok=True)
+            lock = _try_lock(job_dir)
+            if lock is None:
+                return  # another target is submitting the same id
             (job_dir / "output.log").touch()
             # queued_ns keeps the FIFO order of jobs submitted in the same millisecond after a restart
             queued = {"queued_at": now_ms(), "queued_ns": time.time_ns()}
             _write_json(job_dir / "submission.json", {**_to_json(sub), **queued}, mode=0o600)
-            self._active[sub.job_id] = _Job(sub)
+            self._active[sub.job_id] = _Job(sub, lock=lock)
             self._queue.append(sub.job_id)
             self._cond.notify_all()
 
     def status(self, job_id: str) -> TargetStatus:
         check_job_id(job_id)
         with self._cond:
-            job = self._active.get(job_id)
+            job = self._active.get(job_id) or self._take_over(job_id)
             if job is not None:
                 message = _intent_message(job.intent, ongoing=True) if job.intent else ""
                 return TargetStatus(job.state, message=message, started_at=job.started_at)
         final = _read_json(self._dir / job_id / "status.json")
         if final is None:
-            raise NotFound(f"no job {job_id!r} on this local target")
+            return self._status_from_files(job_id)
         return TargetStatus(
             TargetState(final["state"]),
             exit_code=final.get("exit_code"),
@@ -173,9 +186,10 @@ class LocalTarget(ComputeTarget):
     def cancel(self, job_id: str, reason: str) -> None:
         check_job_id(job_id)
         with self._cond:
-            job = self._active.get(job_id)
+            job = self._active.get(job_id) or self._take_over(job_id)
             if job is None:
-                self.status(job_id)  # NotFound for an unknown id; an ended job stays as it is
+                if not self.status(job_id).state.terminal:  # NotFound for an unknown id
+                    self._cancel_managed_elsewhere(job_id, reason)
                 return
             if job.intent is not None:
                 return
@@ -194,6 +208,49 @@ class LocalTarget(ComputeTarget):
         self._thread.join()
         for killer in list(self._killers):
             killer.join()
+        with self._cond:
+            for job in self._active.values():
+                _unlock(job)
+
+    # -- jobs another target on this state_dir managed -----------------------------------
+
+    def _take_over(self, job_id: str) -> _Job | None:
+        """The job of a target that is gone (its lock is free), now managed here; None when
+        the job ended, is unknown, or another live target manages it. Call under _cond."""
+        job_dir = self._dir / job_id
+        if self._closed or (job_dir / "status.json").exists() or not (job_dir / "submission.json").exists():
+            return None
+        lock = _try_lock(job_dir)
+        if lock is None:
+            return None
+        job = self._reattach_one(job_dir, lock)
+        if job is not None and job.state is TargetState.QUEUED:
+            self._queue.append(job_id)
+            self._cond.notify_all()
+        return job
+
+    def _status_from_files(self, job_id: str) -> TargetStatus:
+        """A job another live target manages, as its files say."""
+        job_dir = self._dir / job_id
+        if not (job_dir / "submission.json").exists():
+            raise NotFound(f"no job {job_id!r} on this local target")
+        process = _read_json(job_dir / "process.json")
+        if process is None:
+            return TargetStatus(TargetState.QUEUED)
+        ended = _read_json(job_dir / "exit.json")
+        if ended is None:
+            return TargetStatus(TargetState.RUNNING, started_at=process["started_at"])
+        state, code, message = _outcome(ended, _read_json(job_dir / "intent.json"))
+        return TargetStatus(state, code, message, process["started_at"], ended.get("ended_at"))
+
+    def _cancel_managed_elsewhere(self, job_id: str, reason: str) -> None:
+        """Kill the process tree ourselves: the intent file tells the managing target why."""
+        job_dir = self._dir / job_id
+        process = _read_json(job_dir / "process.json")
+        if process is None:
+            return
+        _write_json(job_dir / "intent.json", {"kind": "cancel", "reason": reason})
+        _tree.kill_tree(process["pid"], process["create_time"], self._grace)
 
     # -- the dispatcher ----------------------------------------------------------------
 
@@ -277,15 +334,9 @@ class LocalTarget(ComputeTarget):
             self._kill_orphans(job)
             why = lost or "the supervisor process died without recording how the command ended"
             self._finish(job, TargetState.LOST, None, f"process lost: {why}")
-        elif "signal" in ended:
-            self._finish(
-                job, TargetState.FAILED, None, f"killed by signal {_signal_name(ended['signal'])}", ended
-            )
-        elif ended["exit_code"] == 0:
-            self._finish(job, TargetState.SUCCEEDED, 0, "", ended)
-        else:
-            code = ended["exit_code"]
-            self._finish(job, TargetState.FAILED, code, f"exit code {code}", ended)
+            return
+        state, code, message = _outcome(ended, _read_json(self._dir / job.sub.job_id / "intent.json"))
+        self._finish(job, state, code, message, ended)
 
     def _kill_orphans(self, job: _Job) -> None:
         if job.pid is not None:
@@ -328,6 +379,7 @@ class LocalTarget(ComputeTarget):
         _write_json(self._dir / job.sub.job_id / "status.json", final)
         job.state = state
         self._active.pop(job.sub.job_id, None)
+        _unlock(job)
         self._cond.notify_all()
 
     # -- after a restart ----------------------------------------------------------------
@@ -335,37 +387,46 @@ class LocalTarget(ComputeTarget):
     def _reattach(self) -> None:
         queued: list[tuple[int, _Job]] = []
         for job_dir in sorted(p for p in self._dir.iterdir() if p.is_dir()):
-            if (job_dir / "status.json").exists():
-                continue
-            saved = _read_json(job_dir / "submission.json")
-            if saved is None:
-                continue  # a submit that never returned: not acknowledged, not ours
-            job = _Job(_from_json(saved))
-            self._active[job.sub.job_id] = job
-            process = _read_json(job_dir / "process.json")
-            if process is None:
-                if saved.get("secret_env_keys"):
-                    # Its token and secrets lived in the previous server's memory only.
-                    self._finish(
-                        job,
-                        TargetState.LOST,
-                        None,
-                        "the server restarted before the job started, and its token and secrets"
-                        " are never kept on disk: submit it again",
-                    )
-                    continue
-                queued.append((saved["queued_ns"], job))
-                continue
-            job.state = TargetState.RUNNING
-            job.pid, job.create_time = process["pid"], process["create_time"]
-            job.started_at = process["started_at"]
-            job.intent = _read_json(job_dir / "intent.json")
-            if job.intent is not None:
-                self._kill(job, job.intent)  # the previous server was killing it: finish that
-            elif not self._alive(job):
-                self._finish_from_exit_file(job, lost="the server restarted and the process is gone")
+            if (job_dir / "status.json").exists() or not (job_dir / "submission.json").exists():
+                continue  # ended, or a submit that never returned: not acknowledged, not ours
+            lock = _try_lock(job_dir)
+            if lock is None:
+                continue  # another live target on this state_dir manages it
+            job = self._reattach_one(job_dir, lock)
+            if job is not None and job.state is TargetState.QUEUED:
+                queued.append((job.queued_ns, job))
         for _, job in sorted(queued, key=lambda pair: pair[0]):
             self._queue.append(job.sub.job_id)
+
+    def _reattach_one(self, job_dir: Path, lock: int) -> _Job | None:
+        """The job in ``job_dir`` (its lock held), managed here from now on; None if it ended."""
+        saved = _read_json(job_dir / "submission.json")
+        if saved is None or (job_dir / "status.json").exists():
+            os.close(lock)
+            return None
+        job = _Job(_from_json(saved), lock=lock, queued_ns=saved["queued_ns"])
+        self._active[job.sub.job_id] = job
+        process = _read_json(job_dir / "process.json")
+        if process is None:
+            if saved.get("secret_env_keys"):
+                # Its token and secrets lived in the previous server's memory only.
+                self._finish(
+                    job,
+                    TargetState.LOST,
+                    None,
+                    "the server restarted before the job started, and its token and secrets"
+                    " are never kept on disk: submit it again",
+                )
+            return job
+        job.state = TargetState.RUNNING
+        job.pid, job.create_time = process["pid"], process["create_time"]
+        job.started_at = process["started_at"]
+        job.intent = _read_json(job_dir / "intent.json")
+        if job.intent is not None:
+            self._kill(job, job.intent)  # the previous server was killing it: finish that
+        elif not self._alive(job):
+            self._finish_from_exit_file(job, lost="the server restarted and the process is gone")
+        return job
 
 
 def _to_json(sub: Submission) -> dict[str, Any]:
@@ -410,6 +471,40 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     return data if isinstance(data, dict) else None
+
+
+def _try_lock(job_dir: Path) -> int | None:
+    """An fd holding ``job_dir``'s lock, or None when another target holds it. flock locks
+    belong to the open file: two targets in one process exclude each other too."""
+    fd = os.open(job_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _unlock(job: _Job) -> None:
+    if job.lock is not None:
+        os.close(job.lock)
+        job.lock = None
+
+
+def _outcome(
+    ended: Mapping[str, Any], intent: Mapping[str, Any] | None
+) -> tuple[TargetState, int | None, str]:
+    """How a command ended, from the supervisor's exit file and why it was killed, if it was
+    (an intent a target on this state_dir that did not manage the job wrote before killing)."""
+    if intent is not None:
+        state = TargetState.CANCELED if intent["kind"] == "cancel" else TargetState.FAILED
+        return state, None, _intent_message(intent)
+    if "signal" in ended:
+        return TargetState.FAILED, None, f"killed by signal {_signal_name(ended['signal'])}"
+    code = ended["exit_code"]
+    if code == 0:
+        return TargetState.SUCCEEDED, 0, ""
+    return TargetState.FAILED, code, f"exit code {code}"
 
 
 def _intent_message(intent: Mapping[str, Any], *, ongoing: bool = False) -> str:

@@ -1,9 +1,11 @@
 """``ray``: jobs on a Ray cluster through the Ray Jobs API (``shipyard[ray]``).
 
 The job id is Ray's ``submission_id``, so Ray itself remembers every job: a new
-:class:`RayTarget` (after a server restart) reports on and cancels what an earlier one
-submitted. What Ray does not know — a job's timeout and why it was stopped — is kept in
-``state_dir/<job_id>.json``. Ray is imported only when a target is opened.
+:class:`RayTarget` (after a server restart, or on another server adopting the job) reports
+on and cancels what an earlier one submitted. A job's timeout travels with it in Ray's job
+metadata; why it was stopped is kept in ``state_dir/<job_id>.json`` (a target that finds no
+record there reads the timeout from the metadata). Ray is imported only when a target is
+opened.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ _STATES = {
     "STOPPED": TargetState.CANCELED,
 }
 _TIMEOUT_POLL_S = 1.0
+_TIMEOUT_KEY = "shipyard_timeout_s"
 
 
 class RayTarget(ComputeTarget):
@@ -45,7 +48,8 @@ class RayTarget(ComputeTarget):
     command (Ray's default is 0: every job starts at once)."""
 
     kind = "ray"
-    capabilities = frozenset({"reattach", "pip"})
+    # remote: the cluster is reached from any server, so any server can adopt its jobs.
+    capabilities = frozenset({"reattach", "pip", "remote"})
 
     def __init__(self, address: str, state_dir: Path, *, entrypoint_num_cpus: float | None = None) -> None:
         try:
@@ -100,6 +104,7 @@ class RayTarget(ComputeTarget):
                 submission_id=sub.job_id,
                 runtime_env=runtime_env,
                 entrypoint_num_cpus=self._cpus,
+                metadata={} if sub.timeout_s is None else {_TIMEOUT_KEY: str(sub.timeout_s)},
             )
         except (RuntimeError, OSError) as exc:  # requests' errors are OSErrors
             if "already" not in str(exc):  # a concurrent submit of the same id won the race
@@ -112,7 +117,7 @@ class RayTarget(ComputeTarget):
         info = self._info(job_id)
         if info is None:
             raise NotFound(f"no job {job_id!r} on the Ray cluster")
-        record = self._record(job_id) or {}
+        record = self._record(job_id) or self._adopt_record(job_id, info)
         state = _STATES.get(str(info.status), TargetState.LOST)
         started, ended = info.start_time, info.end_time
         intent = record.get("intent")
@@ -199,6 +204,17 @@ class RayTarget(ComputeTarget):
                 if ended:
                     with self._lock:
                         self._timed.discard(job_id)
+
+    def _adopt_record(self, job_id: str, info: Any) -> dict[str, Any]:
+        """The record of a job another server submitted: its timeout from Ray's metadata."""
+        timeout = (getattr(info, "metadata", None) or {}).get(_TIMEOUT_KEY)
+        if timeout is None:
+            return {}
+        record: dict[str, Any] = {"timeout_s": float(timeout), "intent": None}
+        self._save(job_id, record)
+        with self._lock:
+            self._timed.add(job_id)
+        return record
 
     def _record(self, job_id: str) -> dict[str, Any] | None:
         try:

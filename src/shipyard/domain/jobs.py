@@ -8,7 +8,9 @@ A job moves forward only::
 
 ``Queued`` waits for a free slot on its compute target, ``Preparing`` materialises the code,
 inputs and environment, ``Finalizing`` keeps the logs and outputs with the run. A restart of
-the server may send a ``Preparing`` job back to ``Queued`` (nothing of it ran yet).
+the server may send a ``Preparing`` job back to ``Queued`` (nothing of it ran yet), and a job
+whose process was lost with its server goes back to ``Queued`` for another attempt when its
+file asks for ``retries``.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED}
 ACTIVE = frozenset({JobStatus.PREPARING, JobStatus.RUNNING, JobStatus.FINALIZING})
 
 _ORDER = list(JobStatus)
-_BACK = {(JobStatus.PREPARING, JobStatus.QUEUED)}  # requeued after a restart
+# Requeued: after a restart during preparation, or for another attempt (``retries``).
+_BACK = {(s, JobStatus.QUEUED) for s in (JobStatus.PREPARING, JobStatus.RUNNING, JobStatus.FINALIZING)}
 
 
 def check_transition(current: JobStatus, new: JobStatus) -> None:
@@ -125,10 +128,24 @@ class Job:
     failure: JobFailure | None = None
     canceled_by: str | None = None
     events: list[JobEvent] = field(default_factory=list)
+    attempt: int = 1
+    """1 for the first run of the command; one more for each retry (``retries`` in the file)."""
+    lease_owner: str | None = None
+    """The server (its node id) whose job runner holds the job while it is active."""
+    placement: dict[str, Any] | None = None
+    """Where the current attempt was submitted: ``node``, ``host``, ``folder`` (the job's
+    folder), ``state_dir`` (its compute target's), ``target_id`` and ``log_start`` (the
+    log's size when the process started) — what another server needs to adopt it."""
 
     @property
     def done(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def retries(self) -> int:
+        """How many more attempts the job file allows after the first (``retries: N``)."""
+        value = self.spec.get("retries") or 0
+        return int(value) if isinstance(value, int) else 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,8 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if runtime.runner is not None:
-            runtime.runner.start()
+        runtime.start()
         serving.start()
         if scoring is not None:
             scoring.start()
@@ -69,8 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
         if scoring is not None:
             await scoring.stop()
         serving.stop()
-        if runtime.runner is not None:
-            runtime.runner.stop()
+        runtime.stop()
         access.audit.stop()
         database.close()
 
@@ -109,6 +107,7 @@ def create_app(settings: Settings) -> FastAPI:
         settings, database, store, snapshot_service, registry_service, runtime.environments,
         lambda: str(app.state.public_url), access.credentials,
     )  # fmt: skip
+    app.state.jobs_runtime = runtime
     batch = build_batch(database, store, snapshot_service, registry_service, data_service, runtime)
     app.state.services = Services(
         tracking=tracking,
@@ -130,13 +129,16 @@ def create_app(settings: Settings) -> FastAPI:
         audit=access.audit,
     )
     errors.install(app)
-    mlflow.mount(app)  # first: its routes answer "no match" to other paths at once
+    api = settings.has_role("api")  # without it: /healthz, and scoring with the serving role
+    if api:
+        mlflow.mount(app)  # first: its routes answer "no match" to other paths at once
     for module in (
         pages, health, identity, secrets, audit, experiments, runs, metrics, artifacts, models, snapshots,
         data, environments, computes, jobs, online_endpoints, batch_endpoints,
-    ):  # fmt: skip
+    ) if api else (health,):  # fmt: skip
         app.include_router(module.router)
-    install_openapi(app)
+    if api:
+        install_openapi(app)
     scoring = (
         None
         if serving.runtime is None

@@ -59,7 +59,7 @@ def build_endpoints(
     deployments_dir = root / "deployments"
     runtime: DeploymentRuntime | None = None
     builder = None
-    if settings.run_jobs:
+    if settings.has_role("serving"):
         from shipyard.environments.uv_builder import UvEnvironmentBuilder
         from shipyard.serving.local import LocalProcessRuntime
 

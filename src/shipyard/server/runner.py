@@ -87,6 +87,13 @@ def serve(settings: Settings, *, scoring_only: bool = False, poll_s: float = 2.0
     else:
         app = create_app(settings)
         app.state.public_url = settings.default_public_url(port)  # the port is known only now
+        # Before announcing the address: a second job runner on this home is refused here,
+        # with the reason, rather than by a failed start-up after the first line.
+        try:
+            app.state.jobs_runtime.hold_home()
+        except Exception:
+            sock.close()
+            raise
     # Tests and scripts read this line to learn the port when they asked for port 0. A
     # wildcard bind is announced with a loopback address: what this machine reaches it at
     # (a browser sending Host 0.0.0.0 is refused, as the "0.0.0.0 day" attacks did).
@@ -98,6 +105,8 @@ def serve(settings: Settings, *, scoring_only: bool = False, poll_s: float = 2.0
         f"  metadata: {app.state.database.kind}  artifacts: {settings.resolved_artifacts()}",
         flush=True,
     )
+    if not scoring_only:
+        print(f"  roles: {settings.roles.replace(',', ', ')}", flush=True)
     _announce_access(settings, app.state.first_token if not scoring_only else None, url)
     config = uvicorn.Config(
         app,

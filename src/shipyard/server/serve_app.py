@@ -42,7 +42,7 @@ def create_scoring_app(settings: Settings, *, replica_name: str, poll_s: float =
     artifacts = ArtifactService(database, store, settings.max_upload_bytes)
     snapshots = SnapshotService(store, artifacts)
     serving = build_endpoints(
-        settings.model_copy(update={"run_jobs": True}),
+        settings.model_copy(update={"roles": "serving"}),
         database,
         store,
         snapshots,
@@ -52,7 +52,7 @@ def create_scoring_app(settings: Settings, *, replica_name: str, poll_s: float =
         access.credentials,
         state_root=settings.home / "replicas" / replica_name,
     )
-    assert serving.runtime is not None  # run_jobs is on for a replica
+    assert serving.runtime is not None  # a replica has the serving role
     replica = ScoringReplica(database, serving.endpoints, serving.deployments, serving.runtime, poll_s=poll_s)
 
     @asynccontextmanager

@@ -168,8 +168,11 @@ class ComputeTarget(ABC):
 
     ``capabilities`` names optional abilities instead of stub methods:
     ``"reattach"`` — a new instance on the same state (after a server restart) still reports
-    on and controls jobs the previous one started; ``"pip"`` — honours ``Submission.pip``;
-    ``"python_bin_dir"`` — honours ``Submission.python_bin_dir``.
+    on and controls jobs the previous one started; ``"remote"`` — its jobs run on a cluster
+    every server reaches, so an instance on any server's state reports on them (without it, a
+    job is reachable only from the machine that submitted it, through the state folder it
+    was submitted with); ``"pip"`` — honours ``Submission.pip``; ``"python_bin_dir"`` —
+    honours ``Submission.python_bin_dir``.
     """
 
     kind: ClassVar[str]

@@ -1,522 +1,509 @@
 """The job runner: takes queued jobs to their compute targets and follows them to the end.
 
-One thread ticks every ``poll_s`` (and at once when woken by a new job or a cancel):
+Any number of servers on one database run one each; they share the queue through leases
+(see :mod:`shipyard.services.job_ports`). One thread ticks every ``poll_s``:
 
-1. **Schedule** — oldest ``Queued`` job first, while its compute target has a free slot
-   (``max_concurrent`` counts ``Preparing``, ``Running`` and ``Finalizing`` jobs), mark it
-   ``Preparing`` and hand it to a worker thread.
+1. **Claim** — when woken (a job created, canceled or ended on any server: in-process, or
+   PostgreSQL's NOTIFY) and every ``queue_poll_s`` otherwise, the oldest ``Queued`` jobs of
+   each compute with room are moved to ``Preparing`` under this server's lease and handed
+   to a worker thread. ``max_concurrent`` counts this server's jobs on a target whose
+   processes run on the server's machine (``local``), and all servers' jobs on a shared
+   one (Ray).
 2. **Prepare** (worker) — materialise the code snapshot and the inputs into the job's folder,
-   build or fetch the environment, render the command, submit it to the target.
-3. **Watch** — copy the target's new log bytes into the job's ``stream.log`` (what ``job
-   stream`` follows); promote to ``Running`` when the target says so; on a terminal state
-   hand the job to a worker to **finalize**: keep ``user_logs/std_log.txt`` and the named
-   outputs with the run, then ``Completed``, ``Failed`` (with its cause) or ``Canceled``.
+   build or fetch the environment, render the command, record where it goes (the
+   *placement*), submit it to the target (:mod:`shipyard.services.job_execution`).
+3. **Watch** — append the target's new log bytes to the job's log (chunks in the artifact
+   store: any server streams it); promote to ``Running``; on a terminal state hand the job
+   to a worker to **finalize**: keep ``user_logs/std_log.txt`` and the named outputs with
+   the run, then ``Completed``, ``Failed`` (with its cause) or ``Canceled``.
+4. **Cancel** — a cancel is a database state; the holder of the job stops it.
 
-A restart calls :meth:`recover` first: ``Preparing`` jobs go back to ``Queued`` (nothing of
-them ran), ``Running`` ones are re-attached when their target can (local processes run
-under a supervisor that outlives the server) or failed with the reason, ``Finalizing`` ones
-are finalized again (each step is idempotent).
+A heartbeat thread renews this server's leases every quarter of ``lease_s``. A server that
+stops renewing (killed, cut off) loses its jobs to whoever notices the lapsed lease first
+(**adopt**, every ``adopt_every_s``): ``Preparing`` jobs that were never submitted go back
+to ``Queued``; submitted ones are re-attached where the new holder can reach the process (a
+Ray cluster from anywhere; a local process from the same machine, through the folder its
+target keeps) and otherwise failed as ``lost`` — or queued again for another attempt when
+the job file says ``retries: N``. A restarted server takes back its own jobs at once (they
+carry its node id), as a single server always did.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shipyard.domain.jobs import (
-    ACTIVE,
-    TERMINAL,
-    Compute,
-    FailureCause,
-    Job,
-    JobFailure,
-    JobStatus,
-    check_transition,
-)
+from shipyard.domain.jobs import TERMINAL, Compute, FailureCause, Job, JobFailure, JobStatus, check_transition
 from shipyard.domain.tracking import RunStatus
-from shipyard.errors import EnvironmentBuildFailed, NotFound, ShipyardError
+from shipyard.errors import NotFound, ShipyardError
 from shipyard.services._clock import now_ms
 from shipyard.services.access.process_credentials import ProcessCredentials
-from shipyard.services.artifacts import ArtifactService
-from shipyard.services.compute import ComputeTarget, Submission, TargetState, TargetStatus
-from shipyard.services.environment_ports import BuiltEnvironment, EnvironmentBuilder
-from shipyard.services.job_assets import ComputeService, EnvironmentService
-from shipyard.services.job_inputs import InputResolver, PreparedInputs
-from shipyard.services.job_outputs import OutputRegistrar
-from shipyard.services.job_ports import JobControl
-from shipyard.services.jobs import EnvironmentChoice, job_dir
-from shipyard.services.ports import Database, RunRef
+from shipyard.services.compute import ComputeTarget, TargetState, TargetStatus
+from shipyard.services.job_assets import ComputeService
+from shipyard.services.job_execution import Execution, Held, LeaseLost, target_id
+from shipyard.services.job_ports import JobControl, WakeUps
+from shipyard.services.jobs import job_dir
+from shipyard.services.log_streams import LogStreams, LogWriter, job_log_stream
+from shipyard.services.ports import Database
 
-__all__ = ["JobRunner", "TargetFactory"]
+__all__ = ["JobRunner", "RunnerNode", "TargetFactory"]
 
 log = logging.getLogger("shipyard.jobs")
 
 TargetFactory = Callable[[Compute, Path], ComputeTarget]
 """Opens the target of a compute (``shipyard.compute.registry.open_target``), given its state folder."""
 
-_LOG_TAIL_LINES = 30
-_SCHEDULE_EVERY_S = 1.0
 _SYSTEM = "[shipyard]"
+REMOTE = "remote"
+"""A target capability: its jobs run on a cluster every server reaches (Ray), not on the
+machine of the server that submitted them."""
 
 
-@dataclass
-class _Watched:
-    job: Job
-    target: ComputeTarget
-    offset: int = 0
-    running: bool = False
-    cancel_by: str | None = None
-    finishing: bool = False
+@dataclass(frozen=True, slots=True)
+class RunnerNode:
+    """Who this runner is to the other servers: ``id`` holds the leases (one per server
+    home, kept across restarts), ``host`` is the machine, ``label`` is said in job events."""
 
-
-@dataclass
-class _State:
-    """What the runner holds in memory; the database holds the statuses."""
-
-    watched: dict[tuple[str, str], _Watched] = field(default_factory=dict)
-    preparing: dict[tuple[str, str], str] = field(default_factory=dict)  # → its compute's name
-    cancels: dict[tuple[str, str], str] = field(default_factory=dict)  # → who asked
+    id: str
+    host: str
+    label: str
 
 
 class JobRunner(JobControl):
     def __init__(
         self,
         db: Database,
-        artifacts: ArtifactService,
-        environments: EnvironmentService,
         computes: ComputeService,
-        builder: EnvironmentBuilder,
-        inputs: InputResolver,
+        execution: Execution,
+        logs: LogStreams,
         open_target: TargetFactory,
         *,
+        node: RunnerNode,
         jobs_dir: Path,
         state_dir: Path,
-        tracking_uri: Callable[[], str],
         credentials: ProcessCredentials,
-        outputs: OutputRegistrar | None = None,
+        wakeups: WakeUps | None = None,
+        lease_s: float = 10.0,
+        queue_poll_s: float = 1.0,
         poll_s: float = 0.05,
         workers: int = 4,
     ) -> None:
         self.db = db
-        # The job's token, its revealed secrets, and who the submitter is when it ends.
-        self.credentials = credentials
-        self.artifacts = artifacts
-        self.environments = environments
         self.computes = computes
-        self.builder = builder
-        self.inputs = inputs
+        self.execution = execution
+        self.logs = logs
         self.open_target = open_target
+        self.node = node
         self.jobs_dir = jobs_dir
         self.state_dir = state_dir
-        self.tracking_uri = tracking_uri
-        self.outputs = outputs
+        self.credentials = credentials
+        self.wakeups = wakeups
+        self.lease_ms = int(lease_s * 1000)
+        self.queue_poll_s = queue_poll_s
+        self.adopt_every_s = min(1.0, lease_s / 4)
         self.poll_s = poll_s
+        self.workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shipyard-job")
         self._lock = threading.Lock()
-        self._state = _State()
-        self._targets: dict[tuple[str, str], ComputeTarget] = {}
+        self._held: dict[tuple[str, str], Held] = {}
+        self._targets: dict[tuple[str, str, Path], ComputeTarget] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        execution.bind(self)
 
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> None:
         self.recover()
-        self._thread = threading.Thread(target=self._loop, name="shipyard-job-runner", daemon=True)
-        self._thread.start()
+        for name, target in (("runner", self._loop), ("lease", self._heartbeat)):
+            thread = threading.Thread(target=target, name=f"shipyard-job-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        if self.wakeups is not None:
+            self.wakeups.start(self.wake)
 
     def stop(self) -> None:
-        """Stop scheduling; running processes keep running and are re-attached on restart."""
+        """Stop scheduling. Running processes keep running, and the leases stay: a restart of
+        this server takes them back at once, another server once they lapse."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self.wakeups is not None:
+            self.wakeups.stop()
+        for thread in self._threads:
+            thread.join(timeout=10)
         self._pool.shutdown(wait=True, cancel_futures=False)
+        for held in self._snapshot():
+            try:
+                held.log.flush()  # so whoever adopts the job continues after it
+            except Exception:
+                log.exception("keeping the log of job %s failed", held.job.name)
         for target in self._targets.values():
             target.close()
 
     def wake(self) -> None:
         self._wake.set()
 
-    def request_cancel(self, job: Job, who: str) -> None:
-        """Cancel a job past ``Queued``: its preparation stops before submitting, or its
-        target kills the process tree; the watch then finalizes it as ``Canceled``."""
-        key = (job.workspace, job.name)
-        with self._lock:
-            self._state.cancels[key] = who
-            watched = self._state.watched.get(key)
-        if watched is not None:
-            watched.cancel_by = who
-            watched.target.cancel(_target_id(job), f"by {who}")
-        self.wake()
-
     # -- the loop ------------------------------------------------------------------
 
     def _loop(self) -> None:
-        # The queue is read when something may have changed it (a job created or canceled, a
-        # slot freed: each wakes the loop) and otherwise once a second, not every tick: an
-        # idle server should not query its database twenty times a second.
-        woken, last_schedule = True, 0.0
+        # The queue is read when something may have changed it (each change wakes every
+        # runner) and otherwise every queue_poll_s: an idle server should not query its
+        # database twenty times a second. Lapsed leases are looked for every adopt_every_s.
+        woken, last_queue, last_adopt = True, 0.0, time.monotonic()
         while not self._stop.is_set():
             try:
-                if woken or time.monotonic() - last_schedule >= _SCHEDULE_EVERY_S:
-                    last_schedule = time.monotonic()
+                now = time.monotonic()
+                if woken or now - last_queue >= self.queue_poll_s:
+                    last_queue = now
+                    self._cancels()
                     self._schedule()
+                if now - last_adopt >= self.adopt_every_s:
+                    last_adopt = now
+                    self._adopt(own=False)
                 self._watch()
+                for held in self._snapshot():
+                    held.log.flush_if_due()
             except Exception:
                 log.exception("job runner tick failed")
             woken = self._wake.wait(self.poll_s)
             self._wake.clear()
 
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.lease_ms / 4000):
+            try:
+                with self.db.write() as uow:
+                    mine = uow.jobs.renew(self.node.id, now_ms(), self.lease_ms)
+                for held in self._snapshot():
+                    key = (held.job.workspace, held.job.name)
+                    if key not in mine and not held.finishing:
+                        self._check_still_mine(held)
+            except Exception:
+                log.exception("renewing the job leases failed; retrying")
+
+    def _check_still_mine(self, held: Held) -> None:
+        with self.db.read() as uow:
+            current = uow.jobs.get(held.job.workspace, held.job.name)
+        if current is None or current.done:
+            return  # it just ended here; its worker thread lets go of it
+        if current.lease_owner not in (None, self.node.id):
+            log.warning("job %s was adopted by another server; this one lets go of it", held.job.name)
+            self._drop(held)
+
+    def _snapshot(self) -> list[Held]:
+        with self._lock:
+            return list(self._held.values())
+
+    def _drop(self, held: Held) -> None:
+        with self._lock:
+            if self._held.get((held.job.workspace, held.job.name)) is held:
+                del self._held[(held.job.workspace, held.job.name)]
+        self.wake()
+
+    def release_slot(self, held: Held) -> None:
+        """A job this runner held has ended or been handed on: its slot is free."""
+        self._drop(held)
+
+    # -- claim ---------------------------------------------------------------------
+
     def _busy(self, workspace: str, compute: str) -> int:
         with self._lock:
-            watched = sum(
-                1
-                for (ws, _), w in self._state.watched.items()
-                if ws == workspace and w.job.compute == compute
-            )
-            preparing = sum(
-                1 for (ws, _), c in self._state.preparing.items() if ws == workspace and c == compute
-            )
-        return watched + preparing
+            return sum(1 for (ws, _), h in self._held.items() if ws == workspace and h.compute == compute)
+
+    def _preparing(self) -> int:
+        with self._lock:
+            return sum(1 for h in self._held.values() if h.target is None)
 
     def _schedule(self) -> None:
         with self.db.read() as uow:
-            queued = uow.jobs.in_status([JobStatus.QUEUED])
-        for job in queued:
-            key = (job.workspace, job.name)
-            with self._lock:
-                if key in self._state.preparing or key in self._state.watched:
-                    continue
+            queued = uow.jobs.queued_computes()
+        for workspace, name in queued:
+            # A server takes no more than its worker threads can prepare at once: the rest
+            # stay queued for the other servers.
+            free = self.workers - self._preparing()
+            if free <= 0:
+                return
             try:
-                compute = self.computes.get_in(job.workspace, job.compute)
-            except NotFound as exc:
-                self._fail(job, JobFailure(FailureCause.SUBMIT, exc.message))
-                continue
-            if self._busy(job.workspace, compute.name) >= compute.max_concurrent:
-                continue
+                self._claim(workspace, name, free)
+            except Exception:
+                log.exception("claiming jobs of compute %s/%s failed", workspace, name)
+
+    def _claim(self, workspace: str, name: str, free: int) -> None:
+        try:
+            compute = self.computes.get_in(workspace, name)
+        except NotFound as exc:
+            with self.db.write() as uow:
+                jobs = uow.jobs.claim(
+                    workspace, name, self.node.id, now_ms(), self.lease_ms,
+                    room=free, shared_limit=None, message="its compute target is gone",
+                )  # fmt: skip
+            for job in jobs:
+                self.fail(job, JobFailure(FailureCause.SUBMIT, exc.message))
+            return
+        target = self.target(workspace, compute)
+        if REMOTE in target.capabilities:
+            room, shared = free, compute.max_concurrent
+        else:
+            room, shared = min(free, compute.max_concurrent - self._busy(workspace, name)), None
+        if room <= 0:
+            return
+        with self.db.write() as uow:
+            jobs = uow.jobs.claim(
+                workspace, name, self.node.id, now_ms(), self.lease_ms, room=room, shared_limit=shared,
+                message=f"materialising code, inputs and environment (server {self.node.label})",
+            )  # fmt: skip
+        for job in jobs:
+            held = Held(job, self.logs.writer(job_log_stream(job.workspace, job.name)), compute.name)
+            held.folder = job_dir(self.jobs_dir, job.workspace, job.name)
             with self._lock:
-                self._state.preparing[key] = compute.name
-            self._transition(job, JobStatus.PREPARING, "materialising code, inputs and environment")
-            self._pool.submit(self._prepare_safely, job, compute)
+                self._held[(job.workspace, job.name)] = held
+            self._pool.submit(self.execution.prepare_safely, held, compute)
+
+    # -- cancels -------------------------------------------------------------------
+
+    def _cancels(self) -> None:
+        with self._lock:
+            if not self._held:
+                return
+        with self.db.read() as uow:
+            asked = uow.jobs.cancel_requests(self.node.id)
+        for workspace, name, who in asked:
+            with self._lock:
+                held = self._held.get((workspace, name))
+            if held is None or held.cancel_by is not None:
+                continue
+            held.cancel_by = who
+            if held.target is not None:
+                try:
+                    held.target.cancel(held.target_id, f"by {who}")
+                except ShipyardError as exc:
+                    log.warning("canceling job %s failed: %s; trying again", name, exc.message)
+                    held.cancel_by = None
+
+    # -- watch ---------------------------------------------------------------------
 
     def _watch(self) -> None:
-        with self._lock:
-            watched = [w for w in self._state.watched.values() if not w.finishing]
-        for w in watched:
-            self._copy_logs(w)
+        for held in self._snapshot():
+            if held.target is None or held.finishing:
+                continue
             try:
-                status = w.target.status(_target_id(w.job))
-            except NotFound:
-                status = TargetStatus(TargetState.LOST, message="the compute target no longer knows this job")
-            started = status.state == TargetState.RUNNING or status.started_at is not None
-            if started and not w.running:
-                # Stamped with the target's own start time when it has one: a short job may
-                # already have ended when the watch first looks, and still ran.
-                w.running = True
-                self._transition(w.job, JobStatus.RUNNING, "the process started", at=status.started_at)
-                self._set_run(w.job, RunStatus.RUNNING, end=False)
-            if status.state.terminal:
-                self._copy_logs(w)
-                w.finishing = True
-                self._pool.submit(self._finalize_safely, w, status)
+                self._watch_one(held)
+            except LeaseLost:
+                self._drop(held)
+            except ShipyardError as exc:  # a cluster unreachable for now: next tick
+                log.warning("watching job %s: %s", held.job.name, exc.message)
 
-    # -- prepare -------------------------------------------------------------------
-
-    def _prepare_safely(self, job: Job, compute: Compute) -> None:
-        key = (job.workspace, job.name)
+    def _watch_one(self, held: Held) -> None:
+        assert held.target is not None
+        self.copy_logs(held)
         try:
-            self._prepare(job, compute)
-        except Exception as exc:
-            failure = _failure_of(exc)
-            if not isinstance(exc, ShipyardError):
-                log.exception("preparing job %s failed", job.name)
-            self._system_line(job, f"preparation failed: {failure.message}")
-            self._fail(job, failure)
-        finally:
-            with self._lock:
-                self._state.preparing.pop(key, None)
-            self.wake()  # a failed preparation frees its slot for the next queued job
+            status = held.target.status(held.target_id)
+        except NotFound:
+            status = TargetStatus(TargetState.LOST, message="the compute target no longer knows this job")
+        started = status.state == TargetState.RUNNING or status.started_at is not None
+        if started and not held.running:
+            # Stamped with the target's own start time when it has one: a short job may
+            # already have ended when the watch first looks, and still ran.
+            held.running = True
+            self.transition(held.job, JobStatus.RUNNING, "the process started", at=status.started_at)
+            self.set_run(held.job, RunStatus.RUNNING, end=False)
+        if status.state.terminal:
+            while self.copy_logs(held):
+                pass  # all of it: nothing more will come
+            held.finishing = True
+            self._pool.submit(self.execution.finalize_safely, held, status)
 
-    def _prepare(self, job: Job, compute: Compute) -> None:
-        folder = job_dir(self.jobs_dir, job.workspace, job.name)
-        if folder.exists():
-            shutil.rmtree(folder)  # a requeued job starts from a clean folder
-        folder.mkdir(parents=True)
-        self._system_line(job, f"job {job.name} on compute {compute.name!r} ({compute.kind})")
-        spec = job.spec
-        prepared: PreparedInputs = self.inputs.prepare(job, folder, self._system_line)
-        env_spec = spec["environment"]
-        choice = EnvironmentChoice(
-            name=env_spec.get("name"),
-            version=env_spec.get("version"),
-            label=env_spec.get("label"),
-            registry=env_spec.get("registry"),
-            python=env_spec.get("python"),
-            requirements=tuple(env_spec.get("requirements") or ()),
-            image=env_spec.get("image"),
-        )
-        resolved = self.environments.resolve_in(job.workspace, choice)
-        runs_in = (
-            _describe_env(resolved.source)
-            if compute.kind == "local"
-            else _describe_remote_env(compute.kind, resolved.request.requirements)
-        )
-        if resolved.image:
-            self._system_line(
-                job,
-                f"image {resolved.image!r} was not used: {compute.kind} targets run no containers;"
-                f" the job runs in {runs_in}",
-            )
-        self._system_line(job, f"environment: {runs_in}")
-        built: BuiltEnvironment | None = None
-        if compute.kind == "local":
-            built = self.builder.ensure(resolved.request, log=lambda line: self._system_line(job, line))
-            if not built.is_server_interpreter:
-                hit = "cache hit" if built.cache_hit else f"built in {built.seconds:.1f} s"
-                self._system_line(job, f"environment {built.hash}: {hit}")
-        command = prepared.render(job.command)
-        variables: dict[str, str] = dict(spec.get("environment_variables", {}))
-        granted = self.credentials.for_job(job.workspace, job.name, job.created_by, variables, job.timeout_s)
-        variables, secret_env = granted.env, granted.secret_env
-        if secret_env:
-            names = ", ".join(sorted(secret_env))
-            self._system_line(job, f"given to the process only, never written to disk: {names}")
-        env = {
-            **variables,
-            "MLFLOW_TRACKING_URI": self.tracking_uri(),
-            "MLFLOW_RUN_ID": job.run_id,
-            "MLFLOW_EXPERIMENT_ID": job.experiment_id,
-            "SHIPYARD_URL": self.tracking_uri(),
-            "SHIPYARD_RUN_ID": job.run_id,
-            "SHIPYARD_JOB_NAME": job.name,
-            "SHIPYARD_WORKSPACE": job.workspace,
-            "SHIPYARD_OUTPUTS_DIR": str(folder / "outputs"),
-        }
-        with self._lock:
-            canceled_by = self._state.cancels.pop((job.workspace, job.name), None)
-        if canceled_by is not None:
-            self._cancelled_before_start(job, canceled_by)
-            return
-        target = self._target(job.workspace, compute)
-        self._system_line(job, f"$ {command}")
-        (folder / "proc_start").write_text(str(self.log_size(job)))
-        target.submit(
-            Submission(
-                job_id=_target_id(job),
-                command=command,
-                working_dir=prepared.working_dir,
-                env=env,
-                python_bin_dir=None if built is None or built.is_server_interpreter else built.python.parent,
-                pip=tuple(resolved.request.requirements) if compute.kind != "local" else (),
-                timeout_s=job.timeout_s,
-                secret_env=secret_env,
-            )
-        )
-        watched = _Watched(job, target)
-        with self._lock:
-            self._state.watched[(job.workspace, job.name)] = watched
-            late = self._state.cancels.get((job.workspace, job.name))
-        if late is not None:  # asked while we were submitting
-            watched.cancel_by = late
-            target.cancel(_target_id(job), f"by {late}")
-        self.wake()
+    def copy_logs(self, held: Held) -> bool:
+        """Append what the target's log has new; whether there was anything."""
+        assert held.target is not None
+        chunk = held.target.logs(held.target_id, held.offset)
+        if chunk.data:
+            held.log.append(chunk.data)
+            held.offset = chunk.next_offset
+        return bool(chunk.data)
 
-    def _cancelled_before_start(self, job: Job, who: str) -> None:
-        failure = JobFailure(FailureCause.CANCELED, f"canceled by {who} before it started")
-        self._system_line(job, failure.message)
-        self._transition(job, JobStatus.CANCELED, failure.message, failure=failure, canceled_by=who)
-        self._set_run(job, RunStatus.KILLED, end=True)
-
-    # -- finalize ------------------------------------------------------------------
-
-    def _finalize_safely(self, w: _Watched, status: TargetStatus) -> None:
-        try:
-            self._finalize(w, status)
-        except Exception as exc:
-            log.exception("finalizing job %s failed", w.job.name)
-            self._fail(w.job, JobFailure(FailureCause.INTERNAL, f"finalizing failed: {exc}"))
-        finally:
-            with self._lock:
-                self._state.watched.pop((w.job.workspace, w.job.name), None)
-                self._state.cancels.pop((w.job.workspace, w.job.name), None)
-            self.wake()
-
-    def _finalize(self, w: _Watched, status: TargetStatus) -> None:
-        job = w.job
-        self._transition(
-            job, JobStatus.FINALIZING, f"the process ended: {status.message or status.state.value}"
-        )
-        folder = job_dir(self.jobs_dir, job.workspace, job.name)
-        std_log = folder / "std_log.txt"
-        self._save_target_log(w, std_log)
-        with self.db.read() as uow:
-            ref = uow.runs.ref(job.run_id)
-        if ref is None:  # the run was deleted under the job
-            raise NotFound(f"the run {job.run_id} of job {job.name} is gone")
-        self.artifacts.put_local(ref, "user_logs/std_log.txt", std_log, job.created_by)
-        if status.state == TargetState.SUCCEEDED:
-            # ./outputs of the working directory first (Azure ML's convention), then the named
-            # outputs, so a named output wins over a file of the same path.
-            self._keep_outputs(ref, folder / "code" / "outputs", folder / "code" / "outputs", job)
-            outputs = folder / "outputs"
-            for name in sorted(job.spec.get("outputs", {})):
-                self._keep_outputs(ref, outputs / name, outputs, job)
-            if self.outputs is not None:
-                submitter = self.credentials.acting_as(job.created_by, job.workspace)
-                self.outputs.register(job, outputs, lambda line: self._system_line(job, line), submitter)
-        tail = _tail(std_log)
-        who = w.cancel_by or job.canceled_by
-        if status.state == TargetState.SUCCEEDED:
-            self._system_line(job, "completed")
-            self._transition(job, JobStatus.COMPLETED, "completed")
-            self._set_run(job, RunStatus.FINISHED, end=True)
-        elif status.state == TargetState.CANCELED or who:
-            failure = JobFailure(FailureCause.CANCELED, f"canceled by {who or 'the compute target'}")
-            self._system_line(job, failure.message)
-            self._transition(job, JobStatus.CANCELED, failure.message, failure=failure, canceled_by=who)
-            self._set_run(job, RunStatus.KILLED, end=True)
-        else:
-            failure = _target_failure(status, tail)
-            self._system_line(job, f"failed: {failure.message}")
-            self._fail(job, failure)
-
-    def _keep_outputs(self, ref: RunRef, source: Path, base: Path, job: Job) -> None:
-        """Every regular file under ``source`` as the run's ``outputs/<path from base>``."""
-        if not source.is_dir() or source.is_symlink():
-            return
-        for path in sorted(source.rglob("*")):
-            if path.is_file() and not path.is_symlink():
-                rel = path.relative_to(base).as_posix()
-                self.artifacts.put_local(ref, f"outputs/{rel}", path, job.created_by)
-
-    def _save_target_log(self, w: _Watched, dest: Path) -> None:
-        job_id = _target_id(w.job)
-        offset = 0
-        with dest.open("wb") as out:
-            while True:
-                chunk = w.target.logs(job_id, offset)
-                out.write(chunk.data)
-                offset = chunk.next_offset
-                if not chunk.data:
-                    break
-
-    # -- recovery ------------------------------------------------------------------
+    # -- adopt ---------------------------------------------------------------------
 
     def recover(self) -> None:
-        with self.db.read() as uow:
-            active = uow.jobs.in_status(ACTIVE)
-        for job in active:
-            try:
-                self._recover_one(job)
-            except Exception as exc:
-                log.exception("recovering job %s failed", job.name)
-                self._fail(
-                    job, JobFailure(FailureCause.LOST, f"could not be recovered after a restart: {exc}")
-                )
+        """Take back this server's own active jobs (a restart), and any whose lease lapsed."""
+        self._adopt(own=True)
 
-    def _recover_one(self, job: Job) -> None:
-        if job.status == JobStatus.PREPARING:
-            self._transition(job, JobStatus.QUEUED, "the server restarted during preparation; queued again")
+    def _adopt(self, *, own: bool) -> None:
+        with self.db.write() as uow:
+            adopted = uow.jobs.adopt(self.node.id, now_ms(), self.lease_ms, own=own)
+        for job in adopted:
+            with self._lock:
+                if (job.workspace, job.name) in self._held:
+                    continue  # ours already (a lease renewed late)
+            try:
+                self._adopt_one(job)
+            except LeaseLost:
+                continue
+            except Exception as exc:
+                log.exception("adopting job %s failed", job.name)
+                self.fail(job, JobFailure(FailureCause.LOST, f"could not be adopted: {exc}"))
+
+    def _adopt_one(self, job: Job) -> None:
+        previous = job.lease_owner
+        whose = "this server's" if previous == self.node.id else "its server's"
+        placement = job.placement or {}
+        if job.status == JobStatus.PREPARING and not placement:
+            self.requeue(job, f"{whose} preparation stopped before the process started; queued again")
             return
         compute = self.computes.get_in(job.workspace, job.compute)
-        target = self._target(job.workspace, compute)
-        try:
-            status = target.status(_target_id(job))
-        except NotFound:
-            self._fail(
+        target = self._reachable_target(job, compute)
+        if target is None:
+            self.lost_or_retry(
                 job,
-                JobFailure(
-                    FailureCause.LOST,
-                    "the server restarted and the compute target no longer knows this job's process",
-                ),
+                f"its process ran on {placement.get('host', 'another machine')}, whose server stopped"
+                f" renewing its lease; this server ({self.node.label}) cannot reach it there",
             )
             return
-        if status.state == TargetState.LOST:
-            self._fail(job, JobFailure(FailureCause.LOST, status.message or "the process was lost"))
-            return
-        folder = job_dir(self.jobs_dir, job.workspace, job.name)
+        tid = placement.get("target_id") or target_id(job)
         try:
-            start = int((folder / "proc_start").read_text())
-        except (OSError, ValueError):
-            start = self.log_size(job)
-        w = _Watched(job, target, offset=max(0, self.log_size(job) - start), running=True)
+            status = target.status(tid)
+        except NotFound:
+            status = TargetStatus(TargetState.LOST, message="the compute target no longer knows this job")
+        if (
+            status.state == TargetState.LOST
+            and status.started_at is None
+            and job.status == JobStatus.PREPARING
+        ):
+            self.requeue(job, f"{whose} process never started; queued again")
+            return
+        if status.state == TargetState.LOST:
+            self.lost_or_retry(job, status.message or "the process was lost")
+            return
+        held = Held(job, self.logs.writer(job_log_stream(job.workspace, job.name)), job.compute)
+        held.folder = Path(placement.get("folder") or job_dir(self.jobs_dir, job.workspace, job.name))
+        held.target, held.target_id = target, tid
+        held.offset = max(0, held.log.size - int(placement.get("log_start", held.log.size)))
+        held.running = job.status != JobStatus.PREPARING
+        held.cancel_by = None
         with self._lock:
-            self._state.watched[(job.workspace, job.name)] = w
-        log.info("re-attached job %s (%s)", job.name, status.state.value)
+            self._held[(job.workspace, job.name)] = held
+        if previous != self.node.id:
+            self.note(job, f"adopted by server {self.node.label}: the lease of the server holding it lapsed")
+        log.info("job %s adopted (%s)", job.name, status.state.value)
 
-    # -- helpers -------------------------------------------------------------------
+    def _reachable_target(self, job: Job, compute: Compute) -> ComputeTarget | None:
+        """The target that can report on the job's process, if this server has one."""
+        own = self.target(job.workspace, compute)
+        placement = job.placement or {}
+        if REMOTE in own.capabilities or placement.get("node") in (None, self.node.id):
+            return own
+        state = Path(str(placement.get("state_dir", "")))
+        if placement.get("host") == self.node.host and state.is_dir():
+            return self.target(job.workspace, compute, state)  # the other server's, same machine
+        return None
 
-    def _target(self, workspace: str, compute: Compute) -> ComputeTarget:
-        key = (workspace, compute.name)
+    # -- transitions (written only while this server holds the job) ------------------
+
+    def target(self, workspace: str, compute: Compute, state: Path | None = None) -> ComputeTarget:
+        state = state or self.state_dir / workspace / compute.name
+        key = (workspace, compute.name, state)
         with self._lock:
             target = self._targets.get(key)
             if target is None:
-                state = self.state_dir / workspace / compute.name
                 state.mkdir(parents=True, exist_ok=True)
                 target = self.open_target(compute, state)
                 self._targets[key] = target
             return target
 
-    def log_size(self, job: Job) -> int:
-        try:
-            return (job_dir(self.jobs_dir, job.workspace, job.name) / "stream.log").stat().st_size
-        except FileNotFoundError:
-            return 0
+    def _held_log(self, job: Job) -> LogWriter | None:
+        with self._lock:
+            held = self._held.get((job.workspace, job.name))
+        return held.log if held is not None else None
 
-    def _copy_logs(self, w: _Watched) -> None:
-        chunk = w.target.logs(_target_id(w.job), w.offset)
-        if chunk.data:
-            path = job_dir(self.jobs_dir, w.job.workspace, w.job.name) / "stream.log"
-            with path.open("ab") as out:
-                out.write(chunk.data)
-            w.offset = chunk.next_offset
+    def system_line(self, job: Job, line: str) -> None:
+        writer = self._held_log(job)
+        data = f"{_SYSTEM} {line}\n".encode()
+        if writer is not None:
+            writer.append(data)
+            return
+        writer = self.logs.writer(job_log_stream(job.workspace, job.name))
+        writer.append(data)
+        writer.flush()
 
-    def _system_line(self, job: Job, line: str) -> None:
-        folder = job_dir(self.jobs_dir, job.workspace, job.name)
-        folder.mkdir(parents=True, exist_ok=True)
-        with (folder / "stream.log").open("ab") as out:
-            out.write(f"{_SYSTEM} {line}\n".encode())
+    def _flush(self, job: Job) -> None:
+        writer = self._held_log(job)
+        if writer is not None:
+            writer.flush()
 
-    def _transition(
+    def transition(
         self, job: Job, status: JobStatus, message: str, *, at: int | None = None, **extra: Any
     ) -> None:
+        if status in TERMINAL:
+            self._flush(job)  # a follower stops once the job has ended: the log first
         with self.db.write() as uow:
-            current = uow.jobs.get(job.workspace, job.name)
+            current = uow.jobs.lock(job.workspace, job.name)
             if current is None:
                 return
+            if current.lease_owner != self.node.id:
+                raise LeaseLost(job.name)
             check_transition(current.status, status)
-            # Never before the previous event: the target's clock is read in another process.
-            last = current.events[-1].at if current.events else 0
-            when = max(at, last) if at is not None else now_ms()
+            when = now_ms()
+            if at is not None:
+                # Never before the previous event: the target's clock is read in another process.
+                prior = uow.jobs.get(job.workspace, job.name)
+                when = max([at, *(e.at for e in (prior.events if prior else []))])
             uow.jobs.set_status(job.workspace, job.name, status, when, message, **extra)
         if status in TERMINAL:
-            self._release(job)
+            self.credentials.release(job.workspace, job.name)
 
-    def _release(self, job: Job) -> None:
-        self.credentials.release(job.workspace, job.name)
-
-    def _fail(self, job: Job, failure: JobFailure) -> None:
+    def note(self, job: Job, message: str) -> None:
+        """An event in the job's timeline that does not change its status."""
         with self.db.write() as uow:
-            current = uow.jobs.get(job.workspace, job.name)
+            current = uow.jobs.lock(job.workspace, job.name)
+            if current is None or current.lease_owner != self.node.id:
+                return
+            uow.jobs.set_status(job.workspace, job.name, current.status, now_ms(), message)
+
+    def fail(self, job: Job, failure: JobFailure) -> None:
+        self._flush(job)
+        with self.db.write() as uow:
+            current = uow.jobs.lock(job.workspace, job.name)
             if current is None or current.done:
                 return
+            if current.lease_owner not in (None, self.node.id):
+                raise LeaseLost(job.name)
             uow.jobs.set_status(
                 job.workspace, job.name, JobStatus.FAILED, now_ms(), failure.message, failure=failure
             )
-        self._release(job)
-        self._set_run(job, RunStatus.FAILED, end=True)
+        self.credentials.release(job.workspace, job.name)
+        self.set_run(job, RunStatus.FAILED, end=True)
 
-    def _set_run(self, job: Job, status: RunStatus, *, end: bool) -> None:
+    def requeue(self, job: Job, message: str, *, next_attempt: bool = False) -> None:
+        with self.db.write() as uow:
+            current = uow.jobs.lock(job.workspace, job.name)
+            if current is None or current.done or current.lease_owner != self.node.id:
+                return
+            uow.jobs.requeue(job.workspace, job.name, now_ms(), message, next_attempt=next_attempt)
+        with self._lock:
+            self._held.pop((job.workspace, job.name), None)
+        self.wake()
+
+    def lost_or_retry(self, job: Job, why: str) -> None:
+        """The job's process is out of reach: another attempt if the file allows one, else
+        Failed with cause ``lost``."""
+        if job.attempt <= job.retries:
+            # The lost attempt's token stops working: if its process lives on somewhere cut
+            # off, it can no longer write into the run.
+            self.credentials.release(job.workspace, job.name)
+            message = f"attempt {job.attempt} lost ({why}); retry {job.attempt} of {job.retries}"
+            self.system_line(job, message)
+            self.requeue(job, message, next_attempt=True)
+            return
+        self.system_line(job, f"lost: {why}")
+        self.fail(job, JobFailure(FailureCause.LOST, why))
+
+    def set_run(self, job: Job, status: RunStatus, *, end: bool) -> None:
         now = now_ms()
         with self.db.write() as uow:
             ref = uow.runs.ref(job.run_id)
@@ -525,71 +512,9 @@ class JobRunner(JobControl):
                     ref, actor=job.created_by, now=now, status=str(status), end_time=now if end else None
                 )
 
-
-def _target_id(job: Job) -> str:
-    return f"{job.workspace}.{job.name}"
-
-
-def _describe_env(source: str) -> str:
-    if source == "server":
-        return "the server's own Python environment"
-    if source == "inline":
-        return "an environment built from the job's conda file"
-    return f"environment {source}"
-
-
-def _describe_remote_env(kind: str, requirements: tuple[str, ...]) -> str:
-    """A remote target (Ray) runs the command with its own interpreter, not the server's."""
-    if requirements:
-        return f"a virtualenv the {kind} cluster builds with pip: {' '.join(requirements)}"
-    return f"the {kind} cluster's own Python (`python` on the node's PATH)"
-
-
-def _tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
-    try:
-        with path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - 16384))
-            text = handle.read().decode("utf-8", "replace")
-    except FileNotFoundError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _failure_of(exc: Exception) -> JobFailure:
-    if isinstance(exc, EnvironmentBuildFailed):
-        return JobFailure(
-            FailureCause.ENVIRONMENT_BUILD, exc.message, log_tail=str(exc.details.get("log_tail", ""))
-        )
-    if isinstance(exc, NotFound):
-        return JobFailure(FailureCause.INPUT_NOT_FOUND, exc.message)
-    if isinstance(exc, ShipyardError):
-        return JobFailure(FailureCause.SUBMIT, exc.message)
-    return JobFailure(FailureCause.INTERNAL, f"{type(exc).__name__}: {exc}")
-
-
-def _target_failure(status: TargetStatus, tail: str) -> JobFailure:
-    if status.state == TargetState.LOST:
-        return JobFailure(FailureCause.LOST, status.message or "the process was lost", log_tail=tail)
-    if status.message.startswith("timed out"):
-        return JobFailure(FailureCause.TIMEOUT, status.message, status.exit_code, tail)
-    message = status.message or f"exit code {status.exit_code}"
-    last = _telling_line(tail)
-    return JobFailure(
-        FailureCause.EXIT_CODE,
-        f"{message}; {last}" if last else message,
-        status.exit_code,
-        tail,
-    )
-
-
-def _telling_line(tail: str) -> str:
-    """The line that says why: a Python traceback's exception, else the last line printed."""
-    lines = [line for line in tail.splitlines() if line.strip()]
-    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
-    if starts:
-        for line in lines[starts[-1] + 1 :]:
-            if not line.startswith((" ", "\t")):
-                return line.strip()
-    return f"last log line: {lines[-1].strip()}" if lines else ""
+    def placement_recorded(self, held: Held, placement: dict[str, Any]) -> None:
+        with self.db.write() as uow:
+            current = uow.jobs.lock(held.job.workspace, held.job.name)
+            if current is None or current.lease_owner != self.node.id:
+                raise LeaseLost(held.job.name)
+            uow.jobs.set_placement(held.job.workspace, held.job.name, placement)

@@ -87,6 +87,7 @@ def submission_from_spec(
         compute=spec.compute or "local",
         environment_variables=dict(spec.environment_variables),
         timeout_s=float(spec.limits.timeout) if spec.limits and spec.limits.timeout else None,
+        retries=spec.retries or 0,
         name=spec.name,
         display_name=spec.display_name,
         experiment_name=spec.experiment_name or "Default",

@@ -1,10 +1,11 @@
 """Jobs: create (validated whole before anything is written), read, list, cancel, follow logs.
 
 A job is created with its run in one transaction, in ``Queued``; the
-:class:`~shipyard.services.job_runner.JobRunner` takes it from there. Everything a job needs
-is checked here first — environment, compute target, data assets, the runs an input reads
-from, the ``${{…}}`` bindings — so a bad job file fails with a clear 4xx and leaves nothing
-half-created.
+:class:`~shipyard.services.job_runner.JobRunner` of whichever server claims it takes it
+from there. Canceling a running job records the request; the server holding it stops it.
+Everything a job needs is checked here first — environment, compute target, data assets,
+the runs an input reads from, the ``${{…}}`` bindings — so a bad job file fails with a
+clear 4xx and leaves nothing half-created.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from shipyard.services.job_assets import LOCAL_COMPUTE, ComputeService, Environm
 from shipyard.services.job_inputs import find_data_asset, find_model_version
 from shipyard.services.job_ports import JobControl
 from shipyard.services.job_remote import RemoteInputs
+from shipyard.services.log_streams import LogStreams, job_log_stream
 from shipyard.services.ports import Database, UnitOfWork
 from shipyard.services.snapshots import SnapshotService
 from shipyard.services.tracking import TrackingService
@@ -54,6 +56,7 @@ __all__ = [
 InputKind = Literal["literal", "snapshot", "data", "model", "run", "url"]
 _JOB_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 MAX_JOBS_PAGE = 1000
+MAX_RETRIES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,7 @@ class JobSubmission:
     compute: str = LOCAL_COMPUTE
     environment_variables: Mapping[str, str] = field(default_factory=dict)
     timeout_s: float | None = None
+    retries: int = 0  # attempts after the first when the process is lost with its server
     name: str | None = None
     display_name: str | None = None
     experiment_name: str = "Default"
@@ -107,6 +111,7 @@ class JobService:
         environments: EnvironmentService,
         computes: ComputeService,
         jobs_dir: Path,
+        logs: LogStreams,
         control: JobControl | None = None,
         *,
         snapshots: SnapshotService | None = None,
@@ -119,8 +124,9 @@ class JobService:
         self.max_code_bytes = max_code_bytes
         self.environments = environments
         self.computes = computes
-        self.jobs_dir = jobs_dir
-        self.control = control  # None: a server that only reads jobs (no runner)
+        self.jobs_dir = jobs_dir  # the logs of jobs from before they were kept as chunks
+        self.logs = logs
+        self.control = control  # this process's runner, woken at once (None: no jobs role)
 
     # -- create --------------------------------------------------------------------
 
@@ -167,6 +173,7 @@ class JobService:
             },
             "environment_variables": dict(sub.environment_variables),
             "experiment_name": sub.experiment_name,
+            "retries": sub.retries,
             "description": sub.description,
             "tags": dict(sub.tags),
             "git": dict(sub.git),
@@ -233,6 +240,8 @@ class JobService:
         TrackingService._check_tags(dict(sub.tags))
         if sub.timeout_s is not None and sub.timeout_s <= 0:
             raise InvalidArgument(f"limits.timeout must be a positive number of seconds; got {sub.timeout_s}")
+        if not 0 <= sub.retries <= MAX_RETRIES:
+            raise InvalidArgument(f"retries must be between 0 and {MAX_RETRIES}; got {sub.retries}")
         for key in sub.environment_variables:
             if not key or "=" in key or key.startswith("SHIPYARD_INTERNAL"):
                 raise InvalidArgument(f"environment variable name {key!r} is not allowed")
@@ -339,7 +348,9 @@ class JobService:
     # -- cancel --------------------------------------------------------------------
 
     def cancel(self, ctx: RequestContext, name: str) -> Job:
-        """Queued jobs stop at once; running ones when their process tree is gone."""
+        """Queued jobs stop at once; for others the request is recorded, and the server
+        holding the job (this one or another) stops its process tree; the job ends
+        ``Canceled`` once it is gone."""
         job = self.get(ctx, name)
         if job.status in TERMINAL:
             return job
@@ -358,34 +369,39 @@ class JobService:
                     )  # fmt: skip
                     _end_run(uow, current.run_id, RunStatus.KILLED, who, now)
                     return self.get(ctx, name)
-        if self.control is None:
-            raise InvalidArgument("this server runs no job runner; the job cannot be canceled here")
         with self.db.write() as uow:
             uow.jobs.record_cancel_request(ctx.workspace, name, who)
-        self.control.request_cancel(job, who)
+        if self.control is not None:
+            self.control.wake()
         return self.get(ctx, name)
 
     # -- logs ----------------------------------------------------------------------
 
-    def log_file(self, job: Job) -> Path:
-        return job_dir(self.jobs_dir, job.workspace, job.name) / "stream.log"
-
     def read_log(
         self, ctx: RequestContext, name: str, offset: int, limit: int = 1 << 20
     ) -> tuple[bytes, Job]:
-        """Bytes of the job's log from ``offset`` (preparation lines, then the process's output)."""
+        """Bytes of the job's log from ``offset`` (preparation lines, then the process's
+        output), as committed by whichever server runs it; the job as it was before the
+        read, so a follower that sees it ended and gets nothing has read everything."""
         if offset < 0:
             raise InvalidArgument("offset must be >= 0")
         job = self.get(ctx, name)
-        path = self.log_file(job)
+        data = self.logs.read(job_log_stream(job.workspace, job.name), offset, limit)
+        if data:
+            return data, job
+        return self._legacy_log(job, offset, limit), job
+
+    def _legacy_log(self, job: Job, offset: int, limit: int) -> bytes:
+        """A job run by a server from before logs were kept as chunks: its file on this one."""
+        path = job_dir(self.jobs_dir, job.workspace, job.name) / "stream.log"
         try:
             with path.open("rb") as handle:
                 if offset >= os.fstat(handle.fileno()).st_size:
-                    return b"", job  # nothing there yet; and seek() refuses offsets past 2**63
+                    return b""  # nothing there; and seek() refuses offsets past 2**63
                 handle.seek(offset)
-                return handle.read(limit), job
+                return handle.read(limit)
         except FileNotFoundError:
-            return b"", job
+            return b""
 
 
 @dataclass(frozen=True, slots=True)

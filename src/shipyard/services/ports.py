@@ -28,7 +28,12 @@ from shipyard.services.access.ports import (
 from shipyard.services.batch_ports import BatchDeploymentRepository, BatchEndpointRepository
 from shipyard.services.data_ports import DataAssetRepository
 from shipyard.services.endpoint_ports import DeploymentRepository, EndpointRepository
-from shipyard.services.job_ports import ComputeRepository, EnvironmentRepository, JobRepository
+from shipyard.services.job_ports import (
+    ComputeRepository,
+    EnvironmentRepository,
+    JobRepository,
+    LogChunkRepository,
+)
 
 __all__ = [
     "ArtifactIndex",
@@ -443,6 +448,7 @@ class UnitOfWork(ABC):
     environments: EnvironmentRepository
     computes: ComputeRepository
     jobs: JobRepository
+    log_chunks: LogChunkRepository
     endpoints: EndpointRepository
     deployments: DeploymentRepository
     batch_endpoints: BatchEndpointRepository

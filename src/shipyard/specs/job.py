@@ -172,6 +172,9 @@ class CommandJobSpec(SpecModel):
     compute: str | None = None
     environment_variables: dict[str, str] = Field(default_factory=dict)
     limits: Limits | None = None
+    # A Shipyard extension: how many more times to run the command when its process is
+    # lost with the server running it (its machine gone); a failing command is not retried.
+    retries: int | None = Field(default=None, ge=0, le=10)
     resources: Resources | None = None
     distribution: None = None
     services: dict[str, dict[str, Any]] | None = None

@@ -25,7 +25,12 @@ from shipyard.stores.sql.endpoints import SqlDeploymentRepository, SqlEndpointRe
 from shipyard.stores.sql.engine import WRITE_OPTION, build_engine
 from shipyard.stores.sql.experiments import SqlExperimentRepository, SqlWorkspaceRepository
 from shipyard.stores.sql.integrity import holds_nul, is_unique_violation
-from shipyard.stores.sql.jobs import SqlComputeRepository, SqlEnvironmentRepository, SqlJobRepository
+from shipyard.stores.sql.jobs import (
+    SqlComputeRepository,
+    SqlEnvironmentRepository,
+    SqlJobRepository,
+    SqlLogChunkRepository,
+)
 from shipyard.stores.sql.logged_models import SqlLoggedModelRepository
 from shipyard.stores.sql.metrics import SqlMetricRepository
 from shipyard.stores.sql.migrate import upgrade
@@ -74,6 +79,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.environments = SqlEnvironmentRepository(conn)
         self.computes = SqlComputeRepository(conn)
         self.jobs = SqlJobRepository(conn)
+        self.log_chunks = SqlLogChunkRepository(conn)
         self.endpoints = SqlEndpointRepository(conn)
         self.deployments = SqlDeploymentRepository(conn)
         self.batch_endpoints = SqlBatchEndpointRepository(conn)

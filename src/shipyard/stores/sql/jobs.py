@@ -1,23 +1,40 @@
-"""Environments, compute targets and jobs (with their status events)."""
+"""Environments, compute targets, jobs (with their status events and leases), and the index
+of the logs kept in chunks in the artifact store."""
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from shipyard.domain.jobs import Compute, Environment, Job, JobEvent, JobFailure, JobStatus
+from shipyard.domain.jobs import ACTIVE, Compute, Environment, Job, JobEvent, JobFailure, JobStatus
 from shipyard.errors import AlreadyExists
-from shipyard.services.job_ports import ComputeRepository, EnvironmentRepository, JobRepository
+from shipyard.services.job_ports import (
+    ComputeRepository,
+    EnvironmentRepository,
+    JobRepository,
+    LogChunkRef,
+    LogChunkRepository,
+)
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql import schema_jobs as j
 from shipyard.stores.sql._ids import new_id
 
-__all__ = ["SqlComputeRepository", "SqlEnvironmentRepository", "SqlJobRepository"]
+__all__ = [
+    "JOBS_CHANNEL",
+    "SqlComputeRepository",
+    "SqlEnvironmentRepository",
+    "SqlJobRepository",
+    "SqlLogChunkRepository",
+]
+
+JOBS_CHANNEL = "shipyard_jobs"
+"""The PostgreSQL NOTIFY channel that wakes every server's job runner."""
+_ACTIVE = [str(x) for x in ACTIVE]
 
 
 def _json(value: Any) -> str:
@@ -177,12 +194,22 @@ _JOB_COLUMNS = (
     j.jobs.c.created_at,
     j.jobs.c.created_by,
     j.jobs.c.updated_at,
+    j.jobs.c.attempt,
+    j.jobs.c.lease_owner,
+    j.jobs.c.placement,
 )
 
 
 class SqlJobRepository(JobRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._postgres = conn.dialect.name == "postgresql"
+
+    def _notify(self) -> None:
+        """Wake every server's runner once this transaction commits (PostgreSQL delivers
+        NOTIFY at commit, and not at all on a rollback)."""
+        if self._postgres:
+            self.conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": JOBS_CHANNEL})
 
     def create(self, workspace_id: int, experiment_pk: int, job: Job) -> None:
         try:
@@ -221,6 +248,7 @@ class SqlJobRepository(JobRepository):
                     for e in job.events
                 ],
             )
+        self._notify()
 
     def _select(self) -> Any:
         return select(*_JOB_COLUMNS).join(s.workspaces, s.workspaces.c.id == j.jobs.c.workspace_id)
@@ -246,6 +274,9 @@ class SqlJobRepository(JobRepository):
             failure=None if r.failure is None else JobFailure.from_json(orjson.loads(r.failure)),
             canceled_by=r.canceled_by,
             events=events or [],
+            attempt=r.attempt,
+            lease_owner=r.lease_owner,
+            placement=None if r.placement is None else orjson.loads(r.placement),
         )
 
     def get(self, workspace: str, name: str) -> Job | None:
@@ -254,14 +285,16 @@ class SqlJobRepository(JobRepository):
         ).first()
         if row is None:
             return None
+        return self._row(row, self._events(row.id))
+
+    def _events(self, job_pk: int) -> builtins.list[JobEvent]:
         e = j.job_events.c
-        events = [
+        return [
             JobEvent(JobStatus(r.status), r.at, r.message)
             for r in self.conn.execute(
-                select(e.status, e.at, e.message).where(e.job_id == row.id).order_by(e.id)
+                select(e.status, e.at, e.message).where(e.job_id == job_pk).order_by(e.id)
             )
         ]
-        return self._row(row, events)
 
     def list(
         self, workspace: str, statuses: Collection[JobStatus] | None, offset: int, limit: int
@@ -281,6 +314,7 @@ class SqlJobRepository(JobRepository):
         self.conn.execute(
             update(j.jobs).where(j.jobs.c.workspace_id == ws, j.jobs.c.name == name).values(canceled_by=who)
         )
+        self._notify()
 
     def set_status(
         self,
@@ -305,7 +339,180 @@ class SqlJobRepository(JobRepository):
             values["canceled_by"] = canceled_by
         if environment_hash is not None:
             values["environment_hash"] = environment_hash
+        if status not in ACTIVE:
+            values.update(lease_owner=None, lease_expires_at=None)
         self.conn.execute(update(j.jobs).where(j.jobs.c.id == job_pk).values(**values))
         self.conn.execute(
             insert(j.job_events).values(job_id=job_pk, status=str(status), at=at, message=message)
         )
+        if status not in ACTIVE:
+            self._notify()  # a slot is free: another server may start the next queued job
+
+    # -- the shared queue ------------------------------------------------------------------
+
+    def queued_computes(self) -> builtins.list[tuple[str, str]]:
+        c = j.jobs.c
+        query = (
+            select(s.workspaces.c.name, c.compute)
+            .join(s.workspaces, s.workspaces.c.id == c.workspace_id)
+            .where(c.status == str(JobStatus.QUEUED))
+            .group_by(s.workspaces.c.name, c.compute)
+            .order_by(func.min(c.id))
+        )
+        return [(r[0], r[1]) for r in self.conn.execute(query)]
+
+    def claim(
+        self,
+        workspace: str,
+        compute: str,
+        owner: str,
+        now: int,
+        lease_ms: int,
+        *,
+        room: int,
+        shared_limit: int | None,
+        message: str,
+    ) -> builtins.list[Job]:
+        c = j.jobs.c
+        ws = select(s.workspaces.c.id).where(s.workspaces.c.name == workspace).scalar_subquery()
+        on_compute = (c.workspace_id == ws, c.compute == compute)
+        if shared_limit is not None:
+            if self._postgres:
+                # One claimer per compute at a time while it counts, or two servers could
+                # each see the last free slot; held until this transaction ends.
+                self.conn.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                    {"key": f"shipyard.compute:{workspace}/{compute}"},
+                )
+            active = self.conn.execute(
+                select(func.count()).select_from(j.jobs).where(*on_compute, c.status.in_(_ACTIVE))
+            ).scalar_one()
+            room = min(room, shared_limit - int(active))
+        if room <= 0:
+            return []
+        picked = (
+            select(c.id)
+            .where(*on_compute, c.status == str(JobStatus.QUEUED))
+            .order_by(c.id)
+            .limit(room)
+            .with_for_update(skip_locked=True)
+        )
+        ids = [r[0] for r in self.conn.execute(picked)]
+        if not ids:
+            return []
+        self.conn.execute(
+            update(j.jobs)
+            .where(c.id.in_(ids))
+            .values(
+                status=str(JobStatus.PREPARING),
+                updated_at=now,
+                lease_owner=owner,
+                lease_expires_at=now + lease_ms,
+                placement=None,
+            )
+        )
+        self.conn.execute(
+            insert(j.job_events),
+            [{"job_id": pk, "status": str(JobStatus.PREPARING), "at": now, "message": message} for pk in ids],
+        )
+        rows = self.conn.execute(self._select().where(c.id.in_(ids)).order_by(c.id))
+        return [self._row(r) for r in rows]
+
+    def renew(self, owner: str, now: int, lease_ms: int) -> set[tuple[str, str]]:
+        c = j.jobs.c
+        mine = (c.lease_owner == owner, c.status.in_(_ACTIVE))
+        self.conn.execute(update(j.jobs).where(*mine).values(lease_expires_at=now + lease_ms))
+        held = select(s.workspaces.c.name, c.name).join(s.workspaces, s.workspaces.c.id == c.workspace_id)
+        return {(r[0], r[1]) for r in self.conn.execute(held.where(*mine))}
+
+    def adopt(self, owner: str, now: int, lease_ms: int, *, own: bool = False) -> builtins.list[Job]:
+        c = j.jobs.c
+        lapsed = or_(c.lease_owner.is_(None), c.lease_expires_at.is_(None), c.lease_expires_at < now)
+        if own:
+            lapsed = or_(lapsed, c.lease_owner == owner)
+        picked = (
+            select(c.id).where(c.status.in_(_ACTIVE), lapsed).order_by(c.id).with_for_update(skip_locked=True)
+        )
+        ids = [r[0] for r in self.conn.execute(picked)]
+        if not ids:
+            return []
+        # Read before taking them: each job comes back naming the server that held it.
+        rows = self.conn.execute(self._select().where(c.id.in_(ids)).order_by(c.id)).all()
+        self.conn.execute(
+            update(j.jobs).where(c.id.in_(ids)).values(lease_owner=owner, lease_expires_at=now + lease_ms)
+        )
+        return [self._row(r, self._events(r.id)) for r in rows]
+
+    def lock(self, workspace: str, name: str) -> Job | None:
+        query = self._select().where(s.workspaces.c.name == workspace, j.jobs.c.name == name)
+        row = self.conn.execute(query.with_for_update(of=j.jobs)).first()
+        return None if row is None else self._row(row)
+
+    def _pk(self, workspace: str, name: str) -> Any:
+        ws = select(s.workspaces.c.id).where(s.workspaces.c.name == workspace).scalar_subquery()
+        return select(j.jobs.c.id).where(j.jobs.c.workspace_id == ws, j.jobs.c.name == name).scalar_subquery()
+
+    def set_placement(self, workspace: str, name: str, placement: Mapping[str, Any]) -> None:
+        self.conn.execute(
+            update(j.jobs).where(j.jobs.c.id == self._pk(workspace, name)).values(placement=_json(placement))
+        )
+
+    def requeue(self, workspace: str, name: str, at: int, message: str, *, next_attempt: bool) -> None:
+        c = j.jobs.c
+        job_pk = self.conn.execute(select(self._pk(workspace, name))).scalar_one()
+        values: dict[str, Any] = {
+            "status": str(JobStatus.QUEUED),
+            "updated_at": at,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "placement": None,
+        }
+        if next_attempt:
+            values["attempt"] = c.attempt + 1
+        self.conn.execute(update(j.jobs).where(c.id == job_pk).values(**values))
+        self.conn.execute(
+            insert(j.job_events).values(job_id=job_pk, status=str(JobStatus.QUEUED), at=at, message=message)
+        )
+        self._notify()
+
+    def cancel_requests(self, owner: str) -> builtins.list[tuple[str, str, str]]:
+        c = j.jobs.c
+        query = (
+            select(s.workspaces.c.name, c.name, c.canceled_by)
+            .join(s.workspaces, s.workspaces.c.id == c.workspace_id)
+            .where(c.lease_owner == owner, c.status.in_(_ACTIVE), c.canceled_by.is_not(None))
+        )
+        return [(r[0], r[1], r[2]) for r in self.conn.execute(query)]
+
+
+class SqlLogChunkRepository(LogChunkRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, stream: str, chunk: LogChunkRef, at: int) -> None:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(
+                    insert(j.log_chunks).values(
+                        stream=stream, offset=chunk.offset, size=chunk.size, key=chunk.key, created_at=at
+                    )
+                )
+        except IntegrityError:
+            raise AlreadyExists(
+                f"log {stream} already has a chunk at offset {chunk.offset}", stream=stream
+            ) from None
+
+    def from_offset(self, stream: str, offset: int, limit: int) -> builtins.list[LogChunkRef]:
+        lc = j.log_chunks.c
+        query = (
+            select(lc.offset, lc.size, lc.key)
+            .where(lc.stream == stream, lc.offset + lc.size > offset)
+            .order_by(lc.offset)
+            .limit(limit)
+        )
+        return [LogChunkRef(r.offset, r.size, r.key) for r in self.conn.execute(query)]
+
+    def size(self, stream: str) -> int:
+        lc = j.log_chunks.c
+        query = select(lc.offset + lc.size).where(lc.stream == stream).order_by(lc.offset.desc()).limit(1)
+        return int(self.conn.execute(query).scalar() or 0)

@@ -1,4 +1,5 @@
-"""Tables of the "develop" stage: environments, compute targets, jobs and their status events.
+"""Tables of the "develop" stage: environments, compute targets, jobs and their status events,
+and the chunks of the logs that jobs and deployments write through the artifact store.
 
 Specs are stored as JSON text: they are read whole and never queried inside, and JSON text
 behaves the same on SQLite and PostgreSQL.
@@ -21,7 +22,7 @@ from sqlalchemy import (
 
 from shipyard.stores.sql.schema import metadata
 
-__all__ = ["computes", "environments", "job_events", "jobs"]
+__all__ = ["computes", "environments", "job_events", "jobs", "log_chunks"]
 
 environments = Table(
     "environments",
@@ -75,6 +76,13 @@ jobs = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("created_by", String(256), nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # The attempt (1, then one more per retry), the lease of the server running it (its node
+    # id and when the lease lapses unless renewed, epoch ms), and where the attempt was
+    # submitted (JSON: what another server needs to adopt it).
+    Column("attempt", Integer, nullable=False, server_default="1"),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", BigInteger, nullable=True),
+    Column("placement", Text, nullable=True),
     UniqueConstraint("workspace_id", "name", name="uq_jobs_workspace_name"),
     # The runner's queue: oldest job first among those in a given status.
     Index("ix_jobs_status_id", "status", "id"),
@@ -89,4 +97,18 @@ job_events = Table(
     Column("at", BigInteger, nullable=False),
     Column("message", Text, nullable=False),
     Index("ix_job_events_job", "job_id", "id"),
+)
+
+log_chunks = Table(
+    "log_chunks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # The log's name, also the prefix of its chunks' keys: ``<workspace>/_logs/jobs/<job>``.
+    Column("stream", String(512), nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("key", String(1024), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    # A reader's question is "the chunks of this log from this offset on".
+    UniqueConstraint("stream", "offset", name="uq_log_chunks_stream_offset"),
 )
