@@ -66,7 +66,7 @@ def test_bash_completes_commands_subcommands_and_options(home: dict[str, str]) -
 
     assert words("shipyard mod") == ["model"]
     assert {"list", "show", "history"} <= set(words("shipyard model "))
-    assert words("shipyard run ") == ["list", "show"]
+    assert words("shipyard run ") == ["list", "show", "replay"]
     assert "--columns" in words("shipyard run list --")
     assert words("shipyard experiment list --output ") == ["table", "json"]
 
