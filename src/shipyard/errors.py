@@ -6,7 +6,8 @@
     │   ├── InvalidPageToken      INVALID_PAGE_TOKEN  400
     │   ├── InvalidPath           INVALID_PATH        400
     │   ├── InvalidSpec           INVALID_SPEC        400
-    │   └── InvalidInput          INVALID_INPUT       400
+    │   ├── InvalidInput          INVALID_INPUT       400
+    │   └── InvalidBackup         INVALID_BACKUP      400
     ├── Unauthenticated           UNAUTHENTICATED     401
     ├── PermissionDenied          PERMISSION_DENIED   403
     │   ├── HostNotAllowed        HOST_NOT_ALLOWED    403
@@ -40,6 +41,7 @@ __all__ = [
     "EnvironmentBuildFailed",
     "HostNotAllowed",
     "InvalidArgument",
+    "InvalidBackup",
     "InvalidFilter",
     "InvalidInput",
     "InvalidPageToken",
@@ -113,6 +115,13 @@ class InvalidInput(InvalidArgument):
     column, a value of the wrong type); the message says what to change."""
 
     code = "INVALID_INPUT"
+
+
+class InvalidBackup(InvalidArgument):
+    """A backup file that cannot be restored as it is: truncated, damaged or altered (a hash
+    that does not match), or not a Shipyard backup. Nothing was restored from it."""
+
+    code = "INVALID_BACKUP"
 
 
 class Unauthenticated(ShipyardError):

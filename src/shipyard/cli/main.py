@@ -46,6 +46,9 @@ _GROUPS: dict[str, tuple[str, str]] = {
     "role": ("shipyard.cli.access", "role_app"),
     "secret": ("shipyard.cli.access", "secret_app"),
     "audit": ("shipyard.cli.access", "audit_app"),
+    "backup": ("shipyard.cli.backup", "backup_app"),
+    "migrate": ("shipyard.cli.backup", "migrate"),
+    "gc": ("shipyard.cli.backup", "gc"),
 }
 _HELP = "Shipyard: experiment tracking, model registry, jobs and endpoints you host yourself."
 

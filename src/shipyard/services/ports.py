@@ -118,6 +118,8 @@ class ArtifactRecord:
 class ObjectInfo:
     key: str
     size: int
+    modified: float | None = None
+    """When it was written, in seconds since the epoch; None where the store cannot tell."""
 
 
 class WorkspaceRepository(ABC):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -53,8 +54,19 @@ class FsspecArtifactStore(ArtifactStore):
         if not self.fs.exists(base):
             return
         for path, info in self.fs.find(base, detail=True).items():
-            yield ObjectInfo(path[len(self.root) + 1 :], int(info.get("size") or 0))
+            yield ObjectInfo(path[len(self.root) + 1 :], int(info.get("size") or 0), _modified(info))
 
     def delete(self, key: str) -> None:
         if self.fs.exists(self._path(key)):
             self.fs.rm_file(self._path(key))
+
+
+def _modified(info: dict[str, Any]) -> float | None:
+    """Each filesystem names it its own way: a number (local, memory) or a datetime (s3, gcs, azure)."""
+    for field in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        value = info.get(field)
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, datetime):
+            return value.timestamp()
+    return None

@@ -75,13 +75,18 @@ class LocalArtifactStore(ArtifactStore):
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         base = self._path(prefix) if prefix else self.root
         if base.is_file():
-            yield ObjectInfo(prefix, base.stat().st_size)
+            stat = base.stat()
+            yield ObjectInfo(prefix, stat.st_size, stat.st_mtime)
             return
         for dirpath, dirnames, filenames in os.walk(base):
             dirnames[:] = [d for d in dirnames if Path(dirpath, d) != self.staging]
             for filename in filenames:
                 full = Path(dirpath, filename)
-                yield ObjectInfo(full.relative_to(self.root).as_posix(), full.stat().st_size)
+                try:
+                    stat = full.stat()
+                except FileNotFoundError:
+                    continue  # deleted since the folder was read
+                yield ObjectInfo(full.relative_to(self.root).as_posix(), stat.st_size, stat.st_mtime)
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
