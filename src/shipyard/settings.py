@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -127,9 +128,11 @@ class Settings(BaseSettings):
         given = [r.strip() for r in value.split(",") if r.strip()]
         unknown = sorted(set(given) - set(ROLES))
         if unknown or not given:
+            what = f"unknown role {', '.join(map(repr, unknown))}" if unknown else "no role"
             raise ValueError(
-                f"roles must be one or more of {', '.join(ROLES)} separated by commas"
-                f" (e.g. 'api' for a front server, 'jobs' for a worker); got {value!r}"
+                f"{what} in {value!r}: roles are api (the APIs and web pages), jobs (runs queued"
+                " jobs) and serving (deployments' workers and scoring), separated by commas,"
+                " e.g. 'api' for a front server, 'jobs' for a worker"
             )
         return ",".join(r for r in ROLES if r in given)
 
@@ -139,10 +142,14 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _run_jobs_was_split(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "run_jobs" in data:
+        # Read here as well as from the arguments: an old SHIPYARD_RUN_JOBS=false left in a
+        # service file would otherwise be ignored, and the server would run jobs it was told not to.
+        given = isinstance(data, dict) and "run_jobs" in data
+        if given or os.environ.get("SHIPYARD_RUN_JOBS") is not None:
             raise ValueError(
-                "run_jobs was split into roles: roles='api' for a server that runs no jobs and no"
-                " deployments, 'api,serving' for one that serves but runs no jobs"
+                "run_jobs (SHIPYARD_RUN_JOBS) was split into roles: roles='api' for a server that"
+                " runs no jobs and no deployments, 'api,serving' for one that serves but runs no"
+                " jobs; unset SHIPYARD_RUN_JOBS and set SHIPYARD_ROLES or --roles"
             )
         return data
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, StrictInt, Tag, field_validator, model_validator
 
 from shipyard.errors import InvalidSpec
 from shipyard.specs._base import SpecModel, StrictModel, scalar_map, visible
@@ -174,7 +174,8 @@ class CommandJobSpec(SpecModel):
     limits: Limits | None = None
     # A Shipyard extension: how many more times to run the command when its process is
     # lost with the server running it (its machine gone); a failing command is not retried.
-    retries: int | None = Field(default=None, ge=0, le=10)
+    # Strict: YAML's `true` would otherwise pass as one retry.
+    retries: StrictInt | None = Field(default=None, ge=0, le=10)
     resources: Resources | None = None
     distribution: None = None
     services: dict[str, dict[str, Any]] | None = None
