@@ -120,8 +120,8 @@ def snapshot(live: Live) -> dict[str, Any]:
     for dirpath, _dirs, names in os.walk(live.root):
         for name in names:
             path = Path(dirpath, name)
-            if name in _DB_FILES:
-                continue
+            if name in _DB_FILES or Path(dirpath).name == "shipyard.db-hosts":
+                continue  # the database, and the server's claim on it (rewritten every 10 s)
             content = path.read_bytes() if path.is_file() else b"<dangling>"
             files[str(path.relative_to(live.root))] = hashlib.sha256(content).hexdigest()
     state["files"] = files
