@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from shipyard.domain.filters import Clause, OrderBy
 from shipyard.domain.logged_models import LoggedModel, LoggedModelMetric
@@ -53,6 +53,8 @@ __all__ = [
     "UnitOfWork",
     "WorkspaceRepository",
 ]
+
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,7 +438,13 @@ class LoggedModelRepository(ABC):
 
 
 class UnitOfWork(ABC):
-    """Repositories bound to one transaction, committed when the block exits cleanly."""
+    """Repositories bound to one transaction, committed when the block exits cleanly.
+
+    Each resource registers its repositories (``shipyard/resources/``); an implementation
+    builds one when it is first used in the transaction. The attributes below are typed names
+    for the resources that came first; a newer one's service asks by name and port type,
+    ``uow.repository("schedules", ScheduleRepository)``, with no line added here.
+    """
 
     workspaces: WorkspaceRepository
     experiments: ExperimentRepository
@@ -460,6 +468,13 @@ class UnitOfWork(ABC):
     roles: RoleRepository
     secrets: SecretRepository
     audit: AuditRepository
+
+    def repository(self, name: str, port: type[_R]) -> _R:
+        """The repository a resource registered as ``name``, checked to implement ``port``."""
+        found = getattr(self, name)
+        if not isinstance(found, port):
+            raise TypeError(f"repository {name!r} is a {type(found).__name__}, not a {port.__name__}")
+        return found
 
 
 class Database(ABC):

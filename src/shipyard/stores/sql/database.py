@@ -5,38 +5,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from shipyard.errors import AlreadyExists, InvalidArgument, Unavailable
 from shipyard.services.ports import Database, UnitOfWork
-from shipyard.stores.sql.access import (
-    SqlAuditRepository,
-    SqlRoleRepository,
-    SqlSecretRepository,
-    SqlTokenRepository,
-    SqlUserRepository,
-)
-from shipyard.stores.sql.artifacts import SqlArtifactIndex
-from shipyard.stores.sql.batch_endpoints import SqlBatchDeploymentRepository, SqlBatchEndpointRepository
-from shipyard.stores.sql.data_assets import SqlDataAssetRepository
-from shipyard.stores.sql.endpoints import SqlDeploymentRepository, SqlEndpointRepository
 from shipyard.stores.sql.engine import WRITE_OPTION, build_engine
-from shipyard.stores.sql.experiments import SqlExperimentRepository, SqlWorkspaceRepository
 from shipyard.stores.sql.integrity import holds_nul, is_unique_violation
-from shipyard.stores.sql.jobs import (
-    SqlComputeRepository,
-    SqlEnvironmentRepository,
-    SqlJobRepository,
-    SqlLogChunkRepository,
-)
-from shipyard.stores.sql.logged_models import SqlLoggedModelRepository
-from shipyard.stores.sql.metrics import SqlMetricRepository
 from shipyard.stores.sql.migrate import upgrade
-from shipyard.stores.sql.models import SqlModelRepository
-from shipyard.stores.sql.run_io import SqlRunIORepository
-from shipyard.stores.sql.runs import SqlRunRepository
+from shipyard.stores.sql.repositories import repository_class
 
 __all__ = ["SqlDatabase"]
 
@@ -65,30 +44,20 @@ def _unavailable(exc: OperationalError) -> Exception:
 
 
 class SqlUnitOfWork(UnitOfWork):
+    """Repositories are built on first use, then kept for the transaction: most transactions
+    touch one or two of the ~20 the resources register."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.workspaces = SqlWorkspaceRepository(conn)
-        self.experiments = SqlExperimentRepository(conn)
-        self.runs = SqlRunRepository(conn)
-        self.metrics = SqlMetricRepository(conn)
-        self.run_io = SqlRunIORepository(conn)
-        self.artifacts = SqlArtifactIndex(conn)
-        self.models = SqlModelRepository(conn)
-        self.logged_models = SqlLoggedModelRepository(conn)
-        self.data_assets = SqlDataAssetRepository(conn)
-        self.environments = SqlEnvironmentRepository(conn)
-        self.computes = SqlComputeRepository(conn)
-        self.jobs = SqlJobRepository(conn)
-        self.log_chunks = SqlLogChunkRepository(conn)
-        self.endpoints = SqlEndpointRepository(conn)
-        self.deployments = SqlDeploymentRepository(conn)
-        self.batch_endpoints = SqlBatchEndpointRepository(conn)
-        self.batch_deployments = SqlBatchDeploymentRepository(conn)
-        self.users = SqlUserRepository(conn)
-        self.tokens = SqlTokenRepository(conn)
-        self.roles = SqlRoleRepository(conn)
-        self.secrets = SqlSecretRepository(conn)
-        self.audit = SqlAuditRepository(conn)
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for an attribute not set yet: build the repository and keep it on the
+        # instance, where later reads find it without coming here.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        repository = repository_class(name)(self.conn)
+        setattr(self, name, repository)
+        return repository
 
 
 # SQLite keeps no table statistics unless asked. Without them the planner starts a search

@@ -18,10 +18,12 @@ from shipyard.stores.sql.tables import metadata
 
 __all__ = ["HEAD", "current_revision", "run_migrations", "upgrade"]
 
-HEAD = "0009"
-"""The newest migration's revision id; a test fails when it falls behind the scripts."""
-
 _SCRIPTS = Path(__file__).parent / "migrations"
+
+# Scripts are named "<revision>_<what>.py" with zero-padded revisions, so the newest is the
+# largest name: a new migration needs no edit here (a test holds this to Alembic's head).
+HEAD = max(p.name.partition("_")[0] for p in (_SCRIPTS / "versions").glob("[0-9]*_*.py"))
+"""The newest migration's revision id."""
 _version_table = Table("alembic_version", MetaData(), Column("version_num", String(32), primary_key=True))
 
 

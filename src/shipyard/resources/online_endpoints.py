@@ -1,0 +1,25 @@
+"""Online endpoints, their deployments (worker processes) and the scoring router."""
+
+from shipyard.resources import Resource
+
+RESOURCE = Resource(
+    name="online_endpoints",
+    position=110,
+    repositories={
+        "endpoints": "shipyard.stores.sql.endpoints:SqlEndpointRepository",
+        "deployments": "shipyard.stores.sql.endpoints:SqlDeploymentRepository",
+    },
+    tables=("shipyard.stores.sql.schema_endpoints",),
+    services={
+        "serving": "shipyard.server.providers.online_endpoints:serving",
+        "endpoints": "shipyard.server.providers.online_endpoints:endpoints",
+        "deployments": "shipyard.server.providers.online_endpoints:deployments",
+    },
+    routers=("shipyard.server.routers.online_endpoints:router",),
+    install="shipyard.server.providers.online_endpoints:install",
+    commands={
+        "online-endpoint": "shipyard.cli.endpoints:endpoint_app",
+        "online-deployment": "shipyard.cli.endpoints:deployment_app",
+    },
+    cli_position=70,
+)
