@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -207,17 +208,30 @@ def _read_url(proc: subprocess.Popen[str], log: Path, deadline: float) -> str:
 
 
 def start_shipyard(
-    procs: Processes, python: str, home: Path, log_path: Path, root: Path, *, auth: bool = True
+    procs: Processes,
+    python: str,
+    home: Path,
+    log_path: Path,
+    root: Path,
+    *,
+    auth: bool = True,
+    port: int = 0,
+    token: str | None = None,
+    args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
 ) -> Server:
     """``python -m shipyard up --port 0 --home <home>`` (on 127.0.0.1); timed from spawn to
     ``/healthz`` 200.
 
     Sign-in is on, as for every user: the owner ``admin`` is made on the fresh home with a
     token chosen here (SHIPYARD_ADMIN_TOKEN), returned as ``Server.token`` for the clients.
-    ``auth=False`` adds ``--no-auth`` (only :mod:`auth`'s anchor)."""
-    argv = [python, "-m", "shipyard", "up", "--host", "127.0.0.1", "--port", "0", "--home", str(home)]
-    token = secrets.token_urlsafe(32) if auth else None
-    env = {"SHIPYARD_ADMIN_TOKEN": token} if token else {}
+    ``auth=False`` adds ``--no-auth`` (only :mod:`auth`'s anchor). ``port`` and ``token``
+    start it again on a home that has both (:mod:`outage`); ``args`` go after ours
+    (``--database-url``…) and ``env`` into its environment."""
+    argv = [python, "-m", "shipyard", "up", "--host", "127.0.0.1", "--port", str(port), "--home", str(home)]
+    argv.extend(args)
+    token = token or (secrets.token_urlsafe(32) if auth else None)
+    env = {**(env or {}), "SHIPYARD_ADMIN_TOKEN": token} if token else dict(env or {})
     if not auth:
         argv.append("--no-auth")
     start = time.perf_counter()
