@@ -11,7 +11,6 @@ console ~0.1 s).
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -24,32 +23,32 @@ from shipyard._version import __version__
 
 __all__ = ["build_app", "main"]  # and ``app``, built on first use (__getattr__ below)
 
-# Where each top-level group and command lives: imported only when it is part of the tree.
-_GROUPS: dict[str, tuple[str, str]] = {
-    "experiment": ("shipyard.cli.experiments", "app"),
-    "run": ("shipyard.cli.runs", "app"),
-    "model": ("shipyard.cli.models", "app"),
-    "job": ("shipyard.cli.jobs", "app"),
-    "environment": ("shipyard.cli.environments", "app"),
-    "compute": ("shipyard.cli.computes", "app"),
-    "data": ("shipyard.cli.data", "app"),
-    "online-endpoint": ("shipyard.cli.endpoints", "endpoint_app"),
-    "online-deployment": ("shipyard.cli.endpoints", "deployment_app"),
-    "batch-endpoint": ("shipyard.cli.batch_endpoints", "endpoint_app"),
-    "batch-deployment": ("shipyard.cli.batch_endpoints", "deployment_app"),
-    "init": ("shipyard.cli.init", "init"),
-    "login": ("shipyard.cli.access", "login"),
-    "logout": ("shipyard.cli.access", "logout"),
-    "whoami": ("shipyard.cli.access", "whoami"),
-    "user": ("shipyard.cli.access", "user_app"),
-    "token": ("shipyard.cli.access", "token_app"),
-    "role": ("shipyard.cli.access", "role_app"),
-    "secret": ("shipyard.cli.access", "secret_app"),
-    "audit": ("shipyard.cli.access", "audit_app"),
-    "backup": ("shipyard.cli.backup", "backup_app"),
-    "migrate": ("shipyard.cli.backup", "migrate"),
-    "gc": ("shipyard.cli.backup", "gc"),
+# Commands that belong to no resource, with where they go in ``shipyard --help`` among the
+# resources' commands (``Resource.commands``, placed by ``cli_position``).
+_CORE: dict[str, tuple[int, str]] = {
+    "init": (90, "shipyard.cli.init:init"),
+    "backup": (130, "shipyard.cli.backup:backup_app"),
+    "migrate": (130, "shipyard.cli.backup:migrate"),
+    "gc": (130, "shipyard.cli.backup:gc"),
 }
+
+
+def _groups() -> dict[str, str]:
+    """Every top-level group and command → where it lives (``module:attribute``), in help order.
+
+    Read from the resources' descriptors, which import nothing: a group's module is imported
+    only when it is part of the tree.
+    """
+    from shipyard.resources import resources
+
+    placed = [(position, path, name) for name, (position, path) in _CORE.items()]
+    for resource in resources():
+        position = resource.position if resource.cli_position is None else resource.cli_position
+        placed += [(position, path, name) for name, path in resource.commands.items()]
+    # Stable sort on the position alone: a resource's commands keep their written order.
+    return {name: path for _, path, name in sorted(placed, key=lambda item: item[0])}
+
+
 _HELP = "Shipyard: experiment tracking, model registry, jobs and endpoints you host yourself."
 
 
@@ -241,10 +240,12 @@ def build_app(names: Sequence[str] | None = None, *, completion: bool = True) ->
     root.callback()(_root)
     root.command()(up)
     root.command()(serve)
-    for name, (module, attribute) in _GROUPS.items():
+    from shipyard.resources import load
+
+    for name, path in _groups().items():
         if names is not None and name not in names:
             continue
-        part = getattr(importlib.import_module(module), attribute)
+        part = load(path)
         if isinstance(part, typer.Typer):
             root.add_typer(part, name=name)
         else:
@@ -264,7 +265,7 @@ def _wanted(args: Sequence[str]) -> list[str] | None:
     """The one group a command line needs, or None for the whole tree: help, an unknown
     name (click suggests the closest), root options and shell completion."""
     completing = any(key.startswith("_") and key.endswith("_COMPLETE") for key in os.environ)
-    if completing or not args or args[0] not in _GROUPS:
+    if completing or not args or args[0] not in _groups():
         return None
     return [args[0]]
 

@@ -2,6 +2,8 @@
 
 from shipyard.resources import Resource
 
+__all__ = ["RESOURCE"]
+
 RESOURCE = Resource(
     name="audit",
     position=30,

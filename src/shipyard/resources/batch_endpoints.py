@@ -2,6 +2,8 @@
 
 from shipyard.resources import Resource
 
+__all__ = ["RESOURCE"]
+
 RESOURCE = Resource(
     name="batch_endpoints",
     position=120,
@@ -11,6 +13,7 @@ RESOURCE = Resource(
     },
     tables=("shipyard.stores.sql.schema_batch",),
     services={
+        "batch_runtime": "shipyard.server.providers.batch_endpoints:runtime",
         "batch_endpoints": "shipyard.server.providers.batch_endpoints:batch_endpoints",
         "batch_jobs": "shipyard.server.providers.batch_endpoints:batch_jobs",
     },

@@ -2,6 +2,8 @@
 
 from shipyard.resources import Resource
 
+__all__ = ["RESOURCE"]
+
 RESOURCE = Resource(
     name="online_endpoints",
     position=110,

@@ -3,6 +3,8 @@ models MLflow logs with them."""
 
 from shipyard.resources import Resource
 
+__all__ = ["RESOURCE"]
+
 RESOURCE = Resource(
     name="tracking",
     position=40,

@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute
 from shipyard.domain.access import ALL_WORKSPACES, check_permission
 from shipyard.domain.context import Principal
 from shipyard.errors import PermissionDenied, Unauthenticated
+from shipyard.resources import resources
 
 __all__ = [
     "PUBLIC",
@@ -39,6 +40,7 @@ __all__ = [
     "authorize",
     "bind_rules",
     "iter_app_routes",
+    "resource_rules",
     "rule_for",
 ]
 
@@ -269,8 +271,28 @@ def _normalise(path: str) -> str:
     return "/api/" + path[len("/ajax-api/") :] if path.startswith("/ajax-api/") else path
 
 
-def rule_for(method: str, path_format: str) -> Rule | None:
-    return ROUTES.get((method, _normalise(path_format)))
+def resource_rules() -> dict[tuple[str, str], Rule]:
+    """The rules resources declare for routes of their own (``Resource.rules``): a resource
+    added as new files brings its rules with it, checked like those of :data:`ROUTES`."""
+    rules: dict[tuple[str, str], Rule] = {}
+    for resource in resources():
+        for key, rule in resource.rules.items():
+            if key in ROUTES or key in rules:
+                raise RuntimeError(f"{key[0]} {key[1]}: one route, two rules ({resource.name})")
+            rules[key] = Rule(rule.permission, server_wide=rule.server_wide, upload=rule.upload)
+    return rules
+
+
+def rule_for(
+    method: str, path_format: str, extra: Mapping[tuple[str, str], Rule] | None = None
+) -> Rule | None:
+    """The rule of a route: from :data:`ROUTES`, else from its resource (``extra``, when the
+    caller computed :func:`resource_rules` once for many routes)."""
+    key = (method, _normalise(path_format))
+    found = ROUTES.get(key)
+    if found is None:
+        found = (resource_rules() if extra is None else extra).get(key)
+    return found
 
 
 def iter_app_routes(routes: list[BaseRoute]) -> Iterator[tuple[str, str, BaseRoute]]:
@@ -297,10 +319,11 @@ def bind_rules(routes: list[BaseRoute]) -> RouteRules:
     """
     bound: RouteRules = {}
     missing: list[str] = []
+    extra = resource_rules()
     for method, path, route in iter_app_routes(routes):
         if not isinstance(route, APIRoute):
             continue
-        rule = rule_for(method, path)
+        rule = rule_for(method, path, extra)
         if rule is None:
             missing.append(f"{method} {path}")
             continue

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
 from pydantic import BaseModel, TypeAdapter
@@ -29,9 +29,17 @@ from shipyard.services.tracking import TrackingService
 
 __all__ = ["Ctx", "Services", "Svc", "json_response"]
 
+_T = TypeVar("_T")
 
-@dataclass(frozen=True, slots=True)
+
 class Services:
+    """The server's services by name, as the resources' factories built them (``wiring.py``).
+
+    The annotations type the services of the first resources for their handlers
+    (``svc.jobs``); a newer resource's handler asks ``svc.get("schedules", ScheduleService)``
+    and needs no line here.
+    """
+
     tracking: TrackingService
     artifacts: ArtifactService
     registry: RegistryService
@@ -49,6 +57,15 @@ class Services:
     identity: IdentityService
     secrets: SecretService
     audit: AuditLog
+
+    def __init__(self, built: Mapping[str, object]) -> None:
+        self.__dict__.update(built)  # plain attributes: a handler's svc.jobs costs a dict read
+
+    def get(self, name: str, kind: type[_T]) -> _T:
+        found = self.__dict__.get(name)
+        if not isinstance(found, kind):
+            raise TypeError(f"service {name!r} is a {type(found).__name__}, not a {kind.__name__}")
+        return found
 
 
 # Both are ``async`` though they never wait: FastAPI runs a plain ``def`` dependency in a

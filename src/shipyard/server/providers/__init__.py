@@ -1,0 +1,1 @@
+"""Service factories of the resources (``Resource.services``): ``f(wiring) -> service``."""
