@@ -16,6 +16,10 @@ services. The anchors, timed the same way (wall clock of the command, medians of
 
 Ours does more (a sha256 of every member, checked twice on restore; the references resolved
 so garbage stays out; one all-or-nothing load), which is what the ratio shows the price of.
+
+Then, on each backend, the consistency figure (``_backup_during_ingest.py``; ``--no-ingest``
+leaves it out): a backup taken while two writers ingest into a running server, restored,
+and every record and artifact hash compared with the source at the snapshot point.
 Results: ``.bench/backup.json`` and ``.bench/backup.md``; see docs/benchmarks.md#backup-and-restore.
 """
 
@@ -39,6 +43,7 @@ import anyio
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from _backup_during_ingest import consistent, measure
 from _measure import markdown_table, median, run_header, say
 from shipyard.domain.access import EVERYTHING
 from shipyard.domain.context import Principal, RequestContext
@@ -218,11 +223,70 @@ def _postgresql(work: Path, sizes: Sizes, pg: Postgres) -> dict[str, list[float]
 
 
 def _rows(backend: str, times: dict[str, list[float]]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for step in ("create", "restore"):
         ours, anchor = median(times[f"ours {step}"]), median(times[f"anchor {step}"])
         rows.append((backend, step, f"{ours:.2f} s", f"{anchor:.2f} s", f"{ours / anchor:.2f}x"))
     return rows
+
+
+def _ingest_rows(backend: str, r: dict[str, Any]) -> list[tuple[str, ...]]:
+    verdict = "identical to the snapshot point" if consistent(r) else "DIFFERS"
+    return [
+        (
+            backend,
+            f"{r['tables_compared']} tables, {r['rows_compared']:,} rows",
+            "identical" if not r["tables_differing"] else f"DIFFER: {', '.join(r['tables_differing'])}",
+        ),
+        (
+            backend,
+            f"metric batches: {r['batches_acked_before']} acknowledged before the backup began,"
+            f" {r['batches_in_source']} in the source at the end",
+            f"{r['batches_restored']} restored: {r['acked_before_missing']} of the first missing,"
+            f" {r['sent_after_restored']} sent after its end; points {r['points_restored']:,}"
+            f" of {r['points_expected']:,} (whole batches)",
+        ),
+        (
+            backend,
+            f"artifacts: {r['files_restored']} restored",
+            f"{r['files_hash_mismatch']} hash mismatches, {r['files_acked_before_missing']} acknowledged"
+            f" before missing, {r['files_sent_after_restored']} sent after restored,"
+            f" {r['files_on_disk_unindexed']} unindexed",
+        ),
+        (
+            backend,
+            f"writers' pace (batches/s) before / during the backup ({r['create_s']:.1f} s)",
+            f"{r['batches_per_s_before']:.0f} / {r['batches_per_s_during']:.0f}",
+        ),
+        (backend, "verdict", verdict),
+    ]
+
+
+def _during_ingest(work: Path, pg: Postgres | None) -> tuple[dict[str, Any], list[tuple[str, ...]]]:
+    results: dict[str, Any] = {}
+    rows: list[tuple[str, ...]] = [
+        ("backend", "backup during ingestion, restored", "compared with the source")
+    ]
+    (work / "ingest-sqlite").mkdir()
+    say("SQLite: a backup during ingestion, restored and compared")
+    sqlite = work / "ingest-sqlite"
+    results["sqlite"] = r = measure(
+        sqlite,
+        f"sqlite:///{sqlite / 'ingest-home' / 'shipyard.db'}",
+        f"sqlite:///{sqlite / 'ingest-restored' / 'shipyard.db'}",
+        [],
+        4.0,
+    )
+    rows += _ingest_rows("sqlite", r)
+    if pg is not None:
+        say("PostgreSQL: a backup during ingestion, restored and compared")
+        (work / "ingest-pg").mkdir()
+        source, target = pg.new(), pg.new()
+        results["postgresql"] = r = measure(
+            work / "ingest-pg", source, target, ["--database-url", source], 2.0
+        )
+        rows += _ingest_rows("postgresql", r)
+    return results, rows
 
 
 def main() -> None:
@@ -232,32 +296,39 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--files", type=int, default=100, help="artifacts of 1 MB each")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-ingest", action="store_true", help="leave out the backup during ingestion")
     args = parser.parse_args()
     sizes = Sizes(args.points, args.files, args.runs)
     for tool in ("sqlite3", "tar"):
         if shutil.which(tool) is None:
             sys.exit(f"the anchor needs {tool} on PATH")
     report: dict[str, Any] = {**run_header(sizes, quick=args.runs < 3), "results": {}}
-    rows: list[tuple[str, ...]] = [("backend", "step", "shipyard backup", "anchor", "ratio")]
+    rows: list[tuple[str, ...]] = [("backend", "step", "shipyard backup", "anchor", "ours / anchor")]
+    ingest_rows: list[tuple[str, ...]] = []
     with tempfile.TemporaryDirectory(prefix="shipyard-bench-backup-") as tmp:
         work = Path(tmp)
         say(f"SQLite: {sizes.points:,} points, {sizes.files} MB of artifacts, {sizes.runs} runs")
         report["results"]["sqlite"] = times = _sqlite(work, sizes)
         rows += _rows("sqlite", times)
         url = os.environ.get("SHIPYARD_TEST_DATABASE_URL")
-        if url and shutil.which("pg_dump") and shutil.which("pg_restore"):
-            pg = Postgres(url)
-            try:
+        pg = Postgres(url) if url and shutil.which("pg_dump") and shutil.which("pg_restore") else None
+        try:
+            if pg is not None:
                 say("PostgreSQL: the same data")
                 report["results"]["postgresql"] = times = _postgresql(work, sizes, pg)
                 rows += _rows("postgresql", times)
-            finally:
+            else:
+                say("PostgreSQL left out: set SHIPYARD_TEST_DATABASE_URL and install pg_dump")
+            if not args.no_ingest:
+                report["during_ingest"], ingest_rows = _during_ingest(work, pg)
+        finally:
+            if pg is not None:
                 pg.drop_all()
-        else:
-            say("PostgreSQL left out: set SHIPYARD_TEST_DATABASE_URL and install pg_dump")
     BENCH.mkdir(exist_ok=True)
     (BENCH / "backup.json").write_text(json.dumps(report, indent=1))
     table = markdown_table(rows)
+    if ingest_rows:
+        table += ["", *markdown_table(ingest_rows)]
     (BENCH / "backup.md").write_text("\n".join(table) + "\n")
     print("\n".join(table))
 
