@@ -283,7 +283,7 @@ def _during_ingest(work: Path, pg: Postgres | None) -> tuple[dict[str, Any], lis
         (work / "ingest-pg").mkdir()
         source, target = pg.new(), pg.new()
         results["postgresql"] = r = measure(
-            work / "ingest-pg", source, target, ["--database-url", source], 2.0
+            work / "ingest-pg", source, target, ["--database-url", source], 4.0
         )
         rows += _ingest_rows("postgresql", r)
     return results, rows
