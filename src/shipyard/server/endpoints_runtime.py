@@ -13,9 +13,11 @@ from pathlib import Path
 
 from shipyard.services.access.process_credentials import ProcessCredentials
 from shipyard.services.endpoint_deployments import DeploymentService
+from shipyard.services.endpoint_logs import FilePreparationLogs, StreamPreparationLogs
 from shipyard.services.endpoint_models import ModelFiles
 from shipyard.services.endpoints import EndpointService
 from shipyard.services.job_assets import EnvironmentService
+from shipyard.services.log_streams import LogStreams
 from shipyard.services.ports import ArtifactStore, Database
 from shipyard.services.registry import RegistryService
 from shipyard.services.serving_ports import DeploymentRuntime
@@ -54,7 +56,9 @@ def build_endpoints(
     state_root: Path | None = None,
 ) -> EndpointsRuntime:
     """``state_root`` holds the workers' state and the materialised deployments (default:
-    the server's home; a scoring replica passes a folder of its own)."""
+    the server's home; a scoring replica passes a folder of its own). A server keeps the
+    preparation logs in the artifact store, readable from every server; a replica, which
+    never writes to the database, in files of its own."""
     root = settings.home if state_root is None else state_root
     deployments_dir = root / "deployments"
     runtime: DeploymentRuntime | None = None
@@ -79,5 +83,10 @@ def build_endpoints(
         runtime,
         deployments_dir,
         credentials,
+        preparation=(
+            StreamPreparationLogs(database, LogStreams(database, store))
+            if state_root is None
+            else FilePreparationLogs(deployments_dir)
+        ),
     )
     return EndpointsRuntime(endpoints, deployments, runtime)

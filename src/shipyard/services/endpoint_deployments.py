@@ -36,7 +36,7 @@ from shipyard.errors import Conflict, InvalidSpec, NotFound, ShipyardError
 from shipyard.services._clock import now_ms
 from shipyard.services.access.process_credentials import ProcessCredentials
 from shipyard.services.endpoint_environments import model_environment, read_model_requirements
-from shipyard.services.endpoint_logs import instance_line, read_from, tail, tree
+from shipyard.services.endpoint_logs import FilePreparationLogs, PreparationLogs, instance_line, tree
 from shipyard.services.endpoint_models import ModelFiles, ResolvedModel
 from shipyard.services.endpoint_settings import request_settings
 from shipyard.services.endpoints import EndpointService, endpoint_not_found
@@ -76,7 +76,6 @@ _PLAN_KEYS = (
 )
 _MAX_READY_WAIT_S = 900.0
 _WATCH_S = 0.2  # how often bringing workers up looks at their states, to say what changed
-_PREPARE_LOG = "deploy.log"
 # ``--all-traffic`` waiting for its revision to succeed: a file beside the preparation log
 # (holding the revision), so that a restart while Creating still routes the traffic.
 _ALL_TRAFFIC = "all-traffic.pending"
@@ -117,8 +116,12 @@ class DeploymentService:
         runtime: DeploymentRuntime | None,
         deployments_dir: Path,
         credentials: ProcessCredentials | None = None,
+        preparation: PreparationLogs | None = None,
     ) -> None:
         self.db = db
+        # Where the preparation logs go: a server's are data, shared by all servers
+        # (endpoint_logs.StreamPreparationLogs); default: a file per deployment.
+        self.preparation = preparation or FilePreparationLogs(deployments_dir)
         # Reveals ${{secrets.…}} into the workers' environment; None: no secrets (tests).
         self.credentials = credentials
         self.endpoints = endpoints
@@ -129,7 +132,6 @@ class DeploymentService:
         self.runtime = runtime  # None: a server that only reads deployments
         self.deployments_dir = deployments_dir
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shipyard-deploy")
-        self._log_lock = threading.Lock()
         self._closing = threading.Event()
 
     # -- reading -----------------------------------------------------------------------
@@ -154,7 +156,7 @@ class DeploymentService:
         """The preparation log (model, code, environment), then the workers' log."""
         self.get(ctx, endpoint, name)
         key = DeploymentKey(ctx.workspace, endpoint, name)
-        prepared = tail(self._folder(key) / _PREPARE_LOG, lines)
+        prepared = self.preparation.tail(key, lines)
         workers = "" if self.runtime is None else self.runtime.logs(key, lines)
         return prepared + workers
 
@@ -164,7 +166,7 @@ class DeploymentService:
         once it is Succeeded or Failed, the text holds every line written before it."""
         deployment = self.get(ctx, endpoint, name)
         key = DeploymentKey(ctx.workspace, endpoint, name)
-        text, end = read_from(self._folder(key) / _PREPARE_LOG, offset)
+        text, end = self.preparation.read_from(key, offset)
         return DeploymentProgress(deployment, text, end)
 
     # -- changing ----------------------------------------------------------------------
@@ -369,10 +371,7 @@ class DeploymentService:
         return self.deployments_dir / key.workspace / key.endpoint / key.deployment
 
     def _say(self, key: DeploymentKey, line: str) -> None:
-        folder = self._folder(key)
-        folder.mkdir(parents=True, exist_ok=True)
-        with self._log_lock, (folder / _PREPARE_LOG).open("a", encoding="utf-8") as out:
-            out.write(line.rstrip("\n") + "\n")
+        self.preparation.say(key, line)
 
     def _start(self, key: DeploymentKey, revision: str, spec: dict[str, Any], *, all_traffic: bool) -> None:
         if self.runtime is None:

@@ -1,16 +1,143 @@
-"""A deployment's preparation log (``deploy.log`` beside its revisions): what bringing it up
-says line by line — the model download, the environment build with uv's output, each worker
-starting and its probes — read by byte offset while a client follows it (``progress``) and
-by its last lines (``get-logs``)."""
+"""A deployment's preparation log: what bringing it up says line by line — the model
+download, the environment build with uv's output, each worker starting and its probes —
+read by byte offset while a client follows it (``progress``) and by its last lines
+(``get-logs``).
+
+A server keeps it as data (:class:`StreamPreparationLogs`): a log stream in the artifact
+store (``<workspace>/_logs/deployments/<endpoint>/<deployment>/<created at>``, see
+:mod:`shipyard.services.log_streams`), so ``progress`` and ``get-logs`` answer the same from
+every server behind a load balancer, the log outlives the server that wrote it, and backups
+keep it. Every server that brings the deployment up appends to it (a restart's "applying
+revision … again" included). Each line is published before the next step, so a client that
+sees the deployment Succeeded or Failed has every line written before it.
+
+A scoring replica (``shipyard serve``) never writes to the database: it keeps what its own
+preparation says in a file, ``deploy.log`` beside its revisions (:class:`FilePreparationLogs`).
+"""
 
 from __future__ import annotations
 
 import os
+import threading
+from abc import ABC, abstractmethod
 from pathlib import Path
 
-from shipyard.services.serving_ports import Instance, InstanceState
+from shipyard.services.log_streams import LogStreams, deployment_log_stream
+from shipyard.services.ports import Database
+from shipyard.services.serving_ports import DeploymentKey, Instance, InstanceState
 
-__all__ = ["PROGRESS_BYTES", "instance_line", "read_from", "tail", "tree"]
+__all__ = [
+    "PROGRESS_BYTES",
+    "FilePreparationLogs",
+    "PreparationLogs",
+    "StreamPreparationLogs",
+    "instance_line",
+    "read_from",
+    "tail",
+    "tree",
+]
+
+_PREPARE_LOG = "deploy.log"
+_TAIL_WINDOW = 1 << 16
+
+
+class PreparationLogs(ABC):
+    """Where deployments' preparation logs are kept."""
+
+    @abstractmethod
+    def say(self, key: DeploymentKey, line: str) -> None:
+        """Append one line (nothing when the deployment is gone)."""
+
+    @abstractmethod
+    def read_from(self, key: DeploymentKey, offset: int) -> tuple[str, int]:
+        """As :func:`read_from`."""
+
+    @abstractmethod
+    def tail(self, key: DeploymentKey, lines: int) -> str:
+        """The last ``lines`` lines."""
+
+
+class FilePreparationLogs(PreparationLogs):
+    """``deploy.log`` in each deployment's folder under ``deployments_dir``."""
+
+    def __init__(self, deployments_dir: Path) -> None:
+        self.deployments_dir = deployments_dir
+        self._lock = threading.Lock()
+
+    def _path(self, key: DeploymentKey) -> Path:
+        return self.deployments_dir / key.workspace / key.endpoint / key.deployment / _PREPARE_LOG
+
+    def say(self, key: DeploymentKey, line: str) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock, path.open("a", encoding="utf-8") as out:
+            out.write(line.rstrip("\n") + "\n")
+
+    def read_from(self, key: DeploymentKey, offset: int) -> tuple[str, int]:
+        return read_from(self._path(key), offset)
+
+    def tail(self, key: DeploymentKey, lines: int) -> str:
+        return tail(self._path(key), lines)
+
+
+class StreamPreparationLogs(PreparationLogs):
+    """Each deployment's log as a stream in the artifact store, indexed in the database."""
+
+    def __init__(self, db: Database, streams: LogStreams) -> None:
+        self.db = db
+        self.streams = streams
+
+    def _stream(self, key: DeploymentKey) -> str | None:
+        # Looked up each time rather than cached: another server may have deleted the
+        # deployment and made a namesake (a new log) since this one last wrote.
+        with self.db.read() as uow:
+            found = uow.deployments.get(key.workspace, key.endpoint, key.deployment)
+        if found is None:
+            return None
+        return deployment_log_stream(key.workspace, key.endpoint, key.deployment, found.created_at)
+
+    def say(self, key: DeploymentKey, line: str) -> None:
+        stream = self._stream(key)
+        if stream is not None:
+            self.streams.append(stream, (line.rstrip("\n") + "\n").encode("utf-8"))
+
+    def read_from(self, key: DeploymentKey, offset: int) -> tuple[str, int]:
+        stream = self._stream(key)
+        if stream is None:
+            return "", 0
+        end = self.streams.size(stream)
+        if offset < 0 or offset > end:
+            return "", end if offset < 0 else 0
+        data = self._read(stream, offset, min(end, offset + PROGRESS_BYTES))
+        cut = data.rfind(b"\n") + 1
+        return data[:cut].decode("utf-8", errors="replace"), offset + cut
+
+    def _read(self, stream: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)``: a read returns a bounded number of chunks, and here each
+        line is one."""
+        out = bytearray()
+        while start + len(out) < end:
+            data = self.streams.read(stream, start + len(out), end - start - len(out))
+            if not data:
+                break
+            out += data
+        return bytes(out)
+
+    def tail(self, key: DeploymentKey, lines: int) -> str:
+        stream = self._stream(key)
+        if stream is None or lines <= 0:
+            return ""
+        end = self.streams.size(stream)
+        window = _TAIL_WINDOW
+        while True:  # read back from the end until the window holds enough lines
+            start = max(0, end - window)
+            data = self._read(stream, start, end)
+            if start == 0 or data.count(b"\n") > lines:
+                break
+            window *= 4
+        kept = data.decode("utf-8", errors="replace").splitlines()[-lines:]
+        return "".join(f"{line}\n" for line in kept)
+
 
 PROGRESS_BYTES = 1 << 16
 """At most this much of the log per progress answer (the rest comes with the next)."""

@@ -14,6 +14,11 @@ listing the store::
     writer.flush_if_due()          # at most every FLUSH_S, or at FLUSH_BYTES
     logs.read(stream, offset=0)    # any server
 
+A deployment's preparation log is a stream too
+(``<workspace>/_logs/deployments/<endpoint>/<deployment>/<created at>``), appended to by
+every server that brings the deployment up: :meth:`LogStreams.append` gives each chunk a key
+of its own and lets only the row race for the end.
+
 A writer that dies between the object and the row leaves an object no record points to
 (``shipyard gc`` removes it); the next writer (an adopting server) starts at the end the
 rows say. Two writers racing for one offset cannot both win: the row is unique.
@@ -21,6 +26,8 @@ rows say. Two writers racing for one offset cannot both win: the row is unique.
 
 from __future__ import annotations
 
+import random
+import secrets
 import threading
 import time
 
@@ -29,7 +36,7 @@ from shipyard.services._clock import now_ms
 from shipyard.services.job_ports import LogChunkRef
 from shipyard.services.ports import ArtifactStore, Database
 
-__all__ = ["FLUSH_BYTES", "FLUSH_S", "LogStreams", "LogWriter", "job_log_stream"]
+__all__ = ["FLUSH_BYTES", "FLUSH_S", "LogStreams", "LogWriter", "deployment_log_stream", "job_log_stream"]
 
 FLUSH_S = 0.25
 """The longest a written line waits before any server can read it. A job's log follower
@@ -37,10 +44,17 @@ polls every 0.1 s; a quarter second keeps a chatty job to four objects a second.
 FLUSH_BYTES = 1 << 20
 _READ_CHUNKS = 16
 _MAX_OFFSET = 2**63
+_APPEND_TRIES = 50
 
 
 def job_log_stream(workspace: str, name: str) -> str:
     return f"{workspace}/_logs/jobs/{name}"
+
+
+def deployment_log_stream(workspace: str, endpoint: str, name: str, created_at: int) -> str:
+    """A deployment's preparation log; ``created_at`` tells a namesake made after a delete
+    from the one before it, so each has a log of its own."""
+    return f"{workspace}/_logs/deployments/{endpoint}/{name}/{created_at}"
 
 
 class LogStreams:
@@ -72,14 +86,36 @@ class LogStreams:
             out += data[start : start + limit - len(out)]
         return bytes(out)
 
+    def append(self, stream: str, data: bytes) -> None:
+        """Publish ``data`` at the end of a log other servers may append to as well (a
+        deployment's, which every server bringing it up writes). The object gets a key of
+        its own, written once; only the row races for the end, and a lost race is tried
+        again at the new end (on SQLite, whose writers take turns, it never is lost)."""
+        key = f"{stream}/{now_ms():013d}-{secrets.token_hex(4)}.log"
+        self._put(key, data)
+        for attempt in range(_APPEND_TRIES):
+            try:
+                with self.db.write() as uow:
+                    offset = uow.log_chunks.size(stream)
+                    uow.log_chunks.add(stream, LogChunkRef(offset, len(data), key), now_ms())
+                return
+            except AlreadyExists:
+                if attempt == _APPEND_TRIES - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311 - jitter, not a secret
+
     def publish(self, stream: str, offset: int, data: bytes) -> None:
+        """Store ``data`` as the chunk at ``offset``; AlreadyExists when another writer got there first."""
         key = f"{stream}/{offset:016d}.log"
+        self._put(key, data)
+        with self.db.write() as uow:
+            uow.log_chunks.add(stream, LogChunkRef(offset, len(data), key), now_ms())
+
+    def _put(self, key: str, data: bytes) -> None:
         with self.store.staging_file() as (path, handle):
             handle.write(data)
             handle.flush()
             self.store.put(key, path)
-        with self.db.write() as uow:
-            uow.log_chunks.add(stream, LogChunkRef(offset, len(data), key), now_ms())
 
 
 class LogWriter:
