@@ -31,7 +31,10 @@ TERMINAL = {"Completed", "Failed", "Canceled"}
 
 
 def _job(name: str, ran: Path) -> dict[str, Any]:
-    command = f"sleep 2; echo $SHIPYARD_JOB_NAME >> {ran}"
+    # Each job waits for the gate, opened once A is dead: the jobs A runs at the kill are
+    # still running then, however slow the machine, and end only after it.
+    gate = ran.with_name("gate")
+    command = f"while [ ! -e {gate} ]; do sleep 0.05; done; echo $SHIPYARD_JOB_NAME >> {ran}"
     return {"spec": {"command": command, "name": name, "experiment_name": "failover"}, "source": "job.yml"}
 
 
@@ -84,10 +87,11 @@ def test_a_killed_servers_jobs_are_adopted_and_every_job_ends_once(
         ]
 
     _wait(lambda: len(running_on_a()) >= 2, 60, "server A to run jobs")
-    a.stop(signal.SIGKILL)  # at once: the jobs A runs now are still running when it dies
+    a.stop(signal.SIGKILL)
     killed_at_ms = time.time() * 1000
-    held_by_a = [
-        n for n, j in snapshot.items() if j["status"] not in TERMINAL and _held_by(j).startswith(node_of_a)
+    ran.with_name("gate").touch()
+    held_by_a = [  # a job A was still preparing is queued again instead
+        n for n, j in snapshot.items() if j["status"] == "Running" and _held_by(j).startswith(node_of_a)
     ]
 
     _wait(lambda: all(_get(b.url, n)["status"] in TERMINAL for n in names), 120, "every job to end")
@@ -96,20 +100,15 @@ def test_a_killed_servers_jobs_are_adopted_and_every_job_ends_once(
     lines = ran.read_text().split()
     assert sorted(lines) == sorted(names)  # each job ran exactly once: none lost, none twice
 
-    # A job A held may still have ended before the kill landed (a loaded machine): only those
-    # that ended after it needed adopting, and each of them must have been.
-    def ended_at(job: dict[str, Any]) -> float:
-        return max(e["at"] for e in job["events"] if e["status"] in TERMINAL)
-
-    orphaned = [n for n in held_by_a if ended_at(jobs[n]) > killed_at_ms]
+    # Every job A held ended after the kill (the gate): each must have been adopted.
+    assert held_by_a, "server A held no job when it was killed"
     adoptions = {
         n: e["at"] - killed_at_ms
-        for n in orphaned
+        for n in held_by_a
         for e in jobs[n]["events"]
         if e["message"].startswith("adopted by server")
     }
-    assert orphaned, "every job A held ended before it was killed: nothing to adopt"
-    assert sorted(adoptions) == sorted(orphaned), (orphaned, adoptions)
+    assert sorted(adoptions) == sorted(held_by_a), (held_by_a, adoptions)
     # A renewed its leases at most a quarter lease before the kill; B looks every second.
     assert max(adoptions.values()) <= (LEASE_S + 1.5) * 1000, adoptions
 
