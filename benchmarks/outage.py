@@ -170,15 +170,18 @@ def sdk_round(variant: str, args: argparse.Namespace, work: Path) -> dict[str, A
         )
         back = time.monotonic()
         caught_up = None
-        while time.monotonic() - back < AFTER_S:
+        # Until the spill is gone, also past the stop (end() sends what is left), or the script ends.
+        while trainer.poll() is None:
             if caught_up is None and not list(spill.glob("*.spill")):
                 caught_up = time.monotonic() - back
+            if time.monotonic() - back >= AFTER_S and not (folder / "stop").exists():
+                (folder / "stop").touch()
+            if caught_up is not None and (folder / "stop").exists():
+                break
             time.sleep(0.05)
-        (folder / "stop").touch()
         out, _ = trainer.communicate(timeout=900)
-        result: dict[str, Any] = json.loads(
-            out.splitlines()[-1]
-        )  # mlflow prints "View run …" lines before it
+        # mlflow prints "View run …" lines before the script's own
+        result: dict[str, Any] = json.loads(out.splitlines()[-1])
         result |= stored(again, result["run_id"])
         result["caught_up_s"] = caught_up
         result["logged"] = 2 * result["steps"]
