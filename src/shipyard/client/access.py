@@ -11,8 +11,8 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
+from shipyard.client._paths import q
 from shipyard.domain.access import ALL_WORKSPACES, Role
 from shipyard.domain.identity import AuditEntry, RoleAssignment, SecretInfo, Token, User
 
@@ -33,10 +33,6 @@ __all__ = [
 
 _WORKSPACE_HEADER = "Shipyard-Workspace"
 _AUDIT_PAGE = 1000
-
-
-def _q(segment: str) -> str:
-    return quote(segment, safe="")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,10 +165,10 @@ class UserOperations:
 
     def disable(self, name: str) -> User:
         """Its tokens stop working at once; its records and role assignments stay."""
-        return _user(self._http.request("POST", f"/api/v1/users/{_q(name)}/disable"))
+        return _user(self._http.request("POST", f"/api/v1/users/{q(name)}/disable"))
 
     def enable(self, name: str) -> User:
-        return _user(self._http.request("POST", f"/api/v1/users/{_q(name)}/enable"))
+        return _user(self._http.request("POST", f"/api/v1/users/{q(name)}/enable"))
 
 
 class TokenOperations:
@@ -193,7 +189,7 @@ class TokenOperations:
 
     def revoke(self, name: str, *, user: str | None = None) -> None:
         params = {"user": user} if user else None
-        self._http.request("DELETE", f"/api/v1/tokens/{_q(name)}", params=params)
+        self._http.request("DELETE", f"/api/v1/tokens/{q(name)}", params=params)
 
 
 class RoleOperations:
@@ -206,7 +202,7 @@ class RoleOperations:
         return [_role(r) for r in self._http.request("GET", "/api/v1/roles")["roles"]]
 
     def get(self, name: str) -> Role:
-        return _role(self._http.request("GET", f"/api/v1/roles/{_q(name)}"))
+        return _role(self._http.request("GET", f"/api/v1/roles/{q(name)}"))
 
     def create(self, name: str, permissions: builtins.list[str], *, description: str = "") -> Role:
         """A custom role; ``permissions`` are ``resource:action``, ``resource:*`` or ``*``."""
@@ -244,13 +240,13 @@ class SecretOperations:
 
     def set(self, name: str, value: str) -> SecretInfo:
         """Create or replace the secret ``name``."""
-        return _secret(self._http.request("PUT", f"/api/v1/secrets/{_q(name)}", json={"value": value}))
+        return _secret(self._http.request("PUT", f"/api/v1/secrets/{q(name)}", json={"value": value}))
 
     def list(self) -> builtins.list[SecretInfo]:
         return [_secret(s) for s in self._http.request("GET", "/api/v1/secrets")["secrets"]]
 
     def delete(self, name: str) -> None:
-        self._http.request("DELETE", f"/api/v1/secrets/{_q(name)}")
+        self._http.request("DELETE", f"/api/v1/secrets/{q(name)}")
 
 
 class AuditOperations:

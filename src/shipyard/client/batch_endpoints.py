@@ -7,11 +7,11 @@ import builtins
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from shipyard.api.batch import BatchDeployment, BatchEndpoint
 from shipyard.client._convert import decode
 from shipyard.client._deploy_files import deployment_body
+from shipyard.client._paths import q
 from shipyard.client.jobs import job_from_json
 from shipyard.domain.jobs import Job
 
@@ -21,10 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["BatchDeployment", "BatchDeploymentOperations", "BatchEndpoint", "BatchEndpointOperations"]
 
 _BASE = "/api/v1/batch-endpoints"
-
-
-def _q(segment: str) -> str:
-    return quote(segment, safe="")
 
 
 class BatchEndpointOperations:
@@ -42,14 +38,14 @@ class BatchEndpointOperations:
         return decode(BatchEndpoint, self._http.request("POST", _BASE, json=body))
 
     def get(self, name: str) -> BatchEndpoint:
-        return decode(BatchEndpoint, self._http.request("GET", f"{_BASE}/{_q(name)}"))
+        return decode(BatchEndpoint, self._http.request("GET", f"{_BASE}/{q(name)}"))
 
     def list(self) -> builtins.list[BatchEndpoint]:
         return [decode(BatchEndpoint, e) for e in self._http.request("GET", _BASE)["endpoints"]]
 
     def delete(self, name: str) -> None:
         """Delete the endpoint and its deployments (the jobs it ran stay)."""
-        self._http.request("DELETE", f"{_BASE}/{_q(name)}")
+        self._http.request("DELETE", f"{_BASE}/{q(name)}")
 
     def invoke(
         self, name: str, data: str, *, deployment_name: str | None = None, job_name: str | None = None
@@ -57,10 +53,10 @@ class BatchEndpointOperations:
         """Score the data asset ``data`` (``azureml:<name>@latest``) as a job; returns it queued
         (follow it with ``client.jobs.stream(job.name)``)."""
         body = {"input": data, "deployment_name": deployment_name, "job_name": job_name}
-        return job_from_json(self._http.request("POST", f"{_BASE}/{_q(name)}/jobs", json=body))
+        return job_from_json(self._http.request("POST", f"{_BASE}/{q(name)}/jobs", json=body))
 
     def list_jobs(self, name: str, max_results: int = 100) -> builtins.list[Job]:
-        data = self._http.request("GET", f"{_BASE}/{_q(name)}/jobs", params={"max_results": max_results})
+        data = self._http.request("GET", f"{_BASE}/{q(name)}/jobs", params={"max_results": max_results})
         return [job_from_json(j) for j in data["jobs"]]
 
 
@@ -97,7 +93,7 @@ class BatchDeploymentOperations:
         lacks), create it; ``set_default`` makes it what ``invoke`` uses."""
         say = step or (lambda _line: None)
         endpoint, _, body = self._body(path, overrides, set_default, say, progress)
-        url = f"{_BASE}/{_q(endpoint)}/deployments"
+        url = f"{_BASE}/{q(endpoint)}/deployments"
         return decode(BatchDeployment, self._http.request("POST", url, json=body))
 
     def update(
@@ -113,16 +109,16 @@ class BatchDeploymentOperations:
         :meth:`create`; jobs already started keep the spec they started with."""
         say = step or (lambda _line: None)
         endpoint, name, body = self._body(path, overrides, set_default, say, progress)
-        url = f"{_BASE}/{_q(endpoint)}/deployments/{_q(name)}"
+        url = f"{_BASE}/{q(endpoint)}/deployments/{q(name)}"
         return decode(BatchDeployment, self._http.request("PUT", url, json=body))
 
     def get(self, endpoint_name: str, name: str) -> BatchDeployment:
-        url = f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}"
+        url = f"{_BASE}/{q(endpoint_name)}/deployments/{q(name)}"
         return decode(BatchDeployment, self._http.request("GET", url))
 
     def list(self, endpoint_name: str) -> builtins.list[BatchDeployment]:
-        data = self._http.request("GET", f"{_BASE}/{_q(endpoint_name)}/deployments")
+        data = self._http.request("GET", f"{_BASE}/{q(endpoint_name)}/deployments")
         return [decode(BatchDeployment, d) for d in data["deployments"]]
 
     def delete(self, endpoint_name: str, name: str) -> None:
-        self._http.request("DELETE", f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}")
+        self._http.request("DELETE", f"{_BASE}/{q(endpoint_name)}/deployments/{q(name)}")

@@ -7,13 +7,14 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlparse
 
 import httpx
 
 from shipyard.client import _convert, _snapshots
 from shipyard.client._http import HttpClient, raise_for
+from shipyard.client._paths import q
 from shipyard.domain.data_assets import DataAsset
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.snapshots import SnapshotFile, SnapshotRef
@@ -41,12 +42,10 @@ DEFAULT_MAX_SNAPSHOT_BYTES = 5 << 30
 #: Where :meth:`Client.register_local_model` keeps the runs that hold uploaded models' files.
 MODEL_UPLOADS_EXPERIMENT = "model-uploads"
 
+_Ops = TypeVar("_Ops")
+
 Progress = Callable[[int, int], None]
 """Called as ``progress(bytes_done, bytes_total)`` while blobs upload or download."""
-
-
-def _q(segment: str) -> str:
-    return quote(segment, safe="")
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
@@ -80,6 +79,14 @@ class Client:
     @property
     def url(self) -> str:
         return self.http.url
+
+    def operations(self, kind: Callable[[Client], _Ops]) -> _Ops:
+        """A resource's operations class bound to this client: ``client.operations(ScheduleOperations)``.
+
+        How a resource added as new files (``shipyard/resources/``) reaches its calls, typed,
+        without a property here; the properties below are the same for the first resources.
+        """
+        return kind(self)
 
     @property
     def jobs(self) -> JobOperations:
@@ -188,10 +195,10 @@ class Client:
         return _convert.experiment(data)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        return _convert.experiment(self.http.request("GET", f"/api/v1/experiments/{_q(experiment_id)}"))
+        return _convert.experiment(self.http.request("GET", f"/api/v1/experiments/{q(experiment_id)}"))
 
     def get_experiment_by_name(self, name: str) -> Experiment:
-        return _convert.experiment(self.http.request("GET", f"/api/v1/experiments/by-name/{_q(name)}"))
+        return _convert.experiment(self.http.request("GET", f"/api/v1/experiments/by-name/{q(name)}"))
 
     def get_or_create_experiment(self, name: str) -> Experiment:
         try:
@@ -236,17 +243,17 @@ class Client:
         return _convert.run(self.http.request("POST", "/api/v1/runs", json=body))
 
     def get_run(self, run_id: str) -> Run:
-        return _convert.run(self.http.request("GET", f"/api/v1/runs/{_q(run_id)}"))
+        return _convert.run(self.http.request("GET", f"/api/v1/runs/{q(run_id)}"))
 
     def update_run(self, run_id: str, *, status: str | None = None, name: str | None = None) -> Run:
         body = {"status": status, "name": name}
-        return _convert.run(self.http.request("PATCH", f"/api/v1/runs/{_q(run_id)}", json=body, retry=True))
+        return _convert.run(self.http.request("PATCH", f"/api/v1/runs/{q(run_id)}", json=body, retry=True))
 
     def delete_run(self, run_id: str) -> None:
-        self.http.request("DELETE", f"/api/v1/runs/{_q(run_id)}", retry=True)
+        self.http.request("DELETE", f"/api/v1/runs/{q(run_id)}", retry=True)
 
     def restore_run(self, run_id: str) -> None:
-        self.http.request("POST", f"/api/v1/runs/{_q(run_id)}/restore", retry=True)
+        self.http.request("POST", f"/api/v1/runs/{q(run_id)}/restore", retry=True)
 
     def search_runs_page(
         self,
@@ -291,20 +298,20 @@ class Client:
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
         body = {"params": {k: str(v) for k, v in params.items()}}
         # Safe to repeat: re-logging a param with the same value is accepted.
-        self.http.request("POST", f"/api/v1/runs/{_q(run_id)}/params", json=body, retry=True)
+        self.http.request("POST", f"/api/v1/runs/{q(run_id)}/params", json=body, retry=True)
 
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
         body = {"tags": {k: str(v) for k, v in tags.items()}}
-        self.http.request("POST", f"/api/v1/runs/{_q(run_id)}/tags", json=body, retry=True)
+        self.http.request("POST", f"/api/v1/runs/{q(run_id)}/tags", json=body, retry=True)
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        self.http.request("DELETE", f"/api/v1/runs/{_q(run_id)}/tags/{quote(key)}", retry=True)
+        self.http.request("DELETE", f"/api/v1/runs/{q(run_id)}/tags/{quote(key)}", retry=True)
 
     def log_metric_batch(self, run_id: str, payload: bytes, idempotency_key: str) -> dict[str, Any]:
         """Send an encoded batch (see ``_batcher``); retried safely thanks to the key."""
         return self.http.request(  # type: ignore[no-any-return]
             "POST",
-            f"/api/v1/runs/{_q(run_id)}/metrics",
+            f"/api/v1/runs/{q(run_id)}/metrics",
             content=payload,
             headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
             retry=True,
@@ -317,12 +324,12 @@ class Client:
         params: dict[str, Any] = {"key": key, "max_results": page_size}
         if max_points is not None:
             params["max_points"] = max_points
-        data = self.http.request("GET", f"/api/v1/runs/{_q(run_id)}/metrics/history", params=params)
+        data = self.http.request("GET", f"/api/v1/runs/{q(run_id)}/metrics/history", params=params)
         merged = _convert.history(data)
         while merged.next_page_token and max_points is None:
             params["page_token"] = merged.next_page_token
             page = _convert.history(
-                self.http.request("GET", f"/api/v1/runs/{_q(run_id)}/metrics/history", params=params)
+                self.http.request("GET", f"/api/v1/runs/{q(run_id)}/metrics/history", params=params)
             )
             merged.steps.extend(page.steps)
             merged.values.extend(page.values)
@@ -358,11 +365,11 @@ class Client:
 
     def _upload(self, run_id: str, file: Path, artifact_path: str) -> dict[str, Any]:
         headers = {"X-Content-SHA256": _sha256(file), "Content-Type": "application/octet-stream"}
-        url = f"/api/v1/runs/{_q(run_id)}/artifacts/{quote(artifact_path)}"
+        url = f"/api/v1/runs/{q(run_id)}/artifacts/{quote(artifact_path)}"
         return self.http.request("PUT", url, content=_file_chunks(file), headers=headers)  # type: ignore[no-any-return]
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[dict[str, Any]]:
-        data = self.http.request("GET", f"/api/v1/runs/{_q(run_id)}/artifacts", params={"path": path})
+        data = self.http.request("GET", f"/api/v1/runs/{q(run_id)}/artifacts", params={"path": path})
         return data["files"]  # type: ignore[no-any-return]
 
     def walk_artifacts(self, run_id: str, path: str = "") -> Iterator[str]:
@@ -379,7 +386,7 @@ class Client:
         target.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         tmp = target.with_name(target.name + ".part")
-        with self.http.stream("GET", f"/api/v1/runs/{_q(run_id)}/artifacts/{quote(path)}") as response:
+        with self.http.stream("GET", f"/api/v1/runs/{q(run_id)}/artifacts/{quote(path)}") as response:
             raise_for(response)
             expected = response.headers.get("X-Content-SHA256")
             with tmp.open("wb") as out:
@@ -401,7 +408,7 @@ class Client:
         return _convert.model(self.http.request("POST", "/api/v1/models", json=body))
 
     def get_model(self, name: str) -> RegisteredModel:
-        return _convert.model(self.http.request("GET", f"/api/v1/models/{_q(name)}"))
+        return _convert.model(self.http.request("GET", f"/api/v1/models/{q(name)}"))
 
     def list_models(self, name_like: str | None = None, max_results: int = 100_000) -> list[RegisteredModel]:
         """Every model (following pages) up to ``max_results``."""
@@ -432,7 +439,7 @@ class Client:
             "description": description,
             "tags": tags or {},
         }
-        return _convert.version(self.http.request("POST", f"/api/v1/models/{_q(name)}/versions", json=body))
+        return _convert.version(self.http.request("POST", f"/api/v1/models/{q(name)}/versions", json=body))
 
     def register_local_model(
         self,
@@ -471,31 +478,31 @@ class Client:
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         """``version``: a number, ``"latest"`` or an alias such as ``"champion"``."""
         return _convert.version(
-            self.http.request("GET", f"/api/v1/models/{_q(name)}/versions/{_q(str(version))}")
+            self.http.request("GET", f"/api/v1/models/{q(name)}/versions/{q(str(version))}")
         )
 
     def list_model_versions(self, name: str) -> list[ModelVersion]:
-        data = self.http.request("GET", f"/api/v1/models/{_q(name)}/versions")
+        data = self.http.request("GET", f"/api/v1/models/{q(name)}/versions")
         return [_convert.version(v) for v in data["versions"]]
 
     def set_model_alias(self, name: str, alias: str, version: int) -> RegisteredModel:
-        url = f"/api/v1/models/{_q(name)}/aliases/{_q(alias)}"
+        url = f"/api/v1/models/{q(name)}/aliases/{q(alias)}"
         return _convert.model(self.http.request("PUT", url, json={"version": version}, retry=True))
 
     def delete_model_alias(self, name: str, alias: str) -> None:
-        self.http.request("DELETE", f"/api/v1/models/{_q(name)}/aliases/{_q(alias)}")
+        self.http.request("DELETE", f"/api/v1/models/{q(name)}/aliases/{q(alias)}")
 
     def update_model(
         self, name: str, *, description: str | None = None, tags: dict[str, str] | None = None
     ) -> RegisteredModel:
         body = {"description": description, "tags": tags}
-        return _convert.model(self.http.request("PATCH", f"/api/v1/models/{_q(name)}", json=body, retry=True))
+        return _convert.model(self.http.request("PATCH", f"/api/v1/models/{q(name)}", json=body, retry=True))
 
     def update_model_version(
         self, name: str, version: int, *, description: str | None = None, tags: dict[str, str] | None = None
     ) -> ModelVersion:
         body = {"description": description, "tags": tags}
-        url = f"/api/v1/models/{_q(name)}/versions/{version}"
+        url = f"/api/v1/models/{q(name)}/versions/{version}"
         return _convert.version(self.http.request("PATCH", url, json=body, retry=True))
 
     def model_history(self, name: str) -> list[ModelEvent]:
@@ -503,7 +510,7 @@ class Client:
         out: list[ModelEvent] = []
         while True:
             params = {"max_results": 10_000, "offset": len(out)}
-            events = self.http.request("GET", f"/api/v1/models/{_q(name)}/history", params=params)["events"]
+            events = self.http.request("GET", f"/api/v1/models/{q(name)}/history", params=params)["events"]
             out.extend(_convert.event(e) for e in events)
             if len(events) < 10_000:
                 return out
@@ -555,7 +562,7 @@ class Client:
             progress(done, total)
 
     def get_snapshot(self, digest: str) -> SnapshotRef:
-        data = self.http.request("GET", f"/api/v1/snapshots/{_q(digest)}")
+        data = self.http.request("GET", f"/api/v1/snapshots/{q(digest)}")
         files = [_convert.decode(SnapshotFile, f) for f in data["files"]]
         return SnapshotRef(data["digest"], files, data["size"], 0)
 
@@ -631,7 +638,7 @@ class Client:
 
     def get_data_asset(self, name: str, version: str = "latest") -> DataAsset:
         """One version; ``"latest"`` for the one created last."""
-        url = f"/api/v1/data/{_q(name)}/versions/{_q(version)}"
+        url = f"/api/v1/data/{q(name)}/versions/{q(version)}"
         return _convert.data_asset(self.http.request("GET", url))
 
     def list_data_assets(self, max_results: int = 100_000) -> list[DataAsset]:
@@ -648,7 +655,7 @@ class Client:
 
     def list_data_asset_versions(self, name: str) -> list[DataAsset]:
         """Every version, newest first."""
-        data = self.http.request("GET", f"/api/v1/data/{_q(name)}/versions")
+        data = self.http.request("GET", f"/api/v1/data/{q(name)}/versions")
         return [_convert.data_asset(a) for a in data["assets"]]
 
     def download_data_asset(

@@ -10,12 +10,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from shipyard.api import endpoints as api
 from shipyard.api.endpoints import DeploymentProgress, OnlineEndpoint
 from shipyard.client._convert import decode
 from shipyard.client._deploy_files import deployment_body
+from shipyard.client._paths import q
 from shipyard.errors import InvalidArgument, NotFound
 
 if TYPE_CHECKING:
@@ -34,10 +34,6 @@ DEPLOYMENT_HEADER = "azureml-model-deployment"
 """Names the deployment that should answer a scoring request (and the one that did)."""
 
 _BASE = "/api/v1/online-endpoints"
-
-
-def _q(segment: str) -> str:
-    return quote(segment, safe="")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +77,7 @@ class OnlineEndpointOperations:
         return _endpoint(self._http.request("POST", _BASE, json=body))
 
     def get(self, name: str) -> OnlineEndpoint:
-        return _endpoint(self._http.request("GET", f"{_BASE}/{_q(name)}"))
+        return _endpoint(self._http.request("GET", f"{_BASE}/{q(name)}"))
 
     def list(self) -> builtins.list[OnlineEndpoint]:
         return [_endpoint(e) for e in self._http.request("GET", _BASE)["endpoints"]]
@@ -105,20 +101,20 @@ class OnlineEndpointOperations:
             body["description"] = description
         if tags is not None:
             body["tags"] = dict(tags)
-        return _endpoint(self._http.request("PATCH", f"{_BASE}/{_q(name)}", json=body))
+        return _endpoint(self._http.request("PATCH", f"{_BASE}/{q(name)}", json=body))
 
     def delete(self, name: str) -> None:
         """Delete the endpoint and all its deployments."""
-        self._http.request("DELETE", f"{_BASE}/{_q(name)}")
+        self._http.request("DELETE", f"{_BASE}/{q(name)}")
 
     def get_keys(self, name: str) -> dict[str, str]:
         """``{"primaryKey": …, "secondaryKey": …}``, as the Azure CLI prints them."""
-        data: dict[str, str] = self._http.request("POST", f"{_BASE}/{_q(name)}/keys")
+        data: dict[str, str] = self._http.request("POST", f"{_BASE}/{q(name)}/keys")
         return data
 
     def regenerate_keys(self, name: str, key_type: str = "primary") -> OnlineEndpoint:
         body = {"key_type": key_type}
-        return _endpoint(self._http.request("POST", f"{_BASE}/{_q(name)}/regenerate-keys", json=body))
+        return _endpoint(self._http.request("POST", f"{_BASE}/{q(name)}/regenerate-keys", json=body))
 
     def invoke(
         self,
@@ -140,7 +136,7 @@ class OnlineEndpointOperations:
             headers["Authorization"] = f"Bearer {key or self.get_keys(name)['primaryKey']}"
         if deployment_name:
             headers[DEPLOYMENT_HEADER] = deployment_name
-        return self._http.request("POST", f"/endpoints/{_q(name)}/score", content=content, headers=headers)
+        return self._http.request("POST", f"/endpoints/{q(name)}/score", content=content, headers=headers)
 
 
 def _read_request(path: Path) -> bytes:
@@ -188,7 +184,7 @@ class OnlineDeploymentOperations:
         lacks), create it. It is ``Creating`` until its workers are ready: see :meth:`wait`."""
         say = step or (lambda _line: None)
         endpoint, _, body = self._body(path, overrides, all_traffic, say, progress)
-        return _deployment(self._http.request("POST", f"{_BASE}/{_q(endpoint)}/deployments", json=body))
+        return _deployment(self._http.request("POST", f"{_BASE}/{q(endpoint)}/deployments", json=body))
 
     def update(
         self,
@@ -202,7 +198,7 @@ class OnlineDeploymentOperations:
         """Roll out a new revision of an existing deployment from its file."""
         say = step or (lambda _line: None)
         endpoint, name, body = self._body(path, overrides, all_traffic, say, progress)
-        url = f"{_BASE}/{_q(endpoint)}/deployments/{_q(name)}"
+        url = f"{_BASE}/{q(endpoint)}/deployments/{q(name)}"
         try:
             # the log's end now: what bringing this revision up says comes after it
             offset = self.progress(endpoint, name, -1).offset
@@ -212,24 +208,24 @@ class OnlineDeploymentOperations:
         return replace(updated, log_offset=offset)
 
     def get(self, endpoint_name: str, name: str) -> OnlineDeployment:
-        return _deployment(self._http.request("GET", f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}"))
+        return _deployment(self._http.request("GET", f"{_BASE}/{q(endpoint_name)}/deployments/{q(name)}"))
 
     def list(self, endpoint_name: str) -> builtins.list[OnlineDeployment]:
-        data = self._http.request("GET", f"{_BASE}/{_q(endpoint_name)}/deployments")
+        data = self._http.request("GET", f"{_BASE}/{q(endpoint_name)}/deployments")
         return [_deployment(d) for d in data["deployments"]]
 
     def delete(self, endpoint_name: str, name: str) -> None:
-        self._http.request("DELETE", f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}")
+        self._http.request("DELETE", f"{_BASE}/{q(endpoint_name)}/deployments/{q(name)}")
 
     def get_logs(self, endpoint_name: str, name: str, lines: int = 100) -> str:
-        url = f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}/logs"
+        url = f"{_BASE}/{q(endpoint_name)}/deployments/{q(name)}/logs"
         text = self._http.request("GET", url, params={"lines": lines})
         return "" if text is None else str(text)
 
     def progress(self, endpoint_name: str, name: str, offset: int = 0) -> DeploymentProgress:
         """The deployment's state and its preparation log's lines since byte ``offset``
         (-1: none, only the offset of the end)."""
-        url = f"{_BASE}/{_q(endpoint_name)}/deployments/{_q(name)}/progress"
+        url = f"{_BASE}/{q(endpoint_name)}/deployments/{q(name)}/progress"
         return decode(DeploymentProgress, self._http.request("GET", url, params={"offset": offset}))
 
     def follow(

@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from shipyard.client._deploy_files import add_environment, say_notes, upload
+from shipyard.client._paths import q
 from shipyard.domain.jobs import (
     TERMINAL,
     Compute,
@@ -31,10 +31,6 @@ __all__ = ["ComputeOperations", "EnvironmentOperations", "JobOperations", "Submi
 
 SubmitStep = Callable[[str], None]
 """Told what ``create`` is doing ("uploading code …"), for a CLI to show."""
-
-
-def _q(segment: str) -> str:
-    return quote(segment, safe="")
 
 
 def job_from_json(data: dict[str, Any]) -> Job:
@@ -130,7 +126,7 @@ class JobOperations:
             raise _in_file(exc, loaded) from None
 
     def get(self, name: str) -> Job:
-        return job_from_json(self._http.request("GET", f"/api/v1/jobs/{_q(name)}"))
+        return job_from_json(self._http.request("GET", f"/api/v1/jobs/{q(name)}"))
 
     def list(self, statuses: builtins.list[str] | None = None, max_results: int = 100) -> builtins.list[Job]:
         params: dict[str, Any] = {"max_results": max_results}
@@ -140,7 +136,7 @@ class JobOperations:
         return [job_from_json(j) for j in data["jobs"]]
 
     def cancel(self, name: str) -> Job:
-        return job_from_json(self._http.request("POST", f"/api/v1/jobs/{_q(name)}/cancel"))
+        return job_from_json(self._http.request("POST", f"/api/v1/jobs/{q(name)}/cancel"))
 
     def stream(self, name: str, *, offset: int = 0, follow: bool = True) -> Iterator[bytes]:
         """The job's log as it is written; with ``follow`` until the job ends. A dropped
@@ -151,7 +147,7 @@ class JobOperations:
             try:
                 params = {"offset": offset, "follow": "true" if follow else "false"}
                 with self._http.stream(
-                    "GET", f"/api/v1/jobs/{_q(name)}/logs", params=params, timeout=None
+                    "GET", f"/api/v1/jobs/{q(name)}/logs", params=params, timeout=None
                 ) as resp:
                     raise_for(resp)
                     for chunk in resp.iter_bytes():
@@ -268,13 +264,13 @@ class EnvironmentOperations:
         return _environment_from_json(self._http.request("POST", "/api/v1/environments", json=body))
 
     def get(self, name: str, version: str | None = None) -> Environment:
-        path = f"/api/v1/environments/{_q(name)}"
+        path = f"/api/v1/environments/{q(name)}"
         if version is not None:
-            path += f"/versions/{_q(version)}"
+            path += f"/versions/{q(version)}"
         return _environment_from_json(self._http.request("GET", path))
 
     def list(self, name: str | None = None) -> builtins.list[Environment]:
-        path = "/api/v1/environments" if name is None else f"/api/v1/environments/{_q(name)}/versions"
+        path = "/api/v1/environments" if name is None else f"/api/v1/environments/{q(name)}/versions"
         return [_environment_from_json(e) for e in self._http.request("GET", path)["environments"]]
 
 
@@ -342,10 +338,10 @@ class ComputeOperations:
         )
 
     def get(self, name: str) -> Compute:
-        return _compute_from_json(self._http.request("GET", f"/api/v1/computes/{_q(name)}"))
+        return _compute_from_json(self._http.request("GET", f"/api/v1/computes/{q(name)}"))
 
     def list(self) -> builtins.list[Compute]:
         return [_compute_from_json(c) for c in self._http.request("GET", "/api/v1/computes")["computes"]]
 
     def delete(self, name: str) -> None:
-        self._http.request("DELETE", f"/api/v1/computes/{_q(name)}")
+        self._http.request("DELETE", f"/api/v1/computes/{q(name)}")

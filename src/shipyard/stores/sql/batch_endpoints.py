@@ -13,6 +13,7 @@ from shipyard.errors import AlreadyExists, NotFound
 from shipyard.services.batch_ports import BatchDeploymentRepository, BatchEndpointRepository
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql import schema_batch as t
+from shipyard.stores.sql._workspace import in_workspace
 
 __all__ = ["SqlBatchDeploymentRepository", "SqlBatchEndpointRepository"]
 
@@ -67,11 +68,7 @@ class SqlBatchEndpointRepository(BatchEndpointRepository):
         )
 
     def _select(self, workspace: str) -> Any:
-        return (
-            select(t.batch_endpoints, s.workspaces.c.name.label("workspace"))
-            .join(s.workspaces, s.workspaces.c.id == _e.workspace_id)
-            .where(s.workspaces.c.name == workspace)
-        )
+        return in_workspace(t.batch_endpoints, workspace, named=True)
 
     @staticmethod
     def _row(r: Row[Any]) -> BatchEndpoint:

@@ -11,6 +11,7 @@ from shipyard.domain.data_assets import Column, DataAsset
 from shipyard.errors import AlreadyExists
 from shipyard.services.data_ports import DataAssetRepository
 from shipyard.stores.sql import schema as s
+from shipyard.stores.sql._workspace import in_workspace
 from shipyard.stores.sql.schema_data import data_assets as d
 
 __all__ = ["SqlDataAssetRepository"]
@@ -91,12 +92,7 @@ class SqlDataAssetRepository(DataAssetRepository):
         return [_asset(row) for row in rows]
 
     def list_latest(self, workspace: str, offset: int, limit: int) -> list[DataAsset]:
-        newest = (
-            select(func.max(d.c.id))
-            .join(s.workspaces, s.workspaces.c.id == d.c.workspace_id)
-            .where(s.workspaces.c.name == workspace)
-            .group_by(d.c.name)
-        )
+        newest = in_workspace(d, workspace, func.max(d.c.id)).group_by(d.c.name)
         query = _SELECT.where(d.c.id.in_(newest)).order_by(d.c.name).offset(offset).limit(limit)
         return [_asset(row) for row in self.conn.execute(query)]
 

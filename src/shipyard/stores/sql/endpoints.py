@@ -14,6 +14,7 @@ from shipyard.errors import AlreadyExists, NotFound
 from shipyard.services.endpoint_ports import DeploymentRepository, EndpointRepository
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql import schema_endpoints as t
+from shipyard.stores.sql._workspace import in_workspace
 
 __all__ = ["SqlDeploymentRepository", "SqlEndpointRepository"]
 
@@ -64,11 +65,7 @@ class SqlEndpointRepository(EndpointRepository):
         )
 
     def _select(self, workspace: str) -> Any:
-        return (
-            select(t.online_endpoints, s.workspaces.c.name.label("workspace"))
-            .join(s.workspaces, s.workspaces.c.id == _e.workspace_id)
-            .where(s.workspaces.c.name == workspace)
-        )
+        return in_workspace(t.online_endpoints, workspace, named=True)
 
     @staticmethod
     def _row(r: Row[Any]) -> Endpoint:

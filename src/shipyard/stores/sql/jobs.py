@@ -23,6 +23,7 @@ from shipyard.services.job_ports import (
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql import schema_jobs as j
 from shipyard.stores.sql._ids import new_id
+from shipyard.stores.sql._workspace import in_workspace, workspace_id
 
 __all__ = [
     "JOBS_CHANNEL",
@@ -72,11 +73,7 @@ class SqlEnvironmentRepository(EnvironmentRepository):
         )
 
     def _select(self, workspace: str) -> Any:
-        return (
-            select(j.environments)
-            .join(s.workspaces, s.workspaces.c.id == j.environments.c.workspace_id)
-            .where(s.workspaces.c.name == workspace)
-        )
+        return in_workspace(j.environments, workspace)
 
     @staticmethod
     def _row(r: Row[Any]) -> Environment:
@@ -108,12 +105,7 @@ class SqlEnvironmentRepository(EnvironmentRepository):
         query = self._select(workspace)
         if name is not None:
             return [self._row(r) for r in self.conn.execute(query.where(e.name == name).order_by(e.id))]
-        newest = (
-            select(func.max(e.id))
-            .join(s.workspaces, s.workspaces.c.id == e.workspace_id)
-            .where(s.workspaces.c.name == workspace)
-            .group_by(e.name)
-        )
+        newest = in_workspace(j.environments, workspace, func.max(e.id)).group_by(e.name)
         return [self._row(r) for r in self.conn.execute(query.where(e.id.in_(newest)).order_by(e.name))]
 
 
@@ -142,11 +134,7 @@ class SqlComputeRepository(ComputeRepository):
         )
 
     def _select(self, workspace: str) -> Any:
-        return (
-            select(j.computes)
-            .join(s.workspaces, s.workspaces.c.id == j.computes.c.workspace_id)
-            .where(s.workspaces.c.name == workspace)
-        )
+        return in_workspace(j.computes, workspace)
 
     @staticmethod
     def _row(r: Row[Any]) -> Compute:
@@ -168,7 +156,7 @@ class SqlComputeRepository(ComputeRepository):
         return [self._row(r) for r in self.conn.execute(self._select(workspace).order_by(j.computes.c.name))]
 
     def delete(self, workspace: str, name: str) -> bool:
-        ws = select(s.workspaces.c.id).where(s.workspaces.c.name == workspace).scalar_subquery()
+        ws = workspace_id(workspace)
         result = self.conn.execute(
             delete(j.computes).where(j.computes.c.workspace_id == ws, j.computes.c.name == name)
         )
@@ -310,7 +298,7 @@ class SqlJobRepository(JobRepository):
         return [self._row(r) for r in self.conn.execute(query)]
 
     def record_cancel_request(self, workspace: str, name: str, who: str) -> None:
-        ws = select(s.workspaces.c.id).where(s.workspaces.c.name == workspace).scalar_subquery()
+        ws = workspace_id(workspace)
         self.conn.execute(
             update(j.jobs).where(j.jobs.c.workspace_id == ws, j.jobs.c.name == name).values(canceled_by=who)
         )
@@ -328,7 +316,7 @@ class SqlJobRepository(JobRepository):
         canceled_by: str | None = None,
         environment_hash: str | None = None,
     ) -> None:
-        ws = select(s.workspaces.c.id).where(s.workspaces.c.name == workspace).scalar_subquery()
+        ws = workspace_id(workspace)
         job_pk = self.conn.execute(
             select(j.jobs.c.id).where(j.jobs.c.workspace_id == ws, j.jobs.c.name == name)
         ).scalar_one()
@@ -374,7 +362,7 @@ class SqlJobRepository(JobRepository):
         message: str,
     ) -> builtins.list[Job]:
         c = j.jobs.c
-        ws = select(s.workspaces.c.id).where(s.workspaces.c.name == workspace).scalar_subquery()
+        ws = workspace_id(workspace)
         on_compute = (c.workspace_id == ws, c.compute == compute)
         if shared_limit is not None:
             if self._postgres:
@@ -449,7 +437,7 @@ class SqlJobRepository(JobRepository):
         return None if row is None else self._row(row)
 
     def _pk(self, workspace: str, name: str) -> Any:
-        ws = select(s.workspaces.c.id).where(s.workspaces.c.name == workspace).scalar_subquery()
+        ws = workspace_id(workspace)
         return select(j.jobs.c.id).where(j.jobs.c.workspace_id == ws, j.jobs.c.name == name).scalar_subquery()
 
     def set_placement(self, workspace: str, name: str, placement: Mapping[str, Any]) -> None:
