@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,14 @@ class Writer:
                     i += 1
         except BaseException as exc:  # reported by the test
             self.error = exc
+
+
+def _until(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
 
 
 def _dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -179,12 +187,13 @@ def test_a_backup_taken_during_ingestion_restores_exactly_its_snapshot(
         threads = [threading.Thread(target=w.run, args=(stop,)) for w in writers]
         for thread in threads:
             thread.start()
-        time.sleep(0.5)
+        # Busy on both sides of the backup: waited for, not slept for (a loaded machine is slow).
+        _until(lambda: all(w.acked for w in writers), "each writer's first acknowledged batch")
         backup = tmp_path / "during.tar"
         started = time.monotonic()
         _cli("backup", "create", "--to", str(backup), "--home", str(home), *db_args)
         ended = time.monotonic()
-        time.sleep(0.3)
+        _until(lambda: all(max(w.sent.values()) > ended for w in writers), "a batch sent after the backup")
         stop.set()
         for thread in threads:
             thread.join(timeout=60)
