@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, Generic, TypeVar, cast
 
 from shipyard.domain.filters import Clause, OrderBy
 from shipyard.domain.logged_models import LoggedModel, LoggedModelMetric
@@ -47,6 +47,7 @@ __all__ = [
     "MetricSeries",
     "ModelRepository",
     "ObjectInfo",
+    "RepositoryKey",
     "RunIORepository",
     "RunRef",
     "RunRepository",
@@ -55,6 +56,16 @@ __all__ = [
 ]
 
 _R = TypeVar("_R")
+
+
+class RepositoryKey(Generic[_R]):
+    """The typed name of a resource's repository, declared beside its port:
+    ``SCHEDULES: RepositoryKey[ScheduleRepository] = RepositoryKey("schedules")``."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,7 +454,7 @@ class UnitOfWork(ABC):
     Each resource registers its repositories (``shipyard/resources/``); an implementation
     builds one when it is first used in the transaction. The attributes below are typed names
     for the resources that came first; a newer one's service asks by name and port type,
-    ``uow.repository("schedules", ScheduleRepository)``, with no line added here.
+    ``uow[SCHEDULES]`` with a :class:`RepositoryKey` of its own, with no line added here.
     """
 
     workspaces: WorkspaceRepository
@@ -469,12 +480,9 @@ class UnitOfWork(ABC):
     secrets: SecretRepository
     audit: AuditRepository
 
-    def repository(self, name: str, port: type[_R]) -> _R:
-        """The repository a resource registered as ``name``, checked to implement ``port``."""
-        found = getattr(self, name)
-        if not isinstance(found, port):
-            raise TypeError(f"repository {name!r} is a {type(found).__name__}, not a {port.__name__}")
-        return found
+    def __getitem__(self, key: RepositoryKey[_R]) -> _R:
+        """The repository a resource registered under ``key.name``, typed by the key."""
+        return cast("_R", getattr(self, key.name))
 
 
 class Database(ABC):
