@@ -51,6 +51,15 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/auth.py
 	$(BIN)/python benchmarks/cli_startup.py
+	@# Issue 12's figures (~45 min): an outage, backup and restore; the two that need several
+	@# servers on one PostgreSQL run when SHIPYARD_TEST_DATABASE_URL names one.
+	$(BIN)/python benchmarks/outage.py
+	$(BIN)/python benchmarks/backup.py
+	@if [ -n "$$SHIPYARD_TEST_DATABASE_URL" ]; then \
+		$(BIN)/python benchmarks/job_failover.py && $(BIN)/python benchmarks/mixed_load.py; \
+	else \
+		echo "job_failover.py and mixed_load.py left out: they need SHIPYARD_TEST_DATABASE_URL (PostgreSQL)"; \
+	fi
 
 bench-mlflow: $(STAMP)
 	$(BIN)/python benchmarks/mlflow_client.py
