@@ -351,7 +351,7 @@ def _versus(rounds: dict[str, list[dict[str, Any]]]) -> list[str]:
                 f"{stall['mlflow'] / stall['ours']:,.0f}x",
             ),
             (
-                "steps logged in the same wall time",
+                "steps logged (the script told to stop 10 s after the restart)",
                 f"{med('ours', 'steps'):,.0f}",
                 f"{med('mlflow', 'steps'):,.0f}",
                 f"{med('ours', 'steps') / med('mlflow', 'steps'):,.1f}x",
