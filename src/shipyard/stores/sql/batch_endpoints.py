@@ -13,7 +13,7 @@ from shipyard.errors import AlreadyExists, NotFound
 from shipyard.services.batch_ports import BatchDeploymentRepository, BatchEndpointRepository
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql import schema_batch as t
-from shipyard.stores.sql._workspace import in_workspace
+from shipyard.stores.sql._workspace import in_workspace, named_id, refuse_taken
 
 __all__ = ["SqlBatchDeploymentRepository", "SqlBatchEndpointRepository"]
 
@@ -27,11 +27,7 @@ def _json(value: Any) -> str:
 
 
 def _endpoint_id(conn: Connection, workspace: str, name: str) -> int | None:
-    return conn.execute(
-        select(_e.id)
-        .join(s.workspaces, s.workspaces.c.id == _e.workspace_id)
-        .where(s.workspaces.c.name == workspace, _e.name == name)
-    ).scalar()
+    return named_id(conn, t.batch_endpoints, workspace, name)
 
 
 def _required_id(conn: Connection, workspace: str, name: str) -> int:
@@ -46,13 +42,7 @@ class SqlBatchEndpointRepository(BatchEndpointRepository):
         self.conn = conn
 
     def create(self, workspace_id: int, endpoint: BatchEndpoint) -> None:
-        taken = self.conn.execute(
-            select(_e.id).where(_e.workspace_id == workspace_id, _e.name == endpoint.name)
-        ).first()
-        if taken is not None:
-            raise AlreadyExists(
-                f"a batch endpoint named {endpoint.name!r} already exists", name=endpoint.name
-            )
+        refuse_taken(self.conn, t.batch_endpoints, workspace_id, endpoint.name, "a batch endpoint")
         self.conn.execute(
             insert(t.batch_endpoints).values(
                 workspace_id=workspace_id,

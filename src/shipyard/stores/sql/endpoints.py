@@ -7,16 +7,22 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, or_, select, update
+from sqlalchemy import text as sql_text
 
 from shipyard.domain.endpoints import AuthMode, Deployment, DeploymentState, Endpoint
 from shipyard.errors import AlreadyExists, NotFound
-from shipyard.services.endpoint_ports import DeploymentRepository, EndpointRepository
+from shipyard.services.endpoint_ports import DeploymentRepository, EndpointRepository, Finish, Rollout
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql import schema_endpoints as t
-from shipyard.stores.sql._workspace import in_workspace
+from shipyard.stores.sql._workspace import in_workspace, named_id, refuse_taken
 
-__all__ = ["SqlDeploymentRepository", "SqlEndpointRepository"]
+__all__ = ["DEPLOYMENTS_CHANNEL", "SqlDeploymentRepository", "SqlEndpointRepository"]
+
+DEPLOYMENTS_CHANNEL = "shipyard_deployments"
+"""The PostgreSQL NOTIFY channel that wakes every serving server: a deployment to bring up,
+or an endpoint's deployments or traffic changed."""
+_BUSY = (str(DeploymentState.CREATING), str(DeploymentState.UPDATING))
 
 _e = t.online_endpoints.c
 _d = t.online_deployments.c
@@ -26,12 +32,15 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _notify(conn: Connection) -> None:
+    """Wake every serving server once this transaction commits (PostgreSQL delivers NOTIFY
+    at commit, and not at all on a rollback); SQLite servers poll."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sql_text("SELECT pg_notify(:channel, '')"), {"channel": DEPLOYMENTS_CHANNEL})
+
+
 def _endpoint_id(conn: Connection, workspace: str, name: str) -> int | None:
-    return conn.execute(
-        select(_e.id)
-        .join(s.workspaces, s.workspaces.c.id == _e.workspace_id)
-        .where(s.workspaces.c.name == workspace, _e.name == name)
-    ).scalar()
+    return named_id(conn, t.online_endpoints, workspace, name)
 
 
 class SqlEndpointRepository(EndpointRepository):
@@ -39,13 +48,7 @@ class SqlEndpointRepository(EndpointRepository):
         self.conn = conn
 
     def create(self, workspace_id: int, endpoint: Endpoint) -> None:
-        taken = self.conn.execute(
-            select(_e.id).where(_e.workspace_id == workspace_id, _e.name == endpoint.name)
-        ).first()
-        if taken is not None:
-            raise AlreadyExists(
-                f"an online endpoint named {endpoint.name!r} already exists", name=endpoint.name
-            )
+        refuse_taken(self.conn, t.online_endpoints, workspace_id, endpoint.name, "an online endpoint")
         self.conn.execute(
             insert(t.online_endpoints).values(
                 workspace_id=workspace_id,
@@ -124,6 +127,7 @@ class SqlEndpointRepository(EndpointRepository):
             if text is not None:
                 values[column] = text
         self.conn.execute(update(t.online_endpoints).where(_e.id == endpoint_id).values(**values))
+        _notify(self.conn)
 
     def delete(self, workspace: str, name: str) -> bool:
         endpoint_id = _endpoint_id(self.conn, workspace, name)
@@ -131,6 +135,7 @@ class SqlEndpointRepository(EndpointRepository):
             return False
         self.conn.execute(delete(t.online_deployments).where(_d.endpoint_id == endpoint_id))
         self.conn.execute(delete(t.online_endpoints).where(_e.id == endpoint_id))
+        _notify(self.conn)
         return True
 
 
@@ -138,7 +143,7 @@ class SqlDeploymentRepository(DeploymentRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def create(self, workspace: str, deployment: Deployment) -> None:
+    def create(self, workspace: str, deployment: Deployment, *, all_traffic: bool = False) -> None:
         endpoint_id = _endpoint_id(self.conn, workspace, deployment.endpoint)
         if endpoint_id is None:
             raise NotFound(f"no online endpoint named {deployment.endpoint!r}", name=deployment.endpoint)
@@ -163,8 +168,10 @@ class SqlDeploymentRepository(DeploymentRepository):
                 created_at=deployment.created_at,
                 created_by=deployment.created_by,
                 updated_at=deployment.updated_at,
+                all_traffic=all_traffic,
             )
         )
+        _notify(self.conn)
 
     @staticmethod
     def _select() -> Any:
@@ -226,11 +233,20 @@ class SqlDeploymentRepository(DeploymentRepository):
         revision: str | None = None,
         spec: Mapping[str, object] | None = None,
         model: Mapping[str, object] | None = None,
+        all_traffic: bool | None = None,
     ) -> bool:
         found = self._id(workspace, endpoint, name)
         if found is None:
             return False
-        values: dict[str, Any] = {"state": str(state), "reason": reason, "updated_at": now}
+        values: dict[str, Any] = {
+            "state": str(state),
+            "reason": reason,
+            "updated_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+        if all_traffic is not None:
+            values["all_traffic"] = all_traffic
         if revision is not None:
             values["revision"] = revision
         if spec is not None:
@@ -238,6 +254,7 @@ class SqlDeploymentRepository(DeploymentRepository):
         if model is not None:
             values["model"] = _json(dict(model))
         self.conn.execute(update(t.online_deployments).where(_d.id == found).values(**values))
+        _notify(self.conn)
         return True
 
     def delete(self, workspace: str, endpoint: str, name: str) -> bool:
@@ -245,4 +262,73 @@ class SqlDeploymentRepository(DeploymentRepository):
         if found is None:
             return False
         self.conn.execute(delete(t.online_deployments).where(_d.id == found))
+        _notify(self.conn)
         return True
+
+    # -- leases: which serving server brings a deployment up --------------------------------
+
+    def claim(self, owner: str, now: int, lease_ms: int, *, own: bool = False) -> builtins.list[Rollout]:
+        lapsed = or_(_d.lease_owner.is_(None), _d.lease_expires_at.is_(None), _d.lease_expires_at < now)
+        if own:
+            lapsed = or_(lapsed, _d.lease_owner == owner)
+        # SKIP LOCKED: two servers claiming at once each take different rows, neither waits.
+        previous = {
+            r.id: r.lease_owner
+            for r in self.conn.execute(
+                select(_d.id, _d.lease_owner)
+                .where(_d.state.in_(_BUSY), lapsed)
+                .order_by(_d.id)
+                .with_for_update(skip_locked=True)
+            )
+        }
+        if not previous:
+            return []
+        ids = builtins.list(previous)
+        self.conn.execute(
+            update(t.online_deployments)
+            .where(_d.id.in_(ids))
+            .values(lease_owner=owner, lease_expires_at=now + lease_ms)
+        )
+        rows = self.conn.execute(self._select().where(_d.id.in_(ids)).order_by(_d.id))
+        return [Rollout(self._row(r), bool(r.all_traffic), previous[r.id]) for r in rows]
+
+    def renew(self, owner: str, now: int, lease_ms: int) -> None:
+        self.conn.execute(
+            update(t.online_deployments)
+            .where(_d.lease_owner == owner, _d.state.in_(_BUSY))
+            .values(lease_expires_at=now + lease_ms)
+        )
+
+    def finish(
+        self,
+        workspace: str,
+        endpoint: str,
+        name: str,
+        revision: str,
+        owner: str,
+        now: int,
+        *,
+        state: DeploymentState,
+        reason: str,
+    ) -> Finish:
+        found = self._id(workspace, endpoint, name)
+        if found is None:
+            return Finish("gone")
+        wanted = select(_d.revision, _d.state, _d.lease_owner, _d.all_traffic).where(_d.id == found)
+        row = self.conn.execute(wanted.with_for_update()).one()
+        if row.revision != revision or row.state not in _BUSY or row.lease_owner not in (None, owner):
+            return Finish("taken")
+        self.conn.execute(
+            update(t.online_deployments)
+            .where(_d.id == found)
+            .values(
+                state=str(state),
+                reason=reason,
+                updated_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+                all_traffic=False,
+            )
+        )
+        _notify(self.conn)
+        return Finish("finished", bool(row.all_traffic))

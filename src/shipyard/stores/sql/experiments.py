@@ -10,10 +10,10 @@ from sqlalchemy import Connection, Row, and_, delete, func, insert, select, upda
 
 from shipyard.domain.filters import Clause, OrderBy
 from shipyard.domain.tracking import Experiment
-from shipyard.errors import AlreadyExists
 from shipyard.services.ports import ExperimentRepository, WorkspaceRepository
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql._ids import new_id
+from shipyard.stores.sql._workspace import refuse_taken
 
 __all__ = ["SqlExperimentRepository", "SqlWorkspaceRepository"]
 
@@ -102,13 +102,7 @@ class SqlExperimentRepository(ExperimentRepository):
     def create(
         self, workspace_id: int, name: str, artifact_root: str, tags: dict[str, str], actor: str, now: int
     ) -> Experiment:
-        clash = self.conn.execute(
-            select(s.experiments.c.id).where(
-                s.experiments.c.workspace_id == workspace_id, s.experiments.c.name == name
-            )
-        ).first()
-        if clash is not None:
-            raise AlreadyExists(f"an experiment named {name!r} already exists", name=name)
+        refuse_taken(self.conn, s.experiments, workspace_id, name, "an experiment")
         audit = {"created_at": now, "created_by": actor, "updated_at": now, "updated_by": actor}
         result = self.conn.execute(
             insert(s.experiments).values(

@@ -23,7 +23,7 @@ from shipyard.services.job_ports import (
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql import schema_jobs as j
 from shipyard.stores.sql._ids import new_id
-from shipyard.stores.sql._workspace import in_workspace, workspace_id
+from shipyard.stores.sql._workspace import in_workspace, refuse_taken, workspace_id
 
 __all__ = [
     "JOBS_CHANNEL",
@@ -114,12 +114,7 @@ class SqlComputeRepository(ComputeRepository):
         self.conn = conn
 
     def create(self, workspace_id: int, compute: Compute) -> None:
-        c = j.computes.c
-        taken = self.conn.execute(
-            select(c.id).where(c.workspace_id == workspace_id, c.name == compute.name)
-        ).first()
-        if taken is not None:
-            raise AlreadyExists(f"a compute target named {compute.name!r} already exists", name=compute.name)
+        refuse_taken(self.conn, j.computes, workspace_id, compute.name, "a compute target")
         self.conn.execute(
             insert(j.computes).values(
                 workspace_id=workspace_id,
