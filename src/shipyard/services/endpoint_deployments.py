@@ -3,14 +3,21 @@
 ``create`` and ``update`` check everything a user can get wrong — the endpoint, the model
 (a registered version or an uploaded folder; an MLflow model needs no code, any other model a
 scoring script), the environment — record the deployment as ``Creating``/``Updating`` with a
-revision hash, and return. A background thread then materialises the model and the code into
+revision hash, and return: that record is the desired state, and any server may take the call.
+One server with the ``serving`` role takes a lease on the row
+(:mod:`~shipyard.services.endpoint_rollouts`: claimed with ``SKIP LOCKED``, renewed by a
+heartbeat, taken over by another when it lapses) and, in a background thread, materialises
+the model and the code into
 ``<home>/deployments/<workspace>/<endpoint>/<deployment>/<revision>/`` (atomically), builds the
 environment (the one the file names; for a no-code MLflow model without one, the model's own:
 :mod:`~shipyard.services.endpoint_environments`), hands a :class:`DeploymentPlan` to the
 runtime and waits until every worker is ready: ``Succeeded``, or ``Failed`` with the reason.
 Each stage is written to the deployment's preparation log as it happens — what
-:meth:`DeploymentService.progress` serves to a client following it. A restart of the server re-applies every
-``Succeeded`` deployment (and finishes interrupted ones): :meth:`DeploymentService.recover`.
+:meth:`DeploymentService.progress` serves to a client following it. Every other serving server
+runs a ``Succeeded`` revision it did not bring up itself as a scoring replica does
+(:meth:`DeploymentService.follow`, driven by :class:`~shipyard.services.scoring_replica.ScoringReplica`),
+and stops a deleted deployment's workers (:meth:`DeploymentService.unfollow`); so does a
+server at its start, for every ``Succeeded`` deployment.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
@@ -38,6 +45,7 @@ from shipyard.services.access.process_credentials import ProcessCredentials
 from shipyard.services.endpoint_environments import model_environment, read_model_requirements
 from shipyard.services.endpoint_logs import FilePreparationLogs, PreparationLogs, instance_line, tree
 from shipyard.services.endpoint_models import ModelFiles, ResolvedModel
+from shipyard.services.endpoint_ports import Finish, Rollout
 from shipyard.services.endpoint_settings import request_settings
 from shipyard.services.endpoints import EndpointService, endpoint_not_found
 from shipyard.services.environment_ports import (
@@ -76,9 +84,6 @@ _PLAN_KEYS = (
 )
 _MAX_READY_WAIT_S = 900.0
 _WATCH_S = 0.2  # how often bringing workers up looks at their states, to say what changed
-# ``--all-traffic`` waiting for its revision to succeed: a file beside the preparation log
-# (holding the revision), so that a restart while Creating still routes the traffic.
-_ALL_TRAFFIC = "all-traffic.pending"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +122,25 @@ class DeploymentService:
         deployments_dir: Path,
         credentials: ProcessCredentials | None = None,
         preparation: PreparationLogs | None = None,
+        *,
+        owner: str = "local",
+        owner_label: str = "local",
+        lease_s: float = 10.0,
     ) -> None:
         self.db = db
+        # Who this server is when it holds a deployment's lease (kept across restarts, so a
+        # restarted server takes back at once what it was bringing up), and for how long.
+        self.owner = owner
+        self.owner_label = owner_label
+        self.lease_ms = int(lease_s * 1000)
+        # Called after a change is recorded: the server's rollouts look for work at once
+        # instead of at their next poll (set by DeploymentRollouts.start).
+        self.wake: Callable[[], None] = lambda: None
+        # What runs in this server's runtime (key → revision), and what it is bringing up
+        # now; one lock orders a follower's apply against a rollout claimed meanwhile.
+        self.running: dict[DeploymentKey, str] = {}
+        self._provisioning: set[DeploymentKey] = set()
+        self._apply_lock = threading.Lock()
         # Where the preparation logs go: a server's are data, shared by all servers
         # (endpoint_logs.StreamPreparationLogs); default: a file per deployment.
         self.preparation = preparation or FilePreparationLogs(deployments_dir)
@@ -190,11 +212,9 @@ class DeploymentService:
             updated_at=now,
         )
         with self.db.write() as uow:
-            uow.deployments.create(ctx.workspace, deployment)
-        key = DeploymentKey(ctx.workspace, spec.endpoint_name, spec.name)
-        shutil.rmtree(self._folder(key), ignore_errors=True)  # leftovers of an earlier namesake
+            uow.deployments.create(ctx.workspace, deployment, all_traffic=request.all_traffic)
         self.endpoints.invalidate(ctx.workspace, spec.endpoint_name)
-        self._start(key, revision, resolved, all_traffic=request.all_traffic)
+        self.wake()
         return deployment
 
     def update(self, ctx: RequestContext, request: DeploymentRequest) -> Deployment:
@@ -218,10 +238,11 @@ class DeploymentService:
                 revision=revision,
                 spec=resolved,
                 model=model,
+                # a newer revision without the flag replaces an earlier wish
+                all_traffic=request.all_traffic,
             )
         self.endpoints.invalidate(ctx.workspace, spec.endpoint_name)
-        key = DeploymentKey(ctx.workspace, spec.endpoint_name, spec.name)
-        self._start(key, revision, resolved, all_traffic=request.all_traffic)
+        self.wake()
         return self.get(ctx, spec.endpoint_name, spec.name)
 
     def delete(self, ctx: RequestContext, endpoint: str, name: str) -> None:
@@ -237,29 +258,105 @@ class DeploymentService:
             traffic = {d: w for d, w in found.traffic.items() if d != name}
             uow.endpoints.update(ctx.workspace, endpoint, now_ms(), traffic=traffic)
         self.endpoints.invalidate(ctx.workspace, endpoint)
-        key = DeploymentKey(ctx.workspace, endpoint, name)
+        # The other servers stop theirs when they next look (a wake-up, or their poll).
+        self.unfollow(DeploymentKey(ctx.workspace, endpoint, name))
+
+    # -- this server's share of the work ---------------------------------------------------
+
+    def claim(self, *, own: bool = False) -> int:
+        """Take the lease of Creating/Updating deployments nobody brings up (``own``: also
+        those this server held before it restarted) and bring each up in the background."""
+        if self.runtime is None or self._closing.is_set():
+            return 0
+        with self.db.write() as uow:
+            taken = uow.deployments.claim(self.owner, now_ms(), self.lease_ms, own=own)
+        started = 0
+        for rollout in taken:
+            d = rollout.deployment
+            key = DeploymentKey(d.workspace, d.endpoint, d.name)
+            with self._apply_lock:
+                if key in self._provisioning:
+                    continue  # ours already, still coming up
+                self._provisioning.add(key)
+            self._say_claimed(key, rollout)
+            self._pool.submit(self._bring_up, key, d.revision, d.spec)
+            started += 1
+        return started
+
+    def renew(self) -> None:
+        """The heartbeat: keep the leases of what this server is bringing up."""
+        with self.db.write() as uow:
+            uow.deployments.renew(self.owner, now_ms(), self.lease_ms)
+
+    def _say_claimed(self, key: DeploymentKey, rollout: Rollout) -> None:
+        revision = rollout.deployment.revision
+        then = " (then all live traffic to it, as its create asked)" if rollout.all_traffic else ""
+        if rollout.previous_owner == self.owner:
+            self._say(key, f"server restarted: applying revision {revision} again{then}")
+        elif rollout.previous_owner is not None:
+            self._say(
+                key,
+                f"server {self.owner_label} takes over revision {revision}{then}: the server bringing"
+                " it up stopped renewing its lease",
+            )
+        else:
+            self._say(key, f"server {self.owner_label}: bringing revision {revision} up{then}")
+
+    def follow(self, key: DeploymentKey, deployment: Deployment, *, starting: bool = False) -> bool:
+        """Run a Succeeded revision this server did not bring up (another server did, or it ran
+        here before a restart; ``starting``: the server's first look). False: nothing to do,
+        it runs here already or this server is bringing the deployment up itself."""
+        if self.runtime is None:
+            return False
+        revision = deployment.revision
+        with self._apply_lock:
+            if key in self._provisioning or self.running.get(key) == revision:
+                return False
+        if starting:
+            again = self._folder(key).is_dir()
+            self._say(
+                key,
+                f"server restarted: applying revision {revision} again"
+                if again
+                else f"server {self.owner_label} started: applying revision {revision}",
+            )
+            say = self._say
+        else:
+            say = _quiet
+        plan = self.prepare(key, revision, deployment.spec, say=say)
+        with self._apply_lock:
+            if key in self._provisioning:
+                return False  # claimed here meanwhile (a newer revision): that rollout decides
+            self.runtime.apply(plan)
+            self.running[key] = revision
+        done = (
+            f"revision {revision}: every worker is ready"
+            if starting
+            else f"revision {revision}: every worker is ready on server {self.owner_label} too"
+        )
+        self._pool.submit(self._announce, key, plan, done)
+        return True
+
+    def unfollow(self, key: DeploymentKey) -> None:
+        """Stop a deleted deployment's workers here and forget its files."""
+        with self._apply_lock:
+            if key in self._provisioning:
+                return  # a namesake is coming up here: its rollout finds out for itself
+            self.running.pop(key, None)
         if self.runtime is not None:
             self.runtime.remove(key)
         shutil.rmtree(self._folder(key), ignore_errors=True)
 
-    def recover(self) -> None:
-        """Bring back what ran before a restart, in the background: every Succeeded deployment
-        is re-applied, an interrupted Creating/Updating one is finished."""
-        if self.runtime is None:
+    def _announce(self, key: DeploymentKey, plan: DeploymentPlan, line: str) -> None:
+        assert self.runtime is not None
+        try:
+            self.runtime.wait_ready(key, _ready_wait(plan.readiness))
+        except Exception as exc:  # noqa: BLE001 - said in the log: the workers' own log has the rest
+            if not self._closing.is_set():
+                reason = exc.message if isinstance(exc, ShipyardError) else f"{type(exc).__name__}: {exc}"
+                self._say(key, f"revision {plan.revision} on server {self.owner_label}: {reason}")
             return
-        states = (DeploymentState.SUCCEEDED, DeploymentState.CREATING, DeploymentState.UPDATING)
-        with self.db.read() as uow:
-            found = uow.deployments.in_states(states)
-        for d in found:
-            key = DeploymentKey(d.workspace, d.endpoint, d.name)
-            pending = self._folder(key) / _ALL_TRAFFIC
-            all_traffic = pending.is_file() and pending.read_text(encoding="utf-8") == d.revision
-            self._say(
-                key,
-                f"server restarted: applying revision {d.revision} again"
-                + (" (then all live traffic to it, as its create asked)" if all_traffic else ""),
-            )
-            self._start(key, d.revision, d.spec, all_traffic=all_traffic)
+        self._say(key, line)
 
     def close(self) -> None:
         """Stop bringing deployments up (server shutdown). What was interrupted keeps its
@@ -373,18 +470,7 @@ class DeploymentService:
     def _say(self, key: DeploymentKey, line: str) -> None:
         self.preparation.say(key, line)
 
-    def _start(self, key: DeploymentKey, revision: str, spec: dict[str, Any], *, all_traffic: bool) -> None:
-        if self.runtime is None:
-            return
-        pending = self._folder(key) / _ALL_TRAFFIC
-        if all_traffic:
-            pending.parent.mkdir(parents=True, exist_ok=True)
-            pending.write_text(revision, encoding="utf-8")
-        else:
-            pending.unlink(missing_ok=True)  # a newer revision without the flag replaces the wish
-        self._pool.submit(self._bring_up, key, revision, spec, all_traffic)
-
-    def _bring_up(self, key: DeploymentKey, revision: str, spec: dict[str, Any], all_traffic: bool) -> None:
+    def _bring_up(self, key: DeploymentKey, revision: str, spec: dict[str, Any]) -> None:
         assert self.runtime is not None
         try:
             plan = self.prepare(key, revision, spec)
@@ -393,22 +479,32 @@ class DeploymentService:
             self._wait_ready(key, plan)
         except Exception as exc:
             if self._closing.is_set():
-                return
+                return  # the lease stays: a restart (or another server) brings it up again
             reason = exc.message if isinstance(exc, ShipyardError) else f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, ShipyardError):
                 log.exception("deployment %s failed", key)
             self._say(key, f"failed: {reason}")
-            if self._finish(key, revision, DeploymentState.FAILED, reason):
-                (self._folder(key) / _ALL_TRAFFIC).unlink(missing_ok=True)
+            self._release(key, None)
+            self._finish(key, revision, DeploymentState.FAILED, reason)
             return
         self._say(key, f"revision {revision}: every worker is ready")
-        if self._finish(key, revision, DeploymentState.SUCCEEDED, "") and all_traffic:
+        self._release(key, revision)
+        done = self._finish(key, revision, DeploymentState.SUCCEEDED, "")
+        if done.outcome == "finished" and done.all_traffic:
             self.endpoints.route_all_traffic(key.workspace, key.endpoint, key.deployment)
             self._say(key, "all live traffic now goes to it (--all-traffic)")
-            (self._folder(key) / _ALL_TRAFFIC).unlink(missing_ok=True)
-        for old in self._folder(key).iterdir():
+        folder = self._folder(key)
+        for old in folder.iterdir() if folder.is_dir() else ():
             if old.is_dir() and old.name != revision:
                 shutil.rmtree(old, ignore_errors=True)
+
+    def _release(self, key: DeploymentKey, revision: str | None) -> None:
+        """Bringing ``key`` up is over here; ``revision`` (if it came up) runs here now, which
+        a follower must know before the database says Succeeded."""
+        with self._apply_lock:
+            self._provisioning.discard(key)
+            if revision is not None:
+                self.running[key] = revision
 
     def _wait_ready(self, key: DeploymentKey, plan: DeploymentPlan) -> None:
         """Wait until every worker of the plan is ready, saying in the preparation log what each
@@ -442,20 +538,22 @@ class DeploymentService:
                 return
             done.wait(_WATCH_S)
 
-    def _finish(self, key: DeploymentKey, revision: str, state: DeploymentState, reason: str) -> bool:
+    def _finish(self, key: DeploymentKey, revision: str, state: DeploymentState, reason: str) -> Finish:
         with self.db.write() as uow:
-            current = uow.deployments.get(key.workspace, key.endpoint, key.deployment)
-            alive = current is not None and current.revision == revision
-            if alive:
-                uow.deployments.update(
-                    key.workspace, key.endpoint, key.deployment, now_ms(), state=state, reason=reason
-                )
+            done = uow.deployments.finish(
+                key.workspace,
+                key.endpoint,
+                key.deployment,
+                revision,
+                self.owner,
+                now_ms(),
+                state=state,
+                reason=reason,
+            )
         self.endpoints.invalidate(key.workspace, key.endpoint)
-        if current is None:  # deleted while it was coming up
-            if self.runtime is not None:
-                self.runtime.remove(key)
-            shutil.rmtree(self._folder(key), ignore_errors=True)
-        return alive
+        if done.outcome == "gone":  # deleted while it was coming up
+            self.unfollow(key)
+        return done
 
     def _shipyard_shim(self) -> Path:
         shim = self.deployments_dir / ".worker-path"
@@ -468,16 +566,25 @@ class DeploymentService:
             tmp.replace(link)
         return shim
 
-    def prepare(self, key: DeploymentKey, revision: str, spec: dict[str, Any]) -> DeploymentPlan:
+    def prepare(
+        self,
+        key: DeploymentKey,
+        revision: str,
+        spec: dict[str, Any],
+        *,
+        say: Callable[[DeploymentKey, str], None] | None = None,
+    ) -> DeploymentPlan:
         """Materialise a revision's model, code and environment under this service's folder
-        and return the plan a runtime runs (used by scoring replicas as well)."""
+        and return the plan a runtime runs (used by followers as well: ``say`` is where its
+        steps are told, by default the preparation log)."""
+        say = say or self._say
         folder = self._folder(key) / revision
         model = None if spec["model"] is None else ResolvedModel.from_json(spec["model"])
         model_dir = None
         if model is not None:
             model_dir = folder / "model"
             if not model_dir.exists():
-                self._say(key, f"model: downloading {model}")
+                say(key, f"model: downloading {model}")
                 began = time.monotonic()
                 self.models.materialize(model, model_dir)
                 files, size = tree(model_dir)
@@ -490,7 +597,7 @@ class DeploymentService:
             if not code_dir.exists():
                 digest = spec["code"]["snapshot"]
                 snapshot = self.snapshots.materialize(digest, code_dir)
-                self._say(key, f"code: {len(snapshot.files)} files, snapshot {digest[:12]}")
+                say(key, f"code: {len(snapshot.files)} files, snapshot {digest[:12]}")
         env = spec["environment"]
         request = EnvironmentRequest(
             python=env["python"],
@@ -503,7 +610,7 @@ class DeploymentService:
             revealed = self.credentials.reveal(key.workspace, worker_env)
             worker_env, secret_env = revealed.env, revealed.secret_env
         for note in env.get("notes") or ():
-            self._say(key, note)
+            say(key, note)
         if request.is_server_interpreter or self.builder is None:
             built = server_environment(request)
         else:
@@ -511,8 +618,8 @@ class DeploymentService:
             # uvicorn and orjson there, and sees the shipyard package (only it) through a
             # folder holding a link to the server's copy.
             request = replace(request, requirements=request.requirements + _worker_requirements())
-            self._say(key, f"environment: {env['source']} ({env['hash']}) with the worker's packages")
-            built = self.builder.ensure(request, lambda line: self._say(key, f"  uv: {line}"))
+            say(key, f"environment: {env['source']} ({env['hash']}) with the worker's packages")
+            built = self.builder.ensure(request, lambda line: say(key, f"  uv: {line}"))
             worker_env["PYTHONPATH"] = str(self._shipyard_shim())
             self._say(
                 key,
@@ -520,7 +627,7 @@ class DeploymentService:
                 if built.cache_hit
                 else f"environment: built in {built.seconds:.1f} s (cached for the next deployment)",
             )
-        self._say(key, f"environment: {built.python}")
+        say(key, f"environment: {built.python}")
         return DeploymentPlan(
             key=key,
             revision=revision,
@@ -543,6 +650,12 @@ class DeploymentService:
             liveness=Probe(**spec["liveness_probe"]),
             readiness=Probe(**spec["readiness_probe"]),
         )
+
+
+def _quiet(key: DeploymentKey, line: str) -> None:
+    """A follower's preparation steps: its server's log only (the deployment's own log told
+    them once, when it was brought up)."""
+    log.debug("%s: %s", key, line)
 
 
 def _worker_requirements() -> tuple[str, ...]:

@@ -12,6 +12,7 @@ import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from shipyard.domain.endpoints import AuthMode, Deployment, DeploymentState, Endpoint, hash_key
 from shipyard.services.serving_ports import DeploymentKey
@@ -21,8 +22,31 @@ __all__ = [
     "DeploymentRepository",
     "DeploymentRoute",
     "EndpointRepository",
+    "Finish",
+    "Rollout",
     "RoutingTable",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    """A Creating/Updating deployment this server now holds the lease of: bring it up, then
+    (``all_traffic``) route all live traffic to it. ``previous_owner``: who held the lease
+    before (None: nobody, a fresh change)."""
+
+    deployment: Deployment
+    all_traffic: bool
+    previous_owner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """What recording a rollout's end found: ``finished`` (recorded), ``gone`` (deleted
+    meanwhile: stop its workers) or ``taken`` (a newer revision, or another server holds
+    the lease now: leave the row alone). ``all_traffic`` as asked by its create/update."""
+
+    outcome: Literal["finished", "gone", "taken"]
+    all_traffic: bool = False
 
 
 class EndpointRepository(ABC):
@@ -60,8 +84,9 @@ class EndpointRepository(ABC):
 
 class DeploymentRepository(ABC):
     @abstractmethod
-    def create(self, workspace: str, deployment: Deployment) -> None:
-        """Raise AlreadyExists when the endpoint has a deployment of that name."""
+    def create(self, workspace: str, deployment: Deployment, *, all_traffic: bool = False) -> None:
+        """Raise AlreadyExists when the endpoint has a deployment of that name. Wakes every
+        serving server (as do the other changes of deployments and endpoints)."""
 
     @abstractmethod
     def get(self, workspace: str, endpoint: str, name: str) -> Deployment | None: ...
@@ -87,11 +112,39 @@ class DeploymentRepository(ABC):
         revision: str | None = None,
         spec: Mapping[str, object] | None = None,
         model: Mapping[str, object] | None = None,
+        all_traffic: bool | None = None,
     ) -> bool:
-        """Record a new state (and a new revision); False when the deployment is gone."""
+        """Record a new state (and a new revision), with no lease: whoever brought an earlier
+        revision up is done; False when the deployment is gone."""
 
     @abstractmethod
     def delete(self, workspace: str, endpoint: str, name: str) -> bool: ...
+
+    @abstractmethod
+    def claim(self, owner: str, now: int, lease_ms: int, *, own: bool = False) -> builtins.list[Rollout]:
+        """Take the lease of every Creating/Updating deployment nobody holds (no lease, or a
+        lapsed one; ``own``: also those ``owner`` held before a restart), skipping rows
+        another server is claiming at this moment."""
+
+    @abstractmethod
+    def renew(self, owner: str, now: int, lease_ms: int) -> None:
+        """Extend the leases ``owner`` holds (its heartbeat)."""
+
+    @abstractmethod
+    def finish(
+        self,
+        workspace: str,
+        endpoint: str,
+        name: str,
+        revision: str,
+        owner: str,
+        now: int,
+        *,
+        state: DeploymentState,
+        reason: str,
+    ) -> Finish:
+        """Record the end of bringing ``revision`` up, if it is still the deployment's and
+        ``owner`` still holds (or nobody took over) its lease; the lease is released."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,16 @@
-"""A scoring replica: what ``shipyard serve`` runs — the data plane without the control plane.
+"""A scoring replica: makes the workers of one process match the deployments in the database.
 
-The control plane (``shipyard up``: endpoint and deployment services) decides what should
-run and records it in the database. A replica reads that record every ``poll_s`` seconds
-and makes its own workers match it: every Succeeded deployment's current revision is
-prepared (model, code, environment materialised under the replica's own folder) and applied
-to the replica's runtime; a deployment that is gone or no longer Succeeded is removed. The
-routing tables are re-read on each poll, so traffic shifts reach the replica within one
-poll. A replica never writes to the database.
+What ``shipyard serve`` runs (the data plane without the control plane), and what every
+server with the ``serving`` role runs beside its share of the control plane
+(:mod:`~shipyard.services.endpoint_rollouts`). Every ``poll_s`` seconds, or at once when woken
+(a PostgreSQL NOTIFY from the server that changed something), it reads every deployment and:
+a ``Succeeded`` revision not running here is prepared (model, code, environment materialised
+under this process's own folder) and applied to its runtime
+(:meth:`~shipyard.services.endpoint_deployments.DeploymentService.follow`); a deployment that
+is gone has its workers stopped; one that is Creating/Updating/Failed keeps whatever revision
+runs here (an update in progress, or one that failed, leaves the previous revision serving).
+The routing tables are re-read on each look, so traffic shifts reach every process within
+one. A replica itself never writes to the database.
 """
 
 from __future__ import annotations
@@ -34,54 +38,69 @@ class ScoringReplica:
         runtime: DeploymentRuntime,
         *,
         poll_s: float = 2.0,
+        owns_runtime: bool = True,
     ) -> None:
         self.db = db
         self.endpoints = endpoints
         self.deployments = deployments
         self.runtime = runtime
         self.poll_s = poll_s
-        self.applied: dict[DeploymentKey, str] = {}  # key → revision running here
+        self._owns_runtime = owns_runtime  # False: the server that built it closes it
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def applied(self) -> dict[DeploymentKey, str]:
+        """key → revision running here."""
+        return self.deployments.running
+
     def start(self) -> None:
-        self.sync()
+        """Follow the database in the background, from a first look at once."""
         self._thread = threading.Thread(target=self._run, name="shipyard-replica", daemon=True)
         self._thread.start()
 
+    def wake(self) -> None:
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
-        self.runtime.close()
+        if self._owns_runtime:
+            self.runtime.close()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.poll_s):
+        starting = True
+        while not self._stop.is_set():
+            self._wake.clear()
             try:
-                self.sync()
+                self.sync(starting=starting)
+                starting = False
             except Exception:
                 log.exception("scoring replica: sync with the database failed")
+            self._wake.wait(self.poll_s)
 
-    def sync(self) -> None:
-        """Make this replica's workers match the Succeeded deployments in the database."""
+    def sync(self, *, starting: bool = False) -> None:
+        """Make this process's workers match the deployments in the database (``starting``:
+        the first look since the process started)."""
         with self.db.read() as uow:
-            wanted = {
+            present = {
                 DeploymentKey(d.workspace, d.endpoint, d.name): d
-                for d in uow.deployments.in_states([DeploymentState.SUCCEEDED])
+                for d in uow.deployments.in_states(list(DeploymentState))
             }
-        for key, deployment in wanted.items():
-            if self.applied.get(key) == deployment.revision:
+        for key, deployment in present.items():
+            if self._stop.is_set():
+                return
+            if deployment.state is not DeploymentState.SUCCEEDED:
                 continue
             try:
-                plan = self.deployments.prepare(key, deployment.revision, deployment.spec)
-                self.runtime.apply(plan)
+                if self.deployments.follow(key, deployment, starting=starting):
+                    log.info("scoring replica: %s revision %s applied", key, deployment.revision)
             except Exception:
                 log.exception("scoring replica: applying %s revision %s failed", key, deployment.revision)
-                continue
-            self.applied[key] = deployment.revision
-            log.info("scoring replica: %s revision %s applied", key, deployment.revision)
-        for key in [k for k in self.applied if k not in wanted]:
-            self.runtime.remove(key)
-            del self.applied[key]
+        for key in [k for k in self.deployments.running if k not in present]:
+            self.deployments.unfollow(key)
             log.info("scoring replica: %s removed", key)
         self.endpoints.invalidate_all()

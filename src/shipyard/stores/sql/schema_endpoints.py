@@ -6,7 +6,19 @@ inside. Keys are stored as issued so ``get-credentials`` can show them again, as
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
 
 from shipyard.stores.sql.schema import metadata
 
@@ -46,6 +58,12 @@ online_deployments = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("created_by", String(256), nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # Who brings a Creating/Updating deployment up, until when (renewed by its heartbeat;
+    # NULL or lapsed: any server with the serving role may take it).
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", BigInteger, nullable=True),
+    # Route all live traffic to it once this revision succeeds (``--all-traffic``).
+    Column("all_traffic", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("endpoint_id", "name", name="uq_online_deployments_endpoint_name"),
     # What a restart re-applies: every deployment in a given state.
     Index("ix_online_deployments_state", "state"),

@@ -27,11 +27,11 @@ _WAIT_S = 0.25  # how often the listener looks up from its connection to see if 
 _RETRY_S = 2.0
 
 
-def open_wakeups(database_url: str) -> WakeUps | None:
+def open_wakeups(database_url: str, channel: str = JOBS_CHANNEL) -> WakeUps | None:
     url = make_url(database_url)
     if url.get_backend_name() != "postgresql":
         return None
-    return PostgresWakeUps(url.set(drivername="postgresql").render_as_string(hide_password=False))
+    return PostgresWakeUps(url.set(drivername="postgresql").render_as_string(hide_password=False), channel)
 
 
 class PostgresWakeUps(WakeUps):
@@ -65,5 +65,5 @@ class PostgresWakeUps(WakeUps):
                             wake()
             except psycopg.Error as exc:
                 self.listening.clear()
-                log.warning("listening for job wake-ups failed (%s); retrying in %.0f s", exc, _RETRY_S)
+                log.warning("listening on %s failed (%s); retrying in %.0f s", self._channel, exc, _RETRY_S)
                 self._stop.wait(_RETRY_S)
