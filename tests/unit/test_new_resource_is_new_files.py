@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, insert, select
 
 import shipyard
-from shipyard.resources import Resource, RouteRule, load, register, resources, unregister
+from shipyard.resources import Resource, RouteRule, load, merged, register, resources, unregister
 from shipyard.server.app import create_app
 from shipyard.server.deps import Ctx, Svc
 from shipyard.server.wiring import Wiring
@@ -236,3 +236,12 @@ def test_central_files_name_no_resource() -> None:
     for central in _CENTRAL:
         named = _named_modules((root / central).read_text()) & owned
         assert not named, f"{central} names resources' modules: {sorted(named)}"
+
+
+def test_two_resources_claiming_one_repository_name_are_refused() -> None:
+    register(Resource(name="clash", position=1002, repositories={"runs": f"{__name__}:SqlNoteRepository"}))
+    try:
+        with pytest.raises(ValueError, match="'runs' is registered by tracking and clash"):
+            merged("repositories")
+    finally:
+        unregister("clash")

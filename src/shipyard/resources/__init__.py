@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Resource", "RouteRule", "load", "register", "resources", "unregister"]
+__all__ = ["Resource", "RouteRule", "load", "merged", "register", "resources", "unregister"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +87,19 @@ def resources() -> list[Resource]:
             raise ValueError(f"two resources named {name!r}")
         every[name] = resource
     return sorted(every.values(), key=lambda r: (r.position, r.name))
+
+
+def merged(part: str) -> dict[str, str]:
+    """One of the descriptors' name → path tables (``"repositories"``, ``"services"``,
+    ``"commands"``) over every resource; a name two resources claim is refused."""
+    table: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for resource in resources():
+        for name, path in getattr(resource, part).items():
+            if name in table:
+                raise ValueError(f"{part} {name!r} is registered by {owner[name]} and {resource.name}")
+            table[name], owner[name] = path, resource.name
+    return table
 
 
 def register(resource: Resource) -> None:

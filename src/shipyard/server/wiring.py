@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from shipyard.resources import load, resources
+from shipyard.resources import load, merged
 from shipyard.server.access_runtime import Access
 from shipyard.services.ports import ArtifactStore, Database
 from shipyard.settings import Settings
@@ -38,7 +38,7 @@ class Wiring:
         self.store = store
         self.access = access
         self.public_url = public_url
-        self._factories = {name: path for r in resources() for name, path in r.services.items()}
+        self._factories = merged("services")
         self._built: dict[str, object] = {}
         self._starts: list[Callable[[], object]] = []
         self._stops: list[Callable[[], object]] = []

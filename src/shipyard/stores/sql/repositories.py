@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from shipyard.resources import load, resources
+from shipyard.resources import load, merged
 
 __all__ = ["repository_class"]
 
@@ -21,7 +21,7 @@ def repository_class(name: str) -> RepositoryClass:
     found = _classes.get(name)
     if found is None:
         # First use of the name in this process (or a resource registered since): look it up.
-        paths = {attr: path for r in resources() for attr, path in r.repositories.items()}
+        paths = merged("repositories")
         if name not in paths:
             raise AttributeError(f"no resource registers a repository named {name!r}")
         found = _classes[name] = load(paths[name])
