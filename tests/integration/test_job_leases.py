@@ -165,6 +165,26 @@ def test_a_stopped_servers_running_job_is_adopted_on_the_same_machine(
     assert text.count("\nstarted\n") == 1 and "\nfinished\n" in text  # the log goes on, no line twice
 
 
+def test_a_job_its_server_was_finalizing_when_it_stopped_is_adopted_and_completes(
+    servers: Callable[..., Server], tmp_path: Path
+) -> None:
+    # Seen in benchmarks/job_failover.py: the adopter tried Finalizing → Finalizing and failed
+    # a job whose process had succeeded.
+    ran = tmp_path / "ran.txt"
+    a, b = servers("a"), servers("b", start=False)
+    _submit(a, f"sleep 1; echo $SHIPYARD_JOB_NAME >> {ran}", "finalizing")
+    job = _wait(a, "finalizing", lambda j: j.status == JobStatus.RUNNING)
+    runner = a.runtime.runner
+    assert runner is not None
+    a.runtime.stop()  # its lease stays, as after a kill
+    runner.transition(job, JobStatus.FINALIZING, "the process ended: SUCCEEDED")  # where it died
+    b.runtime.start()
+    job = _wait(b, "finalizing", _ended, timeout=30)
+    assert job.status == JobStatus.COMPLETED, job.failure
+    assert ran.read_text().split() == ["finalizing"]
+    assert any("adopted by server" in e.message for e in job.events)
+
+
 def test_a_job_whose_machine_is_gone_fails_lost_or_is_retried(
     servers: Callable[..., Server], tmp_path: Path
 ) -> None:

@@ -242,9 +242,10 @@ class Execution:
 
     def _finalize(self, held: Held, status: TargetStatus) -> None:
         job, runner = held.job, self.runner
-        runner.transition(
-            job, JobStatus.FINALIZING, f"the process ended: {status.message or status.state.value}"
-        )
+        if job.status != JobStatus.FINALIZING:  # adopted mid-finalize: its server died finalizing it
+            runner.transition(
+                job, JobStatus.FINALIZING, f"the process ended: {status.message or status.state.value}"
+            )
         folder = held.folder
         folder.mkdir(parents=True, exist_ok=True)
         std_log = folder / "std_log.txt"
