@@ -268,6 +268,10 @@ class DeploymentService:
         those this server held before it restarted) and bring each up in the background."""
         if self.runtime is None or self._closing.is_set():
             return 0
+        with self.db.read() as uow:
+            # Most looks find nothing to do: they need no write transaction (SQLite's lock).
+            if not uow.deployments.in_states([DeploymentState.CREATING, DeploymentState.UPDATING]):
+                return 0
         with self.db.write() as uow:
             taken = uow.deployments.claim(self.owner, now_ms(), self.lease_ms, own=own)
         started = 0
@@ -285,6 +289,9 @@ class DeploymentService:
 
     def renew(self) -> None:
         """The heartbeat: keep the leases of what this server is bringing up."""
+        with self._apply_lock:
+            if not self._provisioning:
+                return
         with self.db.write() as uow:
             uow.deployments.renew(self.owner, now_ms(), self.lease_ms)
 

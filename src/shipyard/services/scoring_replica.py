@@ -85,6 +85,8 @@ class ScoringReplica:
     def sync(self, *, starting: bool = False) -> None:
         """Make this process's workers match the deployments in the database (``starting``:
         the first look since the process started)."""
+        # Traffic and keys first: following a deployment below may take a while (its environment).
+        self.endpoints.invalidate_all()
         with self.db.read() as uow:
             present = {
                 DeploymentKey(d.workspace, d.endpoint, d.name): d
@@ -100,7 +102,7 @@ class ScoringReplica:
                     log.info("scoring replica: %s revision %s applied", key, deployment.revision)
             except Exception:
                 log.exception("scoring replica: applying %s revision %s failed", key, deployment.revision)
-        for key in [k for k in self.deployments.running if k not in present]:
+        for key in [k for k in list(self.deployments.running) if k not in present]:
             self.deployments.unfollow(key)
             log.info("scoring replica: %s removed", key)
         self.endpoints.invalidate_all()
