@@ -65,8 +65,9 @@ class Settings(BaseSettings):
         default=10.0,
         ge=2,
         le=600,
-        description="How long a server's hold on a job lasts unless renewed (every quarter of it);"
-        " the jobs of a server that stops are adopted by another within about this time.",
+        description="How long a server's hold on a job or a deployment's rollout lasts unless"
+        " renewed (every quarter of it); the jobs and rollouts of a server that stops are taken"
+        " over by another within about this time.",
     )
     local_max_concurrent: int = Field(
         default=2,
