@@ -69,6 +69,14 @@ class Settings(BaseSettings):
         " renewed (every quarter of it); the jobs and rollouts of a server that stops are taken"
         " over by another within about this time.",
     )
+    deployment_log_max_mib: int = Field(
+        default=64,
+        ge=0,
+        le=1 << 20,
+        description="How much of a deployment's workers' output (MiB) the serving servers share"
+        " through the artifact store, readable by get-logs from any server; past it the output"
+        " is only in each server's own deployment.log. 0: not shared.",
+    )
     local_max_concurrent: int = Field(
         default=2,
         ge=1,

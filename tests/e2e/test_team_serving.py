@@ -6,8 +6,9 @@ Every change goes through the API-only server, which runs no workers: one servin
 claims each rollout (its lease, 4 s here), the other follows what succeeded. The server
 bringing a deployment up is SIGKILLed mid-way (its ``init()`` sleeps): the other takes the
 rollout over when the lease lapses. Then both answer ``/endpoints/<name>/score``, a traffic
-change made through one is followed by the other, a model that fails to load ends Failed
-once, and a delete stops the workers on both.
+change made through one is followed by the other, a worker's print() is read through the
+API-only server, a model that fails to load ends Failed once, and a delete stops the
+workers on both.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ SCORE = (
     "def init():\n"
     "    global weights\n"
     "    time.sleep(float(os.environ.get('SLOW_INIT', '0')))\n"
-    "    weights = pathlib.Path(os.environ['AZUREML_MODEL_DIR'], 'weights.txt').read_text()\n\n"
+    "    weights = pathlib.Path(os.environ['AZUREML_MODEL_DIR'], 'weights.txt').read_text()\n"
+    "    print('loaded', weights, flush=True)\n\n"
     "def run(raw_data):\n"
     "    return {'weights': weights}\n"
 )
@@ -157,6 +159,17 @@ def test_every_serving_server_serves_every_deployment_whoever_took_the_change(
         assert took_over < LEASE_S + 15
         assert client.online_endpoints.get("team").traffic == {"blue": 100}  # --all-traffic, by the adopter
         assert _answers(other.url, key) == "w=1"
+        # The worker's print() on the other server, read through the API-only one (which runs
+        # no workers) from the shared log stream, prefixed by the server that ran it.
+        other_id = ids["b" if holder is a else "a"]
+        _wait(
+            lambda: (
+                f"[{other_id} on " in client.online_deployments.get_logs("team", "blue", 1000)
+                and "[worker 0] loaded w=1" in client.online_deployments.get_logs("team", "blue", 1000)
+            ),
+            10,
+            "the worker's print() through the API-only server",
+        )
 
         # The killed server comes back and serves blue too (it follows what succeeded).
         restarted = ServerProcess(holder.home, holder.args, holder.env).start()

@@ -14,7 +14,12 @@ from pathlib import Path
 
 from shipyard.services.access.process_credentials import ProcessCredentials
 from shipyard.services.endpoint_deployments import DeploymentService
-from shipyard.services.endpoint_logs import FilePreparationLogs, StreamPreparationLogs
+from shipyard.services.endpoint_logs import (
+    FilePreparationLogs,
+    StreamPreparationLogs,
+    WorkerLogs,
+    shared_worker_logs,
+)
 from shipyard.services.endpoint_models import ModelFiles
 from shipyard.services.endpoint_rollouts import DeploymentRollouts
 from shipyard.services.endpoints import EndpointService
@@ -42,6 +47,7 @@ class EndpointsRuntime:
     deployments: DeploymentService
     runtime: DeploymentRuntime | None
     rollouts: DeploymentRollouts | None = None  # None: a server without the serving role, or a replica
+    worker_logs: WorkerLogs | None = None  # None: a server without the serving role, or a replica
 
     def start(self) -> None:
         """Take this server's share of the deployments (in the background): what it was
@@ -55,6 +61,8 @@ class EndpointsRuntime:
         self.deployments.close()
         if self.runtime is not None:
             self.runtime.close()
+        if self.worker_logs is not None:
+            self.worker_logs.close()  # after the runtime's last lines ("the server is stopping")
 
 
 def build_endpoints(
@@ -81,12 +89,21 @@ def build_endpoints(
     deployments_dir = root / "deployments"
     runtime: DeploymentRuntime | None = None
     builder = None
+    streams = LogStreams(database, store)
+    # A server shares its workers' output; a replica never writes to the database.
+    worker_logs = (
+        WorkerLogs(database, streams, node.label, settings.deployment_log_max_mib << 20)
+        if node is not None and settings.has_role("serving")
+        else None
+    )
     if settings.has_role("serving"):
         from shipyard.environments.uv_builder import UvEnvironmentBuilder
         from shipyard.serving.local import LocalProcessRuntime
 
         # The runtime imports nothing heavy; workers import mlflow/pandas in their own process.
-        runtime = LocalProcessRuntime(root / "serving")
+        runtime = LocalProcessRuntime(
+            root / "serving", log_mirror=None if worker_logs is None else worker_logs.mirror
+        )
         builder = UvEnvironmentBuilder(settings.environments_dir)
     endpoints = EndpointService(
         database, runtime, deployments_dir, public_url, allow_anonymous=not settings.auth
@@ -102,13 +119,14 @@ def build_endpoints(
         deployments_dir,
         credentials,
         preparation=(
-            StreamPreparationLogs(database, LogStreams(database, store))
+            StreamPreparationLogs(database, streams)
             if state_root is None
             else FilePreparationLogs(deployments_dir)
         ),
         owner="local" if node is None else node.id,
         owner_label="replica" if node is None else node.label,
         lease_s=settings.job_lease_seconds,
+        worker_logs=None if state_root is not None else shared_worker_logs(database, streams),
     )
     rollouts = None
     if runtime is not None and node is not None:
@@ -117,4 +135,4 @@ def build_endpoints(
         )
         wakeups = open_wakeups(settings.resolved_database_url(), channel=DEPLOYMENTS_CHANNEL)
         rollouts = DeploymentRollouts(deployments, follower, wakeups, poll_s=_POLL_S)
-    return EndpointsRuntime(endpoints, deployments, runtime, rollouts)
+    return EndpointsRuntime(endpoints, deployments, runtime, rollouts, worker_logs)

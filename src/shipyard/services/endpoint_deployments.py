@@ -43,7 +43,12 @@ from shipyard.errors import Conflict, InvalidSpec, NotFound, ShipyardError
 from shipyard.services._clock import now_ms
 from shipyard.services.access.process_credentials import ProcessCredentials
 from shipyard.services.endpoint_environments import model_environment, read_model_requirements
-from shipyard.services.endpoint_logs import FilePreparationLogs, PreparationLogs, instance_line, tree
+from shipyard.services.endpoint_logs import (
+    FilePreparationLogs,
+    PreparationLogs,
+    instance_line,
+    tree,
+)
 from shipyard.services.endpoint_models import ModelFiles, ResolvedModel
 from shipyard.services.endpoint_ports import Finish, Rollout
 from shipyard.services.endpoint_settings import request_settings
@@ -123,6 +128,7 @@ class DeploymentService:
         credentials: ProcessCredentials | None = None,
         preparation: PreparationLogs | None = None,
         *,
+        worker_logs: PreparationLogs | None = None,
         owner: str = "local",
         owner_label: str = "local",
         lease_s: float = 10.0,
@@ -144,6 +150,8 @@ class DeploymentService:
         # Where the preparation logs go: a server's are data, shared by all servers
         # (endpoint_logs.StreamPreparationLogs); default: a file per deployment.
         self.preparation = preparation or FilePreparationLogs(deployments_dir)
+        # The workers' output shared by every serving server; None: each server's file only.
+        self.worker_logs = worker_logs
         # Reveals ${{secrets.…}} into the workers' environment; None: no secrets (tests).
         self.credentials = credentials
         self.endpoints = endpoints
@@ -179,8 +187,17 @@ class DeploymentService:
         self.get(ctx, endpoint, name)
         key = DeploymentKey(ctx.workspace, endpoint, name)
         prepared = self.preparation.tail(key, lines)
-        workers = "" if self.runtime is None else self.runtime.logs(key, lines)
-        return prepared + workers
+        return prepared + self._workers_log(key, lines)
+
+    def _workers_log(self, key: DeploymentKey, lines: int) -> str:
+        """This server's own workers' log when it has one (whole, with what is not shared
+        yet); otherwise what the serving servers shared."""
+        if self.runtime is not None:
+            try:
+                return self.runtime.logs(key, lines)
+            except NotFound:
+                pass
+        return "" if self.worker_logs is None else self.worker_logs.tail(key, lines)
 
     def progress(self, ctx: RequestContext, endpoint: str, name: str, offset: int) -> DeploymentProgress:
         """What bringing the deployment up has said since byte ``offset`` of its preparation log

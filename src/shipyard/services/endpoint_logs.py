@@ -13,13 +13,22 @@ sees the deployment Succeeded or Failed has every line written before it.
 
 A scoring replica (``shipyard serve``) never writes to the database: it keeps what its own
 preparation says in a file, ``deploy.log`` beside its revisions (:class:`FilePreparationLogs`).
+
+The workers' output (``deployment.log`` on each serving server's disk) is shared the same way
+(:class:`WorkerLogs`): one stream per deployment, ``<preparation stream>/workers``, which every
+server running its workers appends to, each line prefixed by the server's label. Lines are
+batched (a chunk at most every second, or at 64 KiB) and the stream stops growing at a cap
+(``deployment_log_max_mib``, plus one line saying so); past it the output is only in each
+server's own file.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 
 from shipyard.services.log_streams import LogStreams, deployment_log_stream
@@ -31,13 +40,21 @@ __all__ = [
     "FilePreparationLogs",
     "PreparationLogs",
     "StreamPreparationLogs",
+    "WorkerLogs",
     "instance_line",
     "read_from",
+    "shared_worker_logs",
     "tail",
     "tree",
 ]
 
+log = logging.getLogger(__name__)
+
 _PREPARE_LOG = "deploy.log"
+_WORKERS = "/workers"
+_WORKER_FLUSH_S = 1.0
+_WORKER_FLUSH_BYTES = 1 << 16
+_UNSENT_MAX = 4 << 20  # what a server keeps for the stream while the database is away
 _TAIL_WINDOW = 1 << 16
 
 
@@ -83,26 +100,28 @@ class FilePreparationLogs(PreparationLogs):
 class StreamPreparationLogs(PreparationLogs):
     """Each deployment's log as a stream in the artifact store, indexed in the database."""
 
-    def __init__(self, db: Database, streams: LogStreams) -> None:
+    def __init__(self, db: Database, streams: LogStreams, *, suffix: str = "") -> None:
         self.db = db
         self.streams = streams
+        self.suffix = suffix  # "/workers": the workers' output (WorkerLogs)
 
-    def _stream(self, key: DeploymentKey) -> str | None:
+    def stream(self, key: DeploymentKey) -> str | None:
         # Looked up each time rather than cached: another server may have deleted the
         # deployment and made a namesake (a new log) since this one last wrote.
         with self.db.read() as uow:
             found = uow.deployments.get(key.workspace, key.endpoint, key.deployment)
         if found is None:
             return None
-        return deployment_log_stream(key.workspace, key.endpoint, key.deployment, found.created_at)
+        stream = deployment_log_stream(key.workspace, key.endpoint, key.deployment, found.created_at)
+        return stream + self.suffix
 
     def say(self, key: DeploymentKey, line: str) -> None:
-        stream = self._stream(key)
+        stream = self.stream(key)
         if stream is not None:
             self.streams.append(stream, (line.rstrip("\n") + "\n").encode("utf-8"))
 
     def read_from(self, key: DeploymentKey, offset: int) -> tuple[str, int]:
-        stream = self._stream(key)
+        stream = self.stream(key)
         if stream is None:
             return "", 0
         end = self.streams.size(stream)
@@ -124,7 +143,7 @@ class StreamPreparationLogs(PreparationLogs):
         return bytes(out)
 
     def tail(self, key: DeploymentKey, lines: int) -> str:
-        stream = self._stream(key)
+        stream = self.stream(key)
         if stream is None or lines <= 0:
             return ""
         end = self.streams.size(stream)
@@ -141,6 +160,94 @@ class StreamPreparationLogs(PreparationLogs):
 
 PROGRESS_BYTES = 1 << 16
 """At most this much of the log per progress answer (the rest comes with the next)."""
+
+
+def shared_worker_logs(db: Database, streams: LogStreams) -> StreamPreparationLogs:
+    """The deployments' workers' output as shared by the serving servers, to read."""
+    return StreamPreparationLogs(db, streams, suffix=_WORKERS)
+
+
+class WorkerLogs:
+    """The workers' output of every deployment as a shared stream (see the module docstring).
+
+    :meth:`mirror` gives the runtime, per deployment, where to hand each piece of its log;
+    a thread of its own publishes what came at most every second (sooner at 64 KiB), so a
+    chatty worker costs one object a second, not one per line. Up to ``cap_bytes`` per
+    deployment are kept; 0 keeps nothing.
+    """
+
+    def __init__(self, db: Database, streams: LogStreams, label: str, cap_bytes: int) -> None:
+        self.reader = shared_worker_logs(db, streams)
+        self.streams = streams
+        self.label = label
+        self.cap = cap_bytes
+        self._pending: dict[DeploymentKey, bytearray] = {}
+        self._lock = threading.Lock()
+        self._due = threading.Event()
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="shipyard-worker-logs", daemon=True)
+        self._thread.start()
+
+    def mirror(self, key: DeploymentKey) -> Callable[[str], None]:
+        return lambda text: self.add(key, text)
+
+    def add(self, key: DeploymentKey, text: str) -> None:
+        if self.cap <= 0 or not text:
+            return
+        data = "".join(f"[{self.label}] {line}\n" for line in text.splitlines()).encode("utf-8", "replace")
+        with self._lock:
+            pending = self._pending.setdefault(key, bytearray())
+            if len(pending) + len(data) > _UNSENT_MAX:
+                return  # the store is away long enough: the server's own file still has it
+            pending += data
+            full = len(pending) >= _WORKER_FLUSH_BYTES
+        if full:
+            self._due.set()
+
+    def tail(self, key: DeploymentKey, lines: int) -> str:
+        return self.reader.tail(key, lines)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for key, data in pending.items():
+            try:
+                self._publish(key, bytes(data))
+            except Exception:  # the database or the store is away: try again later
+                log.warning("could not share the workers' log of %s; trying again", key, exc_info=True)
+                with self._lock:
+                    later = self._pending.setdefault(key, bytearray())
+                    if len(later) + len(data) <= _UNSENT_MAX:
+                        later[:0] = data
+
+    def _publish(self, key: DeploymentKey, data: bytes) -> None:
+        stream = self.reader.stream(key)
+        if stream is None:
+            return  # deleted meanwhile
+        room = self.cap - self.streams.size(stream)
+        if room <= 0:
+            return  # full: another server (or this one) already said so
+        if len(data) > room:
+            note = (
+                f"[{self.label}] [shipyard] the workers' output past {self.cap / (1 << 20):g} MiB"
+                " is kept only in each serving server's deployment.log\n"
+            ).encode()
+            kept = data[:room]  # whole lines up to the cap, then the note (a line past it)
+            data = kept[: kept.rfind(b"\n") + 1] + note
+        self.streams.append(stream, data)
+
+    def _run(self) -> None:
+        while not self._closing.is_set():
+            self._due.wait(_WORKER_FLUSH_S)
+            self._due.clear()
+            self.flush()
+
+    def close(self) -> None:
+        """Publish what is left (after the runtime said its last lines)."""
+        self._closing.set()
+        self._due.set()
+        self._thread.join()
+        self.flush()
 
 
 def instance_line(instance: Instance, seconds: float) -> str:

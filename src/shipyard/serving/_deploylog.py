@@ -9,6 +9,10 @@ A chatty scoring script must not fill the disk: past ``max_bytes`` the file is r
 ``deployment.log.1`` (the older ones move up to ``.<backups>``, the oldest is dropped) and
 a new one begun; ``tail`` reads across them, so ``get-logs --lines N`` does not come up
 short right after a rotation.
+
+A server also hands each written piece to ``mirror`` (when given): the deployment's shared
+log stream, so ``get-logs`` through a server running none of its workers reads them too
+(``services.endpoint_logs.WorkerLogMirror`` batches and caps what it is given).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -30,8 +35,16 @@ def _timestamp() -> str:
 
 
 class DeploymentLog:
-    def __init__(self, path: Path, *, max_bytes: int = MAX_BYTES, backups: int = BACKUPS) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_bytes: int = MAX_BYTES,
+        backups: int = BACKUPS,
+        mirror: Callable[[str], None] | None = None,
+    ) -> None:
         self.path = path
+        self.mirror = mirror
         self._max = max_bytes
         self._backups = max(1, backups)
         self._lock = threading.Lock()
@@ -51,6 +64,8 @@ class DeploymentLog:
                 size = f.tell()
             if size >= self._max:
                 self._rotate()
+        if self.mirror is not None:
+            self.mirror(data)  # buffers only: never waits for the store
 
     def _rotate(self) -> None:
         for i in range(self._backups - 1, 0, -1):

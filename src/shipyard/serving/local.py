@@ -44,7 +44,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from shipyard.errors import InvalidArgument, NotFound, Unavailable
@@ -89,6 +89,8 @@ class LocalProcessRuntime(DeploymentRuntime):
     ``handoff_s`` how long it keeps answering after it left ``instances()``;
     ``kill_grace_s`` what :meth:`close` gives each worker between SIGTERM and SIGKILL.
     ``server_env`` is where passed-through variables come from (default ``os.environ``).
+    ``log_mirror`` gives, for a deployment, where its log's lines go besides the file (a
+    server's shared log stream; None: the file only, as on a ``shipyard serve`` replica).
     """
 
     def __init__(
@@ -102,7 +104,9 @@ class LocalProcessRuntime(DeploymentRuntime):
         backoff_cap_s: float = 30.0,
         backoff_reset_s: float = 60.0,
         server_env: Mapping[str, str] | None = None,
+        log_mirror: Callable[[DeploymentKey], Callable[[str], None]] | None = None,
     ) -> None:
+        self._mirror = log_mirror
         self._dir = Path(state_dir)
         (self._dir / "deployments").mkdir(parents=True, exist_ok=True)
         sockets = self._dir / "sockets"
@@ -238,7 +242,8 @@ class LocalProcessRuntime(DeploymentRuntime):
     def _new_deployment(self, plan: DeploymentPlan) -> _Deployment:
         folder = self._folder(plan.key)
         folder.mkdir(parents=True, exist_ok=True)
-        dep = _Deployment(plan.key, folder, DeploymentLog(folder / "deployment.log"), plan)
+        mirror = None if self._mirror is None else self._mirror(plan.key)
+        dep = _Deployment(plan.key, folder, DeploymentLog(folder / "deployment.log", mirror=mirror), plan)
         self._deployments[plan.key] = dep
         return dep
 
