@@ -36,20 +36,16 @@ import shutil
 import signal
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from _measure import markdown_table, median, run_header, say
+from _pg import fresh_database
 from _servers import Processes, ServerFailed, _read_url, _wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,23 +111,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database-url", default=os.environ.get("SHIPYARD_TEST_DATABASE_URL"))
     parser.add_argument("--keep", action="store_true", help="keep the homes and server logs")
     return parser.parse_args()
-
-
-@contextmanager
-def fresh_database(url: str) -> Iterator[str]:
-    admin = create_engine(
-        make_url(url).set(database="postgres").render_as_string(hide_password=False),
-        isolation_level="AUTOCOMMIT",
-    )
-    name = f"shipyard_bench_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def submit_all(urls: list[str], token: str, names: list[str], ran: Path) -> None:

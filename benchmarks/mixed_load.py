@@ -50,10 +50,7 @@ import statistics
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,10 +58,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import psutil
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from _measure import markdown_table, run_header, say
+from _pg import fresh_database
 from _servers import Processes, Server, ServerFailed, clean_env, start_shipyard
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,23 +143,6 @@ class Cluster:
     def kill(self, node: Node) -> None:
         os.kill(node.server.proc.pid, signal.SIGKILL)  # the server only, as the OOM killer would
         node.server.proc.wait()
-
-
-@contextmanager
-def fresh_database(url: str) -> Iterator[str]:
-    admin = create_engine(
-        make_url(url).set(database="postgres").render_as_string(hide_password=False),
-        isolation_level="AUTOCOMMIT",
-    )
-    name = f"shipyard_bench_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # -- the in-process clients: jobs and scoring ------------------------------------------------
