@@ -23,6 +23,7 @@ from shipyard.cli._output import (
     plural,
     print_json,
     print_tables,
+    to_jsonable,
 )
 
 if TYPE_CHECKING:
@@ -158,13 +159,20 @@ def show(
     workspace: WorkspaceOption = None,
     token: TokenOption = None,
 ) -> None:
-    """A job's status, its timeline, its cause of failure and where its run is."""
+    """A job's status, its timeline, its cause of failure and where its run is.
+
+    A sweep or a pipeline also shows its children (trials, steps), each with what its type
+    says of it: the best trial and its parameters, a stopped trial's rule and step, a step
+    reused from an earlier job or why it ran."""
     with connect(url, workspace, token) as client:
         job = client.jobs.get(name)
+        children = [] if job.leaf else client.jobs.list(parent=job.name, max_results=1000)
     if output is OutputFormat.JSON:
-        print_json(job)
+        print_json({**to_jsonable(job), "children": to_jsonable(children)} if not job.leaf else job)
         return
-    info = new_table("field", "value", show_header=False, title=f"job {job.name}")
+    info = new_table("field", "value", show_header=False, title=f"{job.type} job {job.name}")
+    if job.parent:
+        info.add_row(cell("parent", "bold"), cell(f"{job.parent} (step {job.step})"))
     for key, value in (
         ("status", str(job.status)),
         ("display name", job.display_name),
@@ -182,10 +190,32 @@ def show(
         info.add_row(cell("cause", "bold red"), cell(f"{job.failure.cause}: {job.failure.message}", "red"))
     if job.canceled_by:
         info.add_row(cell("canceled by", "bold"), cell(job.canceled_by))
+    for line in _summary(job.report):
+        info.add_row(cell("", "bold"), cell(line, "green"))
     timeline = new_table("status", "at", "message", title="timeline")
     for event in job.events:
         timeline.add_row(cell(str(event.status), "bold"), cell(fmt_timestamp(event.at)), cell(event.message))
-    print_tables(info, timeline)
+    if job.leaf:
+        print_tables(info, timeline)
+        return
+    notes = job.report.get("children") if isinstance(job.report.get("children"), dict) else {}
+    steps = new_table("step", "job", "status", "why", title="trials" if job.type == "sweep" else "steps")
+    for child in sorted(children, key=lambda c: c.created_at):
+        note = notes.get(child.step or "", "") if isinstance(notes, dict) else ""
+        steps.add_row(
+            cell(child.step or "", "bold"), cell(child.name), cell(str(child.status)), cell(str(note))
+        )
+    print_tables(info, steps, timeline)
+
+
+def _summary(report: dict[str, object]) -> list[str]:
+    """The lines a job's type puts first (``report.summary``: a sweep's best trial…)."""
+    summary = report.get("summary")
+    if isinstance(summary, str):
+        return [summary]
+    if isinstance(summary, list):
+        return [str(line) for line in summary]
+    return []
 
 
 @app.command("list")
@@ -195,21 +225,26 @@ def list_(
         typer.Option("--status", help="Only jobs in this status, e.g. Running (repeatable)."),
     ] = None,
     max_results: Annotated[int, typer.Option(help="Most jobs to list, newest first.")] = 50,
+    parent: Annotated[
+        str | None,
+        typer.Option("--parent", help="List the children (trials, steps) of this sweep or pipeline job."),
+    ] = None,
     output: OutputOption = OutputFormat.TABLE,
     url: UrlOption = None,
     workspace: WorkspaceOption = None,
     token: TokenOption = None,
 ) -> None:
-    """List jobs, newest first."""
+    """List top-level jobs, newest first (with --parent: a sweep's trials, a pipeline's steps)."""
     with connect(url, workspace, token) as client:
-        jobs = client.jobs.list(status, max_results)
+        jobs = client.jobs.list(status, max_results, parent=parent)
     if output is OutputFormat.JSON:
         print_json(jobs)
         return
-    table = new_table("name", "status", "compute", "created", "display name", "cause")
+    table = new_table("name", "type", "status", "compute", "created", "display name", "cause")
     for job in jobs:
         table.add_row(
             cell(job.name, "bold"),
+            cell(job.type),
             cell(str(job.status)),
             cell(job.compute),
             cell(fmt_timestamp(job.created_at)),

@@ -25,7 +25,7 @@ from shipyard.errors import InvalidArgument, InvalidSpec, NotFound, PermissionDe
 
 if TYPE_CHECKING:
     from shipyard.client.client import Client, Progress
-    from shipyard.specs.loaded import LoadedJob
+    from shipyard.specs.loaded import LoadedComposite, LoadedJob
 
 __all__ = ["ComputeOperations", "EnvironmentOperations", "JobOperations", "SubmitStep"]
 
@@ -61,6 +61,11 @@ def job_from_json(data: dict[str, Any]) -> Job:
         ),
         canceled_by=data.get("canceled_by"),
         events=[JobEvent(JobStatus(e["status"]), e["at"], e["message"]) for e in data.get("events", [])],
+        type=data.get("type") or "command",
+        parent=data.get("parent"),
+        step=data.get("step"),
+        leaf=(data.get("type") or "command") == "command",
+        report=data.get("report") or {},
     )
 
 
@@ -77,45 +82,91 @@ class JobOperations:
         step: SubmitStep | None = None,
         progress: Progress | None = None,
     ) -> Job:
-        """Read ``path`` (an Azure ML command job file), upload its code and local inputs
-        (only what the server lacks), submit it. Every problem with the file is raised as
-        :class:`~shipyard.errors.InvalidSpec` before anything is uploaded."""
-        from shipyard.specs.loaded import load_job
+        """Read ``path`` (an Azure ML job file: command, sweep or pipeline), upload its code
+        and local inputs (only what the server lacks), submit it. Every problem with the file
+        is raised as :class:`~shipyard.errors.InvalidSpec` before anything is uploaded."""
+        from shipyard.specs.loaded import LoadedComposite, load_any
 
-        return self.submit(load_job(Path(path), overrides), step=step, progress=progress)
+        loaded = load_any(Path(path), overrides)
+        if isinstance(loaded, LoadedComposite):
+            return self.submit_composite(loaded, step=step, progress=progress)
+        return self.submit(loaded, step=step, progress=progress)
 
     def submit(
         self, loaded: LoadedJob, *, step: SubmitStep | None = None, progress: Progress | None = None
     ) -> Job:
-        from shipyard.specs.git import git_info
-        from shipyard.specs.refs import LocalPathRef
-        from shipyard.specs.snapshot import DEFAULT_SIZE_LIMIT as code_limit
-
         say = step or (lambda _line: None)
         # The server validates the file's own mapping again (a re-serialised model would drop
         # an output declared as `model:` with no body).
         body: dict[str, Any] = {"spec": dict(loaded.raw)}
         body["source"] = loaded.source.name
         add_environment(body, loaded.environment)
-        self._check(loaded, body)
-        if loaded.code is not None:
-            body["code_snapshot"] = upload(
-                self._client, loaded.code, "code", say, progress, max_bytes=code_limit
-            )
-            info = git_info(loaded.code)
-            if info is not None:
-                fields = {"commit": info.commit, "branch": info.branch, "remote": info.remote_url}
-                body["git"] = {k: v for k, v in fields.items() if v} | {"dirty": str(info.dirty).lower()}
-        snapshots: dict[str, str] = {}
+        self._check(loaded.raw, loaded.source, body)
+        body.update(self._uploads(loaded, say, progress))
+        say_notes(loaded.notes, say)
+        data = self._http.request("POST", "/api/v1/jobs", json=body)
+        return job_from_json(data)
+
+    def submit_composite(
+        self, loaded: LoadedComposite, *, step: SubmitStep | None = None, progress: Progress | None = None
+    ) -> Job:
+        """A sweep or a pipeline: each part (a sweep's trial, a pipeline's steps) uploaded as
+        a command job's would be; the file's own mapping sent for the server to read again."""
+        from shipyard.specs.refs import LocalPathRef
+
+        say = step or (lambda _line: None)
+        body: dict[str, Any] = {"spec": dict(loaded.raw), "source": loaded.source.name, "steps": {}}
+        top = loaded.parts.get("")
+        if top is not None:
+            add_environment(body, top.environment)
+        for name, part in loaded.parts.items():
+            if name:
+                entry: dict[str, Any] = {}
+                add_environment(entry, part.environment)
+                body["steps"][name] = entry
+        self._check(loaded.raw, loaded.source, body)
+        for name, part in loaded.parts.items():
+            uploaded = self._uploads(part, say, progress, what=f"step {name}: " if name else "")
+            if name:
+                body["steps"][name].update(uploaded)
+            else:
+                git = uploaded.pop("git", None)
+                body.update(uploaded)
+                if git:
+                    body["git"] = git
+        snapshots: dict[str, str] = dict(body.get("input_snapshots") or {})
         for name, item in loaded.inputs.items():
             if isinstance(item.ref, LocalPathRef):
                 snapshots[name] = upload(self._client, item.ref.path, f"input {name}", say, progress)
         body["input_snapshots"] = snapshots
         say_notes(loaded.notes, say)
-        data = self._http.request("POST", "/api/v1/jobs", json=body)
-        return job_from_json(data)
+        return job_from_json(self._http.request("POST", "/api/v1/jobs", json=body))
 
-    def _check(self, loaded: LoadedJob, body: dict[str, Any]) -> None:
+    def _uploads(
+        self, loaded: LoadedJob, say: SubmitStep, progress: Progress | None, *, what: str = ""
+    ) -> dict[str, Any]:
+        """Upload a command job's (or a part's) code and local inputs: the body's fields."""
+        from shipyard.specs.git import git_info
+        from shipyard.specs.refs import LocalPathRef
+        from shipyard.specs.snapshot import DEFAULT_SIZE_LIMIT as code_limit
+
+        fields: dict[str, Any] = {}
+        if loaded.code is not None:
+            fields["code_snapshot"] = upload(
+                self._client, loaded.code, f"{what}code", say, progress, max_bytes=code_limit
+            )
+            info = git_info(loaded.code)
+            if info is not None:
+                found = {"commit": info.commit, "branch": info.branch, "remote": info.remote_url}
+                fields["git"] = {k: v for k, v in found.items() if v} | {"dirty": str(info.dirty).lower()}
+        snapshots: dict[str, str] = {}
+        for name, item in loaded.inputs.items():
+            if isinstance(item.ref, LocalPathRef):
+                snapshots[name] = upload(self._client, item.ref.path, f"{what}input {name}", say, progress)
+        fields["input_snapshots"] = snapshots
+        return fields
+
+    def _check(self, raw: Mapping[str, Any], source: Path, body: dict[str, Any]) -> None:
         """Ask the server whether everything the file names exists, before any upload; every
         missing resource is raised at once, each with its line in the file."""
         try:
@@ -123,15 +174,20 @@ class JobOperations:
         except PermissionDenied:
             return  # a role that may submit jobs but not read them: the submission reports the same
         except (NotFound, InvalidArgument) as exc:
-            raise _in_file(exc, loaded) from None
+            raise _in_file(exc, raw, source) from None
 
     def get(self, name: str) -> Job:
         return job_from_json(self._http.request("GET", f"/api/v1/jobs/{q(name)}"))
 
-    def list(self, statuses: builtins.list[str] | None = None, max_results: int = 100) -> builtins.list[Job]:
+    def list(
+        self, statuses: builtins.list[str] | None = None, max_results: int = 100, *, parent: str | None = None
+    ) -> builtins.list[Job]:
+        """Top-level jobs, newest first; with ``parent``, the children of that sweep or pipeline."""
         params: dict[str, Any] = {"max_results": max_results}
         if statuses:
             params["status"] = statuses
+        if parent is not None:
+            params["parent"] = parent
         data = self._http.request("GET", "/api/v1/jobs", params=params)
         return [job_from_json(j) for j in data["jobs"]]
 
@@ -188,18 +244,18 @@ class JobOperations:
         return written
 
 
-def _in_file(exc: NotFound | InvalidArgument, loaded: LoadedJob) -> ShipyardError:
+def _in_file(exc: NotFound | InvalidArgument, raw: Mapping[str, Any], path: Path) -> ShipyardError:
     """The server's list of problems (``details.problems``), each placed at its line."""
     from shipyard.specs._yaml import field_line
 
     problems = exc.details.get("problems")
     if not isinstance(problems, builtins.list) or not problems:
         return exc
-    source = str(loaded.source)
+    source = str(path)
     placed: builtins.list[dict[str, Any]] = []
     for problem in problems:
         field = str(problem.get("field") or "")
-        line = field_line(loaded.raw, field) if field else None
+        line = field_line(raw, field) if field else None
         where = f"{source} line {line}" if line else source
         placed.append({**problem, "file": source, "line": line, "text": f"{where}: {problem.get('message')}"})
     if len(placed) == 1:

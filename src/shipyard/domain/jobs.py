@@ -1,5 +1,10 @@
 """Jobs: a command run on a compute target, tracked as a run, with Azure ML's statuses.
 
+A job has a ``type``: ``command`` jobs are the leaves a compute target runs; other types
+(``sweep``, ``pipeline``) are *composite*: their job expands into child jobs (``parent``
+names it, ``step`` is the child's place in it: ``trial_3``, ``train``) and is advanced by
+its type's plug-in (:mod:`shipyard.services.job_kinds`), never run on a target itself.
+
 A job moves forward only::
 
     NotStarted → Queued → Preparing → Running → Finalizing → Completed
@@ -136,6 +141,17 @@ class Job:
     """Where the current attempt was submitted: ``node``, ``host``, ``folder`` (the job's
     folder), ``state_dir`` (its compute target's), ``target_id`` and ``log_start`` (the
     log's size when the process started) — what another server needs to adopt it."""
+    type: str = "command"
+    """``command`` (a leaf: run on a compute target), ``sweep``, ``pipeline``, ..."""
+    parent: str | None = None
+    """The composite job this one is a child of (its name), if any."""
+    step: str | None = None
+    """A child's place in its parent: the pipeline step's name, ``trial_<n>`` of a sweep."""
+    leaf: bool = True
+    """Run on a compute target by the job runner (command jobs); else advanced by its type."""
+    report: dict[str, Any] = field(default_factory=dict)
+    """What the job's type tells about it (JSON): a sweep's trials and best one, why a
+    pipeline step ran or which job it reused; shown by ``job show``."""
 
     @property
     def done(self) -> bool:

@@ -34,6 +34,14 @@ class InlineEnvironmentIn(Dto):
     notes: list[str] = Field(default_factory=list, description="What was read but not used.")
 
 
+class JobPartIn(Dto):
+    """What the client uploaded or read for one part of a composite job (a pipeline step)."""
+
+    code_snapshot: str | None = None
+    input_snapshots: dict[str, str] = Field(default_factory=dict)
+    environment: InlineEnvironmentIn | None = None
+
+
 class JobIn(Dto):
     spec: dict[str, Any] = Field(
         description="The job file's mapping (Azure ML CLI v2 command job), after --set overrides."
@@ -51,6 +59,10 @@ class JobIn(Dto):
         default_factory=dict, description="commit, branch, remote, dirty of the code's repository."
     )
     source: str = Field("job.yml", description="Where the spec came from, for messages.")
+    steps: dict[str, JobPartIn] = Field(
+        default_factory=dict,
+        description="A pipeline's steps' uploads, by step name (code, local inputs, inline environment).",
+    )
 
 
 class JobCheckOut(Dto):
@@ -88,6 +100,14 @@ class JobOut(Dto):
     canceled_by: str | None = None
     events: list[JobEventOut] = Field(default_factory=list)
     spec: dict[str, Any] = Field(default_factory=dict)
+    type: str = Field("command", description="command, sweep, pipeline, …")
+    parent: str | None = Field(None, description="The composite job this one is a child of.")
+    step: str | None = Field(None, description="A child's place in its parent (trial_3, train).")
+    report: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What the job's type says of it: a sweep's trials and best one, why each"
+        " pipeline step ran or which earlier step it reused.",
+    )
 
 
 class JobPage(Dto):

@@ -32,13 +32,16 @@ from shipyard.services.data_assets import DataAssetService
 from shipyard.services.job_assets import ComputeService, EnvironmentService
 from shipyard.services.job_execution import Execution
 from shipyard.services.job_inputs import InputResolver
+from shipyard.services.job_orchestrator import Orchestrator
 from shipyard.services.job_outputs import OutputRegistrar
+from shipyard.services.job_ports import JobControl
 from shipyard.services.job_runner import JobRunner, RunnerNode
 from shipyard.services.jobs import JobService
 from shipyard.services.log_streams import LogStreams
 from shipyard.services.ports import ArtifactStore, Database
 from shipyard.services.registry import RegistryService
 from shipyard.services.snapshots import SnapshotService
+from shipyard.services.tracking import TrackingService
 from shipyard.settings import Settings
 from shipyard.stores.sql.wakeups import open_wakeups
 
@@ -59,6 +62,7 @@ class JobsRuntime:
     logs: LogStreams
     runner: JobRunner | None
     home: Path
+    orchestrator: Orchestrator | None = None
     _lock: IO[str] | None = field(default=None, repr=False)
 
     def hold_home(self) -> None:
@@ -70,8 +74,12 @@ class JobsRuntime:
         if self.runner is not None:
             self.hold_home()
             self.runner.start()
+        if self.orchestrator is not None:
+            self.orchestrator.start()
 
     def stop(self) -> None:
+        if self.orchestrator is not None:
+            self.orchestrator.stop()
         if self.runner is not None:
             self.runner.stop()
         if self._lock is not None:
@@ -141,6 +149,8 @@ def build_jobs(
     computes = ComputeService(database, settings.local_max_concurrent)
     logs = LogStreams(database, store)
     runner = None
+    orchestrator: Orchestrator | None = None
+    control: JobControl | None = None
     if settings.has_role("jobs"):
         from shipyard.environments.uv_builder import UvEnvironmentBuilder
 
@@ -168,15 +178,41 @@ def build_jobs(
             lease_s=settings.job_lease_seconds,
             queue_poll_s=_QUEUE_POLL_S.get(database.kind, 1.0),
         )
+        control = runner
     jobs = JobService(
         database,
         environments,
         computes,
         settings.jobs_dir,
         logs,
-        runner,
+        control,
         snapshots=snapshots,
         max_code_bytes=settings.max_code_bytes,
         secrets=credentials.secrets,
     )
-    return JobsRuntime(jobs, environments, computes, logs, runner, settings.home)
+    if runner is not None:
+        orchestrator = Orchestrator(
+            database,
+            jobs,
+            TrackingService(database),
+            logs,
+            credentials,
+            node=runner.node,
+            lease_s=settings.job_lease_seconds,
+        )
+        # A child that ends (or a job created) moves its parent on at once, not at the next poll.
+        runner.on_job_end = orchestrator.wake
+        jobs.control = _Both(runner, orchestrator)
+    return JobsRuntime(jobs, environments, computes, logs, runner, settings.home, orchestrator)
+
+
+class _Both(JobControl):
+    """Wakes the runner (a command job to claim) and the orchestrator (a composite job)."""
+
+    def __init__(self, runner: JobRunner, orchestrator: Orchestrator) -> None:
+        self.runner = runner
+        self.orchestrator = orchestrator
+
+    def wake(self) -> None:
+        self.runner.wake()
+        self.orchestrator.wake()

@@ -76,9 +76,22 @@ class JobRepository(ABC):
 
     @abstractmethod
     def list(
-        self, workspace: str, statuses: Collection[JobStatus] | None, offset: int, limit: int
+        self,
+        workspace: str,
+        statuses: Collection[JobStatus] | None,
+        offset: int,
+        limit: int,
+        parent: str | None = None,
     ) -> list[Job]:
-        """Newest first; without events."""
+        """Newest first; without events. Top-level jobs, or the children of ``parent``."""
+
+    @abstractmethod
+    def children(self, workspace: str, parent: str) -> builtins.list[Job]:
+        """The child jobs of a composite job, oldest first; without events."""
+
+    @abstractmethod
+    def set_report(self, workspace: str, name: str, report: Mapping[str, Any], at: int) -> None:
+        """Replace what the job's type says of it (``Job.report``)."""
 
     @abstractmethod
     def in_status(self, statuses: Collection[JobStatus]) -> builtins.list[Job]:
@@ -108,8 +121,9 @@ class JobRepository(ABC):
     # -- the shared queue ------------------------------------------------------------------
 
     @abstractmethod
-    def queued_computes(self) -> builtins.list[tuple[str, str]]:
-        """``(workspace, compute)`` of every compute with queued jobs, the oldest job's first."""
+    def queued_computes(self, *, leaf: bool = True) -> builtins.list[tuple[str, str]]:
+        """``(workspace, compute)`` of every compute with queued jobs, the oldest job's first;
+        leaf jobs (the runner's) or composite ones (the orchestrator's)."""
 
     @abstractmethod
     def claim(
@@ -123,8 +137,11 @@ class JobRepository(ABC):
         room: int,
         shared_limit: int | None,
         message: str,
+        leaf: bool = True,
+        status: JobStatus = JobStatus.PREPARING,
     ) -> builtins.list[Job]:
-        """Move up to ``room`` of the compute's oldest ``Queued`` jobs to ``Preparing``,
+        """Move up to ``room`` of the compute's oldest ``Queued`` leaf (or composite) jobs to
+        ``status``,
         leased to ``owner`` until ``now + lease_ms``, skipping rows another server is claiming.
         ``shared_limit``: at most this many of the compute's jobs active on all servers
         together (counted under a lock per compute, so two servers cannot both fill the last
@@ -136,8 +153,10 @@ class JobRepository(ABC):
         of those it still holds (one that is missing was adopted by another server)."""
 
     @abstractmethod
-    def adopt(self, owner: str, now: int, lease_ms: int, *, own: bool = False) -> builtins.list[Job]:
-        """Take the leases of active jobs whose lease lapsed (or that have none) and, with
+    def adopt(
+        self, owner: str, now: int, lease_ms: int, *, own: bool = False, leaf: bool = True
+    ) -> builtins.list[Job]:
+        """Take the leases of active leaf (or composite) jobs whose lease lapsed (or that have none) and, with
         ``own``, those ``owner`` already holds (a restarted server taking back its jobs);
         rows another server is adopting are skipped. The jobs come back with their events and
         the lease owner they had."""
@@ -156,9 +175,9 @@ class JobRepository(ABC):
         """Back to ``Queued`` with no lease and no placement; ``next_attempt`` counts a retry."""
 
     @abstractmethod
-    def cancel_requests(self, owner: str) -> builtins.list[tuple[str, str, str]]:
-        """``(workspace, name, who)`` of the active jobs ``owner`` holds that someone asked
-        to cancel."""
+    def cancel_requests(self, owner: str, *, leaf: bool = True) -> builtins.list[tuple[str, str, str]]:
+        """``(workspace, name, who)`` of the active leaf (or composite) jobs ``owner`` holds
+        that someone asked to cancel."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,6 +116,8 @@ class JobRunner(JobControl):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.on_job_end: Callable[[], None] | None = None
+        """Told when a job this runner holds ends (a composite parent may move on)."""
         execution.bind(self)
 
     # -- lifecycle -----------------------------------------------------------------
@@ -456,6 +458,7 @@ class JobRunner(JobControl):
             uow.jobs.set_status(job.workspace, job.name, status, when, message, **extra)
         if status in TERMINAL:
             self.credentials.release(job.workspace, job.name)
+            self._ended()
 
     def note(self, job: Job, message: str) -> None:
         """An event in the job's timeline that does not change its status."""
@@ -478,6 +481,11 @@ class JobRunner(JobControl):
             )
         self.credentials.release(job.workspace, job.name)
         self.set_run(job, RunStatus.FAILED, end=True)
+        self._ended()
+
+    def _ended(self) -> None:
+        if self.on_job_end is not None:
+            self.on_job_end()
 
     def requeue(self, job: Job, message: str, *, next_attempt: bool = False) -> None:
         with self.db.write() as uow:

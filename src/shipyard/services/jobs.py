@@ -10,10 +10,11 @@ clear 4xx and leaves nothing half-created.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,6 +50,7 @@ __all__ = [
     "InputValue",
     "JobService",
     "JobSubmission",
+    "ParentSubmission",
     "ResourceProblem",
     "missing_resources",
 ]
@@ -103,6 +105,90 @@ class JobSubmission:
     git: Mapping[str, str] = field(default_factory=dict)
     spec: Mapping[str, Any] = field(default_factory=dict)  # the submitted file, for `job show`
 
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON: a composite job keeps its children's template in its own spec."""
+        return {
+            "command": self.command,
+            "inputs": {k: {"kind": v.kind, "value": v.value, "type": v.type} for k, v in self.inputs.items()},
+            "outputs": dict(self.outputs),
+            "code_digest": self.code_digest,
+            "environment": _environment_json(self.environment),
+            "compute": self.compute,
+            "environment_variables": dict(self.environment_variables),
+            "timeout_s": self.timeout_s,
+            "retries": self.retries,
+            "name": self.name,
+            "display_name": self.display_name,
+            "experiment_name": self.experiment_name,
+            "description": self.description,
+            "tags": dict(self.tags),
+            "git": dict(self.git),
+            "spec": dict(self.spec),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobSubmission:
+        env = data.get("environment") or {}
+        return cls(
+            command=data["command"],
+            inputs={
+                k: InputValue(v["kind"], v["value"], v.get("type", "string"))
+                for k, v in data["inputs"].items()
+            },
+            outputs=dict(data.get("outputs") or {}),
+            code_digest=data.get("code_digest"),
+            environment=EnvironmentChoice(
+                name=env.get("name"),
+                version=env.get("version"),
+                label=env.get("label"),
+                python=env.get("python"),
+                requirements=tuple(env.get("requirements") or ()),
+                image=env.get("image"),
+                registry=env.get("registry"),
+            ),
+            compute=data.get("compute") or LOCAL_COMPUTE,
+            environment_variables=dict(data.get("environment_variables") or {}),
+            timeout_s=data.get("timeout_s"),
+            retries=int(data.get("retries") or 0),
+            name=data.get("name"),
+            display_name=data.get("display_name"),
+            experiment_name=data.get("experiment_name") or "Default",
+            description=data.get("description") or "",
+            tags=dict(data.get("tags") or {}),
+            git=dict(data.get("git") or {}),
+            spec=dict(data.get("spec") or {}),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ParentSubmission:
+    """A composite job (sweep, pipeline): no command of its own; ``spec`` is what its type
+    keeps to expand it (its typed file and its children's templates), ``compute`` the
+    default compute its children run on."""
+
+    type: str
+    spec: Mapping[str, Any]
+    compute: str = LOCAL_COMPUTE
+    name: str | None = None
+    display_name: str | None = None
+    experiment_name: str = "Default"
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    timeout_s: float | None = None
+    summary: str = ""  # shown where a command job shows its command
+
+
+def _environment_json(env: EnvironmentChoice) -> dict[str, Any]:
+    return {
+        "name": env.name,
+        "version": env.version,
+        "label": env.label,
+        "registry": env.registry,
+        "python": env.python,
+        "requirements": list(env.requirements),
+        "image": env.image,
+    }
+
 
 class JobService:
     def __init__(
@@ -136,7 +222,22 @@ class JobService:
         self._check_submission(ctx, sub)
         self._check_resources(ctx, sub)
 
-    def create(self, ctx: RequestContext, sub: JobSubmission) -> Job:
+    def create(
+        self, ctx: RequestContext, sub: JobSubmission, *, parent: Job | None = None, step: str | None = None
+    ) -> Job:
+        """A command job, queued. With ``parent``: a child (``step`` is its place in the
+        parent) in the parent's experiment, its run a child of the parent's run; creating a
+        step that exists returns the existing child."""
+        if parent is not None:
+            assert step is not None, "a child job has a step"
+            existing = self._child(ctx, parent, step)
+            if existing is not None:
+                return existing
+            sub = replace(
+                sub,
+                name=sub.name or child_name(parent.name, step),
+                experiment_name=str(parent.spec.get("experiment_name") or sub.experiment_name),
+            )
         name, display = self._check_submission(ctx, sub)
         compute, env_hash = self._check_resources(ctx, sub)
         self._check_snapshots(sub)
@@ -162,15 +263,7 @@ class JobService:
             "command": sub.command,
             "inputs": {k: {"kind": v.kind, "value": v.value, "type": v.type} for k, v in sub.inputs.items()},
             "outputs": dict(sub.outputs),
-            "environment": {
-                "name": sub.environment.name,
-                "version": sub.environment.version,
-                "label": sub.environment.label,
-                "registry": sub.environment.registry,
-                "python": sub.environment.python,
-                "requirements": list(sub.environment.requirements),
-                "image": sub.environment.image,
-            },
+            "environment": _environment_json(sub.environment),
             "environment_variables": dict(sub.environment_variables),
             "experiment_name": sub.experiment_name,
             "retries": sub.retries,
@@ -179,36 +272,20 @@ class JobService:
             "git": dict(sub.git),
             "file": dict(sub.spec),
         }
+        if parent is not None:
+            tags["mlflow.parentRunId"] = parent.run_id
+            tags["shipyard.job.parent"] = parent.name
+            tags["shipyard.job.step"] = str(step)
         with self.db.write() as uow:
-            ws = uow.workspaces.ensure(ctx.workspace, ctx.principal.name, now)
-            experiment = uow.experiments.get_by_name(ctx.workspace, sub.experiment_name)
-            if experiment is None:
-                experiment = uow.experiments.create(
-                    ws, sub.experiment_name, ctx.workspace, {}, ctx.principal.name, now
-                )
-            if experiment.lifecycle_stage != "active":
-                raise InvalidArgument(f"experiment {sub.experiment_name!r} is deleted; restore it first")
-            run = Run(
-                id=run_id,
-                experiment_id=experiment.id,
-                name=display,
-                status=RunStatus.SCHEDULED,
-                start_time=now,
-                end_time=None,
-                parent_run_id=None,
-                lifecycle_stage="active",
-                artifact_uri=f"{experiment.artifact_location}/{run_id}/artifacts",
-                created_by=ctx.principal.name,
-                updated_at=now,
-                updated_by=ctx.principal.name,
-                tags=tags,
-            )
-            uow.runs.create(run, ctx.principal.name, now)
+            ws, experiment_pk = _job_run(
+                uow, ctx, sub.experiment_name, run_id, display, tags, now,
+                parent_run_id=None if parent is None else parent.run_id,
+            )  # fmt: skip
             job = Job(
                 name=name,
                 workspace=ctx.workspace,
                 display_name=display,
-                experiment_id=experiment.id,
+                experiment_id=str(experiment_pk),
                 run_id=run_id,
                 status=JobStatus.QUEUED,
                 compute=compute.name,
@@ -224,11 +301,76 @@ class JobService:
                     JobEvent(JobStatus.NOT_STARTED, now, "created"),
                     JobEvent(JobStatus.QUEUED, now, f"waiting for a slot on compute {compute.name!r}"),
                 ],
+                parent=None if parent is None else parent.name,
+                step=step,
             )
-            uow.jobs.create(ws, int(experiment.id), job)
+            uow.jobs.create(ws, experiment_pk, job)
         if self.control is not None:
             self.control.wake()
         return self.get(ctx, name)
+
+    def create_parent(self, ctx: RequestContext, sub: ParentSubmission) -> Job:
+        """A composite job (its type's plug-in checked it), queued for an orchestrator."""
+        name = sub.name or new_job_name()
+        _check_job_name(name)
+        check_name("experiment", sub.experiment_name)
+        display = sub.display_name or name
+        check_name("display_name", display)
+        TrackingService._check_tags(dict(sub.tags))
+        if sub.timeout_s is not None and sub.timeout_s <= 0:
+            raise InvalidArgument(f"limits.timeout must be a positive number of seconds; got {sub.timeout_s}")
+        now = now_ms()
+        run_id = uuid.uuid4().hex
+        tags = {
+            **sub.tags,
+            "shipyard.job.name": name,
+            "shipyard.job.type": sub.type,
+            "mlflow.user": ctx.principal.name,
+            "mlflow.source.type": "JOB",
+            "mlflow.source.name": f"{sub.type} job {name}",
+        }
+        with self.db.write() as uow:
+            ws, experiment_pk = _job_run(uow, ctx, sub.experiment_name, run_id, display, tags, now)
+            job = Job(
+                name=name,
+                workspace=ctx.workspace,
+                display_name=display,
+                experiment_id=str(experiment_pk),
+                run_id=run_id,
+                status=JobStatus.QUEUED,
+                compute=sub.compute,
+                command=sub.summary or f"{sub.type} job",
+                spec={**sub.spec, "experiment_name": sub.experiment_name},
+                code_digest=None,
+                environment_hash=None,
+                timeout_s=sub.timeout_s,
+                created_at=now,
+                created_by=ctx.principal.name,
+                updated_at=now,
+                events=[
+                    JobEvent(JobStatus.NOT_STARTED, now, "created"),
+                    JobEvent(JobStatus.QUEUED, now, f"waiting for a server to start its {sub.type}"),
+                ],
+                type=sub.type,
+                leaf=False,
+            )
+            uow.jobs.create(ws, experiment_pk, job)
+        if self.control is not None:
+            self.control.wake()
+        return self.get(ctx, name)
+
+    def _child(self, ctx: RequestContext, parent: Job, step: str) -> Job | None:
+        with self.db.read() as uow:
+            for child in uow.jobs.children(ctx.workspace, parent.name):
+                if child.step == step:
+                    return child
+        return None
+
+    def children(self, ctx: RequestContext, name: str) -> list[Job]:
+        """A composite job's children, oldest first (404 for an unknown job)."""
+        self.get(ctx, name)
+        with self.db.read() as uow:
+            return uow.jobs.children(ctx.workspace, name)
 
     def _check_submission(self, ctx: RequestContext, sub: JobSubmission) -> tuple[str, str]:
         """The job's own values; its name and display name."""
@@ -333,28 +475,33 @@ class JobService:
         statuses: set[JobStatus] | None = None,
         max_results: int = 100,
         page_token: str | None = None,
+        parent: str | None = None,
     ) -> tuple[list[Job], str | None]:
+        """Top-level jobs, newest first; or the children of ``parent``."""
         if not 1 <= max_results <= MAX_JOBS_PAGE:
             raise InvalidArgument(f"max_results must be between 1 and {MAX_JOBS_PAGE}")
-        query = fingerprint("jobs", ctx.workspace, sorted(statuses or ()))
+        if parent is not None:
+            self.get(ctx, parent)
+        query = fingerprint("jobs", ctx.workspace, sorted(statuses or ()), parent or "")
         offset = decode_token(page_token, query) or 0
         if not isinstance(offset, int) or offset < 0:
             raise InvalidArgument("page_token is not a token this server issued")
         with self.db.read() as uow:
-            found = uow.jobs.list(ctx.workspace, statuses, offset, max_results + 1)
+            found = uow.jobs.list(ctx.workspace, statuses, offset, max_results + 1, parent)
         token = encode_token(query, offset + max_results) if len(found) > max_results else None
         return found[:max_results], token
 
     # -- cancel --------------------------------------------------------------------
 
-    def cancel(self, ctx: RequestContext, name: str) -> Job:
+    def cancel(self, ctx: RequestContext, name: str, *, reason: str | None = None) -> Job:
         """Queued jobs stop at once; for others the request is recorded, and the server
         holding the job (this one or another) stops its process tree; the job ends
-        ``Canceled`` once it is gone."""
+        ``Canceled`` once it is gone. A composite job's children are stopped first.
+        ``reason``: why, said beside who (a sweep's pruning rule)."""
         job = self.get(ctx, name)
         if job.status in TERMINAL:
             return job
-        who = ctx.principal.name
+        who = ctx.principal.name if reason is None else f"{ctx.principal.name} ({reason})"[:256]
         now = now_ms()
         if job.status in (JobStatus.NOT_STARTED, JobStatus.QUEUED):
             with self.db.write() as uow:
@@ -438,6 +585,53 @@ def _check_job_name(name: str) -> None:
         raise InvalidArgument(
             f"job name {name!r} must be 1-100 letters, digits, '_' or '-', starting with a letter or digit"
         )
+
+
+def child_name(parent: str, step: str) -> str:
+    """``<parent>-<step>``, shortened with a digest when it would pass the 100-character limit."""
+    name = f"{parent}-{step.replace('.', '_')}"
+    if len(name) <= 100:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{name[:89]}-{digest}"
+
+
+def _job_run(
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    experiment_name: str,
+    run_id: str,
+    display: str,
+    tags: Mapping[str, str],
+    now: int,
+    *,
+    parent_run_id: str | None = None,
+) -> tuple[int, int]:
+    """The run of a new job (in ``experiment_name``, made if missing); the workspace's and
+    the experiment's keys."""
+    ws = uow.workspaces.ensure(ctx.workspace, ctx.principal.name, now)
+    experiment = uow.experiments.get_by_name(ctx.workspace, experiment_name)
+    if experiment is None:
+        experiment = uow.experiments.create(ws, experiment_name, ctx.workspace, {}, ctx.principal.name, now)
+    if experiment.lifecycle_stage != "active":
+        raise InvalidArgument(f"experiment {experiment_name!r} is deleted; restore it first")
+    run = Run(
+        id=run_id,
+        experiment_id=experiment.id,
+        name=display,
+        status=RunStatus.SCHEDULED,
+        start_time=now,
+        end_time=None,
+        parent_run_id=parent_run_id,
+        lifecycle_stage="active",
+        artifact_uri=f"{experiment.artifact_location}/{run_id}/artifacts",
+        created_by=ctx.principal.name,
+        updated_at=now,
+        updated_by=ctx.principal.name,
+        tags=dict(tags),
+    )
+    uow.runs.create(run, ctx.principal.name, now)
+    return ws, int(experiment.id)
 
 
 def _end_run(uow: UnitOfWork, run_id: str, status: RunStatus, actor: str, now: int) -> None:

@@ -14,7 +14,7 @@ from shipyard.specs.git import project_root
 from shipyard.specs.job import CommandJobSpec, LiteralValue, TypedInput
 from shipyard.specs.refs import AssetRef, LocalPathRef, Ref, parse_asset_ref, parse_ref
 
-__all__ = ["LoadedJob", "ResolvedInput", "load_job"]
+__all__ = ["LoadedComposite", "LoadedJob", "ResolvedInput", "load_any", "load_job", "loaded_command"]
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,65 @@ class LoadedJob:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class LoadedComposite:
+    """A composite job file (sweep, pipeline) read and checked against the disk.
+
+    ``parts`` are what the client uploads as it would for a command job: ``""`` is the top
+    level (a sweep's trial), other keys are a pipeline's steps. ``inputs`` are the composite's
+    own inputs (local paths among them are uploaded). ``raw`` is sent as the job's ``spec``.
+    """
+
+    type: str
+    source: Path
+    raw: Mapping[str, Any]
+    parts: Mapping[str, LoadedJob] = field(default_factory=dict)
+    inputs: Mapping[str, ResolvedInput] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def load_any(path: Path, overrides: Sequence[str] = ()) -> LoadedJob | LoadedComposite:
+    """A job file of any type: ``command`` here, another type by ``shipyard.specs.<type>``'s
+    ``load_file(path, overrides)`` (a type is a module: nothing here lists them)."""
+    import importlib
+
+    from shipyard.specs._yaml_reader import load_mapping
+
+    kind = "command"
+    try:
+        data: Any = load_mapping(path.read_text(encoding="utf-8"), str(path))
+    except (InvalidSpec, OSError, UnicodeDecodeError):
+        data = {}  # load_job reports the file's problem with its line
+    if isinstance(data, Mapping):
+        kind = str(data.get("type") or "command")
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key.strip() == "type":
+            kind = value.strip()
+    if kind == "command" or not kind.isidentifier():
+        return load_job(path, overrides)
+    try:
+        module = importlib.import_module(f"shipyard.specs.{kind}")
+    except ImportError:
+        module = None
+    load_file = getattr(module, "load_file", None)
+    if load_file is None:
+        return load_job(path, overrides)  # which refuses the type with its line
+    loaded = load_file(path, overrides)
+    assert isinstance(loaded, LoadedComposite)
+    return loaded
+
+
 def load_job(path: Path, overrides: Sequence[str] = ()) -> LoadedJob:
     """Read ``path`` (with ``--set`` overrides) and check code, inputs and environment files."""
-    source = path.resolve()
     text = LoadedText.read(path, CommandJobSpec, overrides)
     spec = text.validate(CommandJobSpec)
+    return loaded_command(spec, text.data, path.resolve(), text)
+
+
+def loaded_command(spec: CommandJobSpec, raw: Mapping[str, Any], source: Path, text: LoadedText) -> LoadedJob:
+    """A validated command job (or a composite's part) with its local paths resolved from
+    ``source``'s folder and checked; problems are placed on their line by ``text``."""
     base = source.parent
     root = project_root(source)
     try:
@@ -79,7 +133,7 @@ def load_job(path: Path, overrides: Sequence[str] = ()) -> LoadedJob:
         inputs=inputs,
         environment=environment,
         notes=tuple(notes),
-        raw=text.data,
+        raw=raw,
     )
 
 

@@ -16,7 +16,17 @@ from shipyard.domain.redact import hide_passwords, mask_variables
 from shipyard.errors import InvalidArgument
 from shipyard.server.contract import TEXT_ANSWER
 from shipyard.server.deps import Ctx, Services, Svc, json_response
-from shipyard.server.job_schemas import JobCheckOut, JobEventOut, JobFailureOut, JobIn, JobOut, JobPage
+from shipyard.server.job_schemas import (
+    InlineEnvironmentIn,
+    JobCheckOut,
+    JobEventOut,
+    JobFailureOut,
+    JobIn,
+    JobOut,
+    JobPage,
+)
+from shipyard.services.job_kinds import JobKind, kind_of
+from shipyard.services.job_kinds.base import JobRequest
 from shipyard.services.job_specs import InlineEnvironmentValues, submission_from_spec, validate_job_spec
 from shipyard.services.jobs import JobSubmission
 
@@ -50,18 +60,16 @@ def job_out(job: Job, *, with_spec: bool = False, ctx: RequestContext | None = N
         canceled_by=job.canceled_by,
         events=[JobEventOut(status=str(e.status), at=e.at, message=e.message) for e in job.events],
         spec=spec,
+        type=job.type,
+        parent=job.parent,
+        step=job.step,
+        report=job.report,
     )
 
 
 def _submission(body: JobIn, *, uploads_pending: bool = False) -> JobSubmission:
     spec = validate_job_spec(body.spec, body.source)
-    inline = (
-        None
-        if body.environment is None
-        else InlineEnvironmentValues(
-            body.environment.python, tuple(body.environment.requirements), body.environment.image
-        )
-    )
+    inline = _inline(body.environment)
     return submission_from_spec(
         spec,
         source=body.source,
@@ -74,9 +82,47 @@ def _submission(body: JobIn, *, uploads_pending: bool = False) -> JobSubmission:
     )
 
 
-@router.post("", response_model=JobOut, status_code=201, summary="Submit a command job")
+def _inline(env: InlineEnvironmentIn | None) -> InlineEnvironmentValues | None:
+    return None if env is None else InlineEnvironmentValues(env.python, tuple(env.requirements), env.image)
+
+
+def _kind(body: JobIn, *, uploads_pending: bool = False) -> tuple[JobKind, JobRequest] | None:
+    """The plug-in of a composite job file (``type: sweep``, ``pipeline``…) and its request;
+    None for a command job."""
+    type_ = body.spec.get("type", "command")
+    if type_ == "command" or not isinstance(type_, str):
+        return None
+    kind = kind_of(type_)
+    if kind is None:
+        return None  # the command job's model refuses the type, naming its line
+    request = JobRequest(
+        spec=body.spec,
+        source=body.source,
+        code_snapshot=body.code_snapshot,
+        input_snapshots=body.input_snapshots,
+        environment=_inline(body.environment),
+        git=body.git,
+        steps={
+            name: {
+                "code_snapshot": part.code_snapshot,
+                "input_snapshots": dict(part.input_snapshots),
+                "environment": _inline(part.environment),
+            }
+            for name, part in body.steps.items()
+        },
+        uploads_pending=uploads_pending,
+    )
+    return kind, request
+
+
+@router.post("", response_model=JobOut, status_code=201, summary="Submit a job (command, sweep, pipeline)")
 def create(body: JobIn, ctx: Ctx, svc: Svc) -> object:
-    job = svc.jobs.create(ctx, _submission(body))
+    composite = _kind(body)
+    if composite is not None:
+        kind, request = composite
+        job = kind.submit(ctx, request, svc.jobs)
+    else:
+        job = svc.jobs.create(ctx, _submission(body))
     return json_response(job_out(job, with_spec=True, ctx=ctx), 201)
 
 
@@ -90,7 +136,12 @@ def create(body: JobIn, ctx: Ctx, svc: Svc) -> object:
     " Every missing one is reported at once in `details.problems` ({field, code, message}).",
 )
 def check(body: JobIn, ctx: Ctx, svc: Svc) -> object:
-    svc.jobs.check(ctx, _submission(body, uploads_pending=True))
+    composite = _kind(body, uploads_pending=True)
+    if composite is not None:
+        kind, request = composite
+        kind.check(ctx, request, svc.jobs)
+    else:
+        svc.jobs.check(ctx, _submission(body, uploads_pending=True))
     return json_response(JobCheckOut(ok=True))
 
 
@@ -103,6 +154,9 @@ def list_(
     ] = None,
     max_results: int = Query(100, ge=1, le=1000),
     page_token: str | None = Query(None),
+    parent: str | None = Query(
+        None, description="The children of this composite job (default: top-level jobs)."
+    ),
 ) -> object:
     statuses = None
     if status:
@@ -111,7 +165,7 @@ def list_(
         except ValueError:
             known = ", ".join(s.value for s in JobStatus)
             raise InvalidArgument(f"unknown job status in {status}; use one of {known}") from None
-    jobs, token = svc.jobs.list(ctx, statuses, max_results, page_token)
+    jobs, token = svc.jobs.list(ctx, statuses, max_results, page_token, parent=parent)
     return json_response(JobPage(jobs=[job_out(j) for j in jobs], next_page_token=token))
 
 

@@ -158,6 +158,8 @@ class SqlComputeRepository(ComputeRepository):
         return bool(result.rowcount)
 
 
+_PARENT = j.jobs.alias("parent_job")
+
 _JOB_COLUMNS = (
     j.jobs.c.id,
     s.workspaces.c.name.label("workspace"),
@@ -180,6 +182,11 @@ _JOB_COLUMNS = (
     j.jobs.c.attempt,
     j.jobs.c.lease_owner,
     j.jobs.c.placement,
+    j.jobs.c.type,
+    j.jobs.c.leaf,
+    j.jobs.c.step,
+    j.jobs.c.report,
+    _PARENT.c.name.label("parent"),
 )
 
 
@@ -216,6 +223,11 @@ class SqlJobRepository(JobRepository):
                         created_at=job.created_at,
                         created_by=job.created_by,
                         updated_at=job.updated_at,
+                        type=job.type,
+                        leaf=job.leaf,
+                        parent_id=None if job.parent is None else self._pk(job.workspace, job.parent),
+                        step=job.step,
+                        report=_json(job.report) if job.report else None,
                     )
                 )
         except IntegrityError:
@@ -234,7 +246,11 @@ class SqlJobRepository(JobRepository):
         self._notify()
 
     def _select(self) -> Any:
-        return select(*_JOB_COLUMNS).join(s.workspaces, s.workspaces.c.id == j.jobs.c.workspace_id)
+        return (
+            select(*_JOB_COLUMNS)
+            .join(s.workspaces, s.workspaces.c.id == j.jobs.c.workspace_id)
+            .outerjoin(_PARENT, _PARENT.c.id == j.jobs.c.parent_id)
+        )
 
     @staticmethod
     def _row(r: Row[Any], events: builtins.list[JobEvent] | None = None) -> Job:
@@ -260,6 +276,11 @@ class SqlJobRepository(JobRepository):
             attempt=r.attempt,
             lease_owner=r.lease_owner,
             placement=None if r.placement is None else orjson.loads(r.placement),
+            type=r.type,
+            parent=r.parent,
+            step=r.step,
+            leaf=bool(r.leaf),
+            report=orjson.loads(r.report) if r.report else {},
         )
 
     def get(self, workspace: str, name: str) -> Job | None:
@@ -280,9 +301,18 @@ class SqlJobRepository(JobRepository):
         ]
 
     def list(
-        self, workspace: str, statuses: Collection[JobStatus] | None, offset: int, limit: int
+        self,
+        workspace: str,
+        statuses: Collection[JobStatus] | None,
+        offset: int,
+        limit: int,
+        parent: str | None = None,
     ) -> builtins.list[Job]:
         query = self._select().where(s.workspaces.c.name == workspace)
+        if parent is None:
+            query = query.where(j.jobs.c.parent_id.is_(None))
+        else:
+            query = query.where(_PARENT.c.name == parent)
         if statuses is not None:
             query = query.where(j.jobs.c.status.in_([str(x) for x in statuses]))
         query = query.order_by(j.jobs.c.id.desc()).offset(offset).limit(limit)
@@ -333,12 +363,23 @@ class SqlJobRepository(JobRepository):
 
     # -- the shared queue ------------------------------------------------------------------
 
-    def queued_computes(self) -> builtins.list[tuple[str, str]]:
+    def children(self, workspace: str, parent: str) -> builtins.list[Job]:
+        query = self._select().where(s.workspaces.c.name == workspace, _PARENT.c.name == parent)
+        return [self._row(r) for r in self.conn.execute(query.order_by(j.jobs.c.id))]
+
+    def set_report(self, workspace: str, name: str, report: Mapping[str, Any], at: int) -> None:
+        self.conn.execute(
+            update(j.jobs)
+            .where(j.jobs.c.id == self._pk(workspace, name))
+            .values(report=_json(dict(report)), updated_at=at)
+        )
+
+    def queued_computes(self, *, leaf: bool = True) -> builtins.list[tuple[str, str]]:
         c = j.jobs.c
         query = (
             select(s.workspaces.c.name, c.compute)
             .join(s.workspaces, s.workspaces.c.id == c.workspace_id)
-            .where(c.status == str(JobStatus.QUEUED))
+            .where(c.status == str(JobStatus.QUEUED), c.leaf.is_(leaf))
             .group_by(s.workspaces.c.name, c.compute)
             .order_by(func.min(c.id))
         )
@@ -355,10 +396,12 @@ class SqlJobRepository(JobRepository):
         room: int,
         shared_limit: int | None,
         message: str,
+        leaf: bool = True,
+        status: JobStatus = JobStatus.PREPARING,
     ) -> builtins.list[Job]:
         c = j.jobs.c
         ws = workspace_id(workspace)
-        on_compute = (c.workspace_id == ws, c.compute == compute)
+        on_compute = (c.workspace_id == ws, c.compute == compute, c.leaf.is_(leaf))
         if shared_limit is not None:
             if self._postgres:
                 # One claimer per compute at a time while it counts, or two servers could
@@ -387,7 +430,7 @@ class SqlJobRepository(JobRepository):
             update(j.jobs)
             .where(c.id.in_(ids))
             .values(
-                status=str(JobStatus.PREPARING),
+                status=str(status),
                 updated_at=now,
                 lease_owner=owner,
                 lease_expires_at=now + lease_ms,
@@ -396,7 +439,7 @@ class SqlJobRepository(JobRepository):
         )
         self.conn.execute(
             insert(j.job_events),
-            [{"job_id": pk, "status": str(JobStatus.PREPARING), "at": now, "message": message} for pk in ids],
+            [{"job_id": pk, "status": str(status), "at": now, "message": message} for pk in ids],
         )
         rows = self.conn.execute(self._select().where(c.id.in_(ids)).order_by(c.id))
         return [self._row(r) for r in rows]
@@ -408,13 +451,18 @@ class SqlJobRepository(JobRepository):
         held = select(s.workspaces.c.name, c.name).join(s.workspaces, s.workspaces.c.id == c.workspace_id)
         return {(r[0], r[1]) for r in self.conn.execute(held.where(*mine))}
 
-    def adopt(self, owner: str, now: int, lease_ms: int, *, own: bool = False) -> builtins.list[Job]:
+    def adopt(
+        self, owner: str, now: int, lease_ms: int, *, own: bool = False, leaf: bool = True
+    ) -> builtins.list[Job]:
         c = j.jobs.c
         lapsed = or_(c.lease_owner.is_(None), c.lease_expires_at.is_(None), c.lease_expires_at < now)
         if own:
             lapsed = or_(lapsed, c.lease_owner == owner)
         picked = (
-            select(c.id).where(c.status.in_(_ACTIVE), lapsed).order_by(c.id).with_for_update(skip_locked=True)
+            select(c.id)
+            .where(c.status.in_(_ACTIVE), c.leaf.is_(leaf), lapsed)
+            .order_by(c.id)
+            .with_for_update(skip_locked=True)
         )
         ids = [r[0] for r in self.conn.execute(picked)]
         if not ids:
@@ -458,12 +506,14 @@ class SqlJobRepository(JobRepository):
         )
         self._notify()
 
-    def cancel_requests(self, owner: str) -> builtins.list[tuple[str, str, str]]:
+    def cancel_requests(self, owner: str, *, leaf: bool = True) -> builtins.list[tuple[str, str, str]]:
         c = j.jobs.c
         query = (
             select(s.workspaces.c.name, c.name, c.canceled_by)
             .join(s.workspaces, s.workspaces.c.id == c.workspace_id)
-            .where(c.lease_owner == owner, c.status.in_(_ACTIVE), c.canceled_by.is_not(None))
+            .where(
+                c.lease_owner == owner, c.status.in_(_ACTIVE), c.canceled_by.is_not(None), c.leaf.is_(leaf)
+            )
         )
         return [(r[0], r[1], r[2]) for r in self.conn.execute(query)]
 

@@ -8,6 +8,7 @@ behaves the same on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     BigInteger,
     Column,
     Float,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 
 from shipyard.stores.sql.schema import metadata
@@ -83,7 +85,15 @@ jobs = Table(
     Column("lease_owner", String(64), nullable=True),
     Column("lease_expires_at", BigInteger, nullable=True),
     Column("placement", Text, nullable=True),
+    # The job's type; a composite one (not a leaf) expands into child jobs, which name it as
+    # their parent and their place in it (``step``); ``report`` is what its type says of it.
+    Column("type", String(32), nullable=False, server_default="command"),
+    Column("leaf", Boolean, nullable=False, server_default=true()),
+    Column("parent_id", Integer, ForeignKey("jobs.id", name="fk_jobs_parent_id"), nullable=True),
+    Column("step", String(128), nullable=True),
+    Column("report", Text, nullable=True),
     UniqueConstraint("workspace_id", "name", name="uq_jobs_workspace_name"),
+    Index("ix_jobs_parent", "parent_id", "id"),
     # The runner's queue: oldest job first among those in a given status.
     Index("ix_jobs_status_id", "status", "id"),
 )
