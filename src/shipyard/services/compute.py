@@ -29,8 +29,18 @@ from typing import Any, ClassVar
 
 from shipyard.errors import InvalidArgument
 
+#: What a target may declare in ``capabilities`` (see :class:`ComputeTarget`).
+REATTACH = "reattach"
+REMOTE = "remote"
+PIP = "pip"
+PYTHON_BIN_DIR = "python_bin_dir"
+
 __all__ = [
     "ENV_PASSTHROUGH",
+    "PIP",
+    "PYTHON_BIN_DIR",
+    "REATTACH",
+    "REMOTE",
     "ComputeConfig",
     "ComputeTarget",
     "LogChunk",

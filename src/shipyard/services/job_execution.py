@@ -33,12 +33,19 @@ from shipyard.domain.tracking import RunStatus
 from shipyard.errors import EnvironmentBuildFailed, NotFound, ShipyardError
 from shipyard.services.access.process_credentials import ProcessCredentials
 from shipyard.services.artifacts import ArtifactService
-from shipyard.services.compute import ComputeTarget, Submission, TargetState, TargetStatus
+from shipyard.services.compute import (
+    PIP,
+    PYTHON_BIN_DIR,
+    ComputeTarget,
+    Submission,
+    TargetState,
+    TargetStatus,
+)
 from shipyard.services.environment_ports import BuiltEnvironment, EnvironmentBuilder
 from shipyard.services.job_assets import EnvironmentService
 from shipyard.services.job_inputs import InputResolver, PreparedInputs
 from shipyard.services.job_outputs import OutputRegistrar
-from shipyard.services.jobs import EnvironmentChoice
+from shipyard.services.jobs import command_of
 from shipyard.services.log_streams import LogWriter
 from shipyard.services.ports import RunRef
 
@@ -134,22 +141,17 @@ class Execution:
         attempt = f", attempt {job.attempt} of {1 + job.retries}" if job.attempt > 1 else ""
         where = f"compute {compute.name!r} ({compute.kind}){attempt}, server {runner.node.label}"
         say(f"job {job.name} on {where}")
-        spec = job.spec
+        spec = command_of(job)
         prepared: PreparedInputs = self.inputs.prepare(job, folder, runner.system_line)
-        env_spec = spec["environment"]
-        choice = EnvironmentChoice(
-            name=env_spec.get("name"),
-            version=env_spec.get("version"),
-            label=env_spec.get("label"),
-            registry=env_spec.get("registry"),
-            python=env_spec.get("python"),
-            requirements=tuple(env_spec.get("requirements") or ()),
-            image=env_spec.get("image"),
-        )
-        resolved = self.environments.resolve_in(job.workspace, choice)
+        resolved = self.environments.resolve_in(job.workspace, spec.environment)
+        # What the target can do decides where the environment is built, not its kind: one
+        # that takes a venv's bin folder gets one built here; one that installs pip
+        # requirements itself (Ray's runtime_env) gets the requirements.
+        target = runner.target(job.workspace, compute)
+        builds_here = PYTHON_BIN_DIR in target.capabilities
         runs_in = (
             _describe_env(resolved.source)
-            if compute.kind == "local"
+            if builds_here
             else _describe_remote_env(compute.kind, resolved.request.requirements)
         )
         if resolved.image:
@@ -159,13 +161,13 @@ class Execution:
             )
         say(f"environment: {runs_in}")
         built: BuiltEnvironment | None = None
-        if compute.kind == "local":
+        if builds_here:
             built = self.builder.ensure(resolved.request, log=say)
             if not built.is_server_interpreter:
                 hit = "cache hit" if built.cache_hit else f"built in {built.seconds:.1f} s"
                 say(f"environment {built.hash}: {hit}")
         command = prepared.render(job.command)
-        variables: dict[str, str] = dict(spec.get("environment_variables", {}))
+        variables: dict[str, str] = dict(spec.environment_variables)
         granted = self.credentials.for_job(job.workspace, job.name, job.created_by, variables, job.timeout_s)
         variables, secret_env = granted.env, granted.secret_env
         if secret_env:
@@ -184,7 +186,6 @@ class Execution:
         if held.cancel_by is not None:
             self._canceled_before_start(held, held.cancel_by)
             return
-        target = runner.target(job.workspace, compute)
         tid = target_id(job)
         say(f"$ {command}")
         held.log.flush()  # the placement's log_start counts only committed bytes
@@ -206,7 +207,7 @@ class Execution:
                 working_dir=prepared.working_dir,
                 env=env,
                 python_bin_dir=None if built is None or built.is_server_interpreter else built.python.parent,
-                pip=tuple(resolved.request.requirements) if compute.kind != "local" else (),
+                pip=tuple(resolved.request.requirements) if PIP in target.capabilities else (),
                 timeout_s=job.timeout_s,
                 secret_env=secret_env,
             )
@@ -285,7 +286,7 @@ class Execution:
         # outputs, so a named output wins over a file of the same path.
         self._keep_outputs(ref, folder / "code" / "outputs", folder / "code" / "outputs", job)
         outputs = folder / "outputs"
-        for name in sorted(job.spec.get("outputs", {})):
+        for name in sorted(command_of(job).outputs):
             self._keep_outputs(ref, outputs / name, outputs, job)
         if self.outputs is not None:
             submitter = self.credentials.acting_as(job.created_by, job.workspace)

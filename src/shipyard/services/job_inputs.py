@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shipyard.domain.context import Principal, RequestContext
 from shipyard.domain.data_assets import DataAsset
@@ -31,6 +32,9 @@ from shipyard.services.registry import RegistryService
 from shipyard.services.snapshots import SnapshotService
 from shipyard.specs.bindings import render_command
 from shipyard.specs.refs import AssetRef
+
+if TYPE_CHECKING:
+    from shipyard.services.jobs import InputValue
 
 __all__ = ["InputResolver", "PreparedInputs", "find_data_asset", "find_model_version"]
 
@@ -68,22 +72,25 @@ class InputResolver:
             code.mkdir(parents=True, exist_ok=True)
         if not (code / "outputs").exists():
             (code / "outputs").mkdir()
+        from shipyard.services.jobs import command_of  # jobs.py imports this module
+
         values: dict[str, str | None] = {}
-        for name, item in job.spec.get("inputs", {}).items():
+        command = command_of(job)
+        for name, item in command.inputs.items():
             values[name] = self._input(job, folder, name, item, log)
-            if item["kind"] != "literal":
+            if item.kind != "literal":
                 log(job, f"input {name}: {values[name]}")
         outputs: dict[str, str] = {}
-        for name in job.spec.get("outputs", {}):
+        for name in command.outputs:
             path = folder / "outputs" / name
             path.mkdir(parents=True, exist_ok=True)
             outputs[name] = str(path)
         return PreparedInputs(code, values, outputs)
 
     def _input(
-        self, job: Job, folder: Path, name: str, item: dict[str, str], log: Callable[[Job, str], None]
+        self, job: Job, folder: Path, name: str, item: InputValue, log: Callable[[Job, str], None]
     ) -> str | None:
-        kind, value, type_ = item["kind"], item["value"], item["type"]
+        kind, value, type_ = item.kind, item.value, item.type
         if kind == "literal":
             return value
         dest = folder / "inputs" / name

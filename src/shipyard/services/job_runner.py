@@ -44,7 +44,7 @@ from shipyard.domain.tracking import RunStatus
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.services._clock import now_ms
 from shipyard.services.access.process_credentials import ProcessCredentials
-from shipyard.services.compute import ComputeTarget, TargetState, TargetStatus
+from shipyard.services.compute import REMOTE, ComputeTarget, TargetState, TargetStatus
 from shipyard.services.job_assets import ComputeService
 from shipyard.services.job_execution import Execution, Held, LeaseLost, target_id
 from shipyard.services.job_ports import JobControl, WakeUps
@@ -60,9 +60,6 @@ TargetFactory = Callable[[Compute, Path], ComputeTarget]
 """Opens the target of a compute (``shipyard.compute.registry.open_target``), given its state folder."""
 
 _SYSTEM = "[shipyard]"
-REMOTE = "remote"
-"""A target capability: its jobs run on a cluster every server reaches (Ray), not on the
-machine of the server that submitted them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ __all__ = [
     "JobSubmission",
     "ParentSubmission",
     "ResourceProblem",
+    "command_of",
     "missing_resources",
 ]
 
@@ -585,6 +586,22 @@ def _check_job_name(name: str) -> None:
         raise InvalidArgument(
             f"job name {name!r} must be 1-100 letters, digits, '_' or '-', starting with a letter or digit"
         )
+
+
+def command_of(job: Job) -> JobSubmission:
+    """A command job's stored spec, typed: what the runner reads (never string keys)."""
+    return JobSubmission.from_json(
+        {
+            **job.spec,
+            "inputs": job.spec.get("inputs") or {},
+            "code_digest": job.code_digest,
+            "compute": job.compute,
+            "timeout_s": job.timeout_s,
+            "name": job.name,
+            "display_name": job.display_name,
+            "spec": job.spec.get("file") or {},
+        }
+    )
 
 
 def child_name(parent: str, step: str) -> str:
