@@ -31,7 +31,7 @@ from shipyard.domain.jobs import (
     new_job_name,
 )
 from shipyard.domain.pagination import decode_token, encode_token, fingerprint
-from shipyard.domain.tracking import Run, RunStatus
+from shipyard.domain.tracking import RunStatus
 from shipyard.domain.validation import check_name
 from shipyard.errors import InvalidArgument, NotFound, PayloadTooLarge
 from shipyard.services._clock import now_ms
@@ -632,22 +632,10 @@ def _job_run(
         experiment = uow.experiments.create(ws, experiment_name, ctx.workspace, {}, ctx.principal.name, now)
     if experiment.lifecycle_stage != "active":
         raise InvalidArgument(f"experiment {experiment_name!r} is deleted; restore it first")
-    run = Run(
-        id=run_id,
-        experiment_id=experiment.id,
-        name=display,
-        status=RunStatus.SCHEDULED,
-        start_time=now,
-        end_time=None,
-        parent_run_id=parent_run_id,
-        lifecycle_stage="active",
-        artifact_uri=f"{experiment.artifact_location}/{run_id}/artifacts",
-        created_by=ctx.principal.name,
-        updated_at=now,
-        updated_by=ctx.principal.name,
-        tags=dict(tags),
-    )
-    uow.runs.create(run, ctx.principal.name, now)
+    TrackingService.add_run(
+        uow, experiment, run_id=run_id, name=display, status=RunStatus.SCHEDULED, start_time=now,
+        tags=dict(tags), actor=ctx.principal.name, now=now, parent_run_id=parent_run_id,
+    )  # fmt: skip
     return ws, int(experiment.id)
 
 

@@ -230,23 +230,46 @@ class TrackingService:
                 raise InvalidArgument(f"experiment {experiment_id} is deleted; restore it first")
             if parent_run_id is not None:
                 self._ref(uow, ctx, parent_run_id)
-            run = Run(
-                id=run_id,
-                experiment_id=experiment.id,
-                name=name or f"run-{run_id[:8]}",
-                status=RunStatus.RUNNING,
-                start_time=start_time if start_time is not None else now,
-                end_time=None,
-                parent_run_id=parent_run_id,
-                lifecycle_stage="active",
-                artifact_uri=f"{experiment.artifact_location}/{run_id}/artifacts",
-                created_by=ctx.principal.name,
-                updated_at=now,
-                updated_by=ctx.principal.name,
-                params=params,
-                tags=tags,
-            )
-            uow.runs.create(run, ctx.principal.name, now)
+            return self.add_run(
+                uow, experiment, run_id=run_id, name=name or f"run-{run_id[:8]}", status=RunStatus.RUNNING,
+                start_time=start_time if start_time is not None else now, tags=tags, params=params,
+                parent_run_id=parent_run_id, actor=ctx.principal.name, now=now,
+            )  # fmt: skip
+
+    @staticmethod
+    def add_run(
+        uow: UnitOfWork,
+        experiment: Experiment,
+        *,
+        run_id: str,
+        name: str,
+        status: RunStatus,
+        start_time: int,
+        tags: dict[str, str],
+        actor: str,
+        now: int,
+        params: dict[str, str] | None = None,
+        parent_run_id: str | None = None,
+    ) -> Run:
+        """A new run in ``experiment`` (checked active by the caller), in the caller's
+        transaction: the one way runs are made, by the tracking API and by jobs alike."""
+        run = Run(
+            id=run_id,
+            experiment_id=experiment.id,
+            name=name,
+            status=status,
+            start_time=start_time,
+            end_time=None,
+            parent_run_id=parent_run_id,
+            lifecycle_stage="active",
+            artifact_uri=f"{experiment.artifact_location}/{run_id}/artifacts",
+            created_by=actor,
+            updated_at=now,
+            updated_by=actor,
+            params=params or {},
+            tags=tags,
+        )
+        uow.runs.create(run, actor, now)
         return run
 
     def get_run(self, ctx: RequestContext, run_id: str) -> Run:
