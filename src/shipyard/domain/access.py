@@ -66,6 +66,11 @@ PERMISSIONS: Mapping[str, Mapping[str, str]] = {
         "create": "submit jobs (they run code on a compute target as the submitter)",
         "cancel": "cancel jobs",
     },
+    "schedules": {
+        "read": "see job schedules and their firings",
+        "write": "create, enable and disable schedules (their jobs run as their creator, who needs jobs:create)",
+        "delete": "delete schedules",
+    },
     "endpoints": {
         "read": "see online endpoints and deployments (never their keys)",
         "write": "create and change online endpoints, deployments and traffic",
@@ -185,14 +190,14 @@ BUILTIN_ROLES: Mapping[str, Role] = {
             "data-scientist",
             "experiments, runs, models, data, environments and jobs on existing compute;"
             " no compute, no endpoint keys, no users",
-            _full("experiments", "models", "data", "environments", "snapshots", "jobs")
+            _full("experiments", "models", "data", "environments", "snapshots", "jobs", "schedules")
             | {"computes:read", "endpoints:read", "batch-endpoints:read", "secrets:use"},
             builtin=True,
         ),
         Role(
             "data-engineer",
             "data assets, environments and jobs (with their runs); read models",
-            _full("data", "environments", "snapshots", "jobs")
+            _full("data", "environments", "snapshots", "jobs", "schedules")
             | {"experiments:read", "experiments:write", "models:read", "computes:read", "secrets:use"},
             builtin=True,
         ),

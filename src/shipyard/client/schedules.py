@@ -1,0 +1,130 @@
+"""Schedules over HTTP: ``client.operations(ScheduleOperations)`` (``client.schedules`` once the
+first resources' table names it)."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shipyard.api import schedules as api
+from shipyard.client._convert import decode
+from shipyard.client._deploy_files import add_environment, say_notes, upload
+from shipyard.client._paths import q
+
+if TYPE_CHECKING:
+    from shipyard.client.client import Client, Progress
+    from shipyard.specs.loaded import LoadedJob
+
+__all__ = ["ScheduleOperations"]
+
+_PATH = "/api/v1/schedules"
+
+
+class ScheduleOperations:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._http = client.http
+
+    def create(
+        self,
+        path: str | Path,
+        overrides: builtins.list[str] | tuple[str, ...] = (),
+        *,
+        step: Callable[[str], None] | None = None,
+        progress: Progress | None = None,
+    ) -> api.Schedule:
+        """Read a schedule file and the job it fires (a file beside it, or inline), upload the
+        job's code and local inputs as ``job create`` does, and create the schedule. Every
+        problem with either file is an :class:`~shipyard.errors.InvalidSpec` naming its line,
+        raised before anything is uploaded."""
+        from shipyard.specs.schedule import load_schedule
+
+        loaded = load_schedule(Path(path), overrides)
+        say = step or (lambda _line: None)
+        body = {"spec": dict(loaded.fields), "job": self._job_body(loaded.job, say, progress),
+                "source": loaded.source.name}  # fmt: skip
+        return decode(api.Schedule, self._http.request("POST", _PATH, json=body))
+
+    def _job_body(self, loaded: Any, say: Callable[[str], None], progress: Progress | None) -> dict[str, Any]:
+        """What ``POST /api/v1/jobs`` would be sent for this job file: parts uploaded as for a
+        command job (part "" at the top level, a pipeline's steps under ``steps``)."""
+        from shipyard.specs.loaded import LoadedComposite
+
+        body: dict[str, Any] = {"spec": _plain(loaded.raw), "source": loaded.source.name}
+        if not isinstance(loaded, LoadedComposite):
+            body.update(self._part(loaded, say, progress))
+            return body
+        snapshots = self._local_inputs(loaded.inputs, say, progress)
+        steps: dict[str, Any] = {}
+        for key, part in loaded.parts.items():
+            uploaded = self._part(part, say, progress)
+            if key == "":
+                snapshots.update(uploaded.pop("input_snapshots"))
+                body.update(uploaded)
+            else:
+                steps[key] = uploaded
+        body["input_snapshots"] = snapshots
+        if steps:
+            body["steps"] = steps
+        say_notes(loaded.notes, say)
+        return body
+
+    def _part(
+        self, loaded: LoadedJob, say: Callable[[str], None], progress: Progress | None
+    ) -> dict[str, Any]:
+        from shipyard.specs.git import git_info
+        from shipyard.specs.snapshot import DEFAULT_SIZE_LIMIT
+
+        part: dict[str, Any] = {}
+        add_environment(part, loaded.environment)
+        if loaded.code is not None:
+            part["code_snapshot"] = upload(
+                self._client, loaded.code, "code", say, progress, max_bytes=DEFAULT_SIZE_LIMIT
+            )
+            info = git_info(loaded.code)
+            if info is not None:
+                fields = {"commit": info.commit, "branch": info.branch, "remote": info.remote_url}
+                part["git"] = {k: v for k, v in fields.items() if v} | {"dirty": str(info.dirty).lower()}
+        part["input_snapshots"] = self._local_inputs(loaded.inputs, say, progress)
+        say_notes(loaded.notes, say)
+        return part
+
+    def _local_inputs(
+        self, inputs: Mapping[str, Any], say: Callable[[str], None], progress: Progress | None
+    ) -> dict[str, str]:
+        from shipyard.specs.refs import LocalPathRef
+
+        return {
+            name: upload(self._client, item.ref.path, f"input {name}", say, progress)
+            for name, item in inputs.items()
+            if isinstance(item.ref, LocalPathRef)
+        }
+
+    def get(self, name: str, *, firings: int = 20) -> api.ScheduleDetails:
+        """The schedule with its next ticks and its newest firings (missed ticks among them)."""
+        data = self._http.request("GET", f"{_PATH}/{q(name)}", params={"firings": firings})
+        return api.ScheduleDetails(
+            schedule=decode(api.Schedule, data["schedule"]),
+            next_ticks=list(data.get("next_ticks") or []),
+            firings=[decode(api.Firing, f) for f in data.get("firings") or []],
+        )
+
+    def list(self) -> builtins.list[api.Schedule]:
+        return [decode(api.Schedule, s) for s in self._http.request("GET", _PATH)["schedules"]]
+
+    def enable(self, name: str) -> api.Schedule:
+        return decode(api.Schedule, self._http.request("POST", f"{_PATH}/{q(name)}/enable"))
+
+    def disable(self, name: str) -> api.Schedule:
+        return decode(api.Schedule, self._http.request("POST", f"{_PATH}/{q(name)}/disable"))
+
+    def delete(self, name: str) -> None:
+        self._http.request("DELETE", f"{_PATH}/{q(name)}")
+
+
+def _plain(value: Any) -> Any:
+    from shipyard.specs.schedule import plain
+
+    return plain(value)
