@@ -66,6 +66,10 @@ PERMISSIONS: Mapping[str, Mapping[str, str]] = {
         "create": "submit jobs (they run code on a compute target as the submitter)",
         "cancel": "cancel jobs",
     },
+    "components": {
+        "read": "see components (the command steps pipelines name)",
+        "create": "register component versions",
+    },
     "schedules": {
         "read": "see job schedules and their firings",
         "write": "create, enable and disable schedules (their jobs run as their creator, who needs jobs:create)",
@@ -190,14 +194,14 @@ BUILTIN_ROLES: Mapping[str, Role] = {
             "data-scientist",
             "experiments, runs, models, data, environments and jobs on existing compute;"
             " no compute, no endpoint keys, no users",
-            _full("experiments", "models", "data", "environments", "snapshots", "jobs", "schedules")
+            _full("experiments", "models", "data", "environments", "snapshots", "jobs", "schedules", "components")
             | {"computes:read", "endpoints:read", "batch-endpoints:read", "secrets:use"},
             builtin=True,
         ),
         Role(
             "data-engineer",
             "data assets, environments and jobs (with their runs); read models",
-            _full("data", "environments", "snapshots", "jobs", "schedules")
+            _full("data", "environments", "snapshots", "jobs", "schedules", "components")
             | {"experiments:read", "experiments:write", "models:read", "computes:read", "secrets:use"},
             builtin=True,
         ),

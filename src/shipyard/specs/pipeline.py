@@ -13,7 +13,9 @@ inline ``component:`` mapping). Steps of other types (``spark``, ``parallel``, `
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Literal
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StrictInt, field_validator, model_validator
 
@@ -24,6 +26,9 @@ from shipyard.specs.environment import InlineEnvironment
 from shipyard.specs.job import DATA_INPUT_TYPES, JobInput, JobOutput, Limits, LiteralValue
 from shipyard.specs.refs import parse_asset_ref
 
+if TYPE_CHECKING:
+    from shipyard.specs.loaded import LoadedComposite
+
 __all__ = [
     "OTHER_STEPS",
     "PipelineComponentSpec",
@@ -32,6 +37,7 @@ __all__ = [
     "PipelineStep",
     "StepData",
     "StepOutput",
+    "load_file",
 ]
 
 #: Step types that do not run here, and why.
@@ -265,3 +271,10 @@ class PipelineComponentSpec(SpecModel):
         if isinstance(data, dict):
             _refuse_other_steps(data.get("jobs"))
         return data
+
+
+def load_file(path: Path, overrides: Sequence[str] = ()) -> LoadedComposite:
+    """``shipyard job create -f pipeline.yml``: the file, its components, code and data read."""
+    from shipyard.specs.pipeline_files import load_pipeline
+
+    return load_pipeline(path, overrides)

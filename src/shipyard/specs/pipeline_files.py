@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidSpec
 from shipyard.specs._yaml import LineDict, LoadedText
@@ -21,7 +21,17 @@ from shipyard.specs.pipeline import PipelineComponentSpec, PipelineJobSpec
 from shipyard.specs.pipeline_graph import PipelinePlan, plan
 from shipyard.specs.refs import LocalPathRef, parse_ref
 
-__all__ = ["LocalComponent", "PipelineFile", "read_component", "read_pipeline"]
+if TYPE_CHECKING:
+    from shipyard.specs.loaded import LoadedComposite, LoadedJob
+
+__all__ = [
+    "LocalComponent",
+    "PipelineFile",
+    "load_pipeline",
+    "local_inputs",
+    "read_component",
+    "read_pipeline",
+]
 
 
 @dataclass(frozen=True)
@@ -190,3 +200,60 @@ def local_inputs(spec: PipelineJobSpec, base: Path) -> dict[str, tuple[TypedInpu
             if isinstance(ref, LocalPathRef):
                 out[name] = (value, ref.path)
     return out
+
+
+def load_pipeline(path: Path, overrides: Sequence[str] = ()) -> LoadedComposite:
+    """What ``shipyard job create -f pipeline.yml`` uploads and sends: one part per step (its
+    code folder is relative to its component's file), the pipeline's own local inputs."""
+    from shipyard.specs._yaml import validate_spec
+    from shipyard.specs.job import CommandJobSpec
+    from shipyard.specs.loaded import LoadedComposite, ResolvedInput, loaded_command
+
+    pipeline = read_pipeline(path, overrides)
+    parts = {}
+    notes = list(pipeline.spec.notes())
+    for name, step in pipeline.plan.steps.items():
+        local = pipeline.components.get(name)
+        source, text = (local.source, local.text) if local else (pipeline.source, pipeline.text)
+        spec = validate_spec(step.command, CommandJobSpec, f"{path} step '{name}'")
+        parts[name] = loaded_command(spec, step.command, source, text)
+        notes.extend(f"step {name}: {note}" for note in parts[name].notes)
+        if local is not None:
+            notes.extend(f"step {name}: {note}" for note in local.spec.notes())
+    inputs = {}
+    for name, (value, folder) in local_inputs(pipeline.spec, pipeline.source.parent).items():
+        if not folder.exists():
+            raise pipeline.text.locate(
+                InvalidSpec(
+                    f"input '{name}': '{value.path}' does not exist ({folder})", field=f"inputs.{name}.path"
+                )
+            )
+        inputs[name] = ResolvedInput(name=name, type=value.type, ref=LocalPathRef(folder), mode=value.mode)
+    return LoadedComposite(
+        type="pipeline",
+        source=pipeline.source,
+        raw=pipeline.raw,
+        parts=parts,
+        inputs=inputs,
+        notes=tuple(dict.fromkeys(notes)),
+    )
+
+
+def load_component(
+    path: Path, overrides: Sequence[str] = ()
+) -> tuple[CommandComponentSpec, dict[str, Any], LoadedJob]:
+    """``shipyard component create -f``: the component, the mapping to send, and its code folder
+    and environment read from the disk (as a command job's, relative to the component file)."""
+    from shipyard.specs._yaml import validate_spec
+    from shipyard.specs.job import CommandJobSpec
+    from shipyard.specs.loaded import loaded_command
+
+    source = path.resolve()
+    text = LoadedText.read(path, CommandComponentSpec, overrides)
+    spec = text.validate(CommandComponentSpec)
+    if spec.name is None:
+        raise text.locate(InvalidSpec("a registered component needs a 'name'", field="name"))
+    # What is read from the disk is what a command job with this code and environment reads.
+    files = {k: text.data[k] for k in ("code", "environment") if text.data.get(k) is not None}
+    part = validate_spec({**files, "command": "true"}, CommandJobSpec, str(path))
+    return spec, _plain(text.data), loaded_command(part, files, source, text)

@@ -139,3 +139,26 @@ def test_unknown_settings_are_reported_not_refused(project: Callable[[str], Path
         project(GOOD.replace("  default_compute: local", "  default_compute: local\n  default_datestore: x"))
     )
     assert "settings.default_datestore: not a pipeline setting Shipyard knows; ignored" in loaded.spec.notes()
+
+
+def test_load_file_gives_one_part_per_step_and_the_pipelines_local_inputs(
+    project: Callable[[str], Path], tmp_path: Path
+) -> None:
+    from shipyard.specs.pipeline import load_file
+
+    loaded = load_file(project(GOOD))
+    assert loaded.type == "pipeline"
+    assert set(loaded.parts) == {"prep", "train"}
+    assert loaded.parts["train"].code == tmp_path / "src"  # relative to the component's file
+    assert loaded.parts["prep"].inputs["raw"].ref is not None
+    assert str(loaded.inputs["raw"].ref) == f"LocalPathRef(path={tmp_path / 'data'!r})"
+
+
+def test_load_file_refuses_a_missing_code_folder_in_the_components_file(
+    project: Callable[[str], Path], write: Callable[[str, str], Path]
+) -> None:
+    from shipyard.specs.pipeline import load_file
+
+    write("train.yml", COMPONENT.replace("code: ./src", "code: ./source"))
+    with pytest.raises(InvalidSpec, match=r"train\.yml line 10: code './source' does not exist"):
+        load_file(project(GOOD))

@@ -1,7 +1,7 @@
 """schedules: job schedules and their firings, one per tick
 
 Revision ID: 0013
-Revises: 0011 (0012_components when it lands: then down_revision "0012")
+Revises: 0012
 Create Date: 2026-12-06 09:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"  # "0012" once 0012_components is in: the lead re-chains it
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
