@@ -106,7 +106,7 @@ def test_two_firers_racing_fire_each_tick_once(db: SqlDatabase, monkeypatch: pyt
             clock.now = T0 + second * S + 50
             barrier = threading.Barrier(2)
 
-            def run(firer: ScheduleFirer) -> None:
+            def run(firer: ScheduleFirer, barrier: threading.Barrier = barrier) -> None:
                 barrier.wait()
                 firer.run_once()
 
