@@ -1,0 +1,165 @@
+"""Pipeline jobs against a real server: prep → train → evaluate, run again with nothing
+changed (every step reused), with a parameter changed (exactly the steps it reaches re-run,
+each saying why), and with input bytes that prep turns into the same output (prep re-runs,
+the rest is reused: inputs are keyed on content)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shipyard.client.client import Client
+from shipyard.client.components import ComponentOperations
+from shipyard.domain.jobs import Job
+from tests.conftest import ADMIN_TOKEN, ServerProcess
+
+pytestmark = pytest.mark.slow
+
+PIPELINE = """\
+$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
+type: pipeline
+display_name: prep-train-evaluate
+experiment_name: pipelines
+inputs:
+  raw: {type: uri_folder, path: ./data}
+  lr: 0.5
+outputs:
+  report: {type: uri_folder}
+settings:
+  default_compute: local
+jobs:
+  prep:
+    code: ./src
+    command: python prep.py ${{inputs.raw}} ${{outputs.clean}}
+    inputs:
+      raw: ${{parent.inputs.raw}}
+    outputs:
+      clean: {type: uri_folder}
+  train:
+    component: ./train.yml
+    inputs:
+      data: ${{parent.jobs.prep.outputs.clean}}
+      lr: ${{parent.inputs.lr}}
+  evaluate:
+    code: ./src
+    command: python evaluate.py ${{inputs.model}} ${{outputs.report}}
+    inputs:
+      model: ${{parent.jobs.train.outputs.model}}
+    outputs:
+      report: ${{parent.outputs.report}}
+"""
+
+TRAIN = """\
+$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json
+type: command
+name: train
+version: 1
+inputs:
+  data: {type: uri_folder}
+  lr: {type: number, default: 0.1}
+outputs:
+  model: {type: uri_folder}
+code: ./src
+command: python train.py ${{inputs.data}} ${{inputs.lr}} ${{outputs.model}}
+"""
+
+PREP = """\
+import pathlib, sys
+rows = [line.strip() for line in (pathlib.Path(sys.argv[1]) / "raw.csv").read_text().splitlines() if line.strip()]
+out = pathlib.Path(sys.argv[2]); out.mkdir(parents=True, exist_ok=True)
+(out / "clean.csv").write_text("\\n".join(rows) + "\\n")
+"""
+TRAIN_PY = """\
+import pathlib, sys
+total = sum(float(x) for x in (pathlib.Path(sys.argv[1]) / "clean.csv").read_text().split())
+out = pathlib.Path(sys.argv[3]); out.mkdir(parents=True, exist_ok=True)
+(out / "model.txt").write_text(f"{total * float(sys.argv[2])}\\n")
+"""
+EVALUATE = """\
+import pathlib, sys
+weight = float((pathlib.Path(sys.argv[1]) / "model.txt").read_text())
+out = pathlib.Path(sys.argv[2]); out.mkdir(parents=True, exist_ok=True)
+(out / "report.txt").write_text(f"score {weight:.3f}\\n")
+"""
+
+
+def _project(root: Path) -> Path:
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "prep.py").write_text(PREP)
+    (root / "src" / "train.py").write_text(TRAIN_PY)
+    (root / "src" / "evaluate.py").write_text(EVALUATE)
+    (root / "data").mkdir()
+    (root / "data" / "raw.csv").write_text("1\n2\n3\n")
+    (root / "train.yml").write_text(TRAIN)
+    (root / "pipeline.yml").write_text(PIPELINE)
+    return root / "pipeline.yml"
+
+
+def _run(client: Client, path: Path, *overrides: str) -> tuple[Job, dict[str, Any], float]:
+    started = time.monotonic()
+    job = client.jobs.create(path, list(overrides))
+    done = client.jobs.wait(job.name, poll_s=0.1, timeout_s=120)
+    took = time.monotonic() - started
+    assert done.status.value == "Completed", (done.status, done.report)
+    return done, done.report["steps"], took
+
+
+def test_steps_rerun_exactly_where_something_changed_and_say_why(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    path = _project(tmp_path / "project")
+    with Client(server.url, token=ADMIN_TOKEN) as client:
+        first, steps, _ = _run(client, path)
+        assert {s: steps[s]["why"] for s in steps} == {
+            s: "no earlier run" for s in ("prep", "train", "evaluate")
+        }
+        assert first.report["outputs"]["report"].startswith("runs:/")
+        children = {c.step: c for c in client.jobs.list(parent=first.name)}
+        report_run = children["evaluate"].run_id
+        assert first.report["outputs"]["report"] == f"runs:/{report_run}/outputs/report"
+
+        # Nothing changed: every step is the earlier one (its run, not a copy), at once.
+        again, steps, took = _run(client, path)
+        assert {s: steps[s]["status"] for s in steps} == {
+            "prep": "reused",
+            "train": "reused",
+            "evaluate": "reused",
+        }
+        assert steps["train"]["why"] == f"reused from {first.name}/train"
+        reused = {c.step: c for c in client.jobs.list(parent=again.name)}
+        assert reused["evaluate"].run_id == report_run
+        assert took < 10, took
+
+        # A parameter of train: train and what reads it run again, prep is reused.
+        third, steps, _ = _run(client, path, "inputs.lr=0.7")
+        assert steps["prep"]["status"] == "reused"
+        assert steps["train"]["why"] == "changed: parameters.lr"
+        assert steps["evaluate"]["why"] == "changed: inputs.model"
+
+        # New bytes that prep cleans into the same file: prep runs, the rest is reused.
+        (tmp_path / "project" / "data" / "raw.csv").write_text("1\n2\n3\n\n")
+        _, steps, _ = _run(client, path, "inputs.lr=0.7")
+        assert steps["prep"]["why"] == "changed: inputs.raw"
+        assert steps["train"]["why"] == f"reused from {third.name}/train"
+        assert steps["evaluate"]["status"] == "reused"
+
+
+def test_a_registered_component_runs_as_a_step(server: ServerProcess, tmp_path: Path) -> None:
+    path = _project(tmp_path / "project")
+    with Client(server.url, token=ADMIN_TOKEN) as client:
+        made = client.operations(ComponentOperations).create(tmp_path / "project" / "train.yml")
+        assert (made.name, made.version) == ("train", "1") and made.code_digest
+        text = path.read_text().replace("component: ./train.yml", "component: azureml:train@latest")
+        path.write_text(text.replace("lr: 0.5", "lr: 0.25"))
+        job, steps, _ = _run(client, path)
+        train = next(c for c in client.jobs.list(parent=job.name) if c.step == "train")
+        assert train.code_digest == made.code_digest  # the registered component's code
+        assert {s: steps[s]["status"] for s in steps} == {
+            "prep": "completed",
+            "train": "completed",
+            "evaluate": "completed",
+        }
+        assert [c.name for c in client.operations(ComponentOperations).list()] == ["train"]
