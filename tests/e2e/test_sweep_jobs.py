@@ -162,7 +162,7 @@ def test_a_bad_sweep_file_is_refused_with_its_line(server: ServerProcess, sweep_
     path.write_text(SWEEP.replace("${{search_space.mode}}", "${{search_space.mood}}"))
     done = run_cli("job", "create", "-f", str(path), url=server.url)
     assert done.returncode != 0
-    assert "bad.yml line 5" in done.stderr
+    assert "bad.yml line 6" in done.stderr  # trial.command
     assert "${{search_space.mood}} in the trial command names no entry of the search space" in done.stderr
     quality = (
         "    type: choice\n    values: [0.9, 0.1, 0.2, 0.95, 0.15, 0.3, 0.85, 0.05, 0.25, 0.8, 0.12, 0.7]\n"
