@@ -163,3 +163,43 @@ def test_a_registered_component_runs_as_a_step(server: ServerProcess, tmp_path: 
             "evaluate": "completed",
         }
         assert [c.name for c in client.operations(ComponentOperations).list()] == ["train"]
+
+
+BRANCHES = """\
+type: pipeline
+display_name: branches
+settings:
+  continue_on_step_failure: {go_on}
+jobs:
+  bad:
+    command: python -c "import sys; sys.exit(3)"
+    outputs:
+      out: {{type: uri_folder}}
+  after_bad:
+    command: ls ${{{{inputs.x}}}}
+    inputs:
+      x: ${{{{parent.jobs.bad.outputs.out}}}}
+  other:
+    command: python -c "import time; time.sleep(1.5)"
+"""
+
+
+@pytest.mark.parametrize("go_on", [True, False])
+def test_a_failed_step_skips_what_reads_it_and_stops_the_rest_unless_told_to_go_on(
+    server: ServerProcess, tmp_path: Path, go_on: bool
+) -> None:
+    path = tmp_path / "branches.yml"
+    path.write_text(BRANCHES.format(go_on=str(go_on).lower()))
+    with Client(server.url, token=ADMIN_TOKEN) as client:
+        job = client.jobs.wait(client.jobs.create(path).name, poll_s=0.1, timeout_s=120)
+        assert job.status.value == "Failed"
+        assert job.failure is not None and "step bad" in job.failure.message
+        steps = job.report["steps"]
+        assert steps["bad"]["status"] == "failed"
+        assert steps["after_bad"] == {
+            **steps["after_bad"],
+            "status": "skipped",
+            "why": "not run: step bad did not complete",
+        }
+        children = {c.step: c for c in client.jobs.list(parent=job.name)}
+        assert children["other"].status.value == ("Completed" if go_on else "Canceled")

@@ -139,11 +139,16 @@ class _Advance:
     def _pipeline_name(self) -> str:
         return self.job.display_name or self.job.name
 
+    def _set(self, name: str, entry: dict[str, Any]) -> None:
+        """A step's entry, and its line in ``job show`` (``children``: step → why)."""
+        self.steps[name] = entry
+        self.report.setdefault("children", {})[name] = entry["why"]
+        self.changed = True
+
     def _skip(self, name: str, message: str) -> None:
         child = self.parent.record_skipped(name, message, {"why": message})
         self.children[name] = child
-        self.steps[name] = {"job": child.name, "status": "skipped", "why": message}
-        self.changed = True
+        self._set(name, {"job": child.name, "status": "skipped", "why": message})
         self.parent.say(f"step {name}: {message}")
 
     # -- a step that may start ---------------------------------------------------------
@@ -161,11 +166,10 @@ class _Advance:
             return
         child = self.parent.create_child(name, sub)
         self.children[name] = child
-        self.steps[name] = {
+        self._set(name, {
             "job": child.name, "status": "running", "why": why, "changed": changed, "key": key,
             "fingerprint": fp.to_json(),
-        }  # fmt: skip
-        self.changed = True
+        })  # fmt: skip
         self.parent.say(f"step {name}: started ({why})")
 
     def _earlier(self, name: str, key: str) -> StepResult | None:
@@ -209,9 +213,8 @@ class _Advance:
         self.children[name] = child
         entry = {"job": child.name, "status": "reused", "why": why, "reused_from": where,
                  "source_job": source.name, "key": fp.key, "fingerprint": fp.to_json()}  # fmt: skip
-        self.steps[name] = entry
+        self._set(name, entry)
         self._remember(name, child, entry, source_job=source.name)
-        self.changed = True
         self.parent.say(f"step {name}: {why}")
 
     def _resolved(
@@ -261,10 +264,15 @@ class _Advance:
             for out, (step, name) in self.template.outputs.items()
             if step in self.children
         }
-        if outputs:
-            self.report["outputs"] = outputs
-            self.parent.save_report(self.report)
         reused = sum(1 for s in self.steps.values() if s.get("status") == "reused")
+        ran = sum(1 for s in self.steps.values() if s.get("status") == "completed")
+        self.report["summary"] = [
+            f"{len(self.steps)} steps: {ran} ran, {reused} reused from earlier runs"
+            + (f", {len(bad)} did not complete" if bad else ""),
+            *(f"output {out}: {where}" for out, where in outputs.items()),
+        ]
+        self.report["outputs"] = outputs
+        self.parent.save_report(self.report)
         if not bad:
             self.parent.finish(
                 JobStatus.COMPLETED, f"completed: {len(self.steps)} steps, {reused} reused from earlier runs"
