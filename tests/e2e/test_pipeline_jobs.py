@@ -5,6 +5,7 @@ the rest is reused: inputs are keyed on content)."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -18,83 +19,12 @@ from tests.conftest import ADMIN_TOKEN, ServerProcess
 
 pytestmark = pytest.mark.slow
 
-PIPELINE = """\
-$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
-type: pipeline
-display_name: prep-train-evaluate
-experiment_name: pipelines
-inputs:
-  raw: {type: uri_folder, path: ./data}
-  lr: 0.5
-outputs:
-  report: {type: uri_folder}
-settings:
-  default_compute: local
-jobs:
-  prep:
-    code: ./src
-    command: python prep.py ${{inputs.raw}} ${{outputs.clean}}
-    inputs:
-      raw: ${{parent.inputs.raw}}
-    outputs:
-      clean: {type: uri_folder}
-  train:
-    component: ./train.yml
-    inputs:
-      data: ${{parent.jobs.prep.outputs.clean}}
-      lr: ${{parent.inputs.lr}}
-  evaluate:
-    code: ./src
-    command: python evaluate.py ${{inputs.model}} ${{outputs.report}}
-    inputs:
-      model: ${{parent.jobs.train.outputs.model}}
-    outputs:
-      report: ${{parent.outputs.report}}
-"""
-
-TRAIN = """\
-$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json
-type: command
-name: train
-version: 1
-inputs:
-  data: {type: uri_folder}
-  lr: {type: number, default: 0.1}
-outputs:
-  model: {type: uri_folder}
-code: ./src
-command: python train.py ${{inputs.data}} ${{inputs.lr}} ${{outputs.model}}
-"""
-
-PREP = """\
-import pathlib, sys
-rows = [line.strip() for line in (pathlib.Path(sys.argv[1]) / "raw.csv").read_text().splitlines() if line.strip()]
-out = pathlib.Path(sys.argv[2]); out.mkdir(parents=True, exist_ok=True)
-(out / "clean.csv").write_text("\\n".join(rows) + "\\n")
-"""
-TRAIN_PY = """\
-import pathlib, sys
-total = sum(float(x) for x in (pathlib.Path(sys.argv[1]) / "clean.csv").read_text().split())
-out = pathlib.Path(sys.argv[3]); out.mkdir(parents=True, exist_ok=True)
-(out / "model.txt").write_text(f"{total * float(sys.argv[2])}\\n")
-"""
-EVALUATE = """\
-import pathlib, sys
-weight = float((pathlib.Path(sys.argv[1]) / "model.txt").read_text())
-out = pathlib.Path(sys.argv[2]); out.mkdir(parents=True, exist_ok=True)
-(out / "report.txt").write_text(f"score {weight:.3f}\\n")
-"""
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pipeline"
 
 
 def _project(root: Path) -> Path:
-    (root / "src").mkdir(parents=True)
-    (root / "src" / "prep.py").write_text(PREP)
-    (root / "src" / "train.py").write_text(TRAIN_PY)
-    (root / "src" / "evaluate.py").write_text(EVALUATE)
-    (root / "data").mkdir()
-    (root / "data" / "raw.csv").write_text("1\n2\n3\n")
-    (root / "train.yml").write_text(TRAIN)
-    (root / "pipeline.yml").write_text(PIPELINE)
+    """A copy of examples/pipeline (docs/pipeline-jobs.md): its data changes in one test."""
+    shutil.copytree(EXAMPLE, root)
     return root / "pipeline.yml"
 
 

@@ -162,3 +162,13 @@ def test_load_file_refuses_a_missing_code_folder_in_the_components_file(
     write("train.yml", COMPONENT.replace("code: ./src", "code: ./source"))
     with pytest.raises(InvalidSpec, match=r"train\.yml line 10: code './source' does not exist"):
         load_file(project(GOOD))
+
+
+def test_the_documented_example_loads() -> None:
+    from shipyard.specs.pipeline import load_file
+
+    example = Path(__file__).resolve().parents[3] / "examples" / "pipeline" / "pipeline.yml"
+    loaded = load_file(example)
+    assert list(loaded.parts) == ["prep", "train", "evaluate"]
+    assert loaded.parts["train"].code == example.parent / "src"
+    assert set(loaded.inputs) == {"raw"}
