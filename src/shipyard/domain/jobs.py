@@ -81,6 +81,8 @@ class FailureCause(StrEnum):
     CANCELED = "canceled"
     LOST = "lost"
     SUBMIT = "submit_failed"
+    NO_RESULT = "no_result"
+    """A sweep none of whose trials logged its objective metric, or all of whose trials failed."""
     INTERNAL = "internal"
 
 

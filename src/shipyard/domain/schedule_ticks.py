@@ -148,7 +148,7 @@ def tick_at_or_before(trigger: Trigger, moment: int) -> int | None:
 
 
 def _croniter(trigger: Trigger, start: int, *, backward: bool) -> Any:
-    from croniter import croniter  # type: ignore[import-untyped]  # the CLI never needs it
+    from croniter import croniter  # the CLI never needs it
 
     moment = datetime.fromtimestamp(start / _MS, tz=trigger.zone)
     six = cron_fields(trigger.expression) == 6

@@ -1,6 +1,6 @@
-"""The job a schedule fires: its job-create body (as ``POST /api/v1/jobs`` takes it), checked
-when the schedule is made and submitted again at every tick — through the same path as a job
-file submitted by hand: a command job by :class:`JobService`, a sweep or pipeline by its kind.
+"""One way to submit a job-create body (as ``POST /api/v1/jobs`` takes it): a command job by
+:class:`JobService`, a sweep or pipeline by its kind. ``job create`` and a schedule's firings
+both go through here, so they cannot drift apart.
 """
 
 from __future__ import annotations
@@ -18,20 +18,31 @@ from shipyard.services.jobs import JobService, JobSubmission
 __all__ = ["check_job", "job_request", "job_type", "submit_job", "with_name_and_tags"]
 
 
-def job_request(body: Mapping[str, Any]) -> JobRequest:
-    env = body.get("environment")
+def _inline(env: Any) -> InlineEnvironmentValues | None:
+    if not env:
+        return None
+    return InlineEnvironmentValues(env.get("python"), tuple(env.get("requirements") or ()), env.get("image"))
+
+
+def job_request(body: Mapping[str, Any], *, uploads_pending: bool = False) -> JobRequest:
+    """The request of a job-create body (plain JSON, as the API takes it)."""
+    steps = {
+        str(name): {
+            "code_snapshot": part.get("code_snapshot"),
+            "input_snapshots": dict(part.get("input_snapshots") or {}),
+            "environment": _inline(part.get("environment")),
+        }
+        for name, part in dict(body.get("steps") or {}).items()
+    }
     return JobRequest(
         spec=dict(body.get("spec") or {}),
         source=str(body.get("source") or "job.yml"),
         code_snapshot=body.get("code_snapshot"),
         input_snapshots=dict(body.get("input_snapshots") or {}),
-        environment=None
-        if not env
-        else InlineEnvironmentValues(
-            env.get("python"), tuple(env.get("requirements") or ()), env.get("image")
-        ),
+        environment=_inline(body.get("environment")),
         git=dict(body.get("git") or {}),
-        steps=dict(body.get("steps") or {}),
+        steps=steps,
+        uploads_pending=uploads_pending,
     )
 
 
@@ -64,7 +75,7 @@ def check_job(ctx: RequestContext, request: JobRequest, jobs: JobService) -> Non
     """Everything submitting the job would check, as ``ctx``, without writing."""
     kind = kind_of(job_type(request))
     if kind is None:
-        jobs.check(ctx, _command(request))
+        jobs.check(ctx, _command(request, uploads_pending=request.uploads_pending))
     else:
         kind.check(ctx, request, jobs)
 

@@ -31,7 +31,7 @@ from shipyard.errors import AlreadyExists, ShipyardError
 from shipyard.services._clock import now_ms
 from shipyard.services.jobs import JobService
 from shipyard.services.ports import Database
-from shipyard.services.schedule_jobs import job_request, submit_job, with_name_and_tags
+from shipyard.services.job_requests import job_request, submit_job, with_name_and_tags
 from shipyard.services.schedule_ports import SCHEDULES
 
 __all__ = ["CLAIM_TIMEOUT_S", "LATE_LIMIT_S", "ScheduleFirer"]

@@ -123,7 +123,7 @@ class CronTrigger(_TriggerBase):
     @field_validator("expression")
     @classmethod
     def _cron(cls, value: str) -> str:
-        from croniter import croniter  # type: ignore[import-untyped]
+        from croniter import croniter
 
         text = " ".join(value.split())
         fields = cron_fields(text)

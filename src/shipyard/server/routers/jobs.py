@@ -17,7 +17,6 @@ from shipyard.errors import InvalidArgument
 from shipyard.server.contract import TEXT_ANSWER
 from shipyard.server.deps import Ctx, Services, Svc, json_response
 from shipyard.server.job_schemas import (
-    InlineEnvironmentIn,
     JobCheckOut,
     JobEventOut,
     JobFailureOut,
@@ -25,10 +24,7 @@ from shipyard.server.job_schemas import (
     JobOut,
     JobPage,
 )
-from shipyard.services.job_kinds import JobKind, kind_of
-from shipyard.services.job_kinds.base import JobRequest
-from shipyard.services.job_specs import InlineEnvironmentValues, submission_from_spec, validate_job_spec
-from shipyard.services.jobs import JobSubmission
+from shipyard.services.job_requests import check_job, job_request, submit_job
 
 __all__ = ["job_out", "router"]
 
@@ -67,62 +63,9 @@ def job_out(job: Job, *, with_spec: bool = False, ctx: RequestContext | None = N
     )
 
 
-def _submission(body: JobIn, *, uploads_pending: bool = False) -> JobSubmission:
-    spec = validate_job_spec(body.spec, body.source)
-    inline = _inline(body.environment)
-    return submission_from_spec(
-        spec,
-        source=body.source,
-        code_snapshot=body.code_snapshot,
-        input_snapshots=body.input_snapshots,
-        environment=inline,
-        git=body.git,
-        raw=body.spec,
-        uploads_pending=uploads_pending,
-    )
-
-
-def _inline(env: InlineEnvironmentIn | None) -> InlineEnvironmentValues | None:
-    return None if env is None else InlineEnvironmentValues(env.python, tuple(env.requirements), env.image)
-
-
-def _kind(body: JobIn, *, uploads_pending: bool = False) -> tuple[JobKind, JobRequest] | None:
-    """The plug-in of a composite job file (``type: sweep``, ``pipeline``…) and its request;
-    None for a command job."""
-    type_ = body.spec.get("type", "command")
-    if type_ == "command" or not isinstance(type_, str):
-        return None
-    kind = kind_of(type_)
-    if kind is None:
-        return None  # the command job's model refuses the type, naming its line
-    request = JobRequest(
-        spec=body.spec,
-        source=body.source,
-        code_snapshot=body.code_snapshot,
-        input_snapshots=body.input_snapshots,
-        environment=_inline(body.environment),
-        git=body.git,
-        steps={
-            name: {
-                "code_snapshot": part.code_snapshot,
-                "input_snapshots": dict(part.input_snapshots),
-                "environment": _inline(part.environment),
-            }
-            for name, part in body.steps.items()
-        },
-        uploads_pending=uploads_pending,
-    )
-    return kind, request
-
-
 @router.post("", response_model=JobOut, status_code=201, summary="Submit a job (command, sweep, pipeline)")
 def create(body: JobIn, ctx: Ctx, svc: Svc) -> object:
-    composite = _kind(body)
-    if composite is not None:
-        kind, request = composite
-        job = kind.submit(ctx, request, svc.jobs)
-    else:
-        job = svc.jobs.create(ctx, _submission(body))
+    job = submit_job(ctx, job_request(body.model_dump()), svc.jobs)
     return json_response(job_out(job, with_spec=True, ctx=ctx), 201)
 
 
@@ -136,12 +79,7 @@ def create(body: JobIn, ctx: Ctx, svc: Svc) -> object:
     " Every missing one is reported at once in `details.problems` ({field, code, message}).",
 )
 def check(body: JobIn, ctx: Ctx, svc: Svc) -> object:
-    composite = _kind(body, uploads_pending=True)
-    if composite is not None:
-        kind, request = composite
-        kind.check(ctx, request, svc.jobs)
-    else:
-        svc.jobs.check(ctx, _submission(body, uploads_pending=True))
+    check_job(ctx, job_request(body.model_dump(), uploads_pending=True), svc.jobs)
     return json_response(JobCheckOut(ok=True))
 
 

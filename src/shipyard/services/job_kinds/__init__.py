@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import functools
 import importlib
+import logging
 import pkgutil
 
 from shipyard.services.job_kinds.base import JobKind
 
 __all__ = ["JobKind", "kind_of", "kinds"]
+
+log = logging.getLogger("shipyard.jobs")
 
 
 @functools.cache
@@ -22,7 +25,11 @@ def kinds() -> dict[str, JobKind]:
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
         if info.name.startswith("_") or info.name == "base":
             continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+        try:
+            module = importlib.import_module(f"{__name__}.{info.name}")
+        except Exception:  # one broken plug-in must not take the other types down
+            log.exception("job type module %s could not be imported; its type is not served", info.name)
+            continue
         kind = getattr(module, "KIND", None)
         if isinstance(kind, JobKind):
             found[kind.type] = kind

@@ -223,7 +223,7 @@ class SweepKind(JobKind):
         state.warning = message
         parent.save_report(state.to_report())
         self._forget(parent.job)
-        parent.finish(JobStatus.FAILED, message, JobFailure(FailureCause.EXIT_CODE, message))
+        parent.finish(JobStatus.FAILED, message, JobFailure(FailureCause.NO_RESULT, message))
 
     # -- the parent's sweep, cached ---------------------------------------------------
 
