@@ -180,7 +180,9 @@ def test_another_server_takes_over_a_parent_and_creates_no_child_twice(
     a = servers("a")
     out = tmp_path / "out.txt"
     gate = tmp_path / "gate"
-    wait_gate = f"{sys.executable} -c \"import os,time\nwhile not os.path.exists('{gate}'): time.sleep(0.05)\";"
+    wait_gate = (
+        f"{sys.executable} -c \"import os,time\nwhile not os.path.exists('{gate}'): time.sleep(0.05)\";"
+    )
     _parent(a, "moved", n=4, wave=2, file=str(out), before=wait_gate)
     _wait(a, "moved", lambda j: len(a.jobs.children(ADMIN, "moved")) == 2)
     a.stop()  # its leases stay, as after a crash; its children's processes live on

@@ -194,7 +194,16 @@ BUILTIN_ROLES: Mapping[str, Role] = {
             "data-scientist",
             "experiments, runs, models, data, environments and jobs on existing compute;"
             " no compute, no endpoint keys, no users",
-            _full("experiments", "models", "data", "environments", "snapshots", "jobs", "schedules", "components")
+            _full(
+                "experiments",
+                "models",
+                "data",
+                "environments",
+                "snapshots",
+                "jobs",
+                "schedules",
+                "components",
+            )
             | {"computes:read", "endpoints:read", "batch-endpoints:read", "secrets:use"},
             builtin=True,
         ),
