@@ -72,7 +72,9 @@ PERMISSIONS: Mapping[str, Mapping[str, str]] = {
     },
     "schedules": {
         "read": "see job schedules and their firings",
-        "write": "create, enable and disable schedules (their jobs run as their creator, who needs jobs:create)",
+        "write": (
+            "create, enable and disable schedules (their jobs run as their creator, who needs jobs:create)"
+        ),
         "delete": "delete schedules",
     },
     "endpoints": {

@@ -29,9 +29,9 @@ from shipyard.domain.context import Principal, RequestContext
 from shipyard.domain.schedules import Firing, FiringStatus, Schedule, fired_job_name, plan
 from shipyard.errors import AlreadyExists, ShipyardError
 from shipyard.services._clock import now_ms
+from shipyard.services.job_requests import job_request, submit_job, with_name_and_tags
 from shipyard.services.jobs import JobService
 from shipyard.services.ports import Database
-from shipyard.services.job_requests import job_request, submit_job, with_name_and_tags
 from shipyard.services.schedule_ports import SCHEDULES
 
 __all__ = ["CLAIM_TIMEOUT_S", "LATE_LIMIT_S", "ScheduleFirer"]

@@ -18,9 +18,9 @@ from shipyard.domain.schedules import Firing, Schedule, next_ticks
 from shipyard.domain.validation import check_name
 from shipyard.errors import InvalidArgument, NotFound, PermissionDenied
 from shipyard.services._clock import now_ms
+from shipyard.services.job_requests import check_job, job_request, job_type
 from shipyard.services.jobs import JobService
 from shipyard.services.ports import Database
-from shipyard.services.job_requests import check_job, job_request, job_type
 from shipyard.services.schedule_ports import SCHEDULES
 from shipyard.services.tracking import TrackingService
 from shipyard.specs._yaml import validate_spec

@@ -8,8 +8,8 @@ behaves the same on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from sqlalchemy import (
-    Boolean,
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
