@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,6 +116,7 @@ class LocalTarget(ComputeTarget):
         self._queue: deque[str] = deque()
         self._active: dict[str, _Job] = {}  # queued, starting and running jobs
         self._killers: list[threading.Thread] = []
+        self._listeners: list[Callable[[], None]] = []
         self._closed = False
         with self._cond:
             self._reattach()
@@ -287,8 +288,9 @@ class LocalTarget(ComputeTarget):
         env = process_environment(
             {**sub.env, **sub.secret_env}, self._env, sub.python_bin_dir or Path(sys.executable).parent
         )
-        argv = [sys.executable, "-I", _SUPERVISOR, str(job_dir / "output.log"), str(job_dir / "exit.json")]
-        argv += [str(sub.working_dir), self._shell, "-c", sub.command]
+        # -I -S: the supervisor is standard library only; skipping site saves its start-up
+        argv = [sys.executable, "-I", "-S", _SUPERVISOR, str(job_dir / "output.log")]
+        argv += [str(job_dir / "exit.json"), str(sub.working_dir), self._shell, "-c", sub.command]
         job.started_at = now_ms()
         try:
             with open(job_dir / "output.log", "ab") as log:
@@ -306,6 +308,7 @@ class LocalTarget(ComputeTarget):
         )
         job.state = TargetState.RUNNING
         threading.Thread(target=self._wait_for, args=(popen,), daemon=True).start()
+        self._tell()
 
     def _wait_for(self, popen: subprocess.Popen[bytes]) -> None:
         popen.wait()
@@ -381,6 +384,14 @@ class LocalTarget(ComputeTarget):
         self._active.pop(job.sub.job_id, None)
         _unlock(job)
         self._cond.notify_all()
+        self._tell()
+
+    def listen(self, changed: Callable[[], None]) -> None:
+        self._listeners.append(changed)
+
+    def _tell(self) -> None:
+        for changed in self._listeners:
+            changed()  # sets an event: cheap, safe under the lock
 
     # -- after a restart ----------------------------------------------------------------
 

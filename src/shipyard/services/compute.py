@@ -21,7 +21,7 @@ import enum
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -213,6 +213,11 @@ class ComputeTarget(ABC):
     def close(self) -> None:
         """Release the target's resources. Running jobs keep running when the target can
         re-attach to them later; nothing is canceled."""
+
+    def listen(self, changed: Callable[[], None]) -> None:
+        """Be told when one of this target's jobs starts or ends, so a watcher looks at once
+        instead of at its next poll. Optional: a target that cannot tell is polled."""
+        del changed
 
 
 def process_environment(

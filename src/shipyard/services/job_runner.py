@@ -412,6 +412,7 @@ class JobRunner(JobControl):
             if target is None:
                 state.mkdir(parents=True, exist_ok=True)
                 target = self.open_target(compute, state)
+                target.listen(self.wake)  # a job that ends is finalized now, not at the next poll
                 self._targets[key] = target
             return target
 
