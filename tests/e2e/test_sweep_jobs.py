@@ -92,7 +92,10 @@ def sweep_project(tmp_path: Path) -> Path:
 
 @slow
 def test_a_bandit_sweep_stops_hopeless_trials_and_reports_the_best(
-    server: ServerProcess, sweep_project: Path, clients: Callable[[str], Client]
+    server: ServerProcess,
+    sweep_project: Path,
+    clients: Callable[[str], Client],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     done = run_cli(
         "job", "create", "-f", str(sweep_project / "sweep.yml"), "--output", "json", url=server.url
@@ -121,6 +124,15 @@ def test_a_bandit_sweep_stops_hopeless_trials_and_reports_the_best(
     assert report["best"]["trial"] == best["step"]
     assert report["best"]["params"]["quality"] == pytest.approx(best["value"])  # acc ends at quality
     assert report["best"]["params"]["quality"] >= max(t["params"]["quality"] for t in completed)
+    # job show marks the best trial with its parameters, and says what stopped each stopped one.
+    monkeypatch.setenv("COLUMNS", "250")  # rich wraps the table to the terminal's width
+    shown = run_cli("job", "show", "-n", name, url=server.url)
+    assert shown.returncode == 0, shown.stderr
+    best_row = next(line for line in shown.stdout.splitlines() if f" {best['step']} " in line)
+    assert "BEST acc = " in best_row and "quality=" in best_row, shown.stdout
+    assert f"best: {best['step']}, acc = " in shown.stdout
+    for trial in stopped:
+        assert report["children"][trial["step"]].startswith("stopped by bandit (slack_factor 0.2) at step ")
     run = client.get_run(sweep.run_id)
     assert float(run.params["quality"]) == report["best"]["params"]["quality"]
     assert run.tags["shipyard.sweep.best_trial"] == best["step"]

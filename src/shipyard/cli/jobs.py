@@ -185,7 +185,8 @@ def show(
         ("timeout", "" if job.timeout_s is None else f"{job.timeout_s:g} s"),
         ("created", f"{fmt_timestamp(job.created_at)} by {job.created_by}"),
     ):
-        info.add_row(cell(key, "bold"), cell(value))
+        if value or job.leaf:  # a sweep or pipeline has no code, environment of its own
+            info.add_row(cell(key, "bold"), cell(value))
     if job.failure is not None:
         info.add_row(cell("cause", "bold red"), cell(f"{job.failure.cause}: {job.failure.message}", "red"))
     if job.canceled_by:

@@ -127,13 +127,13 @@ class JobOperations:
         self._check(loaded.raw, loaded.source, body)
         for name, part in loaded.parts.items():
             uploaded = self._uploads(part, say, progress, what=f"step {name}: " if name else "")
+            git = uploaded.pop("git", None)
+            if git and (not name or "git" not in body):
+                body["git"] = git  # the trial's, else the first step's: the commit the job ran
             if name:
                 body["steps"][name].update(uploaded)
             else:
-                git = uploaded.pop("git", None)
                 body.update(uploaded)
-                if git:
-                    body["git"] = git
         snapshots: dict[str, str] = dict(body.get("input_snapshots") or {})
         for name, item in loaded.inputs.items():
             if isinstance(item.ref, LocalPathRef):

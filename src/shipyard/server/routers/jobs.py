@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Query
@@ -24,6 +24,7 @@ from shipyard.server.job_schemas import (
     JobOut,
     JobPage,
 )
+from shipyard.services.job_kinds import kind_of
 from shipyard.services.job_requests import check_job, job_request, submit_job
 
 __all__ = ["job_out", "router"]
@@ -59,8 +60,13 @@ def job_out(job: Job, *, with_spec: bool = False, ctx: RequestContext | None = N
         type=job.type,
         parent=job.parent,
         step=job.step,
-        report=job.report,
+        report=_report(job),
     )
+
+
+def _report(job: Job) -> dict[str, Any]:
+    kind = None if job.leaf else kind_of(job.type)
+    return job.report if kind is None else kind.describe(job)
 
 
 @router.post("", response_model=JobOut, status_code=201, summary="Submit a job (command, sweep, pipeline)")

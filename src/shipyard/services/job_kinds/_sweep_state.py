@@ -13,6 +13,11 @@ from shipyard.services.sweep_search import ParamValue, TrialOutcome, TrialRecord
 
 __all__ = ["MAX_KEPT_VALUES", "SweepState", "Trial"]
 
+
+def _params(params: Mapping[str, ParamValue]) -> str:
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
 #: Values of a trial's primary metric kept in the report for early termination (a pruner
 #: compares trials step by step); a trial logging more is judged on its first ones.
 MAX_KEPT_VALUES = 1000
@@ -62,10 +67,39 @@ class SweepState:
             return None
         data = dict(report)
         trials = [Trial(**t) for t in data.pop("trials")]
+        data.pop("children", None)  # derived by to_report, for job show
+        data["summary"] = str(data.pop("summary_text", "") or "")
         return cls(**data, trials=trials)
 
     def to_report(self) -> dict[str, Any]:
-        return asdict(self)
+        """The state, plus what ``job show`` prints: ``summary`` lines (the best trial with
+        its parameters first) and a note per trial under ``children``."""
+        report = asdict(self)
+        report["summary_text"] = report.pop("summary")
+        best = self.best_trial()
+        lines = []
+        if best is not None:
+            lines.append(
+                f"best: {best.step}, {self.primary_metric} = {best.value:.6g} ({_params(best.params)})"
+            )
+        lines.append(self.counts())
+        if self.warning:
+            lines.append(self.warning)
+        report["summary"] = lines
+        report["children"] = {t.step: self._note(t, best) for t in self.trials}
+        return report
+
+    def _note(self, trial: Trial, best: Trial | None) -> str:
+        params = _params(trial.params)
+        if trial is best:
+            return f"BEST {self.primary_metric} = {trial.value:.6g}; {params}"
+        if trial.state == "stopped":
+            return f"{trial.stopped_by}; {params}"
+        if trial.state in ("failed", "canceled"):
+            return f"{trial.state}: {trial.message or 'see its log'}; {params}"
+        if trial.value is not None:
+            return f"{self.primary_metric} = {trial.value:.6g}; {params}"
+        return f"{trial.state}; {params}"
 
     def running(self) -> list[Trial]:
         return [t for t in self.trials if not t.final]

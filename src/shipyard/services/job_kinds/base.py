@@ -152,8 +152,9 @@ class JobKind(ABC):
         those that ended, end the parent when it is done. Called every time one of its
         children changes state, and about once a second otherwise."""
 
-    def describe(self, job: Job, children: list[Job]) -> dict[str, Any]:
-        """Extra fields of ``job show`` (the kind's ``report`` by default)."""
+    def describe(self, job: Job) -> dict[str, Any]:
+        """What the API shows of the job's ``report`` (all of it by default; a type may keep
+        an internal cache out)."""
         return dict(job.report)
 
 

@@ -59,7 +59,7 @@ class PipelineKind(JobKind):
     def advance(self, parent: ParentHandle) -> None:
         _Advance(parent).run()
 
-    def describe(self, job: Job, children: list[Job]) -> dict[str, Any]:
+    def describe(self, job: Job) -> dict[str, Any]:
         return {k: v for k, v in job.report.items() if k != _HASHES}
 
 
