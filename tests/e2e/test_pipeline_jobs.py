@@ -6,6 +6,7 @@ the rest is reused: inputs are keyed on content)."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,13 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pipeline"
 
 
 def _project(root: Path) -> Path:
-    """A copy of examples/pipeline (docs/pipeline-jobs.md): its data changes in one test."""
+    """A copy of examples/pipeline (docs/pipeline-jobs.md): its data changes in one test.
+    A git repository, as a user's project is: each step's code carries git information."""
     shutil.copytree(EXAMPLE, root)
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", "-C", str(root)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "project"], check=True)
     return root / "pipeline.yml"
 
 
