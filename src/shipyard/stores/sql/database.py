@@ -28,6 +28,10 @@ _TRANSIENT = (
     "connection",
     "timeout",
     "timed out",
+    # PostgreSQL gave up one of two transactions that crossed (servers sharing a database):
+    # nothing was written, and the same request again succeeds.
+    "deadlock detected",
+    "could not serialize access",
     "unable to open",
     "server closed",
 )
