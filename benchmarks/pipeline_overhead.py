@@ -56,6 +56,7 @@ import yaml
 from _measure import markdown_table, median, run_header, say
 from _servers import Processes, clean_env, start_shipyard
 from shipyard.client.client import Client
+from shipyard.compute.local import _SUPERVISOR as SUPERVISOR
 from shipyard.domain.jobs import Job, JobStatus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -268,25 +269,38 @@ def _check(done: Job, expect: str) -> None:
         raise RuntimeError(f"pipeline {done.name}: steps {statuses}, expected all {expect}")
 
 
-def process_per_step() -> float:
-    """Seconds for the steps' own ``python -c …`` processes, per step, no orchestrator."""
+def process_per_step(*, supervised: bool = False) -> float:
+    """Seconds for the steps' own ``python -c …`` processes, per step, no orchestrator;
+    ``supervised``: each as the local target starts it (its supervisor, then ``bash -c``),
+    which is most of a step's Running phase."""
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         previous = ""
         for i in range(1, STEPS + 1):
             out = str(Path(tmp, f"s{i}"))
-            argv = (
-                [sys.executable, "-c", FIRST, "nonce", out]
-                if i == 1
-                else [sys.executable, "-c", NEXT, previous, out]
-            )
-            subprocess.run(argv, check=True)
+            code, arg = (FIRST, "nonce") if i == 1 else (NEXT, previous)
+            if supervised:
+                command = f'{shlex.quote(sys.executable)} -c "{code}" {shlex.quote(arg)} {shlex.quote(out)}'
+                argv = [sys.executable, "-I", "-S", SUPERVISOR, str(Path(tmp, f"{i}.log"))]
+                argv += [
+                    str(Path(tmp, f"{i}.exit.json")),
+                    tmp,
+                    shutil.which("bash") or "/bin/sh",
+                    "-c",
+                    command,
+                ]
+                # Its own session: the supervisor ends by killing its process group, itself too.
+                subprocess.run(argv, check=False, start_new_session=True)
+                if '"exit_code": 0' not in Path(tmp, f"{i}.exit.json").read_text():
+                    raise RuntimeError(f"supervised step {i} failed: {Path(tmp, f'{i}.log').read_text()}")
+            else:
+                subprocess.run([sys.executable, "-c", code, arg, out], check=True)
             previous = out
         return (time.perf_counter() - start) / STEPS
 
 
 def measure_ours(work: Path, sizes: Sizes) -> dict[str, list[float]]:
-    keys = ("run", "run_server", "reused", "reused_server", "process", "command_job")
+    keys = ("run", "run_server", "reused", "reused_server", "process", "supervised", "command_job")
     samples: dict[str, list[float]] = {k: [] for k in (*keys, *(f"phase_{p}" for p in PHASES))}
     with Processes() as procs:
         server = start_shipyard(procs, sys.executable, work / "home", work / "shipyard.log", ROOT)
@@ -308,6 +322,7 @@ def measure_ours(work: Path, sizes: Sizes) -> dict[str, list[float]]:
                 samples["reused_server"].append(server_seconds(reused))
                 samples["command_job"].append(command_job_per_job(client, work))
                 samples["process"].append(process_per_step())
+                samples["supervised"].append(process_per_step(supervised=True))
         finally:
             client.close()
     return samples
@@ -485,7 +500,9 @@ def report(results: dict[str, Any]) -> list[str]:
     zn = {k: median(v) for k, v in anchors.get("zenml", {}).items() if v}
 
     def s(x: float | None) -> str:
-        return "" if x is None else f"{x:.2f} s"
+        if x is None:
+            return ""
+        return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
 
     def ratio(anchor: float | None, mine: float) -> str:
         return f"{anchor / mine:.1f}x" if anchor else ""
@@ -529,6 +546,14 @@ def report(results: dict[str, Any]) -> list[str]:
             "",
         ),
         ("the step's own process (`python -c …`), per step", s(process), "", "", "", ""),
+        (
+            "the same, under the local target's supervisor and `bash -c`",
+            s(ours["supervised"]),
+            "",
+            "",
+            "",
+            "",
+        ),
         ("the same `python -c …` as a plain command job, per job", s(ours["command_job"]), "", "", "", ""),
     ]
     where = ", ".join(f"{p} {ours[f'phase_{p}'] * 1000:.0f}" for p in PHASES)
