@@ -88,3 +88,31 @@ def test_two_servers_on_one_postgresql_fire_each_tick_once(
     fired_jobs = [j["name"] for j in jobs if j["name"].startswith("shared-")]
     assert sorted(fired_jobs) == sorted(set(fired_jobs))  # no job twice
     assert set(names) <= set(fired_jobs)
+
+
+def test_a_schedule_fires_a_pipeline_from_a_git_project(server: ServerProcess, tmp_path: Path) -> None:
+    """A composite job goes through the same submit path: its steps uploaded once, at create."""
+    import shutil
+    import subprocess
+
+    project = tmp_path / "project"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "pipeline", project)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(project)]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "p"]):
+        subprocess.run([*git, *args], check=True)
+    schedule = project / "nightly.yml"
+    schedule.write_text(
+        "name: nightly-pipeline\ntrigger:\n  type: cron\n  expression: '*/2 * * * * *'\n"
+        "create_job: ./pipeline.yml\n"
+    )
+    with Client(server.url, token=ADMIN_TOKEN) as client:
+        ops = client.operations(ScheduleOperations)
+        ops.create(schedule)
+        fired = _wait(
+            lambda: [f for f in ops.get("nightly-pipeline").firings if f.status == "fired"], 20, "a firing"
+        )
+        ops.disable("nightly-pipeline")
+        job = client.jobs.wait(fired[0].job_name, timeout_s=120)
+        assert job.type == "pipeline" and job.status.value == "Completed", (job.failure, job.report)
+        assert {c.step for c in client.jobs.list(parent=job.name)} == {"prep", "train", "evaluate"}
+        ops.delete("nightly-pipeline")

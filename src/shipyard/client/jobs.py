@@ -95,27 +95,43 @@ class JobOperations:
     def submit(
         self, loaded: LoadedJob, *, step: SubmitStep | None = None, progress: Progress | None = None
     ) -> Job:
-        say = step or (lambda _line: None)
-        # The server validates the file's own mapping again (a re-serialised model would drop
-        # an output declared as `model:` with no body).
-        body: dict[str, Any] = {"spec": dict(loaded.raw)}
-        body["source"] = loaded.source.name
-        add_environment(body, loaded.environment)
-        self._check(loaded.raw, loaded.source, body)
-        body.update(self._uploads(loaded, say, progress))
-        say_notes(loaded.notes, say)
-        data = self._http.request("POST", "/api/v1/jobs", json=body)
-        return job_from_json(data)
+        body = self.prepare_body(loaded, step=step, progress=progress)
+        return job_from_json(self._http.request("POST", "/api/v1/jobs", json=body))
 
     def submit_composite(
         self, loaded: LoadedComposite, *, step: SubmitStep | None = None, progress: Progress | None = None
     ) -> Job:
         """A sweep or a pipeline: each part (a sweep's trial, a pipeline's steps) uploaded as
         a command job's would be; the file's own mapping sent for the server to read again."""
+        body = self.prepare_body(loaded, step=step, progress=progress)
+        return job_from_json(self._http.request("POST", "/api/v1/jobs", json=body))
+
+    def prepare_body(
+        self,
+        loaded: LoadedJob | LoadedComposite,
+        *,
+        step: SubmitStep | None = None,
+        progress: Progress | None = None,
+        check: bool = True,
+    ) -> dict[str, Any]:
+        """The body of ``POST /api/v1/jobs`` for a loaded job file: its code and local inputs
+        uploaded (only what the server lacks), after asking the server (``check``) whether
+        everything it names exists. A schedule sends the same body for the job it fires."""
+        from shipyard.specs.loaded import LoadedComposite
         from shipyard.specs.refs import LocalPathRef
 
         say = step or (lambda _line: None)
-        body: dict[str, Any] = {"spec": dict(loaded.raw), "source": loaded.source.name, "steps": {}}
+        # The server validates the file's own mapping again (a re-serialised model would drop
+        # an output declared as `model:` with no body).
+        body: dict[str, Any] = {"spec": dict(loaded.raw), "source": loaded.source.name}
+        if not isinstance(loaded, LoadedComposite):
+            add_environment(body, loaded.environment)
+            if check:
+                self._check(loaded.raw, loaded.source, body)
+            body.update(self._uploads(loaded, say, progress))
+            say_notes(loaded.notes, say)
+            return body
+        body["steps"] = {}
         top = loaded.parts.get("")
         if top is not None:
             add_environment(body, top.environment)
@@ -124,7 +140,8 @@ class JobOperations:
                 entry: dict[str, Any] = {}
                 add_environment(entry, part.environment)
                 body["steps"][name] = entry
-        self._check(loaded.raw, loaded.source, body)
+        if check:
+            self._check(loaded.raw, loaded.source, body)
         for name, part in loaded.parts.items():
             uploaded = self._uploads(part, say, progress, what=f"step {name}: " if name else "")
             git = uploaded.pop("git", None)
@@ -140,7 +157,7 @@ class JobOperations:
                 snapshots[name] = upload(self._client, item.ref.path, f"input {name}", say, progress)
         body["input_snapshots"] = snapshots
         say_notes(loaded.notes, say)
-        return job_from_json(self._http.request("POST", "/api/v1/jobs", json=body))
+        return body
 
     def _uploads(
         self, loaded: LoadedJob, say: SubmitStep, progress: Progress | None, *, what: str = ""

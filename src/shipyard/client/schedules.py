@@ -4,18 +4,16 @@ first resources' table names it)."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.api import schedules as api
 from shipyard.client._convert import decode
-from shipyard.client._deploy_files import add_environment, say_notes, upload
 from shipyard.client._paths import q
 
 if TYPE_CHECKING:
     from shipyard.client.client import Client, Progress
-    from shipyard.specs.loaded import LoadedJob
 
 __all__ = ["ScheduleOperations"]
 
@@ -48,59 +46,13 @@ class ScheduleOperations:
         return decode(api.Schedule, self._http.request("POST", _PATH, json=body))
 
     def _job_body(self, loaded: Any, say: Callable[[str], None], progress: Progress | None) -> dict[str, Any]:
-        """What ``POST /api/v1/jobs`` would be sent for this job file: parts uploaded as for a
-        command job (part "" at the top level, a pipeline's steps under ``steps``)."""
-        from shipyard.specs.loaded import LoadedComposite
+        """What ``POST /api/v1/jobs`` would be sent for this job file (the one way
+        ``job create`` builds it); the server checks the job when it takes the schedule."""
+        from shipyard.client.jobs import JobOperations
 
-        body: dict[str, Any] = {"spec": _plain(loaded.raw), "source": loaded.source.name}
-        if not isinstance(loaded, LoadedComposite):
-            body.update(self._part(loaded, say, progress))
-            return body
-        snapshots = self._local_inputs(loaded.inputs, say, progress)
-        steps: dict[str, Any] = {}
-        for key, part in loaded.parts.items():
-            uploaded = self._part(part, say, progress)
-            if key == "":
-                snapshots.update(uploaded.pop("input_snapshots"))
-                body.update(uploaded)
-            else:
-                steps[key] = uploaded
-        body["input_snapshots"] = snapshots
-        if steps:
-            body["steps"] = steps
-        say_notes(loaded.notes, say)
+        body = JobOperations(self._client).prepare_body(loaded, step=say, progress=progress, check=False)
+        body["spec"] = _plain(body["spec"])
         return body
-
-    def _part(
-        self, loaded: LoadedJob, say: Callable[[str], None], progress: Progress | None
-    ) -> dict[str, Any]:
-        from shipyard.specs.git import git_info
-        from shipyard.specs.snapshot import DEFAULT_SIZE_LIMIT
-
-        part: dict[str, Any] = {}
-        add_environment(part, loaded.environment)
-        if loaded.code is not None:
-            part["code_snapshot"] = upload(
-                self._client, loaded.code, "code", say, progress, max_bytes=DEFAULT_SIZE_LIMIT
-            )
-            info = git_info(loaded.code)
-            if info is not None:
-                fields = {"commit": info.commit, "branch": info.branch, "remote": info.remote_url}
-                part["git"] = {k: v for k, v in fields.items() if v} | {"dirty": str(info.dirty).lower()}
-        part["input_snapshots"] = self._local_inputs(loaded.inputs, say, progress)
-        say_notes(loaded.notes, say)
-        return part
-
-    def _local_inputs(
-        self, inputs: Mapping[str, Any], say: Callable[[str], None], progress: Progress | None
-    ) -> dict[str, str]:
-        from shipyard.specs.refs import LocalPathRef
-
-        return {
-            name: upload(self._client, item.ref.path, f"input {name}", say, progress)
-            for name, item in inputs.items()
-            if isinstance(item.ref, LocalPathRef)
-        }
 
     def get(self, name: str, *, firings: int = 20) -> api.ScheduleDetails:
         """The schedule with its next ticks and its newest firings (missed ticks among them)."""
