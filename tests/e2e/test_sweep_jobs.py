@@ -4,7 +4,9 @@ step by step with mlflow — early termination stops the hopeless ones, the best
 from __future__ import annotations
 
 import json
+import signal
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -189,3 +191,61 @@ def test_a_bad_sweep_file_is_refused_with_its_line(server: ServerProcess, sweep_
     assert (
         "grid sampling takes choice entries only" in done.stderr and "'quality' is a uniform" in done.stderr
     )
+
+
+RESTART_TRAIN = textwrap.dedent(
+    """
+    import os, sys, time
+    import mlflow
+
+    x = float(sys.argv[1])
+    with open(os.environ["OUT"], "a") as out:
+        out.write(f"{os.environ['SHIPYARD_JOB_NAME']} {x}\\n")
+    time.sleep(1.0)
+    mlflow.log_metric("score", x, step=1)
+    """
+)
+
+
+def test_a_sweep_survives_its_server_being_killed(
+    server_factory: Callable[..., ServerProcess], tmp_path: Path, clients: Callable[[str], Client]
+) -> None:
+    """kill -9 mid-sweep, start the server again on its home: the sweep goes on from the
+    database (no second storage), every trial runs once, and it ends with the right best."""
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "train.py").write_text(RESTART_TRAIN)
+    out = tmp_path / "ran.txt"
+    (project / "sweep.yml").write_text(
+        textwrap.dedent(
+            f"""
+            type: sweep
+            trial:
+              code: src
+              command: python train.py ${{{{search_space.x}}}}
+              environment_variables: {{OUT: "{out}"}}
+            sampling_algorithm: {{type: random, seed: 3}}
+            search_space:
+              x: {{type: uniform, min_value: 0, max_value: 1}}
+            objective: {{goal: maximize, primary_metric: score}}
+            limits: {{max_total_trials: 8, max_concurrent_trials: 2}}
+            """
+        )
+    )
+    first = server_factory(home=tmp_path / "home")
+    client = clients(first.url)
+    name = client.jobs.create(project / "sweep.yml").name
+    deadline = time.monotonic() + 60
+    while len(client.jobs.list(parent=name)) < 3:
+        assert time.monotonic() < deadline, "the sweep did not start its trials"
+        time.sleep(0.1)
+    first.stop(signal.SIGKILL)
+    port = first.url.rsplit(":", 1)[1]  # the same address: running trials log to it
+    again = server_factory(home=tmp_path / "home", args=["--port", port])
+    sweep = clients(again.url).jobs.wait(name, poll_s=0.2, timeout_s=180)
+    assert sweep.status is JobStatus.COMPLETED, (sweep.failure, sweep.report)
+    ran = [line.split() for line in out.read_text().splitlines()]
+    assert len(ran) == 8 and len({job for job, _ in ran}) == 8  # each trial ran once
+    values = {float(x) for _, x in ran}
+    assert len(values) == 8  # eight different draws: none repeated after the restart
+    assert sweep.report["best"]["params"]["x"] == pytest.approx(max(values))
