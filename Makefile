@@ -51,6 +51,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/auth.py
 	$(BIN)/python benchmarks/cli_startup.py
+	@# Issue 13's pipeline figures (~2 min; installs Metaflow and ZenML into .bench/anchors/venv once)
+	$(BIN)/python benchmarks/pipeline_overhead.py
 	@# Issue 12's figures (~45 min): an outage, backup and restore; the two that need several
 	@# servers on one PostgreSQL run when SHIPYARD_TEST_DATABASE_URL names one.
 	$(BIN)/python benchmarks/outage.py
