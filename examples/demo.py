@@ -134,7 +134,16 @@ def main() -> None:
         step("4. train as a job: code snapshot, input, live log; params, metrics, model, registry in its run")
         shipyard("job", "create", "-f", str(ROOT / "examples" / "iris" / "job.yml"), "--stream", env=env)
         shipyard("job", "list", "--max-results", "3", env=env)
-        step("5. the unchanged mlflow client against the same server: autolog, log_model, models:/ URIs")
+        step("5. tune it with a sweep: trials as child jobs, hopeless ones stopped early, the best marked")
+        sweep_name = f"iris-alpha-{time.strftime('%Y%m%d-%H%M%S')}"
+        sweep_file = str(ROOT / "examples" / "iris" / "sweep.yml")
+        shipyard("job", "create", "-f", sweep_file, "--name", sweep_name, "--stream", env=env)
+        shipyard("job", "show", "-n", sweep_name, env=env)
+        step("6. a pipeline (prep → train → evaluate), then again: every step reused, and why")
+        pipeline = str(ROOT / "examples" / "pipeline" / "pipeline.yml")
+        shipyard("job", "create", "-f", pipeline, "--stream", env=env)
+        shipyard("job", "create", "-f", pipeline, "--set", "inputs.lr=0.7", "--stream", env=env)
+        step("7. the unchanged mlflow client against the same server: autolog, log_model, models:/ URIs")
         script = shown(ROOT / "examples" / "train_mlflow.py")
         print(f"$ MLFLOW_TRACKING_URI={url} MLFLOW_TRACKING_TOKEN=$(cat {shown(TOKEN_FILE)}) python {script}")
         subprocess.run(
@@ -142,9 +151,9 @@ def main() -> None:
             env={**env, "MLFLOW_TRACKING_URI": url, "MLFLOW_TRACKING_TOKEN": token},
             check=True,
         )
-        step("6. deploy the mlflow client's model without code and score a few rows")
+        step("8. deploy the mlflow client's model without code and score a few rows")
         deploy_and_score(env)
-        step("7. look at it from the command line")
+        step("9. look at it from the command line")
         for args in (
             ["experiment", "list"],
             ["run", "list", "-e", "iris-demo", "--order-by", "metrics.test_accuracy DESC"],

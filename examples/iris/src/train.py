@@ -9,6 +9,7 @@ alias at it. Run it directly, or as a job (``examples/iris/job.yml``), where
     shipyard login --url http://127.0.0.1:5151 --token-file ~/.shipyard/admin.token   # once
     SHIPYARD_URL=http://127.0.0.1:5151 python examples/iris/src/train.py
     shipyard job create -f examples/iris/job.yml --stream
+    shipyard job create -f examples/iris/sweep.yml --stream    # tune alpha (trials: --no-register)
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ def main() -> None:
     parser.add_argument("--data", help="a CSV of the iris data (default: scikit-learn's copy)")
     parser.add_argument("--epochs", type=int, default=PARAMS["epochs"])
     parser.add_argument("--alpha", type=float, default=PARAMS["alpha"])
+    parser.add_argument(
+        "--no-register", action="store_true", help="log only, leave the registry alone (a sweep's trials)"
+    )
     args = parser.parse_args()
     PARAMS.update(epochs=args.epochs, alpha=args.alpha)
     client = shipyard.connect()
@@ -94,11 +98,13 @@ def main() -> None:
             )
             run.log_artifact(folder, "model")
         run.flush()
+    print(f"run {run.id}: test accuracy {accuracy:.3f}")
+    if args.no_register:
+        return
     version = shipyard.register_model(
         MODEL_NAME, run_id=run.id, artifact_path="model", description=f"SGD on iris, accuracy {accuracy:.3f}"
     )
     client.set_model_alias(MODEL_NAME, "champion", version.version)
-    print(f"run {run.id}: test accuracy {accuracy:.3f}")
     print(f"registered {MODEL_NAME} version {version.version} (alias champion) from {version.source}")
 
 

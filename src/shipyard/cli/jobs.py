@@ -39,7 +39,13 @@ app = typer.Typer(
 
 NameOption = Annotated[str, typer.Option("--name", "-n", help="Name of the job.")]
 FileOption = Annotated[
-    Path, typer.Option("--file", "-f", exists=False, help="The job file (Azure ML CLI v2 command job YAML).")
+    Path,
+    typer.Option(
+        "--file",
+        "-f",
+        exists=False,
+        help="The job file (Azure ML CLI v2 YAML: a command, sweep or pipeline job).",
+    ),
 ]
 SetOption = Annotated[
     list[str] | None,
@@ -112,8 +118,10 @@ def create(
     workspace: WorkspaceOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Submit a command job: upload its code (only files the server lacks) and local inputs,
-    queue it on its compute target. Without --stream it returns once the job is queued."""
+    """Submit a job file: a command job, a sweep (`type: sweep`: trials as child jobs) or a
+    pipeline (`type: pipeline`: steps as child jobs, reused when nothing they read changed).
+    Uploads its code (only files the server lacks) and local inputs, then queues it. Without
+    --stream it returns once the job is queued."""
     overrides = list(set_ or [])
     if name is not None:
         overrides.append(f"name={name}")
