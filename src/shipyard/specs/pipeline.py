@@ -37,8 +37,22 @@ __all__ = [
     "PipelineStep",
     "StepData",
     "StepOutput",
+    "is_serverless",
     "load_file",
 ]
+
+#: Azure's name for "let the service pick the machines" (``azureml:serverless``).
+_SERVERLESS = "serverless"
+_SERVERLESS_NOTE = (
+    "compute serverless: Azure's serverless compute; the steps run on the default target (local)"
+)
+
+
+def is_serverless(compute: str | None) -> bool:
+    """``serverless`` / ``azureml:serverless``: no target of that name is needed — such a step
+    runs on the server's default target, as a step that names no compute does."""
+    return compute is not None and compute.removeprefix("azureml:") == _SERVERLESS
+
 
 #: Step types that do not run here, and why.
 OTHER_STEPS: dict[str, str] = {
@@ -237,7 +251,9 @@ class PipelineJobSpec(SpecModel):
 
     @property
     def default_compute(self) -> str | None:
-        return self.settings.default_compute or self.compute
+        """The steps' compute target when a step names none; None: the default target."""
+        compute = self.settings.default_compute or self.compute
+        return None if is_serverless(compute) else compute
 
     def notes(self) -> list[str]:
         out = [f"settings.{k}: not a pipeline setting Shipyard knows; ignored" for k in self.settings.ignored]
@@ -245,6 +261,9 @@ class PipelineJobSpec(SpecModel):
             out.append("settings.default_datastore: outputs are kept as the step runs' artifacts")
         if self.identity is not None:
             out.append("identity: the steps run as the server's user with the server's credentials")
+        named = [self.settings.default_compute, self.compute, *(s.compute for s in self.jobs.values())]
+        if any(is_serverless(c) for c in named):
+            out.append(_SERVERLESS_NOTE)
         return out
 
 

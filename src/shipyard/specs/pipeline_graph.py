@@ -21,7 +21,7 @@ from typing import Any
 from shipyard.errors import InvalidSpec
 from shipyard.specs.component import CommandComponentSpec, ComponentInput
 from shipyard.specs.job import DATA_INPUT_TYPES
-from shipyard.specs.pipeline import PipelineJobSpec, PipelineStep, StepData, StepOutput
+from shipyard.specs.pipeline import PipelineJobSpec, PipelineStep, StepData, StepOutput, is_serverless
 from shipyard.specs.refs import LocalPathRef, parse_ref
 
 __all__ = ["UPSTREAM_PREFIX", "ComponentLookup", "PipelinePlan", "StepPlan", "plan", "upstream_ref"]
@@ -153,7 +153,7 @@ class _StepBuilder:
         command["inputs"] = inputs
         command["outputs"] = self._outputs()
         compute = self._setting(self.step.compute, "compute") or self.spec.default_compute
-        if compute is not None:
+        if compute is not None and not is_serverless(compute):
             command["compute"] = compute
         deterministic = self.step.is_deterministic
         if deterministic is None:

@@ -224,9 +224,10 @@ class _Advance:
         inputs = dict(sub.inputs)
         for input_name, (step, output) in upstream.items():
             up = self.children[step]
-            inputs[input_name] = InputValue(
-                "run", f"{up.run_id}/outputs/{output}", sub.outputs.get(output, "uri_folder")
-            )
+            where = f"{up.run_id}/outputs/{output}"
+            if _default_artifacts(self.template.steps[step].submission, output):
+                where = up.run_id  # the whole run: its ./outputs files are under outputs/
+            inputs[input_name] = InputValue("run", where, sub.outputs.get(output, "uri_folder"))
             typed = self.template.steps[name].upstream_types.get(input_name)
             if typed:
                 inputs[input_name] = replace(inputs[input_name], type=typed)
@@ -281,6 +282,13 @@ class _Advance:
         failed = [s for s in bad if self.steps.get(s, {}).get("status") != "skipped"]
         message = f"failed: step {', '.join(failed or bad)} did not complete"
         self.parent.finish(JobStatus.FAILED, message, JobFailure(FailureCause.EXIT_CODE, message))
+
+
+def _default_artifacts(upstream: JobSubmission, output: str) -> bool:
+    """Azure's default ``artifacts`` output: a step declares ``outputs: {artifacts: }`` and
+    writes its files to ``./outputs``, never to ``${{outputs.artifacts}}``; a step reading it
+    gets the step's whole run (``<input>/outputs/world.txt``), as on Azure."""
+    return output == "artifacts" and "${{outputs.artifacts}}" not in upstream.command.replace(" ", "")
 
 
 def _copy(report: Mapping[str, Any]) -> dict[str, Any]:
