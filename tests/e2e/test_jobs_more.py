@@ -317,6 +317,22 @@ def test_an_earlier_jobs_output_is_an_input_through_its_run(
     done = run_cli("job", "create", "-f", str(one), "--stream", url=server.url)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "weights-42" in done.stdout
+    # A uri_file output is a file the command writes, as on Azure ML (not a folder).
+    single = write(
+        tmp_path,
+        "single.yml",
+        """
+        command: echo hello > ${{outputs.greeting}}
+        outputs:
+          greeting:
+            type: uri_file
+        """,
+    )
+    made = wait_for(client, client.jobs.create(single).name, {JobStatus.COMPLETED, JobStatus.FAILED})
+    assert made.status is JobStatus.COMPLETED, made.failure
+    assert list(client.walk_artifacts(made.run_id, "outputs/greeting")) == [
+        "outputs/greeting/greeting"
+    ]
 
 
 # -- 5. bad input on the command line -----------------------------------------------------------

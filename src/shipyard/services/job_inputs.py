@@ -81,10 +81,12 @@ class InputResolver:
             if item.kind != "literal":
                 log(job, f"input {name}: {values[name]}")
         outputs: dict[str, str] = {}
-        for name in command.outputs:
+        for name, type_ in command.outputs.items():
             path = folder / "outputs" / name
             path.mkdir(parents=True, exist_ok=True)
-            outputs[name] = str(path)
+            # A uri_file output is a file the command writes (`echo hi > ${{outputs.o}}`), as on
+            # Azure ML: named after the output, in the folder kept as the run's outputs/<name>/.
+            outputs[name] = str(path / name) if type_ == "uri_file" else str(path)
         return PreparedInputs(code, values, outputs)
 
     def _input(

@@ -95,7 +95,8 @@ class RemoteInputs:
             fs, path = fsspec.core.url_to_fs(target)
             info = fs.info(path)
         except FileNotFoundError:
-            raise NotFound(f"'{url}' does not exist") from None
+            # fsspec's HTTP says "not found" for a host it cannot reach too: tell them apart.
+            raise NotFound(_unreachable(target, url) or f"'{url}' does not exist") from None
         except (ImportError, ValueError) as exc:
             raise InvalidArgument(f"'{url}' cannot be read: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - each fsspec backend raises its own client errors
@@ -160,3 +161,21 @@ def _cache_key(url: str, info: dict[str, Any]) -> str | None:
         return None
     text = json.dumps({"url": url, **identity}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _unreachable(target: str, url: str) -> str | None:
+    """Why an http(s) URL's host cannot be reached from this server, if it cannot."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    except OSError as exc:
+        return (
+            f"'{url}' cannot be reached from the server: its host {parts.hostname} does not resolve"
+            f" ({exc}); copy the data somewhere the server reaches, or register it as a data asset"
+        )
+    return None

@@ -84,7 +84,7 @@ def submission_from_spec(
         environment=environment_choice(
             spec.environment, environment, source, "job", "shipyard job create -f"
         ),
-        compute=spec.compute or "local",
+        compute=spec.compute_target,
         environment_variables=dict(spec.environment_variables),
         timeout_s=float(spec.limits.timeout) if spec.limits and spec.limits.timeout else None,
         retries=spec.retries or 0,

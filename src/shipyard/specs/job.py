@@ -29,6 +29,7 @@ __all__ = [
     "LiteralValue",
     "Resources",
     "TypedInput",
+    "is_serverless",
 ]
 
 #: A year: a longer ``limits.timeout`` is a typo, and its deadline would overflow the local
@@ -42,6 +43,16 @@ CLOUD_ONLY_JOBS: dict[str, str] = {
     "distillation": "distillation of foundation models (a fine-tuning job) is",
     "import": "data import from workspace connections is",
 }
+
+#: Azure's name for "let the service pick the machines" (``azureml:serverless``).
+_SERVERLESS = "serverless"
+
+
+def is_serverless(compute: str | None) -> bool:
+    """``serverless`` / ``azureml:serverless``: no target of that name is needed — such a job
+    (or pipeline step) runs on the server's default target, as one that names no compute."""
+    return compute is not None and compute.removeprefix("azureml:") == _SERVERLESS
+
 
 DATA_INPUT_TYPES = frozenset({"uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model"})
 LiteralValue = bool | int | float | str
@@ -272,12 +283,18 @@ class CommandJobSpec(SpecModel):
 
     @property
     def compute_target(self) -> str:
-        """The target's name: ``local`` when none is given."""
+        """The target's name: ``local`` when none is given (or Azure's ``serverless``)."""
+        if is_serverless(self.compute):
+            return "local"
         return (self.compute or "local").removeprefix("azureml:")
 
     def notes(self) -> list[str]:
         """One line per accepted-but-ignored field present in this job."""
         out = [f"{name}: {why}" for name, why in IGNORED_FIELDS.items() if getattr(self, name) is not None]
+        if is_serverless(self.compute):
+            out.append(
+                "compute serverless: Azure's serverless compute; the job runs on the default target (local)"
+            )
         if isinstance(self.environment, InlineEnvironment) and self.environment.image:
             out.append(
                 f"environment.image '{self.environment.image}' is not pulled: no container engine; "

@@ -23,7 +23,7 @@ from shipyard.errors import InvalidSpec
 from shipyard.specs._base import SpecModel, StrictModel, scalar_map, visible
 from shipyard.specs.component import OTHER_COMPONENTS, ComponentInput, ComponentOutput, OneProcess
 from shipyard.specs.environment import InlineEnvironment
-from shipyard.specs.job import DATA_INPUT_TYPES, JobInput, JobOutput, Limits, LiteralValue
+from shipyard.specs.job import DATA_INPUT_TYPES, JobInput, JobOutput, Limits, LiteralValue, is_serverless
 from shipyard.specs.refs import parse_asset_ref
 
 if TYPE_CHECKING:
@@ -41,17 +41,9 @@ __all__ = [
     "load_file",
 ]
 
-#: Azure's name for "let the service pick the machines" (``azureml:serverless``).
-_SERVERLESS = "serverless"
 _SERVERLESS_NOTE = (
     "compute serverless: Azure's serverless compute; the steps run on the default target (local)"
 )
-
-
-def is_serverless(compute: str | None) -> bool:
-    """``serverless`` / ``azureml:serverless``: no target of that name is needed — such a step
-    runs on the server's default target, as a step that names no compute does."""
-    return compute is not None and compute.removeprefix("azureml:") == _SERVERLESS
 
 
 #: Step types that do not run here, and why.

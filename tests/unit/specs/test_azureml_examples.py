@@ -148,3 +148,13 @@ def _write(folder: Path, text: str) -> Path:
     path = folder / "env.yml"
     path.write_text(text)
     return path
+
+
+def test_serverless_compute_runs_on_the_default_target_with_a_note() -> None:
+    """Azure's `compute: azureml:serverless` names no target of ours: the job runs locally."""
+    from shipyard.specs import parse_spec
+
+    job = parse_spec("command: echo hi\ncompute: azureml:serverless\n", CommandJobSpec)
+    assert job.compute_target == "local"
+    assert any("serverless" in note for note in job.notes())
+    assert parse_spec("command: echo hi\ncompute: azureml:cpu\n", CommandJobSpec).compute_target == "cpu"

@@ -225,6 +225,8 @@ class _Advance:
         for input_name, (step, output) in upstream.items():
             up = self.children[step]
             where = f"{up.run_id}/outputs/{output}"
+            if self.template.steps[step].submission.outputs.get(output) == "uri_file":
+                where = f"{where}/{output}"  # the file itself (job_inputs names it after its output)
             if _default_artifacts(self.template.steps[step].submission, output):
                 where = up.run_id  # the whole run: its ./outputs files are under outputs/
             inputs[input_name] = InputValue("run", where, sub.outputs.get(output, "uri_folder"))
