@@ -1,25 +1,27 @@
 """The supervisor of one local job: runs its command and records how it ended.
 
 Started by :class:`shipyard.compute.local.LocalTarget` as
-``python -I _supervise.py LOG EXIT_FILE WORKING_DIR ARGV...`` in a session of its own, so
+``python -I -S _supervise.py LOG EXIT_FILE WORKING_DIR ARGV...`` in a session of its own, so
 the job's whole process tree is one process group that outlives a server restart. It runs
 ``ARGV`` with stdout and stderr appended to ``LOG``, waits, writes ``{"exit_code": N}`` or
 ``{"signal": N}`` with ``ended_at`` (epoch ms) atomically to ``EXIT_FILE``, then kills what
 the command left behind in its process group. It enforces nothing else (timeouts and
-cancels are the target's). Standard library only: it starts once per job and must be quick.
+cancels are the target's).
+
+It starts once per job, on the path from a job's end to the next one's start, so it imports
+almost nothing: ``subprocess`` (a fork and exec do; this process has one thread), ``json``
+(which brings ``re``) and ``signal`` (which brings ``enum``) would triple its start-up. The
+exit file is two integers, written by hand; ``_signal`` is the C module under ``signal``.
 """
 
 from __future__ import annotations
 
-import json
+import _signal  # type: ignore[import-not-found]  # no stubs: the C module under `signal`
 import os
-import signal
 import sys
 import time
 
-# No `subprocess`: importing it costs this process more than the rest of its start-up
-# together (~10 ms of a per-job cost the job runner pays for every job). This process has a
-# single thread, so a plain fork and exec is safe.
+_FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP)
 
 
 def _ignore(signum: int, frame: object) -> None:
@@ -28,11 +30,15 @@ def _ignore(signum: int, frame: object) -> None:
 
 
 def _write_atomically(path: str, payload: dict[str, int]) -> None:
+    """``payload`` as a JSON object of integers, replacing ``path`` in one step."""
+    text = "{" + ", ".join(f'"{key}": {int(value)}' for key, value in payload.items()) + "}"
     tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(payload, f)
-        f.flush()
-        os.fsync(f.fileno())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, text.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
 
 
@@ -53,8 +59,8 @@ def _run(command: list[str], cwd: str, log_path: str) -> int:
             os.dup2(null, 0)
             os.dup2(log, 1)
             os.dup2(log, 2)
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                signal.signal(sig, signal.SIG_DFL)
+            for sig in _FORWARDED:
+                _signal.signal(sig, _signal.SIG_DFL)
             os.execvp(command[0], command)  # noqa: S606 -- command is [shell, "-c", the job's command]
         except OSError as exc:
             os.write(2, f"shipyard: cannot start the command: {exc}\n".encode())
@@ -70,13 +76,13 @@ def _run(command: list[str], cwd: str, log_path: str) -> int:
 
 def main(argv: list[str]) -> int:
     log_path, exit_path, cwd, *command = argv
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, _ignore)
+    for sig in _FORWARDED:
+        _signal.signal(sig, _ignore)
     code = _run(command, cwd, log_path)
     result = {"exit_code": code} if code >= 0 else {"signal": -code}
     result["ended_at"] = time.time_ns() // 1_000_000
     _write_atomically(exit_path, result)
-    os.killpg(0, signal.SIGKILL)  # the command's leftover background processes, and this one
+    os.killpg(0, _signal.SIGKILL)  # the command's leftover background processes, and this one
     return 0
 
 

@@ -178,6 +178,13 @@ class Orchestrator:
         handle = _Handle(self, job)
         kind = self.kind_for(job.type)
         try:
+            self._advance_one(handle, kind, job)
+        finally:
+            handle.flush_log()
+
+    def _advance_one(self, handle: _Handle, kind: JobKind | None, job: Job) -> None:
+        name = job.name
+        try:
             if kind is None:
                 raise NotFound(
                     f"job type {job.type!r} is not known to this server (server {self.node.label})"
@@ -235,9 +242,9 @@ class Orchestrator:
                     ref, actor=job.created_by, now=now, status=str(status), end_time=now if end else None
                 )
 
-    def say(self, job: Job, line: str) -> None:
+    def say(self, job: Job, lines: list[str]) -> None:
         writer = self.logs.writer(job_log_stream(job.workspace, job.name))
-        writer.append(f"{_SYSTEM} {line}\n".encode())
+        writer.append("".join(f"{_SYSTEM} {line}\n" for line in lines).encode())
         writer.flush()
 
 
@@ -248,6 +255,7 @@ class _Handle(ParentHandle):
         self._o = orchestrator
         self._job = job
         self._ctx: RequestContext | None = None
+        self._lines: list[str] = []  # the parent's log lines of this call, written once at its end
 
     @property
     def job(self) -> Job:
@@ -278,7 +286,8 @@ class _Handle(ParentHandle):
         return {child.step or child.name: child for child in found}
 
     def create_child(self, step: str, submission: JobSubmission) -> Job:
-        self._check_lease()
+        # No lease check of its own: a step is created once whoever creates it, and the kind
+        # saved its report (which checks the lease) before creating what the report names.
         return self._o.jobs.create(self.ctx, submission, parent=self._job, step=step)
 
     def record_reused(self, step: str, source: Job, report: Mapping[str, Any]) -> Job:
@@ -333,13 +342,20 @@ class _Handle(ParentHandle):
         self._o.jobs.cancel(self.ctx, child.name, reason=reason)
 
     def save_report(self, report: Mapping[str, Any]) -> None:
-        self._check_lease()
         with self._o.db.write() as uow:
+            current = uow.jobs.lock(self._job.workspace, self._job.name)
+            if current is None or current.lease_owner not in (None, self._o.node.id):
+                raise _LeaseLost(self._job.name)
             uow.jobs.set_report(self._job.workspace, self._job.name, report, now_ms())
         self._job = _with_report(self._job, dict(report))
 
     def say(self, line: str) -> None:
-        self._o.say(self._job, line)
+        self._lines.append(line)
+
+    def flush_log(self) -> None:
+        if self._lines:
+            lines, self._lines = self._lines, []
+            self._o.say(self._job, lines)
 
     def log_to_run(
         self,
@@ -365,6 +381,7 @@ class _Handle(ParentHandle):
         if status == JobStatus.CANCELED and self._job.canceled_by:
             extra["canceled_by"] = self._job.canceled_by
         self.say(message)
+        self.flush_log()  # before the end: a follower of the log stops once the job has ended
         self._o.transition(self._job, status, message, **extra)
         run_status = {
             JobStatus.COMPLETED: RunStatus.FINISHED,

@@ -159,6 +159,8 @@ class JobRunner(JobControl):
         while not self._stop.is_set():
             try:
                 now = time.monotonic()
+                # Jobs that ended first: their finalizing starts before the queue is read.
+                self._watch()
                 if woken or now - last_queue >= self.queue_poll_s:
                     last_queue = now
                     self._cancels()
@@ -166,7 +168,6 @@ class JobRunner(JobControl):
                 if now - last_adopt >= self.adopt_every_s:
                     last_adopt = now
                     self._adopt(own=False)
-                self._watch()
                 for held in self._snapshot():
                     held.log.flush_if_due()
             except Exception:

@@ -236,7 +236,7 @@ class JobService:
                 return existing
             sub = replace(
                 sub,
-                name=sub.name or child_name(parent.name, step),
+                name=child_name(parent.name, step),  # a child's name is its parent's and step's
                 experiment_name=str(parent.spec.get("experiment_name") or sub.experiment_name),
             )
         name, display = self._check_submission(ctx, sub)
@@ -361,11 +361,10 @@ class JobService:
         return self.get(ctx, name)
 
     def _child(self, ctx: RequestContext, parent: Job, step: str) -> Job | None:
+        """The parent's child at ``step``, if it was created (its name is the step's)."""
         with self.db.read() as uow:
-            for child in uow.jobs.children(ctx.workspace, parent.name):
-                if child.step == step:
-                    return child
-        return None
+            child = uow.jobs.get(ctx.workspace, child_name(parent.name, step))
+        return child if child is not None and child.parent == parent.name else None
 
     def children(self, ctx: RequestContext, name: str) -> list[Job]:
         """A composite job's children, oldest first (404 for an unknown job)."""
