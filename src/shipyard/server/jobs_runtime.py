@@ -201,7 +201,7 @@ def build_jobs(
             lease_s=settings.job_lease_seconds,
         )
         # A child that ends (or a job created) moves its parent on at once, not at the next poll.
-        runner.on_job_end = orchestrator.wake
+        runner.on_job_end = orchestrator.child_ended
         jobs.control = _Both(runner, orchestrator)
     return JobsRuntime(jobs, environments, computes, logs, runner, settings.home, orchestrator)
 

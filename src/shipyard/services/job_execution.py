@@ -222,8 +222,9 @@ class Execution:
         job, runner = held.job, self.runner
         failure = JobFailure(FailureCause.CANCELED, f"canceled by {who} before it started")
         runner.system_line(job, failure.message)
-        runner.transition(job, JobStatus.CANCELED, failure.message, failure=failure, canceled_by=who)
-        runner.set_run(job, RunStatus.KILLED, end=True)
+        runner.transition(
+            job, JobStatus.CANCELED, failure.message, run=RunStatus.KILLED, failure=failure, canceled_by=who
+        )
         runner.release_slot(held)
 
     # -- finalize ------------------------------------------------------------------
@@ -263,13 +264,14 @@ class Execution:
         who = held.cancel_by or job.canceled_by
         if status.state == TargetState.SUCCEEDED:
             say("completed")
-            runner.transition(job, JobStatus.COMPLETED, "completed")
-            runner.set_run(job, RunStatus.FINISHED, end=True)
+            runner.transition(job, JobStatus.COMPLETED, "completed", run=RunStatus.FINISHED)
         elif status.state == TargetState.CANCELED or who:
             failure = JobFailure(FailureCause.CANCELED, f"canceled by {who or 'the compute target'}")
             say(failure.message)
-            runner.transition(job, JobStatus.CANCELED, failure.message, failure=failure, canceled_by=who)
-            runner.set_run(job, RunStatus.KILLED, end=True)
+            runner.transition(
+                job, JobStatus.CANCELED, failure.message,
+                run=RunStatus.KILLED, failure=failure, canceled_by=who,
+            )  # fmt: skip
         elif status.state == TargetState.LOST:
             runner.lost_or_retry(job, status.message or "the process was lost")
         else:

@@ -80,6 +80,7 @@ class Orchestrator:
         self.kind_for = kind_for
         self._held: dict[tuple[str, str], None] = {}
         self._wake = threading.Event()
+        self._queue_changed = True
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -97,12 +98,18 @@ class Orchestrator:
             self._thread.join(timeout=10)
 
     def wake(self) -> None:
+        """A job was created (maybe a composite one to claim) or a child ended."""
+        self._queue_changed = True
+        self._wake.set()
+
+    def child_ended(self) -> None:
+        """A job ended on this server: its parent moves on now; no queue to read."""
         self._wake.set()
 
     # -- the loop ------------------------------------------------------------------
 
     def _loop(self) -> None:
-        first, last_renew, last_adopt = True, time.monotonic(), 0.0
+        first, last_renew, last_adopt, last_claim = True, time.monotonic(), 0.0, 0.0
         while not self._stop.is_set():
             try:
                 now = time.monotonic()
@@ -112,7 +119,10 @@ class Orchestrator:
                 if now - last_renew >= self.lease_ms / 4000:
                     self._renew()
                     last_renew = now
-                self._claim()
+                if self._queue_changed or now - last_claim >= self.poll_s:
+                    self._queue_changed = False
+                    last_claim = now
+                    self._claim()
                 self.tick()
             except Exception:
                 log.exception("orchestrator tick failed")

@@ -50,7 +50,7 @@ from shipyard.services.job_execution import Execution, Held, LeaseLost, target_i
 from shipyard.services.job_ports import JobControl, WakeUps
 from shipyard.services.jobs import job_dir
 from shipyard.services.log_streams import LogStreams, LogWriter, job_log_stream
-from shipyard.services.ports import Database
+from shipyard.services.ports import Database, UnitOfWork
 
 __all__ = ["JobRunner", "RunnerNode", "TargetFactory"]
 
@@ -111,6 +111,7 @@ class JobRunner(JobControl):
         self._held: dict[tuple[str, str], Held] = {}
         self._targets: dict[tuple[str, str, Path], ComputeTarget] = {}
         self._wake = threading.Event()
+        self._queue_changed = True
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.on_job_end: Callable[[], None] | None = None
@@ -147,6 +148,12 @@ class JobRunner(JobControl):
             target.close()
 
     def wake(self) -> None:
+        """Something may have changed the queue (a job created, canceled or ended)."""
+        self._queue_changed = True
+        self._wake.set()
+
+    def _target_changed(self) -> None:
+        """A job of a target started or ended: its watch runs now; the queue is not read."""
         self._wake.set()
 
     # -- the loop ------------------------------------------------------------------
@@ -155,13 +162,15 @@ class JobRunner(JobControl):
         # The queue is read when something may have changed it (each change wakes every
         # runner) and otherwise every queue_poll_s: an idle server should not query its
         # database twenty times a second. Lapsed leases are looked for every adopt_every_s.
-        woken, last_queue, last_adopt = True, 0.0, time.monotonic()
+        last_queue, last_adopt = 0.0, time.monotonic()
+        self._queue_changed = True
         while not self._stop.is_set():
             try:
                 now = time.monotonic()
                 # Jobs that ended first: their finalizing starts before the queue is read.
                 self._watch()
-                if woken or now - last_queue >= self.queue_poll_s:
+                if self._queue_changed or now - last_queue >= self.queue_poll_s:
+                    self._queue_changed = False  # before the read: a wake during it reads again
                     last_queue = now
                     self._cancels()
                     self._schedule()
@@ -172,7 +181,7 @@ class JobRunner(JobControl):
                     held.log.flush_if_due()
             except Exception:
                 log.exception("job runner tick failed")
-            woken = self._wake.wait(self.poll_s)
+            self._wake.wait(self.poll_s)
             self._wake.clear()
 
     def _heartbeat(self) -> None:
@@ -311,8 +320,8 @@ class JobRunner(JobControl):
             # Stamped with the target's own start time when it has one: a short job may
             # already have ended when the watch first looks, and still ran.
             held.running = True
-            self.transition(held.job, JobStatus.RUNNING, "the process started", at=status.started_at)
-            self.set_run(held.job, RunStatus.RUNNING, end=False)
+            said = "the process started"
+            self.transition(held.job, JobStatus.RUNNING, said, at=status.started_at, run=RunStatus.RUNNING)
         if status.state.terminal:
             while self.copy_logs(held):
                 pass  # all of it: nothing more will come
@@ -413,7 +422,7 @@ class JobRunner(JobControl):
             if target is None:
                 state.mkdir(parents=True, exist_ok=True)
                 target = self.open_target(compute, state)
-                target.listen(self.wake)  # a job that ends is finalized now, not at the next poll
+                target.listen(self._target_changed)  # a job that ends is finalized now, not at the next poll
                 self._targets[key] = target
             return target
 
@@ -438,8 +447,17 @@ class JobRunner(JobControl):
             writer.flush()
 
     def transition(
-        self, job: Job, status: JobStatus, message: str, *, at: int | None = None, **extra: Any
+        self,
+        job: Job,
+        status: JobStatus,
+        message: str,
+        *,
+        at: int | None = None,
+        run: RunStatus | None = None,
+        **extra: Any,
     ) -> None:
+        """Record the job's new status (while this server holds it) and, with ``run``, its
+        run's in the same transaction (ended when ``status`` is terminal)."""
         if status in TERMINAL:
             self._flush(job)  # a follower stops once the job has ended: the log first
         with self.db.write() as uow:
@@ -455,6 +473,8 @@ class JobRunner(JobControl):
                 prior = uow.jobs.get(job.workspace, job.name)
                 when = max([at, *(e.at for e in (prior.events if prior else []))])
             uow.jobs.set_status(job.workspace, job.name, status, when, message, **extra)
+            if run is not None:
+                _update_run(uow, job, run, end=status in TERMINAL)
         if status in TERMINAL:
             self.credentials.release(job.workspace, job.name)
             self._ended()
@@ -478,8 +498,8 @@ class JobRunner(JobControl):
             uow.jobs.set_status(
                 job.workspace, job.name, JobStatus.FAILED, now_ms(), failure.message, failure=failure
             )
+            _update_run(uow, job, RunStatus.FAILED, end=True)
         self.credentials.release(job.workspace, job.name)
-        self.set_run(job, RunStatus.FAILED, end=True)
         self._ended()
 
     def _ended(self) -> None:
@@ -511,13 +531,8 @@ class JobRunner(JobControl):
         self.fail(job, JobFailure(FailureCause.LOST, why))
 
     def set_run(self, job: Job, status: RunStatus, *, end: bool) -> None:
-        now = now_ms()
         with self.db.write() as uow:
-            ref = uow.runs.ref(job.run_id)
-            if ref is not None:
-                uow.runs.update(
-                    ref, actor=job.created_by, now=now, status=str(status), end_time=now if end else None
-                )
+            _update_run(uow, job, status, end=end)
 
     def placement_recorded(self, held: Held, placement: dict[str, Any]) -> None:
         with self.db.write() as uow:
@@ -525,3 +540,11 @@ class JobRunner(JobControl):
             if current is None or current.lease_owner != self.node.id:
                 raise LeaseLost(held.job.name)
             uow.jobs.set_placement(held.job.workspace, held.job.name, placement)
+
+
+def _update_run(uow: UnitOfWork, job: Job, status: RunStatus, *, end: bool) -> None:
+    """The job's run follows the job (gone if the run was deleted under it)."""
+    ref = uow.runs.ref(job.run_id)
+    if ref is not None:
+        now = now_ms()
+        uow.runs.update(ref, actor=job.created_by, now=now, status=str(status), end_time=now if end else None)
