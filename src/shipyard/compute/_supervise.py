@@ -2,7 +2,12 @@
 
 Started by :class:`shipyard.compute.local.LocalTarget` as
 ``python -I -S _supervise.py LOG EXIT_FILE WORKING_DIR ARGV...`` in a session of its own, so
-the job's whole process tree is one process group that outlives a server restart. It runs
+the job's whole process tree is one process group that outlives a server restart — or ahead
+of its job as ``_supervise.py --wait``, a spare that reads its job from stdin (``LOG``,
+``EXIT_FILE``, ``WORKING_DIR``, the number of ``ARGV`` items, ``ARGV...``, then ``KEY=VALUE``
+of the command's environment, each ending in a NUL byte) once the target has one for it, so
+a job does not wait for a Python to start. A spare whose stdin closes empty (its server
+stopped) exits and records nothing. It runs
 ``ARGV`` with stdout and stderr appended to ``LOG``, waits, writes ``{"exit_code": N}`` or
 ``{"signal": N}`` with ``ended_at`` (epoch ms) atomically to ``EXIT_FILE``, then kills what
 the command left behind in its process group. It enforces nothing else (timeouts and
@@ -42,9 +47,10 @@ def _write_atomically(path: str, payload: dict[str, int]) -> None:
     os.replace(tmp, path)
 
 
-def _run(command: list[str], cwd: str, log_path: str) -> int:
-    """Run ``command`` in ``cwd`` with stdout and stderr appended to ``log_path``; its exit
-    code, or minus the signal that ended it (as ``Popen.wait``)."""
+def _run(command: list[str], cwd: str, log_path: str, env: dict[str, str] | None = None) -> int:
+    """Run ``command`` in ``cwd`` with stdout and stderr appended to ``log_path`` (and this
+    process's environment, or ``env``); its exit code, or minus the signal that ended it (as
+    ``Popen.wait``)."""
     log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.chdir(cwd)
@@ -61,7 +67,10 @@ def _run(command: list[str], cwd: str, log_path: str) -> int:
             os.dup2(log, 2)
             for sig in _FORWARDED:
                 _signal.signal(sig, _signal.SIG_DFL)
-            os.execvp(command[0], command)  # noqa: S606 -- command is [shell, "-c", the job's command]
+            if env is None:
+                os.execvp(command[0], command)  # noqa: S606 -- [shell, "-c", the job's command]
+            else:
+                os.execvpe(command[0], command, env)  # noqa: S606
         except OSError as exc:
             os.write(2, f"shipyard: cannot start the command: {exc}\n".encode())
         os._exit(127)
@@ -74,11 +83,37 @@ def _run(command: list[str], cwd: str, log_path: str) -> int:
         return os.waitstatus_to_exitcode(status)
 
 
+def _read_job() -> tuple[list[str], dict[str, str]] | None:
+    """A spare's job from stdin: its arguments and its command's environment; None when the
+    stream closes empty (the target stopped before it had a job for this process)."""
+    chunks = []
+    while chunk := os.read(0, 65536):
+        chunks.append(chunk)
+    data = b"".join(chunks)
+    if not data:
+        return None
+    fields = [f.decode("utf-8", "surrogateescape") for f in data.split(b"\0")[:-1]]
+    count = int(fields[3])
+    argv = fields[:3] + fields[4 : 4 + count]
+    env = dict(item.split("=", 1) for item in fields[4 + count :])
+    return argv, env
+
+
 def main(argv: list[str]) -> int:
-    log_path, exit_path, cwd, *command = argv
     for sig in _FORWARDED:
         _signal.signal(sig, _ignore)
-    code = _run(command, cwd, log_path)
+    env: dict[str, str] | None = None
+    if argv == ["--wait"]:
+        job = _read_job()
+        if job is None:
+            return 0
+        argv, env = job
+        log = os.open(argv[0], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.dup2(log, 1)  # what this process itself may print goes to the job's log, as for
+        os.dup2(log, 2)  # a supervisor started with its job
+        os.close(log)
+    log_path, exit_path, cwd, *command = argv
+    code = _run(command, cwd, log_path, env)
     result = {"exit_code": code} if code >= 0 else {"signal": -code}
     result["ended_at"] = time.time_ns() // 1_000_000
     _write_atomically(exit_path, result)

@@ -60,6 +60,8 @@ __all__ = ["LocalTarget"]
 
 logger = logging.getLogger(__name__)
 _SUPERVISOR = str(Path(__file__).with_name("_supervise.py"))
+# -I -S: the supervisor is standard library only; skipping site saves its start-up.
+_SUPERVISE = (sys.executable, "-I", "-S", _SUPERVISOR)
 _REATTACHED_POLL_S = 0.5  # supervisors of a previous server are not our children: poll them
 # The dispatcher wakes at least hourly: a far deadline (a job stored before limits.timeout had
 # a ceiling) must not overflow Condition.wait, which would end the dispatcher thread.
@@ -117,9 +119,11 @@ class LocalTarget(ComputeTarget):
         self._active: dict[str, _Job] = {}  # queued, starting and running jobs
         self._killers: list[threading.Thread] = []
         self._listeners: list[Callable[[], None]] = []
+        self._spare: subprocess.Popen[bytes] | None = None
         self._closed = False
         with self._cond:
             self._reattach()
+            self._start_spare()  # the first job need not wait for a Python to start either
         self._thread = threading.Thread(target=self._dispatch, name="shipyard-local-target", daemon=True)
         self._thread.start()
 
@@ -205,6 +209,7 @@ class LocalTarget(ComputeTarget):
         in ``state_dir`` for the next target; cancels in progress finish first."""
         with self._cond:
             self._closed = True
+            self._stop_spare()
             self._cond.notify_all()
         self._thread.join()
         for killer in list(self._killers):
@@ -288,15 +293,28 @@ class LocalTarget(ComputeTarget):
         env = process_environment(
             {**sub.env, **sub.secret_env}, self._env, sub.python_bin_dir or Path(sys.executable).parent
         )
-        # -I -S: the supervisor is standard library only; skipping site saves its start-up
-        argv = [sys.executable, "-I", "-S", _SUPERVISOR, str(job_dir / "output.log")]
-        argv += [str(job_dir / "exit.json"), str(sub.working_dir), self._shell, "-c", sub.command]
+        args = [str(job_dir / "output.log"), str(job_dir / "exit.json"), str(sub.working_dir)]
+        command = [self._shell, "-c", sub.command]
         job.started_at = now_ms()
         try:
-            with open(job_dir / "output.log", "ab") as log:
-                popen = subprocess.Popen(
-                    argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-                )
+            popen = self._take_spare()
+            if popen is not None:
+                # The job goes to a supervisor that started before it, through a pipe: its
+                # secrets never touch the disk, and the job does not wait for a Python.
+                fields = [*args, str(len(command)), *command, *(f"{k}={v}" for k, v in env.items())]
+                try:
+                    assert popen.stdin is not None
+                    popen.stdin.write(b"".join(f.encode("utf-8", "surrogateescape") + b"\0" for f in fields))
+                    popen.stdin.close()
+                except OSError:  # it died waiting (killed from outside): start one for the job
+                    threading.Thread(target=popen.wait, daemon=True).start()  # reaped, not a zombie
+                    popen = None
+            if popen is None:
+                with open(job_dir / "output.log", "ab") as log:
+                    popen = subprocess.Popen(
+                        [*_SUPERVISE, *args, *command], env=env, stdin=subprocess.DEVNULL,
+                        stdout=log, stderr=log, start_new_session=True,
+                    )  # fmt: skip
             create_time = psutil.Process(popen.pid).create_time()
         except (OSError, psutil.Error) as exc:
             self._finish(job, TargetState.FAILED, None, f"could not start the process: {exc}")
@@ -309,6 +327,33 @@ class LocalTarget(ComputeTarget):
         job.state = TargetState.RUNNING
         threading.Thread(target=self._wait_for, args=(popen,), daemon=True).start()
         self._tell()
+        self._start_spare()  # for the next job, while this one runs
+
+    def _start_spare(self) -> None:
+        """A supervisor waiting for its job (``_supervise.py --wait``). Call under _cond."""
+        if self._spare is not None or self._closed:
+            return
+        env = process_environment({}, self._env, Path(sys.executable).parent)
+        try:
+            self._spare = subprocess.Popen(
+                [*_SUPERVISE, "--wait"], env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+        except OSError:
+            logger.exception("local compute target: starting a spare supervisor failed")
+
+    def _take_spare(self) -> subprocess.Popen[bytes] | None:
+        """The spare supervisor, if one is alive (else the job starts its own)."""
+        spare, self._spare = self._spare, None
+        if spare is not None and spare.poll() is not None:
+            return None
+        return spare
+
+    def _stop_spare(self) -> None:
+        spare, self._spare = self._spare, None
+        if spare is not None and spare.stdin is not None:
+            spare.stdin.close()  # closed empty: it exits, recording nothing
+            threading.Thread(target=spare.wait, daemon=True).start()  # reaped, not a zombie
 
     def _wait_for(self, popen: subprocess.Popen[bytes]) -> None:
         popen.wait()
