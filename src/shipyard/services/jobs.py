@@ -308,7 +308,7 @@ class JobService:
             uow.jobs.create(ws, experiment_pk, job)
         if self.control is not None:
             self.control.wake()
-        return self.get(ctx, name)
+        return job  # as stored: read back it is the same
 
     def create_parent(self, ctx: RequestContext, sub: ParentSubmission) -> Job:
         """A composite job (its type's plug-in checked it), queued for an orchestrator."""
@@ -358,7 +358,7 @@ class JobService:
             uow.jobs.create(ws, experiment_pk, job)
         if self.control is not None:
             self.control.wake()
-        return self.get(ctx, name)
+        return job  # as stored: read back it is the same
 
     def _child(self, ctx: RequestContext, parent: Job, step: str) -> Job | None:
         """The parent's child at ``step``, if it was created (its name is the step's)."""
