@@ -330,9 +330,7 @@ def test_an_earlier_jobs_output_is_an_input_through_its_run(
     )
     made = wait_for(client, client.jobs.create(single).name, {JobStatus.COMPLETED, JobStatus.FAILED})
     assert made.status is JobStatus.COMPLETED, made.failure
-    assert list(client.walk_artifacts(made.run_id, "outputs/greeting")) == [
-        "outputs/greeting/greeting"
-    ]
+    assert list(client.walk_artifacts(made.run_id, "outputs/greeting")) == ["outputs/greeting/greeting"]
 
 
 # -- 5. bad input on the command line -----------------------------------------------------------
