@@ -49,6 +49,8 @@ __all__ = ["Orchestrator"]
 log = logging.getLogger("shipyard.jobs")
 
 _SYSTEM = "[shipyard]"
+_LOG_EVERY_S = 0.5
+_ALL = ("", "")  # every parent's pending log lines (on stop)
 
 
 class _LeaseLost(Exception):
@@ -82,6 +84,9 @@ class Orchestrator:
         self._wake = threading.Event()
         self._queue_changed = True
         self._stop = threading.Event()
+        self._log_lock = threading.Lock()
+        self._log_pending: dict[tuple[str, str], list[str]] = {}
+        self._log_since: dict[tuple[str, str], float] = {}
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------
@@ -96,6 +101,10 @@ class Orchestrator:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        try:
+            self._write_logs(only=_ALL)
+        except Exception:
+            log.exception("writing the log lines of composite jobs failed")
 
     def wake(self) -> None:
         """A job was created (maybe a composite one to claim) or a child ended."""
@@ -124,6 +133,7 @@ class Orchestrator:
                     last_claim = now
                     self._claim()
                 self.tick()
+                self._write_logs()
             except Exception:
                 log.exception("orchestrator tick failed")
             self._wake.wait(self.poll_s)
@@ -252,10 +262,33 @@ class Orchestrator:
                     ref, actor=job.created_by, now=now, status=str(status), end_time=now if end else None
                 )
 
-    def say(self, job: Job, lines: list[str]) -> None:
-        writer = self.logs.writer(job_log_stream(job.workspace, job.name))
-        writer.append("".join(f"{_SYSTEM} {line}\n" for line in lines).encode())
-        writer.flush()
+    def say(self, job: Job, lines: list[str], *, now: bool = False) -> None:
+        """Lines for the parent's log: kept here and written with the next ones within
+        ``_LOG_EVERY_S`` (a write is an object and a row: not one per child started), or at
+        once with ``now`` (before the job ends: a follower stops reading then)."""
+        key = (job.workspace, job.name)
+        with self._log_lock:
+            pending = self._log_pending.setdefault(key, [])
+            if not pending:
+                self._log_since[key] = time.monotonic()
+            pending.extend(lines)
+        if now:
+            self._write_logs(only=key)
+
+    def _write_logs(self, *, only: tuple[str, str] | None = None) -> None:
+        due = time.monotonic() - _LOG_EVERY_S
+        with self._log_lock:
+            keys = [
+                k for k, since in self._log_since.items()
+                if (only is None and since <= due) or only in (k, _ALL)
+            ]  # fmt: skip
+            batches = [(k, self._log_pending.pop(k, [])) for k in keys]
+            for k in keys:
+                self._log_since.pop(k, None)
+        for (workspace, name), lines in batches:
+            if lines:
+                data = "".join(f"{_SYSTEM} {line}\n" for line in lines).encode()
+                self.logs.append(job_log_stream(workspace, name), data)
 
 
 class _Handle(ParentHandle):
@@ -362,10 +395,10 @@ class _Handle(ParentHandle):
     def say(self, line: str) -> None:
         self._lines.append(line)
 
-    def flush_log(self) -> None:
-        if self._lines:
+    def flush_log(self, *, now: bool = False) -> None:
+        if self._lines or now:
             lines, self._lines = self._lines, []
-            self._o.say(self._job, lines)
+            self._o.say(self._job, lines, now=now)
 
     def log_to_run(
         self,
@@ -391,7 +424,7 @@ class _Handle(ParentHandle):
         if status == JobStatus.CANCELED and self._job.canceled_by:
             extra["canceled_by"] = self._job.canceled_by
         self.say(message)
-        self.flush_log()  # before the end: a follower of the log stops once the job has ended
+        self.flush_log(now=True)  # before the end: a follower of the log stops once the job has ended
         self._o.transition(self._job, status, message, **extra)
         run_status = {
             JobStatus.COMPLETED: RunStatus.FINISHED,

@@ -33,7 +33,7 @@ from shipyard.domain.jobs import (
 from shipyard.domain.pagination import decode_token, encode_token, fingerprint
 from shipyard.domain.tracking import RunStatus
 from shipyard.domain.validation import check_name
-from shipyard.errors import InvalidArgument, NotFound, PayloadTooLarge
+from shipyard.errors import AlreadyExists, InvalidArgument, NotFound, PayloadTooLarge
 from shipyard.services._clock import now_ms
 from shipyard.services.access.secrets import SecretService
 from shipyard.services.job_assets import LOCAL_COMPUTE, ComputeService, EnvironmentService
@@ -231,9 +231,6 @@ class JobService:
         step that exists returns the existing child."""
         if parent is not None:
             assert step is not None, "a child job has a step"
-            existing = self._child(ctx, parent, step)
-            if existing is not None:
-                return existing
             sub = replace(
                 sub,
                 name=child_name(parent.name, step),  # a child's name is its parent's and step's
@@ -277,35 +274,44 @@ class JobService:
             tags["mlflow.parentRunId"] = parent.run_id
             tags["shipyard.job.parent"] = parent.name
             tags["shipyard.job.step"] = str(step)
-        with self.db.write() as uow:
-            ws, experiment_pk = _job_run(
-                uow, ctx, sub.experiment_name, run_id, display, tags, now,
-                parent_run_id=None if parent is None else parent.run_id,
-            )  # fmt: skip
-            job = Job(
-                name=name,
-                workspace=ctx.workspace,
-                display_name=display,
-                experiment_id=str(experiment_pk),
-                run_id=run_id,
-                status=JobStatus.QUEUED,
-                compute=compute.name,
-                command=sub.command,
-                spec=spec,
-                code_digest=sub.code_digest,
-                environment_hash=env_hash,
-                timeout_s=sub.timeout_s,
-                created_at=now,
-                created_by=ctx.principal.name,
-                updated_at=now,
-                events=[
-                    JobEvent(JobStatus.NOT_STARTED, now, "created"),
-                    JobEvent(JobStatus.QUEUED, now, f"waiting for a slot on compute {compute.name!r}"),
-                ],
-                parent=None if parent is None else parent.name,
-                step=step,
-            )
-            uow.jobs.create(ws, experiment_pk, job)
+        try:
+            with self.db.write() as uow:
+                ws, experiment_pk = _job_run(
+                    uow, ctx, sub.experiment_name, run_id, display, tags, now,
+                    parent_run_id=None if parent is None else parent.run_id,
+                )  # fmt: skip
+                job = Job(
+                    name=name,
+                    workspace=ctx.workspace,
+                    display_name=display,
+                    experiment_id=str(experiment_pk),
+                    run_id=run_id,
+                    status=JobStatus.QUEUED,
+                    compute=compute.name,
+                    command=sub.command,
+                    spec=spec,
+                    code_digest=sub.code_digest,
+                    environment_hash=env_hash,
+                    timeout_s=sub.timeout_s,
+                    created_at=now,
+                    created_by=ctx.principal.name,
+                    updated_at=now,
+                    events=[
+                        JobEvent(JobStatus.NOT_STARTED, now, "created"),
+                        JobEvent(JobStatus.QUEUED, now, f"waiting for a slot on compute {compute.name!r}"),
+                    ],
+                    parent=None if parent is None else parent.name,
+                    step=step,
+                )
+                uow.jobs.create(ws, experiment_pk, job)
+        except AlreadyExists:
+            # A step created before (by a server that held the parent before this one): it
+            # is the step's job; this transaction, run and all, is undone. Anything else
+            # taking the name is a clash to report.
+            existing = None if parent is None else self._child(ctx, parent, str(step))
+            if existing is None:
+                raise
+            return existing
         if self.control is not None:
             self.control.wake()
         return job  # as stored: read back it is the same
