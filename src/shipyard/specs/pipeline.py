@@ -1,11 +1,12 @@
 """``pipeline.yml``: the Azure ML CLI v2 pipeline job — named ``jobs:`` (steps) wired together by
 ``${{parent.inputs.x}}``, ``${{parent.jobs.a.outputs.b}}`` and ``${{parent.outputs.o}}``.
 
-A step is an inline command (``command``, ``code``, ``environment`` …) or a command component
+A step is an inline command (``command``, ``code``, ``environment`` …), a command component
 (``component: ./train.yml``, ``component: azureml:train:1`` / ``azureml:train@latest``, or an
-inline ``component:`` mapping). Steps of other types (``spark``, ``parallel``, ``automl``,
-``sweep``, ``data_transfer``, nested ``pipeline``) are refused with the step named and why
-(:data:`OTHER_STEPS`). How steps become command jobs, and the graph checks, are in
+inline ``component:`` mapping), or a nested pipeline (``type: pipeline``, a pipeline component),
+expanded into its inner steps by :mod:`shipyard.specs.pipeline_nested`. Steps of other types
+(``spark``, ``parallel``, ``automl``, ``sweep``, ``data_transfer``) are refused with the step
+named and why (:data:`OTHER_STEPS`). How steps become command jobs, and the graph checks, are in
 :mod:`shipyard.specs.pipeline_graph`; reading a file from disk for the client in
 :mod:`shipyard.specs.pipeline_files`.
 """
@@ -24,6 +25,7 @@ from shipyard.specs._base import SpecModel, StrictModel, scalar_map, visible
 from shipyard.specs.component import OTHER_COMPONENTS, ComponentInput, ComponentOutput, OneProcess
 from shipyard.specs.environment import InlineEnvironment
 from shipyard.specs.job import DATA_INPUT_TYPES, JobInput, JobOutput, Limits, LiteralValue, is_serverless
+from shipyard.specs.pipeline_nested import registered
 from shipyard.specs.refs import parse_asset_ref
 
 if TYPE_CHECKING:
@@ -51,9 +53,11 @@ OTHER_STEPS: dict[str, str] = {
     **OTHER_COMPONENTS,
     "automl": "AutoML steps are not supported (an AutoML job type may come later)",
     "sweep": "sweep steps inside a pipeline are not supported; submit the sweep as its own job",
-    "pipeline": "nested pipeline steps (pipeline components used as a step) are not supported;"
-    " copy their steps into this pipeline",
 }
+
+#: A step name as written (letters, digits, ``_``), or a step of a nested pipeline once expanded
+#: (``outer-inner``, :mod:`shipyard.specs.pipeline_nested`).
+_STEP_NAME = re.compile(r"^[A-Za-z_]\w*(-[A-Za-z_]\w*)*$")
 
 
 class PipelineSettings(StrictModel):
@@ -107,7 +111,8 @@ StepOutputValue = StepOutput | str | None
 class PipelineStep(StrictModel):
     """One entry of ``jobs:``: an inline command, or a component with its inputs bound."""
 
-    type: Literal["command"] = "command"
+    # A `pipeline` step is expanded into its inner steps before a plan is made (pipeline_nested).
+    type: Literal["command", "pipeline"] = "command"
     component: str | dict[str, Any] | None = None
     name: str | None = None
     display_name: str | None = None
@@ -170,13 +175,16 @@ def _latest(ref: str) -> str:
 def _refuse_other_steps(jobs: Any) -> None:
     for name, step in jobs.items() if isinstance(jobs, dict) else ():
         kind = step.get("type", "command") if isinstance(step, dict) else "command"
-        if kind != "command":
+        component = step.get("component") if isinstance(step, dict) else None
+        if kind == "pipeline" and isinstance(component, str) and component.startswith("azureml:"):
+            raise registered(str(name), component, f"jobs.{name}.component")
+        if kind not in ("command", "pipeline"):
             why = OTHER_STEPS.get(str(kind), f"step type '{kind}' is not one Shipyard knows")
             raise InvalidSpec(
                 f"step '{name}' is a {kind} step: {why}; Shipyard runs pipelines of command steps",
                 field=f"jobs.{name}.type",
             )
-        if not str(name).isidentifier():
+        if not _STEP_NAME.match(str(name)):
             raise InvalidSpec(f"step name '{name}' must be letters, digits and '_'", field=f"jobs.{name}")
 
 

@@ -8,17 +8,18 @@ pipeline job whose ``component:`` is a pipeline component file gets that compone
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidSpec
-from shipyard.specs._yaml import LineDict, LoadedText
+from shipyard.specs._yaml import LineDict, LoadedText, validate_spec
 from shipyard.specs.component import CommandComponentSpec, component_type
 from shipyard.specs.job import TypedInput
 from shipyard.specs.pipeline import PipelineComponentSpec, PipelineJobSpec
 from shipyard.specs.pipeline_graph import PipelinePlan, plan
+from shipyard.specs.pipeline_nested import flatten, origin_field
 from shipyard.specs.refs import LocalPathRef, parse_ref
 
 if TYPE_CHECKING:
@@ -54,6 +55,9 @@ class PipelineFile:
     raw: dict[str, Any]
     components: dict[str, LocalComponent]
     plan: PipelinePlan
+    # step → the file it is written in (its code and data paths are relative to it)
+    holders: dict[str, tuple[Path, LoadedText]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what expanding nested pipelines noticed
 
 
 def read_component(path: Path) -> tuple[CommandComponentSpec | PipelineComponentSpec, LoadedText]:
@@ -68,6 +72,11 @@ def read_component(path: Path) -> tuple[CommandComponentSpec | PipelineComponent
 def read_pipeline(path: Path, overrides: Sequence[str] = (), *, absolute_paths: bool = True) -> PipelineFile:
     """Read ``path`` (with ``--set`` overrides), its local components, and check the graph.
 
+    Nested pipelines (pipeline components as steps) are read with their components and
+    expanded (:func:`shipyard.specs.pipeline_nested.flatten`); ``raw`` keeps them nested, as
+    written, with their files inside (the server expands them the same way). An error is
+    placed in the file that holds it.
+
     ``absolute_paths``: local data paths in the steps' command mappings become absolute (what
     the client uploads); the corpus test keeps them as written."""
     source = path.resolve()
@@ -76,54 +85,133 @@ def read_pipeline(path: Path, overrides: Sequence[str] = (), *, absolute_paths: 
     raw: dict[str, Any] = dict(text.data)
     if spec.component is not None:
         spec, raw = _from_pipeline_component(spec, raw, text, source)
-    components: dict[str, LocalComponent] = {}
-    jobs = {name: dict(step) for name, step in (raw.get("jobs") or {}).items()}
-    for name, step in spec.jobs.items():
-        ref = step.component
-        if isinstance(ref, str) and not ref.startswith("azureml:"):
-            local = _local_component(name, ref, source.parent, text)
-            components[name] = local
-            jobs[name]["component"] = _plain(local.text.data)
-    raw["jobs"] = jobs
-    spec = PipelineJobSpec.model_validate(raw) if components else spec
+    tree = _Tree(text, source)
+    raw["jobs"] = tree.inline(raw.get("jobs") or {}, "jobs", source.parent, text, source, (source,))
+    try:
+        flat = flatten(raw)
+        spec = validate_spec(flat.raw, PipelineJobSpec, str(path)) if tree.inlined else spec
+    except InvalidSpec as exc:
+        raise tree.locate(exc) from None
+    components = {s: tree.components[o] for s, o in flat.origin.items() if o in tree.components}
 
     def lookup(step: str, ref: str) -> CommandComponentSpec | None:
         return components[step].spec if step in components else None
 
     try:
-        graph = plan(spec, raw, lookup, source.parent if absolute_paths else None)
+        graph = plan(spec, flat.raw, lookup, source.parent if absolute_paths else None)
     except InvalidSpec as exc:
-        raise text.locate(exc) from None
-    return PipelineFile(spec, text, source, raw, components, graph)
+        where = origin_field(flat, exc.details.get("field"))
+        raise tree.locate(InvalidSpec(exc.message, **{**exc.details, "field": where})) from None
+    holders = {s: tree.holders.get(o, (source, text)) for s, o in flat.origin.items()}
+    return PipelineFile(spec, text, source, raw, components, graph, holders, flat.notes)
 
 
-def _local_component(step: str, ref: str, base: Path, text: LoadedText) -> LocalComponent:
-    where = f"jobs.{step}.component"
+class _Tree:
+    """A pipeline's steps with every local component file read into them, and where each part
+    came from: ``files`` (a field prefix → the file holding what is under it), ``components``
+    (a step's field → its command component file), ``holders`` (a step's field → the file it is
+    written in, against which its own code and data paths are read)."""
+
+    def __init__(self, text: LoadedText, source: Path) -> None:
+        self.files: dict[str, LoadedText] = {"": text}
+        self.components: dict[str, LocalComponent] = {}
+        self.holders: dict[str, tuple[Path, LoadedText]] = {}
+        self.inlined = False
+
+    def locate(self, exc: InvalidSpec) -> InvalidSpec:
+        field_ = str(exc.details.get("field") or "")
+        prefix = max((p for p in self.files if not p or field_ == p or field_.startswith(f"{p}.")), key=len)
+        inner = field_.removeprefix(prefix).removeprefix(".") if prefix else field_
+        return self.files[prefix].locate(InvalidSpec(exc.message, **{**exc.details, "field": inner or None}))
+
+    def inline(
+        self, jobs: Any, where: str, folder: Path, text: LoadedText, source: Path, stack: tuple[Path, ...]
+    ) -> dict[str, Any]:
+        """``jobs`` with each local component (and each nested pipeline's, recursively) inside."""
+        out: dict[str, Any] = {}
+        nested_level = len(stack) > 1 or where != "jobs"
+        for name, written in jobs.items() if isinstance(jobs, dict) else ():
+            field_ = f"{where}.{name}"
+            if not isinstance(written, dict):
+                out[name] = written
+                continue
+            step = dict(written)
+            self.holders[field_] = (source, text)
+            if nested_level:
+                step = _rebased_inputs(step, folder)
+            ref = step.get("component")
+            if isinstance(ref, str) and not ref.startswith("azureml:"):
+                target = _component_file(name, ref, folder, field_, self.locate)
+                if target in stack:
+                    chain = " → ".join(p.name for p in (*stack[stack.index(target) :], target))
+                    raise self.locate(InvalidSpec(
+                        f"step '{name}': pipeline component '{ref}' includes itself ({chain})",
+                        field=f"{field_}.component",
+                    ))  # fmt: skip
+                component, comp_text = read_component(target)
+                self.inlined = True
+                data = _plain(comp_text.data)
+                if isinstance(component, PipelineComponentSpec):
+                    prefix = f"{field_}.component"
+                    self.files[prefix] = comp_text
+                    data["jobs"] = self.inline(
+                        comp_text.data.get("jobs"), f"{prefix}.jobs", target.parent, comp_text, target,
+                        (*stack, target),
+                    )  # fmt: skip
+                else:
+                    self.components[field_] = LocalComponent(component, comp_text, target)
+                step["component"] = data
+            elif isinstance(ref, dict) and ref.get("type") == "pipeline":
+                self.inlined = True
+                step["component"] = {
+                    **_plain(ref),
+                    "jobs": self.inline(
+                        ref.get("jobs"), f"{field_}.component.jobs", folder, text, source, stack
+                    ),
+                }
+            out[name] = step
+        return out
+
+
+def _component_file(
+    step: str, ref: str, base: Path, where: str, locate: Callable[[InvalidSpec], InvalidSpec]
+) -> Path:
+    field_ = f"{where}.component"
     try:
-        target = parse_ref(ref.removeprefix("file:"), base, field=where)
+        target = parse_ref(ref.removeprefix("file:"), base, field=field_)
     except InvalidSpec as exc:
-        raise text.locate(InvalidSpec(f"step '{step}': component {exc.message}", field=where)) from None
+        raise locate(InvalidSpec(f"step '{step}': component {exc.message}", field=field_)) from None
     if not isinstance(target, LocalPathRef):
-        raise text.locate(
+        raise locate(
             InvalidSpec(
                 f"step '{step}': component '{ref}' is not a file or an azureml:<name>:<version> reference",
-                field=where,
+                field=field_,
             )
         )
     if not target.path.is_file():
-        raise text.locate(
-            InvalidSpec(f"step '{step}': component file '{ref}' does not exist ({target.path})", field=where)
+        raise locate(
+            InvalidSpec(f"step '{step}': component file '{ref}' does not exist ({target.path})", field=field_)
         )
-    spec, comp_text = read_component(target.path)
-    if isinstance(spec, PipelineComponentSpec):
-        raise text.locate(
-            InvalidSpec(
-                f"step '{step}': '{ref}' is a pipeline component; nested pipelines are not supported"
-                " (copy its steps into this pipeline)",
-                field=where,
-            )
-        )
-    return LocalComponent(spec, comp_text, target.path)
+    return target.path.resolve()
+
+
+def _rebased_inputs(step: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A step of a pipeline component: its local data paths are relative to the component's file."""
+    inputs = step.get("inputs")
+    if not isinstance(inputs, dict):
+        return step
+    out: dict[str, Any] = {}
+    for n, value in inputs.items():
+        path = value.get("path") if isinstance(value, dict) else None
+        if isinstance(path, str) and "${{" not in path:
+            try:
+                ref = parse_ref(path, folder, field=f"inputs.{n}.path")
+            except InvalidSpec:
+                ref = None
+            out[n] = {**value, "path": str(ref.path)} if isinstance(ref, LocalPathRef) else value
+        else:
+            out[n] = value
+    return {**step, "inputs": out}
 
 
 def _from_pipeline_component(
@@ -205,16 +293,16 @@ def local_inputs(spec: PipelineJobSpec, base: Path) -> dict[str, tuple[TypedInpu
 def load_pipeline(path: Path, overrides: Sequence[str] = ()) -> LoadedComposite:
     """What ``shipyard job create -f pipeline.yml`` uploads and sends: one part per step (its
     code folder is relative to its component's file), the pipeline's own local inputs."""
-    from shipyard.specs._yaml import validate_spec
     from shipyard.specs.job import CommandJobSpec
     from shipyard.specs.loaded import LoadedComposite, ResolvedInput, loaded_command
 
     pipeline = read_pipeline(path, overrides)
     parts = {}
-    notes = list(pipeline.spec.notes())
+    notes = [*pipeline.spec.notes(), *pipeline.notes]
     for name, step in pipeline.plan.steps.items():
         local = pipeline.components.get(name)
-        source, text = (local.source, local.text) if local else (pipeline.source, pipeline.text)
+        holder = pipeline.holders.get(name, (pipeline.source, pipeline.text))
+        source, text = (local.source, local.text) if local else holder
         spec = validate_spec(step.command, CommandJobSpec, f"{path} step '{name}'")
         parts[name] = loaded_command(spec, step.command, source, text)
         notes.extend(f"step {name}: {note}" for note in parts[name].notes)
@@ -244,12 +332,20 @@ def load_component(
 ) -> tuple[CommandComponentSpec, dict[str, Any], LoadedJob]:
     """``shipyard component create -f``: the component, the mapping to send, and its code folder
     and environment read from the disk (as a command job's, relative to the component file)."""
-    from shipyard.specs._yaml import validate_spec
     from shipyard.specs.job import CommandJobSpec
     from shipyard.specs.loaded import loaded_command
 
     source = path.resolve()
     text = LoadedText.read(path, CommandComponentSpec, overrides)
+    if component_type(text.data) == "pipeline":
+        # Its steps' code folders and environments would each need keeping with it.
+        raise text.locate(
+            InvalidSpec(
+                "a pipeline component is not registered: Shipyard registers command components;"
+                " a pipeline uses a pipeline component by its file (component: ./pipeline_component.yml)",
+                field="type",
+            )
+        )
     spec = text.validate(CommandComponentSpec)
     if spec.name is None:
         raise text.locate(InvalidSpec("a registered component needs a 'name'", field="name"))

@@ -30,7 +30,7 @@ UPSTREAM_PREFIX = "azureml://jobs/"
 _BINDING = re.compile(r"^\$\{\{\s*parent\.(?P<expr>[^}]*?)\s*\}\}$")
 _PARENT_INPUT = re.compile(r"^inputs\.(?P<name>\w+)$")
 _PARENT_OUTPUT = re.compile(r"^outputs\.(?P<name>\w+)$")
-_UPSTREAM = re.compile(r"^jobs\.(?P<step>\w+)\.outputs\.(?P<output>\w+)$")
+_UPSTREAM = re.compile(r"^jobs\.(?P<step>[\w-]+)\.outputs\.(?P<output>\w+)$")
 
 #: Resolves a step's ``component:`` (the step's name, the reference) to the component; None
 #: when it cannot be known here (an ``azureml:`` reference read by the client).
@@ -94,6 +94,8 @@ def plan(
 def _component(
     name: str, step: PipelineStep, raw_step: Mapping[str, Any], components: ComponentLookup
 ) -> CommandComponentSpec | None:
+    if step.type == "pipeline":  # the loaders expand nested pipelines first (pipeline_nested)
+        raise InvalidSpec(f"step '{name}': a nested pipeline step was not expanded", field=f"jobs.{name}")
     if step.component is None:
         return None
     if isinstance(step.component, dict):

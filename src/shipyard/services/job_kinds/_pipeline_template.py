@@ -1,7 +1,8 @@
 """A pipeline job file checked on the server and turned into what its parent keeps: one
 command job template per step, and the graph.
 
-The file arrives with its local components already inside it (the client read them);
+The file arrives with its local components already inside it (the client read them), nested
+pipelines expanded here into their inner steps (``<step>-<inner>``) exactly as the client did;
 ``azureml:`` components are looked up among the registered ones. Every missing resource
 (component, compute, environment, data) is reported at once, each with its field.
 """
@@ -23,6 +24,7 @@ from shipyard.specs.component import CommandComponentSpec
 from shipyard.specs.job import CommandJobSpec
 from shipyard.specs.pipeline import PipelineJobSpec
 from shipyard.specs.pipeline_graph import PipelinePlan, StepPlan, plan
+from shipyard.specs.pipeline_nested import flatten
 from shipyard.specs.refs import parse_asset_ref
 
 __all__ = ["PipelineTemplate", "StepTemplate", "build_template"]
@@ -103,7 +105,10 @@ class PipelineTemplate:
 def build_template(ctx: RequestContext, request: JobRequest, jobs: JobService) -> PipelineTemplate:
     """Check the file and everything it names; the templates of its steps."""
     source = request.source
-    spec = validate_spec(request.spec, PipelineJobSpec, source)
+    # Nested pipelines (their components inside the file, put there by the client) are
+    # expanded into their inner steps; the parent keeps the file as written.
+    flat = flatten(request.spec)
+    spec = validate_spec(flat.raw, PipelineJobSpec, source)
     if spec.component is not None:
         raise InvalidSpec(
             f"{source}: a pipeline job that runs a pipeline component is read by the client;"
@@ -114,7 +119,7 @@ def build_template(ctx: RequestContext, request: JobRequest, jobs: JobService) -
     if problems:
         raise missing_resources(problems, ctx.workspace)
     specs = {step: parsed for step, (parsed, _) in components.items()}
-    graph = plan(spec, request.spec, lambda step, _ref: specs.get(step))
+    graph = plan(spec, flat.raw, lambda step, _ref: specs.get(step))
     steps: dict[str, StepTemplate] = {}
     for name, step in graph.steps.items():
         steps[name] = _step(source, name, step, request, components.get(name))
