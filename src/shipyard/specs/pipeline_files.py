@@ -148,7 +148,16 @@ class _Tree:
                         f"step '{name}': pipeline component '{ref}' includes itself ({chain})",
                         field=f"{field_}.component",
                     ))  # fmt: skip
-                component, comp_text = read_component(target)
+                try:
+                    component, comp_text = read_component(target)
+                except InvalidSpec as exc:
+                    if not _is_pipeline_file(target):
+                        raise
+                    # A step inside a nested pipeline: which one (its flat name is in no file).
+                    label = field_.removeprefix("jobs.").replace(".component.jobs.", "-")
+                    raise InvalidSpec(
+                        f"nested pipeline step '{label}': {exc.message}", **exc.details
+                    ) from None
                 self.inlined = True
                 data = _plain(comp_text.data)
                 if isinstance(component, PipelineComponentSpec):
@@ -171,6 +180,13 @@ class _Tree:
                 }
             out[name] = step
         return out
+
+
+def _is_pipeline_file(path: Path) -> bool:
+    try:
+        return component_type(LoadedText.read(path, PipelineComponentSpec).data) == "pipeline"
+    except InvalidSpec:
+        return False
 
 
 def _component_file(

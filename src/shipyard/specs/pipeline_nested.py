@@ -48,6 +48,8 @@ class Flat:
     raw: dict[str, Any]
     origin: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # "<flat step>.inputs.<n>" → where the value it took from a nested step is written
+    given_at: dict[str, str] = field(default_factory=dict)
 
 
 def is_nested(step: Any) -> bool:
@@ -66,7 +68,7 @@ def flatten(raw: Mapping[str, Any]) -> Flat:
     if not isinstance(jobs, Mapping) or not any(is_nested(s) for s in jobs.values()):
         return Flat(dict(raw), {str(n): f"jobs.{n}" for n in jobs or {}} if isinstance(jobs, Mapping) else {})
     level = _Level(jobs, "jobs", "", 0)
-    return Flat({**raw, "jobs": level.steps}, level.origin, tuple(level.notes))
+    return Flat({**raw, "jobs": level.steps}, level.origin, tuple(level.notes), level.given_at)
 
 
 def origin_field(flat: Flat, field_: str | None) -> str | None:
@@ -75,6 +77,9 @@ def origin_field(flat: Flat, field_: str | None) -> str | None:
     if not field_ or not field_.startswith("jobs."):
         return field_
     rest = field_.removeprefix("jobs.")
+    for key in sorted(flat.given_at, key=len, reverse=True):
+        if rest == key or rest.startswith(f"{key}."):
+            return flat.given_at[key] + rest.removeprefix(key)
     for name in sorted(flat.origin, key=len, reverse=True):
         if rest == name or rest.startswith(f"{name}."):
             return flat.origin[name] + rest.removeprefix(name)
@@ -89,6 +94,7 @@ class _Level:
         self.steps: dict[str, Any] = {}
         self.origin: dict[str, str] = {}
         self.notes: list[str] = []
+        self.given_at: dict[str, str] = {}
         # nested step → its outputs: output → (flat inner step, that step's output)
         self.nested_outputs: dict[str, dict[str, tuple[str, str]]] = {}
         nested = {str(n): s for n, s in jobs.items() if is_nested(s)}
@@ -97,6 +103,8 @@ class _Level:
             self._check_name(name)
             if name in nested:
                 continue
+            if depth:
+                self._check_type(name, step)
             self.steps[name] = step
             self.origin[name] = f"{where}.{name}"
         # First each nested step's inner steps and which of them writes each of its outputs…
@@ -127,6 +135,7 @@ class _Level:
                     raise self.fail(name, f"its inner step '{inner_name}' is named like step '{flat}'", "")
                 ordered[flat] = inner_step
                 origin[flat] = inner[name].origin[inner_name]
+            self.given_at.update({f"{name}{SEPARATOR}{k}": v for k, v in expanded.given_at.items()})
         self.steps, self.origin = ordered, origin
 
     def path(self, name: str) -> str:
@@ -142,6 +151,17 @@ class _Level:
         if not name.isidentifier():
             raise InvalidSpec(
                 f"step name '{name}' must be letters, digits and '_'", field=f"{self.where}.{name}"
+            )
+
+    def _check_type(self, name: str, step: Any) -> None:
+        """A step inside a nested pipeline is refused as one of the top level is, with its path."""
+        from shipyard.specs.pipeline import OTHER_STEPS
+
+        kind = step.get("type", "command") if isinstance(step, Mapping) else "command"
+        if kind != "command":
+            why = OTHER_STEPS.get(str(kind), f"step type '{kind}' is not one Shipyard knows")
+            raise self.fail(
+                name, f"is a {kind} step: {why}; Shipyard runs pipelines of command steps", "type"
             )
 
     def _component(self, name: str, step: Mapping[str, Any], depth: int) -> Mapping[str, Any]:
@@ -229,6 +249,7 @@ class _Expansion:
         self.given: Mapping[str, Any] = given
         self.bound_out: Mapping[str, Any] = bound_out
         self.compute = step.get("compute")
+        self.given_at = dict(inner.given_at)  # an outer level's value wins: it is where it is written
         self.steps = {n: self._step(n, s) for n, s in inner.steps.items()}
         for n in bound_out:
             if n not in outer.nested_outputs[name]:
@@ -248,6 +269,8 @@ class _Expansion:
                 field=f"{self.inner.origin[inner_step]}.{where}",
             )
         if x in self.given and self.given[x] is not None:
+            key = f"{inner_step}.{where.removesuffix('.path')}"
+            self.given_at[key] = f"{self.outer.where}.{self.name}.inputs.{x}"
             return True, self.given[x]
         declared = self.declared_in[x]
         default = declared.get("default") if isinstance(declared, Mapping) else None
