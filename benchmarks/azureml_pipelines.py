@@ -10,8 +10,9 @@ at HEAD). Nothing is downloaded at run time: without it, the script says so and 
 nothing measured. Which files are pipeline jobs is
 ``tests/unit/specs/fixtures/azureml_pipelines/index.txt`` (95 of them); the ones run are those
 whose steps are all command steps — with local or inline components (37), through a pipeline
-component (3), or naming components by ``azureml:<name>@latest`` (2, the
-``1b_e2e_registered_components`` folder).
+component (3), naming components by ``azureml:<name>@latest`` (2, the
+``1b_e2e_registered_components`` folder), or nested pipelines whose component files are in
+the example (2, ``pipeline_with_pipeline_component``).
 
 What it does, as a user following Azure's README would:
 
@@ -81,7 +82,7 @@ _URL_HOST = re.compile(r"\b(?:https?|wasbs?|abfss?)://(?:[^@/\s']+@)?(?P<host>[A
 @dataclass
 class Outcome:
     pipeline: str
-    group: str  # "local components", "pipeline component", "registered components"
+    group: str  # "local components", "pipeline component", "registered components", "nested pipelines"
     result: str  # Completed | Failed | Canceled | refused | timeout
     detail: str = ""  # the failed step and its cause, or the refusal's message
     seconds: float | None = None
@@ -153,15 +154,24 @@ def _group(tree: Path, rel: str) -> str | None:
         return "pipeline component" if kind else None
     steps = [s for s in (data.get("jobs") or {}).values() if isinstance(s, dict)]
     kind = _commands(path.parent, steps, tree / _root_of(rel)) if steps else None
-    return {"local": "local components", "registered": "registered components"}.get(kind or "")
+    groups = {"local": "local components", "registered": "registered components"}
+    return {**groups, "nested": "nested pipelines"}.get(kind or "")
 
 
 def _commands(folder: Path, steps: list[dict[str, Any]], example: Path | None) -> str | None:
-    registered = False
+    registered = nested = False
     for step in steps:
+        component = step.get("component")
+        target = _pipeline_file(folder, step)
+        if target is not None:  # a nested pipeline: runnable when its own steps are
+            inner = [s for s in (_yaml(target).get("jobs") or {}).values() if isinstance(s, dict)]
+            kind = _commands(target.parent, inner, example) if inner else None
+            if kind is None:
+                return None
+            nested, registered = True, registered or kind == "registered"
+            continue
         if step.get("type", "command") != "command":
             return None
-        component = step.get("component")
         if not isinstance(component, str):
             continue
         if name := _named(component):
@@ -175,7 +185,31 @@ def _commands(folder: Path, steps: list[dict[str, Any]], example: Path | None) -
             return None  # azureml://registries/…: Azure's registries
         elif _yaml(folder / component.removeprefix("file:")).get("type", "command") != "command":
             return None
-    return "registered" if registered else "local"
+    return "nested" if nested else "registered" if registered else "local"
+
+
+def _pipeline_file(folder: Path, step: dict[str, Any]) -> Path | None:
+    """The local pipeline component file a nested pipeline step names (None: not one)."""
+    component = step.get("component")
+    if not isinstance(component, str) or component.startswith("azureml:"):
+        return None
+    path = folder / component.removeprefix("file:")
+    if step.get("type") == "pipeline" or (path.is_file() and _yaml(path).get("type") == "pipeline"):
+        return path
+    return None
+
+
+def _all_steps(folder: Path, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps, with those of nested pipelines (their component files) in place of them."""
+    out: list[dict[str, Any]] = []
+    for step in steps:
+        target = _pipeline_file(folder, step)
+        if target is None:
+            out.append(step)
+            continue
+        inner = [s for s in (_yaml(target).get("jobs") or {}).values() if isinstance(s, dict)]
+        out.extend(_all_steps(target.parent, inner))
+    return out
 
 
 # -- what the files name with azureml: ---------------------------------------------------------
@@ -198,6 +232,7 @@ def references(path: Path) -> dict[str, set[str]]:
         data = {**data, "jobs": inner.get("jobs") or {}}
     settings = data.get("settings") or {}
     steps = [s for s in (data.get("jobs") or {}).values() if isinstance(s, dict)]
+    steps = _all_steps(path.parent, steps)
     for value in [data.get("compute"), settings.get("default_compute"), *(s.get("compute") for s in steps)]:
         if isinstance(value, str) and "${{" not in value:
             found["compute"].add(_named(value) or value)

@@ -54,6 +54,8 @@ def test_azures_offline_command_pipelines_complete(server: ServerProcess, tmp_pa
             f"{BASICS}/hello-pipeline-io.yml",
             f"{BASICS}/hello-pipeline-default-artifacts.yml",
             f"{BASICS}/hello-pipeline-abc-serverless.yml",
+            f"{BASICS}/hello-pipeline-customize-output-file.yml",
+            f"{BASICS}/hello-pipeline-customize-output-file-serverless.yml",
             f"{E2E_1B}/pipeline.yml",
             f"{E2E_1B}/pipeline-serverless.yml",
         ]

@@ -78,7 +78,7 @@ def plan(
     resolved = {
         name: _component(name, step, raw["jobs"][name], components) for name, step in spec.jobs.items()
     }
-    outputs_of = {name: _output_types(step, resolved[name]) for name, step in spec.jobs.items()}
+    outputs_of = {name: _output_types(spec, step, resolved[name]) for name, step in spec.jobs.items()}
     steps: dict[str, StepPlan] = {}
     bound_outputs: dict[str, tuple[str, str]] = {}
     for name, step in spec.jobs.items():
@@ -110,15 +110,22 @@ def _component(
     return components(name, step.component)
 
 
-def _output_types(step: PipelineStep, component: CommandComponentSpec | None) -> dict[str, str] | None:
-    """The outputs a step has, by type; None when its component is not known here."""
+def _output_types(
+    spec: PipelineJobSpec, step: PipelineStep, component: CommandComponentSpec | None
+) -> dict[str, str] | None:
+    """The outputs a step has, by type; None when its component is not known here. An inline
+    step's output without a type of its own bound to a pipeline output has that one's."""
     if step.component is not None:
         if component is None:
             return None
         return {n: o.type for n, o in component.outputs.items()}
     out: dict[str, str] = {}
     for n, value in step.outputs.items():
-        out[n] = (value.type if isinstance(value, StepOutput) else None) or "uri_folder"
+        path = value.path if isinstance(value, StepOutput) else value
+        m = _BINDING.match(path.strip()) if isinstance(path, str) else None
+        bound = _PARENT_OUTPUT.match(m["expr"]) if m else None
+        inherited = _pipeline_output_type(spec, bound["name"]) if bound else None
+        out[n] = (value.type if isinstance(value, StepOutput) else None) or inherited or "uri_folder"
     return out
 
 
@@ -383,6 +390,12 @@ class _StepBuilder:
                 item.update({k: v for k, v in (("type", value.type), ("mode", value.mode)) if v is not None})
             out[n] = item
         return out
+
+
+def _pipeline_output_type(spec: PipelineJobSpec, name: str) -> str | None:
+    """The type a pipeline output declares (``type: uri_file``), None when it says none."""
+    output = spec.outputs.get(name)
+    return output.type if output is not None and "type" in output.model_fields_set else None
 
 
 def _default(declared: ComponentInput) -> Any:

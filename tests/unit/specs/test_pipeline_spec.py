@@ -172,3 +172,14 @@ def test_the_documented_example_loads() -> None:
     assert list(loaded.parts) == ["prep", "train", "evaluate"]
     assert loaded.parts["train"].code == example.parent / "src"
     assert set(loaded.inputs) == {"raw"}
+
+
+def test_a_step_output_bound_to_a_uri_file_pipeline_output_is_a_file(project: Callable[[str], Path]) -> None:
+    # Azure's hello-pipeline-customize-output-file: the type is the pipeline output's.
+    loaded = read_pipeline(
+        project(
+            "type: pipeline\noutputs:\n  o: {type: uri_file}\njobs:\n"
+            "  hello:\n    command: echo hi > ${{outputs.o}}\n    outputs:\n      o: ${{parent.outputs.o}}\n"
+        )
+    )
+    assert loaded.plan.steps["hello"].command["outputs"] == {"o": {"type": "uri_file"}}
