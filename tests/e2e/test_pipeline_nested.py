@@ -1,10 +1,12 @@
 """A nested pipeline against a real server: one pipeline component used as two steps, each
 expanded into its inner steps (``small-train``…), wired through the nested steps' inputs and
 outputs; run again with one nested step's parameter changed, exactly that step's inner steps
-and what reads them re-run, the others reused — each step saying why."""
+and what reads them re-run, the others reused — each step saying why. The files are the
+example of docs/pipeline-jobs.md ("Nested pipelines")."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,57 +16,15 @@ from tests.conftest import ADMIN_TOKEN, ServerProcess
 
 pytestmark = pytest.mark.slow
 
-PIPELINE = """\
-type: pipeline
-display_name: nested-e2e
-inputs:
-  raw: {type: uri_folder, path: ./data}
-outputs:
-  both: {type: uri_folder}
-settings:
-  default_compute: local
-jobs:
-  prep:
-    command: cp ${{inputs.raw}}/n.txt ${{outputs.clean}}/n.txt
-    inputs: {raw: '${{parent.inputs.raw}}'}
-    outputs: {clean: {type: uri_folder}}
-  small:
-    type: pipeline
-    component: ./components/train_eval.yml
-    inputs: {data: '${{parent.jobs.prep.outputs.clean}}', factor: 2}
-  large:
-    type: pipeline
-    component: ./components/train_eval.yml
-    inputs: {data: '${{parent.jobs.prep.outputs.clean}}', factor: 3}
-  compare:
-    command: cat ${{inputs.a}}/score ${{inputs.b}}/score | tee ${{outputs.both}}/both
-    inputs:
-      a: ${{parent.jobs.small.outputs.score}}
-      b: ${{parent.jobs.large.outputs.score}}
-    outputs:
-      both: ${{parent.outputs.both}}
-"""
+DOC = Path(__file__).resolve().parents[2] / "docs" / "pipeline-jobs.md"
 
-TRAIN_EVAL = """\
-type: pipeline
-name: train_eval
-inputs:
-  data: {type: uri_folder}
-  factor: {type: integer, default: 1}
-outputs:
-  score: {type: uri_folder}
-jobs:
-  train:
-    command: echo $(( $(cat ${{inputs.data}}/n.txt) * ${{inputs.factor}} )) > ${{outputs.model}}/m
-    inputs:
-      data: ${{parent.inputs.data}}
-      factor: ${{parent.inputs.factor}}
-    outputs: {model: {type: uri_folder}}
-  evaluate:
-    command: cp ${{inputs.model}}/m ${{outputs.score}}/score
-    inputs: {model: '${{parent.jobs.train.outputs.model}}'}
-    outputs: {score: '${{parent.outputs.score}}'}
-"""
+
+def _block(header: str) -> str:
+    """The YAML block of docs/pipeline-jobs.md that starts with ``# <header>``: what the page
+    shows is what runs."""
+    m = re.search(rf"```yaml\n# {re.escape(header)}[^\n]*\n(.*?)```", DOC.read_text(), re.S)
+    assert m, f"docs/pipeline-jobs.md has no block starting with '# {header}'"
+    return m.group(1)
 
 
 def test_a_nested_pipeline_runs_its_inner_steps_and_reuses_them(
@@ -73,9 +33,9 @@ def test_a_nested_pipeline_runs_its_inner_steps_and_reuses_them(
     (tmp_path / "components").mkdir()
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "n.txt").write_text("5\n")
-    (tmp_path / "components" / "train_eval.yml").write_text(TRAIN_EVAL)
+    (tmp_path / "components" / "train_eval.yml").write_text(_block("components/train_eval.yml"))
     path = tmp_path / "pipeline.yml"
-    path.write_text(PIPELINE)
+    path.write_text(_block("pipeline.yml"))
     with Client(server.url, token=ADMIN_TOKEN) as client:
         first = client.jobs.wait(client.jobs.create(path).name, poll_s=0.1, timeout_s=60)
         assert first.status.value == "Completed", first.report
