@@ -1,9 +1,9 @@
 """Azure ML's own command-only pipeline files run on a real server's local target, unchanged:
 the ones that need no network (fixtures/azureml_pipelines/README.md) — shell steps, Azure's
 default ``artifacts`` output, a ``uri_file`` output, ``azureml:serverless`` compute, and the
-``1b`` train → score → evaluate pipeline whose ``azureml:my_train@latest`` components are registered from Azure's
-component files with ``component create``; ``azureml:cpu-cluster`` is Azure's cluster file
-registered as a local target.
+``1b`` train → score → evaluate pipeline whose ``azureml:my_train@latest`` components are
+registered from Azure's component files with ``component create``; ``azureml:cpu-cluster`` is
+Azure's cluster file registered as a local target.
 
 Environment, overridden: every step names Azure's curated
 ``azureml://registries/azureml/environments/sklearn-1.5/labels/latest``, which Shipyard builds
