@@ -65,8 +65,13 @@ def is_nested(step: Any) -> bool:
 def flatten(raw: Mapping[str, Any]) -> Flat:
     """``raw`` (a pipeline job mapping) with its nested steps expanded; itself when it has none."""
     jobs = raw.get("jobs")
-    if not isinstance(jobs, Mapping) or not any(is_nested(s) for s in jobs.values()):
-        return Flat(dict(raw), {str(n): f"jobs.{n}" for n in jobs or {}} if isinstance(jobs, Mapping) else {})
+    if not isinstance(jobs, Mapping):
+        return Flat(dict(raw))
+    if not any(is_nested(s) for s in jobs.values()):
+        for name in jobs:  # as written: a '-' is only ever made here
+            if not str(name).isidentifier():
+                raise InvalidSpec(f"step name '{name}' must be letters, digits and '_'", field=f"jobs.{name}")
+        return Flat(dict(raw), {str(n): f"jobs.{n}" for n in jobs})
     level = _Level(jobs, "jobs", "", 0)
     return Flat({**raw, "jobs": level.steps}, level.origin, tuple(level.notes), level.given_at)
 

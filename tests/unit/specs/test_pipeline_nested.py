@@ -274,3 +274,15 @@ def test_a_pipeline_component_is_not_registered(project: Callable[..., Path], tm
     with pytest.raises(InvalidSpec) as err:
         load_component(tmp_path / "components" / "train_eval.yml")
     assert "train_eval.yml line 1: a pipeline component is not registered" in err.value.message
+
+
+def test_a_step_name_written_with_a_dash_is_refused(project: Callable[..., Path]) -> None:
+    path = project(PIPELINE.replace("  prep:\n", "  pre-p:\n").replace("jobs.prep.", "jobs.pre-p."))
+    message = _error(path)
+    assert _at(path, "pre-p:") in message and "step name 'pre-p' must be letters, digits and '_'" in message
+
+
+def test_a_dash_is_refused_in_a_pipeline_without_nested_steps(write: Write) -> None:
+    path = write("p.yml", "type: pipeline\njobs:\n  a-b:\n    command: echo\n")
+    message = _error(path)
+    assert "p.yml line 3: step name 'a-b' must be letters, digits and '_'" in message, message
