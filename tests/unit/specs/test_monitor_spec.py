@@ -264,3 +264,16 @@ def test_a_signal_without_a_type_is_named() -> None:
     err = _error(GOOD.replace("      type: data_drift\n", "", 1))
     assert "signal 'drift' has no type; use one of data_drift, prediction_drift" in err.message
     assert err.details["line"] == 10
+
+
+def test_the_documented_example_loads() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "monitor-yaml.md").read_text(encoding="utf-8")
+    block = doc.split("```yaml\n# monitor.yml\n", 1)[1].split("```", 1)[0]
+    spec = parse_spec(block, MonitorSpec, "monitor.yml")
+    assert [(s.name, s.type) for s in spec.signals()] == [
+        ("feature_drift", "data_drift"),
+        ("quality", "data_quality"),
+        ("accuracy", "model_performance"),
+        ("serving", "system"),
+    ]
+    assert _signal(spec, "feature_drift").lookback == timedelta(days=7)
