@@ -1,0 +1,282 @@
+"""A reference column's profile, and the streaming counter production values go into.
+
+The reference is profiled once (it may be stored: every profile is plain JSON data); the
+production window is then read chunk by chunk into a :class:`ColumnCounter`, whose memory
+does not grow with the number of rows: it holds bin counts, one count per reference
+category, and — only while the window is small enough for an exact KS test — the values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from shipyard.errors import InvalidArgument
+
+__all__ = [
+    "DEFAULT_BINS",
+    "EXACT_LIMIT",
+    "CategoricalProfile",
+    "ColumnCounter",
+    "NumericalProfile",
+    "Profile",
+    "as_dict",
+    "profile_column",
+    "profile_from_dict",
+]
+
+DEFAULT_BINS = 100
+"""Quantile bins per numerical reference column: each holds ~1% of the reference."""
+
+EXACT_LIMIT = 100_000
+"""Up to this many values on *each* side, KS and Wasserstein are computed exactly."""
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class NumericalProfile:
+    """Bins are ``(-inf, edges[0])``, ``[edges[0], edges[1])`` … ``[edges[-1], +inf)``.
+
+    The end bins are open so production values outside the reference's range still land
+    somewhere; ``minimum``/``maximum`` bound the reference's own values within them.
+    """
+
+    edges: list[float]
+    counts: list[int]
+    minimum: float
+    maximum: float
+    mean: float
+    std: float
+    rows: int
+    nulls: int
+    end_means: list[float] = field(default_factory=list)
+    """The mean of the values in the two open end bins (an edge when a bin is empty)."""
+    sample: list[float] | None = None
+    """The sorted non-null values when there are at most :data:`EXACT_LIMIT` of them."""
+    kind: Literal["numerical"] = "numerical"
+
+    def bin_of(self, values: FloatArray) -> npt.NDArray[np.intp]:
+        return np.searchsorted(np.asarray(self.edges, dtype=np.float64), values, side="right")
+
+
+@dataclass(frozen=True)
+class CategoricalProfile:
+    categories: list[str]
+    counts: list[int]
+    rows: int
+    nulls: int
+    value_type: Literal["string", "bool"] = "string"
+    kind: Literal["categorical"] = "categorical"
+
+
+Profile = NumericalProfile | CategoricalProfile
+
+
+def profile_from_dict(data: dict[str, Any]) -> Profile:
+    """The inverse of :func:`dataclasses.asdict` on a profile (how a stored one is read back)."""
+    if data.get("kind") == "numerical":
+        return NumericalProfile(**data)
+    if data.get("kind") == "categorical":
+        return CategoricalProfile(**data)
+    raise InvalidArgument(f"not a column profile: kind {data.get('kind')!r}", field="kind")
+
+
+def profile_column(
+    name: str,
+    values: npt.NDArray[Any],
+    kind: Literal["numerical", "categorical"],
+    *,
+    bins: int = DEFAULT_BINS,
+) -> Profile:
+    """Profile one reference column (nulls are ``None`` or NaN)."""
+    if bins < 1:
+        raise InvalidArgument(f"bins must be at least 1, not {bins}")
+    if len(values) == 0:
+        raise InvalidArgument(f"the reference is empty: column {name!r} has no rows")
+    if kind == "numerical":
+        return _profile_numerical(name, values, bins)
+    return _profile_categorical(name, values)
+
+
+def _profile_numerical(name: str, values: npt.NDArray[Any], bins: int) -> NumericalProfile:
+    numbers, nulls, errors = _as_numbers(values)
+    kept = numbers[~np.isnan(numbers)]
+    if kept.size == 0:
+        raise InvalidArgument(f"column {name!r} is null in every reference row: nothing to compare against")
+    if errors:
+        raise InvalidArgument(f"column {name!r} of the reference holds {errors} values that are not numbers")
+    kept.sort()
+    # Interior quantile edges, deduplicated: a value repeated across many quantiles (a spike)
+    # gets one bin rather than empty zero-width ones.
+    edges = np.unique(np.quantile(kept, np.linspace(0, 1, bins + 1)[1:-1]))
+    positions = np.searchsorted(edges, kept, side="right")
+    counts = np.bincount(positions, minlength=edges.size + 1)
+    sums = np.bincount(positions, weights=kept, minlength=edges.size + 1)
+    return NumericalProfile(
+        edges=edges.tolist(),
+        counts=counts.tolist(),
+        minimum=float(kept[0]),
+        maximum=float(kept[-1]),
+        mean=float(kept.mean()),
+        std=float(kept.std()),
+        rows=len(values),
+        nulls=nulls,
+        end_means=_end_means(edges, counts, sums, kept[0], kept[-1]),
+        sample=kept.tolist() if kept.size <= EXACT_LIMIT else None,
+    )
+
+
+def _end_means(
+    edges: FloatArray, counts: npt.NDArray[Any], sums: npt.NDArray[Any], low: float, high: float
+) -> list[float]:
+    """The mean value in each open end bin: where the tails' mass sits, which bins alone lose."""
+    default_low = float(edges[0]) if edges.size else low
+    default_high = float(edges[-1]) if edges.size else high
+    return [
+        float(sums[0] / counts[0]) if counts[0] else default_low,
+        float(sums[-1] / counts[-1]) if counts[-1] else default_high,
+    ]
+
+
+def _profile_categorical(name: str, values: npt.NDArray[Any]) -> CategoricalProfile:
+    present = values[~_null_mask(values)]
+    if present.size == 0:
+        raise InvalidArgument(f"column {name!r} is null in every reference row: nothing to compare against")
+    value_type: Literal["string", "bool"] = (
+        "bool" if all(isinstance(v, bool | np.bool_) for v in present) else "string"
+    )
+    categories, counts = np.unique(present.astype(str), return_counts=True)
+    return CategoricalProfile(
+        categories=categories.tolist(),
+        counts=counts.tolist(),
+        rows=len(values),
+        nulls=len(values) - present.size,
+        value_type=value_type,
+    )
+
+
+def _null_mask(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    if values.dtype.kind == "f":
+        return np.asarray(np.isnan(values), dtype=np.bool_)
+    if values.dtype.kind in "iub":
+        return np.zeros(values.shape, dtype=np.bool_)
+    # Object arrays: None, or NaN (the only value not equal to itself).
+    return np.fromiter((v is None or v != v for v in values), dtype=np.bool_, count=len(values))
+
+
+def _as_numbers(values: npt.NDArray[Any]) -> tuple[FloatArray, int, int]:
+    """Values as floats with NaN where null or not a number; the null and type-error counts."""
+    if values.dtype.kind in "fiu":
+        numbers = values.astype(np.float64, copy=False)
+        return numbers, int(np.isnan(numbers).sum()), 0
+    nulls = _null_mask(values)
+    # A bool is an int to Python, but a flag in a numerical column is a type error.
+    is_number = np.fromiter(
+        (
+            isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool | np.bool_)
+            for v in values
+        ),
+        dtype=np.bool_,
+        count=len(values),
+    )
+    numbers = np.full(len(values), np.nan)
+    good = is_number & ~nulls
+    numbers[good] = values[good].astype(np.float64)
+    return numbers, int(nulls.sum()), int((~nulls & ~is_number).sum())
+
+
+@dataclass
+class ColumnCounter:
+    """Production values of one column, accumulated chunk by chunk against a reference profile."""
+
+    profile: Profile
+    exact_limit: int = EXACT_LIMIT
+    rows: int = 0
+    nulls: int = 0
+    type_errors: int = 0
+    out_of_bounds: int = 0
+    counts: FloatArray = field(init=False)
+    unseen: int = 0
+    """Categorical only: non-null values of a category the reference never had."""
+    minimum: float = np.inf
+    maximum: float = -np.inf
+    end_sums: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    """Numerical only: the sum of the values in the two open end bins (see ``end_means``)."""
+    _kept: list[FloatArray] | None = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self.counts = np.zeros(len(self.profile.counts), dtype=np.float64)
+
+    @property
+    def present(self) -> int:
+        """Values that entered the distribution: neither null nor of the wrong type."""
+        return self.rows - self.nulls - self.type_errors
+
+    @property
+    def end_means(self) -> list[float]:
+        """As :attr:`NumericalProfile.end_means`, for the values counted so far."""
+        assert isinstance(self.profile, NumericalProfile)
+        edges, counts = self.profile.edges, self.counts
+        low = self.end_sums[0] / counts[0] if counts[0] else (edges[0] if edges else self.minimum)
+        high = self.end_sums[1] / counts[-1] if counts[-1] else (edges[-1] if edges else self.maximum)
+        return [float(low), float(high)]
+
+    @property
+    def sample(self) -> FloatArray | None:
+        """Every value seen, sorted, while there are at most ``exact_limit``; else ``None``."""
+        if self._kept is None:
+            return None
+        return np.sort(np.concatenate(self._kept)) if self._kept else np.empty(0)
+
+    def add(self, values: npt.NDArray[Any]) -> None:
+        self.rows += len(values)
+        if isinstance(self.profile, NumericalProfile):
+            self._add_numerical(self.profile, values)
+        else:
+            self._add_categorical(self.profile, values)
+
+    def _add_numerical(self, profile: NumericalProfile, values: npt.NDArray[Any]) -> None:
+        numbers, nulls, errors = _as_numbers(values)
+        self.nulls += nulls
+        self.type_errors += errors
+        kept = numbers[~np.isnan(numbers)]
+        if kept.size == 0:
+            return
+        positions = profile.bin_of(kept)
+        self.counts += np.bincount(positions, minlength=self.counts.size)
+        self.end_sums[0] += float(kept[positions == 0].sum())
+        self.end_sums[1] += float(kept[positions == self.counts.size - 1].sum())
+        self.out_of_bounds += int(((kept < profile.minimum) | (kept > profile.maximum)).sum())
+        self.minimum = min(self.minimum, float(kept.min()))
+        self.maximum = max(self.maximum, float(kept.max()))
+        if self._kept is not None:
+            self._kept.append(kept)
+            if self.present > self.exact_limit:
+                self._kept = None  # past the limit: the bins alone bound the memory
+
+    def _add_categorical(self, profile: CategoricalProfile, values: npt.NDArray[Any]) -> None:
+        nulls = _null_mask(values)
+        self.nulls += int(nulls.sum())
+        present = values[~nulls]
+        wanted = bool | np.bool_ if profile.value_type == "bool" else str | np.str_
+        wrong = np.fromiter((not isinstance(v, wanted) for v in present), dtype=np.bool_, count=present.size)
+        self.type_errors += int(wrong.sum())
+        names, counts = np.unique(present[~wrong].astype(str), return_counts=True)
+        index = {c: i for i, c in enumerate(profile.categories)}
+        for category, count in zip(names.tolist(), counts.tolist(), strict=True):
+            position = index.get(category)
+            if position is None:
+                self.unseen += count
+                self.out_of_bounds += count
+            else:
+                self.counts[position] += count
+
+
+def as_dict(profile: Profile) -> dict[str, Any]:
+    """A profile as plain JSON data (:func:`profile_from_dict` reads it back)."""
+    return dataclasses.asdict(profile)
