@@ -173,3 +173,11 @@ def test_a_bad_job_file_is_reported_in_that_file(tmp_path: Path) -> None:
 def test_every_windows_time_zone_opens() -> None:
     for key in WINDOWS_ZONES.values():
         ZoneInfo(key)
+
+
+def test_a_time_zone_is_read_in_any_case_as_azure_does() -> None:
+    from shipyard.specs.schedule import time_zone_key
+
+    assert time_zone_key("utc") == time_zone_key("UTC")
+    assert time_zone_key("pacific standard time") == "America/Los_Angeles"
+    assert time_zone_key("europe/paris") == "Europe/Paris"

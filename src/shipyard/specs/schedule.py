@@ -63,6 +63,11 @@ def time_zone_key(value: str) -> str:
             return name
         except (ZoneInfoNotFoundError, ValueError):
             pass
+    # Azure takes names in any case (its own examples write `utc`): match them so, when one
+    # name alone matches.
+    folded = [z for z in [*WINDOWS_ZONES, *available_timezones()] if z.casefold() == name.casefold()]
+    if len(set(folded)) == 1:
+        return time_zone_key(folded[0])
     close = difflib.get_close_matches(name, [*WINDOWS_ZONES, *available_timezones()], n=2, cutoff=0.7)
     hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
     raise ValueError(
