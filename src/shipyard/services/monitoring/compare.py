@@ -1,0 +1,210 @@
+"""Compare a production window with a reference, column by column: ``monitor compare``.
+
+The reference is read whole and profiled once; the current window is streamed — a Parquet
+file row group by row group, a table batch by batch — into one :class:`ColumnCounter` per
+column, so its size does not bound what can be compared. The answer is the issue's JSON::
+
+    {"columns": [{"column", "type", "metric", "value", "threshold", "drifted"}, ...],
+     "drifted_share": <share of the feature columns with at least one breach>}
+
+pyarrow is imported inside the functions: it comes with the ``serving`` extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from shipyard.errors import InvalidArgument
+from shipyard.services.monitoring import metrics as m
+from shipyard.services.monitoring.profile import DEFAULT_BINS, ColumnCounter, Profile, profile_column
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["DEFAULT_CHUNK_ROWS", "DEFAULT_METRICS", "ColumnKind", "compare"]
+
+ColumnKind = Literal["numerical", "categorical"]
+
+DEFAULT_METRICS: Mapping[str, Mapping[str, float | None]] = {
+    "numerical": {"normalized_wasserstein_distance": None},
+    "categorical": {"jensen_shannon_distance": None},
+}
+"""Azure ML's default data-drift metric per column type; ``None`` takes its default threshold."""
+
+DEFAULT_CHUNK_ROWS = 65_536
+
+_ALLOWED: Mapping[str, tuple[str, ...]] = {
+    "numerical": m.NUMERICAL_METRICS,
+    "categorical": m.CATEGORICAL_METRICS,
+}
+
+
+def compare(
+    reference: pa.Table | str | Path,
+    current: pa.Table | str | Path,
+    *,
+    target: str | None = None,
+    metrics: Mapping[str, Mapping[str, float | None]] | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    bins: int = DEFAULT_BINS,
+) -> dict[str, Any]:
+    """Each column's metrics, thresholds and verdicts, and the share of drifted features.
+
+    ``metrics`` maps a column type to ``{metric: threshold or None}``, as Azure ML's
+    ``metric_thresholds`` do; ``target`` is compared too (prediction drift) but is not a
+    feature, so it does not count toward ``drifted_share``.
+    """
+    wanted = _checked_metrics(DEFAULT_METRICS if metrics is None else metrics)
+    if chunk_rows < 1:
+        raise InvalidArgument(f"chunk_rows must be at least 1, not {chunk_rows}")
+    table = _read_reference(reference)
+    batches = _current_batches(current, chunk_rows)
+    first = next(batches, None)
+    _check_columns(table.column_names, _names_of(current, first), target)
+    if table.num_rows == 0:
+        raise InvalidArgument("the reference has no rows: nothing to compare against")
+    kinds = {name: _kind_of(name, table.schema.field(name).type) for name in table.column_names}
+    profiles: dict[str, Profile] = {
+        name: profile_column(name, table.column(name).to_numpy(zero_copy_only=False), kinds[name], bins=bins)
+        for name in table.column_names
+    }
+    counters = {name: ColumnCounter(profile) for name, profile in profiles.items()}
+    for batch in _chain(first, batches):
+        for name, counter in counters.items():
+            counter.add(batch.column(name).to_numpy(zero_copy_only=False))
+    if not next(iter(counters.values())).rows:
+        raise InvalidArgument("the current window has no rows: nothing to compare")
+    rows = [
+        row for name in table.column_names for row in _column_rows(name, kinds[name], counters[name], wanted)
+    ]
+    features = [name for name in table.column_names if name != target]
+    drifted = {row["column"] for row in rows if row["drifted"] and row["column"] != target}
+    return {"columns": rows, "drifted_share": len(drifted) / len(features) if features else 0.0}
+
+
+def _checked_metrics(
+    requested: Mapping[str, Mapping[str, float | None]],
+) -> Mapping[ColumnKind, Mapping[str, float | None]]:
+    for kind, chosen in requested.items():
+        if kind not in _ALLOWED:
+            raise InvalidArgument(
+                f"metrics are given per column type 'numerical' or 'categorical', not {kind!r}"
+            )
+        allowed = _ALLOWED[kind]
+        for metric, threshold in chosen.items():
+            if metric not in allowed:
+                raise InvalidArgument(
+                    f"metric {metric!r} does not apply to {kind} columns: use one of {', '.join(allowed)}",
+                    field="metric",
+                )
+            if threshold is not None and not threshold >= 0:
+                raise InvalidArgument(f"the threshold of {metric!r} must be a number ≥ 0, not {threshold!r}")
+    return {"numerical": requested.get("numerical", {}), "categorical": requested.get("categorical", {})}
+
+
+def _column_rows(
+    name: str,
+    kind: ColumnKind,
+    counter: ColumnCounter,
+    wanted: Mapping[ColumnKind, Mapping[str, float | None]],
+) -> Iterator[dict[str, Any]]:
+    for metric, given in wanted[kind].items():
+        if counter.present == 0 and metric not in m.DATA_QUALITY_METRICS:
+            raise InvalidArgument(
+                f"column {name!r} is null (or of another type) in every row of the current window: "
+                f"no distribution to compare ({metric})"
+            )
+        threshold = m.DEFAULT_THRESHOLDS[metric] if given is None else given
+        value = m.measure(metric, counter.profile, counter)
+        yield {
+            "column": name,
+            "type": kind,
+            "metric": metric,
+            "value": value,
+            "threshold": threshold,
+            "drifted": m.breaches(metric, value, threshold),
+        }
+
+
+def _kind_of(name: str, arrow_type: pa.DataType) -> ColumnKind:
+    import pyarrow as pa
+
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
+        return "numerical"
+    if (
+        pa.types.is_string(arrow_type)
+        or pa.types.is_large_string(arrow_type)
+        or pa.types.is_boolean(arrow_type)
+    ):
+        return "categorical"
+    raise InvalidArgument(
+        f"column {name!r} has type {arrow_type}: only numbers, strings and booleans can be compared"
+    )
+
+
+def _check_columns(reference: list[str], current: list[str], target: str | None) -> None:
+    missing = [name for name in reference if name not in current]
+    extra = [name for name in current if name not in reference]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"the current window lacks {', '.join(map(repr, missing))}")
+        if extra:
+            parts.append(f"it has {', '.join(map(repr, extra))}, which the reference does not")
+        raise InvalidArgument(
+            "the reference and the current window have different columns: " + "; ".join(parts)
+        )
+    if target is not None and target not in reference:
+        raise InvalidArgument(f"target column {target!r} is not among the columns: {', '.join(reference)}")
+
+
+def _read_reference(source: pa.Table | str | Path) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if isinstance(source, pa.Table):
+        return source
+    try:
+        return pq.read_table(_existing(source, "reference"))
+    except pa.ArrowException as error:
+        raise InvalidArgument(f"the reference {source} is not a readable Parquet file: {error}") from error
+
+
+def _current_batches(source: pa.Table | str | Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if isinstance(source, pa.Table):
+        return iter(source.to_batches(max_chunksize=chunk_rows))
+    try:
+        return iter(pq.ParquetFile(_existing(source, "current window")).iter_batches(batch_size=chunk_rows))
+    except pa.ArrowException as error:
+        raise InvalidArgument(
+            f"the current window {source} is not a readable Parquet file: {error}"
+        ) from error
+
+
+def _names_of(source: pa.Table | str | Path, first: pa.RecordBatch | None) -> list[str]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if isinstance(source, pa.Table):
+        return list(source.column_names)
+    if first is not None:
+        return list(first.schema.names)
+    return list(pq.read_schema(source).names)
+
+
+def _existing(source: str | Path, what: str) -> Path:
+    path = Path(source)
+    if not path.is_file():
+        raise InvalidArgument(f"the {what} file {path} does not exist")
+    return path
+
+
+def _chain(first: pa.RecordBatch | None, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    if first is not None:
+        yield first
+        yield from rest
