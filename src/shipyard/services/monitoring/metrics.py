@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 # scipy ships no type stubs (a core dependency all the same, for Optuna's Sobol sampler).
-from scipy import stats  # type: ignore[import-untyped]
-from scipy.spatial import distance  # type: ignore[import-untyped]
+from scipy import stats
+from scipy.spatial import distance
 
 from shipyard.errors import InvalidArgument
 from shipyard.services.monitoring.profile import (
