@@ -20,7 +20,7 @@ from shipyard.specs._base import SpecModel, StrictModel, scalar_map
 from shipyard.specs.bindings import check_bindings
 from shipyard.specs.environment import InlineEnvironment
 from shipyard.specs.job import DATA_INPUT_TYPES, Limits, LiteralValue, Resources
-from shipyard.specs.refs import parse_asset_ref
+from shipyard.specs.refs import asset_ref_value
 
 __all__ = [
     "OTHER_COMPONENTS",
@@ -221,15 +221,7 @@ class CommandComponentSpec(SpecModel):
             )
         return value
 
-    @field_validator("environment", mode="before")
-    @classmethod
-    def _environment_ref(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                parse_asset_ref(value)
-            except InvalidSpec as exc:
-                raise ValueError(exc.message) from None
-        return value
+    _environment_ref = field_validator("environment", mode="before")(asset_ref_value)
 
     @field_validator("code")
     @classmethod

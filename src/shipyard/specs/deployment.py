@@ -23,7 +23,7 @@ from shipyard.specs._base import SpecModel, StrictModel, scalar_map, visible
 from shipyard.specs._yaml import LoadedText
 from shipyard.specs.endpoint import NAME_PATTERN
 from shipyard.specs.environment import InlineEnvironment, PythonEnvironment, resolve_environment
-from shipyard.specs.refs import AssetRef, LocalPathRef, parse_asset_ref
+from shipyard.specs.refs import AssetRef, LocalPathRef, asset_ref_value, parse_asset_ref
 
 __all__ = [
     "DEPLOYMENT_IGNORED_FIELDS",
@@ -198,15 +198,7 @@ class OnlineDeploymentSpec(SpecModel):
                     raise ValueError(exc.message) from None
         return value
 
-    @field_validator("environment", mode="before")
-    @classmethod
-    def _environment_ref(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                parse_asset_ref(value)
-            except InvalidSpec as exc:
-                raise ValueError(exc.message) from None
-        return value
+    _environment_ref = field_validator("environment", mode="before")(asset_ref_value)
 
     @field_validator("environment_variables")
     @classmethod

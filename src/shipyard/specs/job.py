@@ -15,7 +15,7 @@ from shipyard.errors import InvalidSpec
 from shipyard.specs._base import SpecModel, StrictModel, scalar_map, visible
 from shipyard.specs.bindings import check_bindings
 from shipyard.specs.environment import InlineEnvironment
-from shipyard.specs.refs import parse_asset_ref
+from shipyard.specs.refs import asset_ref_value
 
 __all__ = [
     "CLOUD_ONLY_JOBS",
@@ -236,15 +236,7 @@ class CommandJobSpec(SpecModel):
             )
         return value
 
-    @field_validator("environment", mode="before")
-    @classmethod
-    def _environment_ref(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                parse_asset_ref(value)
-            except InvalidSpec as exc:
-                raise ValueError(exc.message) from None
-        return value
+    _environment_ref = field_validator("environment", mode="before")(asset_ref_value)
 
     @field_validator("compute")
     @classmethod

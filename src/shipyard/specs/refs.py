@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from shipyard.errors import InvalidSpec
 from shipyard.specs.cloud import DATASTORES, REGISTRY_MODELS, cloud_only
@@ -33,6 +34,7 @@ __all__ = [
     "Ref",
     "RunRef",
     "UrlRef",
+    "asset_ref_value",
     "parse_asset_ref",
     "parse_ref",
 ]
@@ -112,6 +114,18 @@ def parse_asset_ref(text: str, field: str | None = None) -> AssetRef:
             registry=groups.get("registry"),
         )
     raise InvalidSpec(_why_not_asset(text), field=field)
+
+
+def asset_ref_value(value: Any) -> Any:
+    """A pydantic ``before`` validator for a field that is an ``azureml:`` reference or an
+    inline mapping (``environment``): a string must parse as a reference; its message stays
+    the field's error, with its line."""
+    if isinstance(value, str):
+        try:
+            parse_asset_ref(value)
+        except InvalidSpec as exc:
+            raise ValueError(exc.message) from None
+    return value
 
 
 def _why_not_asset(text: str) -> str:
