@@ -40,6 +40,7 @@ from shipyard.server.scoring_metrics import ScoringMetrics
 from shipyard.services.access.authenticator import Authenticator
 from shipyard.services.data_collection import CollectedRow, DataCollector
 from shipyard.services.endpoint_ports import DeploymentRoute, RoutingTable
+from shipyard.services.monitoring.system import SystemAggregator
 from shipyard.services.serving_ports import DeploymentKey, DeploymentRuntime, Instance, InstanceState
 
 __all__ = ["DEPLOYMENT_HEADER", "REQUEST_ID_HEADER", "ScoringRouter"]
@@ -93,6 +94,7 @@ class ScoringRouter:
         *,
         metrics: ScoringMetrics,
         collector: DataCollector | None = None,
+        system: SystemAggregator | None = None,
         max_body_bytes: int = 16 * 1024 * 1024,
         tokens: Authenticator | None = None,
     ) -> None:
@@ -101,6 +103,7 @@ class ScoringRouter:
         self.runtime = runtime
         self.metrics = metrics
         self.collector = collector
+        self.system = system  # per-minute counts kept for monitors' system signals
         self.max_body_bytes = max_body_bytes
         self._workers = WorkerClient()
         self._slots = _Slots()
@@ -143,7 +146,10 @@ class ScoringRouter:
             headers.append((DEPLOYMENT_HEADER.encode(), served.encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        self.metrics.observe(endpoint, served or "", status, time.perf_counter() - started, mirror=False)
+        elapsed = time.perf_counter() - started
+        self.metrics.observe(endpoint, served or "", status, elapsed, mirror=False)
+        if self.system is not None and served is not None:  # refused before a deployment: not its error
+            self.system.observe(_workspace_of(scope), endpoint, served, status, elapsed)
 
     def _endpoint_of(self, scope: Scope) -> str:
         path: str = scope["path"]
@@ -414,6 +420,13 @@ class ScoringRouter:
                         data.decode("utf-8", "replace"),
                     )
                 )
+
+
+def _workspace_of(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name.lower() == _WORKSPACE_HEADER:
+            return str(value.decode("latin-1"))
+    return "default"
 
 
 def _text(value: bytes | None) -> str | None:
