@@ -7,6 +7,10 @@ it, forward, answer. Every response carries ``azureml-model-deployment`` (who se
 ``x-request-id`` (what the feedback API refers to). A share of requests is copied to mirror
 deployments (answers discarded, measured); a share is collected as production data.
 
+``POST /endpoints/<name>/feedback``, authenticated exactly as scoring, takes ground truth
+for earlier request ids (:mod:`shipyard.services.feedback`) and answers 202
+``{"accepted": n}``; a bad body is a 400 ``INVALID_ARGUMENT`` saying what to fix.
+
 Errors have the API's one shape, ``{"error": {"code", "message", "details"}}``, with the
 codes of :mod:`shipyard.errors`: 401 bad key or token, 403 a token without endpoints:score
 (``aml_token`` endpoints), 404 unknown endpoint or deployment, 408 the model took longer
@@ -23,7 +27,7 @@ import logging
 import random
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,13 +37,14 @@ import orjson
 from anyio import to_thread
 
 from shipyard.domain.endpoints import AuthMode
-from shipyard.errors import NotFound, ShipyardError, Unauthenticated
+from shipyard.errors import InvalidArgument, NotFound, ShipyardError, Unauthenticated
 from shipyard.server._worker_http import WorkerClient, WorkerGone
 from shipyard.server.access import SCORING
 from shipyard.server.scoring_metrics import ScoringMetrics
 from shipyard.services.access.authenticator import Authenticator
 from shipyard.services.data_collection import CollectedRow, DataCollector
 from shipyard.services.endpoint_ports import DeploymentRoute, RoutingTable
+from shipyard.services.feedback import MAX_FEEDBACK_BYTES, parse_feedback, record_feedback
 from shipyard.services.monitoring.system import SystemAggregator
 from shipyard.services.serving_ports import DeploymentKey, DeploymentRuntime, Instance, InstanceState
 
@@ -57,6 +62,9 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Routes = Callable[[str, str], RoutingTable]
 # Traffic splitting and sampling, not secrets: the standard generator is the right tool.
 _rng = random.Random()  # noqa: S311
+_SERVED_MEMORY = 100_000
+"""Collected request ids remembered with their deployment, for the feedback that follows
+(about 15 MB at most); older feedback is kept with the deployment unknown."""
 
 
 class _Reject(Exception):
@@ -108,6 +116,7 @@ class ScoringRouter:
         self._workers = WorkerClient()
         self._slots = _Slots()
         self._mirrors: set[asyncio.Task[None]] = set()
+        self._served: OrderedDict[str, str] = OrderedDict()  # request id → deployment, collected ones
 
     async def close(self) -> None:
         await self._workers.close()
@@ -123,7 +132,10 @@ class ScoringRouter:
         served: str | None = None
         status = 500
         try:
-            endpoint = self._endpoint_of(scope)
+            endpoint, action = self._endpoint_of(scope)
+            if action == "feedback":
+                await self._feedback(scope, receive, send, endpoint, request_id)
+                return
             status, body, served, content_type = await self._score(scope, receive, endpoint, request_id)
         except _Reject as rejected:
             status, served = rejected.status, rejected.deployment
@@ -151,22 +163,25 @@ class ScoringRouter:
         if self.system is not None and served is not None:  # refused before a deployment: not its error
             self.system.observe(_workspace_of(scope), endpoint, served, status, elapsed)
 
-    def _endpoint_of(self, scope: Scope) -> str:
+    def _endpoint_of(self, scope: Scope) -> tuple[str, str]:
+        """(endpoint, ``score`` or ``feedback``)."""
         path: str = scope["path"]
         root: str = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
         parts = path.strip("/").split("/")
-        if len(parts) != 2 or parts[1] != "score" or not parts[0]:
-            raise _Reject(404, "NOT_FOUND", "score at POST /endpoints/<endpoint name>/score")
+        if len(parts) != 2 or parts[1] not in ("score", "feedback") or not parts[0]:
+            raise _Reject(
+                404,
+                "NOT_FOUND",
+                "score at POST /endpoints/<endpoint name>/score, send ground truth to"
+                " POST /endpoints/<endpoint name>/feedback",
+            )
         if scope["method"] != "POST":
-            raise _Reject(405, "METHOD_NOT_ALLOWED", "scoring takes POST with a JSON body")
-        return unquote(parts[0])
+            raise _Reject(405, "METHOD_NOT_ALLOWED", f"{parts[1]} takes POST with a JSON body")
+        return unquote(parts[0]), parts[1]
 
-    async def _score(
-        self, scope: Scope, receive: Receive, endpoint: str, request_id: str
-    ) -> tuple[int, bytes, str, bytes]:
-        headers = {k.lower(): v for k, v in scope["headers"]}
+    async def _authenticate(self, headers: dict[bytes, bytes], endpoint: str) -> RoutingTable:
         workspace = headers.get(_WORKSPACE_HEADER, b"default").decode("latin-1")
         try:
             table = self.routes(workspace, endpoint)
@@ -176,6 +191,13 @@ class ScoringRouter:
             await self._check_token(_text(headers.get(b"authorization")), workspace, endpoint)
         elif not table.accepts(_text(headers.get(b"authorization"))):
             raise _Reject(401, "UNAUTHENTICATED", "give the endpoint's key as 'Authorization: Bearer <key>'")
+        return table
+
+    async def _score(
+        self, scope: Scope, receive: Receive, endpoint: str, request_id: str
+    ) -> tuple[int, bytes, str, bytes]:
+        headers = {k.lower(): v for k, v in scope["headers"]}
+        table = await self._authenticate(headers, endpoint)
         body = await self._read_body(receive, headers)
         name = self._choose(table, _text(headers.get(DEPLOYMENT_HEADER.encode())))
         route = table.deployments[name]
@@ -209,23 +231,22 @@ class ScoringRouter:
                 f" in workspace {workspace!r}",
             )
 
-    async def _read_body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:
+    async def _read_body(
+        self, receive: Receive, headers: dict[bytes, bytes], limit: int | None = None
+    ) -> bytes:
+        limit = self.max_body_bytes if limit is None else limit
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise _Reject(
-                413, "PAYLOAD_TOO_LARGE", f"the request body is over the limit of {self.max_body_bytes} bytes"
-            )
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _Reject(413, "PAYLOAD_TOO_LARGE", f"the request body is over the limit of {limit} bytes")
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > limit:
                 raise _Reject(
-                    413,
-                    "PAYLOAD_TOO_LARGE",
-                    f"the request body is over the limit of {self.max_body_bytes} bytes",
+                    413, "PAYLOAD_TOO_LARGE", f"the request body is over the limit of {limit} bytes"
                 )
             chunks.append(chunk)
             if not message.get("more_body"):
@@ -263,6 +284,42 @@ class ScoringRouter:
             if point < 0:
                 return name
         return live[-1][0]
+
+    # -- feedback ------------------------------------------------------------------
+
+    async def _feedback(
+        self, scope: Scope, receive: Receive, send: Send, endpoint: str, request_id: str
+    ) -> None:
+        """Ground truth for earlier requests: 202 ``{"accepted": n}``, kept off the hot path's metrics."""
+        headers = {k.lower(): v for k, v in scope["headers"]}
+        table = await self._authenticate(headers, endpoint)
+        body = await self._read_body(receive, headers, min(self.max_body_bytes, MAX_FEEDBACK_BYTES))
+        if self.collector is None or not self.collector.enabled:
+            raise _Reject(
+                503,
+                "UNAVAILABLE",
+                "this server cannot keep feedback: install pyarrow (pip install 'shipyard[serving]')",
+            )
+        try:
+            items = parse_feedback(body)
+        except InvalidArgument as exc:
+            raise _Reject(exc.status, exc.code, exc.message) from None
+        accepted = record_feedback(
+            self.collector, table.workspace, table.endpoint, items, int(time.time() * 1000), self._served.get
+        )
+        answer = orjson.dumps({"accepted": accepted})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 202,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", b"%d" % len(answer)),
+                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
 
     # -- workers -------------------------------------------------------------------
 
@@ -404,6 +461,9 @@ class ScoringRouter:
         if not (wanted.model_inputs or wanted.model_outputs) or _rng.random() >= wanted.sampling_rate:
             return
         now = int(time.time() * 1000)
+        self._served[request_id] = name
+        if len(self._served) > _SERVED_MEMORY:
+            self._served.popitem(last=False)
         for collection, enabled, data in (
             ("model_inputs", wanted.model_inputs, body),
             ("model_outputs", wanted.model_outputs, answer),

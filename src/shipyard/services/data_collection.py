@@ -8,8 +8,12 @@ selects a time range by path)::
 
 with the columns ``request_id`` (the id every scoring response carries, which the
 feedback API refers to), ``timestamp`` (ms since the epoch), ``deployment`` and ``data``
-(the JSON body as sent or answered). Collecting never slows or fails a request: the queue
-is bounded, and a row that cannot be kept is dropped — but never silently. Every dropped row
+(the JSON body as sent or answered). Ground truth posted to ``/endpoints/<name>/feedback``
+is kept the same way as the collection ``feedback``, once per endpoint rather than per
+deployment (the deployment folder is :data:`FEEDBACK_FOLDER`; the ``deployment`` column names
+the one that served the request when the router still knew it, else ``""``), with ``data``
+the JSON of the ground truth and one more column, ``row``, the row of the request it is for.
+Collecting never slows or fails a request: the queue is bounded, and a row that cannot be kept is dropped — but never silently. Every dropped row
 is counted by endpoint, deployment, collection and reason (:data:`DROP_REASONS`; ``/metrics``
 shows the counts as ``shipyard_collected_rows_dropped_total``), and the server log says how
 many were dropped, and why, once per flush rather than once per row.
@@ -29,11 +33,23 @@ from typing import Any
 
 from shipyard.services.ports import ArtifactStore
 
-__all__ = ["COLLECTED_PREFIX", "DROP_REASONS", "CollectedRow", "DataCollector", "DropKey", "collected_key"]
+__all__ = [
+    "COLLECTED_PREFIX",
+    "DROP_REASONS",
+    "FEEDBACK_FOLDER",
+    "CollectedRow",
+    "DataCollector",
+    "DropKey",
+    "collected_key",
+]
 
 log = logging.getLogger("shipyard.collector")
 
 COLLECTED_PREFIX = "_collected"
+
+FEEDBACK_FOLDER = "_endpoint"
+"""The deployment folder of feedback: ground truth often arrives when nobody remembers which
+deployment served the request, and no deployment name can start with ``_``."""
 
 DROP_REASONS = ("queue_full", "write_failed", "collection_off")
 """Why a row was dropped: requests came faster than the writer could keep up; the artifact
@@ -48,16 +64,18 @@ class CollectedRow:
     workspace: str
     endpoint: str
     deployment: str
-    collection: str  # model_inputs | model_outputs
+    collection: str  # model_inputs | model_outputs | feedback
     request_id: str
     timestamp: int
     data: str
+    row: int | None = None  # feedback only: the row of the request the ground truth is for
 
 
 def collected_key(row: CollectedRow, part: str) -> str:
     at = dt.datetime.fromtimestamp(row.timestamp / 1000, tz=dt.UTC)
+    deployment = FEEDBACK_FOLDER if row.collection == "feedback" else row.deployment
     return (
-        f"{COLLECTED_PREFIX}/{row.workspace}/{row.endpoint}/{row.deployment}/{row.collection}/"
+        f"{COLLECTED_PREFIX}/{row.workspace}/{row.endpoint}/{deployment}/{row.collection}/"
         f"{at:%Y/%m/%d/%H}/part-{row.timestamp}-{part}.parquet"
     )
 
@@ -196,14 +214,15 @@ class DataCollector:
 
     def _write_part(self, folder: str, group: list[CollectedRow]) -> None:
         pa, pq = self._pyarrow
-        table = pa.table(
-            {
-                "request_id": [r.request_id for r in group],
-                "timestamp": pa.array([r.timestamp for r in group], pa.int64()),
-                "deployment": [r.deployment for r in group],
-                "data": [r.data for r in group],
-            }
-        )
+        columns = {
+            "request_id": pa.array([r.request_id for r in group], pa.string()),
+            "timestamp": pa.array([r.timestamp for r in group], pa.int64()),
+            "deployment": pa.array([r.deployment for r in group], pa.string()),
+            "data": pa.array([r.data for r in group], pa.string()),
+        }
+        if group[0].collection == "feedback":  # a folder holds one collection
+            columns["row"] = pa.array([r.row or 0 for r in group], pa.int64())
+        table = pa.table(columns)
         key = f"{folder}/part-{group[0].timestamp}-{uuid.uuid4().hex[:8]}.parquet"
         with self.store.staging_file() as (staged, handle):
             pq.write_table(table, handle)
