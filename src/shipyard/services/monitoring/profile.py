@@ -4,18 +4,28 @@ The reference is profiled once (it may be stored: every profile is plain JSON da
 production window is then read chunk by chunk into a :class:`ColumnCounter`, whose memory
 does not grow with the number of rows: it holds bin counts, one count per reference
 category, and — only while the window is small enough for an exact KS test — the values.
+
+Both are vectorised, since a monitor reads millions of rows: a numerical reference is
+sorted once (its quantiles, bin counts and extremes are then read off by index), a
+production chunk is binned with ``searchsorted``/``bincount``, and text or boolean values
+are counted by pyarrow's hash-based ``value_counts`` (one Python step per *distinct*
+value, never per row). Values may come as numpy arrays or as pyarrow arrays; odd inputs
+pyarrow does not read as one type (text mixed with numbers…) take a per-value path.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from shipyard.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "DEFAULT_BINS",
@@ -88,35 +98,53 @@ def profile_from_dict(data: dict[str, Any]) -> Profile:
 
 def profile_column(
     name: str,
-    values: npt.NDArray[Any],
+    values: npt.NDArray[Any] | pa.Array | pa.ChunkedArray,
     kind: Literal["numerical", "categorical"],
     *,
     bins: int = DEFAULT_BINS,
 ) -> Profile:
-    """Profile one reference column (nulls are ``None`` or NaN)."""
+    """Profile one reference column (numpy nulls are ``None`` or NaN; pyarrow's are nulls)."""
     if bins < 1:
         raise InvalidArgument(f"bins must be at least 1, not {bins}")
     if len(values) == 0:
         raise InvalidArgument(f"the reference is empty: column {name!r} has no rows")
     if kind == "numerical":
-        return _profile_numerical(name, values, bins)
+        return _profile_numerical(name, _as_numpy(values), bins)
     return _profile_categorical(name, values)
+
+
+def sorted_quantiles(ordered: FloatArray, quantiles: FloatArray) -> FloatArray:
+    """``np.quantile(ordered, quantiles)`` (its default linear method) on already sorted values.
+
+    Read off by index in O(len(quantiles)): ``np.quantile`` would partition the values
+    again, which costs about as much as the sort itself.
+    """
+    position = quantiles * (ordered.size - 1)
+    below = np.floor(position).astype(np.intp)
+    above = np.minimum(below + 1, ordered.size - 1)
+    a, b, t = ordered[below], ordered[above], position - below
+    # numpy's own interpolation, from the nearer side, so the results are identical.
+    return np.asarray(np.where(t >= 0.5, b - (b - a) * (1 - t), a + (b - a) * t), dtype=np.float64)
 
 
 def _profile_numerical(name: str, values: npt.NDArray[Any], bins: int) -> NumericalProfile:
     numbers, nulls, errors = _as_numbers(values)
-    kept = numbers[~np.isnan(numbers)]
+    kept = numbers[~np.isnan(numbers)]  # a copy: sorting it leaves the caller's array alone
     if kept.size == 0:
         raise InvalidArgument(f"column {name!r} is null in every reference row: nothing to compare against")
     if errors:
         raise InvalidArgument(f"column {name!r} of the reference holds {errors} values that are not numbers")
+    # The one O(n log n) step: quantiles, bin counts, extremes and the exact sample are then
+    # read off the sorted values by index.
     kept.sort()
     # Interior quantile edges, deduplicated: a value repeated across many quantiles (a spike)
     # gets one bin rather than empty zero-width ones.
-    edges = np.unique(np.quantile(kept, np.linspace(0, 1, bins + 1)[1:-1]))
-    positions = np.searchsorted(edges, kept, side="right")
-    counts = np.bincount(positions, minlength=edges.size + 1)
-    sums = np.bincount(positions, weights=kept, minlength=edges.size + 1)
+    edges = np.unique(sorted_quantiles(kept, np.linspace(0, 1, bins + 1)[1:-1]))
+    # Bin i holds edges[i-1] <= v < edges[i]: its bounds in the sorted values are where each
+    # edge would be inserted on the left (as ``bin_of``'s side="right" on the values).
+    bounds = np.concatenate([[0], np.searchsorted(kept, edges, side="left"), [kept.size]])
+    counts = np.diff(bounds)
+    end_sums = np.array([kept[: bounds[1]].sum(), kept[bounds[-2] :].sum()])
     return NumericalProfile(
         edges=edges.tolist(),
         counts=counts.tolist(),
@@ -126,24 +154,44 @@ def _profile_numerical(name: str, values: npt.NDArray[Any], bins: int) -> Numeri
         std=float(kept.std()),
         rows=len(values),
         nulls=nulls,
-        end_means=_end_means(edges, counts, sums, kept[0], kept[-1]),
+        end_means=_end_means(edges, counts, end_sums, kept[0], kept[-1]),
         sample=kept.tolist() if kept.size <= EXACT_LIMIT else None,
     )
 
 
 def _end_means(
-    edges: FloatArray, counts: npt.NDArray[Any], sums: npt.NDArray[Any], low: float, high: float
+    edges: FloatArray, counts: npt.NDArray[Any], end_sums: npt.NDArray[Any], low: float, high: float
 ) -> list[float]:
     """The mean value in each open end bin: where the tails' mass sits, which bins alone lose."""
     default_low = float(edges[0]) if edges.size else low
     default_high = float(edges[-1]) if edges.size else high
     return [
-        float(sums[0] / counts[0]) if counts[0] else default_low,
-        float(sums[-1] / counts[-1]) if counts[-1] else default_high,
+        float(end_sums[0] / counts[0]) if counts[0] else default_low,
+        float(end_sums[-1] / counts[-1]) if counts[-1] else default_high,
     ]
 
 
-def _profile_categorical(name: str, values: npt.NDArray[Any]) -> CategoricalProfile:
+def _profile_categorical(
+    name: str, values: npt.NDArray[Any] | pa.Array | pa.ChunkedArray
+) -> CategoricalProfile:
+    tally = _tally(values)
+    if tally is None:  # not one type pyarrow reads: value by value
+        return _profile_categorical_slowly(name, _as_numpy(values))
+    if tally.present == 0:
+        raise InvalidArgument(f"column {name!r} is null in every reference row: nothing to compare against")
+    if tally.kind == "other":  # numbers in a categorical column: as text, as before
+        return _profile_categorical_slowly(name, _as_numpy(values))
+    order = sorted(range(len(tally.names)), key=tally.names.__getitem__)
+    return CategoricalProfile(
+        categories=[tally.names[i] for i in order],
+        counts=[tally.counts[i] for i in order],
+        rows=len(values),
+        nulls=tally.nulls,
+        value_type="bool" if tally.kind == "bool" else "string",
+    )
+
+
+def _profile_categorical_slowly(name: str, values: npt.NDArray[Any]) -> CategoricalProfile:
     present = values[~_null_mask(values)]
     if present.size == 0:
         raise InvalidArgument(f"column {name!r} is null in every reference row: nothing to compare against")
@@ -158,6 +206,64 @@ def _profile_categorical(name: str, values: npt.NDArray[Any]) -> CategoricalProf
         nulls=len(values) - present.size,
         value_type=value_type,
     )
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """A chunk's distinct non-null values (as text, ``str(True)`` for a flag) and their counts."""
+
+    kind: Literal["string", "bool", "null", "other"]
+    names: list[str]
+    counts: list[int]
+    nulls: int
+    present: int
+
+
+def _tally(values: npt.NDArray[Any] | pa.Array | pa.ChunkedArray) -> _Tally | None:
+    """Count values by pyarrow's hash table; ``None`` when they are not of one type it reads.
+
+    ``other`` is a column of another single type (numbers, bytes): every value is then a
+    type error for a categorical counter, and ``names`` stays empty.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pyarrow comes with the serving extra; numpy alone still counts
+        return None
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
+        nulls = int(np.isnan(values).sum()) if values.dtype.kind == "f" else 0
+        return _Tally("other", [], [], nulls, len(values) - nulls)
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        arrow = values
+    else:
+        try:
+            arrow = pa.array(values, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
+    if pa.types.is_dictionary(arrow.type):
+        arrow = arrow.cast(arrow.type.value_type)
+    nulls = arrow.null_count
+    present = len(arrow) - nulls
+    if pa.types.is_null(arrow.type):
+        return _Tally("null", [], [], nulls, 0)
+    if pa.types.is_boolean(arrow.type):
+        kind: Literal["string", "bool"] = "bool"
+    elif pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type):
+        kind = "string"
+    elif isinstance(values, np.ndarray) and values.dtype.kind == "O":
+        return None  # mixed objects pyarrow coerced (text with bytes…): judge each value
+    else:
+        return _Tally("other", [], [], nulls, present)
+    counted = pc.value_counts(arrow.drop_null())
+    names = [str(v) for v in counted.field("values").to_pylist()]
+    return _Tally(kind, names, counted.field("counts").to_pylist(), nulls, present)
+
+
+def _as_numpy(values: npt.NDArray[Any] | pa.Array | pa.ChunkedArray) -> npt.NDArray[Any]:
+    if isinstance(values, np.ndarray):
+        return values
+    # pyarrow: integers with nulls become floats with NaN, text becomes objects with None.
+    return np.asarray(values.to_numpy(zero_copy_only=False))
 
 
 def _null_mask(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
@@ -208,6 +314,8 @@ class ColumnCounter:
     end_sums: list[float] = field(default_factory=lambda: [0.0, 0.0])
     """Numerical only: the sum of the values in the two open end bins (see ``end_means``)."""
     _kept: list[FloatArray] | None = field(default_factory=list, repr=False)
+    _edges: FloatArray | None = field(default=None, repr=False)
+    _index: dict[str, int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.counts = np.zeros(len(self.profile.counts), dtype=np.float64)
@@ -233,10 +341,11 @@ class ColumnCounter:
             return None
         return np.sort(np.concatenate(self._kept)) if self._kept else np.empty(0)
 
-    def add(self, values: npt.NDArray[Any]) -> None:
+    def add(self, values: npt.NDArray[Any] | pa.Array | pa.ChunkedArray) -> None:
+        """Count one chunk: numpy (nulls ``None`` or NaN) or pyarrow values."""
         self.rows += len(values)
         if isinstance(self.profile, NumericalProfile):
-            self._add_numerical(self.profile, values)
+            self._add_numerical(self.profile, _as_numpy(values))
         else:
             self._add_categorical(self.profile, values)
 
@@ -244,22 +353,49 @@ class ColumnCounter:
         numbers, nulls, errors = _as_numbers(values)
         self.nulls += nulls
         self.type_errors += errors
-        kept = numbers[~np.isnan(numbers)]
+        kept = numbers[~np.isnan(numbers)] if nulls or errors else numbers
         if kept.size == 0:
             return
-        positions = profile.bin_of(kept)
+        if self._edges is None:  # the profile's list, as an array once rather than per chunk
+            self._edges = np.asarray(profile.edges, dtype=np.float64)
+        positions = np.searchsorted(self._edges, kept, side="right")
         self.counts += np.bincount(positions, minlength=self.counts.size)
-        self.end_sums[0] += float(kept[positions == 0].sum())
-        self.end_sums[1] += float(kept[positions == self.counts.size - 1].sum())
-        self.out_of_bounds += int(((kept < profile.minimum) | (kept > profile.maximum)).sum())
+        # Values below the reference's minimum all sit in the first bin, those above its
+        # maximum in the last: only the end bins' values need looking at again.
+        low, high = kept[positions == 0], kept[positions == self.counts.size - 1]
+        self.end_sums[0] += float(low.sum())
+        self.end_sums[1] += float(high.sum())
+        self.out_of_bounds += int((low < profile.minimum).sum()) + int((high > profile.maximum).sum())
         self.minimum = min(self.minimum, float(kept.min()))
         self.maximum = max(self.maximum, float(kept.max()))
         if self._kept is not None:
-            self._kept.append(kept)
+            self._kept.append(kept.copy() if kept is values else kept)  # never a view of the caller's chunk
             if self.present > self.exact_limit:
                 self._kept = None  # past the limit: the bins alone bound the memory
 
-    def _add_categorical(self, profile: CategoricalProfile, values: npt.NDArray[Any]) -> None:
+    def _add_categorical(
+        self, profile: CategoricalProfile, values: npt.NDArray[Any] | pa.Array | pa.ChunkedArray
+    ) -> None:
+        tally = _tally(values)
+        if tally is None:
+            self._add_categorical_slowly(profile, _as_numpy(values))
+            return
+        self.nulls += tally.nulls
+        if tally.kind != profile.value_type:  # flags in a text column, numbers, …
+            self.type_errors += tally.present
+            return
+        if self._index is None:
+            self._index = {c: i for i, c in enumerate(profile.categories)}
+        for category, count in zip(tally.names, tally.counts, strict=True):  # per distinct value
+            position = self._index.get(category)
+            if position is None:
+                self.unseen += count
+                self.out_of_bounds += count
+            else:
+                self.counts[position] += count
+
+    def _add_categorical_slowly(self, profile: CategoricalProfile, values: npt.NDArray[Any]) -> None:
+        """Value by value: for object arrays of mixed types, which pyarrow does not read as one."""
         nulls = _null_mask(values)
         self.nulls += int(nulls.sum())
         present = values[~nulls]
