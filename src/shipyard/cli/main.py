@@ -27,6 +27,7 @@ __all__ = ["build_app", "main"]  # and ``app``, built on first use (__getattr__ 
 # resources' commands (``Resource.commands``, placed by ``cli_position``).
 _CORE: dict[str, tuple[int, str]] = {
     "init": (90, "shipyard.cli.init:init"),
+    "monitor": (37, "shipyard.cli.monitor:app"),
     "backup": (130, "shipyard.cli.backup:backup_app"),
     "migrate": (130, "shipyard.cli.backup:migrate"),
     "gc": (130, "shipyard.cli.backup:gc"),

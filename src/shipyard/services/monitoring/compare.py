@@ -7,6 +7,9 @@ column, so its size does not bound what can be compared. The answer is the issue
     {"columns": [{"column", "type", "metric", "value", "threshold", "drifted"}, ...],
      "drifted_share": <share of the feature columns with at least one breach>}
 
+``histograms=True`` adds ``"histograms"``: each column's reference and current counts over
+the reference's bins or categories, what the HTML report draws (see :func:`histograms_of`).
+
 pyarrow is imported inside the functions: it comes with the ``serving`` extra.
 """
 
@@ -18,12 +21,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from shipyard.errors import InvalidArgument
 from shipyard.services.monitoring import metrics as m
-from shipyard.services.monitoring.profile import DEFAULT_BINS, ColumnCounter, Profile, profile_column
+from shipyard.services.monitoring.profile import (
+    DEFAULT_BINS,
+    ColumnCounter,
+    NumericalProfile,
+    Profile,
+    profile_column,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "DEFAULT_METRICS", "ColumnKind", "compare"]
+__all__ = ["DEFAULT_CHUNK_ROWS", "DEFAULT_METRICS", "ColumnKind", "compare", "histograms_of"]
 
 ColumnKind = Literal["numerical", "categorical"]
 
@@ -49,12 +58,15 @@ def compare(
     metrics: Mapping[str, Mapping[str, float | None]] | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     bins: int = DEFAULT_BINS,
+    histograms: bool = False,
 ) -> dict[str, Any]:
     """Each column's metrics, thresholds and verdicts, and the share of drifted features.
 
     ``metrics`` maps a column type to ``{metric: threshold or None}``, as Azure ML's
     ``metric_thresholds`` do; ``target`` is compared too (prediction drift) but is not a
-    feature, so it does not count toward ``drifted_share``.
+    feature, so it does not count toward ``drifted_share``. ``histograms`` adds each column's
+    counts (:func:`histograms_of`) under ``"histograms"``; the default answer is the issue's
+    JSON, nothing more.
     """
     wanted = _checked_metrics(DEFAULT_METRICS if metrics is None else metrics)
     if chunk_rows < 1:
@@ -81,7 +93,41 @@ def compare(
     ]
     features = [name for name in table.column_names if name != target]
     drifted = {row["column"] for row in rows if row["drifted"] and row["column"] != target}
-    return {"columns": rows, "drifted_share": len(drifted) / len(features) if features else 0.0}
+    result: dict[str, Any] = {
+        "columns": rows,
+        "drifted_share": len(drifted) / len(features) if features else 0.0,
+    }
+    if histograms:
+        result["histograms"] = {name: histograms_of(counter) for name, counter in counters.items()}
+    return result
+
+
+def histograms_of(counter: ColumnCounter) -> dict[str, Any]:
+    """A column's reference and current counts over the reference's bins or categories.
+
+    Numerical: ``edges`` as in :class:`NumericalProfile` (so one more count than edges, the
+    end bins open), and ``minimum``/``maximum`` over both sides, which close the open end bins
+    for drawing. Categorical: the reference's ``categories``, and ``unseen``, the current
+    values of a category the reference never had (they fall in no bin).
+    """
+    profile = counter.profile
+    current = [int(count) for count in counter.counts]
+    if isinstance(profile, NumericalProfile):
+        return {
+            "kind": "numerical",
+            "edges": list(profile.edges),
+            "reference": list(profile.counts),
+            "current": current,
+            "minimum": min(profile.minimum, counter.minimum),
+            "maximum": max(profile.maximum, counter.maximum),
+        }
+    return {
+        "kind": "categorical",
+        "categories": list(profile.categories),
+        "reference": list(profile.counts),
+        "current": current,
+        "unseen": counter.unseen,
+    }
 
 
 def _checked_metrics(
