@@ -143,3 +143,21 @@ def test_other_bad_input(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="column 'when' has type timestamp"):
         when = pa.table({"when": pa.array([0, 1], type=pa.timestamp("ms"))})
         compare(when, when)
+
+
+def test_histograms_are_added_on_request_only() -> None:
+    reference = frame(2000, seed=1)
+    current = frame(1500, seed=2).set_column(2, "colour", pa.array(["red"] * 1000 + ["purple"] * 500))
+    assert set(compare(reference, current)) == {"columns", "drifted_share"}
+    result = compare(reference, current, histograms=True)
+    assert {k: v for k, v in result.items() if k != "histograms"} == compare(reference, current)
+    age = result["histograms"]["age"]
+    assert age["kind"] == "numerical"
+    assert len(age["reference"]) == len(age["current"]) == len(age["edges"]) + 1
+    assert sum(age["reference"]) == 2000 and sum(age["current"]) == 1500
+    assert age["minimum"] <= min(age["edges"]) and age["maximum"] >= max(age["edges"])
+    colour = result["histograms"]["colour"]
+    assert colour["kind"] == "categorical" and colour["categories"] == ["blue", "green", "red"]
+    assert colour["current"] == [0, 0, 1000] and colour["unseen"] == 500
+    assert sum(colour["reference"]) == 2000
+    json.dumps(result)
