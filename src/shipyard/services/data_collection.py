@@ -13,10 +13,11 @@ is kept the same way as the collection ``feedback``, once per endpoint rather th
 deployment (the deployment folder is :data:`FEEDBACK_FOLDER`; the ``deployment`` column names
 the one that served the request when the router still knew it, else ``""``), with ``data``
 the JSON of the ground truth and one more column, ``row``, the row of the request it is for.
-Collecting never slows or fails a request: the queue is bounded, and a row that cannot be kept is dropped — but never silently. Every dropped row
-is counted by endpoint, deployment, collection and reason (:data:`DROP_REASONS`; ``/metrics``
-shows the counts as ``shipyard_collected_rows_dropped_total``), and the server log says how
-many were dropped, and why, once per flush rather than once per row.
+Collecting never slows or fails a request: the queue is bounded, and a row that cannot be
+kept is dropped — but never silently. Every dropped row is counted by endpoint, deployment,
+collection and reason (:data:`DROP_REASONS`; ``/metrics`` shows the counts as
+``shipyard_collected_rows_dropped_total``), and the server log says how many were dropped,
+and why, once per flush rather than once per row.
 """
 
 from __future__ import annotations
