@@ -3,12 +3,14 @@ Shipyard's ``action`` (a webhook and/or a job file submitted on a breach)."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Discriminator, Field, field_validator, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from shipyard.specs._base import StrictModel
+from shipyard.specs.batch_endpoint import SqlOutput
 from shipyard.specs.monitor_metrics import iso_duration
 from shipyard.specs.monitor_thresholds import (
     DriftThresholds,
@@ -20,7 +22,9 @@ from shipyard.specs.monitor_thresholds import (
 __all__ = [
     "AZURE_ONLY_TYPES",
     "SIGNAL_TYPES",
+    "SQL_WINDOW_PARAMETERS",
     "Action",
+    "AnyInputData",
     "AzureOnlySignal",
     "DataDriftSignal",
     "DataQualitySignal",
@@ -30,6 +34,7 @@ __all__ = [
     "MonitorData",
     "PredictionDriftSignal",
     "Signal",
+    "SqlInputData",
     "SystemSignal",
     "TopFeatures",
     "Webhook",
@@ -37,6 +42,8 @@ __all__ = [
 
 # What Shipyard computes, and Azure's types it reads (so Azure's files load) but does not compute.
 SIGNAL_TYPES = ("data_drift", "prediction_drift", "data_quality", "model_performance", "system")
+# What a run binds into a SQL input's query (shipyard.services.monitoring.sql_source).
+SQL_WINDOW_PARAMETERS = ("window_start", "window_end", "window_start_ms", "window_end_ms")
 AZURE_ONLY_TYPES = (
     "feature_attribution_drift",
     "custom",
@@ -48,6 +55,52 @@ AZURE_ONLY_TYPES = (
 class InputData(StrictModel):
     path: str
     type: Literal["mltable", "uri_folder", "uri_file"] = "uri_folder"
+
+
+# `:name` bind parameters; `::type` casts and times in quoted literals ('12:30') are not.
+_BIND = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+class SqlInputData(StrictModel):
+    """Shipyard's: rows a batch endpoint wrote to a SQL table, selected per window by ``query``
+    (bound parameters :window_start, :window_end, :window_start_ms, :window_end_ms)."""
+
+    type: Literal["sql"]
+    # A Shipyard secret holding the URL, or a URL whose password is one: checked as a batch
+    # deployment's output.sql_url is, so a clear-text password is refused the same way.
+    connection: str
+    query: str
+
+    @field_validator("connection")
+    @classmethod
+    def _connection(cls, value: str) -> str:
+        try:
+            return SqlOutput(sql_url=value, table="monitor").sql_url
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the query is empty; write e.g. SELECT … WHERE scored_at >= :window_start")
+        unknown = sorted(set(_BIND.findall(value)) - set(SQL_WINDOW_PARAMETERS))
+        if unknown:
+            raise ValueError(
+                f"the query uses {', '.join(':' + u for u in unknown)}, which no run binds; the"
+                f" parameters are {', '.join(':' + p for p in SQL_WINDOW_PARAMETERS)}"
+            )
+        return value
+
+
+def _input_kind(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return "sql" if kind == "sql" else "path"
+
+
+AnyInputData = Annotated[
+    Annotated[InputData, Tag("path")] | Annotated[SqlInputData, Tag("sql")], Discriminator(_input_kind)
+]
 
 
 class DataWindow(StrictModel):
@@ -80,7 +133,7 @@ class DataWindow(StrictModel):
 class MonitorData(StrictModel):
     """``reference_data`` or ``production_data``."""
 
-    input_data: InputData
+    input_data: AnyInputData
     data_context: (
         Literal["model_inputs", "model_outputs", "training", "test", "validation", "ground_truth"] | None
     ) = None

@@ -11,6 +11,7 @@ from shipyard.errors import InvalidSpec
 from shipyard.specs import load_spec, parse_spec
 from shipyard.specs.monitor import MonitorSignal, MonitorSpec, SignalThreshold
 from shipyard.specs.monitor_metrics import iso_duration
+from shipyard.specs.monitor_signals import InputData, SqlInputData
 from shipyard.specs.schedule import RecurrenceTrigger
 
 AZURE = Path(__file__).parent / "fixtures" / "azureml_monitoring"
@@ -92,7 +93,8 @@ def test_advanced_example_keeps_its_thresholds_and_features() -> None:
         SignalThreshold("jensen_shannon_distance", "numerical", 0.01, "above"),
         SignalThreshold("pearsons_chi_squared_test", "categorical", 0.02, "below"),
     )
-    assert drift.reference is not None and drift.reference.input_data.path == "azureml:credit-reference:1"
+    assert drift.reference is not None and isinstance(drift.reference.input_data, InputData)
+    assert drift.reference.input_data.path == "azureml:credit-reference:1"
     quality = _signal(spec, "advanced_data_quality")
     assert quality.features == ("SEX", "EDUCATION")
     assert ("out_of_bounds_rate", "categorical", 0.03) in [
@@ -268,3 +270,92 @@ def test_the_documented_example_loads() -> None:
         ("serving", "system"),
     ]
     assert _signal(spec, "feature_drift").lookback == timedelta(days=7)
+
+
+SQL_PRODUCTION = """\
+      production_data:
+        input_data:
+          type: sql
+          connection: "${{secrets.PREDICTIONS_DB}}"
+          query: >-
+            SELECT age, income FROM preds
+            WHERE scored_at >= :window_start AND scored_at < :window_end
+        data_window:
+"""
+
+
+def _sql_monitor(connection: str = '"${{secrets.PREDICTIONS_DB}}"', query: str | None = None) -> str:
+    block = SQL_PRODUCTION.replace('"${{secrets.PREDICTIONS_DB}}"', connection)
+    if query is not None:
+        block = block.replace(
+            "SELECT age, income FROM preds\n            WHERE scored_at >= :window_start AND scored_at < :window_end",
+            query,
+        )
+    text = GOOD.replace(
+        "      production_data:\n        input_data: {path: ./prod, type: uri_folder}\n        data_window:\n",
+        block,
+    )
+    assert "type: sql" in text
+    return text
+
+
+def test_production_data_may_be_a_sql_query_through_a_secret() -> None:
+    spec = parse_spec(_sql_monitor(), MonitorSpec, "monitor.yml")
+    production = _signal(spec, "drift").production
+    assert production is not None and isinstance(production.input_data, SqlInputData)
+    assert production.input_data.connection == "${{secrets.PREDICTIONS_DB}}"
+    assert ":window_start" in production.input_data.query
+    path_spec = parse_spec(GOOD, MonitorSpec, "monitor.yml")
+    path_production = _signal(path_spec, "drift").production
+    assert path_production is not None and isinstance(path_production.input_data, InputData)
+
+
+@pytest.mark.parametrize(
+    "connection",
+    [
+        "postgresql://monitor:${{secrets.PG_PASSWORD}}@db:5432/preds",
+        "postgresql://monitor@db:5432/preds",
+        "sqlite:////data/preds.db",
+    ],
+)
+def test_a_sql_connection_may_be_a_url_without_a_clear_password(connection: str) -> None:
+    spec = parse_spec(_sql_monitor(f'"{connection}"'), MonitorSpec, "monitor.yml")
+    production = _signal(spec, "drift").production
+    assert production is not None and isinstance(production.input_data, SqlInputData)
+
+
+@pytest.mark.parametrize(
+    ("connection", "query", "message"),
+    [
+        ('"postgresql://monitor:hunter2@db/preds"', None, "holds a password in clear"),
+        ('"mysql://monitor@db/preds"', None, "is not a SQLite or PostgreSQL URL"),
+        ('"sqlite:///preds.db"', None, "needs an absolute file path"),
+        ('"postgresql://monitor@db:5432"', None, "names no database"),
+        (
+            '"${{secrets.DB}}"',
+            "SELECT * FROM preds WHERE day = :day",
+            "the query uses :day, which no run binds",
+        ),
+        ('"${{secrets.DB}}"', "EMPTY", "the query is empty"),
+    ],
+)
+def test_a_bad_sql_input_is_refused_by_line(connection: str, query: str | None, message: str) -> None:
+    text = _sql_monitor(connection, query)
+    if query == "EMPTY":
+        text = text.replace("query: >-\n            EMPTY\n", 'query: "  "\n')
+    err = _error(text)
+    assert message in err.message
+    assert "hunter2" not in err.message
+    assert err.details["line"] in (19, 20, 21), err.message
+
+
+def test_a_sql_query_may_cast_and_quote_times() -> None:
+    query = "SELECT age FROM preds WHERE scored_at::date >= :window_start::date AND note <> '12:30'"
+    spec = parse_spec(_sql_monitor(query=query), MonitorSpec, "monitor.yml")
+    production = _signal(spec, "drift").production
+    assert production is not None and isinstance(production.input_data, SqlInputData)
+
+
+def test_a_sql_input_without_its_fields_says_which() -> None:
+    err = _error(_sql_monitor().replace('          connection: "${{secrets.PREDICTIONS_DB}}"\n', ""))
+    assert "connection" in err.message
