@@ -33,6 +33,7 @@ import orjson
 import psutil
 
 from shipyard.services.data_collection import COLLECTED_PREFIX, CollectedRow, DataCollector
+from shipyard.services.monitoring.production import hour_prefixes
 from shipyard.services.ports import ArtifactStore
 from shipyard.services.serving_ports import DeploymentKey, DeploymentRuntime
 
@@ -276,33 +277,17 @@ def _minutes_in(
 ) -> dict[int, dict[str, Any]]:
     import pyarrow.parquet as pq
 
-    prefix = f"{COLLECTED_PREFIX}/{workspace}/{endpoint}/{deployment}/{SYSTEM_COLLECTION}/"
-    first_hour = start_ms // 3_600_000 * 3_600_000
+    folder = f"{COLLECTED_PREFIX}/{workspace}/{endpoint}/{deployment}/{SYSTEM_COLLECTION}"
     merged: dict[int, dict[str, Any]] = {}
-    for info in store.list(prefix):
-        if not info.key.endswith(".parquet") or not _hour_overlaps(info.key, prefix, first_hour, end_ms):
-            continue
-        with store.get(info.key) as handle:
-            table = pq.read_table(handle, columns=["timestamp", "data"])
-        for at, data in zip(
-            table.column("timestamp").to_pylist(), table.column("data").to_pylist(), strict=True
-        ):
-            if start_ms <= at < end_ms:
-                _merge(merged, at, orjson.loads(data))
+    for prefix in hour_prefixes(folder, start_ms, end_ms):
+        for key in sorted(info.key for info in store.list(prefix) if info.key.endswith(".parquet")):
+            with store.get(key) as handle:
+                table = pq.read_table(handle, columns=["timestamp", "data"])
+            minutes = table.column("timestamp").to_pylist()
+            for at, data in zip(minutes, table.column("data").to_pylist(), strict=True):
+                if start_ms <= at < end_ms:
+                    _merge(merged, at, orjson.loads(data))
     return merged
-
-
-def _hour_overlaps(key: str, prefix: str, first_hour: int, end_ms: int) -> bool:
-    """Whether the key's hour folder (yyyy/mm/dd/hh) can hold minutes of the window."""
-    import datetime as dt
-
-    parts = key[len(prefix) :].split("/")
-    try:
-        hour = dt.datetime(int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3]), tzinfo=dt.UTC)
-    except (ValueError, IndexError):
-        return False
-    at = int(hour.timestamp() * 1000)
-    return first_hour <= at < end_ms
 
 
 def _merge(merged: dict[int, dict[str, Any]], minute: int, row: Mapping[str, Any]) -> None:
