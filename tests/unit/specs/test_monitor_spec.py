@@ -359,3 +359,17 @@ def test_a_sql_query_may_cast_and_quote_times() -> None:
 def test_a_sql_input_without_its_fields_says_which() -> None:
     err = _error(_sql_monitor().replace('          connection: "${{secrets.PREDICTIONS_DB}}"\n', ""))
     assert "connection" in err.message
+
+
+def test_the_documented_sql_production_data_loads() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "monitor-yaml.md").read_text(encoding="utf-8")
+    block = doc.split("## SQL production data", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    indented = "".join(f"      {line}\n" for line in block.splitlines())
+    text = GOOD.replace(
+        "      production_data:\n        input_data: {path: ./prod, type: uri_folder}\n"
+        "        data_window:\n          lookback_window_size: P7D\n          lookback_window_offset: P1D\n",
+        indented,
+    )
+    production = _signal(parse_spec(text, MonitorSpec, "monitor.yml"), "drift").production
+    assert production is not None and isinstance(production.input_data, SqlInputData)
+    assert production.input_data.connection == "${{secrets.PREDICTIONS_DB}}"
