@@ -37,12 +37,36 @@ class ScheduleOperations:
         job's code and local inputs as ``job create`` does, and create the schedule. Every
         problem with either file is an :class:`~shipyard.errors.InvalidSpec` naming its line,
         raised before anything is uploaded."""
+        from shipyard.specs.monitor import is_monitor_file
         from shipyard.specs.schedule import load_schedule
 
-        loaded = load_schedule(Path(path), overrides)
         say = step or (lambda _line: None)
+        if is_monitor_file(Path(path)):
+            return self._create_monitor(Path(path), overrides, say, progress)
+        loaded = load_schedule(Path(path), overrides)
         body = {"spec": dict(loaded.fields), "job": self._job_body(loaded.job, say, progress),
                 "source": loaded.source.name}  # fmt: skip
+        return decode(api.Schedule, self._http.request("POST", _PATH, json=body))
+
+    def _create_monitor(
+        self,
+        path: Path,
+        overrides: builtins.list[str] | tuple[str, ...],
+        say: Callable[[str], None],
+        progress: Progress | None,
+    ) -> api.Schedule:
+        """A monitor file (Azure ML's ``trigger`` + ``create_monitor``): a schedule of a
+        ``monitor`` job, which carries the file and the retraining jobs its actions name
+        (their code uploaded now, as ``job create`` does)."""
+        from shipyard.specs.monitor import load_monitor, monitor_body
+
+        loaded = load_monitor(path, overrides)
+        for note in loaded.spec.notes():
+            say(note)
+        actions = {name: self._job_body(job, say, progress) for name, job in loaded.actions.items()}
+        job = monitor_body(loaded.fields, actions, loaded.source.name)
+        job["spec"] = _plain(job["spec"])
+        body = {"spec": dict(loaded.schedule), "job": job, "source": loaded.source.name}
         return decode(api.Schedule, self._http.request("POST", _PATH, json=body))
 
     def _job_body(self, loaded: Any, say: Callable[[str], None], progress: Progress | None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from shipyard.server.scoring_metrics import CONTENT_TYPE, ScoringMetrics
 from shipyard.services.access.authenticator import Authenticator
 from shipyard.services.data_collection import DataCollector
 from shipyard.services.endpoints import EndpointService
+from shipyard.services.monitoring.system import SystemAggregator
 from shipyard.services.ports import ArtifactStore
 from shipyard.services.serving_ports import DeploymentRuntime
 
@@ -27,12 +28,15 @@ class Scoring:
     router: ScoringRouter
     collector: DataCollector
     metrics: ScoringMetrics
+    system: SystemAggregator
 
     def start(self) -> None:
         self.collector.start()
+        self.system.start()
 
     async def stop(self) -> None:
         await self.router.close()
+        self.system.close()  # its last minute goes through the collector: before it stops
         self.collector.stop()
 
 
@@ -48,6 +52,9 @@ def mount_scoring(
     metrics = ScoringMetrics()
     collector = DataCollector(store)
     metrics.count_dropped_rows(collector.dropped)
+    # Per-minute request/error/latency counts and worker CPU/memory, kept as the deployment's
+    # "system" collection: what a monitor's system signal reads, across servers.
+    system = SystemAggregator(collector, runtime)
     router = ScoringRouter(
         endpoints.routing,
         runtime,
@@ -55,6 +62,7 @@ def mount_scoring(
         collector=collector,
         max_body_bytes=max_body_bytes,
         tokens=tokens,
+        system=system,
     )
     # First among the routes (what app.mount does, but at the front): FastAPI tries its
     # routes in order, and matching every API route before the mount cost each scoring
@@ -65,4 +73,4 @@ def mount_scoring(
     def prometheus() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
-    return Scoring(router, collector, metrics)
+    return Scoring(router, collector, metrics, system)

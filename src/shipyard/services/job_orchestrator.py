@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from shipyard.domain.context import RequestContext
 from shipyard.domain.jobs import (
@@ -49,6 +49,7 @@ __all__ = ["Orchestrator"]
 log = logging.getLogger("shipyard.jobs")
 
 _SYSTEM = "[shipyard]"
+_S = TypeVar("_S")
 _LOG_EVERY_S = 0.5
 _ALL = ("", "")  # every parent's pending log lines (on stop)
 
@@ -80,6 +81,7 @@ class Orchestrator:
         self.lease_ms = int(lease_s * 1000)
         self.poll_s = poll_s
         self.kind_for = kind_for
+        self._services: list[object] = []
         self._held: dict[tuple[str, str], None] = {}
         self._wake = threading.Event()
         self._queue_changed = True
@@ -88,6 +90,17 @@ class Orchestrator:
         self._log_pending: dict[tuple[str, str], list[str]] = {}
         self._log_since: dict[tuple[str, str], float] = {}
         self._thread: threading.Thread | None = None
+
+    def provide(self, service: object) -> None:
+        """Give the job types a service (``ParentHandle.service``): the resource that builds
+        it calls this, so the orchestrator need not know every type's needs."""
+        self._services.append(service)
+
+    def service(self, kind: type[_S]) -> _S:
+        for found in self._services:
+            if isinstance(found, kind):
+                return found
+        raise LookupError(f"this server has no {kind.__name__} for its job types")
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -318,6 +331,9 @@ class _Handle(ParentHandle):
     @property
     def db(self) -> Database:
         return self._o.db
+
+    def service(self, kind: type[_S]) -> _S:
+        return self._o.service(kind)
 
     @property
     def cancel_requested(self) -> str | None:

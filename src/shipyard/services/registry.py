@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shipyard.domain.context import RequestContext
@@ -343,6 +343,8 @@ class RegistryService:
                 run = uow.runs.get(ref.run_id)
                 assert run is not None
                 experiment_id, code_version = run.experiment_id, _code_version(run.tags)
+                # A retraining a monitor started: the version says which monitor run caused it.
+                tags = {**_monitor_tags(run.tags), **tags}
             created = self._insert_version(
                 uow,
                 ctx,
@@ -576,3 +578,8 @@ class RegistryService:
             found = uow.models.search_versions(ctx.workspace, clauses, order, offset, max_results + 1)
         token = encode_token(query, offset + max_results) if len(found) > max_results else None
         return found[:max_results], token
+
+
+def _monitor_tags(run_tags: Mapping[str, str]) -> dict[str, str]:
+    """The ``shipyard.monitor*`` tags of a run a monitor's breach submitted (its job's tags)."""
+    return {k: v for k, v in run_tags.items() if k == "shipyard.monitor" or k.startswith("shipyard.monitor.")}

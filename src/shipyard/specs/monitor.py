@@ -25,8 +25,10 @@ docs/monitor-yaml.md is the reference.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -53,11 +55,15 @@ from shipyard.specs.schedule import ScheduleFields
 
 __all__ = [
     "AlertNotification",
+    "LoadedMonitor",
     "MonitorDefinition",
     "MonitorSignal",
     "MonitorSpec",
     "MonitoringTarget",
     "SignalThreshold",
+    "is_monitor_file",
+    "load_monitor",
+    "monitor_body",
 ]
 
 _DEPLOYMENT_ID = re.compile(r"^azureml:([A-Za-z0-9][A-Za-z0-9-]{0,62}):([A-Za-z0-9][A-Za-z0-9_-]{0,63})$")
@@ -192,7 +198,8 @@ class MonitorSpec(ScheduleFields):
             if isinstance(signal, ModelPerformanceSignal):
                 _check_performance(signal, task, where)
             needs_endpoint = isinstance(signal, SystemSignal) or (
-                not isinstance(signal, AzureOnlySignal) and signal.production_data is None
+                not isinstance(signal, AzureOnlySignal)
+                and (signal.production_data is None or signal.production_data.input_data is None)
             )
             if needs_endpoint and not (target and target.endpoint_deployment_id):
                 raise InvalidSpec(
@@ -317,3 +324,68 @@ def _thresholds(signal: Signal) -> list[SignalThreshold]:
         for kind, metrics_of in headed.items()
         for metric, value in metrics_of.items()
     ]
+
+
+@dataclass(frozen=True)
+class LoadedMonitor:
+    """A monitor file read and checked, with the retraining job files its actions name loaded
+    like ``job create -f`` (``actions``: signal name → a ``LoadedJob``/``LoadedComposite``).
+
+    ``fields`` is the whole file (the monitor job carries it); ``schedule`` the schedule's part
+    of it (name, trigger, tags…)."""
+
+    spec: MonitorSpec
+    source: Path
+    fields: Mapping[str, Any]
+    schedule: Mapping[str, Any]
+    actions: Mapping[str, Any]
+
+
+def is_monitor_file(path: Path) -> bool:
+    """Whether ``path`` is a monitor schedule (``create_monitor``) rather than a job schedule."""
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[: 1 << 20]
+    except OSError:
+        return False
+    return re.search(r"^create_monitor\s*:", head, re.MULTILINE) is not None
+
+
+def load_monitor(path: Path, overrides: Sequence[str] = ()) -> LoadedMonitor:
+    """Read ``path`` (with ``--set`` overrides), then the job files its actions name."""
+    from shipyard.specs._yaml import LoadedText
+    from shipyard.specs.loaded import load_any
+    from shipyard.specs.schedule import plain
+
+    text = LoadedText.read(path, MonitorSpec, overrides)
+    spec = text.validate(MonitorSpec)
+    source = path.resolve()
+    actions: dict[str, Any] = {}
+    for name, signal in spec.create_monitor.monitoring_signals.items():
+        action = getattr(signal, "action", None)
+        if action is None or action.job is None:
+            continue
+        file = (source.parent / Path(action.job.strip()).expanduser()).resolve()
+        if not file.is_file():
+            raise text.locate(
+                InvalidSpec(
+                    f"signal '{name}': the retraining job file '{action.job}' does not exist ({file});"
+                    " paths are relative to the monitor file's folder",
+                    field=f"create_monitor.monitoring_signals.{name}.action.job",
+                )
+            )
+        actions[name] = load_any(file, ())
+    fields = plain(dict(text.data))
+    schedule = {k: v for k, v in fields.items() if k != "create_monitor"}
+    return LoadedMonitor(spec=spec, source=source, fields=fields, schedule=schedule, actions=actions)
+
+
+def monitor_body(
+    fields: Mapping[str, Any], actions: Mapping[str, Mapping[str, Any]], source: str
+) -> dict[str, Any]:
+    """The job-create body of a monitor file: the file itself, and per signal the body of the
+    retraining job its action names (prepared by the client like ``job create``'s)."""
+    return {
+        "spec": {"type": "monitor", "monitor_name": fields.get("name"), "monitor": dict(fields),
+                 "actions": {k: dict(v) for k, v in actions.items()}},
+        "source": source,
+    }  # fmt: skip

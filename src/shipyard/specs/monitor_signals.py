@@ -131,9 +131,13 @@ class DataWindow(StrictModel):
 
 
 class MonitorData(StrictModel):
-    """``reference_data`` or ``production_data``."""
+    """``reference_data`` or ``production_data``.
 
-    input_data: AnyInputData
+    Without ``input_data`` (Shipyard's): the deployment's own data — what it collected, for
+    production; its model's training data, for the reference — with this window and these
+    column names (Azure names the data collector's asset there instead)."""
+
+    input_data: AnyInputData | None = None
     data_context: (
         Literal["model_inputs", "model_outputs", "training", "test", "validation", "ground_truth"] | None
     ) = None

@@ -19,7 +19,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from shipyard.domain.context import RequestContext
 from shipyard.domain.jobs import Job, JobFailure, JobStatus
@@ -28,6 +28,8 @@ from shipyard.services.jobs import JobService, JobSubmission
 from shipyard.services.ports import Database
 
 __all__ = ["JobKind", "JobRequest", "ParentHandle"]
+
+_S = TypeVar("_S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,12 @@ class ParentHandle(ABC):
     @abstractmethod
     def db(self) -> Database:
         """For reads a kind needs beyond its children (a trial's metrics, earlier jobs)."""
+
+    @abstractmethod
+    def service(self, kind: type[_S]) -> _S:
+        """A service the server gave its orchestrator for the types that need one (the
+        ``monitor`` type's :class:`~shipyard.services.monitoring.runner.MonitorRunner`);
+        LookupError when this server has none."""
 
     @property
     @abstractmethod

@@ -15,7 +15,7 @@ pyarrow is imported inside the functions: it comes with the ``serving`` extra.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,7 +32,7 @@ from shipyard.services.monitoring.profile import (
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "DEFAULT_METRICS", "ColumnKind", "compare", "histograms_of"]
+__all__ = ["DEFAULT_CHUNK_ROWS", "DEFAULT_METRICS", "ColumnKind", "compare", "histograms_of", "profile_table"]
 
 ColumnKind = Literal["numerical", "categorical"]
 
@@ -51,8 +51,8 @@ _ALLOWED: Mapping[str, tuple[str, ...]] = {
 
 
 def compare(
-    reference: pa.Table | str | Path,
-    current: pa.Table | str | Path,
+    reference: pa.Table | str | Path | Mapping[str, Profile],
+    current: pa.Table | str | Path | Iterable[pa.RecordBatch],
     *,
     target: str | None = None,
     metrics: Mapping[str, Mapping[str, float | None]] | None = None,
@@ -67,31 +67,30 @@ def compare(
     feature, so it does not count toward ``drifted_share``. ``histograms`` adds each column's
     counts (:func:`histograms_of`) under ``"histograms"``; the default answer is the issue's
     JSON, nothing more.
+
+    ``reference`` may be profiles computed earlier (:func:`profile_table`, kept by a monitor
+    so its reference is profiled once), and ``current`` any iterable of record batches (a
+    deployment's collected window, a query's rows): both are then read as given.
     """
     wanted = _checked_metrics(DEFAULT_METRICS if metrics is None else metrics)
     if chunk_rows < 1:
         raise InvalidArgument(f"chunk_rows must be at least 1, not {chunk_rows}")
-    table = _read_reference(reference)
+    profiles = (
+        dict(reference) if isinstance(reference, Mapping) else profile_table(_read_reference(reference), bins)
+    )
+    names = list(profiles)
     batches = _current_batches(current, chunk_rows)
     first = next(batches, None)
-    _check_columns(table.column_names, _names_of(current, first), target)
-    if table.num_rows == 0:
-        raise InvalidArgument("the reference has no rows: nothing to compare against")
-    kinds = {name: _kind_of(name, table.schema.field(name).type) for name in table.column_names}
-    profiles: dict[str, Profile] = {
-        name: profile_column(name, table.column(name).to_numpy(zero_copy_only=False), kinds[name], bins=bins)
-        for name in table.column_names
-    }
+    _check_columns(names, _names_of(current, first), target)
+    kinds: dict[str, ColumnKind] = {name: profiles[name].kind for name in names}
     counters = {name: ColumnCounter(profile) for name, profile in profiles.items()}
     for batch in _chain(first, batches):
         for name, counter in counters.items():
-            counter.add(batch.column(name).to_numpy(zero_copy_only=False))
-    if not next(iter(counters.values())).rows:
+            counter.add(batch.column(name))
+    if not counters or not next(iter(counters.values())).rows:
         raise InvalidArgument("the current window has no rows: nothing to compare")
-    rows = [
-        row for name in table.column_names for row in _column_rows(name, kinds[name], counters[name], wanted)
-    ]
-    features = [name for name in table.column_names if name != target]
+    rows = [row for name in names for row in _column_rows(name, kinds[name], counters[name], wanted)]
+    features = [name for name in names if name != target]
     drifted = {row["column"] for row in rows if row["drifted"] and row["column"] != target}
     result: dict[str, Any] = {
         "columns": rows,
@@ -100,6 +99,16 @@ def compare(
     if histograms:
         result["histograms"] = {name: histograms_of(counter) for name, counter in counters.items()}
     return result
+
+
+def profile_table(table: pa.Table, bins: int = DEFAULT_BINS) -> dict[str, Profile]:
+    """Every column's reference profile (numbers and text/booleans; other types refused)."""
+    if table.num_rows == 0:
+        raise InvalidArgument("the reference has no rows: nothing to compare against")
+    kinds = {name: _kind_of(name, table.schema.field(name).type) for name in table.column_names}
+    return {
+        name: profile_column(name, table.column(name), kinds[name], bins=bins) for name in table.column_names
+    }
 
 
 def histograms_of(counter: ColumnCounter) -> dict[str, Any]:
@@ -218,12 +227,16 @@ def _read_reference(source: pa.Table | str | Path) -> pa.Table:
         raise InvalidArgument(f"the reference {source} is not a readable Parquet file: {error}") from error
 
 
-def _current_batches(source: pa.Table | str | Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+def _current_batches(
+    source: pa.Table | str | Path | Iterable[pa.RecordBatch], chunk_rows: int
+) -> Iterator[pa.RecordBatch]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     if isinstance(source, pa.Table):
         return iter(source.to_batches(max_chunksize=chunk_rows))
+    if not isinstance(source, str | Path):
+        return iter(source)
     try:
         return iter(pq.ParquetFile(_existing(source, "current window")).iter_batches(batch_size=chunk_rows))
     except pa.ArrowException as error:
@@ -232,7 +245,9 @@ def _current_batches(source: pa.Table | str | Path, chunk_rows: int) -> Iterator
         ) from error
 
 
-def _names_of(source: pa.Table | str | Path, first: pa.RecordBatch | None) -> list[str]:
+def _names_of(
+    source: pa.Table | str | Path | Iterable[pa.RecordBatch], first: pa.RecordBatch | None
+) -> list[str]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -240,6 +255,8 @@ def _names_of(source: pa.Table | str | Path, first: pa.RecordBatch | None) -> li
         return list(source.column_names)
     if first is not None:
         return list(first.schema.names)
+    if not isinstance(source, str | Path):
+        raise InvalidArgument("the current window has no rows: nothing to compare")
     return list(pq.read_schema(source).names)
 
 

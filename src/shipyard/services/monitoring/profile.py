@@ -32,11 +32,13 @@ __all__ = [
     "EXACT_LIMIT",
     "CategoricalProfile",
     "ColumnCounter",
+    "EdgeBinner",
     "NumericalProfile",
     "Profile",
     "as_dict",
     "profile_column",
     "profile_from_dict",
+    "sorted_quantiles",
 ]
 
 DEFAULT_BINS = 100
@@ -296,6 +298,58 @@ def _as_numbers(values: npt.NDArray[Any]) -> tuple[FloatArray, int, int]:
     return numbers, int(nulls.sum()), int((~nulls & ~is_number).sum())
 
 
+class EdgeBinner:
+    """``np.searchsorted(edges, values, side="right")`` in a few flat passes instead of a search.
+
+    A binary search over 100 edges costs about 40 ns a value, most of a chunk's cost. Here a
+    value's cell on a uniform grid over the edges' span (one multiply) gives, from a table,
+    how many edges lie in earlier cells: all of them are below the value, because the cell
+    map is monotone and is applied to edges and values alike. Only the few values whose
+    cell also holds an edge are compared with it. The result is exactly searchsorted's.
+
+    Few edges, or values that mostly sit on an edge (integers, spikes), gain nothing: the
+    binner then hands over to ``searchsorted`` for good.
+    """
+
+    CELLS = 65536
+    MIN_EDGES = 32
+
+    def __init__(self, edges: FloatArray) -> None:
+        self.edges = edges
+        if edges.size < self.MIN_EDGES or not np.isfinite(edges).all() or edges[-1] - edges[0] <= 0:
+            self._scale = None
+            return
+        self._low, self._scale = float(edges[0]), self.CELLS / float(edges[-1] - edges[0])
+        cells = self._cells(edges)  # in [-1, CELLS]; shifted by one to index the tables
+        per_cell = np.bincount(cells + 1, minlength=self.CELLS + 2)
+        self._before = np.concatenate([[0], np.cumsum(per_cell)[:-1]])  # edges in earlier cells
+        self._in_cell = per_cell
+
+    def _cells(self, values: FloatArray) -> npt.NDArray[np.intp]:
+        assert self._scale is not None
+        position = (values - self._low) * self._scale
+        np.clip(position, -1.0, float(self.CELLS), out=position)
+        return position.astype(np.intp)  # truncation is monotone too: all the argument needs
+
+    def bins(self, values: FloatArray) -> npt.NDArray[np.intp]:
+        if self._scale is None:
+            return np.searchsorted(self.edges, values, side="right")
+        cells = self._cells(values) + 1
+        positions = self._before[cells]
+        crowded = np.flatnonzero(self._in_cell[cells])
+        if crowded.size > values.size // 4:  # values on edges: searching is cheaper from now on
+            self._scale = None
+            return np.searchsorted(self.edges, values, side="right")
+        if crowded.size:
+            v, first, n = values[crowded], positions[crowded], self._in_cell[cells[crowded]]
+            found = first.copy()
+            for k in range(int(n.max())):  # edges sharing one cell: rarely more than one
+                candidate = np.minimum(first + k, self.edges.size - 1)
+                found += (k < n) & (v >= self.edges[candidate])
+            positions[crowded] = found
+        return positions
+
+
 @dataclass
 class ColumnCounter:
     """Production values of one column, accumulated chunk by chunk against a reference profile."""
@@ -314,7 +368,7 @@ class ColumnCounter:
     end_sums: list[float] = field(default_factory=lambda: [0.0, 0.0])
     """Numerical only: the sum of the values in the two open end bins (see ``end_means``)."""
     _kept: list[FloatArray] | None = field(default_factory=list, repr=False)
-    _edges: FloatArray | None = field(default=None, repr=False)
+    _binner: EdgeBinner | None = field(default=None, repr=False)
     _index: dict[str, int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -356,9 +410,9 @@ class ColumnCounter:
         kept = numbers[~np.isnan(numbers)] if nulls or errors else numbers
         if kept.size == 0:
             return
-        if self._edges is None:  # the profile's list, as an array once rather than per chunk
-            self._edges = np.asarray(profile.edges, dtype=np.float64)
-        positions = np.searchsorted(self._edges, kept, side="right")
+        if self._binner is None:  # built once per counter from the profile's edges
+            self._binner = EdgeBinner(np.asarray(profile.edges, dtype=np.float64))
+        positions = self._binner.bins(kept)
         self.counts += np.bincount(positions, minlength=self.counts.size)
         # Values below the reference's minimum all sit in the first bin, those above its
         # maximum in the last: only the end bins' values need looking at again.
