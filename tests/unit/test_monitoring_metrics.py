@@ -8,18 +8,20 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats  # type: ignore[import-untyped]
-from scipy.spatial import distance  # type: ignore[import-untyped]
+from scipy import stats
+from scipy.spatial import distance
 
 from shipyard.errors import InvalidArgument
 from shipyard.services.monitoring import metrics
 from shipyard.services.monitoring.profile import (
     CategoricalProfile,
     ColumnCounter,
+    EdgeBinner,
     NumericalProfile,
     as_dict,
     profile_column,
     profile_from_dict,
+    sorted_quantiles,
 )
 
 RNG_SEED = 14
@@ -260,3 +262,206 @@ def test_all_null_and_empty_columns_are_refused() -> None:
     with pytest.raises(InvalidArgument, match="every row of the current window is null"):
         metrics.measure("jensen_shannon_distance", profile, counter)
     assert metrics.measure("null_value_rate", profile, counter) == 1.0
+
+
+# -- vectorised counting against a plain reference implementation --------------------------------
+
+
+def _plain_numerical(edges: list[float], values: list[object]) -> tuple[list[int], int, int]:
+    """Bin counts, nulls and type errors, one value at a time (what the counter must equal)."""
+    counts, nulls, errors = [0] * (len(edges) + 1), 0, 0
+    for v in values:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            nulls += 1
+        elif isinstance(v, bool) or not isinstance(v, int | float):
+            errors += 1
+        else:
+            counts[sum(1 for e in edges if e <= v)] += 1
+    return counts, nulls, errors
+
+
+def _plain_categorical(profile: CategoricalProfile, values: list[object]) -> tuple[list[int], int, int, int]:
+    """Per-category counts, nulls, type errors and unseen values, one value at a time."""
+    counts, nulls, errors, unseen = [0] * len(profile.categories), 0, 0, 0
+    wanted = (bool, np.bool_) if profile.value_type == "bool" else (str, np.str_)
+    for v in values:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            nulls += 1
+        elif not isinstance(v, wanted):
+            errors += 1
+        elif str(v) in profile.categories:
+            counts[profile.categories.index(str(v))] += 1
+        else:
+            unseen += 1
+    return counts, nulls, errors, unseen
+
+
+@pytest.mark.parametrize("law", ["normal", "lognormal", "integers", "spike"])
+def test_the_edge_binner_is_searchsorted_exactly(law: str) -> None:
+    rng = np.random.default_rng(RNG_SEED)
+
+    def draw(n: int) -> np.ndarray:
+        if law == "normal":
+            return rng.normal(0, 1, n)
+        if law == "lognormal":
+            return rng.lognormal(0, 2, n)
+        if law == "integers":
+            return rng.poisson(3, n).astype(np.float64)
+        return np.where(rng.random(n) < 0.5, 0.0, rng.normal(0, 1, n))
+
+    edges = np.array(numerical(draw(20_000)).edges, dtype=np.float64)
+    # values on the edges themselves, beyond them, and infinite, as well as fresh draws
+    values = np.concatenate(
+        [draw(50_000), edges, np.nextafter(edges, -np.inf), [np.inf, -np.inf, 1e300, -1e300]]
+    )
+    binner = EdgeBinner(edges)
+    for chunk in np.array_split(values, 3):
+        assert np.array_equal(binner.bins(chunk), np.searchsorted(edges, chunk, side="right"))
+
+
+def test_sorted_quantiles_are_numpys() -> None:
+    ordered = np.sort(np.random.default_rng(RNG_SEED).exponential(2.0, 10_001))
+    q = np.linspace(0, 1, 101)
+    assert np.array_equal(sorted_quantiles(ordered, q), np.quantile(ordered, q))
+    assert np.array_equal(sorted_quantiles(np.array([3.0]), q), np.full(q.size, 3.0))
+
+
+def test_a_numerical_profile_counts_each_value_in_its_bin() -> None:
+    rng = np.random.default_rng(RNG_SEED)
+    values = np.concatenate([rng.normal(0, 1, 3000), np.zeros(500), [np.nan] * 7])
+    profile = numerical(values)
+    kept = values[~np.isnan(values)]
+    positions = np.searchsorted(profile.edges, kept, side="right")
+    assert profile.counts == np.bincount(positions, minlength=len(profile.edges) + 1).tolist()
+    assert profile.nulls == 7
+    assert profile.end_means[0] == pytest.approx(kept[positions == 0].mean())
+    assert profile.end_means[1] == pytest.approx(kept[positions == len(profile.edges)].mean())
+
+
+@pytest.mark.parametrize("as_arrow", [False, True])
+def test_the_numerical_counter_equals_a_plain_count(as_arrow: bool) -> None:
+    pa = pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(RNG_SEED)
+    profile = numerical(rng.normal(0, 1, 5000), binned=True)
+    values: list[object] = [float(v) for v in rng.normal(0.3, 1.5, 4000)] + [None, math.nan] * 20
+    values += [float(e) for e in profile.edges[::10]]
+    values = [values[i] for i in rng.permutation(len(values))]
+    counter = ColumnCounter(profile, exact_limit=100)
+    for chunk in np.array_split(np.array(values, dtype=object), 5):
+        counter.add(pa.array(chunk.tolist(), type=pa.float64()) if as_arrow else chunk)
+    counts, nulls, errors = _plain_numerical(profile.edges, values)
+    assert counter.counts.tolist() == counts
+    assert (counter.nulls, counter.type_errors, counter.rows) == (nulls, errors, len(values))
+    assert counter.sample is None  # past the exact limit
+
+
+def test_the_numerical_counter_sees_type_errors_in_object_chunks() -> None:
+    profile = numerical(np.arange(100.0))
+    values: list[object] = [1.5, "7", True, None, 3, math.nan, 250.0, -4]
+    counter = ColumnCounter(profile)
+    counter.add(np.array(values, dtype=object))
+    counts, nulls, errors = _plain_numerical(profile.edges, values)
+    assert counter.counts.tolist() == counts
+    assert (counter.nulls, counter.type_errors, counter.out_of_bounds) == (nulls, errors, 2)
+
+
+def _random_words(rng: np.random.Generator, n: int, vocabulary: int) -> list[object]:
+    words: list[object] = [f"w{i}" for i in rng.integers(0, vocabulary, n)]
+    for i in rng.choice(n, n // 20, replace=False):
+        words[i] = None if i % 2 else math.nan
+    return words
+
+
+@pytest.mark.parametrize("form", ["object", "arrow", "chunked", "dictionary"])
+def test_the_categorical_counter_equals_a_plain_count(form: str) -> None:
+    pa = pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(RNG_SEED)
+    profile = categorical(_random_words(rng, 3000, 20))
+    values = _random_words(rng, 4000, 26)  # w20..w25 never seen in the reference
+    counter = ColumnCounter(profile)
+    for part in np.array_split(np.array(values, dtype=object), 4):
+        if form == "object":
+            counter.add(part)
+            continue
+        array = pa.array(part, from_pandas=True)
+        if form == "chunked":
+            array = pa.chunked_array([array[:100], array[100:]])
+        elif form == "dictionary":
+            array = array.dictionary_encode()
+        counter.add(array)
+    counts, nulls, errors, unseen = _plain_categorical(profile, values)
+    assert counter.counts.tolist() == counts
+    assert (counter.nulls, counter.type_errors, counter.unseen, counter.out_of_bounds) == (
+        nulls,
+        errors,
+        unseen,
+        unseen,
+    )
+    assert unseen > 0 and nulls > 0
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [True, False, None, True, np.bool_(True)],  # flags
+        ["a", True, None, "b"],  # a flag in a text column: mixed, value by value
+        ["a", b"bytes", "c"],  # bytes: pyarrow would read them all as binary
+        [1, 2, None],  # numbers in a text column
+        ["x", 2.5, math.nan],
+    ],
+)
+def test_odd_categorical_chunks_count_as_the_plain_implementation(values: list[object]) -> None:
+    text, flags = categorical(["a", "b", "c"]), categorical([True, False, False])
+    for profile in (text, flags):
+        counter = ColumnCounter(profile)
+        counter.add(np.array(values, dtype=object))
+        counts, nulls, errors, unseen = _plain_categorical(profile, values)
+        assert counter.counts.tolist() == counts
+        assert (counter.nulls, counter.type_errors, counter.unseen) == (nulls, errors, unseen)
+
+
+def test_numpy_arrays_of_numbers_and_flags_in_categorical_counters() -> None:
+    text, flags = categorical(["a", "b"]), categorical([True, False])
+    counter = ColumnCounter(text)
+    counter.add(np.array([1.0, np.nan, 3.0]))
+    assert (counter.nulls, counter.type_errors, counter.present) == (1, 2, 0)
+    counter = ColumnCounter(flags)
+    counter.add(np.array([True, False, True]))
+    assert counter.counts.tolist() == [1, 2]  # categories sorted: "False", "True"
+    counter = ColumnCounter(text)
+    counter.add(np.array(["a", "z", "a"]))  # a numpy text array
+    assert (counter.counts.tolist(), counter.unseen) == ([2, 0], 1)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["b", "a", None, "b", math.nan, "c"],
+        [True, None, False, True],
+        ["a", True, "b"],  # mixed: profiled as text
+        [3, 1, 3],  # numbers: profiled as their text
+    ],
+)
+def test_a_categorical_profile_from_arrow_or_numpy_is_the_plain_one(values: list[object]) -> None:
+    pa = pytest.importorskip("pyarrow")
+    from_numpy = profile_column("c", np.array(values, dtype=object), "categorical")
+    plain = [v for v in values if not (v is None or (isinstance(v, float) and math.isnan(v)))]
+    assert isinstance(from_numpy, CategoricalProfile)
+    names = sorted({str(v) for v in plain})
+    assert from_numpy.categories == names
+    assert from_numpy.counts == [sum(1 for v in plain if str(v) == n) for n in names]
+    assert from_numpy.nulls == len(values) - len(plain)
+    assert from_numpy.value_type == ("bool" if all(isinstance(v, bool) for v in plain) else "string")
+    try:
+        arrow = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return  # mixed: only numpy can hold it
+    assert profile_column("c", arrow, "categorical") == from_numpy
+
+
+def test_an_all_null_arrow_reference_column_is_refused() -> None:
+    pa = pytest.importorskip("pyarrow")
+    with pytest.raises(InvalidArgument, match="null in every reference row"):
+        profile_column("c", pa.array([None, None], type=pa.string()), "categorical")
+    with pytest.raises(InvalidArgument, match="null in every reference row"):
+        profile_column("x", pa.array([None, None], type=pa.float64()), "numerical")
