@@ -14,6 +14,7 @@ from scipy.spatial import distance
 from shipyard.errors import InvalidArgument
 from shipyard.services.monitoring import metrics
 from shipyard.services.monitoring.profile import (
+    EXACT_LIMIT,
     CategoricalProfile,
     ColumnCounter,
     EdgeBinner,
@@ -465,3 +466,18 @@ def test_an_all_null_arrow_reference_column_is_refused() -> None:
         profile_column("c", pa.array([None, None], type=pa.string()), "categorical")
     with pytest.raises(InvalidArgument, match="null in every reference row"):
         profile_column("x", pa.array([None, None], type=pa.float64()), "numerical")
+
+
+def test_a_large_reference_takes_sampled_edges_and_exact_counts() -> None:
+    rng = np.random.default_rng(RNG_SEED)
+    values = np.concatenate([rng.lognormal(0, 1, EXACT_LIMIT + 20_000), [np.nan] * 3])
+    profile = numerical(values)
+    kept = values[~np.isnan(values)]
+    positions = np.searchsorted(profile.edges, kept, side="right")
+    assert profile.counts == np.bincount(positions, minlength=len(profile.edges) + 1).tolist()
+    shares = np.asarray(profile.counts) / kept.size
+    assert shares.max() < 0.0115 and shares.min() > 0.0085  # about 1 % each, from a sample's quantiles
+    assert (profile.minimum, profile.maximum) == (kept.min(), kept.max())
+    assert profile.sample is None and profile.nulls == 3
+    assert profile.end_means[1] == pytest.approx(kept[positions == len(profile.edges)].mean())
+    assert numerical(values) == profile  # the sample's seed is fixed: the same reference, the same profile

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BINS",
     "EXACT_LIMIT",
+    "QUANTILE_SAMPLE",
     "CategoricalProfile",
     "ColumnCounter",
     "EdgeBinner",
@@ -46,6 +47,9 @@ DEFAULT_BINS = 100
 
 EXACT_LIMIT = 100_000
 """Up to this many values on *each* side, KS and Wasserstein are computed exactly."""
+
+QUANTILE_SAMPLE = EXACT_LIMIT
+"""Past :data:`EXACT_LIMIT` values, a reference's bin edges are this sample's quantiles."""
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -136,27 +140,41 @@ def _profile_numerical(name: str, values: npt.NDArray[Any], bins: int) -> Numeri
         raise InvalidArgument(f"column {name!r} is null in every reference row: nothing to compare against")
     if errors:
         raise InvalidArgument(f"column {name!r} of the reference holds {errors} values that are not numbers")
-    # The one O(n log n) step: quantiles, bin counts, extremes and the exact sample are then
-    # read off the sorted values by index.
-    kept.sort()
-    # Interior quantile edges, deduplicated: a value repeated across many quantiles (a spike)
-    # gets one bin rather than empty zero-width ones.
-    edges = np.unique(sorted_quantiles(kept, np.linspace(0, 1, bins + 1)[1:-1]))
-    # Bin i holds edges[i-1] <= v < edges[i]: its bounds in the sorted values are where each
-    # edge would be inserted on the left (as ``bin_of``'s side="right" on the values).
-    bounds = np.concatenate([[0], np.searchsorted(kept, edges, side="left"), [kept.size]])
-    counts = np.diff(bounds)
-    end_sums = np.array([kept[: bounds[1]].sum(), kept[bounds[-2] :].sum()])
+    quantiles = np.linspace(0, 1, bins + 1)[1:-1]
+    if kept.size <= EXACT_LIMIT:
+        # The one O(n log n) step: quantiles, bin counts, extremes and the exact sample are
+        # then read off the sorted values by index.
+        kept.sort()
+        # Interior quantile edges, deduplicated: a value repeated across many quantiles (a
+        # spike) gets one bin rather than empty zero-width ones.
+        edges = np.unique(sorted_quantiles(kept, quantiles))
+        # Bin i holds edges[i-1] <= v < edges[i]: its bounds in the sorted values are where
+        # each edge would be inserted on the left (as ``bin_of``'s side="right" on the values).
+        bounds = np.concatenate([[0], np.searchsorted(kept, edges, side="left"), [kept.size]])
+        counts = np.diff(bounds)
+        end_sums = np.array([kept[: bounds[1]].sum(), kept[bounds[-2] :].sum()])
+        low, high = float(kept[0]), float(kept[-1])
+    else:
+        # Sorting a million values costs more than all else here; the edges only need to
+        # split the reference into about equal shares, which the quantiles of a fixed-seed
+        # sample do (each bin then holds 1 % ± 0.1 %). The counts stay exact, and every
+        # bound that rests on them (the KS error) is computed from the actual counts.
+        sample = np.sort(kept[np.random.default_rng(0).integers(0, kept.size, QUANTILE_SAMPLE)])
+        edges = np.unique(sorted_quantiles(sample, quantiles))
+        positions = EdgeBinner(edges).bins(kept)
+        counts = np.bincount(positions, minlength=edges.size + 1)
+        end_sums = np.array([kept[positions == 0].sum(), kept[positions == edges.size].sum()])
+        low, high = float(kept.min()), float(kept.max())
     return NumericalProfile(
         edges=edges.tolist(),
         counts=counts.tolist(),
-        minimum=float(kept[0]),
-        maximum=float(kept[-1]),
+        minimum=low,
+        maximum=high,
         mean=float(kept.mean()),
         std=float(kept.std()),
         rows=len(values),
         nulls=nulls,
-        end_means=_end_means(edges, counts, end_sums, kept[0], kept[-1]),
+        end_means=_end_means(edges, counts, end_sums, low, high),
         sample=kept.tolist() if kept.size <= EXACT_LIMIT else None,
     )
 
