@@ -94,9 +94,14 @@ class ServerSources(MonitorSources):
     def _job_assets(self, uow: Any, ws: str, spec: Mapping[str, Any], at: int) -> list[DataAsset]:
         out = []
         for value in dict(spec.get("inputs") or {}).values():
-            path = value.get("path") if isinstance(value, Mapping) else value
-            if isinstance(path, str) and path.startswith("azureml:"):
-                asset = self._find(uow, ws, path, before=at)
+            # A job keeps each input as {kind, value, type}: a data asset is kind "data",
+            # its value ``name:version`` or ``name@latest``.
+            if (
+                isinstance(value, Mapping)
+                and value.get("kind") == "data"
+                and isinstance(value.get("value"), str)
+            ):
+                asset = self._find(uow, ws, str(value["value"]), before=at)
                 if asset is not None:
                     out.append(asset)
         return out
