@@ -35,7 +35,7 @@ from pydantic import Field, field_validator, model_validator
 
 from shipyard.errors import InvalidSpec
 from shipyard.specs._base import StrictModel
-from shipyard.specs.monitor_metrics import Direction, direction_of
+from shipyard.specs.monitor_metrics import DATA_QUALITY, DEFAULT_THRESHOLDS, Direction, direction_of
 from shipyard.specs.monitor_signals import (
     AZURE_ONLY_TYPES,
     SIGNAL_TYPES,
@@ -71,10 +71,10 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # Azure ML's defaults, so thresholds carried over from Azure mean the same here.
 _DRIFT_DEFAULTS = {
-    "numerical": {"normalized_wasserstein_distance": 0.1},
-    "categorical": {"jensen_shannon_distance": 0.1},
+    "numerical": {m: DEFAULT_THRESHOLDS[m] for m in ("normalized_wasserstein_distance",)},
+    "categorical": {m: DEFAULT_THRESHOLDS[m] for m in ("jensen_shannon_distance",)},
 }
-_QUALITY_DEFAULTS = {"null_value_rate": 0.0, "data_type_error_rate": 0.0, "out_of_bounds_rate": 0.0}
+_QUALITY_DEFAULTS = {m: DEFAULT_THRESHOLDS[m] for m in DATA_QUALITY}
 # Shipyard's choices (Azure has no published ones): a scale-free accuracy floor; a regression
 # error is in the target's units, so no default can fit and one must be given.
 _CLASSIFICATION_DEFAULTS = {"accuracy": 0.9}

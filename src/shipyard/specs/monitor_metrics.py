@@ -9,13 +9,16 @@ distance and rate breaches *above* its threshold; a classification score breache
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Literal
 
 __all__ = [
     "CATEGORICAL_DRIFT",
     "CLASSIFICATION",
     "DATA_QUALITY",
+    "DEFAULT_THRESHOLDS",
     "NUMERICAL_DRIFT",
     "REGRESSION",
     "SYSTEM",
@@ -43,6 +46,25 @@ SYSTEM = ("request_rate", "latency_p50_ms", "latency_p99_ms", "error_rate", "cpu
 _BELOW = frozenset(
     {"two_sample_kolmogorov_smirnov_test", "pearsons_chi_squared_test", *CLASSIFICATION, "request_rate"}
 )
+
+
+DEFAULT_THRESHOLDS: Mapping[str, float] = MappingProxyType(
+    {
+        # Azure ML's own defaults (azure-ai-ml's *_get_default_thresholds): a signal that names
+        # no metric computes these, with these thresholds.
+        "normalized_wasserstein_distance": 0.1,
+        "jensen_shannon_distance": 0.1,
+        "null_value_rate": 0.0,
+        "data_type_error_rate": 0.0,
+        "out_of_bounds_rate": 0.0,
+        # Azure publishes none for these; Shipyard's choices, for a metric named without a
+        # threshold: PSI 0.1 is the usual "some shift" line; p-values the usual 5 %.
+        "population_stability_index": 0.1,
+        "two_sample_kolmogorov_smirnov_test": 0.05,
+        "pearsons_chi_squared_test": 0.05,
+    }
+)
+"""The one table of default thresholds: the spec's defaults and ``monitor compare``'s."""
 
 
 def direction_of(metric: str) -> Direction:
