@@ -125,6 +125,16 @@ class Settings(BaseSettings):
         description="How long a verified token is trusted without asking the database (a revoke"
         " on this server applies at once; on another server within this time).",
     )
+    smtp_url: str | None = Field(
+        default=None,
+        description="Mail server for monitors' alert e-mails (alert_notification.emails of signals with"
+        " alert_enabled): smtp://host:port (plain), smtps://host:port (TLS), user:password@ allowed."
+        " Unset: breaches are recorded and shown, and no mail is sent.",
+    )
+    mail_from: str = Field(
+        default="shipyard@localhost",
+        description="The From address of alert e-mails.",
+    )
     max_json_bytes: int = Field(
         default=64 * 1024**2,
         gt=0,

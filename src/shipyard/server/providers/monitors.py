@@ -27,7 +27,13 @@ def monitors(wiring: Wiring) -> MonitorService:
         def sources_for(ctx: RequestContext) -> ServerSources:
             return ServerSources(ctx, wiring.database, wiring.store, snapshots, secrets)
 
-        runner = MonitorRunner(wiring.database, wiring.typed("artifacts", ArtifactService), sources_for)
+        runner = MonitorRunner(
+            wiring.database,
+            wiring.typed("artifacts", ArtifactService),
+            sources_for,
+            smtp_url=wiring.settings.smtp_url,
+            mail_from=wiring.settings.mail_from,
+        )
         runtime.orchestrator.provide(runner)
         wiring.on_start(lambda: None, runner.close)
     return MonitorService(wiring.database, wiring.typed("schedules", ScheduleService), jobs)

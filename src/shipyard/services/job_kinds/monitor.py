@@ -157,10 +157,21 @@ class MonitorKind(JobKind):
         bodies = dict(job.spec.get("actions") or {})
         done: list[dict[str, Any]] = []
         by_name = {s["name"]: s for s in run.report["signals"]}
+        alert = spec.create_monitor.alert_notification
+        emails = list(alert.emails) if alert is not None and not isinstance(alert, str) else []
         for signal in spec.signals():
-            if signal.name not in run.breached or signal.action is None:
+            if signal.name not in run.breached:
                 continue
             record: dict[str, Any] = {"signal": signal.name}
+            if signal.alert_enabled and emails:
+                record["email"] = runner.email(emails, run.report, by_name[signal.name])
+                parent.say(
+                    f"signal {signal.name}: e-mail to {', '.join(emails)}: {_outcome(record['email'])}"
+                )
+            if signal.action is None:
+                if len(record) > 1:
+                    done.append(record)
+                continue
             if signal.action.webhook is not None:
                 hook = signal.action.webhook
                 payload = breach_payload(run.report, by_name[signal.name])
@@ -188,7 +199,7 @@ class MonitorKind(JobKind):
 
 def _outcome(result: Mapping[str, Any]) -> str:
     if result.get("ok"):
-        return f"answered {result.get('status')}"
+        return f"answered {result.get('status')}" if "status" in result else "sent"
     return f"failed ({result.get('error') or result.get('status')})"
 
 

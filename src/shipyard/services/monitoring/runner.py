@@ -52,9 +52,18 @@ SourcesFor = Callable[[RequestContext], MonitorSources]
 
 class MonitorRunner:
     def __init__(
-        self, db: Database, artifacts: ArtifactService, sources_for: SourcesFor, *, workers: int = 2
+        self,
+        db: Database,
+        artifacts: ArtifactService,
+        sources_for: SourcesFor,
+        *,
+        workers: int = 2,
+        smtp_url: str | None = None,
+        mail_from: str = "shipyard@localhost",
     ) -> None:
         self.db = db
+        self.smtp_url = smtp_url
+        self.mail_from = mail_from
         self.artifacts = artifacts
         self.sources_for = sources_for
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shipyard-monitor")
@@ -126,6 +135,14 @@ class MonitorRunner:
             data.write_bytes(orjson.dumps(run.report, option=orjson.OPT_SERIALIZE_NUMPY))
             self.artifacts.put_local(ref, REPORT_HTML, html, job.created_by)
             self.artifacts.put_local(ref, REPORT_JSON, data, job.created_by)
+
+    def email(
+        self, recipients: list[str], report: Mapping[str, Any], signal: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        from shipyard.services.monitoring.alerts import alert_text, send_alert
+
+        subject, body = alert_text(report, signal)
+        return send_alert(self.smtp_url, self.mail_from, recipients, subject, body)
 
     def webhook(
         self, ctx: RequestContext, url: str, secret: str | None, payload: Mapping[str, Any]
