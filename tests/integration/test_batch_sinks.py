@@ -9,7 +9,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the dev extra
 import pytest
 
 from shipyard.serving.batch._sinks import open_sql_sink
@@ -109,7 +109,7 @@ def test_postgresql_copy_is_idempotent_per_mini_batch(pg_database_url: str) -> N
             got = conn.execute(
                 text("SELECT mini_batch, count(*), count(DISTINCT row) FROM preds GROUP BY 1 ORDER BY 1")
             ).all()
-            types = dict(
+            types: dict[str, str] = dict(
                 conn.execute(
                     text(
                         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name='preds'"
