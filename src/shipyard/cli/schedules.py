@@ -41,7 +41,8 @@ FileOption = Annotated[
         "-f",
         help="The schedule file (Azure ML CLI v2 schedule YAML): name, trigger (cron: expression,"
         " time_zone | recurrence: frequency, interval, schedule), create_job (a job file beside it,"
-        " or an inline job), catch_up.",
+        " or an inline job), catch_up. A monitor file (trigger + create_monitor, Azure ML's monitor"
+        " schedule) makes a monitor: see `shipyard monitor --help`.",
     ),
 ]
 SetOption = Annotated[
