@@ -19,7 +19,8 @@ import pytest
 from examples.monitoring.make_data import credit
 
 from tests.conftest import ServerProcess
-from tests.e2e.test_monitor_loop import EXAMPLE, FEATURES, _ok, cli
+from tests.e2e.test_endpoints_scoring import cli
+from tests.e2e.test_monitor_loop import EXAMPLE, FEATURES, _ok
 
 pytestmark = pytest.mark.slow
 
