@@ -7,12 +7,16 @@ scikit-learn ships as a data asset and a local compute target; runs examples/iri
 a job (examples/iris/src/train.py logs through the Shipyard SDK into the job's run, with the
 job's own token, and registers the model); runs examples/train_mlflow.py (the unchanged
 mlflow client, signed in with MLFLOW_TRACKING_TOKEN); deploys that model to an online
-endpoint without code and scores a few rows; shows the results through the CLI, and prints
+endpoint without code and scores a few rows; then the production loop (examples/monitoring):
+a model trained as a job on a data asset, deployed with its traffic collected, a monitor that
+sees normal traffic, then shifted traffic it flags and answers by submitting the retraining
+job; shows the results through the CLI, and prints
 the commands that reach the same server again from the user's shell.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -20,7 +24,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -153,7 +157,8 @@ def main() -> None:
         )
         step("8. deploy the mlflow client's model without code and score a few rows")
         deploy_and_score(env)
-        step("9. look at it from the command line")
+        monitor_loop(env)
+        step("13. look at it from the command line")
         for args in (
             ["experiment", "list"],
             ["run", "list", "-e", "iris-demo", "--order-by", "metrics.test_accuracy DESC"],
@@ -165,6 +170,71 @@ def main() -> None:
         proc.terminate()
         proc.wait(timeout=20)
     where_to_look(url)
+
+
+def monitor_loop(env: dict[str, str]) -> None:
+    """Steps 10-12: the production loop on examples/monitoring — a model trained as a job and
+    deployed with data collection, a monitor on it, normal traffic, then shifted traffic: the
+    monitor finds the drift and submits the retraining job, whose version says why it exists."""
+    sys.path.insert(0, str(ROOT / "examples" / "monitoring"))
+    from make_data import credit  # the example's generator (numpy/pandas, nothing downloaded)
+
+    example = ROOT / "examples" / "monitoring"
+    step("10. a credit model trained as a job on a data asset, deployed with its traffic collected")
+    data = DEMO / "credit.csv"
+    credit(2000).to_csv(data, index=False)
+    shipyard("data", "create", "--name", "credit", "--type", "uri_file", "--path", str(data), env=env)
+    shipyard("job", "create", "-f", str(example / "train.yml"), "--stream", env=env)
+    if shipyard("online-endpoint", "show", "-n", "credit", env=env, check=False).returncode != 0:
+        shipyard("online-endpoint", "create", "-f", str(example / "endpoint.yml"), env=env)
+    if (
+        shipyard("online-deployment", "show", "-n", "blue", "-e", "credit", env=env, check=False).returncode
+        != 0
+    ):
+        shipyard("online-deployment", "create", "-f", str(example / "blue.yml"), "--all-traffic", env=env)
+    ask = ["online-endpoint", "get-credentials", "-n", "credit", "-o", "json"]
+    answer = subprocess.run(
+        [sys.executable, "-m", "shipyard", *ask], env=env, check=True, text=True, capture_output=True
+    )
+    key = json.loads(answer.stdout)["primaryKey"]
+
+    step("11. a monitor (Azure ML's monitor file): its first run sees normal traffic")
+    send_credit_traffic(env["SHIPYARD_URL"], key, credit(600, seed=21))
+    shipyard("schedule", "delete", "-n", "credit-monitor", env=env, check=False)  # a demo run again
+    shipyard("schedule", "create", "-f", str(example / "monitor.yml"), env=env)
+    wait_for_monitor_run(env)  # a recurrence's first tick fires at its creation
+    shipyard("monitor", "show", "-n", "credit-monitor", env=env)
+
+    step("12. the population shifts (older, more indebted): the monitor finds it and retrains")
+    send_credit_traffic(env["SHIPYARD_URL"], key, credit(600, shift=True, seed=22))
+    shipyard("monitor", "run", "-n", "credit-monitor", env=env)
+    shipyard("monitor", "show", "-n", "credit-monitor", env=env)
+    shipyard("job", "list", "--max-results", "3", env=env)
+    shipyard("model", "show", "credit", env=env)
+
+
+def wait_for_monitor_run(env: dict[str, str]) -> None:
+    ask = [sys.executable, "-m", "shipyard", "monitor", "show", "-n", "credit-monitor", "-o", "json"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        shown = json.loads(subprocess.run(ask, env=env, check=True, text=True, capture_output=True).stdout)
+        if any(r["status"] in ("Completed", "Failed") for r in shown["runs"]):
+            return
+        time.sleep(1)
+    raise SystemExit("the monitor's first run did not end within 2 minutes; see `shipyard job list`")
+
+
+def send_credit_traffic(url: str, key: str, frame: Any) -> None:
+    """Score ``frame`` in requests of 100 rows, then wait for the collector to write them."""
+    features = ["age", "income", "debt_ratio", "region"]
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+        for start in range(0, len(frame), 100):
+            rows = frame[features].iloc[start : start + 100].to_numpy().tolist()
+            http.post(
+                "/endpoints/credit/score", json={"input_data": {"columns": features, "data": rows}}
+            ).raise_for_status()
+    print(f"  scored {len(frame)} rows; the deployment's collector writes them within 5 s")
+    time.sleep(6)
 
 
 def deploy_and_score(env: dict[str, str]) -> None:

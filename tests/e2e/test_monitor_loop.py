@@ -94,7 +94,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProce
 
 
 def _send(server: ServerProcess, key: str, *, shift: bool, seed: int) -> int:
-    frame = credit(600, shift=shift, seed=seed)[FEATURES]
+    frame = credit(1200, shift=shift, seed=seed)[FEATURES]
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
         for start in range(0, len(frame), 150):
             rows = frame.iloc[start : start + 150]

@@ -83,7 +83,7 @@ class SqlInputData(StrictModel):
     @classmethod
     def _query(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("the query is empty; write e.g. SELECT … WHERE scored_at >= :window_start")
+            raise ValueError("the query is empty; write e.g. SELECT … WHERE scored_at >= :window_start_ms")
         unknown = sorted(set(_BIND.findall(value)) - set(SQL_WINDOW_PARAMETERS))
         if unknown:
             raise ValueError(

@@ -349,7 +349,7 @@ def _prediction_column(signal: MonitorSignal, production: list[str]) -> str:
     wanted = given or PREDICTION
     if wanted in production:
         return wanted
-    outputs = [c for c in production if c not in ("request_id", "row", "timestamp")]
+    outputs = [c for c in production if c not in _BOOKKEEPING]
     if given is None and len(outputs) == 1:
         return outputs[0]
     raise InvalidArgument(
@@ -358,7 +358,8 @@ def _prediction_column(signal: MonitorSignal, production: list[str]) -> str:
     )
 
 
-_BOOKKEEPING = ("request_id", "row", "timestamp", "deployment")
+# What the collector and the batch writer add beside a model's inputs: never features.
+_BOOKKEEPING = ("request_id", "row", "timestamp", "deployment", "job_id", "mini_batch", "scored_at", "file")
 
 
 def _features(
