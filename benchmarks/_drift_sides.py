@@ -23,6 +23,18 @@ Verdicts = dict[str, dict[str, Any]]
 
 
 def _peak_rss_mb() -> float:
+    """This process's own peak RSS (``VmHWM``).
+
+    Not ``getrusage``'s ``ru_maxrss``: Linux carries it across ``exec`` from the parent, so a
+    child of the benchmark (which wrote the 10M-row window) would report the parent's peak.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
