@@ -82,8 +82,10 @@ class JobRepository(ABC):
         offset: int,
         limit: int,
         parent: str | None = None,
+        type_: str | None = None,
     ) -> list[Job]:
-        """Newest first; without events. Top-level jobs, or the children of ``parent``."""
+        """Newest first; without events. Top-level jobs, or the children of ``parent``; only
+        those of ``type_`` when given (a monitor's runs among every job)."""
 
     @abstractmethod
     def children(self, workspace: str, parent: str) -> builtins.list[Job]:

@@ -23,7 +23,7 @@ from shipyard.services.schedules import ScheduleService
 __all__ = ["MonitorService", "MonitorView"]
 
 MONITOR = "monitor"
-_SCAN = 2000  # newest jobs looked through for a monitor's runs
+_SCAN = 2000  # newest monitor jobs of the workspace looked through for one monitor's runs
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class MonitorService:
     def show(self, ctx: RequestContext, name: str, *, runs: int = 20) -> MonitorView:
         schedule = self._monitor(ctx, name)
         with self.db.read() as uow:
-            found = uow.jobs.list(ctx.workspace, None, 0, _SCAN)
+            found = uow.jobs.list(ctx.workspace, None, 0, _SCAN, type_=MONITOR)
         mine = [j for j in found if j.type == MONITOR and j.spec.get("monitor_name") == name]
         return MonitorView(schedule=schedule, runs=mine[:runs])
 

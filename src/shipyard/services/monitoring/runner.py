@@ -102,7 +102,7 @@ class MonitorRunner:
         """When the monitor last ran (its window's end: the next window's start) and its
         earlier runs' values, oldest first."""
         with self.db.read() as uow:
-            jobs = uow.jobs.list(ctx.workspace, None, 0, 500)
+            jobs = uow.jobs.list(ctx.workspace, None, 0, 2000, type_="monitor")
         runs = [
             j for j in jobs
             if j.type == "monitor" and j.spec.get("monitor_name") == name and j.report.get("generated_at")

@@ -307,8 +307,11 @@ class SqlJobRepository(JobRepository):
         offset: int,
         limit: int,
         parent: str | None = None,
+        type_: str | None = None,
     ) -> builtins.list[Job]:
         query = self._select().where(s.workspaces.c.name == workspace)
+        if type_ is not None:
+            query = query.where(j.jobs.c.type == type_)
         if parent is None:
             query = query.where(j.jobs.c.parent_id.is_(None))
         else:
