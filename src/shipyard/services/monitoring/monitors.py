@@ -8,7 +8,6 @@ each of its runs is a job with a run. This service reads both; it keeps nothing 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from shipyard.domain.context import RequestContext
 from shipyard.domain.jobs import Job
@@ -69,24 +68,3 @@ class MonitorService:
             found = uow.jobs.list(ctx.workspace, None, 0, _SCAN, type_=MONITOR)
         mine = [j for j in found if j.type == MONITOR and j.spec.get("monitor_name") == name]
         return MonitorView(schedule=schedule, runs=mine[:runs])
-
-
-def run_summary(job: Job, *, histograms: bool = False) -> dict[str, Any]:
-    """A monitor job as ``monitor show`` lists it: status, window, each signal's rows."""
-    report = dict(job.report)
-    signals = [
-        {k: v for k, v in s.items() if histograms or k != "histograms"} for s in report.get("signals") or []
-    ]
-    return {
-        "job": job.name,
-        "run_id": job.run_id,
-        "status": str(job.status),
-        "created_at": job.created_at,
-        "generated_at": report.get("generated_at"),
-        "window": report.get("window"),
-        "reference": report.get("reference"),
-        "breached": list(report.get("breached") or []),
-        "signals": signals,
-        "actions": list(report.get("actions") or []),
-        "message": job.failure.message if job.failure else None,
-    }
