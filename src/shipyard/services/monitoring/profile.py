@@ -135,7 +135,7 @@ def sorted_quantiles(ordered: FloatArray, quantiles: FloatArray) -> FloatArray:
 
 def _profile_numerical(name: str, values: npt.NDArray[Any], bins: int) -> NumericalProfile:
     numbers, nulls, errors = _as_numbers(values)
-    kept = numbers[~np.isnan(numbers)]  # a copy: sorting it leaves the caller's array alone
+    kept = numbers[~np.isnan(numbers)] if nulls else numbers
     if kept.size == 0:
         raise InvalidArgument(f"column {name!r} is null in every reference row: nothing to compare against")
     if errors:
@@ -144,7 +144,7 @@ def _profile_numerical(name: str, values: npt.NDArray[Any], bins: int) -> Numeri
     if kept.size <= EXACT_LIMIT:
         # The one O(n log n) step: quantiles, bin counts, extremes and the exact sample are
         # then read off the sorted values by index.
-        kept.sort()
+        kept = np.sort(kept)  # a copy: the caller's array stays as it was
         # Interior quantile edges, deduplicated: a value repeated across many quantiles (a
         # spike) gets one bin rather than empty zero-width ones.
         edges = np.unique(sorted_quantiles(kept, quantiles))
@@ -338,21 +338,22 @@ class EdgeBinner:
             self._scale = None
             return
         self._low, self._scale = float(edges[0]), self.CELLS / float(edges[-1] - edges[0])
-        cells = self._cells(edges)  # in [-1, CELLS]; shifted by one to index the tables
-        per_cell = np.bincount(cells + 1, minlength=self.CELLS + 2)
+        per_cell = np.bincount(self._cells(edges), minlength=self.CELLS + 2)
         self._before = np.concatenate([[0], np.cumsum(per_cell)[:-1]])  # edges in earlier cells
         self._in_cell = per_cell
 
     def _cells(self, values: FloatArray) -> npt.NDArray[np.intp]:
+        """Each value's cell, plus one (so 0 is below the grid), as an index into the tables."""
         assert self._scale is not None
-        position = (values - self._low) * self._scale
-        np.clip(position, -1.0, float(self.CELLS), out=position)
+        position = values * self._scale  # one temporary, shifted in place: chunks are large
+        position -= self._low * self._scale - 1.0
+        np.clip(position, 0.0, float(self.CELLS + 1), out=position)
         return position.astype(np.intp)  # truncation is monotone too: all the argument needs
 
     def bins(self, values: FloatArray) -> npt.NDArray[np.intp]:
         if self._scale is None:
             return np.searchsorted(self.edges, values, side="right")
-        cells = self._cells(values) + 1
+        cells = self._cells(values)
         positions = self._before[cells]
         crowded = np.flatnonzero(self._in_cell[cells])
         if crowded.size > values.size // 4:  # values on edges: searching is cheaper from now on
