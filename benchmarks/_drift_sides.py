@@ -126,10 +126,11 @@ def _value_counts(pc: Any, column: Any) -> dict[str, int]:
 
 
 def evidently_side(reference: str, current: str) -> dict[str, Any]:
-    import evidently
-    import pandas as pd
+    # Only in the anchor's venv, never in ours (hence no types for mypy there).
+    import evidently  # type: ignore[import-not-found]
+    import pandas as pd  # type: ignore[import-untyped]
     from evidently import DataDefinition, Dataset, Report
-    from evidently.presets import DataDriftPreset
+    from evidently.presets import DataDriftPreset  # type: ignore[import-not-found]
 
     def work() -> Verdicts:
         ref, cur = pd.read_parquet(reference), pd.read_parquet(current)
