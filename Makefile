@@ -53,6 +53,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/cli_startup.py
 	@# Issue 13's pipeline figures (~2 min; installs Metaflow and ZenML into .bench/anchors/venv once)
 	$(BIN)/python benchmarks/pipeline_overhead.py
+	@# Issue 14's drift figures (~12 min, mostly Evidently; installs it into its own venv once)
+	$(BIN)/python benchmarks/monitoring_drift.py
 	@# Issue 12's figures (~45 min): an outage, backup and restore; the two that need several
 	@# servers on one PostgreSQL run when SHIPYARD_TEST_DATABASE_URL names one.
 	$(BIN)/python benchmarks/outage.py

@@ -161,7 +161,8 @@ def collected_batches(
         for key in keys:
             stats.files += 1
             with store.get(key) as handle:
-                for batch in pq.ParquetFile(handle).iter_batches(batch_size=BATCH_ROWS):
+                # pre_buffer=False keeps memory at a batch, not the file (see compare.py)
+                for batch in pq.ParquetFile(handle, pre_buffer=False).iter_batches(batch_size=BATCH_ROWS):
                     for request in _requests(batch, start_ms, end_ms, collection, deployment):
                         stats.requests += 1
                         _add(builder, request, collection, columns, stats)
