@@ -160,3 +160,32 @@ def test_a_query_on_a_missing_column_says_what_the_database_said(batch: tuple[Se
     (answers,) = run["signals"]
     assert "no such column: scored_when" in answers["error"], answers
     cli("schedule", "disable", "-n", "bad-query", url=url)
+
+
+def test_one_retraining_at_a_time_per_signal(batch: tuple[ServerProcess, Path]) -> None:
+    """A monitor that breaches again while its retraining still runs submits no second one."""
+    server, tmp = batch
+    url = server.url
+    slow = tmp / "slow-retrain.yml"
+    slow.write_text('command: python -c "import time; time.sleep(120)"\n')
+    daily = MONITOR.format(query=json.dumps(QUERY), job=slow).replace("credit-batch-monitor", "credit-daily")
+    # Each run looks back a day: both runs see the shifted rows the first test scored.
+    daily = daily.replace(
+        "      production_data:\n",
+        "      production_data:\n        data_window: {lookback_window_size: P1D}\n",
+    )
+    (tmp / "daily.yml").write_text(daily)
+    _ok("schedule", "create", "-f", str(tmp / "daily.yml"), url=url)
+
+    def run() -> dict[str, Any]:
+        done: dict[str, Any] = json.loads(_ok("monitor", "run", "-n", "credit-daily", "-o", "json", url=url))
+        assert done["breached"] == ["answers"], done
+        (action,) = done["actions"]
+        return dict(action)
+
+    first = run()
+    assert first["job"] and "job_skipped" not in first
+    second = run()
+    assert second == {"signal": "answers", "job_skipped": first["job"]}
+    _ok("job", "cancel", "-n", first["job"], url=url)
+    cli("schedule", "disable", "-n", "credit-daily", url=url)

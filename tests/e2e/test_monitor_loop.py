@@ -94,13 +94,13 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProce
 
 
 def _send(server: ServerProcess, key: str, *, shift: bool, seed: int) -> int:
+    """1,200 rows in one request: one timestamp, so they fall in one monitor window whatever
+    the ticks (several requests could straddle a tick and split the traffic over two runs)."""
     frame = credit(1200, shift=shift, seed=seed)[FEATURES]
+    body = {"input_data": {"columns": FEATURES, "data": frame.to_numpy().tolist()}}
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
-        for start in range(0, len(frame), 150):
-            rows = frame.iloc[start : start + 150]
-            body = {"input_data": {"columns": FEATURES, "data": rows.to_numpy().tolist()}}
-            r = http.post("/endpoints/credit/score", json=body)
-            assert r.status_code == 200, r.text
+        r = http.post("/endpoints/credit/score", json=body)
+        assert r.status_code == 200, r.text
     return len(frame)
 
 
@@ -108,8 +108,8 @@ def _collected(server: ServerProcess) -> int:
     import pyarrow.parquet as pq
 
     folder = server.home / "artifacts" / "_collected" / "default" / "credit" / "blue" / "model_inputs"
-    # one row per request; each request carries 150 instances
-    return sum(pq.read_metadata(f).num_rows for f in folder.rglob("*.parquet")) * 150
+    # one row per request; each request carries 1,200 instances
+    return sum(pq.read_metadata(f).num_rows for f in folder.rglob("*.parquet")) * 1200
 
 
 def _monitor_runs(url: str) -> list[dict[str, Any]]:

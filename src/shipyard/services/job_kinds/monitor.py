@@ -178,7 +178,13 @@ class MonitorKind(JobKind):
                 record["webhook"] = runner.webhook(parent.ctx, hook.url, hook.secret, payload)
                 parent.say(f"signal {signal.name}: webhook {hook.url}: {_outcome(record['webhook'])}")
             body = bodies.get(signal.name)
-            if body is not None:
+            running = _retraining(parent, name, signal.name) if body is not None else None
+            if running is not None:
+                # One retraining at a time per signal: a monitor that breaches every hour must
+                # not pile up trainings that each take longer than that.
+                record["job_skipped"] = running
+                parent.say(f"signal {signal.name}: retraining job {running} is still running; none submitted")
+            elif body is not None:
                 tags = {
                     "shipyard.monitor": name,
                     "shipyard.monitor.job": job.name,
@@ -195,6 +201,25 @@ class MonitorKind(JobKind):
                     parent.say(f"signal {signal.name}: the retraining job was refused: {error.message}")
             done.append(record)
         return done
+
+
+def _retraining(parent: ParentHandle, monitor: str, signal: str) -> str | None:
+    """The retraining job an earlier run of ``monitor`` submitted for ``signal`` that has not
+    ended yet, if any."""
+    with parent.db.read() as uow:
+        earlier = uow.jobs.list(parent.job.workspace, None, 0, 50, type_="monitor")
+        names = [
+            str(action["job"])
+            for job in earlier
+            if job.name != parent.job.name and job.spec.get("monitor_name") == monitor
+            for action in job.report.get("actions") or []
+            if action.get("signal") == signal and action.get("job")
+        ]
+        for name in names:
+            found = uow.jobs.get(parent.job.workspace, name)
+            if found is not None and not found.done:
+                return name
+    return None
 
 
 def _outcome(result: Mapping[str, Any]) -> str:
