@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from examples.monitoring.make_data import credit
 
 from tests.conftest import ServerProcess
 from tests.e2e.test_endpoints_scoring import cli
-from tests.e2e.test_monitor_loop import EXAMPLE, FEATURES, _ok
+from tests.e2e.test_monitor_loop import EXAMPLE, FEATURES, _ok, version_of_run
 
 pytestmark = pytest.mark.slow
 
@@ -70,23 +69,15 @@ create_monitor:
 
 
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, Path]]:
-    tmp = tmp_path_factory.mktemp("batch-loop")
-    server = ServerProcess(tmp / "home").start()
-    try:
-        url = server.url
-        data = tmp / "credit.csv"
-        credit(2000).to_csv(data, index=False)
-        _ok("data", "create", "--name", "credit", "--type", "uri_file", "--path", str(data), url=url)
-        _ok("job", "create", "-f", str(EXAMPLE / "train.yml"), "--stream", url=url)
-        _ok("secret", "set", "CREDIT_DB", "--value", f"sqlite:///{tmp / 'scores.db'}", url=url)
-        (tmp / "endpoint.yml").write_text(ENDPOINT)
-        (tmp / "deployment.yml").write_text(DEPLOYMENT)
-        _ok("batch-endpoint", "create", "-f", str(tmp / "endpoint.yml"), url=url)
-        _ok("batch-deployment", "create", "-f", str(tmp / "deployment.yml"), url=url)
-        yield server, tmp
-    finally:
-        server.stop()
+def batch(credit_server: tuple[ServerProcess, str, Path]) -> tuple[ServerProcess, Path]:
+    server, _, tmp = credit_server  # credit:1 trained by the example job, on the data asset credit
+    url = server.url
+    _ok("secret", "set", "CREDIT_DB", "--value", f"sqlite:///{tmp / 'scores.db'}", url=url)
+    (tmp / "batch-endpoint.yml").write_text(ENDPOINT)
+    (tmp / "batch-deployment.yml").write_text(DEPLOYMENT)
+    _ok("batch-endpoint", "create", "-f", str(tmp / "batch-endpoint.yml"), url=url)
+    _ok("batch-deployment", "create", "-f", str(tmp / "batch-deployment.yml"), url=url)
+    return server, tmp
 
 
 def _score(url: str, tmp: Path, name: str, *, shift: bool, seed: int) -> None:
@@ -142,8 +133,8 @@ def test_the_monitor_reads_the_batch_table_by_scored_at_and_retrains_on_drift(
     retrain = action["job"]
     _ok("job", "stream", "-n", retrain, url=url)
     assert '"status": "Completed"' in _ok("job", "show", "-n", retrain, "-o", "json", url=url)
-    version = json.loads(_ok("model", "version", "show", "credit", "2", "-o", "json", url=url))
-    assert version["tags"]["shipyard.monitor.run_id"] == hit["run_id"]
+    version = version_of_run(url, hit["run_id"])
+    assert version["tags"]["shipyard.monitor"] == "credit-batch-monitor"
 
 
 def test_a_query_on_a_missing_column_says_what_the_database_said(batch: tuple[ServerProcess, Path]) -> None:
