@@ -209,3 +209,40 @@ def test_bad_monitors_are_refused_with_what_to_fix(credit_server: tuple[ServerPr
     )
     done = cli("schedule", "create", "-f", str(missing), url=url)
     assert done.returncode != 0 and "nope.yml" in done.stderr and "does not exist" in done.stderr
+    # A monitor job posted by hand without the retraining job its action names.
+    body = {
+        "spec": {
+            "type": "monitor",
+            "monitor_name": "m3",
+            "monitor": {
+                "name": "m3",
+                "trigger": {"type": "recurrence", "frequency": "day", "interval": 1},
+                "create_monitor": {
+                    "monitoring_target": {"endpoint_deployment_id": "azureml:credit:blue"},
+                    "monitoring_signals": {"d": {"type": "data_drift", "action": {"job": "./retrain.yml"}}},
+                },
+            },
+        }
+    }
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as http:
+        r = http.post("/api/v1/jobs", json=body)
+    assert r.status_code == 400 and "shipyard schedule create -f monitor.yml" in r.json()["error"]["message"]
+    # `monitor run` on a schedule of a command job; a reference that does not exist
+    (tmp / "job.yml").write_text("command: echo hi\n")
+    plain = tmp / "plain.yml"
+    plain.write_text("name: plain\ntrigger: {type: cron, expression: '0 0 1 1 *'}\ncreate_job: ./job.yml\n")
+    _ok("schedule", "create", "-f", str(plain), url=url)
+    done = cli("monitor", "run", "-n", "plain", url=url)
+    assert done.returncode != 0 and "fires a command job, not a monitor" in done.stderr
+    nowhere = tmp / "no-reference.yml"
+    nowhere.write_text(
+        "name: m4\ntrigger: {type: cron, expression: '0 0 1 1 *'}\n"
+        "create_monitor:\n  monitoring_target: {endpoint_deployment_id: 'azureml:credit:blue'}\n"
+        "  monitoring_signals:\n    d:\n      type: data_drift\n"
+        "      reference_data: {input_data: {path: 'azureml:missing:1'}}\n"
+    )
+    _ok("schedule", "create", "-f", str(nowhere), url=url)
+    done = cli("monitor", "run", "-n", "m4", "-o", "json", url=url)
+    assert done.returncode == 1  # its only signal could not be computed: the run failed
+    (signal,) = json.loads(done.stdout)["signals"]
+    assert "no data asset 'azureml:missing:1'" in signal["error"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -40,6 +41,7 @@ log = logging.getLogger("shipyard.monitoring")
 REPORT_HTML = "monitor/report.html"
 REPORT_JSON = "monitor/report.json"
 _HISTORY = 30  # earlier runs drawn in a report's over-time charts
+_ABANDONED_S = 600.0  # a computed run not collected within this is forgotten
 
 
 def monitor_experiment(name: str) -> str:
@@ -68,7 +70,7 @@ class MonitorRunner:
         self.sources_for = sources_for
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shipyard-monitor")
         self._lock = threading.Lock()
-        self._running: dict[tuple[str, str, int], Future[MonitorRun]] = {}
+        self._running: dict[tuple[str, str, int], tuple[Future[MonitorRun], float]] = {}
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -82,19 +84,29 @@ class MonitorRunner:
         None while it computes — started here on first ask."""
         key = (job.workspace, job.name, job.created_at)
         with self._lock:
-            future = self._running.get(key)
+            entry = self._running.get(key)
+            future = entry[0] if entry is not None else None
             if future is None:
+                self._forget_abandoned()
                 previous, history = self.previous_runs(ctx, name, before=job)
                 sources = self.sources_for(ctx)
                 future = self._pool.submit(
                     run_monitor, name, spec, sources, now_ms=now_ms, previous_ms=previous, history=history
                 )
-                self._running[key] = future
+                self._running[key] = (future, time.monotonic())
         if not future.done():
             return None
         with self._lock:
             self._running.pop(key, None)
         return future.result()
+
+    def _forget_abandoned(self) -> None:
+        """Drop results no one came back for (the job was canceled, timed out, or taken over
+        by another server while this one computed): they would otherwise stay in memory."""
+        stale = time.monotonic() - _ABANDONED_S
+        for key, (future, started) in list(self._running.items()):
+            if future.done() and started < stale:
+                del self._running[key]
 
     def previous_runs(
         self, ctx: RequestContext, name: str, *, before: Job | None = None, limit: int = _HISTORY
