@@ -246,3 +246,21 @@ def test_bad_monitors_are_refused_with_what_to_fix(credit_server: tuple[ServerPr
     assert done.returncode == 1  # its only signal could not be computed: the run failed
     (signal,) = json.loads(done.stdout)["signals"]
     assert "no data asset 'azureml:missing:1'" in signal["error"]
+
+
+def test_rows_sent_without_names_take_the_models_signature(
+    credit_server: tuple[ServerProcess, str, Path],
+) -> None:
+    """What the server's monitor sources read for a deployment, on the server's own database
+    and artifact store: the model's input names, which positional rows are given."""
+    from shipyard.domain.context import DEFAULT_WORKSPACE, Principal, RequestContext
+    from shipyard.services.monitoring.server_sources import ServerSources
+    from shipyard.stores.registry import open_artifact_store, open_database
+
+    server, _, _ = credit_server
+    db = open_database(f"sqlite:///{server.home / 'shipyard.db'}")
+    store = open_artifact_store(str(server.home / "artifacts"))
+    ctx = RequestContext(principal=Principal(name="admin"), workspace=DEFAULT_WORKSPACE)
+    sources = ServerSources(ctx, db, store, snapshots=None, secrets=None)  # type: ignore[arg-type]
+    assert sources._input_names("credit", "blue") == FEATURES
+    assert sources._input_names("credit", "nope") is None

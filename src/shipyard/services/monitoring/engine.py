@@ -77,6 +77,7 @@ def run_monitor(
             result = run.signal(signal, start, end)
         except ShipyardError as error:
             result = _failed(signal, error.message)
+        result["notes"] = [*result["notes"], *sources.drain_notes()]
         signals.append(result)
     out = MonitorRun(
         report={

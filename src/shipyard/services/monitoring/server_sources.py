@@ -48,6 +48,7 @@ class ServerSources(MonitorSources):
         self.store = store
         self.snapshots = snapshots
         self.secrets = secrets
+        self._notes: list[str] = []
 
     # -- references -------------------------------------------------------------------
 
@@ -170,17 +171,41 @@ class ServerSources(MonitorSources):
     def collected(
         self, endpoint: str, deployment: str, collection: Collection, start_ms: int, end_ms: int
     ) -> Iterator[pa.RecordBatch]:
-        from shipyard.services.monitoring.production import collected_batches
+        from shipyard.services.monitoring.production import ReadStats, collected_batches
 
-        return collected_batches(
-            self.store,
-            self.ctx.workspace,
-            endpoint,
-            deployment,
-            collection,
-            start_ms,
-            end_ms,
-        )
+        stats = ReadStats()
+        # Rows sent without column names (``instances``/``inputs`` as lists) take the names of
+        # the model's input signature, as the model itself reads them.
+        columns = self._input_names(endpoint, deployment) if collection == "model_inputs" else None
+        yield from collected_batches(
+            self.store, self.ctx.workspace, endpoint, deployment, collection, start_ms, end_ms,
+            columns=columns, stats=stats,
+        )  # fmt: skip
+        self._notes.extend(f"{collection}: {note}" for note in stats.notes())
+
+    def drain_notes(self) -> list[str]:
+        notes, self._notes = self._notes, []
+        return notes
+
+    def _input_names(self, endpoint: str, deployment: str) -> list[str] | None:
+        """The deployed MLflow model's input column names, from its MLmodel signature."""
+        import yaml
+
+        with self.db.read() as uow:
+            found = uow.deployments.get(self.ctx.workspace, endpoint, deployment)
+        # The resolved deployment (its spec) says where the model's files are in the store.
+        model = dict(found.spec.get("model") or {}) if found is not None else {}
+        prefix = model.get("prefix")
+        if not prefix:
+            return None
+        try:
+            with self.store.get(f"{prefix}/MLmodel") as handle:
+                meta = yaml.safe_load(handle.read())
+            inputs = orjson.loads(meta["signature"]["inputs"])
+            names = [str(column["name"]) for column in inputs if "name" in column]
+        except (NotFound, KeyError, TypeError, ValueError, yaml.YAMLError):
+            return None
+        return names or None
 
     def sql(self, connection: str, query: str, start_ms: int, end_ms: int) -> Iterator[pa.RecordBatch]:
         from shipyard.services.monitoring.sql_source import sql_batches

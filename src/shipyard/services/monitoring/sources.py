@@ -64,6 +64,11 @@ class MonitorSources(ABC):
     def secret(self, name: str) -> str:
         """A secret's value (a webhook's signing key), as the monitor's creator may read it."""
 
+    def drain_notes(self) -> list[str]:
+        """What reading the data since the last call left to say (rows that could not be
+        parsed, a column whose type varied): shown in the signal's notes."""
+        return []
+
     def stored_profile(self, key: str) -> Mapping[str, object] | None:
         """A reference's profile computed by an earlier run (None: compute it)."""
         return None
