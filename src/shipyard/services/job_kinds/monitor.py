@@ -11,7 +11,7 @@ report the signals' verdicts, the webhooks called and the retraining jobs it sub
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.domain.context import RequestContext
 from shipyard.domain.jobs import FailureCause, Job, JobFailure, JobStatus
@@ -20,10 +20,12 @@ from shipyard.services._clock import now_ms
 from shipyard.services.job_kinds.base import JobKind, JobRequest, ParentHandle
 from shipyard.services.job_requests import check_job, job_request
 from shipyard.services.jobs import JobService, ParentSubmission
-from shipyard.services.monitoring.engine import MonitorRun
 from shipyard.services.monitoring.runner import MonitorRunner, monitor_experiment, submit_retraining
 from shipyard.specs._yaml import validate_spec
 from shipyard.specs.monitor import MonitorSpec
+
+if TYPE_CHECKING:
+    from shipyard.services.monitoring.engine import MonitorRun
 
 __all__ = ["KIND", "MonitorKind"]
 

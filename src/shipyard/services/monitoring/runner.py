@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -29,10 +29,14 @@ from shipyard.domain.context import RequestContext
 from shipyard.domain.jobs import Job
 from shipyard.errors import AlreadyExists, ShipyardError
 from shipyard.services.artifacts import ArtifactService
-from shipyard.services.monitoring.engine import MonitorRun, run_monitor
 from shipyard.services.monitoring.sources import MonitorSources
 from shipyard.services.ports import Database
-from shipyard.specs.monitor import MonitorSpec
+
+if TYPE_CHECKING:
+    # The engine brings numpy and scipy: imported when a monitor first runs, not at every
+    # server start (0.7 s of scipy.stats on each).
+    from shipyard.services.monitoring.engine import MonitorRun
+    from shipyard.specs.monitor import MonitorSpec
 
 __all__ = ["REPORT_HTML", "REPORT_JSON", "MonitorRunner", "monitor_experiment"]
 
@@ -87,6 +91,8 @@ class MonitorRunner:
             entry = self._running.get(key)
             future = entry[0] if entry is not None else None
             if future is None:
+                from shipyard.services.monitoring.engine import run_monitor
+
                 self._forget_abandoned()
                 previous, history = self.previous_runs(ctx, name, before=job)
                 sources = self.sources_for(ctx)
