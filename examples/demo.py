@@ -209,8 +209,14 @@ def monitor_loop(env: dict[str, str]) -> None:
     send_credit_traffic(env["SHIPYARD_URL"], key, credit(600, shift=True, seed=22))
     shipyard("monitor", "run", "-n", "credit-monitor", env=env)
     shipyard("monitor", "show", "-n", "credit-monitor", env=env)
-    shipyard("job", "list", "--max-results", "3", env=env)
-    shipyard("model", "show", "credit", env=env)
+    ask = [sys.executable, "-m", "shipyard", "monitor", "show", "-n", "credit-monitor", "-o", "json"]
+    newest = json.loads(subprocess.run(ask, env=env, check=True, text=True, capture_output=True).stdout)[
+        "runs"
+    ][0]
+    retraining = [a["job"] for a in newest["actions"] if a.get("job")]
+    for name in retraining:  # the retraining the breach submitted: its new version says why it exists
+        shipyard("job", "stream", "-n", name, env=env)
+    shipyard("model", "version", "show", "credit", "latest", env=env)  # tagged with the monitor run
 
 
 def wait_for_monitor_run(env: dict[str, str]) -> None:
