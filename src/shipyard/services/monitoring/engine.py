@@ -11,7 +11,6 @@ when given; else the time since the monitor's previous run; else the week before
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -410,8 +409,3 @@ def _span(start: int, end: int) -> str:
         return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
     return f"{text(start)} to {text(end)}"
-
-
-def content_key(*parts: str) -> str:
-    """A reference's identity for its stored profile."""
-    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]

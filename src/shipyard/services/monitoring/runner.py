@@ -14,7 +14,6 @@ first's job instead of submitting another).
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import threading
 import time
@@ -40,7 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ["REPORT_HTML", "REPORT_JSON", "MonitorRunner", "monitor_experiment"]
 
-log = logging.getLogger("shipyard.monitoring")
 
 REPORT_HTML = "monitor/report.html"
 REPORT_JSON = "monitor/report.json"
