@@ -125,6 +125,13 @@ class Settings(BaseSettings):
         description="How long a verified token is trusted without asking the database (a revoke"
         " on this server applies at once; on another server within this time).",
     )
+    studio_session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=24 * 30,
+        description="How long a studio sign-in lasts; each is a token of the user's (`studio-…`) that"
+        " signing out revokes.",
+    )
     smtp_url: str | None = Field(
         default=None,
         description="Mail server for monitors' alert e-mails (alert_notification.emails of signals with"

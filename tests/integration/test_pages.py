@@ -1,4 +1,4 @@
-"""What a browser finds without a token: the landing page, offline API docs, the document."""
+"""What a browser finds without a token: offline API docs and the document (the studio: tests/integration/studio)."""
 
 from __future__ import annotations
 
@@ -23,15 +23,6 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncClient]:
         finally:
             portal.call(client.aclose)
             app.state.services.audit.stop()
-
-
-def test_the_landing_page_says_what_is_here_and_how_to_sign_in(browser: SyncClient) -> None:
-    page = browser.get("/")
-    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "shipyard login --url http://127.0.0.1:5151" in page.text
-    assert 'href="/docs"' in page.text
-    assert "shipyard run show" in page.text  # what an mlflow "View run at …/#/…" link becomes
-    assert page.headers["x-frame-options"] == "DENY"
 
 
 def test_the_docs_load_their_assets_from_this_server(browser: SyncClient) -> None:

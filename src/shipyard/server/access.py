@@ -72,7 +72,6 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/healthz"): _r(PUBLIC),
     ("GET", "/metrics"): _r("server:metrics", server_wide=True),
     # The same on every server of a version, and no data: a browser needs them to sign in.
-    ("GET", "/"): _r(PUBLIC),
     ("GET", "/openapi.json"): _r(PUBLIC),
     ("GET", "/docs"): _r(PUBLIC),
     ("GET", "/docs/static/{name}"): _r(PUBLIC),

@@ -57,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.artifact_store = store
     app.state.public_url = settings.default_public_url()
     app.state.first_token = access.first_token
+    app.state.authenticator = access.authenticator
     wiring = Wiring(settings, database, store, access, lambda: str(app.state.public_url))
     app.state.services = Services(wiring.build_all())
     errors.install(app)

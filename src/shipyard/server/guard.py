@@ -11,8 +11,11 @@ In order:
    ``application/x-www-form-urlencoded``, ``multipart/form-data``) outside artifact
    uploads, is refused (CSRF).
 3. **Who**: ``Authorization: Bearer <token>`` or HTTP Basic (a user and one of its tokens,
-   as the mlflow client sends ``MLFLOW_TRACKING_USERNAME/PASSWORD``). No credential on a
-   path that needs one is a 401 here, before the body is read. Under ``--no-auth`` every
+   as the mlflow client sends ``MLFLOW_TRACKING_USERNAME/PASSWORD``), or the studio's
+   session cookie (``server/session.py``; a mutation sent with it must also carry the
+   ``X-Shipyard-CSRF`` header the sign-in gave the page). No credential on a
+   path that needs one is a 401 here, before the body is read; the studio's pages and
+   assets pass without one and send the browser to ``/login`` themselves. Under ``--no-auth`` every
    caller is the local user. Scoring (``/endpoints/…``) checks its own keys.
 4. **Audit**: a request that changes something (its rule's permission is not a read), and
    every refused one, is appended to the audit log before the status line goes out.
@@ -45,6 +48,7 @@ from shipyard.errors import (
     Unauthenticated,
     UnsupportedMediaType,
 )
+from shipyard.server.session import CSRF_HEADER, SESSION_COOKIE, csrf_of, read_cookie
 from shipyard.services.access.audit import AuditLog
 from shipyard.services.access.authenticator import Authenticator
 
@@ -71,7 +75,10 @@ _MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/api/3.0/mlflow", "/ajax-api/")
 _UPLOAD = re.compile(
     r"^(/api/v1/runs/[^/]+/artifacts/|/api/v1/blobs/|/(api|ajax-api)/2\.0/mlflow-artifacts/artifacts/)"
 )
-_PUBLIC_PATHS = frozenset({"/healthz", "/", "/docs", "/openapi.json"})
+_PUBLIC_PATHS = frozenset({"/healthz", "/", "/docs", "/openapi.json", "/login", "/api/v1/session"})
+# The studio's pages hold no data of their own (each comes from an API call made with the
+# caller's credential), so without one they pass, and answer with the sign-in page.
+_STUDIO_PREFIXES = ("/studio/", "/docs/static/")
 _LOOPBACK_NAMES = ("localhost", "*.localhost", "127.0.0.1", "::1")
 
 
@@ -168,7 +175,7 @@ class Guard:
                 await self.app(scope, receive, self._scoring(scope, send))
                 return
             state["workspace"] = _workspace(headers)
-            principal = await self._principal(headers, path, state)
+            principal = await self._principal(headers, path, state, scope["method"])
             state["principal"] = principal
             if (
                 principal is not None
@@ -232,13 +239,16 @@ class Guard:
     # -- 3: who ------------------------------------------------------------------------
 
     async def _principal(
-        self, headers: dict[bytes, bytes], path: str, state: dict[str, Any]
+        self, headers: dict[bytes, bytes], path: str, state: dict[str, Any], method: str
     ) -> Principal | None:
         if self.authenticator is None:
             return self.local_user
         credential = headers.get(b"authorization")
         if credential is None:
-            if path in _PUBLIC_PATHS or path.startswith("/docs/static/"):
+            session = read_cookie(headers.get(b"cookie"), SESSION_COOKIE)
+            if session:
+                return await self._session(session, headers, path, state, method)
+            if path in _PUBLIC_PATHS or path.startswith(_STUDIO_PREFIXES):
                 return None  # the route's rule decides (server/access.py): these are public
             raise _Refused(
                 401,
@@ -271,6 +281,37 @@ class Guard:
             "auth:failed",
             challenge=True,
         )
+
+    async def _session(
+        self, token: str, headers: dict[bytes, bytes], path: str, state: dict[str, Any], method: str
+    ) -> Principal | None:
+        """The studio's cookie: a token of the user's, made at sign-in. A mutation must also
+        carry the CSRF value derived from it, which only a page of this origin can read."""
+        authenticator = self.authenticator
+        assert authenticator is not None
+        try:
+            found = authenticator.cached(token)
+            principal = found or await to_thread.run_sync(authenticator.bearer, token)
+        except Unauthenticated:
+            if path in _PUBLIC_PATHS or path.startswith(_STUDIO_PREFIXES):
+                return None  # an expired session: the page sends the browser to sign in again
+            raise _Refused(
+                401, "UNAUTHENTICATED", "the studio session has expired: sign in again at /login",
+                "auth:failed",
+            ) from None  # fmt: skip
+        assert principal is not None
+        if method in _MUTATING and headers.get(CSRF_HEADER.lower().encode(), b"").decode(
+            "latin-1"
+        ) != csrf_of(token):
+            state["claimed"] = principal.name
+            raise _Refused(
+                403, "CSRF_FAILED",
+                f"a {method} signed in by the studio's cookie must carry the {CSRF_HEADER} header the"
+                " page was given; reload the page",
+                "csrf:refused",
+            )  # fmt: skip
+        state["session"] = token
+        return principal
 
     # -- answers and the audit ---------------------------------------------------------
 

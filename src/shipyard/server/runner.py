@@ -50,8 +50,9 @@ def _announce_access(settings: Settings, first_token: str | None, url: str) -> N
         print(f"  created the owner 'admin'; its token (also in {token_file}, mode 0600):", flush=True)
         print(f"    {first_token}", flush=True)
         print(f"  sign in: shipyard login --url {url} --token-file {token_file}", flush=True)
+        print(f"  the studio: {url}/login?token={first_token}&next=/", flush=True)
     else:
-        print("  auth: on (sign in with `shipyard login`)", flush=True)
+        print(f"  auth: on (sign in with `shipyard login`; the studio: {url}/login)", flush=True)
 
 
 def _bound_url(host: str, port: int) -> str:

@@ -1,4 +1,4 @@
-"""What a browser finds without the API: ``/`` (what this server is and where to go), the
+"""What a browser finds beside the studio (``shipyard/studio/``, which answers ``/``): the
 interactive API docs at ``/docs`` (Swagger UI served from the package, so it works offline)
 and ``/openapi.json``.
 
@@ -9,17 +9,13 @@ Swagger UI's *Authorize* button takes.
 
 from __future__ import annotations
 
-import html
-from functools import lru_cache
 from pathlib import Path
-from string import Template
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
-from shipyard._version import __version__
 from shipyard.errors import NotFound
 from shipyard.server.access import PUBLIC, SIGNED_IN, rule_for
 from shipyard.server.contract import complete
@@ -91,14 +87,3 @@ def asset(name: str) -> FileResponse:
     if media is None:  # a fixed list: no path from the client reaches the disk
         raise NotFound(f"no documentation asset {name!r}")
     return FileResponse(_assets_dir() / name, media_type=media, headers={"Cache-Control": "max-age=86400"})
-
-
-@lru_cache(maxsize=1)
-def _landing() -> Template:
-    return Template((Path(__file__).parent.parent / "static" / "landing.html").read_text(encoding="utf-8"))
-
-
-@router.get("/")
-def landing(request: Request) -> HTMLResponse:
-    url = html.escape(str(request.app.state.public_url))
-    return HTMLResponse(_landing().substitute(version=html.escape(__version__), url=url))

@@ -1,0 +1,121 @@
+"""The studio's one way to data: the public API, called in-process with the caller's credential.
+
+A page handler asks :class:`StudioApi` for what it shows; the call goes through the whole app
+(the guard, the route's permission, the handler, the answer's serialisation) exactly as a
+script's HTTP request would, without a socket. An error answer becomes :class:`ApiError`,
+which pages show as the API said it (``render.py``), never as a blank panel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import orjson
+from fastapi import FastAPI, Request
+
+from shipyard.domain.access import BUILTIN_ROLES
+from shipyard.server.guard import WORKSPACE_HEADER
+from shipyard.server.session import read_cookie
+
+__all__ = ["WORKSPACE_COOKIE", "ApiError", "StudioApi", "roles_granting"]
+
+WORKSPACE_COOKIE = "shipyard_workspace"
+_BASE = "http://localhost"  # a host the guard always answers to
+
+
+class ApiError(Exception):
+    """An error answer of the API: its status, stable code and message, as a page shows them."""
+
+    def __init__(self, status: int, code: str, message: str, *, permission: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.permission = permission
+
+    @property
+    def roles(self) -> list[str]:
+        """The built-in roles that would allow what was refused (403)."""
+        return roles_granting(self.permission) if self.permission else []
+
+
+def roles_granting(permission: str) -> list[str]:
+    return [name for name, role in BUILTIN_ROLES.items() if permission in role.expanded()]
+
+
+def _client(app: FastAPI) -> httpx.AsyncClient:
+    found: httpx.AsyncClient | None = getattr(app.state, "studio_client", None)
+    if found is None:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        found = httpx.AsyncClient(transport=transport, base_url=_BASE, timeout=60)
+        app.state.studio_client = found
+    return found
+
+
+class StudioApi:
+    """The API as the caller of one page request may use it."""
+
+    def __init__(self, request: Request) -> None:
+        self._app: FastAPI = request.app
+        state = request.scope.get("state", {})
+        self.principal = state.get("principal")
+        self.headers: dict[str, str] = {}
+        session = state.get("session")
+        if session:
+            self.headers["Authorization"] = f"Bearer {session}"
+        elif "authorization" in request.headers:  # a script or test with a token, no cookie
+            self.headers["Authorization"] = request.headers["authorization"]
+        workspace = request.headers.get(WORKSPACE_HEADER) or read_cookie(
+            request.headers.get("cookie", "").encode("latin-1"), WORKSPACE_COOKIE
+        )
+        self.workspace = workspace or "default"
+        if workspace:
+            self.headers[WORKSPACE_HEADER] = workspace
+
+    @property
+    def signed_in(self) -> bool:
+        return self.principal is not None
+
+    async def call(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None
+    ) -> Any:
+        headers = dict(self.headers)
+        content = None
+        if body is not None:
+            content = orjson.dumps(body)
+            headers["Content-Type"] = "application/json"
+        clean = None if params is None else {k: v for k, v in params.items() if v is not None}
+        answer = await _client(self._app).request(
+            method, path, params=clean, content=content, headers=headers
+        )
+        if answer.status_code >= 400:
+            raise _error(answer)
+        if answer.status_code == 204 or not answer.content:
+            return None
+        return orjson.loads(answer.content)
+
+    async def get(self, path: str, **params: Any) -> Any:
+        return await self.call("GET", path, params=params)
+
+    async def post(self, path: str, body: Any, **params: Any) -> Any:
+        return await self.call("POST", path, params=params, body=body)
+
+
+def _error(answer: httpx.Response) -> ApiError:
+    try:
+        data = orjson.loads(answer.content)
+    except orjson.JSONDecodeError:
+        return ApiError(answer.status_code, "HTTP_ERROR", answer.text[:300] or answer.reason_phrase)
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):  # the native API
+        error = data["error"]
+        details = error.get("details") or {}
+        return ApiError(
+            answer.status_code,
+            str(error.get("code", "ERROR")),
+            str(error.get("message", "")),
+            permission=details.get("permission") if isinstance(details, dict) else None,
+        )
+    if isinstance(data, dict) and "error_code" in data:  # MLflow's API
+        return ApiError(answer.status_code, str(data["error_code"]), str(data.get("message", "")))
+    return ApiError(answer.status_code, "HTTP_ERROR", answer.text[:300])

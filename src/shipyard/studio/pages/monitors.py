@@ -1,0 +1,7 @@
+"""Studio pages: monitors (being built; see docs/studio.md)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,25 @@
+"""The studio's routes: one router per page module, in nav order. Their permissions are in
+``resources/studio.py`` (every page is public as a page; its data is the API's)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from shipyard.studio.pages import (
+    assets,
+    compare,
+    data,
+    endpoints,
+    experiments,
+    home,
+    jobs,
+    models,
+    monitors,
+    runs,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+for _module in (home, assets, experiments, runs, compare, jobs, models, endpoints, monitors, data):
+    router.include_router(_module.router)
