@@ -30,7 +30,13 @@ $(DEMO_STAMP): pyproject.toml | $(BIN)/python
 demo: $(DEMO_STAMP)
 	$(BIN)/python examples/demo.py
 
-test: $(STAMP)
+# The studio's browser tests drive Debian's Chromium (Playwright downloads no browser here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium >/dev/null); \
+	else echo "the studio's browser tests need Chromium: sudo apt-get install chromium" >&2; exit 1; fi
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 check: $(STAMP)
