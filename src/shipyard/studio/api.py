@@ -8,6 +8,7 @@ which pages show as the API said it (``render.py``), never as a blank panel.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ __all__ = ["WORKSPACE_COOKIE", "ApiError", "StudioApi", "roles_granting"]
 
 WORKSPACE_COOKIE = "shipyard_workspace"
 _BASE = "http://localhost"  # a host the guard always answers to
+_WORKSPACE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # as the guard checks the header
 
 
 class ApiError(Exception):
@@ -69,6 +71,8 @@ class StudioApi:
         workspace = request.headers.get(WORKSPACE_HEADER) or read_cookie(
             request.headers.get("cookie", "").encode("latin-1"), WORKSPACE_COOKIE
         )
+        if workspace and not _WORKSPACE.match(workspace):
+            workspace = None  # a cookie edited by hand: the default, rather than every page failing
         self.workspace = workspace or "default"
         if workspace:
             self.headers[WORKSPACE_HEADER] = workspace

@@ -79,6 +79,31 @@
         signIn(form, form.querySelector("#token").value);
       });
     }
+    // The workspace the pages read: a cookie (not a credential) the server's API calls send as
+    // the Shipyard-Workspace header. The choices are the workspaces the caller has a role in.
+    document.querySelectorAll("[data-action=workspace]").forEach(function (button) {
+      button.addEventListener("click", async function () {
+        var select = document.createElement("select");
+        select.setAttribute("aria-label", "Workspace");
+        try {
+          var found = await api("GET", "/api/v1/workspaces");
+          var names = (found.workspaces || []).map(function (w) { return typeof w === "string" ? w : w.name; });
+          if (names.indexOf(button.textContent.trim()) < 0) names.unshift(button.textContent.trim());
+          names.forEach(function (name) {
+            var option = document.createElement("option");
+            option.textContent = name;
+            option.selected = name === button.textContent.trim();
+            select.appendChild(option);
+          });
+        } catch (error) { showError(button.parentNode.appendChild(document.createElement("span")), error); return; }
+        select.addEventListener("change", function () {
+          document.cookie = "shipyard_workspace=" + encodeURIComponent(select.value) + "; path=/; SameSite=Strict";
+          window.location.reload();
+        });
+        button.replaceWith(select);
+        select.focus();
+      });
+    });
     document.querySelectorAll("[data-action=sign-out]").forEach(function (button) {
       button.addEventListener("click", async function () {
         try { await api("DELETE", "/api/v1/session"); } catch (e) { /* signed out already */ }
