@@ -274,7 +274,8 @@ def where_to_look(url: str) -> None:
     print(f"    {SHIPYARD} online-endpoint invoke -n iris --request-file {request}")
     print("      (the endpoint's worker is ready a few seconds after the server)")
     print(f"  the mlflow client: MLFLOW_TRACKING_URI={url} MLFLOW_TRACKING_TOKEN=$(cat {token_file})")
-    print(f"  the studio (once the server runs again): {url}/login?token=$(cat {token_file})&next=/")
+    token = TOKEN_FILE.read_text(encoding="utf-8").strip()
+    print(f"  the studio (while the server runs): {url}/login?token={token}&next=/")
     print(f"  the admin's token: {token_file} (mode 0600); more users: {SHIPYARD} user create --help")
 
 
