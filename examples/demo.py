@@ -275,7 +275,7 @@ def where_to_look(url: str) -> None:
     print("      (the endpoint's worker is ready a few seconds after the server)")
     print(f"  the mlflow client: MLFLOW_TRACKING_URI={url} MLFLOW_TRACKING_TOKEN=$(cat {token_file})")
     token = TOKEN_FILE.read_text(encoding="utf-8").strip()
-    print(f"  the studio (while the server runs): {url}/login?token={token}&next=/")
+    print(f"  the studio (once started again):  {url}/login?token={token}&next=/")
     print(f"  the admin's token: {token_file} (mode 0600); more users: {SHIPYARD} user create --help")
 
 
