@@ -230,7 +230,7 @@ def test_the_pipeline_graph_reads_bindings_reuse_and_live_status() -> None:
     assert graph.edges[0].label == "prep.clean → train.data"
 
 
-TRIALS = [
+TRIALS: list[dict[str, Any]] = [
     {"step": "trial_0", "params": {"lr": 0.001, "mode": "fast"}, "state": "completed", "value": 0.9},
     {"step": "trial_1", "params": {"lr": 0.1, "mode": "slow"}, "state": "stopped", "value": 0.2,
      "stopped_by": "bandit at step 3"},

@@ -388,10 +388,8 @@ def sweep_view(spec: Mapping[str, Any], report: Mapping[str, Any], children: Seq
             trials.append(trial)
     params = list(space) + sorted({p for t in trials for p in (t.get("params") or {})} - set(space))
     best_step = str(best["trial"]) if best and best.get("trial") else None
-    scatters = [
-        sweep_scatter(p, space.get(p) if isinstance(space.get(p), Mapping) else {}, trials, metric, best_step)
-        for p in params
-    ]
+    spaces = {p: v for p, v in space.items() if isinstance(v, Mapping)}
+    scatters = [sweep_scatter(p, spaces.get(p, {}), trials, metric, best_step) for p in params]
     summary = [str(s) for s in report.get("summary") or []] if isinstance(report.get("summary"), list) else []
     return SweepView(metric, goal, params, space, trials, dict(best) if best else None, summary, scatters)
 
