@@ -227,7 +227,18 @@ def test_the_deployments_serving_a_version_are_listed_with_their_traffic(studio:
         json={"spec": {"name": "blue", "endpoint_name": "studio-c-ep", "model": f"azureml:{made.model}@champion"}},
     )  # fmt: skip
     assert deployment.status_code == 201, deployment.text
-    serving = studio.browser.get(f"/studio/models/{made.model}/versions/2").text.split('id="serving-table"')[1]
+    serving = studio.browser.get(f"/studio/models/{made.model}/versions/2").text.split('id="serving-table"')[
+        1
+    ]
     assert '<a href="/studio/endpoints/studio-c-ep">studio-c-ep</a></td><td>blue</td>' in serving
     other = studio.browser.get(f"/studio/models/{made.model}/versions/1").text
     assert "No online deployment serves this version." in other  # the alias resolved to 2, not 1
+
+
+def test_a_malformed_mlmodel_gives_an_empty_signature_not_an_error() -> None:
+    from shipyard.studio.pages.models import _signature
+
+    for text in ("flavors: [a, b]\nsignature: nope", ": : :", "signature:\n  inputs: '[not json'", "- 1"):
+        found = _signature(text)
+        assert found.get("inputs", []) == [] and found.get("flavors", []) == [], text
+    assert _signature(MLMODEL.decode())["outputs"] == [{"type": "long", "required": True}]

@@ -174,8 +174,10 @@ def _signature(mlmodel: str) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         return {}
-    out: dict[str, Any] = {"flavors": sorted((data.get("flavors") or {}).keys())}
-    signature = data.get("signature") if isinstance(data.get("signature"), dict) else {}
+    flavors = data.get("flavors")
+    out: dict[str, Any] = {"flavors": sorted(map(str, flavors)) if isinstance(flavors, dict) else []}
+    found = data.get("signature")
+    signature: dict[str, Any] = found if isinstance(found, dict) else {}
     for part in ("inputs", "outputs"):
         raw = signature.get(part)
         try:
