@@ -605,3 +605,40 @@ def test_first_writes_into_a_new_workspace_do_not_collide(tracking) -> None:  # 
     assert len({e.id for e in created}) == 6
     listed = tracking.list_experiments(newcomers[0])[0]
     assert sorted(e.name for e in listed) == sorted(f"by-user{i}" for i in range(6))
+
+
+def test_a_chart_of_a_large_series_covers_it_whole_from_rollups_with_spikes_in_place(tracking, ctx) -> None:  # type: ignore[no-untyped-def]
+    from shipyard.stores.sql.metrics import ROLLUP_FROM
+
+    run = new_run(tracking, ctx)
+    n = ROLLUP_FROM * 3  # logged in batches: crossing ROLLUP_FROM builds the rollups, later batches fold in
+    values = [math.sin(s / 500) for s in range(n)]
+    values[1234], values[n - 77] = 50.0, -50.0
+    values[777] = math.nan
+    for start in range(0, n, 7_000):
+        stop = min(n, start + 7_000)
+        tracking.log_metrics(ctx, run.id, batch("loss", list(range(start, stop)), values[start:stop]))
+    chart = tracking.metric_history(ctx, run.id, "loss", max_points=500)
+    assert chart.downsampled and chart.total == n and chart.next_page_token is None
+    assert 2 <= len(chart.steps) <= 500 and chart.steps == sorted(chart.steps)
+    assert chart.steps[-1] >= n - 1024 and chart.steps[0] < 1024  # the whole series, not a first page
+    assert chart.values[chart.steps.index(1234)] == 50.0
+    assert chart.values[chart.steps.index(n - 77)] == -50.0
+    assert all(not math.isnan(v) for v in chart.values)
+    # the same figures as down-sampling every point
+    every = tracking.metric_history(ctx, run.id, "loss", max_results=1_000_000)
+    finite = [v for v in every.values if not math.isnan(v)]
+    assert max(chart.values) == max(finite) and min(chart.values) == min(finite)
+
+
+def test_a_sparse_large_series_charts_from_a_coarser_level(tracking, ctx) -> None:  # type: ignore[no-untyped-def]
+    from shipyard.stores.sql.metrics import ROLLUP_FROM
+
+    run = new_run(tracking, ctx)
+    n = ROLLUP_FROM + 5_000
+    steps = [1_700_000_000_000 + i * 60_000 for i in range(n)]  # steps as timestamps: one a minute
+    tracking.log_metrics(ctx, run.id, batch("lat", steps, [float(i % 97) for i in range(n)]))
+    chart = tracking.metric_history(ctx, run.id, "lat", max_points=300)
+    assert chart.downsampled and len(chart.steps) <= 300 and chart.steps == sorted(chart.steps)
+    assert chart.steps[0] == steps[0] or chart.steps[0] < steps[0] + 60_000 * 2**10
+    assert max(chart.values) == 96.0 and min(chart.values) == 0.0

@@ -255,6 +255,14 @@ class MetricRepository(ABC):
     ) -> tuple[list[tuple[int, int, int, float]], int]:
         """Points (step, id, ts, value) after the (step, id) cursor, and the series' size."""
 
+    @abstractmethod
+    def chart(
+        self, ref: RunRef, key: str, max_points: int
+    ) -> tuple[list[tuple[int, int, float]], int] | None:
+        """A large series as about ``max_points`` (step, ts, value) points, each block's lowest
+        and highest at their own steps, read from its rollups; None when the series is small
+        or has none (logged before rollups existed): then read its points."""
+
 
 class RunIORepository(ABC):
     """A run's inputs (datasets, stored once per experiment) and outputs (logged models)."""

@@ -491,11 +491,23 @@ class TrackingService:
             isinstance(after, list) and len(after) == 2 and all(map(_is_int64, after))
         ):
             raise InvalidPageToken("page_token is not a token this server issued")
+        # A chart (max_points, first page) covers the whole series: from its rollups when it is
+        # large, else from every point (up to MAX_HISTORY_PAGE), down-sampled below.
+        whole = max_points is not None and after is None
         with self.db.read() as uow:
             ref = self._ref(uow, ctx, run_id, allow_deleted=True)
-            rows, total = uow.metrics.history(
-                ref, key, (after[0], after[1]) if after else None, max_results + 1
-            )
+            charted = uow.metrics.chart(ref, key, max_points) if whole and max_points is not None else None
+            if charted is not None:
+                points, total = charted
+                if max_points is not None and len(points) > max_points:
+                    points = downsample(points, max_points)
+                return MetricHistory(
+                    key=key, steps=[p[0] for p in points], values=[p[2] for p in points],
+                    timestamps=[p[1] for p in points], next_page_token=None, downsampled=True, total=total,
+                )  # fmt: skip
+            limit = MAX_HISTORY_PAGE if whole else max_results
+            rows, total = uow.metrics.history(ref, key, (after[0], after[1]) if after else None, limit + 1)
+        max_results = limit
         token = None
         if len(rows) > max_results:
             rows = rows[:max_results]

@@ -12,14 +12,76 @@ from collections.abc import Iterable
 from itertools import chain, repeat
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
 from shipyard.errors import Conflict
 from shipyard.services.ports import MetricBatch, MetricRepository, MetricSeries, RunRef
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql._ids import new_id
 
-__all__ = ["SqlMetricRepository"]
+__all__ = ["ROLLUP_FROM", "ROLLUP_SHIFTS", "SqlMetricRepository"]
+
+# A series keeps rollups once it holds more points than this: below it, reading every point
+# for a chart is as quick as reading rollups, and small series (most) pay nothing at ingest.
+ROLLUP_FROM = 20_000
+# Blocks of 2**10, 2**16 and 2**22 steps: a chart reads the finest level with few enough
+# blocks, so dense series (steps 0..n) and sparse ones (steps as timestamps) both stay small.
+ROLLUP_SHIFTS = (10, 16, 22)
+_Block = list[Any]  # [min_step, min_ts, min_value, max_step, max_ts, max_value]
+_UPSERT_ROLLUP = text(
+    "INSERT INTO metric_rollups"
+    " (series_id, shift, bucket, min_step, min_ts, min_value, max_step, max_ts, max_value)"
+    " VALUES (:sid, :shift, :bucket, :min_step, :min_ts, :min_value, :max_step, :max_ts, :max_value)"
+    " ON CONFLICT (series_id, shift, bucket) DO UPDATE SET"
+    # Every right-hand side reads the row as it was (SQLite and PostgreSQL alike).
+    " min_step = CASE WHEN excluded.min_value < metric_rollups.min_value"
+    " THEN excluded.min_step ELSE metric_rollups.min_step END,"
+    " min_ts = CASE WHEN excluded.min_value < metric_rollups.min_value"
+    " THEN excluded.min_ts ELSE metric_rollups.min_ts END,"
+    " min_value = CASE WHEN excluded.min_value < metric_rollups.min_value"
+    " THEN excluded.min_value ELSE metric_rollups.min_value END,"
+    " max_step = CASE WHEN excluded.max_value > metric_rollups.max_value"
+    " THEN excluded.max_step ELSE metric_rollups.max_step END,"
+    " max_ts = CASE WHEN excluded.max_value > metric_rollups.max_value"
+    " THEN excluded.max_ts ELSE metric_rollups.max_ts END,"
+    " max_value = CASE WHEN excluded.max_value > metric_rollups.max_value"
+    " THEN excluded.max_value ELSE metric_rollups.max_value END"
+)
+
+
+def _blocks(steps: Iterable[int], stamps: Iterable[int], values: Iterable[float | None]) -> dict[int, _Block]:
+    """The finest level's blocks of some points (NaN skipped: a chart cannot place it)."""
+    shift = ROLLUP_SHIFTS[0]
+    out: dict[int, _Block] = {}
+    for step, ts, value in zip(steps, stamps, values, strict=True):
+        if value is None or value != value:
+            continue
+        bucket = step >> shift
+        block = out.get(bucket)
+        if block is None:
+            out[bucket] = [step, ts, value, step, ts, value]
+            continue
+        if value < block[2]:
+            block[0], block[1], block[2] = step, ts, value
+        if value > block[5]:
+            block[3], block[4], block[5] = step, ts, value
+    return out
+
+
+def _coarser(blocks: dict[int, _Block], by: int) -> dict[int, _Block]:
+    out: dict[int, _Block] = {}
+    for bucket, block in blocks.items():
+        parent = bucket >> by
+        found = out.get(parent)
+        if found is None:
+            out[parent] = list(block)
+            continue
+        if block[2] < found[2]:
+            found[0:3] = block[0:3]
+        if block[5] > found[5]:
+            found[3:6] = block[3:6]
+    return out
+
 
 _Latest = tuple[int, int, float]  # (step, timestamp, value) ordered as MLflow orders "latest"
 _INSERT_SQLITE = "INSERT INTO metric_points (series_id, step, ts, value) VALUES (?, ?, ?, ?)"
@@ -124,9 +186,17 @@ class SqlMetricRepository(MetricRepository):
         series = self._series(ref, {points.key for points in nonempty})
         rows: list[Iterable[tuple[int, int, int, float | None]]] = []
         updates: list[dict[str, Any]] = []
+        rolled: list[tuple[int, MetricSeries]] = []  # series past ROLLUP_FROM: this batch's points
+        rebuilt: list[int] = []  # series crossing ROLLUP_FROM now: every point, once
         for points in nonempty:
             item = series[points.key]
+            before = item.count
             stored = item.absorb(points)
+            if item.count > ROLLUP_FROM:
+                if before > ROLLUP_FROM:
+                    rolled.append((item.id, points))
+                else:
+                    rebuilt.append(item.id)
             rows.append(zip(repeat(item.id), points.steps, points.timestamps, stored))
             latest = item.latest
             assert latest is not None  # absorb() saw at least one point
@@ -145,7 +215,41 @@ class SqlMetricRepository(MetricRepository):
         # statements cost more than the rows themselves at 10 keys x 100 points.
         self._insert_points(chain.from_iterable(rows))
         self.conn.execute(_UPDATE_SERIES, updates)
+        if rolled or rebuilt:
+            self._roll_up(rolled, rebuilt)
         return True
+
+    def _roll_up(self, rolled: list[tuple[int, MetricSeries]], rebuilt: list[int]) -> None:
+        """Fold points into the rollups of their series (the run's lock is held: ingest)."""
+        params: list[dict[str, Any]] = []
+        p = s.metric_points.c
+        work: list[tuple[int, dict[int, _Block]]] = [
+            (sid, _blocks(points.steps, points.timestamps, points.values)) for sid, points in rolled
+        ]
+        for sid in rebuilt:
+            found = self.conn.execute(select(p.step, p.ts, p.value).where(p.series_id == sid)).all()
+            work.append((sid, _blocks((r[0] for r in found), (r[1] for r in found), (r[2] for r in found))))
+        for sid, finest in work:
+            level = finest
+            for index, shift in enumerate(ROLLUP_SHIFTS):
+                if index:
+                    level = _coarser(level, shift - ROLLUP_SHIFTS[index - 1])
+                params.extend(
+                    {
+                        "sid": sid,
+                        "shift": shift,
+                        "bucket": bucket,
+                        "min_step": b[0],
+                        "min_ts": b[1],
+                        "min_value": b[2],
+                        "max_step": b[3],
+                        "max_ts": b[4],
+                        "max_value": b[5],
+                    }
+                    for bucket, b in level.items()
+                )
+        if params:
+            self.conn.execute(_UPSERT_ROLLUP, params)
 
     def _series(self, ref: RunRef, keys: set[str]) -> dict[str, _Series]:
         found: dict[str, _Series] = {}
@@ -211,3 +315,43 @@ class SqlMetricRepository(MetricRepository):
         finally:
             cursor.close()
         return points, int(total)
+
+    def chart(
+        self, ref: RunRef, key: str, max_points: int
+    ) -> tuple[list[tuple[int, int, float]], int] | None:
+        series = self.conn.execute(
+            select(s.metric_series.c.id, s.metric_series.c.n_points).where(
+                s.metric_series.c.run_pk == ref.pk, s.metric_series.c.key == key
+            )
+        ).first()
+        if series is None or series.n_points <= ROLLUP_FROM:
+            return None
+        r = s.metric_rollups.c
+        # The finest level with at most a few blocks per point asked for: bounded counts, so
+        # a sparse series' million fine blocks are never all counted.
+        cap = max(max_points, 2) * 4
+        chosen = ROLLUP_SHIFTS[-1]
+        for shift in ROLLUP_SHIFTS:
+            inner = (
+                select(r.bucket).where(r.series_id == series.id, r.shift == shift).limit(cap + 1).subquery()
+            )
+            count = self.conn.execute(select(func.count()).select_from(inner)).scalar_one()
+            if count == 0:
+                return None  # logged before rollups existed
+            if count <= cap:
+                chosen = shift
+                break
+        found = self.conn.execute(
+            select(r.min_step, r.min_ts, r.min_value, r.max_step, r.max_ts, r.max_value)
+            .where(r.series_id == series.id, r.shift == chosen)
+            .order_by(r.bucket)
+        ).all()
+        points: list[tuple[int, int, float]] = []
+        for lo_step, lo_ts, lo, hi_step, hi_ts, hi in found:
+            if lo_step == hi_step:
+                points.append((lo_step, lo_ts, lo))
+            elif lo_step < hi_step:
+                points.extend(((lo_step, lo_ts, lo), (hi_step, hi_ts, hi)))
+            else:
+                points.extend(((hi_step, hi_ts, hi), (lo_step, lo_ts, lo)))
+        return points, int(series.n_points)

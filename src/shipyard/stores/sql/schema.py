@@ -135,6 +135,24 @@ metric_points = Table(
     Index("ix_metric_points_series_step", "series_id", "step", "id"),
 )
 
+# Each large series' lowest and highest point per block of steps (``step >> shift``, at a
+# few shifts), kept up to date by ingest once a series passes ROLLUP_FROM points. A chart
+# of a 1,000,000-point metric reads ~1,000 of these rows instead of the million points,
+# and keeps every spike at its own step.
+metric_rollups = Table(
+    "metric_rollups",
+    metadata,
+    Column("series_id", Integer, primary_key=True),
+    Column("shift", Integer, primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("min_step", BigInteger, nullable=False),
+    Column("min_ts", BigInteger, nullable=False),
+    Column("min_value", Float, nullable=False),
+    Column("max_step", BigInteger, nullable=False),
+    Column("max_ts", BigInteger, nullable=False),
+    Column("max_value", Float, nullable=False),
+)
+
 # Idempotency keys of accepted metric batches: a retried batch is acknowledged, not re-applied.
 ingest_receipts = Table(
     "ingest_receipts",
