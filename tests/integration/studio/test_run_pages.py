@@ -91,7 +91,7 @@ def test_the_run_page_shows_header_params_tags_metrics_charts_and_artifacts(
     answer = studio.browser.get(f"/studio/experiments/{made.experiment}/runs/{made.a}")
     assert answer.status_code == 200, answer.text
     page = text(answer)
-    assert "run-a" in page and "FINISHED" in page or "RUNNING" in page
+    assert "run-a" in page and '<span class="status running">RUNNING</span>' in page
     assert f'href="/studio/experiments/{made.experiment}">run-pages</a>' in page
     for param in ("lr", "0.01", "optimizer", "adam"):
         assert f">{param}<" in page
@@ -184,3 +184,81 @@ def test_bad_artifact_paths_are_clear_errors(studio: Studio, made: Made, path: s
     answer = studio.browser.get(f"/studio/runs/{made.a}/artifact", params={"path": path})
     assert answer.status_code in (400, 404), answer.text
     assert 'class="error"' in answer.text and "root:" not in answer.text
+
+
+def _differs(page: str) -> dict[str, bool]:
+    """Each row of the diff table: its key and whether it is flagged as differing."""
+    found = re.findall(
+        r'<tr( class="differs")? data-kind="\w+"><th scope="row"><small class="muted">\w+\.</small>([^<]+)<',
+        page,
+    )
+    return {key.strip(): bool(flag) for flag, key in found}
+
+
+def test_compare_shows_a_diff_table_with_differences_flagged(studio: Studio, made: Made) -> None:
+    answer = studio.browser.get("/studio/compare", params={"runs": [made.a, made.b, made.c]})
+    assert answer.status_code == 200, answer.text
+    page = text(answer)
+    everything = {"lr", "optimizer", "layers", "acc", "loss", "system/cpu"}
+    assert _differs(page) == dict.fromkeys(everything, True)  # run-c lacks layers and system/cpu
+    pair = text(studio.browser.get("/studio/compare", params={"runs": [made.a, made.b]}))
+    assert _differs(pair) == {**dict.fromkeys(everything, True), "optimizer": False, "layers": False}
+    assert ">run-a<" in page and ">run-b<" in page and ">run-c<" in page
+    # curves: the chosen keys' cards, the runs with their colours; parallel coordinates' data
+    assert 'data-key="acc"' in page and 'data-key="loss"' in page and 'data-key="system/cpu"' not in page
+    parallel = re.search(
+        r'<script type="application/json" data-parallel="parallel">(.*?)</script>', answer.text, re.S
+    )
+    assert parallel is not None and '"name": "lr"' in parallel.group(1) and '"0.5"' in parallel.group(1)
+
+
+def test_compare_only_differences(studio: Studio, made: Made) -> None:
+    everything = text(studio.browser.get("/studio/compare", params={"runs": [made.a, made.b]}))
+    assert "</small>layers" in everything and "</small>optimizer" in everything  # the same in both
+    only = text(studio.browser.get("/studio/compare", params={"runs": [made.a, made.b], "only": "diff"}))
+    assert "</small>layers" not in only and "</small>optimizer" not in only and "</small>lr" in only
+
+
+def test_compare_chosen_keys(studio: Studio, made: Made) -> None:
+    page = text(
+        studio.browser.get(
+            "/studio/compare", params={"runs": [made.a, made.b], "keys": ["system/cpu", "nope"]}
+        )
+    )
+    assert 'data-key="system/cpu"' in page and 'data-key="acc"' not in page and 'data-key="nope"' not in page
+
+
+@pytest.mark.parametrize("runs", [[], ["x"], ["same", "same"]])
+def test_compare_needs_two_runs(studio: Studio, made: Made, runs: list[str]) -> None:
+    ids = [made.a if r == "same" else r for r in runs]
+    answer = studio.browser.get("/studio/compare", params={"runs": ids})
+    assert answer.status_code == 400 and "Choose at least 2 runs to compare" in answer.text
+
+
+def test_compare_too_many_runs(studio: Studio, made: Made) -> None:
+    answer = studio.browser.get("/studio/compare", params={"runs": [f"r{i}" for i in range(51)]})
+    assert answer.status_code == 400 and "At most 50 runs" in answer.text
+
+
+def test_compare_an_unknown_run_is_the_apis_404(studio: Studio, made: Made) -> None:
+    answer = studio.browser.get(
+        "/studio/compare", params={"runs": [made.a, "feedfacefeedfacefeedfacefeedface"]}
+    )
+    assert answer.status_code == 404 and "feedfacefeedfacefeedfacefeedface" in text(answer)
+
+
+def test_a_custom_role_without_experiments_read_sees_the_403_with_the_permission(
+    studio: Studio, made: Made
+) -> None:
+    # Every built-in role may read experiments: a custom role that may only read jobs.
+    made_role = studio.owner.request(
+        "POST",
+        "/api/v1/roles",
+        json={"name": "jobs-only", "description": "jobs", "permissions": ["jobs:read"]},
+    )
+    assert made_role.status_code in (201, 409), made_role.text
+    browser = studio.client_for("jobs-only")
+    for url in (f"/studio/runs/{made.a}", f"/studio/compare?runs={made.a}&runs={made.b}"):
+        answer = browser.get(url)
+        assert answer.status_code == 403, answer.text
+        assert "You need a role with <code>experiments:read</code>" in answer.text

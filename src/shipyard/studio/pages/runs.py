@@ -94,9 +94,9 @@ async def read_head(request: Request, api: StudioApi, path: str, limit: int) -> 
         elif message["type"] == "http.response.body" and not done.is_set():
             if len(body) < limit:
                 body.extend(message.get("body", b"")[: limit - len(body)])
-            if not message.get("more_body", False):
-                done.set()
-            elif len(body) >= limit and (size is None or size - limit > _DRAIN_MAX):
+            last = not message.get("more_body", False)
+            too_long = len(body) >= limit and (size is None or size - limit > _DRAIN_MAX)
+            if last or too_long:
                 done.set()
 
     await request.app(scope, receive, send)
