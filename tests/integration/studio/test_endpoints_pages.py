@@ -14,9 +14,7 @@ from tests.integration.studio.conftest import Studio
 
 
 def _endpoint(studio: Studio, name: str, **spec: object) -> None:
-    made = studio.owner.request(
-        "POST", "/api/v1/online-endpoints", json={"spec": {"name": name, **spec}}
-    )
+    made = studio.owner.request("POST", "/api/v1/online-endpoints", json={"spec": {"name": name, **spec}})
     assert made.status_code == 201, made.text
 
 
@@ -27,7 +25,10 @@ def test_traffic_segments_follow_the_split_in_deployment_order_with_stable_colou
         Segment("green", 10, 1),
     ]
     # A share of a deployment the list lacks (deleted between two reads) is still drawn, last.
-    assert traffic_segments({"blue": 50, "gone": 50}, ["blue"]) == [Segment("blue", 50, 0), Segment("gone", 50, 1)]
+    assert traffic_segments({"blue": 50, "gone": 50}, ["blue"]) == [
+        Segment("blue", 50, 0),
+        Segment("gone", 50, 1),
+    ]
     assert traffic_segments({}, ["blue"]) == []
     assert traffic_summary({"blue": 90, "green": 10, "red": 0}) == "blue 90%, green 10%"
     assert traffic_summary({}) == "no traffic"
