@@ -9,8 +9,12 @@ which pages show as the API said it (``render.py``), never as a blank panel.
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlencode
 
+import anyio
 import httpx
 import orjson
 from fastapi import FastAPI, Request
@@ -19,11 +23,21 @@ from shipyard.domain.access import BUILTIN_ROLES
 from shipyard.server.guard import WORKSPACE_HEADER
 from shipyard.server.session import read_cookie
 
-__all__ = ["WORKSPACE_COOKIE", "ApiError", "StudioApi", "roles_granting"]
+__all__ = ["WORKSPACE_COOKIE", "ApiError", "Head", "StudioApi", "roles_granting"]
 
 WORKSPACE_COOKIE = "shipyard_workspace"
 _BASE = "http://localhost"  # a host the guard always answers to
+_DRAIN_MAX = 64 << 20  # past what a head() keeps, a smaller rest is read and dropped, a larger one cut off
 _WORKSPACE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # as the guard checks the header
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The start of a non-JSON answer: its first bytes, its whole size if known, its headers."""
+
+    body: bytes
+    size: int | None
+    headers: dict[str, str]
 
 
 class ApiError(Exception):
@@ -98,6 +112,72 @@ class StudioApi:
         if answer.status_code == 204 or not answer.content:
             return None
         return orjson.loads(answer.content)
+
+    async def head(self, path: str, limit: int, **params: Any) -> Head:
+        """The first ``limit`` bytes of a non-JSON GET answer (an artifact, a log), its whole
+        size if it said so, and its headers; errors raised as :meth:`call` raises them.
+
+        :meth:`call` goes through httpx's ASGI transport, which collects the whole body before
+        returning: a 1 GB artifact would be read into memory to show 256 KB of it. So this calls
+        the app itself, keeps ``limit`` bytes, then tells it the client went away, which stops a
+        streamed answer (Starlette listens for the disconnect). Below ``_DRAIN_MAX`` bytes it
+        reads the rest and drops it instead, so a download's file is closed at once.
+        """
+        clean = {k: v for k, v in params.items() if v is not None}
+        headers = [(b"host", b"localhost")] + [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()
+        ]
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "headers": headers,
+            "scheme": "http",
+            "path": unquote(path),
+            "raw_path": path.encode("ascii"),
+            "query_string": urlencode(clean).encode("ascii"),
+            "server": ("localhost", 80),
+            "client": ("127.0.0.1", 123),  # as httpx's ASGI transport says: an in-process caller
+            "root_path": "",
+            "state": {},
+        }
+        status = 500
+        answer_headers: dict[str, str] = {}
+        size: int | None = None
+        body = bytearray()
+        done = anyio.Event()
+        asked = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal asked
+            if not asked:
+                asked = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await done.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            nonlocal status, size
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for key, value in message.get("headers", []):
+                    answer_headers[key.decode("latin-1").lower()] = value.decode("latin-1")
+                if "content-length" in answer_headers:
+                    size = int(answer_headers["content-length"])
+            elif message["type"] == "http.response.body" and not done.is_set():
+                if len(body) < limit:
+                    body.extend(message.get("body", b"")[: limit - len(body)])
+                last = not message.get("more_body", False)
+                too_long = len(body) >= limit and (size is None or size - limit > _DRAIN_MAX)
+                if last or too_long:
+                    done.set()
+
+        await self._app(scope, receive, send)
+        done.set()
+        if status >= 400:
+            raise _error(httpx.Response(status, content=bytes(body)))
+        return Head(bytes(body), size, answer_headers)
 
     async def get(self, path: str, **params: Any) -> Any:
         return await self.call("GET", path, params=params)

@@ -23,7 +23,7 @@ from fastapi.responses import Response
 
 from shipyard.client.jobs import job_from_json
 from shipyard.domain.jobs import ACTIVE, TERMINAL, Job, JobStatus
-from shipyard.studio.api import ApiError, StudioApi, _client, _error
+from shipyard.studio.api import ApiError, StudioApi
 from shipyard.studio.render import page, render
 
 __all__ = [
@@ -46,6 +46,7 @@ STATUSES = tuple(s.value for s in JobStatus)
 TERMINAL_NAMES = frozenset(s.value for s in TERMINAL)
 LOG_LINES = 500  # lines of the server-rendered tail; jobs.js keeps up to 5,000
 _LOG_READS = 8  # the log endpoint answers up to 1 MiB a call: at most 8 MiB read per page
+_LOG_CALL_MAX = 2 << 20  # more than the endpoint answers in one call (1 MiB)
 _LOG_KEEP = 256 * 1024  # bytes kept while reading (the tail is what is shown)
 _MAX_EXPERIMENTS = 25  # experiment names looked up for one page of jobs
 
@@ -408,14 +409,9 @@ class LogTail:
 
 
 async def _log_chunk(request: Request, api: StudioApi, name: str, offset: int) -> tuple[bytes, str]:
-    # The log is text/plain, which StudioApi.call (JSON) does not read: the same in-process
-    # call with the caller's credential, its body kept as bytes.
-    answer = await _client(request.app).get(
-        f"/api/v1/jobs/{quote(name, safe='')}/logs", params={"offset": offset}, headers=api.headers
-    )
-    if answer.status_code >= 400:
-        raise _error(answer)
-    return answer.content, answer.headers.get("shipyard-job-status", "")
+    # The log is text/plain: read as bytes, with the caller's credential, like any API call.
+    found = await api.head(f"/api/v1/jobs/{quote(name, safe='')}/logs", _LOG_CALL_MAX, offset=offset)
+    return found.body, found.headers.get("shipyard-job-status", "")
 
 
 async def read_log_tail(request: Request, api: StudioApi, name: str, status: str) -> LogTail:

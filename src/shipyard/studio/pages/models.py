@@ -18,7 +18,7 @@ from shipyard.api.endpoints import OnlineDeployment, OnlineEndpoint
 from shipyard.client import _convert
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.tracking import Run
-from shipyard.studio.api import ApiError, StudioApi, _client
+from shipyard.studio.api import ApiError, StudioApi
 from shipyard.studio.render import page, render
 
 __all__ = ["JobInput", "page_number", "router"]
@@ -147,23 +147,17 @@ class Serving:
 
 
 async def _text(api: StudioApi, request: Request, path: str) -> str | None:
-    """A small text file of the API (an artifact), with the caller's credential. ``StudioApi``
-    parses JSON only; an artifact is YAML or text. None when it is absent or too large."""
-    answer = await _client(request.app).get(path, headers=api.headers)
-    if answer.status_code == 404:
+    """A small text file of the API (an artifact), with the caller's credential; None when it
+    is absent or too large to show."""
+    try:
+        found = await api.head(path, _MLMODEL_MAX + 1)
+    except ApiError as error:
+        if error.status == 404:
+            return None
+        raise
+    if len(found.body) > _MLMODEL_MAX:
         return None
-    if answer.status_code >= 400:
-        data = orjson.loads(answer.content) if answer.content.startswith(b"{") else {}
-        error = data.get("error") if isinstance(data, dict) else None
-        error = error if isinstance(error, dict) else {}
-        raise ApiError(
-            answer.status_code,
-            str(error.get("code", "HTTP_ERROR")),
-            str(error.get("message", answer.text[:300])),
-        )
-    if len(answer.content) > _MLMODEL_MAX:
-        return None
-    return answer.content.decode("utf-8", "replace")
+    return found.body.decode("utf-8", "replace")
 
 
 def _signature(mlmodel: str) -> dict[str, Any]:

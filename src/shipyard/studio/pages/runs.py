@@ -12,17 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import anyio
-import httpx
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from shipyard.client import _convert
 from shipyard.domain.tracking import Experiment, Run
-from shipyard.studio.api import ApiError, StudioApi, _error
+from shipyard.studio.api import ApiError, StudioApi
 from shipyard.studio.render import page, render
 
-__all__ = ["PREVIEW_LIMIT", "read_head", "router", "split_tags"]
+__all__ = ["PREVIEW_LIMIT", "router", "split_tags"]
 
 router = APIRouter()
 
@@ -40,70 +38,6 @@ def split_tags(tags: dict[str, str]) -> tuple[list[tuple[str, str]], list[tuple[
     own = sorted((k, v) for k, v in tags.items() if not k.startswith(system))
     rest = sorted((k, v) for k, v in tags.items() if k.startswith(system))
     return own, rest
-
-
-async def read_head(request: Request, api: StudioApi, path: str, limit: int) -> tuple[bytes, int | None]:
-    """The first ``limit`` bytes of a GET answer of the API, and its whole size if it said so.
-
-    ``StudioApi`` goes through httpx's ASGI transport, which collects the whole body before
-    returning: a 1 GB artifact would be read into memory to show 256 KB of it. So this calls
-    the app itself, keeps ``limit`` bytes, and then tells it the client went away, which
-    stops a streamed answer (Starlette listens for the disconnect). Below ``_DRAIN_MAX`` bytes
-    it reads the rest and drops it instead: the download's file is closed when its generator
-    is collected, and a cancelled one may wait for the garbage collector (reported).
-    """
-    headers = [(b"host", b"localhost")] + [
-        (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in api.headers.items()
-    ]
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "headers": headers,
-        "scheme": "http",
-        "path": path,
-        "raw_path": quote(path).encode("ascii"),
-        "query_string": b"",
-        "server": ("localhost", 80),
-        "client": ("127.0.0.1", 123),  # as httpx's ASGI transport says: an in-process caller
-        "root_path": "",
-        "state": {},
-    }
-    status = 500
-    size: int | None = None
-    body = bytearray()
-    done = anyio.Event()
-    asked = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal asked
-        if not asked:
-            asked = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await done.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status, size
-        if message["type"] == "http.response.start":
-            status = message["status"]
-            for key, value in message.get("headers", []):
-                if key.lower() == b"content-length":
-                    size = int(value)
-        elif message["type"] == "http.response.body" and not done.is_set():
-            if len(body) < limit:
-                body.extend(message.get("body", b"")[: limit - len(body)])
-            last = not message.get("more_body", False)
-            too_long = len(body) >= limit and (size is None or size - limit > _DRAIN_MAX)
-            if last or too_long:
-                done.set()
-
-    await request.app(scope, receive, send)
-    done.set()
-    if status >= 400:
-        raise _error(httpx.Response(status, content=bytes(body)))
-    return bytes(body), size
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +101,8 @@ async def artifact_page(request: Request, run_id: str, path: str = Query("", max
         # one byte read here says the API knows the file (and refuses a `..` path).
         image = posixpath.splitext(path)[1].lower() in _IMAGES
         try:
-            head, size = await read_head(request, api, download, 1 if image else PREVIEW_LIMIT)
+            found = await api.head(download, 1 if image else PREVIEW_LIMIT)
+            head, size = found.body, found.size
             preview = Preview("image", size=size) if image else _preview(path, head, size)
         except ApiError as failed:
             error = failed
