@@ -8,7 +8,9 @@ from __future__ import annotations
 import html
 import json
 import re
+from pathlib import Path
 
+from shipyard.server import scoring_metrics
 from shipyard.studio.pages.endpoints import Segment, sample_request, traffic_segments, traffic_summary
 from tests.integration.studio.conftest import Studio
 
@@ -83,3 +85,17 @@ def test_a_role_without_endpoints_read_sees_which_permission_and_roles_allow_it(
     one = browser.get("/studio/endpoints/ep-secret")
     assert one.status_code == 403 and "endpoints:read" in one.text
     assert "try-form" not in one.text and "Scoring URI" not in one.text
+
+
+def test_ops_js_reads_the_metric_families_the_scoring_router_exports(studio: Studio) -> None:
+    # ops.js polls /metrics (served where the scoring router runs; not in this API-only app:
+    # the page then shows the API's 404 in the panel) and parses these families by name.
+    exported = (Path(scoring_metrics.__file__)).read_text()
+    script = studio.browser.get("/studio/static/ops.js").text
+    for family in (
+        "shipyard_endpoint_requests_total",
+        "shipyard_endpoint_errors_total",
+        "shipyard_endpoint_request_duration_seconds_bucket",
+    ):
+        assert family.removesuffix("_total").removesuffix("_bucket") in exported and family in script
+    assert studio.browser.get("/metrics").status_code == 404

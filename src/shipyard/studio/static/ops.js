@@ -75,7 +75,7 @@
     var found = { requests: {}, errors: {}, buckets: {} };
     text.split("\n").forEach(function (line) {
       if (!line || line[0] === "#") return;
-      var m = line.match(/^(shipyard_endpoint_(?:requests_total|errors_total|request_duration_seconds_bucket))\{([^}]*)\}\s+(\S+)/);
+      var m = line.match(/^(shipyard_endpoint_requests_total|shipyard_endpoint_errors_total|shipyard_endpoint_request_duration_seconds_bucket)\{([^}]*)\}\s+(\S+)/);
       if (!m) return;
       var labels = {};
       m[2].replace(/(\w+)="((?:[^"\\]|\\.)*)"/g, function (_, k, v) { labels[k] = v; return ""; });
@@ -149,7 +149,8 @@
         }
       } catch (e) {
         window.shipyard.showError(error, e);
-        return e.status === 403 || e.status === 401 ? "stop" : null;
+        // No permission, or no scoring on this server: say so once, do not poll again.
+        return e.status === 403 || e.status === 401 || e.status === 404 ? "stop" : null;
       }
       error.hidden = true;
       var now = { at: Date.now() / 1000, figures: parseMetrics(await answer.text(), config.endpoint) };
@@ -194,7 +195,7 @@
     }
 
     (async function loop() {
-      if ((await poll()) === "stop") return; // no permission: say so once, do not hammer the API
+      if ((await poll()) === "stop") return;
       if (!document.hidden) setTimeout(loop, POLL_MS); else document.addEventListener("visibilitychange", function again() {
         if (!document.hidden) { document.removeEventListener("visibilitychange", again); loop(); }
       });
