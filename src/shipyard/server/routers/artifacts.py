@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, Header, Query, Request
@@ -20,10 +20,14 @@ router = APIRouter(prefix="/api/v1/runs", tags=["artifacts"])
 _CHUNK = 1 << 20
 
 
-def _chunks(handle: BinaryIO) -> Iterator[bytes]:
-    with handle:
-        while chunk := handle.read(_CHUNK):
+async def _chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
+    # Async, with the reads in the thread pool: a client that goes away mid-download closes
+    # the generator, and with it the file, at once (a sync generator would wait for the GC).
+    try:
+        while chunk := await run_in_threadpool(handle.read, _CHUNK):
             yield chunk
+    finally:
+        handle.close()
 
 
 @router.put(
