@@ -43,7 +43,7 @@ def _run(
     }  # fmt: skip
 
 
-_DETAILS = {
+_DETAILS: dict[str, Any] = {
     "monitor": {"name": "credit-monitor", "enabled": True, "target": "azureml:credit:blue", "signals": ["drift"],
                 "trigger": {"type": "recurrence", "frequency": "hour", "interval": 1, "hours": [], "minutes": [],
                             "time_zone": "UTC"},
