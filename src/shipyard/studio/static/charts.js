@@ -74,7 +74,8 @@
     el.title = sampled ? total + " points, drawn down-sampled" : total + " points";
     var series = [{ label: opts.x === "step" || !opts.x ? "step" : opts.x === "rel" ? "seconds" : "time" }];
     opts.series.forEach(function (s, i) {
-      series.push({ label: s.label || s.key, stroke: s.color || PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true, points: { show: false } });
+      // A line needs two points: a lone one (a final test score) is drawn as a dot.
+      series.push({ label: s.label || s.key, stroke: s.color || PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true, points: { show: data[0].length < 3, size: 6 } });
     });
     var fg = css("--muted", "#888"), grid = css("--line", "#ddd");
     var axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } };
