@@ -61,6 +61,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline_overhead.py
 	@# Issue 14's drift figures (~12 min, mostly Evidently; installs it into its own venv once)
 	$(BIN)/python benchmarks/monitoring_drift.py
+	@# Issue 15's studio figures in headless Chromium (/usr/bin/chromium) beside MLflow's UI
+	@# (~15 min; installs mlflow into .bench/anchors/mlflow-ui once)
+	$(BIN)/python benchmarks/studio.py
 	@# Issue 12's figures (~45 min): an outage, backup and restore; the two that need several
 	@# servers on one PostgreSQL run when SHIPYARD_TEST_DATABASE_URL names one.
 	$(BIN)/python benchmarks/outage.py
