@@ -87,6 +87,26 @@ def _open(page: Page, path: str, name: str, *, draws: str | None = None) -> None
     screenshot(page, f"page-{name}")
 
 
+def _pages(filled: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    experiment, run = filled["experiment_id"], filled["run_id"]
+    return [
+        ("experiments", "/studio/experiments", "#experiments tbody tr"),
+        ("runs-table", f"/studio/experiments/{experiment}", "table.runs tbody tr"),
+        ("run", f"/studio/experiments/{experiment}/runs/{run}", ".chart[data-ready] canvas"),
+        ("jobs", "/studio/jobs", "table tbody tr"),
+        ("job", f"/studio/jobs/{filled['job']}", None),
+        ("models", "/studio/models", "table tbody tr"),
+        ("model", "/studio/models/credit", None),
+        ("model-version", "/studio/models/credit/versions/1", None),
+        ("endpoints", "/studio/endpoints", "table tbody tr"),
+        ("endpoint", "/studio/endpoints/credit", "#traffic-form"),
+        ("monitors", "/studio/monitors", "table tbody tr"),
+        ("monitor", f"/studio/monitors/{filled['monitor']}", ".monitor-chart canvas"),
+        ("data", "/studio/data", "table tbody tr"),
+        ("data-asset", "/studio/data/credit", None),
+    ]
+
+
 def test_every_page_loads_and_draws_on_a_filled_server(
     chromium: Browser, credit_server: Credit, filled: dict[str, Any]
 ) -> None:
@@ -96,28 +116,33 @@ def test_every_page_loads_and_draws_on_a_filled_server(
     try:
         page = context.new_page()
         sign_in(page)
-        experiment, run = filled["experiment_id"], filled["run_id"]
-        pages = [
-            ("experiments", "/studio/experiments", "#experiments tbody tr"),
-            ("runs-table", f"/studio/experiments/{experiment}", "table.runs tbody tr"),
-            ("run", f"/studio/experiments/{experiment}/runs/{run}", ".chart[data-ready] canvas"),
-            ("jobs", "/studio/jobs", "table tbody tr"),
-            ("job", f"/studio/jobs/{filled['job']}", None),
-            ("models", "/studio/models", "table tbody tr"),
-            ("model", "/studio/models/credit", None),
-            ("model-version", "/studio/models/credit/versions/1", None),
-            ("endpoints", "/studio/endpoints", "table tbody tr"),
-            ("endpoint", "/studio/endpoints/credit", "#traffic-form"),
-            ("monitors", "/studio/monitors", "table tbody tr"),
-            ("monitor", f"/studio/monitors/{filled['monitor']}", ".monitor-chart canvas"),
-            ("data", "/studio/data", "table tbody tr"),
-            ("data-asset", "/studio/data/credit", None),
-        ]
-        for name, path, draws in pages:
+        for name, path, draws in _pages(filled):
             _open(page, path, name, draws=draws)
-        # the run's artifacts preview in place (htmx), the model file among them
-        page.goto(f"/studio/runs/{run}")
-        assert page.locator("text=test_accuracy").first.is_visible()
+    finally:
+        context.close()
+
+
+def test_no_page_breaks_at_phone_width(
+    chromium: Browser, credit_server: Credit, filled: dict[str, Any]
+) -> None:
+    """At 390 px the body never scrolls sideways: wide tables and charts scroll in their panel."""
+    server = credit_server[0]
+    context = chromium.new_context(base_url=server.url, viewport={"width": 390, "height": 844})
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        sign_in(page)
+        wide = []
+        for name, path, draws in _pages(filled):
+            page.goto(path)
+            page.wait_for_load_state("networkidle")
+            if draws:
+                page.wait_for_selector(draws, state="attached")
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            if overflow > 1:
+                wide.append(f"{path}: {overflow}px too wide")
+                screenshot(page, f"page-{name}-390-too-wide")
+        assert wide == []
     finally:
         context.close()
 
