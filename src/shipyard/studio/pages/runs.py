@@ -4,6 +4,7 @@ down-sampled to the chart's width; the page only names the keys."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -113,12 +114,18 @@ async def artifact_page(request: Request, run_id: str, path: str = Query("", max
     )  # fmt: skip
 
 
-async def _optional(api: StudioApi, url: str, **params: Any) -> tuple[Any, ApiError | None]:
-    """A panel's data, or the API's error to show in that panel."""
+async def _optional(
+    api: StudioApi, url: str, *, body: Any = None, **params: Any
+) -> tuple[Any, ApiError | None]:
+    """A panel's data (a GET, or a POST of ``body``), or the API's error to show in that panel."""
     try:
-        return await api.call("GET", url, params=params), None
+        return await api.call("GET" if body is None else "POST", url, params=params, body=body), None
     except ApiError as error:
         return None, error
+
+
+async def _nothing() -> tuple[Any, ApiError | None]:
+    return None, None
 
 
 @router.get("/studio/experiments/{experiment_id}/runs/{run_id}")
@@ -131,31 +138,31 @@ async def run_page(
 ) -> Response:
     api = StudioApi(request)
     run: Run = _convert.run(await api.get(f"/api/v1/runs/{run_id}"))
-    found, experiment_error = await _optional(api, f"/api/v1/experiments/{run.experiment_id}")
-    experiment: Experiment | None = None if found is None else _convert.experiment(found)
-    parent_name: str | None = None
-    if run.parent_run_id:
-        parent, _ = await _optional(api, f"/api/v1/runs/{run.parent_run_id}")
-        parent_name = None if parent is None else parent.get("name")
-    artifacts, artifacts_error = await _optional(api, f"/api/v1/runs/{run.id}/artifacts", **{"path": dir})
-    versions, versions_error = await _optional(
-        api, "/api/2.0/mlflow/model-versions/search", filter=f"run_id='{run.id}'", max_results=100
+    # The panels' calls are independent: made at once, the page waits for the slowest only.
+    child_filter = {
+        "experiment_ids": [run.experiment_id],
+        "filter": f"tags.mlflow.parentRunId = '{run.id}'",
+        "max_results": 100,
+    }
+    (
+        (found, experiment_error),
+        (parent, _),
+        (artifacts, artifacts_error),
+        (versions, versions_error),
+        (mlflow_run, inputs_error),
+        (children, children_error),
+    ) = await asyncio.gather(
+        _optional(api, f"/api/v1/experiments/{run.experiment_id}"),
+        _optional(api, f"/api/v1/runs/{run.parent_run_id}") if run.parent_run_id else _nothing(),
+        _optional(api, f"/api/v1/runs/{run.id}/artifacts", path=dir),
+        _optional(api, "/api/2.0/mlflow/model-versions/search", filter=f"run_id='{run.id}'", max_results=100),
+        # Datasets are only in MLflow's answer (runs/get → inputs.dataset_inputs): /api/v1 lacks them.
+        _optional(api, "/api/2.0/mlflow/runs/get", run_id=run.id),
+        _optional(api, "/api/v1/runs/search", body=child_filter),
     )
-    # Datasets are only in MLflow's answer (runs/get → inputs.dataset_inputs): /api/v1 lacks them.
-    mlflow_run, inputs_error = await _optional(api, "/api/2.0/mlflow/runs/get", run_id=run.id)
+    experiment: Experiment | None = None if found is None else _convert.experiment(found)
+    parent_name: str | None = None if parent is None else parent.get("name")
     inputs = [] if mlflow_run is None else mlflow_run["run"].get("inputs", {}).get("dataset_inputs", [])
-    children, children_error = None, None
-    try:
-        children = await api.post(
-            "/api/v1/runs/search",
-            {
-                "experiment_ids": [run.experiment_id],
-                "filter": f"tags.mlflow.parentRunId = '{run.id}'",
-                "max_results": 100,
-            },
-        )
-    except ApiError as error:
-        children_error = error
     keys = sorted(run.metrics)
     own_tags, system_tags = split_tags(run.tags)
     up = posixpath.dirname(dir.rstrip("/")) if dir else None
