@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
 from shipyard.domain.context import RequestContext
@@ -174,6 +174,13 @@ class DataAssetService:
         if not found:
             raise NotFound(f"no data asset {name!r} in workspace {ctx.workspace!r}", name=name)
         return found
+
+    def profile(self, ctx: RequestContext, name: str, version: str) -> dict[str, Any]:
+        """The version's per-column profile (see :mod:`shipyard.services.data_profile`), computed
+        on the first call and kept: a 400 (``details.reason`` "not_tabular") when it is no table."""
+        from shipyard.services.data_profile import DataProfiler  # numpy/pyarrow: only when asked
+
+        return DataProfiler(self.snapshots).profile(self.get(ctx, name, version))
 
     def download(self, ctx: RequestContext, name: str, version: str, dest: Path) -> DataAsset:
         """Materialise an uploaded asset's files into the new folder ``dest``."""

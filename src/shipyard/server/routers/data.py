@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query
 
+from shipyard.api import data as api
 from shipyard.domain.data_assets import DataAsset
 from shipyard.server.data_schemas import ColumnOut, DataAssetIn, DataAssetOut, DataAssetPage
 from shipyard.server.deps import Ctx, Svc, json_response
@@ -77,3 +80,25 @@ def versions(name: str, ctx: Ctx, svc: Svc) -> object:
 )
 def get(name: str, version: str, ctx: Ctx, svc: Svc) -> object:
     return json_response(_out(svc.data.get(ctx, name, version)))
+
+
+def _column(data: dict[str, Any]) -> api.ColumnProfile:
+    histogram = data.get("histogram")
+    return api.ColumnProfile(
+        **{k: v for k, v in data.items() if k not in ("histogram", "top")},
+        histogram=None if histogram is None else api.Histogram(**histogram),
+        top=[api.ValueCount(**t) for t in data.get("top", [])],
+    )
+
+
+@router.get(
+    "/{name}/versions/{version}/profile",
+    response_model=api.DataProfile,
+    summary="Per-column statistics of a tabular version (the first 1,000,000 rows), computed once and kept",
+    responses={400: {"description": "Not a table (details.reason 'not_tabular'): a folder of other"
+                     " files, an external URL, a file that is not CSV, TSV or Parquet"}},
+)  # fmt: skip
+def profile(name: str, version: str, ctx: Ctx, svc: Svc) -> object:
+    data = svc.data.profile(ctx, name, version)
+    columns = [_column(c) for c in data["column_profiles"]]
+    return json_response(api.DataProfile(**{**data, "column_profiles": columns}))
