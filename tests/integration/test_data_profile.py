@@ -185,3 +185,12 @@ def test_only_the_first_rows_are_read_past_the_limit(server: Studio, monkeypatch
     assert (found["rows"], found["rows_read"], found["sampled"]) == (10, 4, True)
     assert found["column_profiles"][0]["maximum"] == 3.0
     assert MAX_ROWS == 1_000_000
+
+
+def test_a_header_alone_is_a_table_of_no_rows(server: Studio) -> None:
+    register(server, "prof-empty", {"t.csv": b"a,b\n"}, "uri_file")
+    found = profile_of(server, "prof-empty").json()
+    assert (found["rows"], found["rows_read"], found["sampled"], found["columns"]) == (0, 0, False, 2)
+    assert [(c["name"], c["count"], c["nulls"], c["distinct"]) for c in found["column_profiles"]] == [
+        ("a", 0, 0, 0), ("b", 0, 0, 0),
+    ]  # fmt: skip

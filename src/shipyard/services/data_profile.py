@@ -158,8 +158,9 @@ class DataProfiler:
 
     def _batches(
         self, asset: DataAsset, source: _Source, stack: ExitStack
-    ) -> tuple[Iterator[Any], int | None]:
-        """The file's record batches, and its row count when known without reading it all."""
+    ) -> tuple[Iterator[Any], int | None, pa.Schema]:
+        """The file's record batches, its row count when known without reading it all, and
+        its schema."""
         import pyarrow.csv as pcsv
         import pyarrow.parquet as pq
 
@@ -171,7 +172,7 @@ class DataProfiler:
                 copy.seek(0)
                 handle = copy
             parquet = pq.ParquetFile(handle)
-            return parquet.iter_batches(batch_size=_BATCH), parquet.metadata.num_rows
+            return parquet.iter_batches(batch_size=_BATCH), parquet.metadata.num_rows, parquet.schema_arrow
         types = None
         if asset.columns and asset.type == "uri_file":
             # The types registration read from the whole file: pyarrow alone would guess
@@ -188,7 +189,7 @@ class DataProfiler:
             # An empty cell is no value, in a text column too (as registration reads it).
             convert_options=pcsv.ConvertOptions(column_types=types, strings_can_be_null=True),
         )
-        return iter(reader), None
+        return iter(reader), None, reader.schema
 
     def compute(self, asset: DataAsset) -> dict[str, Any]:
         import pyarrow as pa
@@ -201,7 +202,7 @@ class DataProfiler:
         try:
             for source in sources:
                 with ExitStack() as stack:
-                    batches, rows = self._batches(asset, source, stack)
+                    batches, rows, schema = self._batches(asset, source, stack)
                     total = None if total is None or rows is None else total + rows
                     taken: list[pa.RecordBatch] = []
                     for batch in batches:
@@ -218,15 +219,13 @@ class DataProfiler:
                             break
                         taken.append(batch)
                         read += batch.num_rows
-                    if taken:
-                        tables.append(pa.Table.from_batches(taken))
+                    # A file of no rows (a header alone) still has its columns.
+                    tables.append(pa.Table.from_batches(taken, schema=schema))
                 if read >= MAX_ROWS:
                     break
-            table = pa.concat_tables(tables, promote_options="permissive") if tables else None
+            table = pa.concat_tables(tables, promote_options="permissive")
         except (pa.ArrowException, OSError) as error:
             raise _not_tabular(asset, f"it could not be read as a table: {error}") from error
-        if table is None:
-            raise _not_tabular(asset, "its files hold no rows")
         if total is None and not sampled:
             total = read
         if total is None and asset.row_count is not None:

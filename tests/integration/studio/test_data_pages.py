@@ -71,7 +71,18 @@ def test_an_asset_shows_path_schema_rows_and_every_version(studio: Studio, asset
     assert (
         "<strong>2</strong>" in versions and 'href="/studio/data/studio-d-iris?version=1">1</a>' in versions
     )
-    assert "No profile (per-column statistics) is computed" in page.text
+    profile = page.text.split('id="profile-columns"')[1].split("</table>")[0]
+    rows = re.findall(r'<tr>\s*<th scope="row">(\w+)</th>\s*<td>(\w+) <code>(\w+)</code></td>', profile)
+    assert rows == [
+        ("sepal_length", "numerical", "double"), ("petal_width", "numerical", "double"),
+        ("species", "categorical", "string"),
+    ]  # fmt: skip
+    assert "min 4.9 · max 7 · mean 5.66667" in profile and "<code>setosa</code> 2</li>" in profile
+    # A bar per bin, drawn by the server; 0.2 appears twice, 1.4 once: the first bar is the tallest.
+    petal = profile.split('aria-label="petal_width: 20 bins from 0.2 to 1.4"')[1].split("</svg>")[0]
+    heights = [float(h) for h in re.findall(r'height="([\d.]+)"', petal)]
+    assert len(heights) == 20 and heights[0] == 40.0 and heights[-1] == 20.0 and sum(heights) == 60.0
+    assert "Statistics over all 3 rows, 3 columns, from 1 file" in page.text
 
 
 def test_an_older_version_is_chosen_in_the_url(studio: Studio, assets: dict[str, object]) -> None:
@@ -91,6 +102,11 @@ def test_a_folder_and_an_external_url_say_why_they_have_no_schema(
     lake = studio.browser.get("/studio/data/studio-d-lake")
     assert "<code>s3://bucket/raw/</code>" in lake.text and "external: recorded, not copied" in lake.text
     assert "never for an external URL" in lake.text
+    # The profile panel shows why there is none, as the API says it (400 not_tabular).
+    for page, words in ((folder, "which is not a CSV, TSV or Parquet file"), (lake, "is an external URL")):
+        panel = page.text.split('id="profile-error"')[1].split("</div>")[0]
+        assert "400 INVALID_ARGUMENT" in panel and "cannot be profiled" in panel and words in panel
+        assert 'id="profile-columns"' not in page.text
 
 
 def test_unknown_asset_and_version_are_the_apis_404(studio: Studio, assets: dict[str, object]) -> None:

@@ -1,16 +1,20 @@
 """Data assets: the latest version of each, and one asset's versions with the chosen version's
-path, size, table schema and row count. Every datum is an API answer (``/api/v1/data``)."""
+path, size, table schema, row count and profile (per-column statistics). Every datum is an
+API answer (``/api/v1/data``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from shipyard.api.data import ColumnProfile, DataProfile, Histogram, ValueCount
 from shipyard.client import _convert
 from shipyard.domain.data_assets import SNAPSHOT_SCHEME, DataAsset
-from shipyard.studio.api import StudioApi
+from shipyard.studio.api import ApiError, StudioApi
 from shipyard.studio.pages.models import page_number
 from shipyard.studio.render import page, render
 
@@ -59,7 +63,63 @@ async def data_asset_page(
             chosen = _convert.data_asset(await api.get(f"/api/v1/data/{_q(name)}/versions/{_q(version)}"))
     assert chosen is not None, "the API answers 404 for an asset without versions"
     snapshot = chosen.path[len(SNAPSHOT_SCHEME) :] if chosen.path.startswith(SNAPSHOT_SCHEME) else None
+    profile: DataProfile | None = None
+    profile_error: ApiError | None = None
+    try:  # a version that is no table answers 400 (not_tabular): its message fills the panel
+        profile = _profile(
+            await api.get(f"/api/v1/data/{_q(chosen.name)}/versions/{_q(chosen.version)}/profile")
+        )
+    except ApiError as error:
+        profile_error = error
     return render(
         request, "data_asset.html", api=api, title=f"{chosen.name}:{chosen.version}", asset=chosen,
-        versions=versions, snapshot=snapshot,
+        versions=versions, snapshot=snapshot, profile=profile, profile_error=profile_error,
+        bars={c.name: _bars(c.histogram) for c in profile.column_profiles if c.histogram}
+        if profile else {},
     )  # fmt: skip
+
+
+def _profile(data: dict[str, Any]) -> DataProfile:
+    """The answer as the shared dataclasses (``decode`` is shallow: nested parts one by one)."""
+    columns = [
+        _convert.decode(
+            ColumnProfile,
+            {
+                **raw,
+                "histogram": None
+                if raw.get("histogram") is None
+                else _convert.decode(Histogram, raw["histogram"]),
+                "top": [_convert.decode(ValueCount, t) for t in raw.get("top") or []],
+            },
+        )
+        for raw in data["column_profiles"]
+    ]
+    return _convert.decode(DataProfile, {**data, "column_profiles": columns})
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    width: float
+    height: float
+    label: str
+    """The bin's range and count, as the bar's tooltip."""
+
+
+_WIDTH, _HEIGHT = 160.0, 40.0
+
+
+def _bars(histogram: Histogram) -> list[Bar]:
+    """A histogram as SVG bars over a 160 x 40 box: the page draws it, no script needed."""
+    top = max(histogram.counts, default=0) or 1
+    slot = _WIDTH / max(len(histogram.counts), 1)
+    edges = histogram.edges
+    return [
+        Bar(
+            x=round(slot * i, 2),
+            width=round(slot * 0.9, 2),
+            height=round(_HEIGHT * count / top, 2),
+            label=f"{edges[i]:.4g} to {edges[i + 1]:.4g}: {count:,} values",
+        )
+        for i, count in enumerate(histogram.counts)
+    ]
