@@ -3,7 +3,6 @@ once and kept; a clear 400 for what is not a table; 404 and 403 as every other d
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from shipyard.services.data_profile import MAX_ROWS, DataProfiler
 from shipyard.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.studio.conftest import Studio
+from tests.integration.studio.test_data_pages import _register as register
 
 # 10 rows: x 1..9 and a null; city with a null and an empty cell; when as ISO dates; flag.
 CSV = (
@@ -51,22 +51,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
             app.state.services.audit.stop()
 
 
-def register(server: Studio, name: str, files: dict[str, bytes], kind: str) -> dict[str, Any]:
-    entries = []
-    for path, body in files.items():
-        digest = hashlib.sha256(body).hexdigest()
-        assert server.owner.request("PUT", f"/api/v1/blobs/{digest}", content=body).status_code in (200, 201)
-        entries.append({"path": path, "size": len(body), "sha256": digest})
-    snapshot = server.owner.request("POST", "/api/v1/snapshots", json={"files": entries})
-    assert snapshot.status_code in (200, 201), snapshot.text
-    made = server.owner.request(
-        "POST", "/api/v1/data", json={"name": name, "type": kind, "snapshot": snapshot.json()["digest"]}
-    )
-    assert made.status_code == 201, made.text
-    answer: dict[str, Any] = made.json()
-    return answer
-
-
 def profile_of(server: Studio, name: str, version: str = "1") -> Any:
     return server.owner.request("GET", f"/api/v1/data/{name}/versions/{version}/profile")
 
@@ -78,7 +62,7 @@ def test_a_csv_gets_counts_nulls_histogram_top_values_and_dates(server: Studio) 
     found = decode(DataProfile, answer.json())
     assert (found.rows, found.rows_read, found.sampled, found.columns) == (10, 10, False, 5)
     assert found.files == ["t.csv"]
-    by = {c["name"]: c for c in found.column_profiles}  # type: ignore[index]
+    by: dict[str, Any] = {c["name"]: c for c in answer.json()["column_profiles"]}
     x = by["x"]
     assert (x["type"], x["data_type"], x["count"], x["nulls"], x["distinct"]) == (
         "numerical",
