@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from shipyard.api._config import ANSWER_CONFIG
 
-__all__ = ["DeploymentProgress", "OnlineDeployment", "OnlineEndpoint"]
+__all__ = ["DeploymentProgress", "DeploymentSystem", "OnlineDeployment", "OnlineEndpoint", "SystemMinute"]
 
 _DONE = frozenset({"Succeeded", "Failed"})
 
@@ -88,3 +88,37 @@ class DeploymentProgress:
     @property
     def done(self) -> bool:
         return self.provisioning_state in _DONE
+
+
+@dataclass(frozen=True, slots=True)
+class SystemMinute:
+    """One minute of a deployment's scoring, added up over every server that served it."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = ANSWER_CONFIG
+
+    at: int
+    """The minute's start, ms since the epoch."""
+    requests: int
+    """Live requests it answered (any status); mirrored copies are not counted."""
+    errors: int
+    """Of which answered 4xx or 5xx."""
+    latency_p50_ms: float | None
+    """Median latency, interpolated in the fixed latency buckets; None without requests."""
+    latency_p99_ms: float | None
+    cpu_percent: float | None
+    """CPU of the deployment's workers over the minute (100 = one core); None if not sampled."""
+    memory_mb: float | None
+    """Resident memory of the deployment's workers at the minute's end."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSystem:
+    """A deployment's per-minute figures (the monitor's ``system`` collection), oldest first.
+
+    A minute no server wrote (no worker, no server running) is absent, not zero: a gap."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = ANSWER_CONFIG
+
+    minutes: list[SystemMinute]
+    minute_ms: int = 60_000
+    """The length of a minute's bucket, ms."""

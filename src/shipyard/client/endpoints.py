@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.api import endpoints as api
-from shipyard.api.endpoints import DeploymentProgress, OnlineEndpoint
+from shipyard.api.endpoints import DeploymentProgress, DeploymentSystem, OnlineEndpoint, SystemMinute
 from shipyard.client._convert import decode
 from shipyard.client._deploy_files import deployment_body
 from shipyard.client._paths import q
@@ -24,10 +24,12 @@ if TYPE_CHECKING:
 __all__ = [
     "DEPLOYMENT_HEADER",
     "DeploymentProgress",
+    "DeploymentSystem",
     "OnlineDeployment",
     "OnlineDeploymentOperations",
     "OnlineEndpoint",
     "OnlineEndpointOperations",
+    "system_answer",
 ]
 
 DEPLOYMENT_HEADER = "azureml-model-deployment"
@@ -228,6 +230,12 @@ class OnlineDeploymentOperations:
         url = f"{_BASE}/{q(endpoint_name)}/deployments/{q(name)}/progress"
         return decode(DeploymentProgress, self._http.request("GET", url, params={"offset": offset}))
 
+    def system(self, endpoint_name: str, name: str, minutes: int = 60) -> DeploymentSystem:
+        """Its requests, errors, latency p50/p99, CPU and memory per minute over the last
+        ``minutes`` (1..1440), added up over every server; minutes no server wrote are absent."""
+        url = f"{_BASE}/{q(endpoint_name)}/deployments/{q(name)}/system"
+        return system_answer(self._http.request("GET", url, params={"minutes": minutes}))
+
     def follow(
         self,
         deployment: OnlineDeployment,
@@ -274,3 +282,9 @@ class OnlineDeploymentOperations:
             if found.done or (deadline is not None and time.monotonic() > deadline):
                 return found
             time.sleep(poll_s)
+
+
+def system_answer(data: dict[str, Any]) -> DeploymentSystem:
+    """The ``/system`` answer with its minutes as :class:`SystemMinute` (``decode`` is shallow)."""
+    minutes = [decode(SystemMinute, m) for m in data["minutes"]]
+    return decode(DeploymentSystem, {**data, "minutes": minutes})

@@ -1,6 +1,6 @@
 """Online endpoints, their deployments (worker processes) and the scoring router."""
 
-from shipyard.resources import Resource
+from shipyard.resources import Resource, RouteRule
 
 __all__ = ["RESOURCE"]
 
@@ -16,8 +16,14 @@ RESOURCE = Resource(
         "serving": "shipyard.server.providers.online_endpoints:serving",
         "endpoints": "shipyard.server.providers.online_endpoints:endpoints",
         "deployments": "shipyard.server.providers.online_endpoints:deployments",
+        "deployment_system": "shipyard.server.providers.online_endpoints:deployment_system",
     },
     routers=("shipyard.server.routers.online_endpoints:router",),
+    rules={
+        ("GET", "/api/v1/online-endpoints/{name}/deployments/{deployment}/system"): RouteRule(
+            "endpoints:read"
+        ),
+    },
     install="shipyard.server.providers.online_endpoints:install",
     commands={
         "online-endpoint": "shipyard.cli.endpoints:endpoint_app",

@@ -10,10 +10,11 @@ from shipyard.server.wiring import Wiring
 from shipyard.services.endpoint_deployments import DeploymentService
 from shipyard.services.endpoints import EndpointService
 from shipyard.services.job_assets import EnvironmentService
+from shipyard.services.monitoring.system import DeploymentSystemService
 from shipyard.services.registry import RegistryService
 from shipyard.services.snapshots import SnapshotService
 
-__all__ = ["deployments", "endpoints", "install", "serving"]
+__all__ = ["deployment_system", "deployments", "endpoints", "install", "serving"]
 
 
 def serving(wiring: Wiring) -> EndpointsRuntime:
@@ -37,6 +38,12 @@ def endpoints(wiring: Wiring) -> EndpointService:
 
 def deployments(wiring: Wiring) -> DeploymentService:
     return wiring.typed("serving", EndpointsRuntime).deployments
+
+
+def deployment_system(wiring: Wiring) -> DeploymentSystemService:
+    """Reads the per-minute rows every scoring server writes to the shared artifact store, so
+    any API server answers for all of them."""
+    return DeploymentSystemService(wiring.typed("deployments", DeploymentService), wiring.store)
 
 
 def install(app: FastAPI, wiring: Wiring) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 from anyio import to_thread
 from fastapi import APIRouter, Query, Response
 
+from shipyard.api.endpoints import DeploymentSystem, SystemMinute
 from shipyard.domain.context import RequestContext
 from shipyard.domain.endpoints import Deployment, Endpoint
 from shipyard.domain.redact import mask_variables
@@ -27,6 +28,7 @@ from shipyard.server.endpoint_schemas import (
 )
 from shipyard.services.endpoint_deployments import DeploymentRequest
 from shipyard.services.job_specs import InlineEnvironmentValues
+from shipyard.services.monitoring.system import MAX_MINUTES, DeploymentSystemService
 from shipyard.specs import validate_spec
 from shipyard.specs.deployment import OnlineDeploymentSpec
 from shipyard.specs.endpoint import OnlineEndpointSpec
@@ -244,5 +246,26 @@ def deployment_progress(
         offset=found.offset,
     )
     answer = json_response(out)
+    answer.headers.update(_NO_STORE)
+    return answer
+
+
+@router.get(
+    "/{name}/deployments/{deployment}/system",
+    response_model=DeploymentSystem,
+    summary="A deployment's requests, errors, latency, CPU and memory per minute, over every server",
+)
+def deployment_system(
+    name: str,
+    deployment: str,
+    ctx: Ctx,
+    svc: Svc,
+    minutes: Annotated[
+        int,
+        Query(ge=1, le=MAX_MINUTES, description="How many of the last minutes (the current one included)."),
+    ] = 60,
+) -> object:
+    rows = svc.get("deployment_system", DeploymentSystemService).minutes(ctx, name, deployment, minutes)
+    answer = json_response(DeploymentSystem(minutes=[SystemMinute(**row) for row in rows]))
     answer.headers.update(_NO_STORE)
     return answer

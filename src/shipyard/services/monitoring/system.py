@@ -27,17 +27,31 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import psutil
 
+from shipyard.errors import InvalidArgument
 from shipyard.services.data_collection import COLLECTED_PREFIX, CollectedRow, DataCollector
 from shipyard.services.monitoring.production import hour_prefixes
 from shipyard.services.ports import ArtifactStore
 from shipyard.services.serving_ports import DeploymentKey, DeploymentRuntime
 
-__all__ = ["LATENCY_EDGES_MS", "SYSTEM_COLLECTION", "SystemAggregator", "histogram_quantile", "system_signal"]
+if TYPE_CHECKING:
+    from shipyard.domain.context import RequestContext
+    from shipyard.services.endpoint_deployments import DeploymentService
+
+__all__ = [
+    "LATENCY_EDGES_MS",
+    "MAX_MINUTES",
+    "SYSTEM_COLLECTION",
+    "DeploymentSystemService",
+    "SystemAggregator",
+    "histogram_quantile",
+    "system_minutes",
+    "system_signal",
+]
 
 log = logging.getLogger("shipyard.monitoring.system")
 
@@ -245,6 +259,54 @@ def system_signal(
         "cpu_percent": _max_of(m["cpu_percent"] for m in minutes.values()),
         "memory_mb": _max_of(m["memory_mb"] for m in minutes.values()),
     }
+
+
+def system_minutes(
+    store: ArtifactStore, workspace: str, endpoint: str, deployment: str, start_ms: int, end_ms: int
+) -> list[dict[str, Any]]:
+    """The minutes of [start_ms, end_ms) that some server wrote, oldest first, each added up
+    over the servers (as :func:`system_signal` does) and its latency histogram read as p50/p99.
+    A minute nobody wrote is left out: "no data" is not "no requests"."""
+    minutes = _minutes_in(store, workspace, endpoint, deployment, start_ms, end_ms)
+    return [
+        {
+            "at": at,
+            "requests": int(m["requests"]),
+            "errors": int(m["errors"]),
+            "latency_p50_ms": histogram_quantile(m["latency_ms_counts"], 0.5),
+            "latency_p99_ms": histogram_quantile(m["latency_ms_counts"], 0.99),
+            "cpu_percent": m["cpu_percent"],
+            "memory_mb": m["memory_mb"],
+        }
+        for at, m in sorted(minutes.items())
+    ]
+
+
+MAX_MINUTES = 1440
+"""The longest window the API reads at once: a day, 24 hour folders."""
+
+
+class DeploymentSystemService:
+    """A deployment's per-minute system figures for the API: the last N minutes up to now."""
+
+    def __init__(
+        self, deployments: DeploymentService, store: ArtifactStore, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.deployments = deployments
+        self.store = store
+        self.clock = clock
+
+    def minutes(
+        self, ctx: RequestContext, endpoint: str, deployment: str, count: int
+    ) -> list[dict[str, Any]]:
+        """The last ``count`` minutes, the current (still open) one included: it has a row only
+        once a server closed it, so it is normally absent."""
+        if not 1 <= count <= MAX_MINUTES:
+            raise InvalidArgument(f"minutes must be from 1 to {MAX_MINUTES}, not {count}", field="minutes")
+        self.deployments.get(ctx, endpoint, deployment)  # unknown endpoint or deployment: its 404
+        end_ms = int(self.clock() * 1000) // _MINUTE_MS * _MINUTE_MS + _MINUTE_MS
+        start_ms = end_ms - count * _MINUTE_MS
+        return system_minutes(self.store, ctx.workspace, endpoint, deployment, start_ms, end_ms)
 
 
 def histogram_quantile(counts: list[int], q: float) -> float | None:

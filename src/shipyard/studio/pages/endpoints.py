@@ -1,7 +1,9 @@
 """Online and batch endpoints, and an online endpoint's page: its deployments, the traffic and
 mirror split as bars, the traffic form, live request figures and a try-it form.
 
-Everything shown comes from ``/api/v1/online-endpoints`` and ``/api/v1/batch-endpoints``.
+Everything shown comes from ``/api/v1/online-endpoints`` and ``/api/v1/batch-endpoints``; the
+try-it sample from the served model version's MLmodel (``/api/v1/models/…``, the run's
+artifacts), and the live charts from each deployment's ``…/system`` minutes (``static/ops.js``).
 What changes things (traffic, scoring) is sent by ``static/ops.js`` from the browser to the
 public API with the user's session, so the API's own checks and errors apply as they are.
 """
@@ -12,17 +14,20 @@ import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from shipyard.api.batch import BatchEndpoint
 from shipyard.api.endpoints import OnlineDeployment, OnlineEndpoint
+from shipyard.client import _convert
 from shipyard.client._convert import decode
 from shipyard.studio.api import ApiError, StudioApi
+from shipyard.studio.pages.models import _signature, _text
 from shipyard.studio.render import page, render
 
-__all__ = ["Segment", "router", "sample_request", "traffic_segments"]
+__all__ = ["Sample", "Segment", "router", "sample_request", "signature_request", "traffic_segments"]
 
 router = APIRouter()
 
@@ -58,10 +63,82 @@ def traffic_summary(split: dict[str, int]) -> str:
 
 
 def sample_request() -> str:
-    """A request body to start from. The API exposes no model signature or input example
-    (an API gap), so this is the Azure ML shape of docs/serving.md with placeholder columns."""
+    """A request body to start from when the model's signature is unknown: the Azure ML shape
+    of docs/serving.md with placeholder columns."""
     body = {"input_data": {"columns": ["feature_1", "feature_2"], "index": [0], "data": [[1.0, 2.0]]}}
     return json.dumps(body, indent=2)
+
+
+# A plausible value per MLflow column type (mlflow.types.DataType): the signature holds no
+# categories or ranges, so numbers are 0 and strings empty — the user edits them.
+_VALUES: dict[str, Any] = {
+    "double": 0.0,
+    "float": 0.0,
+    "long": 0,
+    "integer": 0,
+    "boolean": False,
+    "string": "",
+    "binary": "",
+    "datetime": "1970-01-01T00:00:00",
+}
+
+
+def signature_request(inputs: list[dict[str, Any]]) -> str | None:
+    """A one-row ``input_data`` request (columns, index, data: docs/serving.md) for a column
+    signature; None when it is not one a column-based request fits (tensors, unnamed or
+    unknown-typed columns)."""
+    if not inputs or any(not isinstance(c.get("name"), str) or c.get("type") not in _VALUES for c in inputs):
+        return None
+    body = {
+        "input_data": {
+            "columns": [c["name"] for c in inputs],
+            "index": [0],
+            "data": [[_VALUES[c["type"]] for c in inputs]],
+        }
+    }
+    return json.dumps(body, indent=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """The try-it form's starting body, and where it came from (or why it is a placeholder)."""
+
+    body: str
+    note: str
+    from_signature: bool
+
+
+async def _sample(
+    api: StudioApi, request: Request, deployments: list[OnlineDeployment], traffic: dict[str, int]
+) -> Sample:
+    """The body from the input signature of the model the most traffic goes to."""
+    ranked = sorted(deployments, key=lambda d: -int(traffic.get(d.name, 0)))
+    served = next((d for d in ranked if d.model.get("name") and d.model.get("version")), None)
+    if served is None:
+        why = "no deployment serves a registered model version" if deployments else "no deployment yet"
+        return Sample(sample_request(), f"Placeholder columns: {why}, so no signature to read.", False)
+    name, version = str(served.model["name"]), str(served.model["version"])
+    label = f"{name} v{version} (deployment {served.name})"
+    try:
+        found = _convert.version(await api.get(f"/api/v1/models/{quote(name, safe='')}/versions/{version}"))
+        if not found.run_id or found.artifact_path is None or found.logged_model_id:
+            return Sample(sample_request(), f"Placeholder columns: {label} names no run's MLmodel.", False)
+        path = f"{found.artifact_path.strip('/')}/MLmodel".lstrip("/")
+        text = await _text(
+            api, request, f"/api/v1/runs/{quote(found.run_id, safe='')}/artifacts/{quote(path)}"
+        )
+    except ApiError as error:
+        return Sample(
+            sample_request(),
+            f"Placeholder columns: {label}'s MLmodel could not be read ({error.code}: {error.message}).",
+            False,
+        )
+    inputs = _signature(text)["inputs"] if text else []
+    body = signature_request(inputs)
+    if body is None:
+        why = "has no MLmodel" if text is None else "has no column signature"
+        return Sample(sample_request(), f"Placeholder columns: {label} {why}.", False)
+    return Sample(body, f"One row in the input signature of {label}; the values are placeholders.", True)
 
 
 async def _deployments(api: StudioApi, name: str) -> list[OnlineDeployment] | ApiError:
@@ -152,6 +229,6 @@ async def endpoint_page(request: Request, name: str) -> Response:
         traffic=traffic_segments(endpoint.traffic, form_names),
         mirror=traffic_segments(endpoint.mirror_traffic, form_names),
         mirror_total=sum(endpoint.mirror_traffic.values()), summary=traffic_summary,
-        sample=sample_request(),
+        sample=await _sample(api, request, deployments, endpoint.traffic),
         config=json.dumps(config), score_path=f"/endpoints/{endpoint.name}/score",
     )  # fmt: skip

@@ -4,8 +4,8 @@
 "use strict";
 (function () {
   var COLOURS = ["#0b63c5", "#1a7f37", "#9a6700", "#cf222e", "#8250df", "#0a7d8c", "#bc4c00", "#57606a"];
-  var POLL_MS = 5000;
-  var KEEP = 120; // points per live series: 10 minutes at one poll per 5 s
+  var POLL_MS = 15000; // the figures are per minute: polling faster shows nothing new
+  var WINDOW_MINUTES = 60;
 
   function el(root, selector) { return root.querySelector(selector); }
 
@@ -69,57 +69,61 @@
     box.textContent = text;
   }
 
-  // -- live figures from /metrics -------------------------------------------------------
-  // Prometheus text: name{labels} value. Only this endpoint's series are kept.
-  function parseMetrics(text, endpoint) {
-    var found = { requests: {}, errors: {}, buckets: {} };
-    text.split("\n").forEach(function (line) {
-      if (!line || line[0] === "#") return;
-      var m = line.match(/^(shipyard_endpoint_requests_total|shipyard_endpoint_errors_total|shipyard_endpoint_request_duration_seconds_bucket)\{([^}]*)\}\s+(\S+)/);
-      if (!m) return;
-      var labels = {};
-      m[2].replace(/(\w+)="((?:[^"\\]|\\.)*)"/g, function (_, k, v) { labels[k] = v; return ""; });
-      if (labels.endpoint !== endpoint) return;
-      var series = labels.deployment + (labels.mirror === "true" ? " (mirror)" : "");
-      var value = Number(m[3]);
-      if (m[1] === "shipyard_endpoint_requests_total") found.requests[series] = (found.requests[series] || 0) + value;
-      else if (m[1] === "shipyard_endpoint_errors_total") found.errors[series] = (found.errors[series] || 0) + value;
-      else {
-        var le = labels.le === "+Inf" ? Infinity : Number(labels.le);
-        (found.buckets[series] = found.buckets[series] || {})[le] = value;
-      }
-    });
-    return found;
+  // -- live figures: each deployment's per-minute rows ---------------------------------
+  // GET …/deployments/<d>/system answers the minutes every scoring server wrote, added up
+  // (requests, errors, latency p50/p99), oldest first; a minute nobody wrote is absent, and
+  // is drawn as a gap, not as zero.
+  function systemPath(config, deployment) {
+    return "/api/v1/online-endpoints/" + encodeURIComponent(config.endpoint) + "/deployments/" +
+      encodeURIComponent(deployment) + "/system?minutes=" + WINDOW_MINUTES;
   }
 
-  // A percentile of the requests between two scrapes, interpolated in its bucket as
-  // Prometheus' histogram_quantile does; the open bucket reads as its lower edge.
-  function quantile(q, now, before) {
-    var edges = Object.keys(now).map(Number).sort(function (a, b) { return a - b; });
-    var total = (now[Infinity] || 0) - ((before || {})[Infinity] || 0);
-    if (total <= 0) return null;
-    var rank = q * total, lower = 0, below = 0;
-    for (var i = 0; i < edges.length; i++) {
-      var count = now[edges[i]] - ((before || {})[edges[i]] || 0);
-      if (count >= rank) {
-        if (edges[i] === Infinity) return lower * 1000;
-        var inBucket = count - below;
-        return (lower + (edges[i] - lower) * (inBucket > 0 ? (rank - below) / inBucket : 1)) * 1000;
-      }
-      below = count; lower = edges[i];
-    }
-    return null;
+  // One x value per minute of the window (uPlot's time axis is in seconds), and per
+  // deployment its rows placed on that axis.
+  function toSeries(answers, nowMs) {
+    var minuteMs = 60000;
+    var last = Math.floor(nowMs / minuteMs) * minuteMs;
+    var first = last - (WINDOW_MINUTES - 1) * minuteMs;
+    var times = [];
+    for (var at = first; at <= last; at += minuteMs) times.push(at / 1000);
+    var series = {}, total = 0;
+    Object.keys(answers).forEach(function (name) {
+      var s = { rate: [], p50: [], p99: [], errors: [] };
+      var byMinute = {};
+      answers[name].minutes.forEach(function (m) { byMinute[m.at] = m; });
+      times.forEach(function (t) {
+        var m = byMinute[t * 1000];
+        if (!m) { s.rate.push(null); s.p50.push(null); s.p99.push(null); s.errors.push(null); return; }
+        total += m.requests;
+        s.rate.push(m.requests);
+        s.p50.push(m.latency_p50_ms);
+        s.p99.push(m.latency_p99_ms);
+        s.errors.push(m.requests > 0 ? m.errors / m.requests : null);
+      });
+      series[name] = s;
+    });
+    return { times: times, series: series, total: total };
   }
 
   function liveCharts(config) {
     var box = document.querySelector(".live-charts");
-    if (!box || !window.uPlot) return;
+    if (!box) return;
     var error = document.querySelector(".live-error");
-    var previous = null, times = [], series = {}; // series[name] = {rate:[], p50:[], p99:[], errors:[]}
     var charts = {};
 
+    function say(text) {
+      Object.keys(charts).forEach(function (id) { charts[id].plot.destroy(); delete charts[id]; });
+      box.querySelectorAll(".chart").forEach(function (c) {
+        c.textContent = "";
+        var p = document.createElement("p");
+        p.className = "empty";
+        p.textContent = text;
+        c.appendChild(p);
+      });
+    }
+
     // One chart: a line per name, its points from column(name).
-    function draw(id, names, column, unit) {
+    function draw(id, times, names, column, unit) {
       var target = document.getElementById(id);
       var data = [times].concat(names.map(column));
       var key = names.join("|");
@@ -129,7 +133,7 @@
       var opts = {
         width: Math.max(200, target.clientWidth || 320), height: 180,
         series: [{}].concat(names.map(function (n, i) {
-          return { label: n, stroke: COLOURS[i % COLOURS.length], width: 1.5, dash: /p99/.test(n) ? [4, 3] : undefined, value: function (u, v) { return v == null ? "—" : v.toFixed(2) + unit; } };
+          return { label: n, stroke: COLOURS[i % COLOURS.length], width: 1.5, dash: / p99$/.test(n) ? [4, 3] : undefined, value: function (u, v) { return v == null ? "—" : v.toFixed(2) + unit; } };
         })),
         axes: [{}, { size: 50 }],
         legend: { live: true },
@@ -137,60 +141,31 @@
       charts[id] = { key: key, plot: new window.uPlot(opts, data, target) };
     }
 
+    if (!config.deployments.length) { say("No deployments: nothing to count."); return; }
+    if (!window.uPlot) { say("The chart library did not load."); return; }
+
     async function poll() {
-      var answer;
+      var answers = {};
       try {
-        answer = await fetch("/metrics", { credentials: "same-origin", headers: { "Accept": "text/plain" } });
-        if (!answer.ok) {
-          var body = await answer.json().catch(function () { return {}; });
-          var err = (body && body.error) || { code: "HTTP_" + answer.status, message: answer.statusText };
-          var failure = new Error(err.message); failure.status = answer.status; failure.code = err.code; failure.details = err.details || {};
-          throw failure;
-        }
+        var found = await Promise.all(config.deployments.map(function (d) {
+          return window.shipyard.api("GET", systemPath(config, d));
+        }));
+        config.deployments.forEach(function (d, i) { answers[d] = found[i]; });
       } catch (e) {
         window.shipyard.showError(error, e);
-        // No permission, or no scoring on this server: say so once, do not poll again.
+        // Not allowed, or the deployment is gone: say so once, do not poll again.
         return e.status === 403 || e.status === 401 || e.status === 404 ? "stop" : null;
       }
       error.hidden = true;
-      var now = { at: Date.now() / 1000, figures: parseMetrics(await answer.text(), config.endpoint) };
-      if (previous) {
-        var minutes = (now.at - previous.at) / 60;
-        times.push(now.at);
-        var names = Object.keys(now.figures.requests);
-        names.forEach(function (n) {
-          if (!series[n]) series[n] = { rate: times.slice(0, -1).map(function () { return null; }), p50: [], p99: [], errors: [] };
-          var s = series[n];
-          while (s.p50.length < s.rate.length) { s.p50.push(null); s.p99.push(null); s.errors.push(null); }
-          var done = now.figures.requests[n] - (previous.figures.requests[n] || 0);
-          var failed = (now.figures.errors[n] || 0) - (previous.figures.errors[n] || 0);
-          s.rate.push(done / minutes);
-          s.errors.push(done > 0 ? failed / done : null);
-          s.p50.push(quantile(0.5, now.figures.buckets[n] || {}, previous.figures.buckets[n]));
-          s.p99.push(quantile(0.99, now.figures.buckets[n] || {}, previous.figures.buckets[n]));
-        });
-        Object.keys(series).forEach(function (n) {
-          var s = series[n];
-          ["rate", "p50", "p99", "errors"].forEach(function (k) {
-            while (s[k].length < times.length) s[k].push(null);
-            if (s[k].length > KEEP) s[k].splice(0, s[k].length - KEEP);
-          });
-        });
-        if (times.length > KEEP) times.splice(0, times.length - KEEP);
-        var all = Object.keys(series).sort();
-        if (all.length) {
-          draw("chart-rate", all, function (n) { return series[n].rate; }, "/min");
-          var latency = {};
-          all.forEach(function (n) { latency[n + " p50"] = series[n].p50; latency[n + " p99"] = series[n].p99; });
-          draw("chart-latency", Object.keys(latency), function (n) { return latency[n]; }, " ms");
-          draw("chart-errors", all, function (n) { return series[n].errors; }, "");
-        } else {
-          document.querySelectorAll(".live-charts .chart").forEach(function (c) {
-            if (!c.textContent) c.textContent = "No requests to this endpoint since this server started.";
-          });
-        }
-      }
-      previous = now;
+      var drawn = toSeries(answers, Date.now());
+      if (drawn.total === 0) { say("No requests in the last hour."); return null; }
+      var names = Object.keys(drawn.series).sort();
+      var s = drawn.series;
+      draw("chart-rate", drawn.times, names, function (n) { return s[n].rate; }, "/min");
+      var latency = {};
+      names.forEach(function (n) { latency[n + " p50"] = s[n].p50; latency[n + " p99"] = s[n].p99; });
+      draw("chart-latency", drawn.times, Object.keys(latency), function (n) { return latency[n]; }, " ms");
+      draw("chart-errors", drawn.times, names, function (n) { return s[n].errors; }, "");
       return null;
     }
 
