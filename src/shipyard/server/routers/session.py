@@ -6,11 +6,12 @@ import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from shipyard.domain.context import DEFAULT_WORKSPACE, RequestContext
 from shipyard.errors import PermissionDenied, Unauthenticated
 from shipyard.server.deps import Ctx, Svc
+from shipyard.server.schemas import Dto
 from shipyard.server.session import CSRF_COOKIE, SESSION_COOKIE, SESSION_TOKEN_PREFIX, csrf_of
 
 __all__ = ["router"]
@@ -18,11 +19,11 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/session", tags=["identity"])
 
 
-class SessionIn(BaseModel):
+class SessionIn(Dto):
     token: str = Field(min_length=1, max_length=512, description="A Shipyard token (shy_…) of a user.")
 
 
-class SessionOut(BaseModel):
+class SessionOut(Dto):
     user: str = Field(description="Who is signed in.")
     expires_at: int | None = Field(description="When the session ends (epoch ms); null: never (no auth).")
     csrf: str | None = Field(description=f"The value mutations send as the {'X-Shipyard-CSRF'} header.")
