@@ -236,7 +236,7 @@ def test_the_deployments_serving_a_version_are_listed_with_their_traffic(studio:
 
 
 def test_a_malformed_mlmodel_gives_an_empty_signature_not_an_error() -> None:
-    from shipyard.studio.pages.models import _signature
+    from shipyard.studio.mlmodel import signature_of as _signature
 
     for text in ("flavors: [a, b]\nsignature: nope", ": : :", "signature:\n  inputs: '[not json'", "- 1"):
         found = _signature(text)

@@ -24,7 +24,7 @@ from shipyard.api.endpoints import OnlineDeployment, OnlineEndpoint
 from shipyard.client import _convert
 from shipyard.client._convert import decode
 from shipyard.studio.api import ApiError, StudioApi
-from shipyard.studio.pages.models import _signature, _text
+from shipyard.studio.mlmodel import read_mlmodel, signature_of
 from shipyard.studio.render import page, render
 
 __all__ = ["Sample", "Segment", "router", "sample_request", "signature_request", "traffic_segments"]
@@ -124,16 +124,14 @@ async def _sample(
         if not found.run_id or found.artifact_path is None or found.logged_model_id:
             return Sample(sample_request(), f"Placeholder columns: {label} names no run's MLmodel.", False)
         path = f"{found.artifact_path.strip('/')}/MLmodel".lstrip("/")
-        text = await _text(
-            api, request, f"/api/v1/runs/{quote(found.run_id, safe='')}/artifacts/{quote(path)}"
-        )
+        text = await read_mlmodel(api, f"/api/v1/runs/{quote(found.run_id, safe='')}/artifacts/{quote(path)}")
     except ApiError as error:
         return Sample(
             sample_request(),
             f"Placeholder columns: {label}'s MLmodel could not be read ({error.code}: {error.message}).",
             False,
         )
-    inputs = _signature(text)["inputs"] if text else []
+    inputs = signature_of(text)["inputs"] if text else []
     body = signature_request(inputs)
     if body is None:
         why = "has no MLmodel" if text is None else "has no column signature"

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import orjson
-import yaml
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
@@ -19,6 +17,7 @@ from shipyard.client import _convert
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.tracking import Run
 from shipyard.studio.api import ApiError, StudioApi
+from shipyard.studio.mlmodel import read_mlmodel, signature_of
 from shipyard.studio.render import page, render
 
 __all__ = ["JobInput", "page_number", "router"]
@@ -27,7 +26,6 @@ router = APIRouter()
 
 PAGE_SIZE = 50
 _HISTORY_MAX = 1000  # the API's events come oldest first; a model with more is rare
-_MLMODEL_MAX = 256 * 1024  # an MLmodel file is a few KB; a larger one is not shown inline
 _ALIAS_ACTIONS = ("alias_set", "alias_deleted")
 
 
@@ -146,42 +144,6 @@ class Serving:
     mirror: int
 
 
-async def _text(api: StudioApi, request: Request, path: str) -> str | None:
-    """A small text file of the API (an artifact), with the caller's credential; None when it
-    is absent or too large to show."""
-    try:
-        found = await api.head(path, _MLMODEL_MAX + 1)
-    except ApiError as error:
-        if error.status == 404:
-            return None
-        raise
-    if len(found.body) > _MLMODEL_MAX:
-        return None
-    return found.body.decode("utf-8", "replace")
-
-
-def _signature(mlmodel: str) -> dict[str, Any]:
-    """The MLmodel's flavors and signature (inputs/outputs are JSON inside the YAML)."""
-    try:
-        data = yaml.safe_load(mlmodel)
-    except yaml.YAMLError:
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    flavors = data.get("flavors")
-    out: dict[str, Any] = {"flavors": sorted(map(str, flavors)) if isinstance(flavors, dict) else []}
-    found = data.get("signature")
-    signature: dict[str, Any] = found if isinstance(found, dict) else {}
-    for part in ("inputs", "outputs"):
-        raw = signature.get(part)
-        try:
-            columns = orjson.loads(raw) if isinstance(raw, str) else raw
-        except orjson.JSONDecodeError:
-            columns = None
-        out[part] = [c for c in columns if isinstance(c, dict)] if isinstance(columns, list) else []
-    return out
-
-
 @router.get("/studio/models/{name}/versions/{version}")
 @page
 async def version_page(request: Request, name: str, version: str) -> Response:
@@ -220,9 +182,9 @@ async def version_page(request: Request, name: str, version: str) -> Response:
         path = f"{found.artifact_path.strip('/')}/MLmodel".lstrip("/")
         context["mlmodel_path"] = path
         try:
-            text = await _text(api, request, f"/api/v1/runs/{_q(found.run_id)}/artifacts/{quote(path)}")
+            text = await read_mlmodel(api, f"/api/v1/runs/{_q(found.run_id)}/artifacts/{quote(path)}")
             context["mlmodel"] = text
-            context["signature"] = _signature(text) if text else {}
+            context["signature"] = signature_of(text) if text else {}
         except ApiError as error:
             context["mlmodel_error"] = error
     try:
