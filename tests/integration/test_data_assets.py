@@ -162,3 +162,14 @@ def test_download_reproduces_the_files(
         data.download(ctx, "ext", "1", tmp_path / "ext")
     with pytest.raises(NotFound, match="'nope'"):
         data.download(ctx, "nope", "1", tmp_path / "nope")
+
+
+def test_a_parquet_file_that_is_not_parquet_is_a_clear_400_and_nothing_is_kept(
+    data: DataAssetService, snapshots: SnapshotService, ctx: RequestContext
+) -> None:
+    with pytest.raises(InvalidArgument, match=r"table\.parquet: .*not Parquet"):
+        data.create(
+            ctx, "fake", type="uri_file", snapshot=snap(snapshots, {"table.parquet": b"not,parquet\n1,2\n"})
+        )
+    with pytest.raises(NotFound):
+        data.get(ctx, "fake")

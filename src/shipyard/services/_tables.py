@@ -86,7 +86,10 @@ def read_parquet(handle: BinaryIO) -> TableInfo | None:
         pq: Any = importlib.import_module("pyarrow.parquet")
     except ImportError:
         return None
-    parquet = pq.ParquetFile(handle)
+    try:
+        parquet = pq.ParquetFile(handle)
+    except (ValueError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise InvalidArgument(f"this .parquet file is not Parquet pyarrow can read ({exc})") from None
     schema = parquet.schema_arrow
     return [Column(f.name, str(f.type)) for f in schema], parquet.metadata.num_rows
 
@@ -99,7 +102,10 @@ def table_info(path: str, open_file: Opener) -> TableInfo | None:
             if lower.endswith(suffix):
                 return read_delimited(handle, delimiter)
         if lower.endswith(".parquet"):
-            return read_parquet(handle)
+            try:
+                return read_parquet(handle)
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"{path}: {exc.message}; fix the file or its name") from None
     return None
 
 
