@@ -357,8 +357,8 @@ class SqlMetricRepository(MetricRepository):
                 s.metric_series.c.run_pk == ref.pk, s.metric_series.c.key == key
             )
         ).first()
-        if series is None or series.n_points <= ROLLUP_FROM:
-            return None
+        if series is None or series.n_points <= max(ROLLUP_FROM, max_points):
+            return None  # every point fits the chart, or reading them all is as quick
         r = s.metric_rollups.c
         # The finest level with at most a few blocks per point asked for: bounded counts, so
         # a sparse series' million fine blocks are never all counted.
