@@ -171,6 +171,17 @@ def test_the_traffic_form_changes_the_split(
         with httpx.Client(base_url=server.url, headers=AUTH, timeout=30) as http:
             assert http.get("/api/v1/online-endpoints/credit").json()["traffic"] == {"blue": 70, "green": 30}
         assert page.locator("input[data-deployment=green]").input_value() == "30"
+        # live figures per deployment (the per-minute API) are drawn, and try-it scores the
+        # sample the page built from the model's signature, with the endpoint's key
+        page.wait_for_function(
+            "document.querySelector('#chart-rate canvas') || document.body.innerText.includes('No requests in the last')"
+        )
+        try_form = page.locator("#try-form")
+        assert try_form.locator("#try-sample-note").get_attribute("data-signature") == "yes"
+        try_form.locator("button[type=submit]").click()
+        page.wait_for_selector("#try-form .try-answer:not([hidden])")
+        assert "200" in try_form.locator(".try-status").inner_text()
+        assert json.loads(try_form.locator(".try-output").inner_text()) in ([0], [1])  # one row scored
         screenshot(page, "page-endpoint-traffic")
     finally:
         context.close()

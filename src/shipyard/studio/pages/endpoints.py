@@ -24,7 +24,7 @@ from shipyard.api.endpoints import OnlineDeployment, OnlineEndpoint
 from shipyard.client import _convert
 from shipyard.client._convert import decode
 from shipyard.studio.api import ApiError, StudioApi
-from shipyard.studio.mlmodel import read_mlmodel, signature_of
+from shipyard.studio.mlmodel import mlmodel_url, read_mlmodel, signature_of
 from shipyard.studio.render import page, render
 
 __all__ = ["Sample", "Segment", "router", "sample_request", "signature_request", "traffic_segments"]
@@ -121,10 +121,12 @@ async def _sample(
     label = f"{name} v{version} (deployment {served.name})"
     try:
         found = _convert.version(await api.get(f"/api/v1/models/{quote(name, safe='')}/versions/{version}"))
-        if not found.run_id or found.artifact_path is None or found.logged_model_id:
-            return Sample(sample_request(), f"Placeholder columns: {label} names no run's MLmodel.", False)
-        path = f"{found.artifact_path.strip('/')}/MLmodel".lstrip("/")
-        text = await read_mlmodel(api, f"/api/v1/runs/{quote(found.run_id, safe='')}/artifacts/{quote(path)}")
+        url = await mlmodel_url(api, found)
+        if url is None:
+            return Sample(
+                sample_request(), f"Placeholder columns: {label} names no MLmodel the API serves.", False
+            )
+        text = await read_mlmodel(api, url)
     except ApiError as error:
         return Sample(
             sample_request(),

@@ -17,7 +17,7 @@ from shipyard.client import _convert
 from shipyard.domain.registry import ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.tracking import Run
 from shipyard.studio.api import ApiError, StudioApi
-from shipyard.studio.mlmodel import read_mlmodel, signature_of
+from shipyard.studio.mlmodel import mlmodel_url, read_mlmodel, signature_of
 from shipyard.studio.render import page, render
 
 __all__ = ["JobInput", "page_number", "router"]
@@ -178,15 +178,15 @@ async def version_page(request: Request, name: str, version: str) -> Response:
             context["inputs"] = [JobInput.parse(k, v) for k, v in sorted(inputs.items())]
         except ApiError as error:
             context["job_error"] = error
-    if found.run_id and found.artifact_path is not None and not found.logged_model_id:
-        path = f"{found.artifact_path.strip('/')}/MLmodel".lstrip("/")
-        context["mlmodel_path"] = path
-        try:
-            text = await read_mlmodel(api, f"/api/v1/runs/{_q(found.run_id)}/artifacts/{quote(path)}")
+    try:
+        url = await mlmodel_url(api, found)
+        if url is not None:
+            context["mlmodel_path"] = url
+            text = await read_mlmodel(api, url)
             context["mlmodel"] = text
             context["signature"] = signature_of(text) if text else {}
-        except ApiError as error:
-            context["mlmodel_error"] = error
+    except ApiError as error:
+        context["mlmodel_error"] = error
     try:
         context["serving"] = await _serving(api, found)
     except ApiError as error:
