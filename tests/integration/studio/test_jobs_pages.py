@@ -269,3 +269,27 @@ def test_the_sweep_view_reads_trials_best_and_child_jobs() -> None:
     )
     assert [t["job"] for t in view.trials] == [None, "s-trial_1", None, None]
     assert [s.param for s in view.scatters] == ["lr", "mode"]
+
+
+def test_a_jobs_run_page_shows_the_jobs_timeline_and_log(
+    studio: Studio, jobs: dict[str, dict[str, Any]]
+) -> None:
+    job = jobs["command"]
+    experiment = studio.owner.request("POST", "/api/v1/experiments", json={"name": "jobs-run-page"}).json()[
+        "id"
+    ]
+    run = studio.owner.request("POST", "/api/v1/runs", json={"experiment_id": experiment, "name": "r"}).json()
+    studio.owner.request(
+        "POST", f"/api/v1/runs/{run['id']}/tags", json={"tags": {"shipyard.job.name": job["name"]}}
+    )
+    page = studio.browser.get(f"/studio/runs/{run['id']}")
+    assert page.status_code == 200
+    assert 'id="run-job-h"' in page.text and "Status timeline" in page.text
+    assert f'data-job="{job["name"]}"' in page.text  # the log, followed by jobs.js while the job runs
+    assert "/studio/static/jobs.js" in page.text
+    # a job that is gone: its panel says so, the run page still loads
+    studio.owner.request(
+        "POST", f"/api/v1/runs/{run['id']}/tags", json={"tags": {"shipyard.job.name": "no-such-job"}}
+    )
+    gone = studio.browser.get(f"/studio/runs/{run['id']}")
+    assert gone.status_code == 200 and "NOT_FOUND" in gone.text

@@ -17,8 +17,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from shipyard.client import _convert
+from shipyard.client.jobs import job_from_json
 from shipyard.domain.tracking import Experiment, Run
 from shipyard.studio.api import ApiError, StudioApi
+from shipyard.studio.pages.jobs import TERMINAL_NAMES, read_log_tail
 from shipyard.studio.render import page, render
 
 __all__ = ["PREVIEW_LIMIT", "router", "split_tags"]
@@ -163,6 +165,16 @@ async def run_page(
     experiment: Experiment | None = None if found is None else _convert.experiment(found)
     parent_name: str | None = None if parent is None else parent.get("name")
     inputs = [] if mlflow_run is None else mlflow_run["run"].get("inputs", {}).get("dataset_inputs", [])
+    # A job's run shows the job's status timeline and its log (live while it runs), as the job
+    # page does: where a user lands from the mlflow client's link.
+    job, job_error, log = None, None, None
+    job_name = run.tags.get("shipyard.job.name")
+    if job_name:
+        try:
+            job = job_from_json(await api.get(f"/api/v1/jobs/{quote(job_name, safe='')}"))
+            log = await read_log_tail(request, api, job.name, job.status.value)
+        except ApiError as error:
+            job_error = error
     keys = sorted(run.metrics)
     own_tags, system_tags = split_tags(run.tags)
     up = posixpath.dirname(dir.rstrip("/")) if dir else None
@@ -180,6 +192,7 @@ async def run_page(
         dir=dir, up=up, versions=[] if versions is None else versions.get("model_versions", []),
         versions_error=versions_error, inputs=inputs, inputs_error=inputs_error,
         children=[] if children is None else [_convert.run(r) for r in children["runs"]],
-        children_error=children_error, job=run.tags.get("shipyard.job.name"),
+        children_error=children_error, job_name=job_name, job=job, job_error=job_error, log=log,
+        terminal=sorted(TERMINAL_NAMES),
         parent_job=run.tags.get("shipyard.job.parent"),
     )  # fmt: skip
