@@ -28,6 +28,7 @@ __all__ = ["build_app", "main"]  # and ``app``, built on first use (__getattr__ 
 _CORE: dict[str, tuple[int, str]] = {
     "init": (90, "shipyard.cli.init:init"),
     "monitor": (37, "shipyard.cli.monitor:app"),
+    "ci": (38, "shipyard.cli.ci:app"),
     "backup": (130, "shipyard.cli.backup:backup_app"),
     "migrate": (130, "shipyard.cli.backup:migrate"),
     "gc": (130, "shipyard.cli.backup:gc"),

@@ -1,0 +1,267 @@
+"""What ``shipyard ci compare`` shows: two runs side by side, their deltas and the verdict.
+
+Pure data in, text out — no server, no SDK: the command resolves the two runs and hands
+their :class:`Side` here, so every number and sentence of the report is unit-tested without
+a server. Three renderings share one :class:`Comparison`: the terminal table, the Markdown a
+pull-request comment shows (a GitHub table, the verdict with ✅/❌ per rule), and JSON with
+stable field names for scripts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from shipyard.domain.tracking import Run
+from shipyard.specs.ci_policy import CiPolicy, RuleCheck, Verdict, evaluate
+
+__all__ = [
+    "COMMIT_TAG",
+    "DASH",
+    "Comparison",
+    "Side",
+    "choose_metrics",
+    "compare",
+    "side_from_run",
+    "to_json",
+    "to_markdown",
+    "verdict_lines",
+]
+
+COMMIT_TAG = "mlflow.source.git.commit"
+DASH = "—"  # a value one side does not have
+PASS, FAIL = "✅", "❌"
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One run of the comparison, reduced to what the report shows."""
+
+    category: str  # "candidate" or "baseline"
+    ref: str  # as the user named it: a run id, a job name, model:NAME@ALIAS
+    run_id: str
+    experiment_id: str
+    commit: str | None
+    metrics: dict[str, float]
+    runtime_s: float | None  # None while the run has not ended
+    url: str  # the run's page in the studio
+
+    @property
+    def sha(self) -> str:
+        return self.commit[:7] if self.commit else DASH
+
+
+def side_from_run(category: str, ref: str, run: Run, server_url: str) -> Side:
+    runtime = None if run.end_time is None else (run.end_time - run.start_time) / 1000
+    return Side(
+        category=category,
+        ref=ref,
+        run_id=run.id,
+        experiment_id=run.experiment_id,
+        commit=run.tags.get(COMMIT_TAG) or None,
+        metrics={key: summary.value for key, summary in run.metrics.items()},
+        runtime_s=runtime,
+        url=f"{server_url.rstrip('/')}/studio/experiments/{run.experiment_id}/runs/{run.id}",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    candidate: Side
+    baseline: Side
+    metrics: list[str]
+    verdict: Verdict | None  # None without a policy
+    policy_file: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict is None or self.verdict.passed
+
+    def missing(self, side: Side) -> list[str]:
+        return [name for name in self.metrics if name not in side.metrics]
+
+
+def choose_metrics(
+    candidate: Side, baseline: Side, wanted: list[str] | None, policy: CiPolicy | None
+) -> list[str]:
+    """``--metrics`` as given; else the policy's metrics; else those both runs have, sorted."""
+    if wanted:
+        return list(dict.fromkeys(wanted))
+    if policy is not None:
+        return list(policy.metrics)
+    return sorted(set(candidate.metrics) & set(baseline.metrics))
+
+
+def compare(
+    candidate: Side,
+    baseline: Side,
+    wanted: list[str] | None = None,
+    policy: CiPolicy | None = None,
+    policy_file: str | None = None,
+) -> Comparison:
+    verdict = None if policy is None else evaluate(policy, candidate.metrics, baseline.metrics)
+    metrics = choose_metrics(candidate, baseline, wanted, policy)
+    return Comparison(candidate, baseline, metrics, verdict, policy_file)
+
+
+# -- cells -------------------------------------------------------------------------------
+
+
+def fmt_value(value: float | None) -> str:
+    """Six significant digits, as the other tables of the CLI; "—" for a missing value."""
+    if value is None:
+        return DASH
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return f"{value:.6g}"
+
+
+def fmt_runtime(seconds: float | None) -> str:
+    return DASH if seconds is None else f"{seconds:.3f}"
+
+
+def _delta(new: float | None, old: float | None) -> tuple[float, float | None] | None:
+    """(candidate - baseline, that change relative to |baseline|); None when one is missing."""
+    if new is None or old is None or math.isnan(new) or math.isnan(old):
+        return None
+    change = new - old
+    return change, (change / abs(old) if old != 0 else None)
+
+
+def _fmt_delta(delta: tuple[float, float | None] | None, digits: str = ".6g") -> str:
+    if delta is None:
+        return DASH
+    change, relative = delta
+    text = format(change, "+" + digits)
+    return text if relative is None else f"{text} ({relative:+.2%})"
+
+
+def header(comparison: Comparison) -> list[str]:
+    return ["Category", "Run ID", "SHA", *comparison.metrics, "Runtime"]
+
+
+def rows(comparison: Comparison) -> list[list[str]]:
+    """The candidate's, the baseline's and the delta's row, as text."""
+    c, b = comparison.candidate, comparison.baseline
+    out = [
+        [side.category, side.run_id, side.sha]
+        + [fmt_value(side.metrics.get(name)) for name in comparison.metrics]
+        + [fmt_runtime(side.runtime_s)]
+        for side in (c, b)
+    ]
+    deltas = [_fmt_delta(_delta(c.metrics.get(name), b.metrics.get(name))) for name in comparison.metrics]
+    runtime = _fmt_delta(_delta(c.runtime_s, b.runtime_s), ".3f")
+    out.append(["delta", "", "", *deltas, runtime])
+    return out
+
+
+# -- the verdict -------------------------------------------------------------------------
+
+
+def _check_line(check: RuleCheck, comparison: Comparison) -> str:
+    mark = PASS if check.passed else FAIL
+    what = f"{check.metric} {check.rule}: wanted {check.expected}"
+    if check.reason:
+        return f"{mark} {what}; {check.reason}"
+    value = fmt_value(comparison.candidate.metrics.get(check.metric))
+    if check.rule == "threshold":
+        return f"{mark} {what}; candidate {value}"
+    base = fmt_value(comparison.baseline.metrics.get(check.metric))
+    return f"{mark} {what}; candidate {value}, baseline {base}"
+
+
+def headline(comparison: Comparison) -> str:
+    verdict = comparison.verdict
+    if verdict is None:
+        return "no policy: nothing gated"
+    source = f" ({comparison.policy_file})" if comparison.policy_file else ""
+    if verdict.passed:
+        return f"{PASS} policy passed{source}: {len(verdict.checks)} of {len(verdict.checks)} rules"
+    failed = len(verdict.failures)
+    return f"{FAIL} policy failed{source}: {failed} of {len(verdict.checks)} rules failed"
+
+
+def verdict_lines(comparison: Comparison) -> list[str]:
+    """The headline, each rule with ✅/❌ (the failed ones first), then the metrics a side lacks."""
+    lines = [headline(comparison)]
+    if comparison.verdict is not None:
+        ordered = comparison.verdict.failures + [c for c in comparison.verdict.checks if c.passed]
+        lines += [_check_line(check, comparison) for check in ordered]
+    for side in (comparison.candidate, comparison.baseline):
+        lacking = comparison.missing(side)
+        if lacking:
+            lines.append(f"missing on the {side.category} ({side.run_id}): {', '.join(lacking)}")
+    return lines
+
+
+# -- renderings --------------------------------------------------------------------------
+
+
+def _md_cell(text: str) -> str:
+    # A metric name with "|" would split the GitHub table's cell.
+    return text.replace("|", "\\|")
+
+
+def to_markdown(comparison: Comparison) -> str:
+    """What a pull-request comment shows: the table (run ids link to the studio), the verdict."""
+    head = header(comparison)
+    table = rows(comparison)
+    for row, side in zip(table, (comparison.candidate, comparison.baseline), strict=False):
+        row[1] = f"[{side.run_id[:8]}]({side.url})"
+    lines = [
+        "| " + " | ".join(_md_cell(h) for h in head) + " |",
+        "|" + "---|" * len(head),
+        *("| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table),
+        "",
+    ]
+    first, *rest = verdict_lines(comparison)
+    lines.append(f"**{first}**")
+    if rest:
+        lines.append("")
+        lines += [f"- {_md_cell(line)}" for line in rest]
+    return "\n".join(lines) + "\n"
+
+
+def _side_json(comparison: Comparison, side: Side) -> dict[str, Any]:
+    return {
+        "ref": side.ref,
+        "run_id": side.run_id,
+        "experiment_id": side.experiment_id,
+        "commit": side.commit,
+        "metrics": {name: side.metrics.get(name) for name in comparison.metrics},
+        "runtime_s": side.runtime_s,
+        "url": side.url,
+        "missing": comparison.missing(side),
+    }
+
+
+def to_json(comparison: Comparison) -> dict[str, Any]:
+    """Stable field names for scripts; a missing value is null."""
+    c, b = comparison.candidate, comparison.baseline
+    delta: dict[str, Any] = {}
+    for name, pair in [*((n, (c.metrics.get(n), b.metrics.get(n))) for n in comparison.metrics),
+                       ("runtime_s", (c.runtime_s, b.runtime_s))]:  # fmt: skip
+        found = _delta(*pair)
+        delta[name] = None if found is None else {"absolute": found[0], "relative": found[1]}
+    policy = None
+    if comparison.verdict is not None:
+        policy = {
+            "file": comparison.policy_file,
+            "passed": comparison.verdict.passed,
+            "rules": [
+                {"metric": r.metric, "rule": r.rule, "passed": r.passed, "expected": r.expected,
+                 "reason": r.reason or None}
+                for r in comparison.verdict.checks
+            ],
+        }  # fmt: skip
+    return {
+        "metrics": comparison.metrics,
+        "candidate": _side_json(comparison, c),
+        "baseline": _side_json(comparison, b),
+        "delta": delta,
+        "policy": policy,
+        "passed": comparison.passed,
+    }
