@@ -195,3 +195,25 @@ def test_unknown_runs_aliases_and_bad_policies_exit_2(world: World) -> None:
         assert said in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr
         assert done.stdout == ""
+
+
+def test_a_job_name_as_the_candidate_means_its_run(world: World) -> None:
+    (world.folder / "job.yml").write_text('command: python -c "print(1)"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("SHIPYARD_URL", "SHIPYARD_WORKSPACE")}
+    created = subprocess.run(
+        [sys.executable, "-m", "shipyard", "job", "create", "-f", "job.yml", "--name", "pr-7-train", "--stream"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**env, "SHIPYARD_URL": world.url}, cwd=world.folder,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    from shipyard.client.client import Client
+
+    with Client(world.url) as client:
+        job_run = client.jobs.get("pr-7-train").run_id
+    done = ci(world, "--candidate", "pr-7-train", "--baseline", world.baseline, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["candidate"]["ref"] == "pr-7-train"
+    assert report["candidate"]["run_id"] == job_run
+    # The job logged no metrics: none in common, so none shown, and nothing crashes.
+    assert report["metrics"] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,12 @@ from shipyard.errors import InvalidSpec
 from shipyard.specs.ci_policy import CiPolicy, MetricRule, evaluate, load_policy
 
 
-def policy(**rules: dict[str, object]) -> CiPolicy:
+def policy(**rules: Mapping[str, object]) -> CiPolicy:
     return CiPolicy.model_validate({"metrics": rules})
 
 
 def outcome(
-    rule: dict[str, object], candidate: float | None, baseline: float | None
+    rule: Mapping[str, object], candidate: float | None, baseline: float | None
 ) -> list[tuple[str, bool]]:
     cand = {} if candidate is None else {"m": candidate}
     base = {} if baseline is None else {"m": baseline}
@@ -372,8 +373,8 @@ def test_verdicts_match_mlflows_validate_evaluation_results(better: bool, rule: 
             try:
                 validation.validate_evaluation_results(
                     {"m": threshold},
-                    EvaluationResult({"m": candidate}, {}),
-                    EvaluationResult({"m": baseline}, {}),
+                    EvaluationResult({"m": candidate}, {}),  # type: ignore[no-untyped-call]
+                    EvaluationResult({"m": baseline}, {}),  # type: ignore[no-untyped-call]
                 )
                 theirs = True
             except validation.ModelValidationFailedException:
