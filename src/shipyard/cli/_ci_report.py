@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shipyard.domain.tracking import Run
-from shipyard.specs.ci_policy import CiPolicy, RuleCheck, Verdict, evaluate
+if TYPE_CHECKING:
+    # Only for types: the policy module brings pydantic (~0.1 s), needed only with --policy.
+    from shipyard.domain.tracking import Run
+    from shipyard.specs.ci_policy import CiPolicy, RuleCheck, Verdict
 
 __all__ = [
     "COMMIT_TAG",
@@ -105,7 +107,11 @@ def compare(
     policy: CiPolicy | None = None,
     policy_file: str | None = None,
 ) -> Comparison:
-    verdict = None if policy is None else evaluate(policy, candidate.metrics, baseline.metrics)
+    verdict = None
+    if policy is not None:
+        from shipyard.specs.ci_policy import evaluate
+
+        verdict = evaluate(policy, candidate.metrics, baseline.metrics)
     metrics = choose_metrics(candidate, baseline, wanted, policy)
     return Comparison(candidate, baseline, metrics, verdict, policy_file)
 
