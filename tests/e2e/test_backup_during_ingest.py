@@ -9,7 +9,7 @@ source's, read independently with SQLAlchemy:
 - the batches in the restored receipts include every batch acknowledged before the backup
   started and none sent after it ended, and the restored points are exactly those batches'
   points, each batch whole (a snapshot, not a smear);
-- each restored series' aggregates are those of its restored points;
+- each restored series' aggregates, and its chart rollups, are those of its restored points;
 - the restored artifact index is a subset of the source's, with the same bounds, and the
   restored store holds exactly its files, each with its recorded hash;
 - the restored audit log is a prefix of the source's, its head the prefix's end.
@@ -42,7 +42,15 @@ from tests.conftest import ADMIN_TOKEN, AUTH, PG_URL, ServerProcess, _admin_url
 pytestmark = pytest.mark.slow
 
 BATCH = 100  # points per batch: batch i of a run holds steps [i*BATCH, (i+1)*BATCH)
-GROWING = {"metric_points", "metric_series", "ingest_receipts", "artifacts", "audit_log", "audit_head"}
+GROWING = {
+    "metric_points",
+    "metric_series",
+    "metric_rollups",
+    "ingest_receipts",
+    "artifacts",
+    "audit_log",
+    "audit_head",
+}
 
 
 def _value(run: int, step: int) -> float:
@@ -257,6 +265,7 @@ def _compare(
         assert row[:3] == series[row[0]][:3]
         assert (row[3], row[4], row[5]) == (last[4], last[2], last[3])
         assert (row[6], row[7], row[8]) == (min(values), max(values), len(points))
+    _check_rollups(restored, by_series)
 
     index = restored["artifacts"]
     assert set(index) <= set(source["artifacts"])
@@ -277,6 +286,30 @@ def _compare(
     audit = restored["audit_log"]
     assert audit == source["audit_log"][: len(audit)]
     assert restored["audit_head"] == [(1, audit[-1][0], audit[-1][-1])]
+
+
+def _check_rollups(
+    restored: dict[str, list[tuple[Any, ...]]], by_series: dict[int, list[tuple[Any, ...]]]
+) -> None:
+    """A series past ROLLUP_FROM points has exactly the rollups of its restored points (each
+    block's first lowest and highest point), at every level; a smaller one has none."""
+    from shipyard.stores.sql.metrics import ROLLUP_FROM, ROLLUP_SHIFTS, _blocks, _coarser
+
+    held: dict[int, set[tuple[Any, ...]]] = {}
+    for row in restored["metric_rollups"]:
+        held.setdefault(row[0], set()).add(tuple(row[1:]))
+    for sid, points in by_series.items():
+        if len(points) <= ROLLUP_FROM:
+            assert sid not in held, f"series {sid} has {len(points)} points and rollups"
+            continue
+        ordered = sorted(points, key=lambda p: (p[2], p[0]))  # step, then the order logged
+        level = _blocks([p[2] for p in ordered], [p[3] for p in ordered], [p[4] for p in ordered])
+        expected: set[tuple[Any, ...]] = set()
+        for index, shift in enumerate(ROLLUP_SHIFTS):
+            if index:
+                level = _coarser(level, shift - ROLLUP_SHIFTS[index - 1])
+            expected |= {(shift, bucket, *block) for bucket, block in level.items()}
+        assert held.get(sid) == expected, f"series {sid}: rollups differ from its points'"
 
 
 def _ask_a_restored_server(
