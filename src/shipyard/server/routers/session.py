@@ -11,7 +11,7 @@ from pydantic import Field
 from shipyard.domain.context import DEFAULT_WORKSPACE, RequestContext
 from shipyard.errors import PermissionDenied, Unauthenticated
 from shipyard.server.deps import Ctx, Svc
-from shipyard.server.schemas import Dto
+from shipyard.server.schemas import Dto, ErrorOut
 from shipyard.server.session import CSRF_COOKIE, SESSION_COOKIE, SESSION_TOKEN_PREFIX, csrf_of
 
 __all__ = ["router"]
@@ -29,7 +29,18 @@ class SessionOut(Dto):
     csrf: str | None = Field(description=f"The value mutations send as the {'X-Shipyard-CSRF'} header.")
 
 
-@router.post("", response_model=SessionOut, summary="Sign the studio in: a token in, a session cookie out")
+@router.post(
+    "",
+    response_model=SessionOut,
+    summary="Sign the studio in: a token in, a session cookie out",
+    # Public (it takes the token in its body), yet it refuses a token that does not sign in.
+    responses={
+        401: {
+            "model": ErrorOut,
+            "description": "`UNAUTHENTICATED`. The token is unknown, expired or revoked.",
+        },
+    },
+)
 def sign_in(body: Annotated[SessionIn, Body()], request: Request, response: Response, svc: Svc) -> SessionOut:
     settings = request.app.state.settings
     authenticator = request.app.state.authenticator
