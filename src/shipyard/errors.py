@@ -11,7 +11,9 @@
     ├── Unauthenticated           UNAUTHENTICATED     401
     ├── PermissionDenied          PERMISSION_DENIED   403
     │   ├── HostNotAllowed        HOST_NOT_ALLOWED    403
-    │   └── OriginNotAllowed      ORIGIN_NOT_ALLOWED  403
+    │   ├── OriginNotAllowed      ORIGIN_NOT_ALLOWED  403
+    │   ├── ApprovalRequired      APPROVAL_REQUIRED   403
+    │   └── SelfApproval          SELF_APPROVAL       403
     ├── NotFound                  NOT_FOUND           404
     ├── MethodNotAllowed          METHOD_NOT_ALLOWED  405
     ├── RequestTimeout            REQUEST_TIMEOUT     408
@@ -37,6 +39,7 @@ from typing import Any, ClassVar
 __all__ = [
     "HTTP_STATUS",
     "AlreadyExists",
+    "ApprovalRequired",
     "Conflict",
     "EnvironmentBuildFailed",
     "HostNotAllowed",
@@ -55,6 +58,7 @@ __all__ = [
     "PermissionDenied",
     "RequestTimeout",
     "ScoringFailed",
+    "SelfApproval",
     "ShipyardError",
     "TooManyRequests",
     "Unauthenticated",
@@ -144,6 +148,19 @@ class OriginNotAllowed(PermissionDenied):
     """A web page of another origin tried to change something (CSRF)."""
 
     code = "ORIGIN_NOT_ALLOWED"
+
+
+class ApprovalRequired(PermissionDenied):
+    """The alias is protected: it moves only through a promotion that others approve
+    (``shipyard model promote``), never by setting or deleting it directly."""
+
+    code = "APPROVAL_REQUIRED"
+
+
+class SelfApproval(PermissionDenied):
+    """The requester of a promotion tried to approve or reject it: a second person must."""
+
+    code = "SELF_APPROVAL"
 
 
 class NotFound(ShipyardError):

@@ -49,6 +49,7 @@ PERMISSIONS: Mapping[str, Mapping[str, str]] = {
         "read": "see registered models, versions, aliases and their history",
         "write": "register models and versions; set aliases, tags, stages",
         "delete": "delete models, versions, aliases and tags",
+        "approve": "approve promotions to protected aliases and workspaces (never one's own)",
     },
     "data": {"read": "see data assets", "write": "create data assets and versions", "delete": "archive"},
     "environments": {"read": "see environments", "write": "create environments", "delete": "archive"},
@@ -198,7 +199,6 @@ BUILTIN_ROLES: Mapping[str, Role] = {
             " no compute, no endpoint keys, no users",
             _full(
                 "experiments",
-                "models",
                 "data",
                 "environments",
                 "snapshots",
@@ -206,6 +206,8 @@ BUILTIN_ROLES: Mapping[str, Role] = {
                 "schedules",
                 "components",
             )
+            # Models but not models:approve: who trains a model does not approve it for prod.
+            | {"models:read", "models:write", "models:delete"}
             | {"computes:read", "endpoints:read", "batch-endpoints:read", "secrets:use"},
             builtin=True,
         ),
@@ -218,10 +220,11 @@ BUILTIN_ROLES: Mapping[str, Role] = {
         ),
         Role(
             "ml-engineer",
-            "compute, online and batch endpoints, deployments, traffic and keys; read the rest",
+            "compute, online and batch endpoints, deployments, traffic and keys; approve model"
+            " promotions; read the rest",
             _full("computes", "endpoints", "batch-endpoints", "snapshots")
             | (_READ_ALL_BUT_SECRETS - {"users:read", "roles:read", "audit:read"})
-            | {"secrets:use", "server:metrics"},
+            | {"secrets:use", "server:metrics", "models:approve"},
             builtin=True,
         ),
     )

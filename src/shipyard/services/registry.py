@@ -12,6 +12,7 @@ from shipyard.domain.model_search import parse_model_filter, parse_model_order_b
 from shipyard.domain.model_sources import ModelSource, parse_model_source
 from shipyard.domain.pagination import decode_token, encode_token, fingerprint
 from shipyard.domain.paths import clean_relative_path
+from shipyard.domain.promotions import required_approvals
 from shipyard.domain.registry import STAGES, ModelEvent, ModelVersion, RegisteredModel
 from shipyard.domain.validation import (
     MAX_NAME_LENGTH,
@@ -21,12 +22,13 @@ from shipyard.domain.validation import (
     check_name,
     check_value,
 )
-from shipyard.errors import AlreadyExists, InvalidArgument, InvalidPageToken, NotFound
+from shipyard.errors import AlreadyExists, ApprovalRequired, InvalidArgument, InvalidPageToken, NotFound
 from shipyard.services._clock import now_ms
 from shipyard.services.ports import Database, UnitOfWork
+from shipyard.services.promotion_ports import PROMOTIONS
 from shipyard.services.tracking import MAX_PAGE, TrackingService
 
-__all__ = ["CODE_VERSION_TAGS", "MODEL_VERSIONS_TAG", "RegistryService"]
+__all__ = ["CODE_VERSION_TAGS", "MODEL_VERSIONS_TAG", "RegistryService", "check_alias"]
 
 # Where a run records the commit of its code: ours first, then MLflow's.
 CODE_VERSION_TAGS = ("shipyard.source.git.commit", "mlflow.source.git.commit")
@@ -60,6 +62,22 @@ def _check_alias(alias: str) -> str:
     if alias.lower() in _RESERVED_ALIASES or (alias.lower().startswith("v") and alias[1:].isdigit()):
         raise InvalidArgument(f"alias {alias!r} is reserved; 'latest' and 'v<number>' name versions already")
     return alias
+
+
+check_alias = _check_alias
+"""The alias rules, for the other services that move aliases (promotions)."""
+
+
+def _refuse_protected(uow: UnitOfWork, ctx: RequestContext, name: str, alias: str) -> None:
+    needed = required_approvals(uow[PROMOTIONS].protections(ctx.workspace), name, alias)
+    if needed:
+        raise ApprovalRequired(
+            f"alias {alias!r} of model {name!r} is protected in workspace {ctx.workspace!r}"
+            f" ({needed} approval{'s' if needed > 1 else ''} needed): request it with"
+            f" `shipyard model promote {name}:VERSION --alias {alias}` and have a second person approve",
+            name=name,
+            alias=alias,
+        )
 
 
 def _check_offset(offset: int) -> None:
@@ -284,6 +302,7 @@ class RegistryService:
             model_id = self._model_id(uow, ctx, name)
             if uow.models.get_version(model_id, version) is None:
                 raise NotFound(f"model {name!r} has no version {version}", name=name, version=str(version))
+            _refuse_protected(uow, ctx, name, alias)
             previous = uow.models.set_alias(model_id, alias, version)
             self._event(uow, ctx, name, "alias_set", version, alias=alias, previous_version=previous)
             return uow.models.get_model(model_id)
@@ -291,6 +310,7 @@ class RegistryService:
     def delete_alias(self, ctx: RequestContext, name: str, alias: str) -> None:
         with self.db.write() as uow:
             model_id = self._model_id(uow, ctx, name)
+            _refuse_protected(uow, ctx, name, alias)
             previous = uow.models.delete_alias(model_id, alias)
             if previous is None:
                 raise NotFound(f"model {name!r} has no alias {alias!r}", alias=alias)
