@@ -55,6 +55,10 @@ class BatchDeploymentRepository(ABC):
         """By name."""
 
     @abstractmethod
+    def of_workspace(self, workspace: str) -> builtins.list[BatchDeployment]:
+        """Every deployment of every batch endpoint of the workspace, in one query (lineage)."""
+
+    @abstractmethod
     def update(self, workspace: str, deployment: BatchDeployment) -> bool:
         """Replace its spec, model and updated_at; False when there is no such deployment."""
 

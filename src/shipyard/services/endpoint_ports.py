@@ -100,6 +100,10 @@ class DeploymentRepository(ABC):
         """Every workspace's deployments in these states (what a restart re-applies)."""
 
     @abstractmethod
+    def of_workspace(self, workspace: str) -> builtins.list[Deployment]:
+        """Every deployment of every online endpoint of the workspace, in one query (lineage)."""
+
+    @abstractmethod
     def update(
         self,
         workspace: str,

@@ -88,6 +88,11 @@ class JobRepository(ABC):
         those of ``type_`` when given (a monitor's runs among every job)."""
 
     @abstractmethod
+    def mentioning(self, workspace: str, needles: Collection[str], limit: int) -> builtins.list[Job]:
+        """Newest first, at most ``limit``: jobs (children too) whose spec's text contains one
+        of ``needles`` — a coarse, one-query pre-filter; the caller checks each spec exactly."""
+
+    @abstractmethod
     def children(self, workspace: str, parent: str) -> builtins.list[Job]:
         """The child jobs of a composite job, oldest first; without events."""
 

@@ -175,6 +175,16 @@ class SqlBatchDeploymentRepository(BatchDeploymentRepository):
     def list(self, workspace: str, endpoint: str) -> builtins.list[BatchDeployment]:
         return [self._row(r) for r in self.conn.execute(self._select(workspace, endpoint).order_by(_d.name))]
 
+    def of_workspace(self, workspace: str) -> builtins.list[BatchDeployment]:
+        query = (
+            select(t.batch_deployments, s.workspaces.c.name.label("workspace"), _e.name.label("endpoint"))
+            .join(t.batch_endpoints, _e.id == _d.endpoint_id)
+            .join(s.workspaces, s.workspaces.c.id == _e.workspace_id)
+            .where(s.workspaces.c.name == workspace)
+            .order_by(_e.name, _d.name)
+        )
+        return [self._row(r) for r in self.conn.execute(query)]
+
     def update(self, workspace: str, deployment: BatchDeployment) -> bool:
         endpoint_id = _endpoint_id(self.conn, workspace, deployment.endpoint)
         if endpoint_id is None:

@@ -215,6 +215,10 @@ class SqlDeploymentRepository(DeploymentRepository):
         query = self._select().where(_d.state.in_([str(x) for x in states])).order_by(_d.id)
         return [self._row(r) for r in self.conn.execute(query)]
 
+    def of_workspace(self, workspace: str) -> builtins.list[Deployment]:
+        query = self._select().where(s.workspaces.c.name == workspace).order_by(_e.name, _d.name)
+        return [self._row(r) for r in self.conn.execute(query)]
+
     def _id(self, workspace: str, endpoint: str, name: str) -> int | None:
         endpoint_id = _endpoint_id(self.conn, workspace, endpoint)
         if endpoint_id is None:

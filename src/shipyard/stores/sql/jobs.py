@@ -321,6 +321,15 @@ class SqlJobRepository(JobRepository):
         query = query.order_by(j.jobs.c.id.desc()).offset(offset).limit(limit)
         return [self._row(r) for r in self.conn.execute(query)]
 
+    def mentioning(self, workspace: str, needles: Collection[str], limit: int) -> builtins.list[Job]:
+        if not needles:
+            return []
+        query = self._select().where(
+            s.workspaces.c.name == workspace,
+            or_(*(j.jobs.c.spec.contains(n, autoescape=True) for n in needles)),
+        )
+        return [self._row(r) for r in self.conn.execute(query.order_by(j.jobs.c.id.desc()).limit(limit))]
+
     def in_status(self, statuses: Collection[JobStatus]) -> builtins.list[Job]:
         query = self._select().where(j.jobs.c.status.in_([str(x) for x in statuses])).order_by(j.jobs.c.id)
         return [self._row(r) for r in self.conn.execute(query)]
