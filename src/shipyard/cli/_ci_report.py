@@ -9,13 +9,25 @@ stable field names for scripts.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+# The two sides and their cells are the domain's (the model card shows them too).
+from shipyard.domain.run_compare import (
+    COMMIT_TAG,
+    DASH,
+    Side,
+    fmt_runtime,
+    fmt_value,
+    metric_rows,
+    side_from_run,
+)
+from shipyard.domain.run_compare import (
+    delta as _delta,
+)
+
 if TYPE_CHECKING:
     # Only for types: the policy module brings pydantic (~0.1 s), needed only with --policy.
-    from shipyard.domain.tracking import Run
     from shipyard.specs.ci_policy import CiPolicy, RuleCheck, Verdict
 
 __all__ = [
@@ -36,41 +48,7 @@ __all__ = [
     "verdict_lines",
 ]
 
-COMMIT_TAG = "mlflow.source.git.commit"
-DASH = "—"  # a value one side does not have
 PASS, FAIL = "✅", "❌"
-
-
-@dataclass(frozen=True, slots=True)
-class Side:
-    """One run of the comparison, reduced to what the report shows."""
-
-    category: str  # "candidate" or "baseline"
-    ref: str  # as the user named it: a run id, a job name, model:NAME@ALIAS
-    run_id: str
-    experiment_id: str
-    commit: str | None
-    metrics: dict[str, float]
-    runtime_s: float | None  # None while the run has not ended
-    url: str  # the run's page in the studio
-
-    @property
-    def sha(self) -> str:
-        return self.commit[:7] if self.commit else DASH
-
-
-def side_from_run(category: str, ref: str, run: Run, server_url: str) -> Side:
-    runtime = None if run.end_time is None else (run.end_time - run.start_time) / 1000
-    return Side(
-        category=category,
-        ref=ref,
-        run_id=run.id,
-        experiment_id=run.experiment_id,
-        commit=run.tags.get(COMMIT_TAG) or None,
-        metrics={key: summary.value for key, summary in run.metrics.items()},
-        runtime_s=runtime,
-        url=f"{server_url.rstrip('/')}/studio/experiments/{run.experiment_id}/runs/{run.id}",
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,54 +97,13 @@ def compare(
 # -- cells -------------------------------------------------------------------------------
 
 
-def fmt_value(value: float | None) -> str:
-    """Six significant digits, as the other tables of the CLI; "—" for a missing value."""
-    if value is None:
-        return DASH
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return f"{value:.6g}"
-
-
-def fmt_runtime(seconds: float | None) -> str:
-    return DASH if seconds is None else f"{seconds:.3f}"
-
-
-def _delta(new: float | None, old: float | None) -> tuple[float, float | None] | None:
-    """(candidate - baseline, that change relative to |baseline|); None when one is missing."""
-    if new is None or old is None or math.isnan(new) or math.isnan(old):
-        return None
-    change = new - old
-    return change, (change / abs(old) if old != 0 else None)
-
-
-def _fmt_delta(delta: tuple[float, float | None] | None, digits: str = ".6g") -> str:
-    if delta is None:
-        return DASH
-    change, relative = delta
-    text = format(change, "+" + digits)
-    return text if relative is None else f"{text} ({relative:+.2%})"
-
-
 def header(comparison: Comparison) -> list[str]:
     return ["Category", "Run ID", "SHA", *comparison.metrics, "Runtime"]
 
 
 def rows(comparison: Comparison) -> list[list[str]]:
     """The candidate's, the baseline's and the delta's row, as text."""
-    c, b = comparison.candidate, comparison.baseline
-    out = [
-        [side.category, side.run_id, side.sha]
-        + [fmt_value(side.metrics.get(name)) for name in comparison.metrics]
-        + [fmt_runtime(side.runtime_s)]
-        for side in (c, b)
-    ]
-    deltas = [_fmt_delta(_delta(c.metrics.get(name), b.metrics.get(name))) for name in comparison.metrics]
-    runtime = _fmt_delta(_delta(c.runtime_s, b.runtime_s), ".3f")
-    out.append(["delta", "", "", *deltas, runtime])
-    return out
+    return metric_rows(comparison.candidate, comparison.baseline, comparison.metrics)
 
 
 # -- the verdict -------------------------------------------------------------------------
