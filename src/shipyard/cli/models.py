@@ -460,3 +460,12 @@ def version_show(
             name, version.removeprefix("v") if version[1:].isdigit() else version
         )
     _print_version(found, output)
+
+
+def _add_promotion_commands() -> None:
+    from shipyard.cli.model_promote import register as register_promotions
+
+    register_promotions(app)
+
+
+_add_promotion_commands()
