@@ -57,50 +57,50 @@ def _asset(name: str, version: str, tags: dict[str, str] | None = None) -> DataA
     )  # fmt: skip
 
 
-def make_world(app: Any) -> dict[str, str]:
-    """The world above; returns the run ids."""
+def make_world(app: Any, p: str = "") -> dict[str, str]:
+    """The world above, every name prefixed with ``p``; returns the run ids."""
     tracking = app.state.services.tracking
-    experiment = tracking.create_experiment(ADMIN, "credit-train")
+    experiment = tracking.create_experiment(ADMIN, f"{p}credit-train")
     train = tracking.create_run(
         ADMIN, experiment.id, name="train",
-        tags={"shipyard.job.name": "train-1", "mlflow.source.git.commit": COMMIT},
+        tags={"shipyard.job.name": f"{p}train-1", "mlflow.source.git.commit": COMMIT},
     )  # fmt: skip
     retrain = tracking.create_run(
         ADMIN, experiment.id, name="retrain",
-        tags={"shipyard.job.name": "retrain-1", "shipyard.monitor": "credit-drift",
-              "shipyard.monitor.job": "credit-drift-run-1"},
+        tags={"shipyard.job.name": f"{p}retrain-1", "shipyard.monitor": f"{p}credit-drift",
+              "shipyard.monitor.job": f"{p}credit-drift-run-1"},
     )  # fmt: skip
     monitor_run = tracking.create_run(ADMIN, experiment.id, name="monitor")
     registry = app.state.services.registry
-    registry.create_model(ADMIN, "credit")
+    registry.create_model(ADMIN, f"{p}credit")
     pk = int(experiment.id)
-    data_input = {"data": {"kind": "data", "value": "credit-data:1", "type": "uri_file"}}
+    data_input = {"data": {"kind": "data", "value": f"{p}credit-data:1", "type": "uri_file"}}
     with app.state.database.write() as uow:
         ws = uow.workspaces.ensure("default", "admin", NOW)
-        uow.data_assets.create(ws, _asset("credit-data", "1"))
-        uow.data_assets.create(ws, _asset("scores", "1", {"shipyard.job.name": "train-1"}))
-        uow.jobs.create(ws, pk, _job("train-1", train.id, spec={
-            "inputs": data_input, "outputs": {"scores": {"type": "uri_folder", "name": "scores"}}}))  # fmt: skip
-        uow.jobs.create(ws, pk, _job("retrain-1", retrain.id, spec={"inputs": data_input}))
-        uow.jobs.create(ws, pk, _job("credit-drift-run-1", monitor_run.id, type_="monitor", leaf=False, spec={
-            "monitor_name": "credit-drift"}, report={"actions": [{"signal": "drift", "job": "retrain-1"}]}))  # fmt: skip
-        model_id = uow.models.model_id("default", "credit")
-        uow.models.create_version(model_id, _version("credit", 1, train.id), "admin", NOW)
+        uow.data_assets.create(ws, _asset(f"{p}credit-data", "1"))
+        uow.data_assets.create(ws, _asset(f"{p}scores", "1", {"shipyard.job.name": f"{p}train-1"}))
+        uow.jobs.create(ws, pk, _job(f"{p}train-1", train.id, spec={
+            "inputs": data_input, "outputs": {"scores": {"type": "uri_folder", "name": f"{p}scores"}}}))  # fmt: skip
+        uow.jobs.create(ws, pk, _job(f"{p}retrain-1", retrain.id, spec={"inputs": data_input}))
+        uow.jobs.create(ws, pk, _job(f"{p}credit-drift-run-1", monitor_run.id, type_="monitor", leaf=False, spec={
+            "monitor_name": f"{p}credit-drift"}, report={"actions": [{"signal": "drift", "job": f"{p}retrain-1"}]}))  # fmt: skip
+        model_id = uow.models.model_id("default", f"{p}credit")
+        uow.models.create_version(model_id, _version(f"{p}credit", 1, train.id), "admin", NOW)
         uow.models.create_version(
-            model_id, _version("credit", 2, "0123456789abcdef0123456789abcdef"), "admin", NOW
+            model_id, _version(f"{p}credit", 2, "0123456789abcdef0123456789abcdef"), "admin", NOW
         )
         uow.endpoints.create(ws, Endpoint(
-            name="credit", workspace="default", auth_mode=AuthMode("key"), description="", tags={},
+            name=f"{p}credit", workspace="default", auth_mode=AuthMode("key"), description="", tags={},
             traffic={"blue": 100}, mirror_traffic={}, primary_key="k1", secondary_key="k2",
             created_at=NOW, created_by="admin", updated_at=NOW))  # fmt: skip
         uow.deployments.create("default", Deployment(
-            endpoint="credit", name="blue", workspace="default", state=DeploymentState.SUCCEEDED, reason="",
-            revision="1", spec={}, model={"name": "credit", "version": 1}, created_at=NOW,
+            endpoint=f"{p}credit", name="blue", workspace="default", state=DeploymentState.SUCCEEDED, reason="",
+            revision="1", spec={}, model={"name": f"{p}credit", "version": 1}, created_at=NOW,
             created_by="admin", updated_at=NOW))  # fmt: skip
         monitor = {"monitor": {"create_monitor": {"monitoring_target": {
-            "endpoint_deployment_id": "azureml:credit:blue"}}}}  # fmt: skip
+            "endpoint_deployment_id": f"azureml:{p}credit:blue"}}}}  # fmt: skip
         uow[SCHEDULES].create(ws, Schedule(
-            name="credit-drift", workspace="default", display_name="credit-drift", description="", tags={},
+            name=f"{p}credit-drift", workspace="default", display_name=f"{p}credit-drift", description="", tags={},
             trigger=Trigger("cron", NOW, "UTC", None, None, expression="0 * * * *"), catch_up=False,
             enabled=True, job={"spec": monitor}, job_type="monitor", created_at=NOW, created_by="admin",
             updated_at=NOW, cursor=NOW))  # fmt: skip

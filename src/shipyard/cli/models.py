@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from shipyard.cli import model_card
 from shipyard.cli._output import (
     ColumnsOption,
     OutputFormat,
@@ -46,6 +47,7 @@ alias_app = typer.Typer(
 version_app = typer.Typer(help="Versions of a registered model: list and show.", no_args_is_help=True)
 app.add_typer(alias_app, name="alias")
 app.add_typer(version_app, name="version")
+app.command("card")(model_card.card)
 
 NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="Name of the registered model.")]
 AliasArgument = Annotated[str, typer.Argument(metavar="ALIAS", help="The alias, e.g. champion.")]

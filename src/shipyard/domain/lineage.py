@@ -8,10 +8,12 @@ flow: data → job → run → model → deployment → monitor → the retraini
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import quote
 
 from shipyard.errors import InvalidArgument
 
@@ -20,13 +22,18 @@ __all__ = [
     "KINDS",
     "MAX_DEPTH",
     "READ_PERMISSION",
+    "Box",
     "Direction",
     "Edge",
     "Graph",
     "Node",
     "NodeId",
+    "columns",
+    "layout",
     "parse_node_id",
+    "studio_href",
     "to_mermaid",
+    "to_svg",
 ]
 
 Direction = Literal["both", "upstream", "downstream"]
@@ -187,3 +194,121 @@ def to_mermaid(graph: Graph) -> str:
             lines.append(f"    {ids[edge.source]} -->|{edge.relation}| {ids[edge.target]}")
     lines.append(f"    style {ids[graph.root]} stroke-width:3px" if graph.root in ids else "")
     return "\n".join(line for line in lines if line) + "\n"
+
+
+# -- drawing: columns left → right, boxes and SVG edges (the studio page and the model card) --
+
+_BOX_W, _BOX_H, _GAP_X, _GAP_Y, _PAD = 190, 46, 56, 18, 8
+_FILL = {
+    "data": "#e8f1fb", "job": "#fdf1e1", "run": "#eef7ec", "model": "#f3ecfb",
+    "deployment": "#fbe9ee", "batch-deployment": "#fbe9ee", "monitor": "#fff8d6",
+}  # fmt: skip
+
+
+def studio_href(node: Node) -> str | None:
+    """The node's page in the studio; None for an unresolved node or one without a page."""
+    if node.unresolved:
+        return None
+    kind, ref = node.id.split(":", 1)
+    parts = parse_node_id(node.id).parts
+    q = [quote(p, safe="") for p in parts]
+    pages = {
+        "data": lambda: f"/studio/data/{q[0]}?version={q[1]}",
+        "job": lambda: f"/studio/jobs/{q[0]}",
+        "run": lambda: f"/studio/runs/{q[0]}",
+        "model": lambda: f"/studio/models/{q[0]}/versions/{q[1]}",
+        "deployment": lambda: f"/studio/endpoints/{q[0]}",
+        "monitor": lambda: f"/studio/monitors/{q[0]}",
+    }
+    page = pages.get(kind)
+    return page() if page is not None and ref else None
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    node: Node
+    x: int
+    y: int
+    column: int
+
+
+def columns(graph: Graph) -> dict[str, int]:
+    """Each node's column: the longest chain of links that leads to it (data, then the job
+    that read it, its run, the model, its deployment, the monitor, the retraining job…)."""
+    column = dict.fromkeys((n.id for n in graph.nodes), 0)
+    links = [(e.source, e.target) for e in graph.edges if e.source in column and e.target in column]
+    for _ in range(len(column)):  # a cycle (never made by the walk) stops after n rounds
+        changed = False
+        for source, target in links:
+            if column[target] < column[source] + 1:
+                column[target], changed = column[source] + 1, True
+        if not changed:
+            break
+    return column
+
+
+def layout(graph: Graph) -> tuple[list[Box], int, int]:
+    """The boxes, and the drawing's width and height."""
+    column = columns(graph)
+    order = {kind: i for i, kind in enumerate(KINDS)}
+    by_column: dict[int, list[Node]] = {}
+    for node in sorted(graph.nodes, key=lambda n: (order.get(n.kind, 99), n.label)):
+        by_column.setdefault(column[node.id], []).append(node)
+    boxes = [
+        Box(node, _PAD + c * (_BOX_W + _GAP_X), _PAD + row * (_BOX_H + _GAP_Y), c)
+        for c, nodes in sorted(by_column.items())
+        for row, node in enumerate(nodes)
+    ]
+    width = max((b.x + _BOX_W for b in boxes), default=0) + _PAD
+    height = max((b.y + _BOX_H for b in boxes), default=0) + _PAD
+    return boxes, width, height
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _clip(text: str, room: int = 26) -> str:
+    return text if len(text) <= room else text[: room - 1] + "…"
+
+
+def to_svg(graph: Graph, *, base: str | None = "") -> str:
+    """The graph as one inline ``<svg>`` (no script, no external style): boxes in columns by
+    their place in the chain, each a link to its studio page under ``base`` (a server's URL,
+    or "" for this one; None: no links)."""
+    boxes, width, height = layout(graph)
+    at = {b.node.id: b for b in boxes}
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="lineage-graph" width="{width}" height="{height}"'
+        f' viewBox="0 0 {width} {height}" role="img" aria-label="lineage of {_esc(graph.root)}"'
+        ' font-family="system-ui, sans-serif" font-size="12">'
+    ]
+    for edge in graph.edges:
+        a, b = at.get(edge.source), at.get(edge.target)
+        if a is None or b is None:
+            continue
+        x1, y1, x2, y2 = a.x + _BOX_W, a.y + _BOX_H // 2, b.x, b.y + _BOX_H // 2
+        bend = max(24, (x2 - x1) // 2)
+        out.append(
+            f'<path class="lineage-edge" d="M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2},{y2}"'
+            f' fill="none" stroke="#7a8594" stroke-width="1.4"><title>{_esc(edge.relation)}</title></path>'
+        )
+    for box in boxes:
+        node = box.node
+        dash = ' stroke-dasharray="4 3"' if node.unresolved else ""
+        width_ = 3 if node.id == graph.root else 1
+        title = f"{node.id}{' (unresolved: not held here)' if node.unresolved else ''}"
+        shape = (
+            f'<rect x="{box.x}" y="{box.y}" width="{_BOX_W}" height="{_BOX_H}" rx="6"'
+            f' fill="{_FILL.get(node.kind, "#f4f4f4")}" stroke="#334"{dash} stroke-width="{width_}"/>'
+            f'<text x="{box.x + 8}" y="{box.y + 17}" fill="#556">{_esc(node.kind)}</text>'
+            f'<text x="{box.x + 8}" y="{box.y + 35}" fill="#111" font-weight="600">'
+            f"{_esc(_clip(node.label))}</text>"
+            f"<title>{_esc(title)}</title>"
+        )
+        page = studio_href(node) if base is not None else None
+        href = f"{base}{page}" if page else None
+        group = f'<g class="lineage-node" data-node="{_esc(node.id)}">{shape}</g>'
+        out.append(f'<a href="{_esc(href)}">{group}</a>' if href else group)
+    out.append("</svg>")
+    return "".join(out)

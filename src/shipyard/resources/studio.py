@@ -32,6 +32,8 @@ _PAGES = (
     "/studio/monitors/{name}",
     "/studio/data",
     "/studio/data/{name}",
+    "/studio/lineage",
+    "/studio/models/{name}/versions/{version}/card",
 )
 
 RESOURCE = Resource(

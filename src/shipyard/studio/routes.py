@@ -13,6 +13,8 @@ from shipyard.studio.pages import (
     experiments,
     home,
     jobs,
+    lineage,
+    model_card,
     models,
     monitors,
     runs,
@@ -21,5 +23,18 @@ from shipyard.studio.pages import (
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-for _module in (home, assets, experiments, runs, compare, jobs, models, endpoints, monitors, data):
+for _module in (
+    home,
+    assets,
+    experiments,
+    runs,
+    compare,
+    jobs,
+    model_card,
+    models,
+    endpoints,
+    monitors,
+    data,
+    lineage,
+):
     router.include_router(_module.router)
