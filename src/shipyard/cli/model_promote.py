@@ -7,7 +7,6 @@ rejected or still pending at ``--timeout``.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -137,14 +136,13 @@ def _wait(ops: PromotionOperations, made: Promotion, seconds: int) -> Promotion:
     if made.state != "pending":
         return made
     console = Console(stderr=True, highlight=False)
-    interactive = sys.stderr.isatty()
     with console.status(f"waiting for approval of promotion {made.id}…", spinner="dots") as status:
 
         def on_poll(current: Promotion, waited: float) -> None:
             status.update(f"promotion {current.id}: {_state(current)}, waited {int(waited)} s of {seconds} s")
 
         try:
-            done = ops.wait(made, timeout=seconds, poll=1.0 if interactive else 2.0, on_poll=on_poll)
+            done = ops.wait(made, timeout=seconds, poll=1.0, on_poll=on_poll)
         except RequestTimeout:
             done = ops.get(made.name, made.id, workspace=made.workspace)
             if done.state == "pending":
