@@ -136,7 +136,18 @@ def test_the_audit_hash_covers_every_field_and_the_previous_hash() -> None:
 
 def test_custom_roles_expand_their_wildcards() -> None:
     role = Role("publisher", "", frozenset({"models:*", "experiments:read"}))
-    assert role.expanded() == {"models:read", "models:write", "models:delete", "experiments:read"}
+    assert role.expanded() == {
+        "models:read", "models:write", "models:delete", "models:approve", "experiments:read"
+    }  # fmt: skip
+
+
+def test_who_trains_a_model_does_not_approve_it_for_prod() -> None:
+    def approves(role: str) -> bool:
+        return "models:approve" in BUILTIN_ROLES[role].expanded()
+
+    assert not approves("data-scientist") and "models:write" in BUILTIN_ROLES["data-scientist"].expanded()
+    assert approves("ml-engineer") and approves("owner") and approves("contributor")
+    assert not approves("reader") and not approves("data-engineer")
 
 
 @pytest.mark.parametrize(
