@@ -1,8 +1,13 @@
 """The project ``shipyard init`` scaffolds runs against a real server (sign-in on), with its
-files as written: the data asset, the train → evaluate → register pipeline (its environment
-built from the project's environment.yml by uv, from the machine's cache), the registered
+files as written: the data asset, the train → evaluate → register pipeline, the registered
 version traced to the run that trained it (what ``ci compare --baseline model:…`` reads), the
-endpoint and its blue deployment, and the sample request scored — one wine of each cultivar."""
+endpoint and its blue deployment, and the sample request scored — one wine of each cultivar.
+
+One substitution: the steps run in a workspace environment asking for no package (the
+server's own interpreter, which has what the scripts import), where the project's
+environment.yml would have uv download and byte-compile scikit-learn, pandas and mlflow — a
+test must not download, and the build alone took ~40 s here. The integration test
+tests/integration/test_init_template.py loads that environment.yml with the job loader."""
 
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ import pytest
 from tests.conftest import ServerProcess
 
 pytestmark = pytest.mark.slow
+
+STEPS = ("train", "evaluate", "register")
 
 
 def _shipyard(*args: str, url: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -41,9 +48,15 @@ def test_the_scaffolded_project_trains_registers_deploys_and_scores(tmp_path: Pa
         _ok("init", str(tmp_path / "vineyard"), url=url, cwd=tmp_path)
         project = tmp_path / "vineyard"
         _ok("data", "create", "-f", "data/data.yml", url=url, cwd=project)
+        interpreter = tmp_path / "server-python.yml"
+        interpreter.write_text(
+            "name: server-python\nimage: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04\n"
+        )
+        _ok("environment", "create", "-f", str(interpreter), url=url, cwd=project)
+        own = [f"--set=jobs.{step}.environment=azureml:server-python@latest" for step in STEPS]
         streamed = _ok(
-            "job", "create", "-f", "pipelines/train-evaluate-register.yml", "--name", "main-1", "--stream",
-            url=url, cwd=project, timeout=900,
+            "job", "create", "-f", "pipelines/train-evaluate-register.yml", "--name", "main-1", "--stream", *own,
+            url=url, cwd=project, timeout=600,
         )  # fmt: skip
         assert "completed: 3 steps, 0 reused" in streamed
 

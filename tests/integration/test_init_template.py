@@ -196,7 +196,7 @@ def test_a_name_that_cannot_name_an_endpoint_is_refused(tmp_path: Path) -> None:
         ("Wine_Quality", "wine-quality"),
         ("2024 models", "model-2024-models"),
         ("a" * 40, "a" * 28),
-        ("ü", "model"),
+        ("ü", "model"), ("v", "v-model"),
     ],
 )
 def test_names_come_from_the_folder(folder: str, name: str) -> None:

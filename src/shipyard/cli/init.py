@@ -57,6 +57,8 @@ def names_for(project: str, name: str | None = None) -> Names:
         name = re.sub(r"[^a-z0-9]+", "-", project.lower()).strip("-")[:28].strip("-")
         if not name or not name[0].isalpha():
             name = f"model-{name}".strip("-")[:28].strip("-")
+        if len(name) < 2:
+            name = f"{name}-model"
     if not _NAME.match(name):
         raise ValueError(
             f"--name {name!r}: write 2 to 28 lowercase letters, digits or '-', starting with a letter"
