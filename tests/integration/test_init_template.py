@@ -95,9 +95,9 @@ def test_the_yaml_files_load_as_job_create_and_the_others_read_them(project: Pat
     assert load_spec(project / "endpoints" / "endpoint.yml", OnlineEndpointSpec).auth_mode == "key"
     assert load_spec(project / "data" / "data.yml", DataSpec).path == "wine.csv"
     monitor = load_monitor(project / "monitoring" / "monitor.yml")
-    assert (
-        monitor.spec.create_monitor.monitoring_target.endpoint_deployment_id == "azureml:wine-quality-ep:blue"
-    )
+    target = monitor.spec.create_monitor.monitoring_target
+    assert target is not None
+    assert target.endpoint_deployment_id == "azureml:wine-quality-ep:blue"
     assert set(monitor.actions) == {"drift"}  # the retraining pipeline it names loads too
     request = json.loads((project / "endpoints" / "sample-request.json").read_text())
     header = (project / "data" / "wine.csv").read_text().splitlines()[0].split(",")
@@ -196,7 +196,8 @@ def test_a_name_that_cannot_name_an_endpoint_is_refused(tmp_path: Path) -> None:
         ("Wine_Quality", "wine-quality"),
         ("2024 models", "model-2024-models"),
         ("a" * 40, "a" * 28),
-        ("ü", "model"), ("v", "v-model"),
+        ("ü", "model"),
+        ("v", "v-model"),
     ],
 )
 def test_names_come_from_the_folder(folder: str, name: str) -> None:
