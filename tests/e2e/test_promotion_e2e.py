@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from shipyard.client.client import Client
 from shipyard.client.promotions import PromotionOperations
 from shipyard.client.run import ActiveRun
 from tests.conftest import ADMIN_TOKEN, ServerProcess
-from tests.e2e.test_access_cli import ok
+from tests.e2e.test_access_cli import cli, ok
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +58,11 @@ def waiters() -> Iterator[list[subprocess.Popen[str]]]:
 def test_a_promotion_to_prod_waits_for_and_records_a_second_persons_approval(
     tmp_path: Path, waiters: list[subprocess.Popen[str]]
 ) -> None:
-    server = ServerProcess(tmp_path / "home").start()
+    # Both servers start at once: the second is the target of --to-url, at the end.
+    with ThreadPoolExecutor(2) as pool:
+        server, other = pool.map(
+            lambda home: ServerProcess(home).start(), [tmp_path / "home", tmp_path / "other"]
+        )
     url = server.url
     owner = Client(url, token=ADMIN_TOKEN)
     clients = [owner]
@@ -72,9 +77,10 @@ def test_a_promotion_to_prod_waits_for_and_records_a_second_persons_approval(
         owner_in_prod = Client(url, token=ADMIN_TOKEN, workspace="prod")
         clients += [alice, bob_in_prod, owner_in_prod]
         prod = bob_in_prod.operations(PromotionOperations)
-        (tmp_path / "weights.bin").write_bytes(b"\x00\x01\x02")
+        (tmp_path / "tiny").mkdir()
+        (tmp_path / "tiny" / "weights.bin").write_bytes(b"\x00\x01\x02")
         with ActiveRun(alice, alice.create_run(alice.create_experiment("train").id, name="fit")) as run:
-            run.log_artifact(tmp_path / "weights.bin", "model")
+            run.log_artifact(tmp_path / "tiny", "model")
         for _ in range(2):
             alice.register_model("tiny", run.id, "model")
 
@@ -116,7 +122,25 @@ def test_a_promotion_to_prod_waits_for_and_records_a_second_persons_approval(
         assert rejecting.returncode == 1
         assert "rejected" in err
         assert "PROMOTION_REJECTED" in err
+
+        # To another server: the files go through this machine; the token comes from a variable.
+        args = ("model", "promote", "tiny:1", "--alias", "champion", "--to-url", other.url)
+        missing = cli(*args, url=url, env={"SHIPYARD_TOKEN": tokens["alice"], "SHIPYARD_TO_TOKEN": ""})
+        assert missing.returncode == 1
+        assert "SHIPYARD_TO_TOKEN" in missing.stderr
+        copied = ok(*args, url=url, env={"SHIPYARD_TOKEN": tokens["alice"], "SHIPYARD_TO_TOKEN": ADMIN_TOKEN})
+        assert "applied" in copied
+        with Client(other.url, token=ADMIN_TOKEN) as there:
+            assert there.get_model("tiny").aliases == {"champion": 1}
+            version = there.get_model_version("tiny", "champion")
+            assert version.tags["shipyard.promoted_from"] == "default/tiny:1"
+            assert version.tags["shipyard.promoted_from.server"] == url
+            assert version.tags["shipyard.promoted_from.run_id"] == run.id
+            assert version.run_id is not None
+            there.download_artifact(version.run_id, "model/weights.bin", tmp_path / "copied.bin")
+        assert (tmp_path / "copied.bin").read_bytes() == b"\x00\x01\x02"
     finally:
         for client in clients:
             client.close()
         server.stop()
+        other.stop()

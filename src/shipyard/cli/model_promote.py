@@ -95,6 +95,23 @@ def promote(
             " workspace and move the alias there (needs models:write in it).",
         ),
     ] = None,
+    to_url: Annotated[
+        str | None,
+        typer.Option(
+            "--to-url",
+            metavar="URL",
+            help="Copy the version to another Shipyard server (through this machine) and request the"
+            " alias there, in --to-workspace (default: that server's default workspace).",
+        ),
+    ] = None,
+    to_token_env: Annotated[
+        str,
+        typer.Option(
+            "--to-token-env",
+            metavar="VAR",
+            help="The environment variable holding the token for --to-url.",
+        ),
+    ] = "SHIPYARD_TO_TOKEN",  # noqa: S107 - the name of a variable, not a token
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait until it is applied (exit 0) or rejected (exit 1).")
     ] = False,
@@ -110,11 +127,13 @@ def promote(
     person with models:approve approves (`shipyard model approve ID`)."""
     name, version = _name_version(target)
     seconds = parse_duration(timeout, "--timeout")
+    number: int | str = int(version) if version.isdigit() else version
     with connect(url, workspace, token) as client:
         ops = _ops(client)
-        made = ops.request(
-            name, int(version) if version.isdigit() else version, alias, to_workspace=to_workspace
-        )
+        if to_url is not None:
+            made, ops = _request_on_server(ops, to_url, to_token_env, to_workspace, name, number, alias)
+        else:
+            made = ops.request(name, number, alias, to_workspace=to_workspace)
         typer.echo(_say(made), err=output is OutputFormat.JSON)
         if made.state == "pending" and not wait:
             typer.echo(
@@ -126,6 +145,29 @@ def promote(
         print_json(done)
     if wait and done.state != "applied":
         fail(_say(done), "PROMOTION_REJECTED" if done.state == "rejected" else "REQUEST_TIMEOUT")
+
+
+def _request_on_server(
+    ops: PromotionOperations,
+    to_url: str,
+    token_env: str,
+    workspace: str | None,
+    name: str,
+    version: int | str,
+    alias: str,
+) -> tuple[Promotion, PromotionOperations]:
+    import os
+
+    from shipyard.client.client import Client
+
+    token = os.environ.get(token_env)
+    if not token:
+        fail(
+            f"--to-url needs the other server's token in the environment variable {token_env}",
+            hint=f"export {token_env}=<a token of {to_url}>, or name another variable with --to-token-env",
+        )
+    target = Client(to_url, workspace=workspace, token=token)
+    return ops.request_on(target, name, version, alias), _ops(target)
 
 
 def _wait(ops: PromotionOperations, made: Promotion, seconds: int) -> Promotion:

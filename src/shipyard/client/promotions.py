@@ -8,14 +8,16 @@ the promotion's ``workspace`` (the request's answer names it).
 from __future__ import annotations
 
 import builtins
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.api import promotions as api
 from shipyard.client._convert import decode
 from shipyard.client._paths import q
-from shipyard.errors import RequestTimeout
+from shipyard.errors import InvalidArgument, RequestTimeout
 
 if TYPE_CHECKING:
     from shipyard.client.client import Client
@@ -23,6 +25,11 @@ if TYPE_CHECKING:
 __all__ = ["PromotionOperations"]
 
 _PROTECTIONS = "/api/v1/model-protections"
+# The names the server gives a copy's lineage (services/promotions.py), kept alike here.
+_PROMOTED_FROM = "shipyard.promoted_from"
+_PROMOTED_FROM_RUN = "shipyard.promoted_from.run_id"
+_PROMOTED_FROM_SERVER = "shipyard.promoted_from.server"
+_COPIES_EXPERIMENT = "shipyard-promotions"
 
 
 def _promotions(name: str) -> str:
@@ -40,6 +47,7 @@ def _in(workspace: str | None) -> dict[str, str] | None:
 
 class PromotionOperations:
     def __init__(self, client: Client) -> None:
+        self._client = client
         self._http = client.http
 
     # -- promotions ----------------------------------------------------------------
@@ -54,6 +62,55 @@ class PromotionOperations:
         if to_workspace:
             body["target_workspace"] = to_workspace
         return _promotion(self._http.request("POST", _promotions(name), json=body))
+
+    def request_on(self, target: Client, name: str, version: int | str, alias: str) -> api.Promotion:
+        """Copy a version of this client's server to ``target`` (another server, and the
+        workspace that client is in) and request ``alias`` there: the files go through this
+        machine (downloaded, hash-checked, uploaded into a run of the experiment
+        ``shipyard-promotions`` on the target), with the description, tags, code version and
+        lineage tags naming the source server, workspace, version and run."""
+        source = self._client.get_model_version(name, version)
+        if not source.run_id or not source.artifact_path:
+            raise InvalidArgument(
+                f"model {name!r} version {source.version} was not registered from a run's artifacts;"
+                " only such versions can be copied to another server yet"
+            )
+        lineage = {
+            _PROMOTED_FROM: f"{self._http.workspace or 'default'}/{name}:{source.version}",
+            _PROMOTED_FROM_RUN: source.run_id,
+            _PROMOTED_FROM_SERVER: self._client.url,
+        }
+        run_tags = {
+            **lineage,
+            **({"shipyard.source.git.commit": source.code_version} if source.code_version else {}),
+        }
+        with tempfile.TemporaryDirectory(prefix="shipyard-promote-") as tmp:
+            local = self._download(source.run_id, source.artifact_path, Path(tmp) / "files")
+            experiment = target.get_or_create_experiment(_COPIES_EXPERIMENT)
+            run = target.create_run(
+                experiment.id, name=f"{name}-v{source.version}-from-server", tags=run_tags
+            )
+            try:
+                target.log_artifact(run.id, local, source.artifact_path)
+                copied = target.register_model(
+                    name, run.id, source.artifact_path, description=source.description,
+                    tags={**source.tags, **lineage},
+                )  # fmt: skip
+            except BaseException:
+                target.update_run(run.id, status="FAILED")
+                raise
+            target.update_run(run.id, status="FINISHED")
+        return target.operations(PromotionOperations).request(name, copied.version, alias)
+
+    def _download(self, run_id: str, path: str, dest: Path) -> Path:
+        """The run's artifact ``path`` (a folder, or one file) as ``dest``."""
+        try:
+            files = list(self._client.walk_artifacts(run_id, path))
+        except InvalidArgument:  # a file, not a folder
+            return self._client.download_artifact(run_id, path, dest)
+        for file in files:
+            self._client.download_artifact(run_id, file, dest / file[len(path) :].lstrip("/"))
+        return dest
 
     def get(self, name: str, promotion_id: int, *, workspace: str | None = None) -> api.Promotion:
         answer = self._http.request("GET", f"{_promotions(name)}/{promotion_id}", headers=_in(workspace))
