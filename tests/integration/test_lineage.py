@@ -12,6 +12,7 @@ import pytest
 from anyio.from_thread import start_blocking_portal
 
 from shipyard.domain.access import EVERYTHING
+from shipyard.domain.batch_endpoints import BatchDeployment, BatchEndpoint
 from shipyard.domain.context import Principal, RequestContext
 from shipyard.domain.data_assets import DataAsset
 from shipyard.domain.endpoints import AuthMode, Deployment, DeploymentState, Endpoint
@@ -97,6 +98,15 @@ def make_world(app: Any, p: str = "") -> dict[str, str]:
             endpoint=f"{p}credit", name="blue", workspace="default", state=DeploymentState.SUCCEEDED, reason="",
             revision="1", spec={}, model={"name": f"{p}credit", "version": 1}, created_at=NOW,
             created_by="admin", updated_at=NOW))  # fmt: skip
+        uow.batch_endpoints.create(ws, BatchEndpoint(
+            name=f"{p}credit-batch", workspace="default", description="", tags={}, default_deployment=None,
+            created_at=NOW, created_by="admin", updated_at=NOW))  # fmt: skip
+        uow.batch_deployments.create("default", BatchDeployment(
+            endpoint=f"{p}credit-batch", name="nightly", workspace="default", spec={},
+            model={"name": f"{p}credit", "version": 1}, created_at=NOW, created_by="admin", updated_at=NOW))  # fmt: skip
+        uow.jobs.create(ws, pk, _job(f"{p}sweep-1", "", type_="sweep", leaf=False, spec={}))
+        uow.jobs.create(ws, pk, _job(f"{p}sweep-1-trial-0", "", spec={"inputs": data_input}, parent=f"{p}sweep-1",
+                                     step="trial_0"))  # fmt: skip
         monitor = {"monitor": {"create_monitor": {"monitoring_target": {
             "endpoint_deployment_id": f"azureml:{p}credit:blue"}}}}  # fmt: skip
         uow[SCHEDULES].create(ws, Schedule(
@@ -163,7 +173,8 @@ def test_a_job_links_to_the_data_it_wrote_and_a_data_version_to_every_job_that_r
     assert ("job:train-1", "output", "data:scores:1") in _edges(job)
     assert {n.id for n in job.nodes} == {"job:train-1", "data:scores:1", f"run:{runs['train']}"}
     data = _graph(studio, "data:credit-data:1", direction="downstream", depth=1)
-    assert {e.target for e in data.edges} == {"job:train-1", "job:retrain-1"}
+    # A sweep's trial (a child job) is found too.
+    assert {e.target for e in data.edges} == {"job:train-1", "job:retrain-1", "job:sweep-1-trial-0"}
     scores = _graph(studio, "data:scores:1", direction="upstream", depth=1)
     assert _edges(scores) == {("job:train-1", "output", "data:scores:1")}
 
@@ -172,10 +183,11 @@ def test_direction_and_depth_bound_the_walk(world: Any) -> None:
     studio, runs = world
     up = _graph(studio, "model:credit:1", direction="upstream")
     assert {n.kind for n in up.nodes} == {"model", "run", "job", "data"}
+    served = {"deployment:credit/blue", "batch-deployment:credit-batch/nightly"}
     down = _graph(studio, "model:credit:1", direction="downstream", depth=1)
-    assert {n.id for n in down.nodes} == {"model:credit:1", "deployment:credit/blue"}
+    assert {n.id for n in down.nodes} == {"model:credit:1", *served}
     near = _graph(studio, "model:credit:1", depth=1)
-    assert {n.id for n in near.nodes} == {"model:credit:1", f"run:{runs['train']}", "deployment:credit/blue"}
+    assert {n.id for n in near.nodes} == {"model:credit:1", f"run:{runs['train']}", *served}
 
 
 def test_a_retraining_job_leads_back_to_its_monitor(world: Any) -> None:
@@ -249,7 +261,7 @@ def test_a_caller_sees_only_the_kinds_they_may_read(world: Any) -> None:
     assert answer.status_code == 200, answer.text
     graph = Graph.from_json(answer.json())
     kinds = {n.kind for n in graph.nodes}
-    assert "deployment" not in kinds
+    assert "deployment" not in kinds and "batch-deployment" not in kinds
     # Nor what lies only beyond the deployment: the monitor and the job it started.
     assert "monitor" not in kinds and graph.node("job:retrain-1") is None
     assert "credit/blue" not in answer.text and "credit-drift" not in answer.text
@@ -282,3 +294,22 @@ def test_node_ids_round_trip() -> None:
         assert str(parse_node_id(text)) == text
     with pytest.raises(InvalidArgument):
         parse_node_id(None)
+
+
+def test_a_batch_deployment_serving_the_version_is_linked(world: Any) -> None:
+    studio, _ = world
+    graph = _graph(studio, "model:credit:1", direction="downstream", depth=1)
+    assert ("model:credit:1", "deployed", "batch-deployment:credit-batch/nightly") in _edges(graph)
+    up = _graph(studio, "batch-deployment:credit-batch/nightly", direction="upstream", depth=1)
+    assert _edges(up) == {("model:credit:1", "deployed", "batch-deployment:credit-batch/nightly")}
+
+
+def test_a_composite_job_links_to_its_trials_and_a_trial_to_its_parent(world: Any) -> None:
+    studio, _ = world
+    down = _graph(studio, "job:sweep-1", direction="downstream", depth=1)
+    assert _edges(down) == {("job:sweep-1", "step", "job:sweep-1-trial-0")}
+    up = _graph(studio, "job:sweep-1-trial-0", direction="upstream", depth=1)
+    assert _edges(up) == {
+        ("job:sweep-1", "step", "job:sweep-1-trial-0"),
+        ("data:credit-data:1", "input", "job:sweep-1-trial-0"),
+    }

@@ -40,6 +40,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shipyard.domain.batch_endpoints import BatchDeployment
 from shipyard.domain.context import RequestContext
 from shipyard.domain.data_assets import DataAsset
 from shipyard.domain.endpoints import Deployment
@@ -84,7 +85,7 @@ class _Walk:
     ctx: RequestContext
     found: dict[str, object | None] = field(default_factory=dict)
     _deployments: list[Deployment] | None = None
-    _batch: list[Any] | None = None
+    _batch: list[BatchDeployment] | None = None
     _monitors: list[Schedule] | None = None
     _monitor_runs: list[Job] | None = None
     _versions: dict[str, list[DataAsset]] = field(default_factory=dict)
@@ -134,7 +135,7 @@ class _Walk:
             self._deployments = self.uow.deployments.of_workspace(self.ws)
         return self._deployments
 
-    def batch_deployments(self) -> list[Any]:
+    def batch_deployments(self) -> list[BatchDeployment]:
         if self._batch is None:
             self._batch = self.uow.batch_deployments.of_workspace(self.ws)
         return self._batch
