@@ -52,7 +52,9 @@ def _facts(attrs: dict[str, object]) -> str:
         value = attrs.get(key)
         if value:
             text = str(value)
-            shown.append(f"{key}={text[:12] if key.endswith(('_digest', '_hash', '_commit')) else text}")
+            if key.endswith(("_digest", "_hash", "_commit")):  # a prefix tells them apart, as git's short SHA
+                text = text.removeprefix("sha256:")[:12]
+            shown.append(f"{key}={text}")
     return " ".join(shown)
 
 
