@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["TEMPLATES", "init", "names_for", "render_template"]
+__all__ = ["DEFAULT_TEMPLATE", "TEMPLATES", "Names", "init", "names_for", "render_template"]
 
 TEMPLATES = {
     "classical": (
