@@ -28,6 +28,7 @@ from shipyard.services.data_assets import DataAssetService
 from shipyard.services.log_streams import LogStreams, job_log_stream
 from shipyard.services.logged_models import LoggedModelService
 from shipyard.services.ports import MetricBatch, MetricSeries
+from shipyard.services.promotions import PromotionService
 from shipyard.services.registry import RegistryService
 from shipyard.services.snapshots import SnapshotService
 from shipyard.services.tracking import TrackingService
@@ -111,6 +112,11 @@ def _populate(db: SqlDatabase, store: LocalArtifactStore, url: str, artifacts: P
     registry = RegistryService(db)
     version = registry.register(OWNER, "churn-model", run.id, "model", description="first")
     registry.set_alias(OWNER, "churn-model", "champion", version.version)
+    promotions = PromotionService(db, registry, tracking, store)
+    promotions.protect(OWNER, "churn-model", "prod")
+    pending = promotions.request(OWNER, "churn-model", version.version, "prod")
+    approver = RequestContext(Principal("bob", authenticated=True, grants=EVERYTHING), workspace="default")
+    promotions.approve(approver, "churn-model", pending.id, "checked")
 
     logged = LoggedModelService(db, store).create(OWNER, experiment.id, name="lm", source_run_id=run.id)
     _write(store, f"{logged.artifact_location}/MLmodel", b"logged model\n")
