@@ -203,3 +203,15 @@ def test_a_name_that_cannot_name_an_endpoint_is_refused(tmp_path: Path) -> None:
 def test_names_come_from_the_folder(folder: str, name: str) -> None:
     names = names_for(folder)
     assert (names.name, names.data, names.endpoint) == (name, f"{name}-data", f"{name}-ep")
+
+
+def test_a_project_inside_a_repository_gets_no_repository_of_its_own(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    done = runner.invoke(app, ["init", str(tmp_path / "models" / "churn")])
+    assert done.exit_code == 0, done.output
+    assert "inside a git repository already" in done.output
+    assert not (tmp_path / "models" / "churn" / ".git").exists()
+    assert (
+        load_job(tmp_path / "models" / "churn" / "jobs" / "train.yml").code
+        == tmp_path / "models" / "churn" / "src"
+    )
