@@ -157,8 +157,9 @@ def main() -> None:
         )
         step("8. deploy the mlflow client's model without code and score a few rows")
         deploy_and_score(env)
-        monitor_loop(env)
-        step("13. look at it from the command line")
+        retraining = monitor_loop(env)
+        ship(env, retraining)
+        step("15. look at it from the command line")
         for args in (
             ["experiment", "list"],
             ["run", "list", "-e", "iris-demo", "--order-by", "metrics.test_accuracy DESC"],
@@ -172,7 +173,7 @@ def main() -> None:
     where_to_look(url)
 
 
-def monitor_loop(env: dict[str, str]) -> None:
+def monitor_loop(env: dict[str, str]) -> list[str]:
     """Steps 10-12: the production loop on examples/monitoring — a model trained as a job and
     deployed with data collection, a monitor on it, normal traffic, then shifted traffic: the
     monitor finds the drift and submits the retraining job, whose version says why it exists."""
@@ -217,6 +218,69 @@ def monitor_loop(env: dict[str, str]) -> None:
     for name in retraining:  # the retraining the breach submitted: its new version says why it exists
         shipyard("job", "stream", "-n", name, env=env)
     shipyard("model", "version", "show", "credit", "latest", env=env)  # tagged with the monitor run
+    return retraining
+
+
+def cli_json(*args: str, env: dict[str, str]) -> Any:
+    ask = [sys.executable, "-m", "shipyard", *args, "-o", "json"]
+    return json.loads(subprocess.run(ask, env=env, check=True, text=True, capture_output=True).stdout)
+
+
+def ship(env: dict[str, str], retraining: list[str]) -> None:
+    """Steps 13-14 (issue 16): the retrained model judged against the champion as a pull
+    request's check would, promoted to a protected prod workspace once a second person
+    approves, then its lineage and its model card."""
+    step(
+        "13. ship the retrained model: compared with the champion, promoted to prod once a reviewer approves"
+    )
+    shipyard("model", "promote", "credit:1", "--alias", "champion", env=env)  # unprotected here: at once
+    if retraining:
+        compare = ["ci", "compare", "--candidate", retraining[-1], "--baseline", "model:credit@champion"]
+        shipyard(*compare, "--metrics", "test_accuracy", env=env)
+    prod = {**env, "SHIPYARD_WORKSPACE": "prod"}
+    if not cli_json("model", "protections", env=prod):
+        shipyard("model", "protect", "--alias", "champion", env=prod)  # prod's champion needs approval
+    if "reviewer" not in {u["name"] for u in cli_json("user", "list", env=env)}:
+        shipyard("user", "create", "reviewer", env=env)
+        shipyard("role", "assign", "reviewer", "--role", "ml-engineer", env=env)
+    asked = cli_json(
+        "model", "promote", "credit:latest", "--alias", "champion", "--to-workspace", "prod", env=env
+    )
+    print(f"  promotion {asked['id']}: {asked['state']}: the requester cannot approve it; the reviewer can")
+    reviewer = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shipyard",
+            "token",
+            "create",
+            "--name",
+            f"demo-{asked['id']}",
+            "--user",
+            "reviewer",
+        ],
+        env=env,
+        check=True,
+        text=True,
+        capture_output=True,
+    ).stdout.strip()
+    shipyard(
+        "model",
+        "approve",
+        str(asked["id"]),
+        "--comment",
+        "checked the report",
+        env={**prod, "SHIPYARD_TOKEN": reviewer},
+    )
+    shipyard("model", "version", "show", "credit", "champion", env=prod)
+
+    step("14. where the model came from and where it went: lineage and the model card")
+    version = f"model:credit:{asked['source'].rsplit(':', 1)[1]}" if asked.get("source") else "model:credit:1"
+    shipyard("lineage", "show", version, env=env)
+    shipyard("lineage", "show", version, "--format", "mermaid", env=env)
+    card = DEMO / "credit-card.html"
+    shipyard("model", "card", version.removeprefix("model:"), "--out", str(card), env=env)
+    print(f"  the model card: {shown(card)} (and in the studio, on the version's page)")
 
 
 def wait_for_monitor_run(env: dict[str, str]) -> None:
