@@ -267,6 +267,12 @@ def test_a_copy_to_a_protected_workspace_keeps_files_and_lineage(world: World) -
         == "applied"
     )
     assert "champion" not in world.ok("alice", "GET", "/api/v1/models/churn")["aliases"]
+    # The source's history says where its copy went (what its model card shows).
+    events = world.ok("alice", "GET", "/api/v1/models/churn/history")["events"]
+    copied_event = [e for e in events if e["action"] == "promotion_copied"]
+    assert [
+        (e["version"], e["detail"]["workspace"], e["detail"]["target_version"]) for e in copied_event
+    ] == [(source_version, "prod", promotion["version"])]
 
 
 def test_bad_input_gets_a_clear_4xx(world: World) -> None:

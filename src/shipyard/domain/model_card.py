@@ -213,6 +213,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}code{font-size:.85em}
 .muted{color:#667}.graph{overflow-x:auto;border:1px solid #e1e4ea;padding:.4rem;margin:.4rem 0}
 footer{margin-top:2rem;font-size:.8rem;color:#667}
 @media print{body{margin:0;max-width:none}a{color:inherit;text-decoration:none}h2{break-after:avoid}
+.graph{overflow:visible}.graph svg{max-width:100%;height:auto}
 table,svg{break-inside:avoid}}
 """
 

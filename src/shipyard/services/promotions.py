@@ -139,7 +139,13 @@ class PromotionService:
         found = self.registry.get_version(ctx, name, version)
         target = RequestContext(ctx.principal, target_workspace)
         copied = self._copy(ctx, found, target)
-        return self._request(target, name, copied.version, alias, source=copied.tags[PROMOTED_FROM_TAG])
+        made = self._request(target, name, copied.version, alias, source=copied.tags[PROMOTED_FROM_TAG])
+        with self.db.write() as uow:  # the source's history says where its copy went (model cards)
+            _event(
+                uow, ctx.workspace, name, "promotion_copied", found.version, ctx.principal.name,
+                promotion=made.id, alias=alias, workspace=target_workspace, target_version=copied.version,
+            )  # fmt: skip
+        return made
 
     def _request(
         self, ctx: RequestContext, name: str, version: int, alias: str, source: str | None

@@ -3,6 +3,7 @@ said it, send a browser without a session to the sign-in page."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -53,6 +54,15 @@ def _num(value: Any) -> str:
     return f"{value:.6g}"
 
 
+def _fact(key: str, value: Any) -> str:
+    """One fact of a record for people: times as dates, mappings and lists as compact JSON."""
+    if isinstance(value, int) and not isinstance(value, bool) and key.endswith(("_at", "_time")):
+        return _when(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(", ", ": "), default=str)
+    return str(value)
+
+
 @lru_cache(maxsize=1)
 def env() -> jinja2.Environment:
     environment = jinja2.Environment(
@@ -63,7 +73,7 @@ def env() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.filters.update(when=_when, num=_num, q=lambda s: quote(str(s), safe=""))
-    environment.globals.update(duration=_duration, version=__version__)
+    environment.globals.update(duration=_duration, fact=_fact, version=__version__)
     return environment
 
 
