@@ -50,7 +50,7 @@ __all__ = [
 DATA_FIELDS = ("training_data", "validation_data", "test_data")
 
 #: The least time a trial is given: a budget that cannot hold one is refused at submission.
-MIN_TRIAL_MINUTES = 1
+MIN_TRIAL_MINUTES = 2
 
 #: Fields Azure's tabular AutoML files carry that Shipyard keeps and does not act on.
 _IGNORED = {
@@ -112,16 +112,6 @@ class AutoMLLimits(StrictModel):
     max_nodes: StrictInt | None = Field(default=None, ge=1)
     enable_early_termination: StrictBool = True
     exit_score: float | None = None
-
-    @model_validator(mode="after")
-    def _trial_fits(self) -> AutoMLLimits:
-        whole, trial = self.timeout_minutes, self.trial_timeout_minutes
-        if whole is not None and trial is not None and trial > whole:
-            raise ValueError(
-                f"trial_timeout_minutes ({trial}) is above timeout_minutes ({whole}): not one trial"
-                " would finish within the job's budget"
-            )
-        return self
 
 
 class _Imputer(StrictModel):
