@@ -47,7 +47,7 @@ def training_columns(ctx: RequestContext, jobs: JobService, item: InputValue) ->
         if asset.columns is not None or not asset.content_hash:
             return asset.columns
         digest = asset.content_hash
-    elif item.kind == "snapshot":
+    elif item.kind == "snapshot" and item.value:
         digest = item.value
     else:
         return None
