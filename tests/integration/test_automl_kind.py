@@ -4,10 +4,15 @@ created; a good file makes a queued parent with its settings, and no child yet."
 
 from __future__ import annotations
 
+import socket
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 from anyio.from_thread import start_blocking_portal
 
 from shipyard.client.client import Client
@@ -111,3 +116,120 @@ def test_a_budget_that_cannot_hold_one_trial_is_refused(client: Client, tmp_path
     (tmp_path / "again").mkdir()
     error = _refused(client, _project(tmp_path / "again", "  timeout_minutes: 1\n"))
     assert error.details["reason"] == BUDGET_TOO_SMALL
+
+
+# -- the search, with a stand-in engine ------------------------------------------------------
+
+FAKE_ENGINE = """
+import argparse, json, pathlib, sys
+import mlflow
+from mlflow.tracking import MlflowClient
+
+parser = argparse.ArgumentParser()
+parser.add_argument("verb")
+parser.add_argument("--settings")
+parser.add_argument("--training-data")
+parser.add_argument("--validation-data")
+parser.add_argument("--test-data")
+parser.add_argument("--algorithm")
+parser.add_argument("--params")
+parser.add_argument("--leaderboard")
+parser.add_argument("--model-name")
+args = parser.parse_args()
+settings = json.loads(pathlib.Path(args.settings).read_text())
+assert (pathlib.Path(args.training_data) / "MLTable").exists(), args.training_data
+with mlflow.start_run() as run:
+    if args.verb == "trial":
+        if args.algorithm == "DecisionTree":
+            sys.exit("DecisionTree: stand-in failure")
+        score = {"LogisticRegression": 0.9, "RandomForest": 0.8}.get(args.algorithm, 0.7)
+        mlflow.log_metric(settings["primary_metric"], score)
+    else:
+        board = json.loads(pathlib.Path(args.leaderboard).read_text())
+        keys = {"trial", "algorithm", "params", "score", "metrics", "status", "duration_s"}
+        assert board and all(set(row) == keys for row in board), board
+        assert board[0]["algorithm"] == "LogisticRegression", board
+        pathlib.Path("seen.json").write_text(json.dumps(board))
+        mlflow.log_artifact("seen.json")
+        mlflow.log_text("flavors: {}", "model/MLmodel")
+        client = MlflowClient()
+        try:
+            client.create_registered_model(args.model_name)
+        except Exception:
+            pass
+        client.create_model_version(args.model_name, f"runs:/{run.info.run_id}/model", run.info.run_id)
+"""
+
+
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
+    """A server on a real port (its jobs log to it with mlflow), in this process, whose
+    automl trials run the stand-in engine."""
+    from shipyard.services.job_kinds.automl import KIND
+
+    home = tmp_path_factory.mktemp("automl-runs")
+    engine = home / "fake_engine.py"
+    engine.write_text(FAKE_ENGINE)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(KIND, "engine", f"{sys.executable} {engine}")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    app = create_app(Settings(home=home / "home", admin_token=ADMIN_TOKEN, roles="api,jobs", public_url=url))
+    app.state.jobs_runtime.orchestrator.poll_s = 0.1
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    client = Client(url, token=ADMIN_TOKEN)
+    try:
+        yield client
+    finally:
+        client.close()
+        server.should_exit = True
+        thread.join(timeout=20)
+        patch.undo()
+
+
+def test_trials_run_then_finish_registers_the_best(runner: Client, tmp_path: Path) -> None:
+    extra = (
+        "training:\n  allowed_training_algorithms: [random_forest, logistic_regression, decision_tree]\n"
+        "model_name: fake-automl\n"
+    )
+    job = runner.jobs.create(_project(tmp_path, extra))
+    done = runner.jobs.wait(job.name, timeout_s=120)
+    assert done.status.value == "Completed", (done.failure, done.report.get("summary"))
+    report = done.report
+    board = report["leaderboard"]
+    assert [row["algorithm"] for row in board] == ["LogisticRegression", "RandomForest", "DecisionTree"]
+    assert [row["status"] for row in board] == ["completed", "completed", "failed"]
+    assert board[0]["best"] and not board[1]["best"]
+    assert board[0]["score"] == pytest.approx(0.9)
+    assert "stand-in failure" in board[2]["message"]
+    assert report["stopped"] == "limits.max_trials (3) reached"
+    assert report["model"]["name"] == "fake-automl" and report["model"]["version"] == 1
+    assert "model registered: fake-automl:1" in report["summary"]
+    steps = {c.step for c in runner.jobs.list(parent=job.name)}
+    assert steps == {"trial_0", "trial_1", "trial_2", "finish"}
+
+
+def test_exit_score_stops_the_search_early(runner: Client, tmp_path: Path) -> None:
+    extra = "  exit_score: 0.85\nmodel_name: fake-exit\n"
+    job = runner.jobs.create(_project(tmp_path, extra))
+    done = runner.jobs.wait(job.name, timeout_s=120)
+    assert done.status.value == "Completed", done.report.get("summary")
+    assert done.report["stopped"] == "trial_0 reached limits.exit_score (0.85)"
+    assert done.report["leaderboard"][0]["algorithm"] == "LogisticRegression"
+
+
+def test_a_search_where_every_trial_fails_fails_saying_why(runner: Client, tmp_path: Path) -> None:
+    extra = "training:\n  allowed_training_algorithms: [decision_tree]\n"
+    job = runner.jobs.create(_project(tmp_path, extra))
+    done = runner.jobs.wait(job.name, timeout_s=120)
+    assert done.status.value == "Failed"
+    assert "no trial completed" in done.report["message"] and "stand-in failure" in done.report["message"]
+    assert "finish" not in {c.step for c in runner.jobs.list(parent=job.name)}

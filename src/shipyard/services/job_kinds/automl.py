@@ -8,9 +8,10 @@ are a one-file code snapshot (``settings.json``) every trial runs in. Each
 
 1. reads the trials that ended: their score is the primary metric their run logged (the
    engine logs every metric of the task under Azure's names);
-2. decides whether the search stops: ``limits.max_trials`` drawn, ``limits.timeout_minutes``
-   passed, ``limits.exit_score`` reached, or — with ``enable_early_termination`` — the last
-   :data:`PATIENCE` trials did not improve on the best;
+2. decides whether the search stops: ``limits.exit_score`` reached or
+   ``limits.timeout_minutes`` passed (both cancel the running trials), ``limits.max_trials``
+   drawn, or — with ``enable_early_termination`` — the last :data:`PATIENCE` trials did not
+   improve on the best;
 3. draws trials (Optuna TPE over the algorithm and its hyperparameters,
    :mod:`._automl_search`) up to ``max_concurrent_trials`` at once; the report is saved before
    their jobs are created, so a server that dies in between leaves trials the next creates;
@@ -61,14 +62,18 @@ _FINISH = "finish"
 class AutoMLKind(JobKind):
     type: ClassVar[str] = "automl"
 
+    #: How a child starts the engine (its ``trial`` and ``finish`` commands follow); a test
+    #: puts a stand-in here.
+    engine: str = "python -m shipyard.automl"
+
     # -- submit ----------------------------------------------------------------------
 
     def check(self, ctx: RequestContext, request: JobRequest, jobs: JobService) -> None:
-        _read(ctx, request, jobs, seed=0)
+        _read(ctx, request, jobs, seed=0, engine=self.engine)
 
     def submit(self, ctx: RequestContext, request: JobRequest, jobs: JobService) -> Job:
         seed = secrets.randbelow(2**32)
-        spec, settings, template = _read(ctx, request, jobs, seed=seed)
+        spec, settings, template = _read(ctx, request, jobs, seed=seed, engine=self.engine)
         algorithms = [
             name
             for name in settings.algorithms
@@ -135,12 +140,12 @@ class AutoMLKind(JobKind):
 
 
 def _read(
-    ctx: RequestContext, request: JobRequest, jobs: JobService, *, seed: int
+    ctx: RequestContext, request: JobRequest, jobs: JobService, *, seed: int, engine: str
 ) -> tuple[AutoMLJobSpec, AutoMLSettings, JobSubmission]:
     spec = validate_spec(request.spec, AutoMLJobSpec, request.source)
     settings = spec.settings(seed=seed if spec.seed is None else spec.seed)
     check_budget(spec.limits.timeout_minutes, spec.limits.trial_timeout_minutes, MIN_TRIAL_MINUTES)
-    mapping = _trial_mapping(spec)
+    mapping = _trial_mapping(spec, engine)
     template = submission_from_spec(
         CommandJobSpec.model_validate(mapping),
         source=request.source,
@@ -160,10 +165,10 @@ def _read(
     return spec, settings, template
 
 
-def _trial_mapping(spec: AutoMLJobSpec) -> dict[str, Any]:
+def _trial_mapping(spec: AutoMLJobSpec, engine: str) -> dict[str, Any]:
     """The command job a trial is, before its algorithm and parameters are added."""
     inputs = {}
-    command = "python -m shipyard.automl trial --settings settings.json"
+    command = f"{engine} trial --settings settings.json"
     for name in DATA_FIELDS:
         data = getattr(spec, name)
         if data is None:
@@ -232,35 +237,52 @@ def _duration(child: Job) -> float:
 
 
 def _decide_stop(parent: ParentHandle, spec: AutoMLJobSpec, state: AutoMLState, algorithms: int) -> bool:
+    """Whether the search stops now (it draws no more trials); exit_score and the timeout
+    also cancel the running trials."""
     if state.stopped:
         return False
     limits = spec.limits
-    why = None
-    best = state.best()
-    finished = [t for t in state.trials if t.final]
-    if len(state.trials) >= limits.max_trials:
-        why = f"limits.max_trials ({limits.max_trials}) reached"
-    elif limits.timeout_minutes and now_ms() - state.started_at >= limits.timeout_minutes * 60_000:
-        why = f"limits.timeout_minutes ({limits.timeout_minutes}) reached"
-        for trial in state.running():
-            trial.message = why
-            parent.cancel_child(trial.step, why)
-    elif (
-        best is not None
-        and limits.exit_score is not None
-        and best.score is not None
-        and (best.score >= limits.exit_score if state.greater_is_better else best.score <= limits.exit_score)
-    ):
-        why = f"{best.step} reached limits.exit_score ({limits.exit_score:g})"
-    elif limits.enable_early_termination and best is not None and len(finished) >= algorithms + PATIENCE:
-        after = [t for t in finished if t.number > best.number]
-        if len(after) >= PATIENCE:
-            why = f"early termination: the last {len(after)} trials did not improve on {best.step}"
+    why, cancel = _reached(spec, state), True
+    if why is None and len(state.trials) >= limits.max_trials:
+        why, cancel = f"limits.max_trials ({limits.max_trials}) reached", False
+    if why is None and limits.enable_early_termination:
+        why, cancel = _not_improving(state, algorithms), False
     if why is None:
         return False
+    for trial in state.running() if cancel else ():
+        trial.message = why
+        parent.cancel_child(trial.step, why)
     state.stopped = why
     parent.say(f"search stopped: {why}")
     return True
+
+
+def _reached(spec: AutoMLJobSpec, state: AutoMLState) -> str | None:
+    limits = spec.limits
+    best = state.best()
+    score = best.score if best is not None else None
+    exit_score = limits.exit_score
+    if (
+        best is not None
+        and score is not None
+        and exit_score is not None
+        and (score >= exit_score if state.greater_is_better else score <= exit_score)
+    ):
+        return f"{best.step} reached limits.exit_score ({exit_score:g})"
+    if limits.timeout_minutes and now_ms() - state.started_at >= limits.timeout_minutes * 60_000:
+        return f"limits.timeout_minutes ({limits.timeout_minutes}) reached"
+    return None
+
+
+def _not_improving(state: AutoMLState, algorithms: int) -> str | None:
+    best = state.best()
+    finished = [t for t in state.trials if t.final]
+    if best is None or len(finished) < algorithms + PATIENCE:
+        return None
+    after = [t for t in finished if t.number > best.number]
+    if len(after) < PATIENCE:
+        return None
+    return f"early termination: the last {len(after)} trials did not improve on {best.step}"
 
 
 def _draw(job: Job, spec: AutoMLJobSpec, state: AutoMLState) -> list[AutoMLTrial]:
@@ -361,9 +383,15 @@ def _finish(
         parent.finish(JobStatus.FAILED, message, child.failure)
         return
     name = str(job.spec["model_name"])
-    state.finish = "completed"
     state.model = _registered(parent, name, child.run_id)
-    version = f"{name}:{state.model['version']}" if state.model else f"{name} (no version found)"
+    if state.model is None:
+        message = f"the finish step completed but registered no version of model {name}: see its log"
+        state.finish, state.message = "failed", message
+        parent.save_report(state.to_report())
+        parent.finish(JobStatus.FAILED, message, JobFailure(FailureCause.NO_RESULT, message))
+        return
+    state.finish = "completed"
+    version = f"{name}:{state.model['version']}"
     message = f"best {best.step} {best.algorithm}: {state.primary_metric} = {best.score:.6g}; model {version}"
     parent.log_to_run(
         params={"algorithm": best.algorithm},
@@ -377,7 +405,7 @@ def _finish(
 def _registered(parent: ParentHandle, name: str, run_id: str) -> dict[str, Any] | None:
     with parent.db.read() as uow:
         versions = uow.models.latest_versions(parent.job.workspace, [name]).get(name, [])
-    mine = [v for v in versions if v.run_id == run_id] or versions
+    mine = [v for v in versions if v.run_id == run_id]
     if not mine:
         return None
     top = max(mine, key=lambda v: v.version)
