@@ -207,14 +207,19 @@ def show(
     if job.leaf:
         print_tables(info, timeline)
         return
+    extra = []
+    if job.type == "automl":
+        from shipyard.cli.automl import automl_tables
+
+        extra = automl_tables(job)
     notes = job.report.get("children") if isinstance(job.report.get("children"), dict) else {}
-    steps = new_table("step", "job", "status", "why", title="trials" if job.type == "sweep" else "steps")
+    steps = new_table("step", "job", "status", "why", title="trials" if job.type != "pipeline" else "steps")
     for child in sorted(children, key=lambda c: c.created_at):
         note = notes.get(child.step or "", "") if isinstance(notes, dict) else ""
         steps.add_row(
             cell(child.step or "", "bold"), cell(child.name), cell(str(child.status)), cell(str(note))
         )
-    print_tables(info, steps, timeline)
+    print_tables(info, *extra, steps, timeline)
 
 
 def _summary(report: dict[str, object]) -> list[str]:

@@ -135,3 +135,23 @@ def test_load_file_checks_local_tables_and_lists_them_as_inputs(tmp_path: Path) 
     loaded = load_file(job)
     assert loaded.type == "automl"
     assert set(loaded.inputs) == {"training_data", "test_data"}
+
+
+def test_automl_run_writes_a_file_the_spec_reads(tmp_path: Path) -> None:
+    from shipyard.cli.automl import job_file
+    from shipyard.specs import validate_spec
+
+    table = tmp_path / "rows.csv"
+    table.write_text("a,y\n1,0\n")
+    spec = job_file(data=str(table), target="y", task="classification", timeout_minutes=10, max_trials=3)
+    read = validate_spec(spec, AutoMLJobSpec)
+    assert read.training_data.type == "uri_file" and read.training_data.path == str(table)
+    assert read.limits.timeout_minutes == 10 and read.limits.max_trials == 3
+    asset = job_file(data="azureml:sales@latest", target="units", task="forecasting", time_column="day",
+                     series_ids=["store"], horizon=7)  # fmt: skip
+    settings = validate_spec(asset, AutoMLJobSpec).settings()
+    assert settings.forecasting is not None and settings.forecasting.time_series_id_column_names == ("store",)
+    with pytest.raises(InvalidSpec, match="time_column_name"):
+        validate_spec(
+            job_file(data="azureml:sales@latest", target="units", task="forecasting"), AutoMLJobSpec
+        )
