@@ -206,7 +206,7 @@ def test_trials_run_then_finish_registers_the_best(runner: Client, tmp_path: Pat
     report = done.report
     board = report["leaderboard"]
     assert [row["algorithm"] for row in board] == ["LogisticRegression", "RandomForest", "DecisionTree"]
-    assert [row["status"] for row in board] == ["completed", "completed", "failed"]
+    assert [row["status"] for row in board] == ["Completed", "Completed", "Failed"]
     assert board[0]["best"] and not board[1]["best"]
     assert board[0]["score"] == pytest.approx(0.9)
     assert "stand-in failure" in board[2]["message"]

@@ -83,7 +83,7 @@ class AutoMLState:
                     "params": trial.params,
                     "score": trial.score,
                     "metrics": trial.metrics,
-                    "status": trial.state,
+                    "status": trial.state.capitalize(),  # as the engine and job statuses write it
                     "duration_s": trial.duration_s or 0.0,
                     "best": trial is best,
                     **({"message": trial.message} if trial.message else {}),

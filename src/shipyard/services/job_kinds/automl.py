@@ -313,7 +313,10 @@ def _draw(job: Job, spec: AutoMLJobSpec, state: AutoMLState) -> list[AutoMLTrial
 
 def _trial_submission(template: JobSubmission, job: Job, trial: AutoMLTrial) -> JobSubmission:
     params = json.dumps(trial.params, sort_keys=True)
-    command = f"{template.command} --algorithm {shlex.quote(trial.algorithm)} --params {shlex.quote(params)}"
+    command = (
+        f"{template.command} --algorithm {shlex.quote(trial.algorithm)} --params {shlex.quote(params)}"
+        f" --trial {trial.number}"
+    )
     return child_submission(
         template,
         command=command,
