@@ -10,6 +10,7 @@ a soft-voting classifier or an averaging regressor.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,9 +80,15 @@ def select(
                 pick = i
         counts[pick] += 1
         total = total + oofs[pick]
-        if is_better(metric, task, trials[pick], chosen[1]):
+        if _improves(metric, task, trials[pick], chosen[1]):
             chosen = (tuple(counts[i] for i in range(len(oofs))), trials[pick])
-    return Selection(chosen[0], chosen[1], best, singles[best])
+    divisor = math.gcd(*chosen[0])
+    return Selection(tuple(w // divisor for w in chosen[0]), chosen[1], best, singles[best])
+
+
+def _improves(metric: str, task: str, score: float, than: float) -> bool:
+    """Better by more than rounding: averaging a model with itself is no improvement."""
+    return is_better(metric, task, score, than) and abs(score - than) > 1e-9 * max(1.0, abs(than))
 
 
 def voting_model(task: str, pipelines: Sequence[Any], weights: Sequence[int]) -> Any:

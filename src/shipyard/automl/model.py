@@ -7,6 +7,9 @@ future rows (time, series ids, known columns) and whose output is one forecast p
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import mlflow
@@ -15,9 +18,34 @@ from mlflow.models import infer_signature
 
 from shipyard.automl.forecasting import ForecastModel
 
+with warnings.catch_warnings():
+    # mlflow.pyfunc 3.17 warns, as it is imported, about the Any hints of its own chat types.
+    warnings.filterwarnings("ignore", ".*Any type hint is inferred as AnyType", UserWarning)
+    import mlflow.pyfunc
+    import mlflow.sklearn
+
 __all__ = ["ForecastPyfunc", "log_forecaster", "log_sklearn_model"]
 
 _EXAMPLE_ROWS = 5
+
+
+@contextmanager
+def _quiet_mlflow() -> Iterator[None]:
+    """MLflow 3.17 compares a DataFrame's columns with a ``range`` when it saves the input
+    example, which pandas 3 warns about on every call; the example is saved correctly."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Operation with range is deprecated")
+        yield
+
+
+def _example(frame: pd.DataFrame) -> pd.DataFrame:
+    """The first rows, integer columns as floats: a signature of ``long`` would refuse the
+    missing values a later request may hold (MLflow warns of exactly that)."""
+    example = frame.head(_EXAMPLE_ROWS).copy()
+    for column in example.columns:
+        if pd.api.types.is_integer_dtype(example[column]):
+            example[column] = example[column].astype("float64")
+    return example
 
 
 def _registered_version(info: Any) -> int | None:
@@ -27,41 +55,52 @@ def _registered_version(info: Any) -> int | None:
 
 def log_sklearn_model(model: Any, X: pd.DataFrame, registered_model_name: str) -> int | None:
     """Log and register; the version registered (None when the store has no registry)."""
-    example = X.head(_EXAMPLE_ROWS)
+    example = _example(X)
     signature = infer_signature(example, model.predict(example))
-    info = mlflow.sklearn.log_model(
-        model,
-        name="model",
-        # skops refuses the custom steps (datetime parts, label decoding) and plain functions
-        # of a featurisation pipeline; the model is Shipyard's own output, so pickle is safe.
-        serialization_format="cloudpickle",
-        signature=signature,
-        input_example=example,
-        registered_model_name=registered_model_name,
-    )
+    with _quiet_mlflow():
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            # skops refuses the custom steps (datetime parts, label decoding) and plain functions
+            # of a featurisation pipeline; the model is Shipyard's own output, so pickle is safe.
+            serialization_format="cloudpickle",
+            signature=signature,
+            input_example=example,
+            registered_model_name=registered_model_name,
+            pip_requirements=_requirements(),
+        )
     return _registered_version(info)
 
 
 class ForecastPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
+    """The forecaster as a pyfunc. ``predict`` has no type hints, and MLflow is told not to
+    look for them: it would take them over the signature logged with the model."""
+
+    _skip_type_hint_validation = True
+
     def __init__(self, forecaster: ForecastModel) -> None:
         self.forecaster = forecaster
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> Any:
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         return pd.DataFrame({"forecast": self.forecaster.predict(pd.DataFrame(model_input))})
 
 
 def log_forecaster(forecaster: ForecastModel, future: pd.DataFrame, registered_model_name: str) -> int | None:
-    example = future.head(_EXAMPLE_ROWS)
+    example = _example(future)
+    for column in example.columns:  # times as text: what a JSON scoring request sends
+        if pd.api.types.is_datetime64_any_dtype(example[column]):
+            example[column] = example[column].dt.strftime("%Y-%m-%dT%H:%M:%S")
     predicted = pd.DataFrame({"forecast": forecaster.predict(example)})
     signature = infer_signature(example, predicted)
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=ForecastPyfunc(forecaster),
-        signature=signature,
-        input_example=example,
-        registered_model_name=registered_model_name,
-        pip_requirements=_requirements(),
-    )
+    with _quiet_mlflow():
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=ForecastPyfunc(forecaster),
+            signature=signature,
+            input_example=example,
+            registered_model_name=registered_model_name,
+            pip_requirements=_requirements(),
+        )
     return _registered_version(info)
 
 

@@ -22,7 +22,7 @@ __all__ = [
     "column_as_text",
 ]
 
-DATETIME_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour")
+DATETIME_PARTS = ("year", "month", "day", "day_of_week", "day_of_year", "hour")
 
 
 class DatetimeParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
