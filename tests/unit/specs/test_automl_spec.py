@@ -155,3 +155,15 @@ def test_automl_run_writes_a_file_the_spec_reads(tmp_path: Path) -> None:
         validate_spec(
             job_file(data="azureml:sales@latest", target="units", task="forecasting"), AutoMLJobSpec
         )
+
+
+def test_the_docs_job_file_loads() -> None:
+    import re
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "automl.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(# automl\.yml\n.*?)```", docs, re.S)
+    assert block is not None
+    spec = parse_spec(block.group(1), AutoMLJobSpec)
+    settings = spec.settings()
+    assert settings.primary_metric == "AUC_weighted" and "KNN" not in settings.algorithms
+    assert spec.registered_model_name == "cancer-automl"
