@@ -98,7 +98,7 @@ def _run(
 
     build_estimator(settings.task, algorithm, params, settings.seed)  # unknown or missing: fail now
     if settings.task == "forecasting":
-        import pandas as pd
+        import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the dev extra
 
         from shipyard.automl.forecasting import prepare_series, run_forecast_trial
         from shipyard.automl.trial import make_pipeline

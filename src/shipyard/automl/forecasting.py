@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the dev extra
 
 from shipyard.automl.featurize import ColumnPlan, plan_columns
 from shipyard.automl.metrics import regression_metrics

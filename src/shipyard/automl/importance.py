@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the dev extra
 
 from shipyard.automl.metrics import task_metrics
 from shipyard.domain.automl import PRIMARY_METRICS

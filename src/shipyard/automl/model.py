@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import mlflow
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the dev extra
 from mlflow.models import infer_signature
 
 from shipyard.automl.forecasting import ForecastModel

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the dev extra
 
 from shipyard.automl.candidates import build_estimator
 from shipyard.automl.cv import Split, splits
