@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the dev extra
 
 from shipyard.automl.ensemble import select, voting_model
-from shipyard.automl.featurize import describe
-from shipyard.automl.forecasting import fit_forecaster, prepare_series
+from shipyard.automl.featurize import ColumnPlan, describe
+from shipyard.automl.forecasting import fit_forecaster, holdout_importance, prepare_series
 from shipyard.automl.importance import permutation_importance
 from shipyard.automl.metrics import regression_metrics, task_metrics
 from shipyard.automl.trial import Prepared, evaluate, make_pipeline, prepare, split_target
@@ -174,9 +174,12 @@ def _finish_forecasting(
     frame = train if validation is None else pd.concat([train, validation], ignore_index=True)
     series = prepare_series(settings, frame)
     best = best_trials(settings, leaderboard, 1)[0]
-    forecaster = fit_forecaster(
-        series, series.frame, lambda plans: make_pipeline(settings, plans, best["algorithm"], best["params"])
-    )
+
+    def pipeline_for(plans: list[ColumnPlan]) -> Any:
+        return make_pipeline(settings, plans, best["algorithm"], best["params"])
+
+    forecaster = fit_forecaster(series, series.frame, pipeline_for)
+    importance = holdout_importance(series, pipeline_for)
     target = settings.target_column_name
     metrics: dict[str, float] = {settings.primary_metric: float(best["score"] or np.nan)}
     future = series.frame.drop(columns=[target]).tail(
@@ -190,10 +193,11 @@ def _finish_forecasting(
             {f"test_{k}": v for k, v in regression_metrics(test_series.frame[target], pred, span).items()}
         )
         future = test_series.frame.drop(columns=[target])
+    metrics.update({f"permutation_importance.{k}": v for k, v in importance.items()})
     mlflow.log_params({"chosen_model": best["algorithm"]})
     mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
-    plans_described = {"mode": settings.featurization.mode, "features": list(forecaster.columns)}
-    mlflow.log_dict(plans_described, "featurization.json")
+    mlflow.log_dict(describe(forecaster.plans, settings.featurization), "featurization.json")
+    mlflow.log_dict(importance, "permutation_importance.json")
     summary: dict[str, Any] = {"ensemble": False, "members": [_member(best, 1)], "score": best["score"]}
     mlflow.log_dict({"leaderboard": list(leaderboard), "chosen": summary}, "leaderboard.json")
     summary["model_name"] = model_name

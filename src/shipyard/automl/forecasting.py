@@ -29,6 +29,7 @@ __all__ = [
     "ForecastModel",
     "Series",
     "fit_forecaster",
+    "holdout_importance",
     "naive_forecast",
     "prepare_series",
     "rolling_origin",
@@ -101,8 +102,8 @@ def _calendar(stamps: pd.Series) -> pd.DataFrame:
             "_year": stamps.dt.year,
             "_month": stamps.dt.month,
             "_day": stamps.dt.day,
-            "_dayofweek": stamps.dt.day_of_week,
-            "_dayofyear": stamps.dt.day_of_year,
+            "_day_of_week": stamps.dt.day_of_week,
+            "_day_of_year": stamps.dt.day_of_year,
             "_hour": stamps.dt.hour,
         },
         index=stamps.index,
@@ -157,12 +158,14 @@ class ForecastModel:
         target: str,
         history: dict[tuple[Any, ...], list[float]],
         columns: list[str],
+        plans: list[ColumnPlan] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.fc = fc
         self.target = target
         self.history = history
         self.columns = columns
+        self.plans = plans or []
 
     def predict(self, future: pd.DataFrame) -> np.ndarray[Any, Any]:
         fc = self.fc
@@ -204,7 +207,8 @@ def fit_forecaster(series: Series, frame: pd.DataFrame, pipeline_for: Any) -> Fo
             f"too little history to forecast: {len(y)} usable rows once the lags "
             f"{_lags(series.fc)} are taken; give more rows or smaller target_lags"
         )
-    pipeline = pipeline_for(_plans(series, features)).fit(features, y)
+    plans = _plans(series, features)
+    pipeline = pipeline_for(plans).fit(features, y)
     ids = list(series.fc.time_series_id_column_names)
     depth = max(*_lags(series.fc), _window(series.fc))
     target = series.settings.target_column_name
@@ -213,7 +217,7 @@ def fit_forecaster(series: Series, frame: pd.DataFrame, pipeline_for: Any) -> Fo
     for key, group in groups:
         key_tuple = key if isinstance(key, tuple) else (key,)
         history[key_tuple if ids else ()] = group[target].dropna().to_numpy(dtype=float)[-depth:].tolist()
-    return ForecastModel(pipeline, series.fc, target, history, list(features.columns))
+    return ForecastModel(pipeline, series.fc, target, history, list(features.columns), plans)
 
 
 def rolling_origin(series: Series) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
@@ -239,6 +243,28 @@ def rolling_origin(series: Series) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
             f"forecast_horizon of {h} and lags up to {max(_lags(series.fc))}"
         )
     return out
+
+
+def holdout_importance(series: Series, pipeline_for: Any) -> dict[str, float]:
+    """Permutation importance of the model's features (lags, rolling mean, calendar parts, ids,
+    the other columns) on the last rolling-origin holdout, its lags taken from the true values,
+    with a model fitted on the rows before it."""
+    from shipyard.automl.importance import permutation_importance
+
+    train, holdout = rolling_origin(series)[-1]
+    model = fit_forecaster(series, train, pipeline_for)
+    features, y = _training_features(series, pd.concat([train, holdout]))
+    held = features.index.isin(holdout.index)
+    settings = series.settings
+    return permutation_importance(
+        model.pipeline,
+        features[held][model.columns],
+        y[held],
+        task=settings.task,
+        metric=settings.primary_metric,
+        y_range=float(np.ptp(train[settings.target_column_name].dropna())) or None,
+        seed=settings.seed,
+    )
 
 
 def naive_forecast(

@@ -165,6 +165,14 @@ def test_a_forecasting_finish_logs_a_pyfunc_that_forecasts(
     future = pd.DataFrame({"store": ["s0", "s1"], "date": ["2024-03-01", "2024-03-01"], "promo": [0, 1]})
     forecast = model.predict(future)
     assert len(forecast) == 2 and forecast["forecast"].notna().all()
+    run_id = model.metadata.run_id
+    featurization = mlflow.artifacts.load_dict(f"runs:/{run_id}/featurization.json")
+    kinds = {c["name"]: c["kind"] for c in featurization["columns"]}
+    assert kinds["store"] == "categorical"
+    assert kinds["_lag_1"] == "numeric"
+    importance = mlflow.artifacts.load_dict(f"runs:/{run_id}/permutation_importance.json")
+    assert set(importance) >= {"_lag_1", "store", "promo"}
+    assert "permutation_importance._lag_1" in mlflow.get_run(run_id).data.metrics
 
 
 def test_bad_input_exits_2_with_the_error_code(
