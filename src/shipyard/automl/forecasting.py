@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the dev extra
 
 from shipyard.automl.featurize import ColumnPlan, plan_columns
-from shipyard.automl.metrics import regression_metrics
+from shipyard.automl.metrics import mean_of, regression_metrics
 from shipyard.domain.automl import AutoMLSettings, FeaturizationSettings, ForecastingSettings, Trial
 from shipyard.errors import InvalidArgument
 
@@ -290,7 +290,7 @@ def run_forecast_trial(
         pred = model.predict(holdout.drop(columns=[target]))
         span = float(np.ptp(train[target].dropna())) or None
         per_fold.append(regression_metrics(holdout[target].to_numpy(dtype=float), pred, span))
-    metrics = {n: float(np.nanmean([m[n] for m in per_fold])) for n in per_fold[0]}
+    metrics = {n: mean_of([m[n] for m in per_fold]) for n in per_fold[0]}
     score = metrics.get(series.settings.primary_metric)
     return {
         "trial": trial,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the dev extra
 
-from shipyard.automl.metrics import task_metrics
+from shipyard.automl.metrics import mean_of, task_metrics
 from shipyard.domain.automl import PRIMARY_METRICS
 
 __all__ = ["REPEATS", "permutation_importance"]
@@ -52,5 +52,5 @@ def permutation_importance(
             shuffled = X.copy()
             shuffled[column] = rng.permutation(shuffled[column].to_numpy())
             drops.append(base - score(shuffled))
-        out[str(column)] = float(np.nanmean(drops))
+        out[str(column)] = mean_of(drops)
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["classification_metrics", "regression_metrics", "task_metrics"]
+__all__ = ["classification_metrics", "mean_of", "regression_metrics", "task_metrics"]
 
 
 def classification_metrics(
@@ -63,7 +63,9 @@ def regression_metrics(y_true: Any, y_pred: Any, y_range: float | None = None) -
     span = span if span > 0 else 1.0
     rmse = float(np.sqrt(mean_squared_error(y_true, y_pred)))
     mae = float(mean_absolute_error(y_true, y_pred))
-    rho = spearmanr(y_true, y_pred).statistic if len(y_true) > 1 else float("nan")
+    # A constant prediction (a tree with too large leaves) has no rank correlation: NaN, not a warning.
+    varies = len(y_true) > 1 and np.ptp(y_true) > 0 and np.ptp(y_pred) > 0
+    rho = spearmanr(y_true, y_pred).statistic if varies else float("nan")
     return {
         "spearman_correlation": float(rho),
         "normalized_root_mean_squared_error": rmse / span,
@@ -85,3 +87,9 @@ def task_metrics(
     if task == "classification":
         return classification_metrics(y_true, y_pred, proba, classes)
     return regression_metrics(y_true, y_pred, y_range)
+
+
+def mean_of(values: Sequence[float]) -> float:
+    """The mean of the values that are numbers; NaN when none is (a metric no fold defined)."""
+    numbers = [v for v in values if not np.isnan(v)]
+    return float(np.mean(numbers)) if numbers else float("nan")

@@ -18,7 +18,7 @@ import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the de
 from shipyard.automl.candidates import build_estimator
 from shipyard.automl.cv import Split, splits
 from shipyard.automl.featurize import ColumnPlan, build_preprocessor, plan_columns
-from shipyard.automl.metrics import task_metrics
+from shipyard.automl.metrics import mean_of, task_metrics
 from shipyard.domain.automl import AutoMLSettings, Trial
 from shipyard.errors import InvalidArgument
 
@@ -146,7 +146,7 @@ def evaluate(settings: AutoMLSettings, data: Prepared, pipeline: Any) -> Evaluat
             outputs.append(pred)
             per_fold.append(task_metrics(settings.task, data.y[valid_idx], pred, y_range=data.y_range))
     names = set().union(*per_fold)
-    metrics = {n: float(np.nanmean([m.get(n, np.nan) for m in per_fold])) for n in sorted(names)}
+    metrics = {n: mean_of([m.get(n, np.nan) for m in per_fold]) for n in sorted(names)}
     rows = np.concatenate([valid for _, valid in data.splits])
     return Evaluation(metrics, np.concatenate(outputs), rows)
 

@@ -50,3 +50,9 @@ def test_regression_metrics_by_hand() -> None:
 def test_regression_normalises_by_the_given_range() -> None:
     m = regression_metrics([1.0, 2.0], [2.0, 3.0], y_range=10.0)
     assert m["normalized_mean_absolute_error"] == pytest.approx(0.1)
+
+
+def test_a_constant_prediction_has_no_spearman_correlation() -> None:
+    m = regression_metrics([1.0, 2.0, 3.0], [2.0, 2.0, 2.0])
+    assert math.isnan(m["spearman_correlation"])
+    assert m["root_mean_squared_error"] == pytest.approx(math.sqrt(2 / 3))

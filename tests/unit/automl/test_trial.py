@@ -11,7 +11,7 @@ import pytest
 from shipyard.automl.candidates import AlgorithmUnavailable, build_estimator
 from shipyard.automl.cv import auto_folds, splits
 from shipyard.automl.trial import prepare, run_trial
-from shipyard.domain.automl import AutoMLSettings
+from shipyard.domain.automl import ALGORITHMS, PRIMARY_METRICS, AutoMLSettings, Dist
 from shipyard.errors import InvalidArgument
 
 
@@ -113,3 +113,30 @@ def test_gradient_boosting_libraries_take_string_labels(algorithm: str, breast_c
     settings = _settings()
     row, _ = run_trial(settings, prepare(settings, frame), algorithm, {"n_estimators": 30})
     assert row["score"] is not None and row["score"] > 0.85
+
+
+def _at(end: str, dist: Dist) -> object:
+    if dist.kind == "categorical":
+        return dist.choices[0 if end == "low" else -1]
+    value = dist.low if end == "low" else dist.high
+    assert value is not None
+    return int(value) if dist.kind == "int" else float(value)
+
+
+@pytest.mark.parametrize(
+    ("task", "algorithm"),
+    [(task, name) for task in ("classification", "regression") for name in ALGORITHMS[task]],
+)
+def test_every_algorithm_runs_at_both_ends_of_its_search_space(
+    task: str, algorithm: str, breast_cancer: pd.DataFrame, diabetes: pd.DataFrame
+) -> None:
+    """A space the search may draw from must never make a trial fail (warnings are errors here)."""
+    frame = (breast_cancer if task == "classification" else diabetes).sample(80, random_state=0)
+    settings = AutoMLSettings(task=task, target_column_name="target", validation_data_size=0.3)  # type: ignore[arg-type]
+    data = prepare(settings, frame)
+    for end in ("low", "high"):
+        space = ALGORITHMS[task][algorithm].space
+        params = {name: _at(end, dist) for name, dist in space.items()}
+        row, _ = run_trial(settings, data, algorithm, params)
+        assert row["status"] == "Completed"
+        assert set(row["metrics"]) >= set(PRIMARY_METRICS[task]) - {"spearman_correlation"}
