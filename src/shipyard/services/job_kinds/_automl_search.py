@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,25 +66,28 @@ class AutoMLSearch:
     def __init__(self, task: str, algorithms: Sequence[str], greater_is_better: bool, seed: int) -> None:
         self.seed = seed
         self.algorithms = list(algorithms)
-        self.choice = CategoricalDistribution(tuple(self.algorithms))
         self.spaces = {
             name: {f"{name}.{p}": _distribution(d) for p, d in ALGORITHMS[task][name].space.items()}
             for name in self.algorithms
         }
         self.direction = StudyDirection.MAXIMIZE if greater_is_better else StudyDirection.MINIMIZE
 
-    def _distributions(self, internal: Mapping[str, Any]) -> dict[str, BaseDistribution]:
-        algorithm = str(internal["algorithm"])
-        return {
-            "algorithm": self.choice,
-            **{k: v for k, v in self.spaces[algorithm].items() if k in internal},
-        }
-
-    def next(self, records: Sequence[Record]) -> Draw:
-        """Trial ``len(records)``: the first trials take each algorithm once, at its defaults'
-        centre (a baseline for TPE); after that TPE draws."""
+    def next(self, records: Sequence[Record], excluded: Collection[str] = ()) -> Draw:
+        """Trial ``len(records)``. Until every algorithm has had a trial, the next untried one
+        is taken (its hyperparameters drawn at random: a baseline for TPE); then TPE draws.
+        ``excluded`` algorithms (found missing on the compute target) are not drawn again;
+        their trials teach the study nothing and are left out of it."""
+        available = tuple(a for a in self.algorithms if a not in excluded)
+        if not available:
+            raise ValueError("no algorithm is left to try")
+        choice = CategoricalDistribution(available)
         study = optuna.create_study(direction=self.direction)
+        tried = set()
         for record in sorted(records, key=lambda r: r.number):
+            algorithm = str(record.internal["algorithm"])
+            tried.add(algorithm)
+            if algorithm in excluded:
+                continue
             state = _STATES.get(record.state, TrialState.FAIL)
             score = record.score if record.score is not None and math.isfinite(record.score) else None
             if state == TrialState.COMPLETE and score is None:
@@ -94,16 +97,18 @@ class AutoMLSearch:
                     state=state,
                     value=score if state == TrialState.COMPLETE else None,
                     params=dict(record.internal),
-                    distributions=self._distributions(record.internal),
+                    distributions={"algorithm": choice, **{
+                        k: v for k, v in self.spaces[algorithm].items() if k in record.internal
+                    }},
                 )
-            )
+            )  # fmt: skip
         number = len(records)
-        study.sampler = TPESampler(seed=_seed(self.seed, number), n_startup_trials=len(self.algorithms))
-        fixed = {"algorithm": self.algorithms[number]} if number < len(self.algorithms) else {}
-        if fixed:
-            study.enqueue_trial(fixed)
+        study.sampler = TPESampler(seed=_seed(self.seed, number), n_startup_trials=len(available))
+        untried = [a for a in available if a not in tried]
+        if untried:
+            study.enqueue_trial({"algorithm": untried[0]})
         trial = study.ask()
-        algorithm = str(trial.suggest_categorical("algorithm", tuple(self.algorithms)))
+        algorithm = str(trial.suggest_categorical("algorithm", available))
         for name, dist in self.spaces[algorithm].items():
             _suggest(trial, name, dist)
         internal = dict(trial.params)

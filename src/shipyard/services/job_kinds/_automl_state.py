@@ -11,7 +11,7 @@ from shipyard.services.job_kinds._automl_search import Record
 
 __all__ = ["AutoMLState", "AutoMLTrial"]
 
-FINAL = frozenset({"completed", "failed", "canceled"})
+FINAL = frozenset({"completed", "failed", "canceled", "unavailable"})
 
 
 @dataclass
@@ -43,6 +43,7 @@ class AutoMLState:
     leaderboard_snapshot: str | None = None
     model: dict[str, Any] | None = None  # {"name", "version"} once registered
     message: str | None = None
+    unavailable: list[str] = field(default_factory=list)  # algorithms missing where trials run
 
     @classmethod
     def from_report(cls, report: Mapping[str, Any]) -> AutoMLState | None:
@@ -94,7 +95,7 @@ class AutoMLState:
     def counts(self) -> str:
         parts = [
             f"{n} {state}"
-            for state in ("completed", "failed", "canceled", "running")
+            for state in ("completed", "failed", "unavailable", "canceled", "running")
             if (n := sum(t.state == state for t in self.trials))
         ]
         return f"{len(self.trials)} trials: " + (", ".join(parts) or "none yet")

@@ -34,7 +34,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
-from shipyard.domain.automl import ALGORITHMS, PRIMARY_METRICS, AutoMLSettings
+from shipyard.domain.automl import ALGORITHMS, EXIT_ALGORITHM_UNAVAILABLE, PRIMARY_METRICS, AutoMLSettings
 from shipyard.domain.context import RequestContext
 from shipyard.domain.jobs import FailureCause, Job, JobFailure, JobStatus
 from shipyard.errors import InvalidArgument
@@ -221,6 +221,11 @@ def _follow(
         elif child.status == JobStatus.CANCELED:
             trial.state = "canceled"
             trial.message = trial.message or "canceled"
+        elif child.failure is not None and child.failure.exit_code == EXIT_ALGORITHM_UNAVAILABLE:
+            # Its package is missing where the trials run: not drawn again.
+            trial.state, trial.message = "unavailable", child.failure.message
+            if trial.algorithm not in state.unavailable:
+                state.unavailable.append(trial.algorithm)
         else:
             trial.state = "failed"
             trial.message = (child.failure.message if child.failure else None) or (
@@ -243,7 +248,7 @@ def _decide_stop(parent: ParentHandle, spec: AutoMLJobSpec, state: AutoMLState, 
         return False
     limits = spec.limits
     why, cancel = _reached(spec, state), True
-    if why is None and len(state.trials) >= limits.max_trials:
+    if why is None and len(state.trials) >= limits.max_trials and not state.running():
         why, cancel = f"limits.max_trials ({limits.max_trials}) reached", False
     if why is None and limits.enable_early_termination:
         why, cancel = _not_improving(state, algorithms), False
@@ -296,9 +301,12 @@ def _draw(job: Job, spec: AutoMLJobSpec, state: AutoMLState) -> list[AutoMLTrial
     search = AutoMLSearch(
         settings["task"], job.spec["algorithms"], state.greater_is_better, int(settings["seed"])
     )
+    if set(job.spec["algorithms"]) <= set(state.unavailable):
+        state.stopped = "no algorithm can run on the compute target: " + ", ".join(state.unavailable)
+        return []
     drawn = []
     for _ in range(count):
-        draw = search.next(state.records())
+        draw = search.next(state.records(), state.unavailable)
         trial = AutoMLTrial(
             step=f"trial_{draw.number}",
             number=draw.number,
