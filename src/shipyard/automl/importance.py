@@ -16,9 +16,12 @@ import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the de
 from shipyard.automl.metrics import mean_of, task_metrics
 from shipyard.domain.automl import PRIMARY_METRICS
 
-__all__ = ["REPEATS", "permutation_importance"]
+__all__ = ["MAX_ROWS", "REPEATS", "permutation_importance"]
 
 REPEATS = 3
+MAX_ROWS = 5_000
+"""Past this many held-out rows, a random sample of them is used: the ranking of the columns
+settles long before, and each column costs ``REPEATS`` predictions."""
 
 
 def permutation_importance(
@@ -44,6 +47,9 @@ def permutation_importance(
         return sign * task_metrics(task, y, pred, y_range=y_range)[metric]
 
     rng = np.random.default_rng(seed)
+    if len(X) > MAX_ROWS:
+        keep = np.sort(rng.choice(len(X), MAX_ROWS, replace=False))
+        X, y = X.iloc[keep], np.asarray(y)[keep]
     base = score(X)
     out: dict[str, float] = {}
     for column in X.columns:
