@@ -44,6 +44,7 @@ def test_automl_run_registers_the_best_model_and_shows_its_leaderboard(
     assert "leaderboard" in shown.stdout and "featurization" in shown.stdout
     assert "LogisticRegression" in shown.stdout and "★ 1" in shown.stdout
     assert "model registered: cancer-automl:1" in shown.stdout
+    assert "final model:" in shown.stdout and "permutation importance" in shown.stdout
 
     import mlflow
 

@@ -164,6 +164,9 @@ with mlflow.start_run() as run:
         pathlib.Path("seen.json").write_text(json.dumps(board))
         mlflow.log_artifact("seen.json")
         mlflow.log_text("flavors: {}", "model/MLmodel")
+        mlflow.log_param("chosen_model", "VotingEnsemble")
+        mlflow.log_metrics({"test_accuracy": 0.88, "permutation_importance.size": 0.25,
+                            "permutation_importance.store": 0.5})
         client = MlflowClient()
         try:
             client.create_registered_model(args.model_name)
@@ -225,6 +228,9 @@ def test_trials_run_then_finish_registers_the_best(runner: Client, tmp_path: Pat
     assert report["stopped"] == "limits.max_trials (3) reached"
     assert report["model"]["name"] == "fake-automl" and report["model"]["version"] == 1
     assert "model registered: fake-automl:1" in report["summary"]
+    assert "final model: VotingEnsemble" in report["summary"]
+    assert "test data: accuracy = 0.88" in report["summary"]
+    assert list(report["final"]["importance"]) == ["store", "size"]  # most important first
     steps = {c.step for c in runner.jobs.list(parent=job.name)}
     assert steps == {"trial_0", "trial_1", "trial_2", "finish"}
 

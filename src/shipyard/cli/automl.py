@@ -219,7 +219,15 @@ def automl_tables(job: Job) -> list[CliTable]:
     if isinstance(settings, dict):
         featurization.add_row(cell("primary metric", "bold"), cell(str(settings.get("primary_metric", ""))))
         featurization.add_row(cell("algorithms", "bold"), cell(", ".join(job.spec.get("algorithms") or [])))
-    return [board, featurization]
+    tables = [board, featurization]
+    final = job.report.get("final")
+    importance = final.get("importance") if isinstance(final, dict) else None
+    if isinstance(importance, dict) and importance:
+        top = new_table("feature", "importance", title="permutation importance (the registered model)")
+        for feature, value in importance.items():
+            top.add_row(cell(str(feature), "bold"), cell(f"{float(value):.4g}"))
+        tables.append(top)
+    return tables
 
 
 def _text(value: Any) -> str:

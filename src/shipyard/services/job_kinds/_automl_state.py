@@ -44,6 +44,7 @@ class AutoMLState:
     model: dict[str, Any] | None = None  # {"name", "version"} once registered
     message: str | None = None
     unavailable: list[str] = field(default_factory=list)  # algorithms missing where trials run
+    final: dict[str, Any] = field(default_factory=dict)  # the finish run's model, test scores, importance
 
     @classmethod
     def from_report(cls, report: Mapping[str, Any]) -> AutoMLState | None:
@@ -111,6 +112,11 @@ class AutoMLState:
             lines.append(f"search stopped: {self.stopped}")
         if self.model:
             lines.append(f"model registered: {self.model['name']}:{self.model['version']}")
+        if self.final.get("chosen_model"):
+            lines.append(f"final model: {self.final['chosen_model']}")
+        tested = self.final.get("test_metrics") or {}
+        if self.primary_metric in tested:
+            lines.append(f"test data: {self.primary_metric} = {tested[self.primary_metric]:.6g}")
         if self.message:
             lines.append(self.message)
         report["summary"] = lines

@@ -402,6 +402,7 @@ def _finish(
         parent.finish(JobStatus.FAILED, message, JobFailure(FailureCause.NO_RESULT, message))
         return
     state.finish = "completed"
+    state.final = _final(parent, child.run_id)
     version = f"{name}:{state.model['version']}"
     message = f"best {best.step} {best.algorithm}: {state.primary_metric} = {best.score:.6g}; model {version}"
     parent.log_to_run(
@@ -411,6 +412,30 @@ def _finish(
     )
     parent.save_report(state.to_report())
     parent.finish(JobStatus.COMPLETED, message)
+
+
+#: Permutation importances kept in the report (the finish run has them all).
+_TOP_FEATURES = 15
+
+
+def _final(parent: ParentHandle, run_id: str) -> dict[str, Any]:
+    """What the finish run logged of the model it registered: the model chosen (an algorithm
+    or ``VotingEnsemble``), its scores on the test data, its most important features."""
+    with parent.db.read() as uow:
+        run = uow.runs.get(run_id)
+    if run is None:
+        return {}
+    metrics = {k: m.value for k, m in run.metrics.items()}
+    importance = sorted(
+        ((k.removeprefix("permutation_importance."), v) for k, v in metrics.items()
+         if k.startswith("permutation_importance.")),
+        key=lambda kv: -kv[1],
+    )  # fmt: skip
+    return {
+        "chosen_model": run.params.get("chosen_model"),
+        "test_metrics": {k.removeprefix("test_"): v for k, v in metrics.items() if k.startswith("test_")},
+        "importance": dict(importance[:_TOP_FEATURES]),
+    }
 
 
 def _registered(parent: ParentHandle, name: str, run_id: str) -> dict[str, Any] | None:
