@@ -126,6 +126,23 @@ def test_a_budget_that_cannot_hold_one_trial_is_refused(client: Client, tmp_path
     assert error.details["reason"] == BUDGET_TOO_SMALL
 
 
+def test_a_data_asset_is_checked_against_its_registered_schema(client: Client, tmp_path: Path) -> None:
+    table = tmp_path / "sales.csv"
+    table.write_text("day,units,region\n2024-01-01,3,north\n2024-01-02,5,south\n")
+    client.create_data_asset("sales", table, type="uri_file")
+    job = tmp_path / "automl.yml"
+    text = (
+        "type: automl\ntask: regression\ntarget_column_name: {target}\n"
+        "training_data: {{type: mltable, path: azureml:sales@latest}}\n"
+    )
+    job.write_text(text.format(target="revenue"))
+    assert _refused(client, job).details["reason"] == NO_TARGET
+    job.write_text(text.format(target="region"))
+    assert _refused(client, job).details["reason"] == TASK_DOES_NOT_FIT
+    job.write_text(text.format(target="units"))
+    assert client.jobs.create(job).type == "automl"
+
+
 # -- the search, with a stand-in engine ------------------------------------------------------
 
 FAKE_ENGINE = """
