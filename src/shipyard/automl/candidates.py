@@ -57,8 +57,8 @@ def _classifier(name: str, p: dict[str, Any], seed: int) -> Any:
         "BernoulliNaiveBayes": lambda: naive_bayes.BernoulliNB(**p),
         "DecisionTree": lambda: tree.DecisionTreeClassifier(random_state=seed, **p),
         "KNN": lambda: _scaled(neighbors.KNeighborsClassifier(**p)),
-        "RandomForest": lambda: ensemble.RandomForestClassifier(random_state=seed, n_jobs=-1, **p),
-        "ExtremeRandomTrees": lambda: ensemble.ExtraTreesClassifier(random_state=seed, n_jobs=-1, **p),
+        "RandomForest": lambda: ensemble.RandomForestClassifier(random_state=seed, n_jobs=1, **p),
+        "ExtremeRandomTrees": lambda: ensemble.ExtraTreesClassifier(random_state=seed, n_jobs=1, **p),
         "GradientBoosting": lambda: ensemble.GradientBoostingClassifier(random_state=seed, **p),
         "LightGBM": lambda: _module("lightgbm", name).LGBMClassifier(
             random_state=seed, verbose=-1, n_jobs=1, **p
@@ -79,8 +79,8 @@ def _regressor(name: str, p: dict[str, Any], seed: int) -> Any:
         "SGD": lambda: _scaled(linear_model.SGDRegressor(random_state=seed, **p)),
         "DecisionTree": lambda: tree.DecisionTreeRegressor(random_state=seed, **p),
         "KNN": lambda: _scaled(neighbors.KNeighborsRegressor(**p)),
-        "RandomForest": lambda: ensemble.RandomForestRegressor(random_state=seed, n_jobs=-1, **p),
-        "ExtremeRandomTrees": lambda: ensemble.ExtraTreesRegressor(random_state=seed, n_jobs=-1, **p),
+        "RandomForest": lambda: ensemble.RandomForestRegressor(random_state=seed, n_jobs=1, **p),
+        "ExtremeRandomTrees": lambda: ensemble.ExtraTreesRegressor(random_state=seed, n_jobs=1, **p),
         "GradientBoosting": lambda: ensemble.GradientBoostingRegressor(random_state=seed, **p),
         "LightGBM": lambda: _module("lightgbm", name).LGBMRegressor(
             random_state=seed, verbose=-1, n_jobs=1, **p
