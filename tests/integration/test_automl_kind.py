@@ -263,7 +263,7 @@ def test_exit_score_stops_the_search_early(runner: Client, tmp_path: Path) -> No
 
 def test_a_search_where_every_trial_fails_fails_saying_why(runner: Client, tmp_path: Path) -> None:
     extra = "training:\n  allowed_training_algorithms: [decision_tree]\n"
-    job = runner.jobs.create(_project(tmp_path, extra))
+    job = runner.jobs.create(_project(tmp_path, extra, trials=2))
     done = runner.jobs.wait(job.name, timeout_s=120)
     assert done.status.value == "Failed"
     assert "no trial completed" in done.report["message"] and "stand-in failure" in done.report["message"]
