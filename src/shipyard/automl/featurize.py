@@ -8,7 +8,7 @@ model takes the user's raw columns. :func:`describe` is what ``featurization.jso
 
 Rules in ``auto`` mode, in order: a column of one value is dropped (constant); a text column
 whose every value is different is dropped (an id), as is an integer column counting 0..n or
-1..n; datetimes (and text that parses as dates) become calendar parts; text of several words
+1..n, or distinct in every row and named as an id (``customer_id``, ``OrderID``); datetimes (and text that parses as dates) become calendar parts; text of several words
 on average becomes TF-IDF; other text, booleans and integer columns declared categorical
 become categories — one-hot up to :data:`ONE_HOT_MAX` distinct values, integer codes beyond.
 Missing numbers are imputed with the mean (``transformer_params.imputer`` may choose median,
@@ -17,6 +17,7 @@ most_frequent or constant), missing categories become their own category.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,8 @@ __all__ = ["ONE_HOT_MAX", "ColumnPlan", "build_preprocessor", "describe", "plan_
 ONE_HOT_MAX = 30
 _TEXT_MIN_WORDS = 3.0
 _ID_MIN_ROWS = 20
+_ID_NAME = re.compile(r"(^|[_\s-])(id|Id|ID)$|[a-z](Id|ID)$|^(id|Id|ID)[_\s-]")
+"""``id``, ``customer_id``, ``CustomerID``, ``orderId``, ``ID number`` — not ``paid`` or ``valid``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +63,11 @@ def _infer(name: str, values: pd.Series) -> tuple[str, str]:
     if pd.api.types.is_datetime64_any_dtype(values):
         return "datetime", "datetime values"
     if pd.api.types.is_numeric_dtype(values):
-        if (
-            pd.api.types.is_integer_dtype(values)
-            and len(values) >= _ID_MIN_ROWS
-            and distinct == len(values)
-            and int(non_null.max()) - int(non_null.min()) + 1 == len(values)
-        ):
-            return "dropped", "id-like: a distinct running number in every row"
+        if pd.api.types.is_integer_dtype(values) and len(values) >= _ID_MIN_ROWS and distinct == len(values):
+            if int(non_null.max()) - int(non_null.min()) + 1 == len(values):
+                return "dropped", "id-like: a distinct running number in every row"
+            if _ID_NAME.search(name):
+                return "dropped", "id-like: named as an id, a distinct number in every row"
         return "numeric", "numbers"
     if _looks_like_dates(values):
         return "datetime", "text that parses as dates"

@@ -51,6 +51,22 @@ def test_auto_mode_infers_each_columns_kind() -> None:
     }
 
 
+def test_integers_named_as_ids_are_dropped_other_distinct_integers_kept() -> None:
+    rng = np.random.default_rng(0)
+    numbers = rng.choice(1_000_000, 40, replace=False)
+    names = ["customer_id", "CustomerID", "orderId", "id", "income", "paid", "valid"]
+    frame = pd.DataFrame({name: numbers for name in names})
+    assert _kinds(frame) == {
+        "customer_id": "dropped",
+        "CustomerID": "dropped",
+        "orderId": "dropped",
+        "id": "dropped",
+        "income": "numeric",
+        "paid": "numeric",
+        "valid": "numeric",
+    }
+
+
 def test_the_preprocessor_fills_missing_values_and_expands_dates() -> None:
     frame = _mixed()
     plans = plan_columns(frame, FeaturizationSettings())
