@@ -8,9 +8,10 @@ model takes the user's raw columns. :func:`describe` is what ``featurization.jso
 
 Rules in ``auto`` mode, in order: a column of one value is dropped (constant); a text column
 whose every value is different is dropped (an id), as is an integer column counting 0..n or
-1..n, or distinct in every row and named as an id (``customer_id``, ``OrderID``); datetimes (and text that parses as dates) become calendar parts; text of several words
-on average becomes TF-IDF; other text, booleans and integer columns declared categorical
-become categories — one-hot up to :data:`ONE_HOT_MAX` distinct values, integer codes beyond.
+1..n, or distinct in every row and named as an id (``customer_id``, ``OrderID``); datetimes
+(and text that parses as dates) become calendar parts; text of several words on average
+becomes TF-IDF; other text, booleans and integer columns declared categorical become
+categories — one-hot up to :data:`ONE_HOT_MAX` distinct values, integer codes beyond.
 Missing numbers are imputed with the mean (``transformer_params.imputer`` may choose median,
 most_frequent or constant), missing categories become their own category.
 """
