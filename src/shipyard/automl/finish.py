@@ -4,6 +4,7 @@ better on the same folds — on all the data, explain it, log it and register it
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from shipyard.automl.forecasting import fit_forecaster, holdout_importance, prep
 from shipyard.automl.importance import permutation_importance
 from shipyard.automl.metrics import regression_metrics, task_metrics
 from shipyard.automl.trial import Prepared, evaluate, make_pipeline, prepare, split_target
-from shipyard.domain.automl import AutoMLSettings, Trial, is_better
+from shipyard.domain.automl import ALGORITHMS, AutoMLSettings, Trial, is_better
 from shipyard.errors import InvalidArgument
 
 __all__ = ["ENSEMBLE_SIZE", "Outcome", "best_trials", "choose_model", "finish"]
@@ -73,6 +74,12 @@ def choose_model(settings: AutoMLSettings, data: Prepared, top: list[Trial]) -> 
     return Outcome(
         pipelines[i], False, [_member(top[i], 1)], selection.best_single_score, selection.best_single_score
     )
+
+
+def _needs(settings: AutoMLSettings, members: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The optional packages (lightgbm, xgboost) the model's members need to load."""
+    table = ALGORITHMS[settings.task]
+    return {need for m in members if (need := table[str(m["algorithm"])].requires) is not None}
 
 
 def _member(trial: Trial, weight: int) -> dict[str, Any]:
@@ -145,7 +152,7 @@ def finish(
     }
     mlflow.log_dict({"leaderboard": list(leaderboard), "chosen": summary}, "leaderboard.json")
     summary["model_name"] = model_name
-    summary["model_version"] = log_sklearn_model(model, data.X, model_name)
+    summary["model_version"] = log_sklearn_model(model, data.X, model_name, _needs(settings, outcome.members))
     return summary
 
 
@@ -201,5 +208,5 @@ def _finish_forecasting(
     summary: dict[str, Any] = {"ensemble": False, "members": [_member(best, 1)], "score": best["score"]}
     mlflow.log_dict({"leaderboard": list(leaderboard), "chosen": summary}, "leaderboard.json")
     summary["model_name"] = model_name
-    summary["model_version"] = log_forecaster(forecaster, future, model_name)
+    summary["model_version"] = log_forecaster(forecaster, future, model_name, _needs(settings, [best]))
     return summary

@@ -8,7 +8,7 @@ future rows (time, series ids, known columns) and whose output is one forecast p
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -53,7 +53,9 @@ def _registered_version(info: Any) -> int | None:
     return None if version is None else int(version)
 
 
-def log_sklearn_model(model: Any, X: pd.DataFrame, registered_model_name: str) -> int | None:
+def log_sklearn_model(
+    model: Any, X: pd.DataFrame, registered_model_name: str, needs: Iterable[str] = ()
+) -> int | None:
     """Log and register; the version registered (None when the store has no registry)."""
     example = _example(X)
     signature = infer_signature(example, model.predict(example))
@@ -67,7 +69,7 @@ def log_sklearn_model(model: Any, X: pd.DataFrame, registered_model_name: str) -
             signature=signature,
             input_example=example,
             registered_model_name=registered_model_name,
-            pip_requirements=_requirements(),
+            pip_requirements=_requirements(needs),
         )
     return _registered_version(info)
 
@@ -85,7 +87,9 @@ class ForecastPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defin
         return pd.DataFrame({"forecast": self.forecaster.predict(pd.DataFrame(model_input))})
 
 
-def log_forecaster(forecaster: ForecastModel, future: pd.DataFrame, registered_model_name: str) -> int | None:
+def log_forecaster(
+    forecaster: ForecastModel, future: pd.DataFrame, registered_model_name: str, needs: Iterable[str] = ()
+) -> int | None:
     example = _example(future)
     for column in example.columns:  # times as text: what a JSON scoring request sends
         if pd.api.types.is_datetime64_any_dtype(example[column]):
@@ -99,27 +103,33 @@ def log_forecaster(forecaster: ForecastModel, future: pd.DataFrame, registered_m
             signature=signature,
             input_example=example,
             registered_model_name=registered_model_name,
-            pip_requirements=_requirements(),
+            pip_requirements=_requirements(needs),
         )
     return _registered_version(info)
 
 
-def _requirements() -> list[str]:
+_DISTRIBUTIONS = {"lightgbm": ("lightgbm",), "xgboost": ("xgboost-cpu", "xgboost")}
+
+
+def _requirements(needs: Iterable[str]) -> list[str]:
+    """The model's pip requirements, pinned to what fitted it: MLflow, the scientific stack,
+    and LightGBM or XGBoost only when a member of the model uses them (``needs``)."""
     from importlib import metadata
 
+    wanted: list[tuple[str, ...]] = [
+        ("mlflow-skinny", "mlflow"),
+        ("pandas",),
+        ("numpy",),
+        ("scikit-learn",),
+        ("scipy",),
+    ]
+    wanted += [_DISTRIBUTIONS[package] for package in sorted(set(needs))]
     out = []
-    for name in (
-        "mlflow-skinny",
-        "pandas",
-        "numpy",
-        "scikit-learn",
-        "scipy",
-        "lightgbm",
-        "xgboost-cpu",
-        "PyYAML",
-    ):
-        try:
-            out.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            continue
+    for names in wanted:
+        for name in names:
+            try:
+                out.append(f"{name}=={metadata.version(name)}")
+            except metadata.PackageNotFoundError:
+                continue
+            break
     return out

@@ -113,6 +113,9 @@ def test_trials_then_finish_register_a_classifier(
 
     model = mlflow.pyfunc.load_model("models:/cancer/1")
     assert model.metadata.signature is not None
+    requirements = Path(mlflow.pyfunc.get_model_dependencies("models:/cancer/1")).read_text()
+    assert "scikit-learn==" in requirements and "pandas==" in requirements
+    assert "lightgbm" not in requirements and "xgboost" not in requirements  # no member uses them
     predicted = model.predict(test.drop(columns=["target"]))
     assert set(predicted) <= {0, 1}
     finish_run = mlflow.get_run(
@@ -275,3 +278,17 @@ def test_a_leaderboard_without_a_completed_trial_is_refused(
         ]
     )
     assert code == 2 and "JSON list of trial rows" in capsys.readouterr().err
+
+
+def test_a_model_requires_lightgbm_or_xgboost_only_when_a_member_uses_it() -> None:
+    from shipyard.automl.finish import _needs
+    from shipyard.automl.model import _requirements
+
+    settings = AutoMLSettings(task="classification", target_column_name="y")
+    members = [{"algorithm": "LightGBM"}, {"algorithm": "XGBoostClassifier"}, {"algorithm": "KNN"}]
+    assert _needs(settings, members) == {"lightgbm", "xgboost"}
+    assert _needs(settings, [{"algorithm": "KNN"}]) == set()
+    pinned = _requirements({"lightgbm", "xgboost"})
+    assert any(r.startswith("lightgbm==") for r in pinned)
+    assert any(r.startswith("xgboost-cpu==") for r in pinned)
+    assert not any(r.startswith(("lightgbm", "xgboost")) for r in _requirements(()))
