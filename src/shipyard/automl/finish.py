@@ -4,7 +4,7 @@ better on the same folds — on all the data, explain it, log it and register it
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,14 +13,24 @@ import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the de
 
 from shipyard.automl.ensemble import select, voting_model
 from shipyard.automl.featurize import ColumnPlan, describe
-from shipyard.automl.forecasting import fit_forecaster, holdout_importance, prepare_series
+from shipyard.automl.forecasting import (
+    FoldForecast,
+    ForecastEnsemble,
+    ForecastModel,
+    Series,
+    fit_forecaster,
+    fold_metrics,
+    forecast_folds,
+    holdout_importance,
+    prepare_series,
+)
 from shipyard.automl.importance import permutation_importance
 from shipyard.automl.metrics import regression_metrics, task_metrics
 from shipyard.automl.trial import Prepared, evaluate, make_pipeline, prepare, split_target
 from shipyard.domain.automl import ALGORITHMS, AutoMLSettings, Trial, is_better
 from shipyard.errors import InvalidArgument
 
-__all__ = ["ENSEMBLE_SIZE", "Outcome", "best_trials", "choose_model", "finish"]
+__all__ = ["ENSEMBLE_SIZE", "FORECAST_ENSEMBLE_SIZE", "Outcome", "best_trials", "choose_model", "finish"]
 
 ENSEMBLE_SIZE = 5
 """The best this many distinct trials are the ensemble's candidates."""
@@ -166,6 +176,50 @@ def _scores(
     return task_metrics(settings.task, y, model.predict(X), y_range=data.y_range)
 
 
+FORECAST_ENSEMBLE_SIZE = 3
+
+
+def _choose_forecasters(
+    settings: AutoMLSettings, series: Series, top: list[Trial]
+) -> tuple[list[Trial], float, float]:
+    """The trials whose averaged forecasts score best on the rolling-origin folds (greedy,
+    equal weights), the ensemble's score and the best single trial's, on the same folds."""
+    folds = [forecast_folds(series, _pipeline_for(settings, t)) for t in top]
+    metric = settings.primary_metric
+    singles = [fold_metrics(f)[metric] for f in folds]
+    best = 0
+    for i, score in enumerate(singles):
+        if is_better(metric, settings.task, score, singles[best]):
+            best = i
+    chosen, score = [best], singles[best]
+    while settings.enable_ensembling:
+        trials = {
+            i: fold_metrics(_averaged([folds[j] for j in [*chosen, i]]))[metric]
+            for i in range(len(top))
+            if i not in chosen
+        }
+        pick = next(iter(sorted(trials, key=lambda i: trials[i], reverse=settings.greater_is_better)), None)
+        if pick is None or not is_better(metric, settings.task, trials[pick], score):
+            break
+        chosen.append(pick)
+        score = trials[pick]
+    return [top[i] for i in chosen], score, singles[best]
+
+
+def _averaged(members: list[list[FoldForecast]]) -> list[FoldForecast]:
+    return [
+        FoldForecast(fold[0].truth, np.mean([f.forecast for f in fold], axis=0), fold[0].span)
+        for fold in zip(*members, strict=True)
+    ]
+
+
+def _pipeline_for(settings: AutoMLSettings, trial: Trial) -> Callable[[list[ColumnPlan]], Any]:
+    def build(plans: list[ColumnPlan]) -> Any:
+        return make_pipeline(settings, plans, trial["algorithm"], trial["params"])
+
+    return build
+
+
 def _finish_forecasting(
     settings: AutoMLSettings,
     train: pd.DataFrame,
@@ -180,15 +234,13 @@ def _finish_forecasting(
 
     frame = train if validation is None else pd.concat([train, validation], ignore_index=True)
     series = prepare_series(settings, frame)
-    best = best_trials(settings, leaderboard, 1)[0]
-
-    def pipeline_for(plans: list[ColumnPlan]) -> Any:
-        return make_pipeline(settings, plans, best["algorithm"], best["params"])
-
-    forecaster = fit_forecaster(series, series.frame, pipeline_for)
-    importance = holdout_importance(series, pipeline_for)
+    top = best_trials(settings, leaderboard, FORECAST_ENSEMBLE_SIZE)
+    members, score, best_single = _choose_forecasters(settings, series, top)
+    fitted = [fit_forecaster(series, series.frame, _pipeline_for(settings, t)) for t in members]
+    forecaster: ForecastModel | ForecastEnsemble = fitted[0] if len(fitted) == 1 else ForecastEnsemble(fitted)
+    importance = holdout_importance(series, _pipeline_for(settings, members[0]))
     target = settings.target_column_name
-    metrics: dict[str, float] = {settings.primary_metric: float(best["score"] or np.nan)}
+    metrics: dict[str, float] = {settings.primary_metric: score, "best_single_model_score": best_single}
     future = series.frame.drop(columns=[target]).tail(
         settings.forecasting.forecast_horizon if settings.forecasting else 1
     )
@@ -201,12 +253,18 @@ def _finish_forecasting(
         )
         future = test_series.frame.drop(columns=[target])
     metrics.update({f"permutation_importance.{k}": v for k, v in importance.items()})
-    mlflow.log_params({"chosen_model": best["algorithm"]})
+    ensemble = len(members) > 1
+    mlflow.log_params({"chosen_model": "VotingEnsemble" if ensemble else members[0]["algorithm"]})
     mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
     mlflow.log_dict(describe(forecaster.plans, settings.featurization), "featurization.json")
     mlflow.log_dict(importance, "permutation_importance.json")
-    summary: dict[str, Any] = {"ensemble": False, "members": [_member(best, 1)], "score": best["score"]}
+    summary: dict[str, Any] = {
+        "ensemble": ensemble,
+        "members": [_member(t, 1) for t in members],
+        "score": score,
+        "best_single_score": best_single,
+    }
     mlflow.log_dict({"leaderboard": list(leaderboard), "chosen": summary}, "leaderboard.json")
     summary["model_name"] = model_name
-    summary["model_version"] = log_forecaster(forecaster, future, model_name, _needs(settings, [best]))
+    summary["model_version"] = log_forecaster(forecaster, future, model_name, _needs(settings, members))
     return summary

@@ -26,9 +26,13 @@ from shipyard.domain.automl import AutoMLSettings, FeaturizationSettings, Foreca
 from shipyard.errors import InvalidArgument
 
 __all__ = [
+    "FoldForecast",
+    "ForecastEnsemble",
     "ForecastModel",
     "Series",
     "fit_forecaster",
+    "fold_metrics",
+    "forecast_folds",
     "holdout_importance",
     "naive_forecast",
     "prepare_series",
@@ -279,18 +283,49 @@ def naive_forecast(
     return np.array([last.get(tuple(k) if len(ids) > 1 else k[0], np.nan) for k in keys], dtype=float)
 
 
-def run_forecast_trial(
-    series: Series, pipeline_for: Any, algorithm: str, params: dict[str, Any], trial: int = 0
-) -> Trial:
-    began = time.monotonic()
+@dataclass(frozen=True, slots=True)
+class FoldForecast:
+    """One rolling-origin fold: the true values, the forecast, the training target's range."""
+
+    truth: np.ndarray[Any, Any]
+    forecast: np.ndarray[Any, Any]
+    span: float | None
+
+
+def forecast_folds(series: Series, pipeline_for: Any) -> list[FoldForecast]:
     target = series.settings.target_column_name
-    per_fold = []
+    out = []
     for train, holdout in rolling_origin(series):
         model = fit_forecaster(series, train, pipeline_for)
         pred = model.predict(holdout.drop(columns=[target]))
         span = float(np.ptp(train[target].dropna())) or None
-        per_fold.append(regression_metrics(holdout[target].to_numpy(dtype=float), pred, span))
-    metrics = {n: mean_of([m[n] for m in per_fold]) for n in per_fold[0]}
+        out.append(FoldForecast(holdout[target].to_numpy(dtype=float), pred, span))
+    return out
+
+
+def fold_metrics(folds: list[FoldForecast]) -> dict[str, float]:
+    """Each fold's metrics, averaged over the folds."""
+    per_fold = [regression_metrics(f.truth, f.forecast, f.span) for f in folds]
+    return {n: mean_of([m[n] for m in per_fold]) for n in per_fold[0]}
+
+
+class ForecastEnsemble:
+    """The average of several forecasters' forecasts; it predicts like one."""
+
+    def __init__(self, members: list[ForecastModel]) -> None:
+        self.members = members
+        self.columns = members[0].columns
+        self.plans = members[0].plans
+
+    def predict(self, future: pd.DataFrame) -> np.ndarray[Any, Any]:
+        return np.asarray(np.mean([m.predict(future) for m in self.members], axis=0), dtype=float)
+
+
+def run_forecast_trial(
+    series: Series, pipeline_for: Any, algorithm: str, params: dict[str, Any], trial: int = 0
+) -> Trial:
+    began = time.monotonic()
+    metrics = fold_metrics(forecast_folds(series, pipeline_for))
     score = metrics.get(series.settings.primary_metric)
     return {
         "trial": trial,

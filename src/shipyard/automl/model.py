@@ -16,7 +16,7 @@ import mlflow
 import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the dev extra
 from mlflow.models import infer_signature
 
-from shipyard.automl.forecasting import ForecastModel
+from shipyard.automl.forecasting import ForecastEnsemble, ForecastModel
 
 with warnings.catch_warnings():
     # mlflow.pyfunc 3.17 warns, as it is imported, about the Any hints of its own chat types.
@@ -80,7 +80,7 @@ class ForecastPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defin
 
     _skip_type_hint_validation = True
 
-    def __init__(self, forecaster: ForecastModel) -> None:
+    def __init__(self, forecaster: ForecastModel | ForecastEnsemble) -> None:
         self.forecaster = forecaster
 
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
@@ -88,7 +88,10 @@ class ForecastPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defin
 
 
 def log_forecaster(
-    forecaster: ForecastModel, future: pd.DataFrame, registered_model_name: str, needs: Iterable[str] = ()
+    forecaster: ForecastModel | ForecastEnsemble,
+    future: pd.DataFrame,
+    registered_model_name: str,
+    needs: Iterable[str] = (),
 ) -> int | None:
     example = _example(future)
     for column in example.columns:  # times as text: what a JSON scoring request sends

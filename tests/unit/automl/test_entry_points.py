@@ -146,9 +146,14 @@ def test_a_forecasting_finish_logs_a_pyfunc_that_forecasts(
             forecasting=ForecastingSettings("date", ("store",), forecast_horizon=5),
         ),
     )
-    code, out, _ = _trial(settings, data, "ElasticNet", {"alpha": 0.01}, 0, capsys)
-    assert code == 0
-    (tmp_path / "board.json").write_text(json.dumps({"trials": [parse_result_line(out)]}))
+    rows = []
+    for n, (algorithm, params) in enumerate(
+        [("DecisionTree", {"max_depth": 4}), ("KNN", {"n_neighbors": 3})]
+    ):
+        code, out, _ = _trial(settings, data, algorithm, params, n, capsys)
+        assert code == 0
+        rows.append(parse_result_line(out))
+    (tmp_path / "board.json").write_text(json.dumps({"trials": rows}))
     code = main(
         [
             "finish",
@@ -162,8 +167,11 @@ def test_a_forecasting_finish_logs_a_pyfunc_that_forecasts(
             "sales",
         ]
     )
-    capsys.readouterr()
+    out, _ = capsys.readouterr()
     assert code == 0
+    summary = json.loads(out.strip().splitlines()[-1].removeprefix(FINISH_PREFIX + " "))
+    # The tree and the KNN err differently: their average beats the better one on the same folds.
+    assert summary["ensemble"] and summary["score"] < summary["best_single_score"]
     model = mlflow.pyfunc.load_model("models:/sales/1")
     future = pd.DataFrame({"store": ["s0", "s1"], "date": ["2024-03-01", "2024-03-01"], "promo": [0, 1]})
     forecast = model.predict(future)

@@ -15,7 +15,7 @@ from shipyard.automl.forecasting import (
 )
 from shipyard.automl.metrics import regression_metrics
 from shipyard.automl.trial import make_pipeline
-from shipyard.domain.automl import AutoMLSettings, ForecastingSettings
+from shipyard.domain.automl import AutoMLSettings, ForecastingSettings, Trial
 from shipyard.errors import InvalidArgument
 
 HORIZON = 7
@@ -99,3 +99,38 @@ def test_one_series_without_id_columns(series: pd.DataFrame) -> None:
         prepared, prepared.frame, lambda plans: make_pipeline(settings, plans, "ElasticNet", {"alpha": 0.01})
     )
     assert np.isfinite(model.predict(one.drop(columns=["sales"]).tail(3))).all()
+
+
+def _trial_row(n: int, algorithm: str, params: dict[str, object], score: float) -> Trial:
+    return {
+        "trial": n,
+        "algorithm": algorithm,
+        "params": dict(params),
+        "score": score,
+        "metrics": {},
+        "status": "Completed",
+        "duration_s": 1.0,
+    }
+
+
+def test_forecasters_are_averaged_only_when_the_average_scores_better(series: pd.DataFrame) -> None:
+    from shipyard.automl.finish import _choose_forecasters
+
+    settings = _settings()
+    prepared = prepare_series(settings, series)
+    # A shallow tree and a KNN err differently: their average is better than either.
+    pair = [
+        _trial_row(0, "DecisionTree", {"max_depth": 4}, 0.07),
+        _trial_row(1, "KNN", {"n_neighbors": 3}, 0.08),
+    ]
+    members, score, best_single = _choose_forecasters(settings, prepared, pair)
+    assert [m["algorithm"] for m in members] == ["DecisionTree", "KNN"]
+    assert score < best_single  # normalized RMSE: lower is better
+    # A linear model that gets the trend right is not improved by averaging in worse ones.
+    trio = [pair[0], pair[1], _trial_row(2, "ElasticNet", {"alpha": 0.01}, 0.03)]
+    members, score, best_single = _choose_forecasters(settings, prepared, trio)
+    assert [m["algorithm"] for m in members] == ["ElasticNet"]
+    assert score == best_single
+    off = AutoMLSettings.from_dict({**settings.to_dict(), "enable_ensembling": False})
+    members, score, best_single = _choose_forecasters(off, prepared, pair)
+    assert [m["algorithm"] for m in members] == ["DecisionTree"] and score == best_single
