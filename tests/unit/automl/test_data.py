@@ -42,6 +42,14 @@ def test_an_mltable_folder_reads_the_paths_it_names(tmp_path: Path) -> None:
         read_table(tmp_path)  # train.csv is ;-separated: one column
 
 
+def test_an_mltable_of_parquet_folders(tmp_path: Path) -> None:
+    (tmp_path / "parts").mkdir()
+    FRAME.to_parquet(tmp_path / "parts" / "a.parquet")
+    FRAME.to_parquet(tmp_path / "parts" / "b.parquet")
+    (tmp_path / "MLTable").write_text("paths:\n  - folder: ./parts\ntransformations:\n  - read_parquet: {}\n")
+    assert len(read_table(tmp_path)) == 6
+
+
 @pytest.mark.parametrize(
     ("mltable", "match"),
     [
