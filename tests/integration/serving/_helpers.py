@@ -18,6 +18,9 @@ from shipyard.services.serving_ports import (
 
 # Short probes: a test should not wait Azure's 10 s initial delay.
 FAST = Probe(initial_delay=0.5, period=0.2, timeout=2.0, success_threshold=1, failure_threshold=60)
+# Readiness polled as often, but a model may take a minute to load on a loaded CI machine (the
+# tests' own wait_ready(…, 60) decides how long is too long; 12 s failed workers there once).
+PATIENT = Probe(initial_delay=0.5, period=0.2, timeout=2.0, success_threshold=1, failure_threshold=300)
 
 
 def socket_path(address: str) -> str:
@@ -40,7 +43,7 @@ def mlflow_plan(key: DeploymentKey, model_dir: Path, revision: str = "r1", **kw:
         "mlflow",
         model_dir,
         liveness=FAST,
-        readiness=FAST,
+        readiness=PATIENT,
         **kw,  # type: ignore[arg-type]
     )
 
@@ -56,6 +59,6 @@ def script_plan(
         code_dir=code_dir,
         scoring_script="score.py",
         liveness=FAST,
-        readiness=FAST,
+        readiness=PATIENT,
         **kw,  # type: ignore[arg-type]
     )
