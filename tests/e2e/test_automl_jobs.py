@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import ADMIN_TOKEN, ServerProcess
@@ -54,3 +55,12 @@ def test_automl_run_registers_the_best_model_and_shows_its_leaderboard(
     assert info.signature is not None
     assert "diagnosis" not in [c.name for c in info.signature.inputs.inputs]
     assert "mean radius" in [c.name for c in info.signature.inputs.inputs]
+
+    # The studio's job page draws the same leaderboard, with the registered model and its card.
+    page = httpx.get(
+        f"{server.url}/studio/jobs/cancer-automl-1", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    assert page.status_code == 200
+    assert 'id="automl-h"' in page.text and "★ best" in page.text
+    assert 'href="/studio/models/cancer-automl/versions/1"' in page.text
+    assert 'id="automl-importance"' in page.text

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from shipyard.client.jobs import job_from_json
+from shipyard.studio.pages._automl_view import automl_view
 from shipyard.studio.pages.jobs import layers, layout_pipeline, pipeline_graph, sweep_scatter, sweep_view
+from shipyard.studio.render import env
 from tests.integration.studio.conftest import Studio
 
 PIPELINE = {
@@ -293,3 +295,50 @@ def test_a_jobs_run_page_shows_the_jobs_timeline_and_log(
     )
     gone = studio.browser.get(f"/studio/runs/{run['id']}")
     assert gone.status_code == 200 and "NOT_FOUND" in gone.text
+
+
+AUTOML_REPORT: dict[str, Any] = {
+    "primary_metric": "AUC_weighted", "greater_is_better": True, "stopped": "max_trials reached",
+    "leaderboard": [
+        {"trial": 1, "step": "trial_1", "algorithm": "LightGBM", "params": {"num_leaves": 31}, "score": 0.97,
+         "status": "Completed", "duration_s": 4.2, "best": True},
+        {"trial": 0, "step": "trial_0", "algorithm": "LogisticRegression", "params": {"C": 1.0}, "score": 0.9,
+         "status": "Completed", "duration_s": 2.0, "best": False},
+        {"trial": 2, "step": "trial_2", "algorithm": "KNN", "params": {}, "score": None,
+         "status": "Failed", "duration_s": 0.0, "best": False, "message": "exit 1"},
+    ],
+    "model": {"name": "churn", "version": 3},
+    "final": {"chosen_model": "VotingEnsemble", "test_metrics": {"AUC_weighted": 0.95},
+              "importance": {"tenure": 0.2, "plan": -0.01}},
+}  # fmt: skip
+
+
+def test_an_automl_job_shows_its_leaderboard_model_and_importance() -> None:
+    spec = {"settings": {"task": "classification", "target_column_name": "churned",
+                         "featurization": {"mode": "auto"}}}  # fmt: skip
+    view = automl_view(spec, AUTOML_REPORT, [_job("a-trial_1", "trial_1", "Completed", "a")])
+    assert (view.task, view.target, view.metric) == ("classification", "churned", "AUC_weighted")
+    assert view.best is not None and view.best["algorithm"] == "LightGBM"
+    assert [b.label for b in view.score_bars] == ["trial_1 LightGBM", "trial_0 LogisticRegression"]
+    assert view.score_bars[0].width > view.score_bars[1].width
+    assert [(b.label, b.value) for b in view.importance] == [("tenure", 0.2), ("plan", -0.01)]
+    html = (
+        env()
+        .get_template("_job_automl.html")
+        .render(automl=view, job=_job("a", "", "Completed", ""), children_error=None)
+    )
+    assert "★ best" in html and 'href="/studio/jobs/a-trial_1"' in html  # the trial links to its job
+    assert html.count("<tr") == 1 + 3 + 1  # the leaderboard's head and rows, the test metric
+    assert 'href="/studio/models/churn/versions/3"' in html and "VotingEnsemble" in html
+    assert "max_trials reached" in html and "exit 1" in html and "tenure" in html
+
+
+def test_an_automl_job_without_a_report_yet_says_so() -> None:
+    view = automl_view({"settings": {}}, {}, [])
+    assert view.rows == [] and view.best is None and view.model is None
+    html = (
+        env()
+        .get_template("_job_automl.html")
+        .render(automl=view, job=_job("a", "", "Queued", ""), children_error=None)
+    )
+    assert "No trials yet" in html

@@ -24,6 +24,7 @@ from fastapi.responses import Response
 from shipyard.client.jobs import job_from_json
 from shipyard.domain.jobs import ACTIVE, TERMINAL, Job, JobStatus
 from shipyard.studio.api import ApiError, StudioApi
+from shipyard.studio.pages._automl_view import automl_view
 from shipyard.studio.render import page, render
 
 __all__ = [
@@ -519,6 +520,7 @@ async def job_page(request: Request, name: str) -> Response:
     log = await read_log_tail(request, api, job.name, job.status.value)
     graph = pipeline_graph(job.spec, job.report, children) if job.type == "pipeline" else None
     sweep = sweep_view(job.spec, job.report, children) if job.type == "sweep" else None
+    automl = automl_view(job.spec, job.report, children) if job.type == "automl" else None
     file: Mapping[str, Any] = job.spec.get("file") or {}
     inputs = job.spec.get("inputs") if job.leaf else file.get("inputs")
     outputs = job.spec.get("outputs") if job.leaf else file.get("outputs")
@@ -526,7 +528,7 @@ async def job_page(request: Request, name: str) -> Response:
     return render(
         request, "job.html", api=api, title=job.display_name or job.name, job=job,
         experiment_name=names.get(job.experiment_id, job.experiment_id), children=children,
-        children_error=children_error, log=log, graph=graph, sweep=sweep,
+        children_error=children_error, log=log, graph=graph, sweep=sweep, automl=automl,
         inputs=inputs if isinstance(inputs, Mapping) else {},
         outputs=outputs if isinstance(outputs, Mapping) else {},
         report_outputs=job.report.get("outputs") if isinstance(job.report.get("outputs"), Mapping) else {},
