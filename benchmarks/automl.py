@@ -445,7 +445,7 @@ def report(results: dict[str, Any]) -> list[str]:
     same_as_issue = o["shipyard_minutes"] * 60 == 60 and not o["quick"] and len(results["datasets"]) == 5
     lines = [
         f"budget asked {o['budget_s']:g} s; Shipyard searched {o['shipyard_minutes']} min"
-        f" ({o['concurrent']} trials at once, then its finish step), FLAML {o['flaml_s']:g} s"
+        f" (trials {o['concurrent']} at a time, then its finish step), FLAML {o['flaml_s']:g} s"
         + (" (quick: a smoke run, not the issue's figures)" if o["quick"] else ""),
     ]
     if o["shipyard_minutes"] * 60 > o["budget_s"] and not o["quick"]:
@@ -463,7 +463,7 @@ def report(results: dict[str, Any]) -> list[str]:
         f"- within 1 % of FLAML: {len(within)}/{len(results['datasets'])}"
         + (f" (not: {', '.join(n for n in diffs if n not in within)})" if len(within) < compared else "")
     )
-    lines.append(f"- higher than FLAML: {len(higher)}/{len(results['datasets'])} (the bar: at least half)")
+    lines.append(f"- better than FLAML: {len(higher)}/{len(results['datasets'])} (the bar: at least half)")
     lines.append(f"- failed runs: {', '.join(failed) if failed else 'none'}")
     met = (
         compared == len(results["datasets"])
