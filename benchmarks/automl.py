@@ -403,7 +403,9 @@ def options(budget_s: float, concurrent: int, quick: bool) -> Options:
 def difference(dataset: Dataset, ours: float, anchor: float) -> float:
     """Shipyard against FLAML, relative; positive: Shipyard better, whichever way the score runs."""
     gap = (ours - anchor) if dataset.greater_is_better else (anchor - ours)
-    return gap / abs(anchor) if anchor else math.inf * gap
+    if not anchor:
+        return 0.0 if gap == 0 else math.copysign(math.inf, gap)
+    return gap / abs(anchor)
 
 
 def _brief(r: dict[str, Any]) -> str:
@@ -463,7 +465,11 @@ def report(results: dict[str, Any]) -> list[str]:
         f"- within 1 % of FLAML: {len(within)}/{len(results['datasets'])}"
         + (f" (not: {', '.join(n for n in diffs if n not in within)})" if len(within) < compared else "")
     )
-    lines.append(f"- better than FLAML: {len(higher)}/{len(results['datasets'])} (the bar: at least half)")
+    ties = sum(1 for v in diffs.values() if v == 0)
+    lines.append(
+        f"- better than FLAML: {len(higher)}/{len(results['datasets'])} (the bar: at least half)"
+        + (f"; equal on {ties}" if ties else "")
+    )
     lines.append(f"- failed runs: {', '.join(failed) if failed else 'none'}")
     met = (
         compared == len(results["datasets"])
