@@ -122,8 +122,11 @@ def test_a_budget_that_cannot_hold_one_trial_is_refused(client: Client, tmp_path
     assert error.details["reason"] == BUDGET_TOO_SMALL
     assert "cannot hold one trial" in error.message
     (tmp_path / "again").mkdir()
-    error = _refused(client, _project(tmp_path / "again", "  timeout_minutes: 1\n"))
+    error = _refused(
+        client, _project(tmp_path / "again", "  timeout_minutes: 2\n  trial_timeout_minutes: 3\n")
+    )
     assert error.details["reason"] == BUDGET_TOO_SMALL
+    assert "3 minutes at least" in error.message
 
 
 def test_a_data_asset_is_checked_against_its_registered_schema(client: Client, tmp_path: Path) -> None:
