@@ -72,7 +72,7 @@ bench: $(STAMP)
 	@# Issue 15's studio figures in headless Chromium (/usr/bin/chromium) beside MLflow's UI
 	@# (~15 min; installs mlflow into .bench/anchors/mlflow-ui once)
 	$(BIN)/python benchmarks/studio.py
-	@# Issue 17's AutoML figures beside FLAML (~25 min: 5 datasets, 2 min a side; FLAML in .bench/anchors/flaml-venv)
+	@# Issue 17's AutoML figures beside FLAML (~12 min: 5 datasets, 60 s a side; FLAML in .bench/anchors/flaml-venv)
 	$(BIN)/python benchmarks/automl.py
 	@# Issue 12's figures (~45 min): an outage, backup and restore; the two that need several
 	@# servers on one PostgreSQL run when SHIPYARD_TEST_DATABASE_URL names one.
