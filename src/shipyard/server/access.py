@@ -253,6 +253,17 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("DELETE", f"{_MA}/artifacts/{{path}}"): _r("experiments:delete"),
     ("GET", f"{_MA}/artifacts"): _r("experiments:read"),
     ("GET", "/api/3.0/mlflow/server-info"): _r(SIGNED_IN),
+    # -- the MLflow API: what its web UI reads (issue 18) --------------------------------
+    # GraphQL: any principal may ask; each field checks the permission of its REST route
+    # (experiments:read, models:read) and answers an error in its place without it.
+    ("POST", "/graphql"): _r(SIGNED_IN),
+    ("GET", "/graphql"): _r(SIGNED_IN),
+    ("GET", f"{_ML}/artifacts/list"): _r("experiments:read"),
+    ("GET", f"{_ML}/logged-models/{{model_id}}/artifacts/directories"): _r("experiments:read"),
+    ("GET", f"{_ML}/logged-models/{{model_id}}/artifacts/files"): _r("experiments:read"),
+    ("POST", f"{_ML}/experiments/search-datasets"): _r("experiments:read"),
+    ("GET", f"{_ML}/metrics/get-history-bulk"): _r("experiments:read"),  # /ajax-api only
+    ("POST", f"{_ML}/upload-artifact"): _r("experiments:write"),  # /ajax-api only
     # Unknown MLflow paths answer ENDPOINT_NOT_FOUND, to principals only.
     **{
         (method, f"{root}/{{rest}}"): _r(SIGNED_IN)

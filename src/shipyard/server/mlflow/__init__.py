@@ -13,7 +13,17 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.routing import Match
 from starlette.types import Scope
 
-from shipyard.server.mlflow import artifacts, experiments, logged_models, metrics, registry, runs
+from shipyard.server.mlflow import (
+    artifacts,
+    experiments,
+    graphql,
+    logged_model_artifacts,
+    logged_models,
+    metrics,
+    registry,
+    runs,
+    ui,
+)
 from shipyard.server.mlflow._route import MlflowApiError, MlflowRoute
 
 __all__ = ["mount"]
@@ -29,6 +39,10 @@ TRACKING_ROUTERS: list[APIRouter] = [
     experiments.router,
     registry.router,
     logged_models.router,
+    # What MLflow's web UI reads (issue 18): run and logged-model listings, dataset summaries.
+    artifacts.list_router,
+    logged_model_artifacts.router,
+    ui.router,
 ]
 
 
@@ -75,6 +89,8 @@ def _root(root: str) -> _Root:
     router = _Root(root)
     for area in TRACKING_ROUTERS:
         router.include_router(area, prefix="/2.0/mlflow")
+    if root == "/ajax-api":  # MLflow serves these to its web UI only
+        router.include_router(ui.ajax_router, prefix="/2.0/mlflow")
     router.include_router(artifacts.router, prefix="/2.0/mlflow-artifacts")
     router.include_router(artifacts.server_info_router, prefix="/3.0/mlflow")
     for prefix in ("/2.0/mlflow", "/2.0/mlflow-artifacts", "/3.0/mlflow"):
@@ -87,3 +103,4 @@ def mount(app: FastAPI) -> None:
     its paths never overlap theirs, and in front they cost native requests nothing."""
     for root in _ROOTS:
         app.include_router(_root(root), prefix=root, include_in_schema=False)
+    app.include_router(graphql.router, include_in_schema=False)  # MLflow's /graphql
