@@ -23,7 +23,7 @@ from shipyard.domain.validation import (
 from shipyard.errors import InvalidArgument, InvalidFilter, InvalidPageToken, NotFound
 from shipyard.services._clock import now_ms
 from shipyard.services.ports import ArtifactStore, Database, UnitOfWork
-from shipyard.services.tracking import TrackingService
+from shipyard.services.tracking import TrackingService, check_run_link
 
 __all__ = ["LoggedModelService"]
 
@@ -55,7 +55,10 @@ class LoggedModelService:
     ) -> LoggedModel:
         found = uow.logged_models.get(ctx.workspace, model_id) if len(model_id) <= 64 else None
         if found is None or (found.lifecycle_stage != "active" and not allow_deleted):
-            raise NotFound(f"no logged model with id {model_id[:64]!r} in workspace {ctx.workspace!r}")
+            raise NotFound(
+                f"no logged model with id {model_id[:64]!r} in workspace {ctx.workspace!r}",
+                model_id=model_id[:64],
+            )
         return found
 
     def create(
@@ -76,15 +79,14 @@ class LoggedModelService:
             check_value("model_type", "model_type", model_type, 500)
         params = _check_map("param", params or {}, MAX_PARAM_VALUE_LENGTH)
         tags = _check_map("tag", tags or {}, MAX_TAG_VALUE_LENGTH)
+        if source_run_id:
+            # Stored as given, as MLflow does: the run may live on another server.
+            check_run_link("source_run_id", source_run_id)
         now = now_ms()
         with self.db.write() as uow:
             experiment = TrackingService._experiment(uow, ctx, experiment_id)
             if experiment.lifecycle_stage != "active":
                 raise InvalidArgument(f"experiment {experiment_id} is deleted; restore it first")
-            if source_run_id:
-                run = TrackingService._ref(uow, ctx, source_run_id)
-                if run.experiment_id != experiment.id:
-                    raise InvalidArgument(f"run {source_run_id} belongs to another experiment")
             model = LoggedModel(
                 model_id=model_id,
                 experiment_id=experiment.id,
@@ -134,7 +136,7 @@ class LoggedModelService:
         with self.db.write() as uow:
             self._get(uow, ctx, model_id)
             if not uow.logged_models.delete_tag(model_id, key):
-                raise NotFound(f"logged model {model_id} has no tag {key!r}", key=key)
+                raise NotFound(f"logged model {model_id} has no tag {key!r}", key=key, model_id=model_id)
 
     def log_params(self, ctx: RequestContext, model_id: str, params: dict[str, str]) -> None:
         params = _check_map("param", params, MAX_PARAM_VALUE_LENGTH)
@@ -162,8 +164,16 @@ class LoggedModelService:
         order_by: Sequence[tuple[str, bool]] = (),
         max_results: int = 50,
         page_token: str | None = None,
+        datasets: Sequence[tuple[str, str | None]] = (),
     ) -> tuple[list[LoggedModel], str | None]:
-        """``order_by`` holds (field name, ascending) pairs, as MLflow sends them."""
+        """``order_by`` holds (field name, ascending) pairs, as MLflow sends them; ``datasets``
+        (name, digest or None) keeps the models with a metric logged on one of them."""
+        for name, digest in datasets:
+            if not name:
+                raise InvalidArgument("`dataset_name` in the `datasets` clause must be specified.")
+            check_name("dataset", name)
+            if digest is not None and not 1 <= len(digest) <= 64:
+                raise InvalidArgument("dataset digest must be 1 to 64 characters long")
         if not experiment_ids:
             raise InvalidArgument("give at least one experiment id to search logged models")
         if not 1 <= max_results <= MAX_SEARCH_PAGE:
@@ -185,7 +195,12 @@ class LoggedModelService:
                 )
             ordering.append(OrderBy("attribute", _ORDER_FIELDS[field], ascending))
         query = fingerprint(
-            "logged-models", ctx.workspace, sorted(experiment_ids), filter_string, list(order_by)
+            "logged-models",
+            ctx.workspace,
+            sorted(experiment_ids),
+            filter_string,
+            list(order_by),
+            list(datasets),
         )
         offset = decode_token(page_token, query) or 0
         if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset < 2**63:
@@ -194,7 +209,7 @@ class LoggedModelService:
             for experiment_id in experiment_ids:
                 TrackingService._experiment(uow, ctx, experiment_id)
             found = uow.logged_models.search(
-                ctx.workspace, experiment_ids, clauses, ordering, offset, max_results + 1
+                ctx.workspace, experiment_ids, clauses, ordering, offset, max_results + 1, datasets
             )
         token = encode_token(query, offset + max_results) if len(found) > max_results else None
         return found[:max_results], token

@@ -452,8 +452,11 @@ class LoggedModelRepository(ABC):
         order: Sequence[OrderBy],
         offset: int,
         limit: int,
+        datasets: Sequence[tuple[str, str | None]] = (),
     ) -> list[LoggedModel]:
-        """Active models; clauses on attributes name/status, tags and params."""
+        """Active models; clauses on attributes name/status, tags and params. ``datasets``
+        (name, digest or None): only models with a metric on one of them, as MLflow's
+        ``datasets`` field of logged-model search."""
 
 
 class UnitOfWork(ABC):

@@ -14,6 +14,7 @@ from shipyard.domain.pagination import decode_token, encode_token, fingerprint
 from shipyard.domain.paths import clean_relative_path
 from shipyard.domain.promotions import required_approvals
 from shipyard.domain.registry import STAGES, ModelEvent, ModelVersion, RegisteredModel
+from shipyard.domain.tracking import Run
 from shipyard.domain.validation import (
     MAX_NAME_LENGTH,
     MAX_TAG_VALUE_LENGTH,
@@ -26,7 +27,7 @@ from shipyard.errors import AlreadyExists, ApprovalRequired, InvalidArgument, In
 from shipyard.services._clock import now_ms
 from shipyard.services.ports import Database, UnitOfWork
 from shipyard.services.promotion_ports import PROMOTIONS
-from shipyard.services.tracking import MAX_PAGE, TrackingService
+from shipyard.services.tracking import MAX_PAGE, TrackingService, check_run_link
 
 __all__ = ["CODE_VERSION_TAGS", "MODEL_VERSIONS_TAG", "RegistryService", "check_alias"]
 
@@ -251,7 +252,7 @@ class RegistryService:
         model = uow.models.get_model(model_id)
         if version == "latest":
             if model.latest_version is None:
-                raise NotFound(f"model {name!r} has no versions yet", name=name)
+                raise NotFound(f"model {name!r} has no versions yet", name=name, latest=True)
             return model.latest_version
         if version in model.aliases:
             return model.aliases[str(version)]
@@ -355,13 +356,13 @@ class RegistryService:
             if logged_model_id:
                 logged = uow.logged_models.get(ctx.workspace, logged_model_id)
                 if logged is None:
-                    raise NotFound(f"no logged model with id {logged_model_id[:64]!r}")
+                    raise NotFound(
+                        f"no logged model with id {logged_model_id[:64]!r}", model_id=logged_model_id[:64]
+                    )
                 run_id = run_id or logged.source_run_id
             experiment_id, code_version = None, None
-            if run_id:
-                ref = TrackingService._ref(uow, ctx, run_id, allow_deleted=True)
-                run = uow.runs.get(ref.run_id)
-                assert run is not None
+            run = self._linked_run(uow, ctx, run_id) if run_id else None
+            if run is not None:
                 experiment_id, code_version = run.experiment_id, _code_version(run.tags)
                 # A retraining a monitor started: the version says which monitor run caused it.
                 tags = {**_monitor_tags(run.tags), **tags}
@@ -383,6 +384,15 @@ class RegistryService:
             if logged is not None:
                 self._record_registration(uow, logged, name, created.version)
             return created
+
+    @staticmethod
+    def _linked_run(uow: UnitOfWork, ctx: RequestContext, run_id: str) -> Run | None:
+        """The version's run when this workspace holds it. MLflow stores a run id it does not
+        know (the run may live on another server), and so do we: lineage shows it unresolved.
+        A run of another workspace is treated as unknown, so the answer tells nothing of it."""
+        check_run_link("run_id", run_id)
+        ref = uow.runs.ref(run_id)
+        return uow.runs.get(run_id) if ref is not None and ref.workspace == ctx.workspace else None
 
     @staticmethod
     def _record_registration(uow: UnitOfWork, logged: LoggedModel, name: str, version: int) -> None:
@@ -442,9 +452,7 @@ class RegistryService:
 
     def _origin(self, uow: UnitOfWork, ctx: RequestContext, source: ModelSource) -> ModelSource:
         """Check that ``source`` names something in this workspace; say which run or model."""
-        if source.kind == "run":
-            assert source.run_id is not None
-            TrackingService._ref(uow, ctx, source.run_id, allow_deleted=True)
+        if source.kind == "run":  # runs:/<id>/… names a run that may live elsewhere, as run_id does
             return source
         if source.kind == "logged_model":
             return source

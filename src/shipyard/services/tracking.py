@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -36,7 +38,7 @@ from shipyard.errors import AlreadyExists, InvalidArgument, InvalidPageToken, No
 from shipyard.services._clock import now_ms
 from shipyard.services.ports import Database, MetricBatch, RunRef, UnitOfWork
 
-__all__ = ["DEFAULT_EXPERIMENT", "TrackingService", "ViewType"]
+__all__ = ["DEFAULT_EXPERIMENT", "TrackingService", "ViewType", "check_run_link", "evenly_spread"]
 
 DEFAULT_EXPERIMENT = "Default"
 ViewType = str  # "active" | "deleted" | "all"
@@ -67,6 +69,48 @@ def _offset(page_token: str | None, query: str) -> int:
     if not _is_int64(offset) or offset < 0:
         raise InvalidPageToken("page_token is not a token this server issued")
     return int(offset)
+
+
+_RUN_LINK = re.compile(r"^[0-9A-Za-z_-]{1,32}$")
+
+
+def check_run_link(what: str, run_id: str) -> str:
+    """A link to a run that may live elsewhere (a parent, a version's or a logged model's
+    source run): MLflow stores such links unchecked, we keep them to a run id's shape
+    (32 characters at most, the width of the columns that hold them)."""
+    if not isinstance(run_id, str) or not _RUN_LINK.match(run_id):
+        raise InvalidArgument(
+            f"{what} must be a run id (1 to 32 letters, digits, '-' or '_'); got {str(run_id)[:64]!r}"
+        )
+    return run_id
+
+
+def _order_key(point: tuple[int, int, float]) -> tuple[int, int, float, bool]:
+    """MLflow's order of a series' points: step, timestamp, value (a NaN as 0, then flagged)."""
+    step, ts, value = point
+    nan = math.isnan(value)
+    return step, ts, 0.0 if nan else value, nan
+
+
+def evenly_spread(points: Sequence[tuple[int, int, float]], k: int) -> list[tuple[int, int, float]]:
+    """``k`` points of a series (step, ts, value) picked exactly as MLflow's chart endpoint
+    (``get-history-bulk-interval``) picks them, so both servers draw the same chart.
+
+    MLflow's store splits the ordered points into ``k`` buckets with SQL's ``NTILE(k)`` (the
+    first ``n % k`` buckets one point larger), keeps the first point of each, and puts the
+    series' last point in place of the last pick when it is not already there: steps 0..9
+    with ``k = 5`` give 0, 2, 4, 6, 9; ``k = 1`` gives the last point alone.
+    """
+    ordered = sorted(points, key=_order_key)
+    n = len(ordered)
+    if n <= k:
+        return ordered  # one bucket per point
+    size, larger = divmod(n, k)
+    starts = [i * size + min(i, larger) for i in range(k)]
+    picked = [ordered[i] for i in starts]
+    if _order_key(picked[-1]) != _order_key(ordered[-1]):
+        picked[-1] = ordered[-1]
+    return picked
 
 
 def _check_page_size(size: int, limit: int) -> int:
@@ -115,7 +159,9 @@ class TrackingService:
         with self.db.read() as uow:
             found = uow.experiments.get_by_name(ctx.workspace, name)
         if found is None:
-            raise NotFound(f"no experiment named {name!r} in workspace {ctx.workspace!r}", name=name)
+            raise NotFound(
+                f"no experiment named {name!r} in workspace {ctx.workspace!r}", experiment_name=name
+            )
         return found
 
     def list_experiments(
@@ -148,7 +194,7 @@ class TrackingService:
             if name is not None:
                 clash = uow.experiments.get_by_name(ctx.workspace, name)
                 if clash is not None and clash.id != experiment_id:
-                    raise AlreadyExists(f"an experiment named {name!r} already exists", name=name)
+                    raise AlreadyExists(f"an experiment named {name!r} already exists", experiment_name=name)
             uow.experiments.update(
                 experiment_id,
                 actor=ctx.principal.name,
@@ -195,13 +241,18 @@ class TrackingService:
         with self.db.write() as uow:
             self._experiment(uow, ctx, experiment_id)
             if not uow.experiments.delete_tag(experiment_id, key):
-                raise NotFound(f"experiment {experiment_id} has no tag {key!r}", key=key)
+                raise NotFound(
+                    f"experiment {experiment_id} has no tag {key!r}", key=key, experiment_id=experiment_id
+                )
 
     @staticmethod
     def _experiment(uow: UnitOfWork, ctx: RequestContext, experiment_id: str) -> Experiment:
         found = uow.experiments.get(ctx.workspace, str(experiment_id))
         if found is None:
-            raise NotFound(f"no experiment with id {experiment_id!r} in workspace {ctx.workspace!r}")
+            raise NotFound(
+                f"no experiment with id {experiment_id!r} in workspace {ctx.workspace!r}",
+                experiment_id=str(experiment_id)[:64],
+            )
         return found
 
     # -- runs ----------------------------------------------------------------------
@@ -216,9 +267,15 @@ class TrackingService:
         tags: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
         parent_run_id: str | None = None,
+        keep_unknown_parent: bool = False,
     ) -> Run:
+        """A new run. ``keep_unknown_parent`` stores a parent this workspace does not hold (as
+        MLflow keeps any ``mlflow.parentRunId``: the parent may live on another server); the
+        native API refuses it, since its runs are made by this server's own clients."""
         tags = self._check_tags(tags or {})
         params = self._check_params(params or {})
+        if parent_run_id is not None and keep_unknown_parent:
+            check_run_link("parent run id", parent_run_id)
         run_id = uuid.uuid4().hex
         if name is not None:
             check_name("run", name)
@@ -228,7 +285,7 @@ class TrackingService:
             experiment = self._experiment(uow, ctx, experiment_id)
             if experiment.lifecycle_stage != "active":
                 raise InvalidArgument(f"experiment {experiment_id} is deleted; restore it first")
-            if parent_run_id is not None:
+            if parent_run_id is not None and not keep_unknown_parent:
                 self._ref(uow, ctx, parent_run_id)
             return self.add_run(
                 uow, experiment, run_id=run_id, name=name or f"run-{run_id[:8]}", status=RunStatus.RUNNING,
@@ -378,7 +435,7 @@ class TrackingService:
     def delete_tag(self, ctx: RequestContext, run_id: str, key: str) -> None:
         with self.db.write() as uow:
             if not uow.runs.delete_tag(self._ref(uow, ctx, run_id), key):
-                raise NotFound(f"run {run_id} has no tag {key!r}", key=key)
+                raise NotFound(f"run {run_id} has no tag {key!r}", key=key, run_id=run_id)
 
     def log_batch(
         self,
@@ -549,7 +606,7 @@ class TrackingService:
             for step, _id, ts, value in rows
             if steps is None or steps[0] <= step <= steps[1]
         ]
-        return downsample(points, max_points)
+        return evenly_spread(points, max_points)
 
     # -- helpers -------------------------------------------------------------------
 
@@ -561,7 +618,11 @@ class TrackingService:
                 f"no run with id {str(run_id)[:64]!r} in workspace {ctx.workspace!r}", run_id=str(run_id)[:64]
             )
         if ref.lifecycle_stage != "active" and not allow_deleted:
-            raise InvalidArgument(f"run {run_id} is deleted; restore it before changing it")
+            raise InvalidArgument(
+                f"run {run_id} is deleted; restore it before changing it",
+                run_id=run_id,
+                lifecycle_stage=ref.lifecycle_stage,
+            )
         return ref
 
     @staticmethod
@@ -576,6 +637,7 @@ class TrackingService:
                     key=key,
                     old_value=old,
                     new_value=params[key],
+                    run_id=ref.run_id,
                 )
         fresh = {k: v for k, v in params.items() if k not in existing}
         if fresh:

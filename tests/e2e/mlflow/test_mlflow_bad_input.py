@@ -48,7 +48,7 @@ def run_id(mlflow_server: ServerProcess) -> str:
         ("GET", "/ajax-api/2.0/mlflow/experiments/nope"),
         ("POST", f"{API}/runs/get"),  # exists, but as GET only
         ("GET", "/api/2.0/mlflow-artifacts/unknown"),
-        ("GET", "/api/3.0/mlflow/traces/nothing"),
+        ("GET", "/api/3.0/mlflow/no-such-thing"),  # (traces/<id> is served since issue 18)
     ],
 )
 def test_unknown_endpoints(mlflow_server: ServerProcess, method: str, path: str) -> None:

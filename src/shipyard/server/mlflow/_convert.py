@@ -16,6 +16,7 @@ __all__ = [
     "ARTIFACT_SCHEME",
     "PARENT_TAG",
     "RUN_NAME_TAG",
+    "UNKNOWN_USER",
     "USER_TAG",
     "experiment",
     "run",
@@ -27,6 +28,7 @@ ARTIFACT_SCHEME = "mlflow-artifacts:/"
 RUN_NAME_TAG = "mlflow.runName"
 PARENT_TAG = "mlflow.parentRunId"
 USER_TAG = "mlflow.user"
+UNKNOWN_USER = "unknown"  # MLflow's user_id when the client names none
 
 
 def tags(mapping: dict[str, str]) -> list[dict[str, str]]:
@@ -51,7 +53,9 @@ def run_info(found: Run) -> dict[str, Any]:
         "run_uuid": found.id,
         "run_name": found.name,
         "experiment_id": found.experiment_id,
-        "user_id": found.tags.get(USER_TAG, found.created_by),
+        # MLflow answers the user the client declared (the client sends its mlflow.user tag,
+        # else "unknown"), never the server's principal: who made the run is an audit fact.
+        "user_id": found.tags.get(USER_TAG) or UNKNOWN_USER,
         "status": found.status.value,
         "start_time": found.start_time,
         "artifact_uri": ARTIFACT_SCHEME + found.artifact_uri,

@@ -4,10 +4,16 @@ MLflow answers errors as ``{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": 
 its own code → status table (RESOURCE_ALREADY_EXISTS is a 400 there, not a 409). Routes built
 with :class:`MlflowRoute` turn every exception into that shape, so the native API's error
 handlers never see an MLflow request and the native format stays untouched.
+
+The messages are MLflow's too where clients and tests match on them ("Run with id=… not
+found", "Missing value for required parameter 'run_id'. …"): :func:`mlflow_message` words an
+error from the details the services attach to it (``run_id``, ``name`` and ``version``…), so
+the services keep one message for the native API and MLflow's wording lives here.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable, Coroutine
@@ -39,6 +45,8 @@ __all__ = [
     "MlflowRoute",
     "error_response",
     "finite",
+    "missing_value",
+    "mlflow_message",
     "ok",
     "payload",
 ]
@@ -73,13 +81,62 @@ def error_response(error_code: str, message: str, status: int) -> Response:
     return Response(body, status_code=status, media_type="application/json")
 
 
+# MLflow's wording (its SQL stores' and handlers', 3.17) of the errors clients match on, chosen
+# by the details a service attached: the first row whose keys the error carries wins.
+_NOT_FOUND_TEXTS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("key", "run_id"), "No tag with name: {key} in run with id {run_id}"),
+    (("key", "experiment_id"), "No tag with name: {key} in experiment with id {experiment_id}"),
+    (("key", "model_id"), "No tag with key {key!r} found for model with ID {model_id!r}."),
+    (("run_id",), "Run with id={run_id} not found"),
+    (("experiment_id",), "No Experiment with id={experiment_id} exists"),
+    (("experiment_name",), "Could not find experiment with name '{experiment_name}'"),
+    (("model_id",), "Logged model with ID '{model_id}' not found."),
+    (("name", "version"), "Model Version (name={name}, version={version}) not found"),
+    (("name", "alias"), "Registered model alias {alias} not found."),
+    (("name", "latest"), "Latest version not found for model {name}."),
+    (("name",), "Registered Model with name={name} not found"),
+)
+_INVALID_TEXTS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        ("run_id", "lifecycle_stage"),
+        "The run {run_id} must be in the 'active' state. Current state is {lifecycle_stage}.",
+    ),
+    (
+        ("key", "old_value", "new_value", "run_id"),
+        "Changing param values is not allowed. Param with key='{key}' was already logged with"
+        " value='{old_value}' for run ID='{run_id}'. Attempted logging new value '{new_value}'.",
+    ),
+)
+_EXISTS_TEXTS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("experiment_name",), "Experiment(name={experiment_name}) already exists."),
+    (("name",), "Registered Model (name={name}) already exists."),
+)
+
+
+def mlflow_message(exc: ShipyardError) -> str:
+    """MLflow's text for ``exc`` when MLflow has one, else the service's own message."""
+    texts = (
+        _NOT_FOUND_TEXTS
+        if isinstance(exc, NotFound)
+        else _EXISTS_TEXTS
+        if isinstance(exc, AlreadyExists)
+        else _INVALID_TEXTS
+        if isinstance(exc, InvalidArgument | Conflict)
+        else ()
+    )
+    for keys, text in texts:
+        if all(exc.details.get(k) is not None for k in keys):
+            return text.format(**{k: exc.details[k] for k in keys})
+    return exc.message
+
+
 def _translate(exc: Exception) -> Response:
     if isinstance(exc, MlflowApiError):
         return error_response(exc.error_code, exc.message, exc.status)
     if isinstance(exc, ShipyardError):
         for cls, code, status in _CODES:
             if isinstance(exc, cls):
-                return error_response(code, exc.message, status)
+                return error_response(code, mlflow_message(exc), status)
         log.error("%s: %s", exc.code, exc.message)
         return error_response("INTERNAL_ERROR", exc.message, exc.status)
     if isinstance(exc, RequestValidationError):
@@ -134,13 +191,40 @@ def _from_query(request: Request, model: type[MlflowIn]) -> dict[str, Any]:
     return data
 
 
+_DOCS_HINT = " See the API docs for more information about request parameters."
+
+
+def missing_value(param: str) -> MlflowApiError:
+    """MLflow's answer to a request without a required parameter."""
+    return MlflowApiError(
+        "INVALID_PARAMETER_VALUE", f"Missing value for required parameter '{param}'.{_DOCS_HINT}"
+    )
+
+
+def _shown(value: Any) -> str:
+    """A value as MLflow quotes it in its messages: compact JSON, cut short."""
+    try:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
 def _problem(exc: ValidationError) -> str:
+    """MLflow's wording of the first problem (``_validate_param_against_schema``)."""
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "body"
     if first["type"] == "missing":
-        return f"Missing value for required parameter '{where}'."
-    got = repr(first.get("input"))[:80]
-    return f"Invalid value {got} for parameter '{where}': {first['msg']}."
+        return f"Missing value for required parameter '{where}'.{_DOCS_HINT}"
+    got = first.get("input")
+    if first["type"] in ("value_error", "assertion_error"):  # our own validators say why
+        why = str(first["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        return f"Invalid value {_shown(got)} for parameter '{where}' supplied: {why}.{_DOCS_HINT}"
+    # Two spaces after the colon, as MLflow's invalid_value() joins its hint.
+    return (
+        f"Invalid value {_shown(got)} for parameter '{where}' supplied: "
+        f" Hint: Value was of type '{type(got).__name__}'.{_DOCS_HINT}"
+    )
 
 
 def payload(model: type[M]) -> Any:

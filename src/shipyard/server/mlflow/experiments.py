@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import Field
 
 from shipyard.domain.context import RequestContext
-from shipyard.errors import InvalidArgument
+from shipyard.errors import AlreadyExists, InvalidArgument
 from shipyard.server.deps import Ctx, Svc
 from shipyard.server.mlflow import _convert as convert
 from shipyard.server.mlflow._route import MlflowIn, MlflowRoute, ok, payload
@@ -104,7 +104,10 @@ def create(ctx: Ctx, svc: Svc, body: Annotated[CreateIn, payload(CreateIn)]) -> 
         raise InvalidArgument(
             "Shipyard chooses where artifacts live; create the experiment without artifact_location"
         )
-    found = svc.tracking.create_experiment(ctx, body.name, {t.key: t.value for t in body.tags})
+    try:
+        found = svc.tracking.create_experiment(ctx, body.name, {t.key: t.value for t in body.tags})
+    except AlreadyExists as exc:  # the store's unique name, worded as MLflow words it
+        raise AlreadyExists(exc.message, experiment_name=body.name) from None
     return ok({"experiment_id": found.id})
 
 

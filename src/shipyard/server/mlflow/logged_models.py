@@ -113,9 +113,15 @@ class _Order(MlflowIn):
     ascending: bool = True
 
 
+class _DatasetFilter(MlflowIn):
+    dataset_name: str = ""
+    dataset_digest: str | None = None
+
+
 class SearchIn(MlflowIn):
     experiment_ids: list[str] = Field(default_factory=list)
     filter: str | None = None
+    datasets: list[_DatasetFilter] = Field(default_factory=list)
     max_results: int | None = None
     order_by: list[_Order] = Field(default_factory=list)
     page_token: str | None = None
@@ -148,6 +154,7 @@ def search(ctx: Ctx, svc: Svc, body: Annotated[SearchIn, payload(SearchIn)]) -> 
         order_by=[(o.field_name, o.ascending) for o in body.order_by],
         max_results=body.max_results or 50,
         page_token=body.page_token,
+        datasets=[(d.dataset_name, d.dataset_digest or None) for d in body.datasets],
     )
     out: dict[str, Any] = {"models": [logged_model(m) for m in found]}
     if token:

@@ -1,4 +1,5 @@
-"""MLflow metric history: ``/api/2.0/mlflow/metrics/get-history`` (paged)."""
+"""MLflow metric history: ``metrics/get-history`` (paged) and ``get-history-bulk-interval``
+(the charts' points, picked as MLflow picks them: :func:`~shipyard.services.tracking.evenly_spread`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import APIRouter, Response
 
 from shipyard.errors import InvalidArgument
 from shipyard.server.deps import Ctx, Svc
-from shipyard.server.mlflow._route import MlflowIn, MlflowRoute, finite, ok, payload
+from shipyard.server.mlflow._route import MlflowIn, MlflowRoute, finite, missing_value, ok, payload
 from shipyard.server.mlflow.runs import RunIdIn
 
 __all__ = ["MAX_HISTORY_PAGE", "MAX_RESULTS_PER_RUN", "MAX_RUNS_PER_INTERVAL", "router"]
@@ -59,13 +60,23 @@ class IntervalIn(MlflowIn):
 def get_history_bulk_interval(
     ctx: Ctx, svc: Svc, body: Annotated[IntervalIn, payload(IntervalIn)]
 ) -> Response:
-    if not 1 <= len(body.run_ids) <= MAX_RUNS_PER_INTERVAL:
-        raise InvalidArgument(f"give 1 to {MAX_RUNS_PER_INTERVAL} run_ids; got {len(body.run_ids)}")
+    # MLflow's checks, in its order and words.
+    if not body.run_ids:
+        raise missing_value("run_ids")
+    if len(body.run_ids) > MAX_RUNS_PER_INTERVAL:
+        raise InvalidArgument(
+            f"GetMetricHistoryBulkInterval request must specify at most {MAX_RUNS_PER_INTERVAL}"
+            f" run_ids. Received {len(body.run_ids)} run_ids."
+        )
     if not 1 <= body.max_results <= MAX_RESULTS_PER_RUN:
-        raise InvalidArgument(f"max_results must be between 1 and {MAX_RESULTS_PER_RUN}")
+        raise InvalidArgument(f"max_results must be between 1 and {MAX_RESULTS_PER_RUN}.")
     if (body.start_step is None) != (body.end_step is None):
-        raise InvalidArgument("give both start_step and end_step, or neither")
+        raise InvalidArgument("If either start step or end step are specified, both must be specified.")
     steps = None if body.start_step is None or body.end_step is None else (body.start_step, body.end_step)
+    if steps is not None and steps[0] > steps[1]:
+        raise InvalidArgument(
+            f"end_step must be greater than start_step. Found start_step={steps[0]} and end_step={steps[1]}."
+        )
     metrics: list[dict[str, object]] = []
     for run_id in body.run_ids:
         points = svc.tracking.metric_interval(

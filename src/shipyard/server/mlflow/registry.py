@@ -6,6 +6,8 @@ The same registry as ``/api/v1/models``: a version the ``mlflow`` client registe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
@@ -14,7 +16,7 @@ from pydantic import Field
 from shipyard.domain.registry import ModelVersion, RegisteredModel
 from shipyard.errors import InvalidArgument, NotFound
 from shipyard.server.deps import Ctx, Svc
-from shipyard.server.mlflow._route import MlflowIn, MlflowRoute, ok, payload
+from shipyard.server.mlflow._route import MlflowApiError, MlflowIn, MlflowRoute, ok, payload
 
 __all__ = ["model_version", "registered_model", "router"]
 
@@ -202,9 +204,21 @@ def set_model_tag(ctx: Ctx, svc: Svc, body: Annotated[ModelTagIn, payload(ModelT
     return ok()
 
 
+@contextmanager
+def _absent_is_fine(detail: str) -> Iterator[None]:
+    """MLflow's registry deletes a tag or alias that is not there without a word; an unknown
+    model or version is still an error."""
+    try:
+        yield
+    except NotFound as exc:
+        if detail not in exc.details:
+            raise
+
+
 @router.delete("/registered-models/delete-tag")
 def delete_model_tag(ctx: Ctx, svc: Svc, body: Annotated[ModelTagKeyIn, payload(ModelTagKeyIn)]) -> Response:
-    svc.registry.delete_model_tag(ctx, body.name, body.key)
+    with _absent_is_fine("key"):
+        svc.registry.delete_model_tag(ctx, body.name, body.key)
     return ok()
 
 
@@ -222,15 +236,16 @@ def set_alias(ctx: Ctx, svc: Svc, body: Annotated[AliasIn, payload(AliasIn)]) ->
 
 @router.delete("/registered-models/alias")
 def delete_alias(ctx: Ctx, svc: Svc, body: Annotated[AliasNameIn, payload(AliasNameIn)]) -> Response:
-    svc.registry.delete_alias(ctx, body.name, body.alias)
+    with _absent_is_fine("alias"):
+        svc.registry.delete_alias(ctx, body.name, body.alias)
     return ok()
 
 
 @router.get("/registered-models/alias")
 def get_by_alias(ctx: Ctx, svc: Svc, body: Annotated[AliasNameIn, payload(AliasNameIn)]) -> Response:
     model = svc.registry.get_model(ctx, body.name)
-    if body.alias not in model.aliases:
-        raise NotFound(f"model {body.name!r} has no alias {body.alias!r}", alias=body.alias)
+    if body.alias not in model.aliases:  # MLflow: a 400, not a 404
+        raise MlflowApiError("INVALID_PARAMETER_VALUE", f"Registered model alias {body.alias} not found.")
     found = svc.registry.get_version(ctx, body.name, model.aliases[body.alias])
     return ok({"model_version": model_version(found)})
 
@@ -308,5 +323,6 @@ def set_version_tag(ctx: Ctx, svc: Svc, body: Annotated[VersionTagIn, payload(Ve
 def delete_version_tag(
     ctx: Ctx, svc: Svc, body: Annotated[VersionTagKeyIn, payload(VersionTagKeyIn)]
 ) -> Response:
-    svc.registry.delete_version_tag(ctx, body.name, _number(body.version), body.key)
+    with _absent_is_fine("key"):
+        svc.registry.delete_version_tag(ctx, body.name, _number(body.version), body.key)
     return ok()

@@ -14,7 +14,7 @@ from shipyard.domain.tracking import Dataset, DatasetInput, ModelOutput, Run
 from shipyard.errors import InvalidArgument
 from shipyard.server.deps import Ctx, Services, Svc
 from shipyard.server.mlflow import _convert as convert
-from shipyard.server.mlflow._route import MlflowIn, MlflowRoute, ok, payload
+from shipyard.server.mlflow._route import MlflowIn, MlflowRoute, missing_value, ok, payload
 from shipyard.server.mlflow.experiments import resolve_experiment_id, view_of
 from shipyard.services.ports import MetricBatch
 
@@ -49,7 +49,7 @@ class RunIdIn(MlflowIn):
     @model_validator(mode="after")
     def _one_id(self) -> RunIdIn:
         if not (self.run_id or self.run_uuid):
-            raise ValueError("give run_id")
+            raise missing_value("run_id")  # not a ValueError: pydantic lets it through as it is
         return self
 
     @property
@@ -180,9 +180,18 @@ def create(ctx: Ctx, svc: Svc, body: Annotated[CreateIn, payload(CreateIn)]) -> 
     name = body.run_name or tags.get(convert.RUN_NAME_TAG) or None
     parent = tags.pop(convert.PARENT_TAG, None)
     tags.pop(convert.RUN_NAME_TAG, None)  # the run's name column is the tag's one home
+    if body.user_id and body.user_id != convert.UNKNOWN_USER and convert.USER_TAG not in tags:
+        # MLflow keeps user_id in a (deprecated) column of its own; the tag is where ours lives.
+        tags[convert.USER_TAG] = body.user_id
     experiment_id = resolve_experiment_id(ctx, svc.tracking, body.experiment_id or "0")
     found = svc.tracking.create_run(
-        ctx, experiment_id, name=name, start_time=body.start_time, tags=tags, parent_run_id=parent
+        ctx,
+        experiment_id,
+        name=name,
+        start_time=body.start_time,
+        tags=tags,
+        parent_run_id=parent,
+        keep_unknown_parent=True,  # MLflow stores any parent id: the parent may live elsewhere
     )
     return ok({"run": _run(svc, ctx, found)})
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, exists, insert, not_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, exists, insert, not_, or_, select, update
 
 from shipyard.domain.filters import Clause, OrderBy
 from shipyard.domain.logged_models import LoggedModel, LoggedModelMetric
@@ -222,12 +222,20 @@ class SqlLoggedModelRepository(LoggedModelRepository):
         order: Sequence[OrderBy],
         offset: int,
         limit: int,
+        datasets: Sequence[tuple[str, str | None]] = (),
     ) -> list[LoggedModel]:
         lm = s.logged_models.c
         ids = [int(i) for i in experiment_ids if i.isascii() and i.isdigit() and int(i) <= _MAX_ID]
         query = self._select(workspace).where(lm.experiment_id.in_(ids), lm.lifecycle_stage == "active")
         for clause in clauses:
             query = query.where(self._condition(clause))
+        if datasets:
+            m = s.logged_model_metrics.c
+            on_dataset = [
+                and_(m.dataset_name == name, *([m.dataset_digest == digest] if digest is not None else []))
+                for name, digest in datasets
+            ]
+            query = query.where(exists().where(m.model_pk == lm.pk, or_(*on_dataset)))
         terms = [
             lm[_ORDER[o.key]].asc() if o.ascending else lm[_ORDER[o.key]].desc()
             for o in order

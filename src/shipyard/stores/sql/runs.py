@@ -308,5 +308,8 @@ class SqlRunRepository(RunRepository):
             terms.append((column.asc() if item.ascending else column.desc()).nulls_last())
         if not any(o.entity == "attribute" and o.key == "start_time" for o in order_by):
             terms.append(s.runs.c.start_time.desc())
-        terms.append(s.runs.c.pk.desc())
+        # Ties broken by run id, ascending, as MLflow's store does: pages of runs started in
+        # the same millisecond come in the same order on both servers. Ids are lowercase hex,
+        # so SQLite's and PostgreSQL's collations agree on it.
+        terms.append(s.runs.c.run_id.asc())
         return query.order_by(*terms)
