@@ -185,6 +185,10 @@ with mlflow.start_run() as run:
         mlflow.log_artifact("seen.json")
         mlflow.log_text("flavors: {}", "model/MLmodel")
         mlflow.log_param("chosen_model", "VotingEnsemble")
+        mlflow.log_dict({"mode": "auto", "columns": [
+            {"name": "size", "kind": "numeric", "reason": "numbers", "imputer": "mean"},
+            {"name": "store", "kind": "categorical", "reason": "2 values", "encoder": "OneHotEncoder"},
+            {"name": "note", "kind": "dropped", "reason": "one value", "encoder": ""}]}, "featurization.json")
         mlflow.log_metrics({"test_accuracy": 0.88, "permutation_importance.size": 0.25,
                             "permutation_importance.store": 0.5})
         client = MlflowClient()
@@ -251,6 +255,12 @@ def test_trials_run_then_finish_registers_the_best(runner: Client, tmp_path: Pat
     assert "final model: VotingEnsemble" in report["summary"]
     assert "test data: accuracy = 0.88" in report["summary"]
     assert list(report["final"]["importance"]) == ["store", "size"]  # most important first
+    # What the engine chose per column, read back from the finish run's featurization.json.
+    assert report["final"]["featurization"] == [
+        {"name": "size", "kind": "numeric", "imputer": "mean", "reason": "numbers"},
+        {"name": "store", "kind": "categorical", "encoder": "OneHotEncoder", "reason": "2 values"},
+        {"name": "note", "kind": "dropped", "reason": "one value"},
+    ]
     steps = {c.step for c in runner.jobs.list(parent=job.name)}
     assert steps == {"trial_0", "trial_1", "trial_2", "finish"}
 

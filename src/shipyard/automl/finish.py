@@ -256,7 +256,18 @@ def _finish_forecasting(
     ensemble = len(members) > 1
     mlflow.log_params({"chosen_model": "VotingEnsemble" if ensemble else members[0]["algorithm"]})
     mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
-    mlflow.log_dict(describe(forecaster.plans, settings.featurization), "featurization.json")
+    mlflow.log_params(
+        {
+            "frequency": series.frequency or "irregular",
+            "gaps_filled": series.filled,
+            "target_lags": ",".join(map(str, series.lags)),
+        }
+    )
+    mlflow.log_dict(
+        {**describe(forecaster.plans, settings.featurization), "frequency": series.frequency,
+         "gaps_filled": series.filled, "target_lags": list(series.lags)},
+        "featurization.json",
+    )  # fmt: skip
     mlflow.log_dict(importance, "permutation_importance.json")
     summary: dict[str, Any] = {
         "ensemble": ensemble,

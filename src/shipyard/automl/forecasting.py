@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the dev extra
 
 from shipyard.automl.featurize import ColumnPlan, plan_columns
+from shipyard.automl.gaps import regular_grid, season_of
 from shipyard.automl.metrics import mean_of, regression_metrics
 from shipyard.domain.automl import AutoMLSettings, FeaturizationSettings, ForecastingSettings, Trial
 from shipyard.errors import InvalidArgument
@@ -48,6 +49,19 @@ def _lags(fc: ForecastingSettings) -> tuple[int, ...]:
     return fc.target_lags or tuple(sorted({1, 2, 3, fc.forecast_horizon}))
 
 
+def choose_lags(fc: ForecastingSettings, frequency: str | None, points: int) -> tuple[int, ...]:
+    """``target_lags`` when given; else 1, 2, 3, the horizon and one season back (the
+    ``seasonality``, or the frequency's: a week of daily data) when the history holds three
+    horizons of validation and two seasons besides."""
+    if fc.target_lags:
+        return fc.target_lags
+    season = fc.seasonality if fc.seasonality is not None else season_of(frequency)
+    lags = set(_lags(fc))
+    if season is not None and season > 1 and points >= season + 3 * fc.forecast_horizon + 2 * _MIN_TRAIN_ROWS:
+        lags.add(season)
+    return tuple(sorted(lags))
+
+
 def _window(fc: ForecastingSettings) -> int:
     return fc.target_rolling_window_size or _AUTO_WINDOW
 
@@ -60,6 +74,13 @@ class Series:
     settings: AutoMLSettings
     fc: ForecastingSettings
     times: list[pd.Timestamp] = field(default_factory=list)
+    frequency: str | None = None  # the grid's pandas alias (named or inferred); None: irregular
+    filled: int = 0  # rows added to close gaps in the training series
+    lags: tuple[int, ...] = ()  # the target lags the features use (choose_lags)
+
+    def __post_init__(self) -> None:
+        if not self.lags:
+            self.lags = _lags(self.fc)
 
 
 def prepare_series(settings: AutoMLSettings, frame: pd.DataFrame, role: str = "training") -> Series:
@@ -92,7 +113,13 @@ def prepare_series(settings: AutoMLSettings, frame: pd.DataFrame, role: str = "t
     if frame.duplicated(keys).any():
         raise InvalidArgument(f"some series have two rows for one time (columns {keys})")
     frame = frame.sort_values(keys).reset_index(drop=True)
-    return Series(frame, settings, fc, sorted(frame[fc.time_column_name].unique()))
+    if role != "training":  # rows to score are scored as given
+        return Series(frame, settings, fc, sorted(frame[fc.time_column_name].unique()))
+    grid = regular_grid(frame, fc.time_column_name, fc.time_series_id_column_names, target, fc.frequency)
+    frame = grid.frame
+    times = sorted(frame[fc.time_column_name].unique())
+    lags = choose_lags(fc, grid.frequency, len(times))
+    return Series(frame, settings, fc, times, grid.frequency, grid.filled, lags)
 
 
 def _series_key(row: Any, ids: tuple[str, ...]) -> tuple[Any, ...]:
@@ -122,7 +149,7 @@ def _training_features(series: Series, frame: pd.DataFrame) -> tuple[pd.DataFram
     features = frame.drop(columns=[target, fc.time_column_name])
     features = pd.concat([features, _calendar(frame[fc.time_column_name])], axis=1)
     shifted = grouped.shift(1) if grouped is not None else y.shift(1)
-    for lag in _lags(fc):
+    for lag in series.lags:
         features[f"_lag_{lag}"] = grouped.shift(lag) if grouped is not None else y.shift(lag)
     window = _window(fc)
     roll = shifted.groupby([frame[c] for c in ids]) if ids else shifted
@@ -131,7 +158,7 @@ def _training_features(series: Series, frame: pd.DataFrame) -> tuple[pd.DataFram
         if ids
         else shifted.rolling(window, min_periods=1).mean()
     )
-    usable = features[f"_lag_{max(_lags(fc))}"].notna() & y.notna()
+    usable = features[f"_lag_{max(series.lags)}"].notna() & y.notna()
     return features[usable], y[usable].to_numpy(dtype=float)
 
 
@@ -163,12 +190,14 @@ class ForecastModel:
         history: dict[tuple[Any, ...], list[float]],
         columns: list[str],
         plans: list[ColumnPlan] | None = None,
+        lags: tuple[int, ...] = (),
     ) -> None:
         self.pipeline = pipeline
         self.fc = fc
         self.target = target
         self.history = history
         self.columns = columns
+        self.lags = lags or _lags(fc)
         self.plans = plans or []
 
     def predict(self, future: pd.DataFrame) -> np.ndarray[Any, Any]:
@@ -183,7 +212,8 @@ class ForecastModel:
         frame["_step"] = frame.groupby(list(ids)).cumcount() if ids else np.arange(len(frame))
         running = {k: list(v) for k, v in self.history.items()}
         out = np.full(len(frame), np.nan)
-        lags, window = _lags(fc), _window(fc)
+        # Models pickled before lags were chosen per series have no ``lags``.
+        lags, window = getattr(self, "lags", None) or _lags(fc), _window(fc)
         for step in range(int(frame["_step"].max()) + 1 if len(frame) else 0):
             rows = frame[frame["_step"] == step]
             base = rows.drop(columns=["_order", "_step", fc.time_column_name, self.target], errors="ignore")
@@ -209,19 +239,19 @@ def fit_forecaster(series: Series, frame: pd.DataFrame, pipeline_for: Any) -> Fo
     if len(y) < _MIN_TRAIN_ROWS:
         raise InvalidArgument(
             f"too little history to forecast: {len(y)} usable rows once the lags "
-            f"{_lags(series.fc)} are taken; give more rows or smaller target_lags"
+            f"{series.lags} are taken; give more rows or smaller target_lags"
         )
     plans = _plans(series, features)
     pipeline = pipeline_for(plans).fit(features, y)
     ids = list(series.fc.time_series_id_column_names)
-    depth = max(*_lags(series.fc), _window(series.fc))
+    depth = max(*series.lags, _window(series.fc))
     target = series.settings.target_column_name
     history: dict[tuple[Any, ...], list[float]] = {}
     groups = frame.groupby(ids, sort=False) if ids else [((), frame)]
     for key, group in groups:
         key_tuple = key if isinstance(key, tuple) else (key,)
         history[key_tuple if ids else ()] = group[target].dropna().to_numpy(dtype=float)[-depth:].tolist()
-    return ForecastModel(pipeline, series.fc, target, history, list(features.columns), plans)
+    return ForecastModel(pipeline, series.fc, target, history, list(features.columns), plans, series.lags)
 
 
 def rolling_origin(series: Series) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
@@ -235,7 +265,7 @@ def rolling_origin(series: Series) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
     for i in range(k, 0, -1):
         end = len(times) - h * (i - 1)
         start = end - h
-        if start < max(_lags(series.fc)) + _MIN_TRAIN_ROWS:
+        if start < max(series.lags) + _MIN_TRAIN_ROWS:
             continue
         t = series.frame[time_col]
         out.append(
@@ -244,7 +274,7 @@ def rolling_origin(series: Series) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
     if not out:
         raise InvalidArgument(
             f"too little history for rolling-origin validation: {len(times)} time points for a "
-            f"forecast_horizon of {h} and lags up to {max(_lags(series.fc))}"
+            f"forecast_horizon of {h} and lags up to {max(series.lags)}"
         )
     return out
 

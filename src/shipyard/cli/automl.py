@@ -221,6 +221,18 @@ def automl_tables(job: Job) -> list[CliTable]:
         featurization.add_row(cell("algorithms", "bold"), cell(", ".join(job.spec.get("algorithms") or [])))
     tables = [board, featurization]
     final = job.report.get("final")
+    chosen = final.get("featurization") if isinstance(final, dict) else None
+    if isinstance(chosen, list) and chosen:
+        columns = new_table("column", "kind", "encoder", "imputer", title="featurization chosen (per column)")
+        for column in chosen:
+            if isinstance(column, dict):
+                columns.add_row(
+                    cell(str(column.get("name", "")), "bold"),
+                    cell(str(column.get("kind", ""))),
+                    cell(str(column.get("encoder", ""))),
+                    cell(str(column.get("imputer", ""))),
+                )
+        tables.append(columns)
     importance = final.get("importance") if isinstance(final, dict) else None
     if isinstance(importance, dict) and importance:
         top = new_table("feature", "importance", title="permutation importance (the registered model)")

@@ -360,7 +360,8 @@ class FeaturizationSettings:
 @dataclass(frozen=True, slots=True)
 class ForecastingSettings:
     """``target_lags`` / ``target_rolling_window_size`` ``None`` means the engine chooses
-    (Azure's ``auto``); ``frequency`` ``None`` means inferred from the time column."""
+    (Azure's ``auto``); ``frequency`` ``None`` means inferred from the time column;
+    ``seasonality`` ``None`` means read from the frequency (7 for daily data…), 1 means none."""
 
     time_column_name: str
     time_series_id_column_names: tuple[str, ...] = ()
@@ -368,8 +369,13 @@ class ForecastingSettings:
     frequency: str | None = None
     target_lags: tuple[int, ...] | None = None
     target_rolling_window_size: int | None = None
+    seasonality: int | None = None
 
     def __post_init__(self) -> None:
+        if self.seasonality is not None and self.seasonality < 1:
+            raise InvalidSpec(
+                "seasonality must be 'auto' or a positive number of periods", field="forecasting.seasonality"
+            )
         if not self.time_column_name:
             raise InvalidSpec(
                 "a forecasting job needs forecasting.time_column_name",
@@ -482,6 +488,7 @@ class AutoMLSettings:
                     frequency=fc.get("frequency"),
                     target_lags=None if lags is None else tuple(int(lag) for lag in lags),
                     target_rolling_window_size=fc.get("target_rolling_window_size"),
+                    seasonality=fc.get("seasonality"),
                 )
             for key in ("allowed_algorithms",):
                 if values.get(key) is not None:

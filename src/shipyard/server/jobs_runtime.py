@@ -200,6 +200,8 @@ def build_jobs(
             node=runner.node,
             lease_s=settings.job_lease_seconds,
         )
+        # The automl type reads back what its finish step logged (featurization.json).
+        orchestrator.provide(artifacts)
         # A child that ends (or a job created) moves its parent on at once, not at the next poll.
         runner.on_job_end = orchestrator.child_ended
         jobs.control = _Both(runner, orchestrator)

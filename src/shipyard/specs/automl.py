@@ -15,6 +15,7 @@ reported as notes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -173,6 +174,22 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+#: pandas offset aliases (what Azure ML's ``frequency`` takes), checked here so a typo fails
+#: at submission; the engine parses the alias with pandas. An optional multiple ("15min") and
+#: anchor ("W-MON", "QS-JAN") are allowed.
+_FREQUENCY = re.compile(
+    r"^(\d*)\s*(B|C|D|d|W|ME|M|SME|SM|BME|BM|CBME|MS|SMS|BMS|CBMS|QE|Q|QS|BQE|BQ|BQS|YE|Y|A|YS|AS|BYE|BY|BA|BYS|BAS"
+    r"|h|H|bh|BH|cbh|min|T|s|S|ms|L|us|U|ns|N)(-[A-Z]{3})?$"
+)
+#: The aliases pandas 3 removed, as Azure's examples still write them ("H" in energy demand),
+#: renamed to the ones it takes.
+_LEGACY_FREQUENCY = {
+    "d": "D", "M": "ME", "SM": "SME", "BM": "BME", "Q": "QE", "BQ": "BQE", "Y": "YE", "A": "YE",
+    "AS": "YS", "BY": "BYE", "BA": "BYE", "BAS": "BYS", "H": "h", "BH": "bh", "T": "min", "S": "s",
+    "L": "ms", "U": "us", "N": "ns",
+}  # fmt: skip
+
+
 def _auto_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and value.lower() == "auto" else value
 
@@ -191,12 +208,26 @@ class AutoMLForecasting(StrictModel):
         default=None, ge=2
     )
     country_or_region_for_holidays: str | None = None
-    seasonality: Any = None
+    seasonality: Annotated[StrictInt | None, BeforeValidator(_auto_is_none)] = Field(default=None, ge=1)
     short_series_handling_config: str | None = None
     target_aggregate_function: str | None = None
     use_stl: str | None = None
     feature_lags: str | None = None
     cv_step_size: Any = None
+
+    @field_validator("frequency")
+    @classmethod
+    def _frequency(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        found = _FREQUENCY.match(value.strip())
+        if found is None:
+            raise ValueError(
+                f"{value!r} is not a pandas offset alias: use one such as 'D' (daily), 'W' (weekly), "
+                "'MS' (month start), 'h' (hourly), '15min', or leave it out to infer it"
+            )
+        multiple, alias, anchor = found.groups()
+        return f"{multiple}{_LEGACY_FREQUENCY.get(alias, alias)}{anchor or ''}"
 
     @field_validator("target_lags", mode="before")
     @classmethod
@@ -304,6 +335,7 @@ class AutoMLJobSpec(SpecModel):
                 frequency=f.frequency,
                 target_lags=None if f.target_lags is None else tuple(f.target_lags),
                 target_rolling_window_size=f.target_rolling_window_size,
+                seasonality=f.seasonality,
             )
         elif task == "forecasting":
             raise InvalidSpec(

@@ -331,6 +331,27 @@ def test_an_automl_job_shows_its_leaderboard_model_and_importance() -> None:
     assert html.count("<tr") == 1 + 3 + 1  # the leaderboard's head and rows, the test metric
     assert 'href="/studio/models/churn/versions/3"' in html and "VotingEnsemble" in html
     assert "max_trials reached" in html and "exit 1" in html and "tenure" in html
+    assert 'id="automl-featurization"' not in html  # no per-column choice in this report
+
+
+def test_an_automl_job_shows_the_featurization_it_chose_per_column() -> None:
+    chosen = [
+        {"name": "tenure", "kind": "numeric", "imputer": "mean", "reason": "numbers"},
+        {"name": "plan", "kind": "categorical", "encoder": "OneHotEncoder", "reason": "3 values"},
+        {"name": "customer_id", "kind": "dropped", "reason": "an id: distinct in every row"},
+    ]
+    report = {**AUTOML_REPORT, "final": {**AUTOML_REPORT["final"], "featurization": chosen}}
+    view = automl_view({"settings": {"featurization": {"mode": "auto"}}}, report, [])
+    assert [c["name"] for c in view.columns] == ["tenure", "plan", "customer_id"]
+    html = (
+        env()
+        .get_template("_job_automl.html")
+        .render(automl=view, job=_job("a", "", "Completed", ""), children_error=None)
+    )
+    section = html[html.index('id="automl-featurization"') :]
+    assert "<td>plan</td><td>categorical</td><td>OneHotEncoder</td>" in section
+    assert "an id: distinct in every row" in section
+    assert "featurization.json</code> on the finish step" not in html  # the table replaces the pointer
 
 
 def test_an_automl_job_without_a_report_yet_says_so() -> None:

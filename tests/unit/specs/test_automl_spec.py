@@ -124,6 +124,41 @@ def test_forecasting_needs_its_block() -> None:
     assert forecasting is not None and forecasting.target_lags is None and forecasting.forecast_horizon == 7
 
 
+@pytest.mark.parametrize(
+    ("alias", "taken"),
+    [("D", "D"), ("W-MON", "W-MON"), ("MS", "MS"), ("15min", "15min"), ("h", "h"), ("QS-JAN", "QS-JAN"),
+     ("2W", "2W"), ("H", "h"), ("M", "ME"), ("15T", "15min"), ("A-DEC", "YE-DEC")],
+)  # fmt: skip
+def test_a_pandas_frequency_is_taken_and_old_aliases_renamed(alias: str, taken: str) -> None:
+    text = GOOD.replace("classification", "forecasting")
+    spec = parse_spec(text + f"forecasting: {{time_column_name: day, frequency: {alias}}}\n", AutoMLJobSpec)
+    forecasting = spec.settings().forecasting
+    assert forecasting is not None and forecasting.frequency == taken
+    from pandas.tseries.frequencies import to_offset
+
+    to_offset(taken)  # what the engine does with it: pandas takes it
+
+
+def test_seasonality_is_auto_or_a_number_of_periods() -> None:
+    text = GOOD.replace("classification", "forecasting")
+    for given, taken in (("auto", None), ("7", 7)):
+        spec = parse_spec(
+            text + f"forecasting: {{time_column_name: day, seasonality: {given}}}\n", AutoMLJobSpec
+        )
+        forecasting = spec.settings().forecasting
+        assert forecasting is not None and forecasting.seasonality == taken
+    with pytest.raises(InvalidSpec, match="seasonality"):
+        parse_spec(text + "forecasting: {time_column_name: day, seasonality: 0}\n", AutoMLJobSpec)
+
+
+@pytest.mark.parametrize("alias", ["daily", "fortnightly", "W-Monday", "1.5D"])
+def test_a_frequency_pandas_does_not_know_is_refused_at_submission(alias: str) -> None:
+    text = GOOD.replace("classification", "forecasting")
+    with pytest.raises(InvalidSpec, match="is not a pandas offset alias") as caught:
+        parse_spec(text + f"forecasting: {{time_column_name: day, frequency: {alias}}}\n", AutoMLJobSpec)
+    assert "forecasting.frequency" in str(caught.value.details.get("field", "")) + caught.value.message
+
+
 def test_load_file_checks_local_tables_and_lists_them_as_inputs(tmp_path: Path) -> None:
     job = tmp_path / "automl.yml"
     job.write_text(

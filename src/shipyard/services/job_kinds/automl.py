@@ -37,8 +37,9 @@ from typing import Any, ClassVar
 from shipyard.domain.automl import ALGORITHMS, EXIT_ALGORITHM_UNAVAILABLE, PRIMARY_METRICS, AutoMLSettings
 from shipyard.domain.context import RequestContext
 from shipyard.domain.jobs import FailureCause, Job, JobFailure, JobStatus
-from shipyard.errors import InvalidArgument
+from shipyard.errors import InvalidArgument, ShipyardError
 from shipyard.services._clock import now_ms
+from shipyard.services.artifacts import ArtifactService
 from shipyard.services.job_kinds._automl_data import check_budget, check_table, training_columns
 from shipyard.services.job_kinds._automl_search import AutoMLSearch
 from shipyard.services.job_kinds._automl_state import AutoMLState, AutoMLTrial
@@ -435,7 +436,32 @@ def _final(parent: ParentHandle, run_id: str) -> dict[str, Any]:
         "chosen_model": run.params.get("chosen_model"),
         "test_metrics": {k.removeprefix("test_"): v for k, v in metrics.items() if k.startswith("test_")},
         "importance": dict(importance[:_TOP_FEATURES]),
+        "featurization": _featurization(parent, run_id),
     }
+
+
+#: Columns of the chosen featurization kept in the report (``featurization.json`` has them all).
+_FEATURIZED_COLUMNS = 200
+
+
+def _featurization(parent: ParentHandle, run_id: str) -> list[dict[str, str]]:
+    """Per column, what the engine made of it (kind, encoder, imputer, why), read back from
+    the finish run's ``featurization.json``; empty when it cannot be read — the model is
+    registered either way, and the run keeps the file."""
+    try:
+        artifacts = parent.service(ArtifactService)
+        stream, _ = artifacts.open(parent.ctx, run_id, "featurization.json")
+        with stream:
+            described = json.loads(stream.read(4 << 20))
+    except (LookupError, OSError, ValueError, ShipyardError):
+        return []
+    columns = described.get("columns") if isinstance(described, dict) else None
+    kept = ("name", "kind", "encoder", "imputer", "reason")
+    return [
+        {k: str(c[k]) for k in kept if c.get(k) not in (None, "")}
+        for c in (columns if isinstance(columns, list) else [])[:_FEATURIZED_COLUMNS]
+        if isinstance(c, dict) and c.get("name") is not None
+    ]
 
 
 def _registered(parent: ParentHandle, name: str, run_id: str) -> dict[str, Any] | None:

@@ -38,7 +38,8 @@ class AutoMLView:
     chosen_model: str | None
     test_metrics: dict[str, float]
     stopped: str | None
-    featurization: dict[str, Any] = field(default_factory=dict)
+    featurization: dict[str, Any] = field(default_factory=dict)  # what the file asked for
+    columns: list[dict[str, str]] = field(default_factory=list)  # what the engine chose, per column
 
 
 def _bars(pairs: Sequence[tuple[str, float]]) -> list[Bar]:
@@ -72,6 +73,8 @@ def automl_view(spec: Mapping[str, Any], report: Mapping[str, Any], children: Se
     tested = _mapping(final.get("test_metrics"))
     model = report.get("model")
     featurization = settings.get("featurization")
+    raw_chosen = final.get("featurization")
+    chosen: list[Any] = raw_chosen if isinstance(raw_chosen, list) else []
     return AutoMLView(
         task=str(settings.get("task") or "?"),
         target=str(settings.get("target_column_name") or "?"),
@@ -89,4 +92,5 @@ def automl_view(spec: Mapping[str, Any], report: Mapping[str, Any], children: Se
         test_metrics={str(k): v for k, raw_v in tested.items() if (v := _number(raw_v)) is not None},
         stopped=str(report["stopped"]) if report.get("stopped") else None,
         featurization=dict(featurization) if isinstance(featurization, Mapping) else {},
+        columns=[{str(k): str(v) for k, v in c.items()} for c in chosen if isinstance(c, Mapping)],
     )
