@@ -1,0 +1,143 @@
+"""Traces (MLflow 3 tracing): a trace's info, its spans and the assessments made of it.
+
+A trace belongs to one experiment. Its spans arrive over OpenTelemetry (each span as it
+ends); the trace's info arrives once the whole call is done (``start_trace``, which MLflow
+names so for historical reasons). Either may come first, so both create the trace.
+
+Values are as MLflow's client sends them: span attributes are JSON values (MLflow puts
+JSON-encoded text in OpenTelemetry string attributes; the decoded value is what we keep),
+times of spans are nanoseconds, times of traces milliseconds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from shipyard.errors import InvalidArgument
+
+__all__ = [
+    "ARTIFACT_LOCATION_TAG",
+    "INPUTS_ATTRIBUTE",
+    "MAX_TRACE_ID_LENGTH",
+    "OUTPUTS_ATTRIBUTE",
+    "SOURCE_RUN_METADATA",
+    "SPANS_LOCATION_TAG",
+    "SPAN_TYPE_ATTRIBUTE",
+    "TRACE_NAME_TAG",
+    "TRACE_STATES",
+    "Assessment",
+    "AssessmentKind",
+    "Span",
+    "TraceInfo",
+    "check_trace_id",
+    "otel_trace_id",
+]
+
+TRACE_NAME_TAG = "mlflow.traceName"
+SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
+ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
+SOURCE_RUN_METADATA = "mlflow.sourceRun"
+INPUTS_ATTRIBUTE = "mlflow.spanInputs"
+OUTPUTS_ATTRIBUTE = "mlflow.spanOutputs"
+SPAN_TYPE_ATTRIBUTE = "mlflow.spanType"
+TRACE_STATES = ("OK", "ERROR", "IN_PROGRESS", "STATE_UNSPECIFIED")
+MAX_TRACE_ID_LENGTH = 128
+
+# MLflow's ids are "tr-" and 32 hex digits; other producers' are similar. No "/" (the id
+# names a folder of the artifact store) and nothing a path or a URL would need to escape.
+_TRACE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+AssessmentKind = Literal["feedback", "expectation"]
+
+
+def check_trace_id(trace_id: object) -> str:
+    if not isinstance(trace_id, str) or not _TRACE_ID.match(trace_id):
+        raise InvalidArgument(
+            f"a trace id is 1-{MAX_TRACE_ID_LENGTH} letters, digits, '_', '.', ':' or '-'"
+            f" (MLflow's are 'tr-' and 32 hex digits); got {str(trace_id)[:80]!r}"
+        )
+    return trace_id
+
+
+def otel_trace_id(raw: bytes) -> str:
+    """MLflow's id of the trace OpenTelemetry calls ``raw`` (16 bytes)."""
+    return "tr-" + raw.hex()
+
+
+@dataclass(slots=True)
+class TraceInfo:
+    trace_id: str
+    experiment_id: str
+    request_time: int
+    state: str
+    execution_duration: int | None = None
+    client_request_id: str | None = None
+    request_preview: str | None = None
+    response_preview: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    assessments: list[Assessment] = field(default_factory=list)
+    created_by: str = ""
+    artifact_location: str = ""
+    """The experiment's artifact folder; the trace's payloads live under ``traces/<id>``."""
+
+
+@dataclass(slots=True)
+class Span:
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    start_time_ns: int
+    end_time_ns: int | None
+    status_code: str  # "OK", "ERROR" or "UNSET"
+    status_message: str | None = None
+    trace_state: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    """Every attribute but the inputs and outputs, as JSON values."""
+    inputs: Any = None
+    outputs: Any = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """``{"name", "time_unix_nano", "attributes"}`` each."""
+
+    @property
+    def span_type(self) -> str | None:
+        value = self.attributes.get(SPAN_TYPE_ATTRIBUTE)
+        return value if isinstance(value, str) else None
+
+    def all_attributes(self) -> dict[str, Any]:
+        """The attributes as the producer sent them: inputs and outputs back among them."""
+        merged = dict(self.attributes)
+        if self.inputs is not None:
+            merged[INPUTS_ATTRIBUTE] = self.inputs
+        if self.outputs is not None:
+            merged[OUTPUTS_ATTRIBUTE] = self.outputs
+        return merged
+
+
+@dataclass(slots=True)
+class Assessment:
+    """Feedback or an expectation about a trace (or one of its spans).
+
+    ``value`` is the feedback or expectation message as MLflow sends it (its ``value``, or
+    ``serialized_value``, and a feedback's ``error``), kept whole so it reads back the same.
+    """
+
+    assessment_id: str
+    trace_id: str
+    name: str
+    kind: AssessmentKind
+    value: dict[str, Any]
+    source_type: str
+    source_id: str | None
+    created_at: int
+    updated_at: int
+    span_id: str | None = None
+    rationale: str | None = None
+    error: dict[str, Any] | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    overrides: str | None = None
+    valid: bool = True
+    run_id: str | None = None

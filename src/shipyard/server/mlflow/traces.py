@@ -1,0 +1,270 @@
+"""MLflow tracing: ``/api/{2.0,3.0}/mlflow/traces*`` and the UI's ``get-trace-artifact``.
+
+One router, served under both versions: the 3.17 client calls most trace routes under 3.0
+and a few (tags, delete-traces, link-to-run) under 2.0, at the same paths. Spans arrive
+over OTLP (``server/mlflow/otlp.py``); these routes read them back.
+
+Not served (they answer ENDPOINT_NOT_FOUND, see docs/mlflow.md#tracing): the 2.x trace
+messages (``StartTrace``/``EndTrace``/``GetTraceInfo``/v2 ``SearchTraces``, which a 3.x
+client uses only against a server without the 3.x routes), ``traces/metrics``,
+``traces/calculate-filter-correlation`` and ``traces/link-prompts``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Response
+from pydantic import Field
+
+from shipyard.domain.context import RequestContext
+from shipyard.errors import InvalidArgument
+from shipyard.server.deps import Ctx, Services, Svc
+from shipyard.server.mlflow import trace_json as tj
+from shipyard.server.mlflow._route import MlflowIn, MlflowRoute, ok, payload
+from shipyard.server.mlflow.experiments import resolve_experiment_id
+from shipyard.services.trace_assessments import AssessmentService, AssessmentUpdate
+from shipyard.services.traces import TraceService
+
+__all__ = ["ajax_router", "router"]
+
+router = APIRouter(route_class=MlflowRoute)
+ajax_router = APIRouter(route_class=MlflowRoute)
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _traces(svc: Services) -> TraceService:
+    return svc.get("traces", TraceService)
+
+
+def _assessments(svc: Services) -> AssessmentService:
+    return svc.get("trace_assessments", AssessmentService)
+
+
+def _experiment(ctx: RequestContext, svc: Services, experiment_id: str) -> str:
+    return resolve_experiment_id(ctx, svc.tracking, experiment_id)
+
+
+class StartIn(MlflowIn):
+    trace: dict[str, Any]
+
+
+class _Location(MlflowIn):
+    mlflow_experiment: dict[str, Any] | None = None
+
+
+class SearchIn(MlflowIn):
+    locations: list[_Location] = Field(default_factory=list)
+    experiment_ids: list[str] = Field(default_factory=list)
+    filter: str | None = None
+    max_results: int = 100
+    order_by: list[str] = Field(default_factory=list)
+    page_token: str | None = None
+
+
+class GetIn(MlflowIn):
+    trace_id: str
+    allow_partial: bool = False
+
+
+class BatchIn(MlflowIn):
+    trace_ids: list[str]
+
+
+class DeleteIn(MlflowIn):
+    experiment_id: str
+    max_timestamp_millis: int | None = None
+    max_traces: int | None = None
+    request_ids: list[str] = Field(default_factory=list)
+
+
+class TagIn(MlflowIn):
+    key: str
+    value: str = ""
+
+
+class KeyIn(MlflowIn):
+    key: str
+
+
+class LinkIn(MlflowIn):
+    trace_ids: list[str]
+    run_id: str
+
+
+class AssessmentIn(MlflowIn):
+    assessment: dict[str, Any]
+
+
+class UpdateIn(MlflowIn):
+    assessment: dict[str, Any]
+    update_mask: str | dict[str, Any] | list[str] = ""
+
+
+class ArtifactIn(MlflowIn):
+    request_id: str
+
+
+# -- traces ------------------------------------------------------------------------------
+
+
+@router.post("/traces")
+def start_trace(ctx: Ctx, svc: Svc, body: Annotated[StartIn, payload(StartIn)]) -> Response:
+    info = tj.trace_info_in(body.trace.get("trace_info"))
+    info.experiment_id = _experiment(ctx, svc, info.experiment_id)
+    return ok({"trace": {"trace_info": tj.trace_info_out(_traces(svc).start_trace(ctx, info))}})
+
+
+@router.get("/traces/get")
+def get_trace(ctx: Ctx, svc: Svc, body: Annotated[GetIn, payload(GetIn)]) -> Response:
+    info, spans = _traces(svc).get_trace(ctx, body.trace_id)
+    return ok({"trace": {"trace_info": tj.trace_info_out(info), "spans": [tj.span_out(s) for s in spans]}})
+
+
+@router.get("/traces/batchGet")
+def batch_get(ctx: Ctx, svc: Svc, body: Annotated[BatchIn, payload(BatchIn)]) -> Response:
+    found = _traces(svc).get_traces(ctx, body.trace_ids)
+    return ok(
+        {
+            "traces": [
+                {"trace_info": tj.trace_info_out(info), "spans": [tj.span_out(s) for s in spans]}
+                for info, spans in found
+            ]
+        }
+    )
+
+
+@router.post("/traces/batchGetInfos")
+def batch_get_infos(ctx: Ctx, svc: Svc, body: Annotated[BatchIn, payload(BatchIn)]) -> Response:
+    return ok({"trace_infos": [tj.trace_info_out(i) for i in _traces(svc).get_infos(ctx, body.trace_ids)]})
+
+
+@router.post("/traces/search")
+def search(ctx: Ctx, svc: Svc, body: Annotated[SearchIn, payload(SearchIn)]) -> Response:
+    ids = list(body.experiment_ids)
+    for location in body.locations:
+        if location.mlflow_experiment is None or not isinstance(
+            location.mlflow_experiment.get("experiment_id"), str
+        ):
+            raise InvalidArgument(
+                "this server searches traces in MLflow experiments only (MLFLOW_EXPERIMENT locations)"
+            )
+        ids.append(location.mlflow_experiment["experiment_id"])
+    infos, token = _traces(svc).search(
+        ctx,
+        [_experiment(ctx, svc, e) for e in ids],
+        filter_string=body.filter,
+        order_by=body.order_by,
+        max_results=body.max_results,
+        page_token=body.page_token,
+    )
+    out: dict[str, Any] = {"traces": [tj.trace_info_out(i) for i in infos]}
+    if token:
+        out["next_page_token"] = token
+    return ok(out)
+
+
+@router.post("/traces/delete-traces")
+def delete_traces(ctx: Ctx, svc: Svc, body: Annotated[DeleteIn, payload(DeleteIn)]) -> Response:
+    deleted = _traces(svc).delete(
+        ctx,
+        _experiment(ctx, svc, body.experiment_id),
+        max_timestamp_millis=body.max_timestamp_millis,
+        max_traces=body.max_traces,
+        trace_ids=body.request_ids,
+    )
+    return ok({"traces_deleted": deleted})
+
+
+@router.post("/traces/link-to-run")
+def link_to_run(ctx: Ctx, svc: Svc, body: Annotated[LinkIn, payload(LinkIn)]) -> Response:
+    _traces(svc).link_to_run(ctx, body.trace_ids, body.run_id)
+    return ok()
+
+
+@router.get("/traces/{trace_id}")
+def get_info(trace_id: str, ctx: Ctx, svc: Svc) -> Response:
+    return ok({"trace": {"trace_info": tj.trace_info_out(_traces(svc).get_info(ctx, trace_id))}})
+
+
+@router.patch("/traces/{trace_id}/tags")
+def set_tag(trace_id: str, ctx: Ctx, svc: Svc, body: Annotated[TagIn, payload(TagIn)]) -> Response:
+    _traces(svc).set_tag(ctx, trace_id, body.key, body.value)
+    return ok()
+
+
+@router.delete("/traces/{trace_id}/tags")
+def delete_tag(trace_id: str, ctx: Ctx, svc: Svc, body: Annotated[KeyIn, payload(KeyIn)]) -> Response:
+    _traces(svc).delete_tag(ctx, trace_id, body.key)
+    return ok()
+
+
+# -- assessments -------------------------------------------------------------------------
+
+
+@router.post("/traces/{trace_id}/assessments")
+def create_assessment(
+    trace_id: str, ctx: Ctx, svc: Svc, body: Annotated[AssessmentIn, payload(AssessmentIn)]
+) -> Response:
+    made = _assessments(svc).create(ctx, tj.assessment_in(body.assessment, trace_id))
+    return ok({"assessment": tj.assessment_out(made)})
+
+
+@router.get("/traces/{trace_id}/assessments/{assessment_id}")
+def get_assessment(trace_id: str, assessment_id: str, ctx: Ctx, svc: Svc) -> Response:
+    return ok({"assessment": tj.assessment_out(_assessments(svc).get(ctx, trace_id, assessment_id))})
+
+
+def _mask(value: str | dict[str, Any] | list[str]) -> set[str]:
+    """protobuf's FieldMask: ``"assessmentName,feedback"`` in JSON (or ``{"paths": [...]}``)."""
+    if isinstance(value, dict):
+        value = value.get("paths") or []
+    paths = value.split(",") if isinstance(value, str) else value
+    return {_CAMEL.sub("_", p.strip()).lower() for p in paths if p.strip()}
+
+
+@router.patch("/traces/{trace_id}/assessments/{assessment_id}")
+def update_assessment(
+    trace_id: str, assessment_id: str, ctx: Ctx, svc: Svc, body: Annotated[UpdateIn, payload(UpdateIn)]
+) -> Response:
+    mask, data = _mask(body.update_mask), body.assessment
+    unknown = mask - {"assessment_name", "feedback", "expectation", "rationale", "metadata"}
+    if unknown:
+        raise InvalidArgument(f"cannot update assessment fields {', '.join(sorted(unknown))}")
+    kind = "feedback" if "feedback" in mask else "expectation" if "expectation" in mask else None
+    value = data.get(kind) if kind else None
+    if kind is not None and not isinstance(value, dict):
+        raise InvalidArgument(f"update_mask names {kind} but the assessment has none")
+    metadata = data.get("metadata") if "metadata" in mask else None
+    if metadata is not None and not (
+        isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())
+    ):
+        raise InvalidArgument("assessment metadata must be an object of strings")
+    change = AssessmentUpdate(
+        name=data.get("assessment_name") if "assessment_name" in mask else None,
+        kind=kind,
+        value=value,
+        rationale=data.get("rationale") if "rationale" in mask else None,
+        metadata=metadata,
+    )
+    updated = _assessments(svc).update(ctx, trace_id, assessment_id, change)
+    return ok({"assessment": tj.assessment_out(updated)})
+
+
+@router.delete("/traces/{trace_id}/assessments/{assessment_id}")
+def delete_assessment(trace_id: str, assessment_id: str, ctx: Ctx, svc: Svc) -> Response:
+    _assessments(svc).delete(ctx, trace_id, assessment_id)
+    return ok()
+
+
+# -- the web UI --------------------------------------------------------------------------
+
+
+@ajax_router.get("/get-trace-artifact")
+def get_trace_artifact(ctx: Ctx, svc: Svc, body: Annotated[ArtifactIn, payload(ArtifactIn)]) -> Response:
+    """The trace's spans as MLflow's ``traces.json`` holds them (``TraceData.to_dict``)."""
+    _, spans = _traces(svc).get_trace(ctx, body.request_id)
+    return Response(orjson.dumps({"spans": [tj.span_dict(s) for s in spans]}), media_type="application/json")

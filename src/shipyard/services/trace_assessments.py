@@ -1,0 +1,151 @@
+"""Assessments of traces: feedback (a judge's or a person's verdict) and expectations
+(the ground truth), as ``mlflow.log_feedback`` / ``mlflow.log_expectation`` write them.
+
+An assessment may override an earlier one of the same trace: the earlier stays, marked not
+``valid``, and becomes valid again if the overriding one is deleted (MLflow's rules).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from shipyard.domain.context import RequestContext
+from shipyard.domain.traces import Assessment
+from shipyard.domain.validation import MAX_NAME_LENGTH, MAX_TAG_VALUE_LENGTH, check_key, check_value
+from shipyard.errors import InvalidArgument, NotFound
+from shipyard.services._clock import now_ms
+from shipyard.services.ports import Database, UnitOfWork
+from shipyard.services.trace_ports import TRACES
+from shipyard.services.traces import TraceService
+
+__all__ = ["AssessmentService", "AssessmentUpdate"]
+
+MAX_VALUE_BYTES = 1024 * 1024
+_SOURCE_TYPES = {"HUMAN", "LLM_JUDGE", "CODE", "SOURCE_TYPE_UNSPECIFIED", "AI_JUDGE"}
+
+
+def _not_found(trace_id: str, assessment_id: str) -> NotFound:
+    return NotFound(
+        f"Assessment with ID '{assessment_id[:64]}' not found for trace '{trace_id[:128]}'",
+        assessment_id=assessment_id[:64],
+    )
+
+
+def _check(assessment: Assessment) -> Assessment:
+    if not assessment.name or len(assessment.name) > MAX_NAME_LENGTH:
+        raise InvalidArgument(f"an assessment needs a name of 1-{MAX_NAME_LENGTH} characters")
+    if assessment.source_type not in _SOURCE_TYPES:
+        raise InvalidArgument(
+            f"assessment source_type must be one of {', '.join(sorted(_SOURCE_TYPES))};"
+            f" got {assessment.source_type[:40]!r}"
+        )
+    if assessment.source_id is not None and len(assessment.source_id) > 256:
+        raise InvalidArgument("assessment source_id is longer than 256 characters")
+    if assessment.rationale is not None and len(assessment.rationale) > MAX_VALUE_BYTES:
+        raise InvalidArgument(f"rationale is longer than {MAX_VALUE_BYTES} characters")
+    if len(orjson.dumps(assessment.value)) > MAX_VALUE_BYTES:
+        raise InvalidArgument(f"an assessment's value is more than {MAX_VALUE_BYTES} bytes of JSON")
+    assessment.metadata = {
+        check_key("metadata key", k): check_value("metadata key", k, v, MAX_TAG_VALUE_LENGTH)
+        for k, v in assessment.metadata.items()
+    }
+    return assessment
+
+
+class AssessmentUpdate:
+    """The fields an update sets (MLflow's ``update_mask``); None: left as it is."""
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        kind: str | None = None,
+        value: dict[str, Any] | None = None,
+        rationale: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.value = value
+        self.rationale = rationale
+        self.metadata = metadata
+
+
+class AssessmentService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    def _get(
+        uow: UnitOfWork, ctx: RequestContext, trace_id: str, assessment_id: str
+    ) -> tuple[int, Assessment]:
+        pk = TraceService.ref(uow, ctx, trace_id).pk
+        found = uow[TRACES].assessment(pk, assessment_id) if len(assessment_id) <= 64 else None
+        if found is None:
+            raise _not_found(trace_id, assessment_id)
+        return pk, found
+
+    def create(self, ctx: RequestContext, assessment: Assessment) -> Assessment:
+        now = now_ms()
+        made = _check(
+            replace(
+                assessment,
+                assessment_id=f"a-{uuid.uuid4().hex}",
+                created_at=assessment.created_at or now,
+                updated_at=assessment.updated_at or now,
+                valid=True,
+            )
+        )
+        with self.db.write() as uow:
+            pk = TraceService.ref(uow, ctx, made.trace_id).pk
+            repo = uow[TRACES]
+            if made.overrides:
+                if repo.assessment(pk, made.overrides) is None:
+                    raise NotFound(
+                        f"Assessment with ID '{made.overrides[:64]}' not found for trace '{made.trace_id}'"
+                        " (the assessment to override)"
+                    )
+                repo.set_valid(made.overrides, False)
+            repo.add_assessment(pk, made)
+        return made
+
+    def get(self, ctx: RequestContext, trace_id: str, assessment_id: str) -> Assessment:
+        with self.db.read() as uow:
+            return self._get(uow, ctx, trace_id, assessment_id)[1]
+
+    def update(
+        self, ctx: RequestContext, trace_id: str, assessment_id: str, change: AssessmentUpdate
+    ) -> Assessment:
+        with self.db.write() as uow:
+            _, found = self._get(uow, ctx, trace_id, assessment_id)
+            if change.kind is not None and change.kind != found.kind:
+                raise InvalidArgument(
+                    f"Cannot update assessment type: assessment {assessment_id} is {found.kind},"
+                    f" not {change.kind}"
+                )
+            updated = _check(
+                replace(
+                    found,
+                    name=found.name if change.name is None else change.name,
+                    value=found.value if change.value is None else change.value,
+                    rationale=found.rationale if change.rationale is None else change.rationale,
+                    metadata=found.metadata
+                    if change.metadata is None
+                    else {**found.metadata, **change.metadata},
+                    updated_at=now_ms(),
+                )
+            )
+            uow[TRACES].replace_assessment(updated)
+        return updated
+
+    def delete(self, ctx: RequestContext, trace_id: str, assessment_id: str) -> None:
+        with self.db.write() as uow:
+            _, found = self._get(uow, ctx, trace_id, assessment_id)
+            repo = uow[TRACES]
+            repo.delete_assessment(assessment_id)
+            if found.overrides:
+                repo.set_valid(found.overrides, True)

@@ -1,0 +1,130 @@
+"""The repository of traces, their spans and assessments (``stores/sql/traces.py``).
+
+Reached as ``uow[TRACES]``. Traces are scoped by workspace through their experiment: every
+lookup by trace id takes the workspace and answers None for a trace of another one.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from shipyard.domain.trace_filters import TraceClause, TraceOrder
+from shipyard.domain.traces import Assessment, Span, TraceInfo
+from shipyard.services.ports import RepositoryKey
+
+__all__ = ["TRACES", "StoredSpan", "TraceRef", "TraceRepository"]
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRef:
+    """What a write needs of a trace: its row, experiment and state."""
+
+    pk: int
+    trace_id: str
+    experiment_id: str
+    artifact_location: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSpan:
+    """A span as stored: inline (``payload_key`` None) or with its attributes, inputs,
+    outputs and events in the artifact store at ``payload_key``."""
+
+    span: Span
+    payload_key: str | None
+
+
+class TraceRepository(ABC):
+    # -- trace info --------------------------------------------------------------------
+
+    @abstractmethod
+    def ref(self, workspace: str, trace_id: str) -> TraceRef | None: ...
+
+    @abstractmethod
+    def refs(self, workspace: str, trace_ids: Sequence[str]) -> list[TraceRef]:
+        """The traces of the workspace among ``trace_ids`` (unknown ones left out)."""
+
+    @abstractmethod
+    def create(self, info: TraceInfo) -> int:
+        """Insert the trace row with its tags and metadata; return its pk."""
+
+    @abstractmethod
+    def update(self, pk: int, info: TraceInfo) -> None:
+        """Overwrite the trace's columns from ``info`` (its tags and metadata are merged
+        separately)."""
+
+    @abstractmethod
+    def get(self, workspace: str, trace_ids: Sequence[str]) -> list[TraceInfo]:
+        """Infos with tags, metadata and assessments, in the order of ``trace_ids``."""
+
+    @abstractmethod
+    def search(
+        self,
+        experiment_ids: Sequence[str],
+        clauses: Sequence[TraceClause],
+        order: Sequence[TraceOrder],
+        offset: int,
+        limit: int,
+    ) -> list[str]:
+        """Trace ids matching every clause, in order, a page at a time."""
+
+    @abstractmethod
+    def delete(self, pks: Sequence[int]) -> list[str]:
+        """Delete the traces and everything of theirs; return the payload keys they held."""
+
+    @abstractmethod
+    def oldest(self, experiment_id: str, max_timestamp_ms: int | None, limit: int | None) -> list[int]:
+        """Pks of the experiment's traces (older than ``max_timestamp_ms``), oldest first."""
+
+    # -- tags, metadata, links ---------------------------------------------------------
+
+    @abstractmethod
+    def set_tags(self, pk: int, tags: dict[str, str]) -> None: ...
+
+    @abstractmethod
+    def delete_tag(self, pk: int, key: str) -> bool: ...
+
+    @abstractmethod
+    def add_metadata(self, pk: int, metadata: dict[str, str], *, overwrite: bool) -> None:
+        """Add metadata keys; existing ones are replaced only with ``overwrite``."""
+
+    @abstractmethod
+    def link_run(self, pks: Sequence[int], run_id: str) -> None:
+        """Link the traces to the run (again: no change)."""
+
+    # -- spans -------------------------------------------------------------------------
+
+    @abstractmethod
+    def put_spans(self, pk: int, spans: Sequence[StoredSpan]) -> None:
+        """Insert the spans, replacing any of the same span id."""
+
+    @abstractmethod
+    def spans(self, pks: Sequence[int]) -> dict[int, list[StoredSpan]]:
+        """Each trace's spans, by start time."""
+
+    @abstractmethod
+    def has_spans(self, pk: int) -> bool: ...
+
+    # -- assessments -------------------------------------------------------------------
+
+    @abstractmethod
+    def add_assessment(self, pk: int, assessment: Assessment) -> None: ...
+
+    @abstractmethod
+    def assessment(self, pk: int, assessment_id: str) -> Assessment | None: ...
+
+    @abstractmethod
+    def replace_assessment(self, assessment: Assessment) -> None:
+        """Overwrite the assessment of the same id."""
+
+    @abstractmethod
+    def delete_assessment(self, assessment_id: str) -> None: ...
+
+    @abstractmethod
+    def set_valid(self, assessment_id: str, valid: bool) -> None: ...
+
+
+TRACES: RepositoryKey[TraceRepository] = RepositoryKey("traces")

@@ -1,0 +1,425 @@
+"""Traces with their tags, metadata, spans, assessments and links to runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, Connection, and_, delete, exists, insert, not_, or_, select, update
+
+from shipyard.domain.trace_filters import TraceClause, TraceOrder
+from shipyard.domain.traces import SOURCE_RUN_METADATA, TRACE_NAME_TAG, Assessment, Span, TraceInfo
+from shipyard.services.trace_ports import StoredSpan, TraceRef, TraceRepository
+from shipyard.stores.sql import schema as s
+from shipyard.stores.sql import schema_traces as t
+from shipyard.stores.sql._compare import compare
+from shipyard.stores.sql._ids import new_id
+
+__all__ = ["SqlTraceRepository"]
+
+_TRACE_COLUMNS = {
+    "timestamp_ms": t.traces.c.request_time,
+    "execution_time_ms": t.traces.c.execution_duration,
+    "end_time_ms": t.traces.c.request_time + t.traces.c.execution_duration,
+    "status": t.traces.c.state,
+    "request_id": t.traces.c.trace_id,
+    "client_request_id": t.traces.c.client_request_id,
+}
+_SPAN_COLUMNS = {
+    "name": t.trace_spans.c.name,
+    "type": t.trace_spans.c.span_type,
+    "status": t.trace_spans.c.status_code,
+}
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else orjson.loads(text)
+
+
+def _in_workspace(workspace: str) -> ColumnElement[bool]:
+    return and_(
+        s.experiments.c.id == t.traces.c.experiment_id,
+        s.workspaces.c.id == s.experiments.c.workspace_id,
+        s.workspaces.c.name == workspace,
+    )
+
+
+def _keyed(table: Any, key: str, op: str, value: Any) -> ColumnElement[bool]:
+    """A tag or metadata clause: the trace has the key, with a value that compares."""
+    row = and_(table.c.trace_pk == t.traces.c.pk, table.c.key == key)
+    if op == "IS NULL":
+        return not_(exists().where(row))
+    if op == "IS NOT NULL":
+        return exists().where(row)
+    return exists().where(row, compare(table.c.value, op, value))
+
+
+def _run(op: str, value: Any) -> ColumnElement[bool]:
+    """Made in the run (its ``mlflow.sourceRun`` metadata) or linked to it afterwards."""
+    ids = list(value) if op in ("IN", "NOT IN") else [value]
+    made = exists().where(
+        t.trace_metadata.c.trace_pk == t.traces.c.pk,
+        t.trace_metadata.c.key == SOURCE_RUN_METADATA,
+        t.trace_metadata.c.value.in_(ids),
+    )
+    linked = exists().where(
+        t.trace_run_links.c.trace_pk == t.traces.c.pk, t.trace_run_links.c.run_id.in_(ids)
+    )
+    either = or_(made, linked)
+    return not_(either) if op in ("!=", "NOT IN") else either
+
+
+def _condition(clause: TraceClause) -> ColumnElement[bool]:
+    if clause.kind == "attribute" and clause.key == "name":
+        return _keyed(t.trace_tags, TRACE_NAME_TAG, clause.op, clause.value)
+    if clause.kind == "attribute":
+        return compare(_TRACE_COLUMNS[clause.key], clause.op, clause.value)
+    if clause.kind == "tag":
+        return _keyed(t.trace_tags, clause.key, clause.op, clause.value)
+    if clause.kind == "metadata" and clause.key == SOURCE_RUN_METADATA and clause.op in ("=", "!="):
+        return _run(clause.op, clause.value)
+    if clause.kind == "metadata":
+        return _keyed(t.trace_metadata, clause.key, clause.op, clause.value)
+    if clause.kind == "run":
+        return _run(clause.op, clause.value)
+    return exists().where(
+        t.trace_spans.c.trace_pk == t.traces.c.pk, compare(_SPAN_COLUMNS[clause.key], clause.op, clause.value)
+    )
+
+
+class SqlTraceRepository(TraceRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # -- trace info --------------------------------------------------------------------
+
+    def _refs(self, workspace: str, condition: ColumnElement[bool]) -> list[TraceRef]:
+        tr = t.traces.c
+        rows = self.conn.execute(
+            select(tr.pk, tr.trace_id, tr.experiment_id, s.experiments.c.artifact_location, tr.state).where(
+                _in_workspace(workspace), condition
+            )
+        )
+        return [TraceRef(r.pk, r.trace_id, str(r.experiment_id), r.artifact_location, r.state) for r in rows]
+
+    def ref(self, workspace: str, trace_id: str) -> TraceRef | None:
+        found = self._refs(workspace, t.traces.c.trace_id == trace_id)
+        return found[0] if found else None
+
+    def refs(self, workspace: str, trace_ids: Sequence[str]) -> list[TraceRef]:
+        return self._refs(workspace, t.traces.c.trace_id.in_(list(trace_ids))) if trace_ids else []
+
+    @staticmethod
+    def _columns(info: TraceInfo) -> dict[str, Any]:
+        return {
+            "experiment_id": int(info.experiment_id),
+            "client_request_id": info.client_request_id,
+            "request_time": info.request_time,
+            "execution_duration": info.execution_duration,
+            "state": info.state,
+            "request_preview": info.request_preview,
+            "response_preview": info.response_preview,
+        }
+
+    def create(self, info: TraceInfo) -> int:
+        result = self.conn.execute(
+            insert(t.traces).values(trace_id=info.trace_id, created_by=info.created_by, **self._columns(info))
+        )
+        pk = new_id(result)
+        self.set_tags(pk, info.tags)
+        self.add_metadata(pk, info.metadata, overwrite=True)
+        return pk
+
+    def update(self, pk: int, info: TraceInfo) -> None:
+        self.conn.execute(update(t.traces).where(t.traces.c.pk == pk).values(**self._columns(info)))
+
+    def get(self, workspace: str, trace_ids: Sequence[str]) -> list[TraceInfo]:
+        if not trace_ids:
+            return []
+        tr = t.traces.c
+        rows = list(
+            self.conn.execute(
+                select(t.traces, s.experiments.c.artifact_location).where(
+                    _in_workspace(workspace), tr.trace_id.in_(list(trace_ids))
+                )
+            )
+        )
+        pks = [r.pk for r in rows]
+        tags: dict[int, dict[str, str]] = {pk: {} for pk in pks}
+        meta: dict[int, dict[str, str]] = {pk: {} for pk in pks}
+        assessments: dict[int, list[Assessment]] = {pk: [] for pk in pks}
+        if pks:
+            for row in self.conn.execute(select(t.trace_tags).where(t.trace_tags.c.trace_pk.in_(pks))):
+                tags[row.trace_pk][row.key] = row.value
+            for row in self.conn.execute(
+                select(t.trace_metadata).where(t.trace_metadata.c.trace_pk.in_(pks))
+            ):
+                meta[row.trace_pk][row.key] = row.value
+            a = t.trace_assessments.c
+            query = select(t.trace_assessments, tr.trace_id).join(t.traces, tr.pk == a.trace_pk)
+            for row in self.conn.execute(query.where(a.trace_pk.in_(pks)).order_by(a.id)):
+                assessments[row.trace_pk].append(_assessment(row))
+        found = {
+            r.trace_id: TraceInfo(
+                trace_id=r.trace_id,
+                experiment_id=str(r.experiment_id),
+                request_time=r.request_time,
+                state=r.state,
+                execution_duration=r.execution_duration,
+                client_request_id=r.client_request_id,
+                request_preview=r.request_preview,
+                response_preview=r.response_preview,
+                tags=tags[r.pk],
+                metadata=meta[r.pk],
+                assessments=assessments[r.pk],
+                created_by=r.created_by,
+                artifact_location=r.artifact_location,
+            )
+            for r in rows
+        }
+        return [found[i] for i in dict.fromkeys(trace_ids) if i in found]
+
+    def search(
+        self,
+        experiment_ids: Sequence[str],
+        clauses: Sequence[TraceClause],
+        order: Sequence[TraceOrder],
+        offset: int,
+        limit: int,
+    ) -> list[str]:
+        tr = t.traces.c
+        query = select(tr.trace_id).where(tr.experiment_id.in_([int(e) for e in experiment_ids]))
+        for clause in clauses:
+            query = query.where(_condition(clause))
+        terms: list[Any] = []
+        for term in order or [TraceOrder("timestamp_ms", ascending=False)]:
+            if term.key == "name":
+                column: Any = (
+                    select(t.trace_tags.c.value)
+                    .where(t.trace_tags.c.trace_pk == tr.pk, t.trace_tags.c.key == TRACE_NAME_TAG)
+                    .scalar_subquery()
+                )
+            elif term.key == "experiment_id":
+                column = tr.experiment_id
+            else:
+                column = _TRACE_COLUMNS[term.key]
+            terms.append(column.asc() if term.ascending else column.desc())
+        terms.append(tr.trace_id.asc())  # a total order: pages never shift
+        return list(self.conn.execute(query.order_by(*terms).offset(offset).limit(limit)).scalars())
+
+    def delete(self, pks: Sequence[int]) -> list[str]:
+        if not pks:
+            return []
+        keys = list(
+            self.conn.execute(
+                select(t.trace_spans.c.payload_path).where(
+                    t.trace_spans.c.trace_pk.in_(list(pks)), t.trace_spans.c.payload_path.is_not(None)
+                )
+            ).scalars()
+        )
+        for table in (t.trace_spans, t.trace_assessments, t.trace_tags, t.trace_metadata, t.trace_run_links):
+            self.conn.execute(delete(table).where(table.c.trace_pk.in_(list(pks))))
+        self.conn.execute(delete(t.traces).where(t.traces.c.pk.in_(list(pks))))
+        return keys
+
+    def oldest(self, experiment_id: str, max_timestamp_ms: int | None, limit: int | None) -> list[int]:
+        tr = t.traces.c
+        query = select(tr.pk).where(tr.experiment_id == int(experiment_id))
+        if max_timestamp_ms is not None:
+            query = query.where(tr.request_time <= max_timestamp_ms)
+        query = query.order_by(tr.request_time, tr.pk)
+        if limit is not None:
+            query = query.limit(limit)
+        return list(self.conn.execute(query).scalars())
+
+    # -- tags, metadata, links ---------------------------------------------------------
+
+    def _upsert(self, table: Any, pk: int, values: dict[str, str], overwrite: bool) -> None:
+        if not values:
+            return
+        c = table.c
+        existing = set(
+            self.conn.execute(select(c.key).where(c.trace_pk == pk, c.key.in_(list(values)))).scalars()
+        )
+        fresh = [{"trace_pk": pk, "key": k, "value": v} for k, v in values.items() if k not in existing]
+        if fresh:
+            self.conn.execute(insert(table), fresh)
+        if overwrite:
+            for key in existing:
+                self.conn.execute(
+                    update(table).where(c.trace_pk == pk, c.key == key).values(value=values[key])
+                )
+
+    def set_tags(self, pk: int, tags: dict[str, str]) -> None:
+        self._upsert(t.trace_tags, pk, tags, overwrite=True)
+
+    def delete_tag(self, pk: int, key: str) -> bool:
+        c = t.trace_tags.c
+        return bool(self.conn.execute(delete(t.trace_tags).where(c.trace_pk == pk, c.key == key)).rowcount)
+
+    def add_metadata(self, pk: int, metadata: dict[str, str], *, overwrite: bool) -> None:
+        self._upsert(t.trace_metadata, pk, metadata, overwrite)
+
+    def link_run(self, pks: Sequence[int], run_id: str) -> None:
+        c = t.trace_run_links.c
+        linked = set(
+            self.conn.execute(
+                select(c.trace_pk).where(c.run_id == run_id, c.trace_pk.in_(list(pks)))
+            ).scalars()
+        )
+        fresh = [{"trace_pk": pk, "run_id": run_id} for pk in dict.fromkeys(pks) if pk not in linked]
+        if fresh:
+            self.conn.execute(insert(t.trace_run_links), fresh)
+
+    # -- spans -------------------------------------------------------------------------
+
+    def put_spans(self, pk: int, spans: Sequence[StoredSpan]) -> None:
+        c = t.trace_spans.c
+        ids = [stored.span.span_id for stored in spans]
+        self.conn.execute(delete(t.trace_spans).where(c.trace_pk == pk, c.span_id.in_(ids)))
+        rows = []
+        for stored in spans:
+            span = stored.span
+            inline = stored.payload_key is None
+            attributes = _json(span.attributes) if inline else None
+            inputs = _json(span.inputs) if inline else None
+            outputs = _json(span.outputs) if inline else None
+            events = _json(span.events) if inline and span.events else None
+            rows.append(
+                {
+                    "trace_pk": pk,
+                    "span_id": span.span_id,
+                    "parent_span_id": span.parent_span_id,
+                    "name": span.name,
+                    "span_type": (span.span_type or "")[:256] or None,
+                    "status_code": span.status_code,
+                    "status_message": span.status_message,
+                    "start_time_ns": span.start_time_ns,
+                    "end_time_ns": span.end_time_ns,
+                    "trace_state": span.trace_state,
+                    "attributes": attributes,
+                    "inputs": inputs,
+                    "outputs": outputs,
+                    "events": events,
+                    "payload_path": stored.payload_key,
+                    "payload_size": sum(len(x or "") for x in (attributes, inputs, outputs, events)),
+                }
+            )
+        if rows:
+            self.conn.execute(insert(t.trace_spans), rows)
+
+    def spans(self, pks: Sequence[int]) -> dict[int, list[StoredSpan]]:
+        out: dict[int, list[StoredSpan]] = {pk: [] for pk in pks}
+        if not pks:
+            return out
+        c = t.trace_spans.c
+        query = (
+            select(t.trace_spans, t.traces.c.trace_id)
+            .join(t.traces, t.traces.c.pk == c.trace_pk)
+            .where(c.trace_pk.in_(list(pks)))
+            .order_by(c.trace_pk, c.start_time_ns, c.id)
+        )
+        for row in self.conn.execute(query):
+            span = Span(
+                trace_id=row.trace_id,
+                span_id=row.span_id,
+                parent_span_id=row.parent_span_id,
+                name=row.name,
+                start_time_ns=row.start_time_ns,
+                end_time_ns=row.end_time_ns,
+                status_code=row.status_code,
+                status_message=row.status_message,
+                trace_state=row.trace_state,
+                attributes=_load(row.attributes) or {},
+                inputs=_load(row.inputs),
+                outputs=_load(row.outputs),
+                events=_load(row.events) or [],
+            )
+            out[row.trace_pk].append(StoredSpan(span, row.payload_path))
+        return out
+
+    def has_spans(self, pk: int) -> bool:
+        found = self.conn.execute(select(t.trace_spans.c.id).where(t.trace_spans.c.trace_pk == pk).limit(1))
+        return found.first() is not None
+
+    # -- assessments -------------------------------------------------------------------
+
+    @staticmethod
+    def _assessment_row(assessment: Assessment) -> dict[str, Any]:
+        return {
+            "name": assessment.name,
+            "kind": assessment.kind,
+            "value": _json(assessment.value),
+            "error": _json(assessment.error),
+            "rationale": assessment.rationale,
+            "source_type": assessment.source_type,
+            "source_id": assessment.source_id,
+            "span_id": assessment.span_id,
+            "run_id": assessment.run_id,
+            "meta": _json(assessment.metadata) if assessment.metadata else None,
+            "overrides": assessment.overrides,
+            "valid": assessment.valid,
+            "created_at": assessment.created_at,
+            "updated_at": assessment.updated_at,
+        }
+
+    def add_assessment(self, pk: int, assessment: Assessment) -> None:
+        self.conn.execute(
+            insert(t.trace_assessments).values(
+                assessment_id=assessment.assessment_id, trace_pk=pk, **self._assessment_row(assessment)
+            )
+        )
+
+    def assessment(self, pk: int, assessment_id: str) -> Assessment | None:
+        a = t.trace_assessments.c
+        row = self.conn.execute(
+            select(t.trace_assessments, t.traces.c.trace_id)
+            .join(t.traces, t.traces.c.pk == a.trace_pk)
+            .where(a.trace_pk == pk, a.assessment_id == assessment_id)
+        ).first()
+        return None if row is None else _assessment(row)
+
+    def replace_assessment(self, assessment: Assessment) -> None:
+        a = t.trace_assessments.c
+        self.conn.execute(
+            update(t.trace_assessments)
+            .where(a.assessment_id == assessment.assessment_id)
+            .values(**self._assessment_row(assessment))
+        )
+
+    def delete_assessment(self, assessment_id: str) -> None:
+        self.conn.execute(
+            delete(t.trace_assessments).where(t.trace_assessments.c.assessment_id == assessment_id)
+        )
+
+    def set_valid(self, assessment_id: str, valid: bool) -> None:
+        a = t.trace_assessments.c
+        self.conn.execute(
+            update(t.trace_assessments).where(a.assessment_id == assessment_id).values(valid=valid)
+        )
+
+
+def _assessment(row: Any) -> Assessment:
+    return Assessment(
+        assessment_id=row.assessment_id,
+        trace_id=row.trace_id,
+        name=row.name,
+        kind=row.kind,
+        value=_load(row.value) or {},
+        source_type=row.source_type,
+        source_id=row.source_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        span_id=row.span_id,
+        rationale=row.rationale,
+        error=_load(row.error),
+        metadata=_load(row.meta) or {},
+        overrides=row.overrides,
+        valid=bool(row.valid),
+        run_id=row.run_id,
+    )
