@@ -15,13 +15,17 @@ from starlette.types import Scope
 
 from shipyard.server.mlflow import (
     artifacts,
+    datasets,
     experiments,
+    gateway,
     graphql,
+    issues,
     logged_model_artifacts,
     logged_models,
     metrics,
     registry,
     runs,
+    scorers,
     traces,
     ui,
 )
@@ -94,6 +98,11 @@ def _root(root: str) -> _Root:
         router.include_router(ui.ajax_router, prefix="/2.0/mlflow")
     router.include_router(artifacts.router, prefix="/2.0/mlflow-artifacts")
     router.include_router(artifacts.server_info_router, prefix="/3.0/mlflow")
+    # MLflow 3's GenAI entities (issue 18): evaluation datasets, scorers, issues, the gateway.
+    for area in (datasets.router, scorers.router, issues.router, gateway.router):
+        router.include_router(area, prefix="/3.0/mlflow")
+    if root == "/ajax-api":  # MLflow's UI runs judges on the server: refused here, at once
+        router.include_router(gateway.invoke_router, prefix="/3.0/mlflow")
     # Tracing (issue 18): the 3.17 client calls its trace routes under both versions.
     for prefix in ("/2.0/mlflow", "/3.0/mlflow"):
         router.include_router(traces.router, prefix=prefix)
@@ -109,4 +118,5 @@ def mount(app: FastAPI) -> None:
     its paths never overlap theirs, and in front they cost native requests nothing."""
     for root in _ROOTS:
         app.include_router(_root(root), prefix=root, include_in_schema=False)
+    app.include_router(gateway.traffic_router, include_in_schema=False)  # /gateway/…: refused
     app.include_router(graphql.router, include_in_schema=False)  # MLflow's /graphql
