@@ -208,6 +208,9 @@ def test_errors_of_a_field_keep_mlflow_codes(world: World) -> None:
     assert body["data"] == {"mlflowGetRun": None}
     assert body["errors"][0]["extensions"]["code"] == "RESOURCE_DOES_NOT_EXIST"
     assert body["errors"][0]["path"] == ["mlflowGetRun"]
+    too_many = world.gql(SEARCH_RUNS, {"data": {"experimentIds": [world.experiment_id], "maxResults": 1001}})
+    assert too_many.json()["errors"][0]["extensions"]["code"] == "INVALID_PARAMETER_VALUE"
+    assert "pageToken" in too_many.json()["errors"][0]["message"]
     missing = world.gql("{ mlflowGetRun(input: {}) { run { info { runId } } } }").json()
     assert missing["errors"][0]["extensions"]["code"] == "INVALID_PARAMETER_VALUE"
     assert "run_id" in missing["errors"][0]["message"]

@@ -32,6 +32,9 @@ __all__ = ["FLOAT_FIELDS", "MUTATION", "QUERY", "RUN_FIELDS", "Call"]
 # MLflow's limits for the chart query (as on its get-history-bulk-interval route).
 _MAX_INTERVAL_RUNS = 100
 _MAX_INTERVAL_POINTS = 2500
+# Runs per GraphQL search: each may ask for its model versions (a query per run), so the
+# page is capped at MLflow's default instead of the REST route's 50,000.
+MAX_RUNS_PAGE = 1000
 _READ_RUNS = "experiments:read"
 _READ_MODELS = "models:read"
 
@@ -113,6 +116,14 @@ def get_run(_root: object, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
     return {"run": _camel(convert.run(*call.svc.tracking.get_run_with_io(call.ctx, run_id)))}
 
 
+def _page(size: int | None) -> int:
+    if size is None:
+        return MAX_RUNS_PAGE
+    if not 1 <= size <= MAX_RUNS_PAGE:
+        raise InvalidArgument(f"maxResults must be between 1 and {MAX_RUNS_PAGE}; page with pageToken")
+    return size
+
+
 def search_runs(_root: object, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
     call = _call(info, _READ_RUNS)
     data = _input(args)
@@ -126,7 +137,7 @@ def search_runs(_root: object, info: GraphQLResolveInfo[Any], **args: Any) -> An
         filter_string=data.get("filter"),
         order_by=[str(o) for o in data.get("orderBy") or []],
         view=view_of(data.get("runViewType")),
-        max_results=data.get("maxResults") or 1000,
+        max_results=_page(data.get("maxResults")),
         page_token=data.get("pageToken") or None,
     )
     io = call.svc.tracking.run_io(call.ctx, [r.id for r in found])
@@ -241,6 +252,10 @@ QUERY: dict[str, Resolver] = {
     "mlflowSearchRuns": search_runs,
     "test": echo,
 }
-MUTATION: dict[str, Resolver] = {"mlflowSearchDatasets": search_datasets, "mlflowSearchRuns": search_runs, "testMutation": echo}
+MUTATION: dict[str, Resolver] = {
+    "mlflowSearchDatasets": search_datasets,
+    "mlflowSearchRuns": search_runs,
+    "testMutation": echo,
+}
 RUN_FIELDS: dict[str, Resolver] = {"experiment": run_experiment, "modelVersions": run_model_versions}
 FLOAT_FIELDS = ("MlflowMetricExtension", "MlflowMetricWithRunId", "MlflowModelMetric")
