@@ -330,3 +330,10 @@ def test_a_provider_call_is_refused_at_once(api: SyncClient, method: str, path: 
     response = api.request(method, path, json={"messages": [{"role": "user", "content": "hi"}]})
     assert time.monotonic() - started < 2
     assert "does not call outside model providers" in _error(response, 400, "NOT_IMPLEMENTED")
+
+
+def test_gateway_traffic_needs_a_principal_and_is_refused_in_mlflows_shape(api: SyncClient) -> None:
+    anonymous = api.request(
+        "POST", "/gateway/chat/mlflow/invocations", json={}, headers={"Authorization": ""}
+    )
+    assert _error(anonymous, 401, "UNAUTHENTICATED")

@@ -71,7 +71,8 @@ _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 ]
-_MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/api/3.0/mlflow", "/ajax-api/")
+# "/gateway/": MLflow's AI gateway traffic, refused by server/mlflow/gateway.py in MLflow's shape.
+_MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/api/3.0/mlflow", "/ajax-api/", "/gateway/")
 _UPLOAD = re.compile(
     r"^(/api/v1/runs/[^/]+/artifacts/|/api/v1/blobs/|/(api|ajax-api)/2\.0/mlflow-artifacts/artifacts/)"
 )
