@@ -213,7 +213,16 @@ def test_errors_of_a_field_keep_mlflow_codes(world: World) -> None:
     assert "pageToken" in too_many.json()["errors"][0]["message"]
     missing = world.gql("{ mlflowGetRun(input: {}) { run { info { runId } } } }").json()
     assert missing["errors"][0]["extensions"]["code"] == "INVALID_PARAMETER_VALUE"
-    assert "run_id" in missing["errors"][0]["message"]
+    assert missing["errors"][0]["message"].startswith("Missing value for required parameter 'run_id'.")
+    escape = world.gql(
+        'query L($r: String) { mlflowListArtifacts(input: {runId: $r, path: "../../x"}) { files { path } } }',
+        {"r": world.run_id},
+    ).json()
+    assert escape["data"] == {"mlflowListArtifacts": None}
+    assert escape["errors"][0]["extensions"]["code"] == "INVALID_PARAMETER_VALUE"
+    assert escape["errors"][0]["message"].startswith("Invalid path")
+    no_runs = world.gql(INTERVAL, {"data": {"runIds": [], "metricKey": "loss"}}).json()
+    assert "'run_ids'" in no_runs["errors"][0]["message"]
 
 
 @pytest.mark.parametrize(

@@ -79,14 +79,29 @@ def _input(args: dict[str, Any]) -> dict[str, Any]:
     return given or {}
 
 
+def _missing(name: str) -> InvalidArgument:
+    """MLflow's answer to an input without a required field (named as MLflow's REST names it)."""
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+    return InvalidArgument(
+        f"Missing value for required parameter '{snake}'. See the API docs for more information about"
+        " request parameters."
+    )
+
+
 def _given(data: dict[str, Any], *names: str) -> str:
-    """The first of ``names`` the input carries, or MLflow's missing-parameter error."""
+    """The first of ``names`` the input carries."""
     for name in names:
         value = data.get(name)
         if value:
             return str(value)
-    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in names[0])
-    raise InvalidArgument(f"Missing value for required parameter '{snake}'.")
+    raise _missing(names[0])
+
+
+def _given_list(data: dict[str, Any], name: str) -> list[Any]:
+    given: list[Any] = data.get(name) or []
+    if not given:
+        raise _missing(name)
+    return given
 
 
 def _experiment(call: Call, experiment_id: str) -> Experiment:
@@ -169,10 +184,14 @@ def search_model_versions(_root: object, info: GraphQLResolveInfo[Any], **args: 
 def history_bulk_interval(_root: object, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
     call = _call(info, _READ_RUNS)
     data = _input(args)
-    run_ids = [str(r) for r in data.get("runIds") or []]
+    # MLflow's checks, in its order and words (as on the REST route).
+    run_ids = [str(r) for r in _given_list(data, "runIds")]
+    if len(run_ids) > _MAX_INTERVAL_RUNS:
+        raise InvalidArgument(
+            f"GetMetricHistoryBulkInterval request must specify at most {_MAX_INTERVAL_RUNS}"
+            f" run_ids. Received {len(run_ids)} run_ids."
+        )
     key = _given(data, "metricKey")
-    if not 1 <= len(run_ids) <= _MAX_INTERVAL_RUNS:
-        raise InvalidArgument(f"give 1 to {_MAX_INTERVAL_RUNS} run_ids; got {len(run_ids)}")
     size = data.get("maxResults")
     size = _MAX_INTERVAL_POINTS if size is None else size
     if not 1 <= size <= _MAX_INTERVAL_POINTS:

@@ -49,6 +49,7 @@ from shipyard.server.deps import Ctx, Svc
 from shipyard.server.mlflow import _graphql_resolvers as resolvers
 from shipyard.server.mlflow._graphql_limits import MAX_TOKENS, TooComplex, check_size
 from shipyard.server.mlflow._graphql_schema import SDL
+from shipyard.server.mlflow._route import MlflowApiError
 
 __all__ = ["SCHEMA", "router"]
 
@@ -138,6 +139,8 @@ def _error(error: GraphQLError, request_code: str | None = None) -> dict[str, An
         code = "GRAPHQL_VALIDATION_FAILED"  # e.g. variables of the wrong type
     elif isinstance(original, ShipyardError):
         code, message = _code(original), original.message
+    elif isinstance(original, MlflowApiError):  # raised by a helper shared with the REST routes
+        code, message = original.error_code, original.message
     else:
         log.error("unhandled error in GraphQL field %s", error.path, exc_info=original)
         code, message = "INTERNAL_ERROR", "internal server error; the server log has the traceback"
