@@ -238,6 +238,31 @@ def test_bulk_interval_spreads_points_as_mlflow(api: SyncClient) -> None:
     assert message == "end_step must be greater than start_step. Found start_step=5 and end_step=1."
 
 
+# -- 6. model inputs are stored and returned --------------------------------------------------
+
+
+def test_model_inputs_are_returned_by_get_and_search(api: SyncClient) -> None:
+    exp = experiment(api)
+    run_id = new_run(api, exp)["info"]["run_id"]
+    model_id = ok(post(api, "logged-models", {"experiment_id": exp}))["model"]["info"]["model_id"]
+    elsewhere = "m-" + "ab" * 16  # a model this server does not hold: kept by id, as MLflow keeps it
+    dataset = {"name": "iris", "digest": "d1", "source_type": "local", "source": "{}"}
+    body = {
+        "run_id": run_id,
+        "datasets": [{"dataset": dataset, "tags": []}],
+        "models": [{"model_id": model_id}, {"model_id": elsewhere}],
+    }
+    ok(post(api, "runs/log-inputs", body))
+    ok(post(api, "runs/log-inputs", {"run_id": run_id, "models": [{"model_id": model_id}]}))  # again: once
+    got = ok(api.get(f"{API}/runs/get", params={"run_id": run_id}))["run"]["inputs"]
+    assert got["model_inputs"] == sorted([{"model_id": model_id}, {"model_id": elsewhere}], key=str)
+    assert [d["dataset"]["name"] for d in got["dataset_inputs"]] == ["iris"]
+    found = ok(post(api, "runs/search", {"experiment_ids": [exp]}))["runs"][0]
+    assert found["inputs"]["model_inputs"] == got["model_inputs"]
+    too_long = {"run_id": run_id, "models": [{"model_id": "m-" + "a" * 70}]}
+    error(post(api, "runs/log-inputs", too_long), 400, "INVALID_PARAMETER_VALUE")
+
+
 # -- 7. error texts are MLflow's on the MLflow API, the native API keeps its own -------------
 
 

@@ -119,7 +119,8 @@ class ModelOutput:
 
 @dataclass(frozen=True, slots=True)
 class RunIO:
-    """What a run read (datasets) and wrote (logged models)."""
+    """What a run read (datasets, logged models by id) and wrote (logged models)."""
 
     inputs: list[DatasetInput] = field(default_factory=list)
     outputs: list[ModelOutput] = field(default_factory=list)
+    model_inputs: list[str] = field(default_factory=list)

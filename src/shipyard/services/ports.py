@@ -274,6 +274,10 @@ class RunIORepository(ABC):
     def add_outputs(self, ref: RunRef, outputs: Sequence[ModelOutput]) -> None: ...
 
     @abstractmethod
+    def add_model_inputs(self, ref: RunRef, model_ids: Sequence[str]) -> None:
+        """Logged models the run read, by id; one already recorded is kept once."""
+
+    @abstractmethod
     def of_runs(self, run_ids: Sequence[str]) -> dict[str, RunIO]: ...
 
 

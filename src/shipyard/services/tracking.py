@@ -472,7 +472,18 @@ class TrackingService:
 
     # -- inputs and outputs --------------------------------------------------------
 
-    def log_inputs(self, ctx: RequestContext, run_id: str, inputs: Sequence[DatasetInput]) -> None:
+    def log_inputs(
+        self,
+        ctx: RequestContext,
+        run_id: str,
+        inputs: Sequence[DatasetInput],
+        model_inputs: Sequence[str] = (),
+    ) -> None:
+        """Datasets the run read and, by id, logged models it read (MLflow 3's model inputs,
+        stored unchecked as MLflow stores them: the model may live elsewhere)."""
+        for model_id in model_inputs:
+            if not isinstance(model_id, str) or not 1 <= len(model_id) <= 64:
+                raise InvalidArgument("model_id must be 1 to 64 characters long")
         for item in inputs:
             for field_name in ("name", "digest", "source_type", "source"):
                 if not isinstance(getattr(item.dataset, field_name), str):
@@ -483,10 +494,14 @@ class TrackingService:
             if len(item.dataset.source_type) > 36:
                 raise InvalidArgument("dataset source_type is longer than 36 characters")
             self._check_tags(item.tags)
-        if not inputs:
+        if not inputs and not model_inputs:
             return
         with self.db.write() as uow:
-            uow.run_io.add_inputs(self._ref(uow, ctx, run_id), inputs)
+            ref = self._ref(uow, ctx, run_id)
+            if inputs:
+                uow.run_io.add_inputs(ref, inputs)
+            if model_inputs:
+                uow.run_io.add_model_inputs(ref, model_inputs)
 
     def log_outputs(self, ctx: RequestContext, run_id: str, outputs: Sequence[ModelOutput]) -> None:
         for item in outputs:

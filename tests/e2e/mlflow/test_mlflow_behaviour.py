@@ -12,7 +12,7 @@ import uuid
 import mlflow
 import pytest
 from mlflow import MlflowClient
-from mlflow.entities import Metric
+from mlflow.entities import LoggedModelInput, LoggedModelOutput, Metric
 from mlflow.exceptions import MlflowException
 
 from tests.conftest import ServerProcess
@@ -94,6 +94,20 @@ def test_logged_model_search_by_dataset(mlflow_server: ServerProcess) -> None:
     assert names([{"dataset_name": "wine", "dataset_digest": "d2"}]) == ["on-wine"]
     assert names([{"dataset_name": "wine", "dataset_digest": "other"}]) == []
     assert names([]) == ["on-iris", "on-wine", "untested"]
+
+
+def test_model_inputs_and_outputs_come_back_on_the_run(mlflow_server: ServerProcess) -> None:
+    client = MlflowClient()
+    experiment_id = client.create_experiment(unique("model-io"))
+    run_id = client.create_run(experiment_id).info.run_id
+    evaluated = client.create_logged_model(experiment_id, name="evaluated")
+    produced = client.create_logged_model(experiment_id, name="produced")
+    client.log_inputs(run_id, models=[LoggedModelInput(evaluated.model_id)])
+    client.log_outputs(run_id, [LoggedModelOutput(produced.model_id, step=3)])
+    run = client.get_run(run_id)
+    assert run.inputs is not None and run.outputs is not None
+    assert [m.model_id for m in run.inputs.model_inputs] == [evaluated.model_id]
+    assert [(m.model_id, m.step) for m in run.outputs.model_outputs] == [(produced.model_id, 3)]
 
 
 def test_the_client_sees_mlflows_error_texts(mlflow_server: ServerProcess) -> None:

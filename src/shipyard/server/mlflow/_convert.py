@@ -87,7 +87,8 @@ def _io(io: RunIO | None) -> tuple[dict[str, Any], dict[str, Any]]:
                 },
             }
             for item in io.inputs
-        ]
+        ],
+        "model_inputs": [{"model_id": m} for m in io.model_inputs],
     }
     outputs = {"model_outputs": [{"model_id": o.model_id, "step": o.step} for o in io.outputs]}
     return inputs, outputs

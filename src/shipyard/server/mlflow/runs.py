@@ -352,7 +352,6 @@ def delete_tag(ctx: Ctx, svc: Svc, body: Annotated[DeleteTagIn, payload(DeleteTa
 
 @router.post("/runs/log-inputs")
 def log_inputs(ctx: Ctx, svc: Svc, body: Annotated[LogInputsIn, payload(LogInputsIn)]) -> Response:
-    # Model inputs (MLflow 3) are accepted and not stored yet: nothing reads them back.
     inputs = [
         DatasetInput(
             Dataset(
@@ -367,7 +366,7 @@ def log_inputs(ctx: Ctx, svc: Svc, body: Annotated[LogInputsIn, payload(LogInput
         )
         for d in body.datasets
     ]
-    svc.tracking.log_inputs(ctx, body.id, inputs)
+    svc.tracking.log_inputs(ctx, body.id, inputs, [m.model_id for m in body.models])
     return ok()
 
 

@@ -1,4 +1,4 @@
-"""A run's inputs (datasets, deduplicated per experiment) and outputs (logged models)."""
+"""A run's inputs (datasets, deduplicated per experiment; logged models) and outputs (logged models)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from shipyard.stores.sql._ids import new_id
 __all__ = ["SqlRunIORepository"]
 
 
-_r, _i, _d, _o = s.runs.c, s.run_inputs.c, s.datasets.c, s.run_outputs.c
+_r, _i, _d, _o, _mi = s.runs.c, s.run_inputs.c, s.datasets.c, s.run_outputs.c, s.run_model_inputs.c
 # Built once: every run read (MLflow's runs/get and runs/search) asks for both.
 _INPUTS_OF = (
     select(_r.run_id, _i.tags, _d.name, _d.digest, _d.source_type, _d.source, _d.schema, _d.profile)
@@ -29,6 +29,12 @@ _OUTPUTS_OF = (
     .join(s.run_outputs, _o.run_pk == _r.pk)
     .where(_r.run_id.in_(bindparam("run_ids", expanding=True)))
     .order_by(_r.run_id, _o.step, _o.model_id)
+)
+_MODEL_INPUTS_OF = (
+    select(_r.run_id, _mi.model_id)
+    .join(s.run_model_inputs, _mi.run_pk == _r.pk)
+    .where(_r.run_id.in_(bindparam("run_ids", expanding=True)))
+    .order_by(_r.run_id, _mi.model_id)
 )
 
 
@@ -79,6 +85,16 @@ class SqlRunIORepository(RunIORepository):
                 insert(s.run_outputs).values(run_pk=ref.pk, model_id=item.model_id, step=item.step)
             )
 
+    def add_model_inputs(self, ref: RunRef, model_ids: Sequence[str]) -> None:
+        known = set(
+            self.conn.execute(
+                select(_mi.model_id).where(_mi.run_pk == ref.pk, _mi.model_id.in_(list(model_ids)))
+            ).scalars()
+        )
+        fresh = [m for m in dict.fromkeys(model_ids) if m not in known]
+        if fresh:
+            self.conn.execute(insert(s.run_model_inputs), [{"run_pk": ref.pk, "model_id": m} for m in fresh])
+
     def of_runs(self, run_ids: Sequence[str]) -> dict[str, RunIO]:
         out = {run_id: RunIO() for run_id in run_ids}
         if not run_ids:
@@ -89,4 +105,6 @@ class SqlRunIORepository(RunIORepository):
             out[row.run_id].inputs.append(DatasetInput(dataset, json.loads(row.tags)))
         for run_id, model_id, step in self.conn.execute(_OUTPUTS_OF, ids):
             out[run_id].outputs.append(ModelOutput(model_id, step))
+        for run_id, model_id in self.conn.execute(_MODEL_INPUTS_OF, ids):
+            out[run_id].model_inputs.append(model_id)
         return out

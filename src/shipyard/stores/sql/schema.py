@@ -330,3 +330,12 @@ run_outputs = Table(
     Column("model_id", String(64), primary_key=True),
     Column("step", BigInteger, nullable=False),
 )
+
+# A run's model inputs (MLflow 3's LoggedModelInput, migration 0018): the logged models it
+# read, e.g. an evaluation run. By id, as MLflow keeps them: the model may live elsewhere.
+run_model_inputs = Table(
+    "run_model_inputs",
+    metadata,
+    Column("run_pk", Integer, ForeignKey("runs.pk"), primary_key=True),
+    Column("model_id", String(64), primary_key=True),
+)
