@@ -39,11 +39,33 @@ query GetRun($data: MlflowGetRunInput!) @component(name: "MLflow.ExperimentRunTr
 }
 """
 
+# The run list's query (useSearchRunsQuery.tsx), model versions of each run included.
 SEARCH_RUNS = """
 query SearchRuns($data: MlflowSearchRunsInput!) {
   mlflowSearchRuns(input: $data) {
-    runs { info { runUuid status } data { metrics { key value } } }
+    apiError { helpUrl code message }
+    runs {
+      info { runName status runUuid experimentId artifactUri endTime lifecycleStage startTime userId }
+      experiment { experimentId name tags { key value } artifactLocation lifecycleStage lastUpdateTime }
+      data { metrics { key value step timestamp } params { key value } tags { key value } }
+      inputs {
+        datasetInputs { dataset { digest name profile schema source sourceType } tags { key value } }
+        modelInputs { modelId }
+      }
+      outputs { modelOutputs { modelId step } }
+      modelVersions { version name creationTimestamp status source }
+    }
     nextPageToken
+  }
+}
+"""
+
+# The experiment page's query (useGetExperimentQuery.tsx).
+GET_EXPERIMENT = """
+query MlflowGetExperimentQuery($input: MlflowGetExperimentInput!) @component(name: "MLflow.ExperimentRunTracking") {
+  mlflowGetExperiment(input: $input) {
+    apiError { code message }
+    experiment { artifactLocation creationTime experimentId lastUpdateTime lifecycleStage name tags { key value } }
   }
 }
 """
@@ -108,6 +130,23 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                     "params": [{"key": "lr", "value": "0.1"}],
                 },
             )
+            w.ml(
+                "runs/log-inputs",
+                {
+                    "run_id": w.run_id,
+                    "datasets": [
+                        {
+                            "tags": [{"key": "mlflow.data.context", "value": "training"}],
+                            "dataset": {
+                                "name": "iris",
+                                "digest": "d1",
+                                "source_type": "code",
+                                "source": "{}",
+                            },
+                        }
+                    ],
+                },
+            )
             w.ml("registered-models/create", {"name": "gql-model"})
             uploaded = w.api.request(
                 "POST",
@@ -146,10 +185,24 @@ def test_the_run_page_query_answers_like_mlflow(world: World) -> None:
     assert body["data"]["mlflowGetRun"]["apiError"] is None
 
 
+def test_the_experiment_page_query(world: World) -> None:
+    body = world.gql(GET_EXPERIMENT, {"input": {"experimentId": world.experiment_id}}).json()
+    experiment = body["data"]["mlflowGetExperiment"]["experiment"]
+    assert experiment["name"] == "gql" and experiment["lifecycleStage"] == "active"
+    assert experiment["creationTime"].isdigit() and experiment["lastUpdateTime"].isdigit()
+    assert experiment["artifactLocation"] == f"mlflow-artifacts:/default/{world.experiment_id}"
+    # "0" names the workspace's Default experiment, as everywhere in the MLflow API.
+    default = world.gql(GET_EXPERIMENT, {"input": {"experimentId": "0"}}).json()
+    assert default["data"]["mlflowGetExperiment"]["experiment"]["name"] == "Default"
+
+
 def test_search_runs_as_query_and_as_mutation(world: World) -> None:
     variables = {"data": {"experimentIds": [world.experiment_id], "filter": "metrics.loss < 1"}}
     answer = world.gql(SEARCH_RUNS, variables).json()["data"]["mlflowSearchRuns"]
     assert [r["info"]["runUuid"] for r in answer["runs"]] == [world.run_id]
+    assert [v["name"] for v in answer["runs"][0]["modelVersions"]] == ["gql-model"]
+    assert answer["runs"][0]["modelVersions"][0]["creationTimestamp"].isdigit()
+    assert answer["nextPageToken"] is None
     mutation = SEARCH_RUNS.replace("query SearchRuns", "mutation SearchRuns")
     again = world.gql(mutation, variables).json()["data"]["mlflowSearchRuns"]
     assert again == answer
@@ -182,6 +235,18 @@ def test_chart_points_listing_experiment_and_versions(world: World) -> None:
     assert data["m"]["files"] == [{"path": "model/MLmodel", "isDir": False, "fileSize": "12"}]
     assert data["v"]["modelVersions"] == [{"version": "1", "runId": world.run_id}]
     assert data["t"] == {"output": "abc"}
+
+
+def test_dataset_summaries_as_mlflows_mutation(world: World) -> None:
+    mutation = """mutation D($ids: [String]) {
+      mlflowSearchDatasets(input: {experimentIds: $ids}) { datasetSummaries { experimentId name digest context } }
+    }"""
+    body = world.gql(mutation, {"ids": [world.experiment_id]}).json()
+    assert body["data"]["mlflowSearchDatasets"]["datasetSummaries"] == [
+        {"experimentId": world.experiment_id, "name": "iris", "digest": "d1", "context": "training"}
+    ]
+    too_many = world.gql(mutation, {"ids": [world.experiment_id] * 21}).json()
+    assert too_many["errors"][0]["extensions"]["code"] == "INVALID_PARAMETER_VALUE"
 
 
 def test_a_field_the_caller_may_not_read_is_an_error_not_data(world: World) -> None:
