@@ -124,3 +124,34 @@ def test_gateway_configuration_keeps_secrets_masked(mlflow_server: ServerProcess
     store.delete_gateway_model_definition(model.model_definition_id)
     store.delete_gateway_secret(secret.secret_id)
     assert secret.secret_id not in {s.secret_id for s in store.list_secret_infos()}
+
+
+def test_issues_and_dataset_experiment_links(mlflow_server: ServerProcess) -> None:
+    from mlflow.entities.issue import IssueSeverity, IssueStatus
+    from mlflow.genai.datasets import (
+        add_dataset_to_experiments,
+        create_dataset,
+        remove_dataset_from_experiments,
+    )
+    from mlflow.tracking._tracking_service.utils import _get_store
+
+    store = _get_store()
+    experiment_id = _experiment("genai-issues")
+    issue = store.create_issue(
+        experiment_id=experiment_id,
+        name="hallucination",
+        description="answers cite papers that do not exist",
+        severity=IssueSeverity.HIGH,
+        categories=["correctness"],
+    )
+    assert issue.status == IssueStatus.PENDING and issue.severity == IssueSeverity.HIGH
+    store.update_issue(issue.issue_id, status=IssueStatus.RESOLVED)
+    assert store.get_issue(issue.issue_id).status == IssueStatus.RESOLVED
+    assert [i.issue_id for i in store.search_issues(experiment_id=experiment_id)] == [issue.issue_id]
+
+    other = _experiment("genai-issues-other")
+    dataset = create_dataset(name=f"shared-{uuid.uuid4().hex[:6]}", experiment_id=experiment_id)
+    assert sorted(add_dataset_to_experiments(dataset.dataset_id, [other]).experiment_ids) == sorted(
+        [experiment_id, other]
+    )
+    assert remove_dataset_from_experiments(dataset.dataset_id, [experiment_id]).experiment_ids == [other]

@@ -1,0 +1,89 @@
+"""A backup carries MLflow 3's GenAI records (issue 18): evaluation datasets with their records,
+tags and experiment links, scorer versions, issues, the gateway's configuration — and the
+gateway secret's values, which restore readable with the restored key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from shipyard.server.backup_tool import create_backup, restore_backup
+from shipyard.services.eval_datasets import EvalDatasetService
+from shipyard.services.gateway import EndpointModelIn, GatewayService
+from shipyard.services.issues import IssueService
+from shipyard.services.scorers import ScorerService
+from shipyard.services.tracking import TrackingService
+from shipyard.settings import Settings
+from shipyard.stores.secret_cipher import FernetCipher
+from shipyard.stores.sql.database import SqlDatabase
+from tests.integration.backup_world import OWNER, SECRET_KEY, dump_all
+
+quiet: Callable[[str], None] = lambda _line: None  # noqa: E731
+
+_GENAI_TABLES = (
+    "eval_datasets",
+    "eval_dataset_tags",
+    "eval_dataset_experiments",
+    "eval_dataset_records",
+    "scorers",
+    "scorer_versions",
+    "genai_issues",
+    "gateway_secrets",
+    "gateway_model_definitions",
+    "gateway_endpoints",
+    "gateway_endpoint_models",
+)
+
+
+def _populate(url: str) -> None:
+    db = SqlDatabase(url)
+    try:
+        tracking = TrackingService(db)
+        tracking.bootstrap()
+        experiment = tracking.create_experiment(OWNER, "genai")
+        datasets = EvalDatasetService(db)
+        dataset = datasets.create(OWNER, "qa", {"team": "nlp"}, [experiment.id])
+        datasets.upsert_records(
+            OWNER, dataset.id, [{"inputs": {"q": "why?"}, "expectations": {"a": "because"}, "outputs": "42"}]
+        )
+        ScorerService(db).register(OWNER, experiment.id, "relevance", json.dumps({"name": "relevance"}))
+        IssueService(db).create(OWNER, experiment.id, "drift", "answers got longer", severity="low")
+        gateway = GatewayService(db, FernetCipher(SECRET_KEY))
+        secret = gateway.create_secret(OWNER, "openai", {"api_key": "sk-backup-0123456789"}, "openai", {})
+        model = gateway.create_model(OWNER, "gpt", secret.id, "openai", "gpt-4o-mini")
+        gateway.create_endpoint(OWNER, "chat", [EndpointModelIn(model.id, "PRIMARY", 1.0, None)])
+    finally:
+        db.close()
+
+
+def test_a_backup_restores_the_genai_records_and_the_gateway_secret(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shipyard.db'}"
+    _populate(url)
+    before = dump_all(url)
+    assert all(before[table] for table in _GENAI_TABLES)  # every table has something to carry
+    settings = Settings(
+        home=tmp_path,
+        database_url=url,
+        artifacts=str(tmp_path / "artifacts"),
+        secret_key=SECRET_KEY.decode(),
+    )
+    backup = tmp_path / "backup.tar"
+    create_backup(settings, backup, say=quiet)
+
+    home = tmp_path / "restored"
+    restore_backup(backup, home, say=quiet)
+
+    restored_url = f"sqlite:///{home / 'shipyard.db'}"
+    after = dump_all(restored_url)
+    assert {t: after[t] for t in _GENAI_TABLES} == {t: before[t] for t in _GENAI_TABLES}
+    key = (home / "secret.key").read_bytes().strip()
+    db = SqlDatabase(restored_url)
+    try:
+        stored_as = GatewayService(db, FernetCipher(key)).list_secrets(OWNER, None)[0].stored_as
+        with db.read() as uow:
+            ciphertext = uow.secrets.get("default", stored_as)
+        assert ciphertext is not None
+        assert json.loads(FernetCipher(key).decrypt(ciphertext)) == {"api_key": "sk-backup-0123456789"}
+    finally:
+        db.close()
