@@ -157,6 +157,9 @@ def test_dataset_search_filters_orders_and_pages(api: SyncClient) -> None:
         json={**body, "max_results": 1, "page_token": first["next_page_token"]},
     ).json()
     assert [d["name"] for d in first["datasets"] + second["datasets"]] == [d["name"] for d in found]
+    for unknown in (["abc"], ["99999999999999999999"], ["424242"]):
+        nothing = api.request("POST", f"{V3}/datasets/search", json={"experiment_ids": unknown})
+        assert nothing.status_code == 200 and nothing.json()["datasets"] == []
     bad = api.request("POST", f"{V3}/datasets/search", json={"filter_string": "colour = 'red'"})
     assert "unknown dataset attribute 'colour'" in _error(bad, 400, "INVALID_PARAMETER_VALUE")
 

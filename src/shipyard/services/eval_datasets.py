@@ -154,7 +154,12 @@ class EvalDatasetService:
         if not isinstance(offset, int) or offset < 0:
             raise InvalidPageToken("page_token is not a token this server issued")
         with self.db.read() as uow:
-            found = uow[EVAL_DATASETS].list(ctx.workspace, list(experiment_ids) or None)
+            wanted: list[str] | None = None
+            if experiment_ids:
+                # An id that names no experiment of the workspace ("abc", 10**30) links no dataset.
+                found_experiments = (uow.experiments.get(ctx.workspace, str(i)) for i in experiment_ids)
+                wanted = [e.id for e in found_experiments if e is not None]
+            found = uow[EVAL_DATASETS].list(ctx.workspace, wanted)
         hits = [d for d in found if matches(d, clauses)]
         # Stable sorts, the last key first: MLflow's tie-breaker (the id, descending) last of all.
         hits.sort(key=lambda d: d.id, reverse=True)
