@@ -317,6 +317,20 @@ def test_a_malformed_request_is_a_graphql_error_not_a_500(
     assert answer["errors"][0]["message"]
 
 
+def test_long_strings_in_and_out(world: World) -> None:
+    query = "query V($m: LongString) { mlflowSearchModelVersions(input: {maxResults: $m}) { modelVersions { name } } }"
+    for given in ("1", 1):
+        found = world.gql(query, {"m": given}).json()
+        assert found["data"]["mlflowSearchModelVersions"]["modelVersions"] == [{"name": "gql-model"}]
+    for bad in ("many", 1.5, "9" * 30):
+        refused = world.gql(query, {"m": bad})
+        assert refused.status_code == 400, refused.text
+        assert "LongString" in refused.json()["errors"][0]["message"]
+    literal = world.gql('{ mlflowSearchModelVersions(input: {maxResults: "many"}) { nextPageToken } }')
+    assert literal.status_code == 400
+    assert literal.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
 def test_a_body_that_is_not_json_and_a_get_request(world: World) -> None:
     raw = world.api.request(
         "POST", "/graphql", content=b"{nope", headers={**AUTH, "Content-Type": "application/json"}
