@@ -344,6 +344,10 @@ def test_conflict_texts_are_mlflows(api: SyncClient) -> None:
         400,
         "INVALID_PARAMETER_VALUE",
     ) == (f"The run {run_id} must be in the 'active' state. Current state is deleted.")
+    ok(post(api, "experiments/delete", {"experiment_id": exp}))
+    assert error(post(api, "runs/create", {"experiment_id": exp}), 400, "INVALID_PARAMETER_VALUE") == (
+        f"The experiment {exp} must be in the 'active' state. Current state is deleted."
+    )
     name = unique("dup")
     ok(post(api, "registered-models/create", {"name": name}))
     assert error(post(api, "registered-models/create", {"name": name}), 400, "RESOURCE_ALREADY_EXISTS") == (
@@ -353,6 +357,27 @@ def test_conflict_texts_are_mlflows(api: SyncClient) -> None:
     ok(post(api, "experiments/create", {"name": exp_name}))
     assert error(post(api, "experiments/create", {"name": exp_name}), 400, "RESOURCE_ALREADY_EXISTS") == (
         f"Experiment(name={exp_name}) already exists."
+    )
+
+
+def test_batch_limit_texts_are_mlflows(api: SyncClient) -> None:
+    run_id = new_run(api, experiment(api))["info"]["run_id"]
+    params = [{"key": f"p{i}", "value": "v"} for i in range(101)]
+    assert error(
+        post(api, "runs/log-batch", {"run_id": run_id, "params": params}), 400, "INVALID_PARAMETER_VALUE"
+    ) == (
+        "A batch logging request can contain at most 100 params. Got 101 params."
+        " Please split up params across multiple requests and try again."
+    )
+    many = {
+        "run_id": run_id,
+        "metrics": [{"key": "m", "value": 1.0, "timestamp": 1, "step": i} for i in range(950)],
+        "tags": [{"key": f"t{i}", "value": "v"} for i in range(60)],
+    }
+    assert error(post(api, "runs/log-batch", many), 400, "INVALID_PARAMETER_VALUE") == (
+        "A batch logging request can contain at most 1000 metrics, params, and tags."
+        " Got 1010 metrics, params, and tags."
+        " Please split up metrics, params, and tags across multiple requests and try again."
     )
 
 

@@ -86,7 +86,11 @@ class LoggedModelService:
         with self.db.write() as uow:
             experiment = TrackingService._experiment(uow, ctx, experiment_id)
             if experiment.lifecycle_stage != "active":
-                raise InvalidArgument(f"experiment {experiment_id} is deleted; restore it first")
+                raise InvalidArgument(
+                    f"experiment {experiment_id} is deleted; restore it first",
+                    experiment_id=experiment_id,
+                    lifecycle_stage=experiment.lifecycle_stage,
+                )
             model = LoggedModel(
                 model_id=model_id,
                 experiment_id=experiment.id,

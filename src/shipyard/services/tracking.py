@@ -284,7 +284,11 @@ class TrackingService:
         with self.db.write() as uow:
             experiment = self._experiment(uow, ctx, experiment_id)
             if experiment.lifecycle_stage != "active":
-                raise InvalidArgument(f"experiment {experiment_id} is deleted; restore it first")
+                raise InvalidArgument(
+                    f"experiment {experiment_id} is deleted; restore it first",
+                    experiment_id=experiment_id,
+                    lifecycle_stage=experiment.lifecycle_stage,
+                )
             if parent_run_id is not None and not keep_unknown_parent:
                 self._ref(uow, ctx, parent_run_id)
             return self.add_run(

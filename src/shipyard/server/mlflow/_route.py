@@ -106,6 +106,10 @@ _INVALID_TEXTS: tuple[tuple[tuple[str, ...], str], ...] = (
         "Changing param values is not allowed. Param with key='{key}' was already logged with"
         " value='{old_value}' for run ID='{run_id}'. Attempted logging new value '{new_value}'.",
     ),
+    (
+        ("experiment_id", "lifecycle_stage"),
+        "The experiment {experiment_id} must be in the 'active' state. Current state is {lifecycle_stage}.",
+    ),
 )
 _EXISTS_TEXTS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("experiment_name",), "Experiment(name={experiment_name}) already exists."),

@@ -295,22 +295,18 @@ def log_metric(ctx: Ctx, svc: Svc, body: Annotated[LogMetricIn, payload(LogMetri
 
 @router.post("/runs/log-batch")
 def log_batch(ctx: Ctx, svc: Svc, body: Annotated[LogBatchIn, payload(LogBatchIn)]) -> Response:
-    for what, items, limit in (
-        ("metrics", body.metrics, MAX_METRICS_PER_BATCH),
-        ("params", body.params, MAX_PARAMS_TAGS_PER_BATCH),
-        ("tags", body.tags, MAX_PARAMS_TAGS_PER_BATCH),
-    ):
-        if len(items) > limit:
-            raise InvalidArgument(
-                f"A batch logging request can contain at most {limit} {what}; got {len(items)}."
-                " Split it into several log-batch calls."
-            )
     total = len(body.metrics) + len(body.params) + len(body.tags)
-    if total > MAX_ENTITIES_PER_BATCH:
-        raise InvalidArgument(
-            f"A batch logging request can contain at most {MAX_ENTITIES_PER_BATCH} metrics, params"
-            f" and tags in total; got {total}."
-        )
+    for what, length, limit in (  # MLflow's checks, in its order and words
+        ("metrics", len(body.metrics), MAX_METRICS_PER_BATCH),
+        ("params", len(body.params), MAX_PARAMS_TAGS_PER_BATCH),
+        ("tags", len(body.tags), MAX_PARAMS_TAGS_PER_BATCH),
+        ("metrics, params, and tags", total, MAX_ENTITIES_PER_BATCH),
+    ):
+        if length > limit:
+            raise InvalidArgument(
+                f"A batch logging request can contain at most {limit} {what}. Got {length} {what}."
+                f" Please split up {what} across multiple requests and try again."
+            )
     params: dict[str, str] = {}
     for p in body.params:
         if params.setdefault(p.key, p.value) != p.value:
