@@ -340,3 +340,19 @@ def test_gateway_traffic_needs_a_principal_and_is_refused_in_mlflows_shape(api: 
         "POST", "/gateway/chat/mlflow/invocations", json={}, headers={"Authorization": ""}
     )
     assert _error(anonymous, 401, "UNAUTHENTICATED")
+
+
+def test_genai_records_stay_in_their_workspace(api: SyncClient) -> None:
+    dataset = api.request("POST", f"{V3}/datasets/create", json={"name": "mine"}).json()["dataset"]
+    secret = api.request(
+        "POST",
+        f"{V3}/gateway/secrets/create",
+        json={"secret_name": "ws-key", "secret_value": {"api_key": "k" * 12}},
+    ).json()["secret"]
+    other = {"Shipyard-Workspace": "elsewhere"}
+    missing = api.get(f"{V3}/datasets/{dataset['dataset_id']}", headers=other)
+    _error(missing, 404, "RESOURCE_DOES_NOT_EXIST")
+    found = api.request("POST", f"{V3}/datasets/search", json={}, headers=other).json()["datasets"]
+    assert dataset["dataset_id"] not in {d["dataset_id"] for d in found}
+    secrets = api.get(f"{V3}/gateway/secrets/list", headers=other).json().get("secrets", [])
+    assert secret["secret_id"] not in {s["secret_id"] for s in secrets}
