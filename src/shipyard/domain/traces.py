@@ -15,6 +15,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import orjson
+
+from shipyard.domain.validation import MAX_NAME_LENGTH, MAX_TAG_VALUE_LENGTH, check_key, check_value
 from shipyard.errors import InvalidArgument
 
 __all__ = [
@@ -31,6 +34,7 @@ __all__ = [
     "AssessmentKind",
     "Span",
     "TraceInfo",
+    "check_assessment",
     "check_trace_id",
     "otel_trace_id",
 ]
@@ -141,3 +145,28 @@ class Assessment:
     overrides: str | None = None
     valid: bool = True
     run_id: str | None = None
+
+
+MAX_VALUE_BYTES = 1024 * 1024
+_SOURCE_TYPES = {"HUMAN", "LLM_JUDGE", "CODE", "SOURCE_TYPE_UNSPECIFIED", "AI_JUDGE"}
+
+
+def check_assessment(assessment: Assessment) -> Assessment:
+    if not assessment.name or len(assessment.name) > MAX_NAME_LENGTH:
+        raise InvalidArgument(f"an assessment needs a name of 1-{MAX_NAME_LENGTH} characters")
+    if assessment.source_type not in _SOURCE_TYPES:
+        raise InvalidArgument(
+            f"assessment source_type must be one of {', '.join(sorted(_SOURCE_TYPES))};"
+            f" got {assessment.source_type[:40]!r}"
+        )
+    if assessment.source_id is not None and len(assessment.source_id) > 256:
+        raise InvalidArgument("assessment source_id is longer than 256 characters")
+    if assessment.rationale is not None and len(assessment.rationale) > MAX_VALUE_BYTES:
+        raise InvalidArgument(f"rationale is longer than {MAX_VALUE_BYTES} characters")
+    if len(orjson.dumps(assessment.value)) > MAX_VALUE_BYTES:
+        raise InvalidArgument(f"an assessment's value is more than {MAX_VALUE_BYTES} bytes of JSON")
+    assessment.metadata = {
+        check_key("metadata key", k): check_value("metadata key", k, v, MAX_TAG_VALUE_LENGTH)
+        for k, v in assessment.metadata.items()
+    }
+    return assessment

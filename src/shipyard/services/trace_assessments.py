@@ -11,11 +11,8 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-import orjson
-
 from shipyard.domain.context import RequestContext
-from shipyard.domain.traces import Assessment
-from shipyard.domain.validation import MAX_NAME_LENGTH, MAX_TAG_VALUE_LENGTH, check_key, check_value
+from shipyard.domain.traces import Assessment, check_assessment
 from shipyard.errors import InvalidArgument, NotFound
 from shipyard.services._clock import now_ms
 from shipyard.services.ports import Database, UnitOfWork
@@ -24,36 +21,12 @@ from shipyard.services.traces import TraceService
 
 __all__ = ["AssessmentService", "AssessmentUpdate"]
 
-MAX_VALUE_BYTES = 1024 * 1024
-_SOURCE_TYPES = {"HUMAN", "LLM_JUDGE", "CODE", "SOURCE_TYPE_UNSPECIFIED", "AI_JUDGE"}
-
 
 def _not_found(trace_id: str, assessment_id: str) -> NotFound:
     return NotFound(
         f"Assessment with ID '{assessment_id[:64]}' not found for trace '{trace_id[:128]}'",
         assessment_id=assessment_id[:64],
     )
-
-
-def _check(assessment: Assessment) -> Assessment:
-    if not assessment.name or len(assessment.name) > MAX_NAME_LENGTH:
-        raise InvalidArgument(f"an assessment needs a name of 1-{MAX_NAME_LENGTH} characters")
-    if assessment.source_type not in _SOURCE_TYPES:
-        raise InvalidArgument(
-            f"assessment source_type must be one of {', '.join(sorted(_SOURCE_TYPES))};"
-            f" got {assessment.source_type[:40]!r}"
-        )
-    if assessment.source_id is not None and len(assessment.source_id) > 256:
-        raise InvalidArgument("assessment source_id is longer than 256 characters")
-    if assessment.rationale is not None and len(assessment.rationale) > MAX_VALUE_BYTES:
-        raise InvalidArgument(f"rationale is longer than {MAX_VALUE_BYTES} characters")
-    if len(orjson.dumps(assessment.value)) > MAX_VALUE_BYTES:
-        raise InvalidArgument(f"an assessment's value is more than {MAX_VALUE_BYTES} bytes of JSON")
-    assessment.metadata = {
-        check_key("metadata key", k): check_value("metadata key", k, v, MAX_TAG_VALUE_LENGTH)
-        for k, v in assessment.metadata.items()
-    }
-    return assessment
 
 
 class AssessmentUpdate:
@@ -91,7 +64,7 @@ class AssessmentService:
 
     def create(self, ctx: RequestContext, assessment: Assessment) -> Assessment:
         now = now_ms()
-        made = _check(
+        made = check_assessment(
             replace(
                 assessment,
                 assessment_id=f"a-{uuid.uuid4().hex}",
@@ -127,7 +100,7 @@ class AssessmentService:
                     f"Cannot update assessment type: assessment {assessment_id} is {found.kind},"
                     f" not {change.kind}"
                 )
-            updated = _check(
+            updated = check_assessment(
                 replace(
                     found,
                     name=found.name if change.name is None else change.name,

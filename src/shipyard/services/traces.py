@@ -15,6 +15,7 @@ is as unknown as one that does not exist.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,11 +31,13 @@ from shipyard.domain.traces import (
     TRACE_STATES,
     Span,
     TraceInfo,
+    check_assessment,
     check_trace_id,
 )
 from shipyard.domain.tracking import Experiment
 from shipyard.domain.validation import MAX_TAG_VALUE_LENGTH, check_key, check_value
 from shipyard.errors import AlreadyExists, InvalidArgument, InvalidPageToken, NotFound
+from shipyard.services._clock import now_ms
 from shipyard.services.ports import ArtifactStore, Database, UnitOfWork
 from shipyard.services.trace_payloads import INLINE_LIMIT, load_payloads, place_payload
 from shipyard.services.trace_ports import TRACES, StoredSpan, TraceRef
@@ -165,8 +168,13 @@ class TraceService:
                         repo.set_tags(pk, info.tags)
                         repo.add_metadata(pk, info.metadata, overwrite=True)
                     for assessment in info.assessments:
+                        # Logged while the trace was open: the client had no server to give ids.
                         assessment.trace_id = info.trace_id
-                        repo.add_assessment(pk, assessment)
+                        assessment.assessment_id = assessment.assessment_id or f"a-{uuid.uuid4().hex}"
+                        assessment.created_at = assessment.created_at or now_ms()
+                        assessment.updated_at = assessment.updated_at or assessment.created_at
+                        if repo.assessment(pk, assessment.assessment_id) is None:
+                            repo.add_assessment(pk, check_assessment(assessment))
                 break
             except AlreadyExists:
                 continue

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from shipyard.domain.context import RequestContext
 from shipyard.domain.otlp import ResourceSpans, decode_json, decode_protobuf
-from shipyard.errors import InvalidArgument, PayloadTooLarge, UnsupportedMediaType
+from shipyard.errors import InvalidArgument, PayloadTooLarge
 from shipyard.server.deps import Ctx, Services, Svc
 from shipyard.server.mlflow._route import MlflowRoute
 from shipyard.server.mlflow.experiments import resolve_experiment_id
@@ -44,9 +44,7 @@ def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
     if encoding in ("", "identity"):
         return body
     if encoding not in ("gzip", "deflate"):
-        raise UnsupportedMediaType(
-            f"Content-Encoding {encoding!r} is not supported; send gzip, deflate or none"
-        )
+        raise InvalidArgument(f"Content-Encoding {encoding!r} is not supported; send gzip, deflate or none")
     # zlib's window bits: 16+ reads gzip, a negative value raw deflate, else zlib-wrapped.
     tries = (16 + zlib.MAX_WBITS,) if encoding == "gzip" else (zlib.MAX_WBITS, -zlib.MAX_WBITS)
     for bits in tries:
@@ -70,9 +68,7 @@ def _decode(body: bytes, content_type: str) -> list[ResourceSpans]:
         return decode_json(data)
     if content_type in ("application/x-protobuf", "application/protobuf", ""):
         return decode_protobuf(body)
-    raise UnsupportedMediaType(
-        f"OTLP bodies are application/x-protobuf or application/json; got {content_type!r}"
-    )
+    raise InvalidArgument(f"OTLP bodies are application/x-protobuf or application/json; got {content_type!r}")
 
 
 def _ingest(

@@ -34,6 +34,7 @@ __all__ = [
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 _DURATION = re.compile(r"^(\d+)(\.\d{1,9})?s$")
+REQUEST_ID_ATTRIBUTE = "mlflow.traceRequestId"
 _STATUS_OUT = {"OK": "STATUS_CODE_OK", "ERROR": "STATUS_CODE_ERROR", "UNSET": "STATUS_CODE_UNSET"}
 
 
@@ -220,7 +221,11 @@ def span_dict(span: Span) -> dict[str, Any]:
             "code": _STATUS_OUT.get(span.status_code, "STATUS_CODE_UNSET"),
             "message": span.status_message or "",
         },
-        "attributes": {k: orjson.dumps(v).decode() for k, v in span.all_attributes().items()},
+        # MLflow's reader needs the trace's id among them; a span from another OTLP producer lacks it.
+        "attributes": {
+            **{k: orjson.dumps(v).decode() for k, v in span.all_attributes().items()},
+            REQUEST_ID_ATTRIBUTE: orjson.dumps(span.trace_id).decode(),
+        },
     }
 
 
