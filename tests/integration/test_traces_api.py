@@ -350,3 +350,34 @@ def test_traces_stay_in_their_workspace(api: SyncClient) -> None:
         headers=other,
     )
     _error(search, 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_a_large_span_payload_is_kept_by_backup_and_gc(api: SyncClient, database_url: str) -> None:
+    """Past 64 KB a span's payload is a file under the experiment's folder: backup must take
+    it and gc must keep it, as for any key a record names."""
+    from shipyard.services.backup_refs import KeyKind, References
+    from shipyard.stores.sql.backup_store import SqlMetadataStore
+
+    experiment_id = _experiment(api, "large-span")
+    trace_hex = uuid.uuid4().hex
+    big = {"key": "mlflow.spanOutputs", "value": {"stringValue": "y" * 100_000}}
+    assert (
+        _send(api, experiment_id, _otlp(_span(trace_hex, "00000000000000d1", attributes=[big]))).status_code
+        == 200
+    )
+    (span,) = api.get(f"{V3}/traces/get", params={"trace_id": f"tr-{trace_hex}"}).json()["trace"]["spans"]
+    assert {"key": "mlflow.spanOutputs", "value": {"string_value": "y" * 100_000}} in span["attributes"]
+    store = SqlMetadataStore(database_url)
+    with store.snapshot() as snapshot:
+        roots = snapshot.artifact_roots()
+    (key,) = [k for k in roots.keys if k.endswith(f"tr-{trace_hex}/spans/00000000000000d1.json")]
+    assert References(roots, frozenset()).kind(key) == KeyKind.REFERENCED
+    deleted = api.request(
+        "POST",
+        "/api/2.0/mlflow/traces/delete-traces",
+        json={"experiment_id": experiment_id, "request_ids": [f"tr-{trace_hex}"]},
+    )
+    assert deleted.json() == {"traces_deleted": 1}
+    with store.snapshot() as snapshot:
+        assert key not in snapshot.artifact_roots().keys
+    store.engine.dispose()

@@ -39,6 +39,7 @@ from shipyard.services.backup_ports import (
 )
 from shipyard.stores.sql import migrate
 from shipyard.stores.sql import schema as s
+from shipyard.stores.sql import schema_traces as s_traces
 from shipyard.stores.sql.engine import build_engine
 from shipyard.stores.sql.sqlite_host import live_claims
 from shipyard.stores.sql.tables import metadata
@@ -132,6 +133,8 @@ class _SqlSnapshot(MetadataSnapshot):
         keys: set[str] = set()
         if "log_chunks" in names:
             keys = {str(v) for v in self.conn.exec_driver_sql('SELECT "key" FROM log_chunks').scalars()}
+        if "trace_spans" in names:  # span payloads past the inline limit (services/trace_payloads.py)
+            keys |= self._values(s_traces.trace_spans.c.payload_path)
         joined = select(s.runs.c.artifact_uri, s.artifacts.c.path, s.artifacts.c.sha256).join(
             s.runs, s.runs.c.pk == s.artifacts.c.run_pk
         )
