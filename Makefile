@@ -74,6 +74,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/studio.py
 	@# Issue 17's AutoML figures beside FLAML (~12 min: 5 datasets, 60 s a side; FLAML in .bench/anchors/flaml-venv)
 	$(BIN)/python benchmarks/automl.py
+	@# Issue 18's tracing figures: 10,000 traces of 10 spans beside the MLflow server (~10 min; mlflow-ui venv)
+	$(BIN)/python benchmarks/tracing.py
 	@# Issue 12's figures (~45 min): an outage, backup and restore; the two that need several
 	@# servers on one PostgreSQL run when SHIPYARD_TEST_DATABASE_URL names one.
 	$(BIN)/python benchmarks/outage.py

@@ -46,12 +46,11 @@ from typing import Any
 import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from _anchor_mlflow import anchor_mlflow
 from _servers import Processes, Server, start_mlflow, start_shipyard, wait_idle
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / ".bench"
-ANCHOR_VENV = BENCH / "anchors" / "mlflow-ui"
-ANCHOR_REQUIREMENT = "mlflow>=3.17,<3.18"  # the same minor as the client our tests drive
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -69,32 +68,6 @@ BATCH = 1000  # MLflow's log_batch limit for metrics
 
 def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-# -- the anchor's venv ----------------------------------------------------------------------
-
-
-def anchor_mlflow() -> Path:
-    """``mlflow`` (the full package: server and UI) in its own venv, built once with uv."""
-    python = ANCHOR_VENV / "bin" / "python"
-    stamp = ANCHOR_VENV / ".anchor-installed"
-    check = [str(python), "-c", "import mlflow.server; print(mlflow.__version__)"]
-    import subprocess
-
-    if not (stamp.exists() and subprocess.run(check, capture_output=True, check=False).returncode == 0):
-        uv = Path(sys.executable).parent / "uv"
-        if not uv.exists():
-            raise SystemExit("uv is needed to build the anchor's venv: `.venv/bin/pip install uv`")
-        say(f"building the anchor's venv in {ANCHOR_VENV} (once): {ANCHOR_REQUIREMENT}")
-        if not python.exists():
-            subprocess.run(
-                [str(uv), "venv", "--quiet", "--python", sys.executable, str(ANCHOR_VENV)], check=True
-            )
-        subprocess.run(
-            [str(uv), "pip", "install", "--quiet", "--python", str(python), ANCHOR_REQUIREMENT], check=True
-        )
-        stamp.touch()
-    return ANCHOR_VENV / "bin" / "mlflow"
 
 
 # -- logging the same data into both --------------------------------------------------------
