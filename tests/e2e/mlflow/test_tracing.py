@@ -333,3 +333,20 @@ def test_unknown_trace_answers_mlflows_error(mlflow_server: ServerProcess) -> No
         "error_code": "RESOURCE_DOES_NOT_EXIST",
         "message": f"Trace with ID '{missing}' not found.",
     }
+
+
+def test_feedback_logged_while_the_trace_is_open_arrives_with_it(mlflow_server: ServerProcess) -> None:
+    mlflow.set_experiment(unique("open-feedback"))
+
+    @mlflow.trace
+    def answer() -> str:
+        trace_id = mlflow.get_active_trace_id()
+        assert trace_id is not None
+        mlflow.log_feedback(trace_id=trace_id, name="inline", value=True, rationale="said while running")
+        return "ok"
+
+    answer()
+    flush()
+    (found,) = mlflow.get_trace(last_trace_id()).info.assessments
+    assert (found.name, found.value, found.rationale) == ("inline", True, "said while running")
+    assert found.assessment_id
