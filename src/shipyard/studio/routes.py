@@ -18,6 +18,7 @@ from shipyard.studio.pages import (
     models,
     monitors,
     runs,
+    traces,
 )
 
 __all__ = ["router"]
@@ -28,6 +29,7 @@ for _module in (
     assets,
     experiments,
     runs,
+    traces,
     compare,
     jobs,
     model_card,
