@@ -230,6 +230,8 @@ def payload(value: Any, limit: int = PAYLOAD_LIMIT) -> Payload:
 def latency(ms: float | None) -> str:
     if ms is None:
         return "—"
+    if ms == 0:
+        return "< 1 ms"  # MLflow keeps a trace's time in whole milliseconds
     if ms < 1:
         return f"{ms:.2f} ms"
     if ms < 1000:
