@@ -342,6 +342,21 @@ def test_traces_stay_in_their_workspace(api: SyncClient) -> None:
     _error(tag, 404, "RESOURCE_DOES_NOT_EXIST")
     infos = api.request("POST", f"{V3}/traces/batchGetInfos", json={"trace_ids": [trace_id]}, headers=other)
     assert infos.json() == {"trace_infos": []}
+    # nor can another workspace write into it, by spans or by trace info
+    theirs = _experiment(api, "theirs-2", **other)
+    hijack = _send(api, theirs, _otlp(_span(trace_id[3:], "00000000000000e1", name="evil")), **other)
+    assert "already in use" in _error(hijack, 400, "RESOURCE_ALREADY_EXISTS")
+    info = {
+        "trace_id": trace_id,
+        "trace_location": {"mlflow_experiment": {"experiment_id": theirs}},
+        "request_time": "2025-01-01T00:00:00Z",
+        "state": "OK",
+        "tags": {"mlflow.traceName": "evil"},
+    }
+    overwrite = api.request("POST", f"{V3}/traces", json={"trace": {"trace_info": info}}, headers=other)
+    _error(overwrite, 400, "RESOURCE_ALREADY_EXISTS")
+    mine = api.get(f"{V3}/traces/get", params={"trace_id": trace_id}).json()["trace"]
+    assert mine["trace_info"]["tags"]["mlflow.traceName"] == "root" and len(mine["spans"]) == 1
     # spans for a trace id another workspace holds do not join it
     search = api.request(
         "POST",

@@ -20,7 +20,7 @@ from shipyard.errors import NotFound
 from shipyard.services.ports import ArtifactStore
 from shipyard.services.trace_ports import StoredSpan
 
-__all__ = ["INLINE_LIMIT", "load_payloads", "place_payload", "trace_folder"]
+__all__ = ["INLINE_LIMIT", "load_payloads", "payload_size", "place_payload", "trace_folder"]
 
 INLINE_LIMIT = 64 * 1024
 
@@ -33,6 +33,11 @@ def _payload(span: Span) -> bytes:
     return orjson.dumps(
         {"attributes": span.attributes, "inputs": span.inputs, "outputs": span.outputs, "events": span.events}
     )
+
+
+def payload_size(span: Span) -> int:
+    """Bytes of JSON the span's attributes, inputs, outputs and events take."""
+    return len(_payload(span))
 
 
 def place_payload(

@@ -48,8 +48,9 @@ class TraceRepository(ABC):
         """The traces of the workspace among ``trace_ids`` (unknown ones left out)."""
 
     @abstractmethod
-    def create(self, info: TraceInfo) -> int:
-        """Insert the trace row with its tags and metadata; return its pk."""
+    def ensure(self, info: TraceInfo) -> tuple[int, bool]:
+        """The trace's pk, inserting the row with its tags and metadata when there is none
+        (then True). A writer racing to insert the same trace waits for the other's commit."""
 
     @abstractmethod
     def update(self, pk: int, info: TraceInfo) -> None:

@@ -39,7 +39,7 @@ from shipyard.domain.validation import MAX_TAG_VALUE_LENGTH, check_key, check_va
 from shipyard.errors import AlreadyExists, InvalidArgument, InvalidPageToken, NotFound
 from shipyard.services._clock import now_ms
 from shipyard.services.ports import ArtifactStore, Database, UnitOfWork
-from shipyard.services.trace_payloads import INLINE_LIMIT, load_payloads, place_payload
+from shipyard.services.trace_payloads import INLINE_LIMIT, load_payloads, payload_size, place_payload
 from shipyard.services.trace_ports import TRACES, StoredSpan, TraceRef
 from shipyard.services.tracking import TrackingService
 
@@ -81,6 +81,21 @@ def _check_info(info: TraceInfo) -> None:
         raise InvalidArgument("client_request_id is longer than 256 characters")
     info.tags = _check_pairs("tag", info.tags)
     info.metadata = _check_pairs("metadata key", info.metadata)
+
+
+def _check_owned(ref: TraceRef | None, trace_id: str) -> TraceRef:
+    """A trace id another workspace holds is not this one's to write to."""
+    if ref is None:
+        raise AlreadyExists(f"the trace id {trace_id!r} is already in use", trace_id=trace_id)
+    return ref
+
+
+def _required(experiment_id: str | None) -> str:
+    if not experiment_id:
+        raise InvalidArgument(
+            "say which experiment new traces belong to: send the x-mlflow-experiment-id header"
+        )
+    return experiment_id
 
 
 def _preview(value: object) -> str | None:
@@ -153,81 +168,92 @@ class TraceService:
         _check_info(info)
         info.created_by = ctx.principal.name
         info.tags[SPANS_LOCATION_TAG] = TRACKING_STORE
-        for _ in range(2):  # the trace row may be created by a span batch racing this call
-            try:
-                with self.db.write() as uow:
-                    experiment = self._experiment(uow, ctx, info.experiment_id)
-                    info.experiment_id = experiment.id
-                    repo = uow[TRACES]
-                    found = repo.ref(ctx.workspace, info.trace_id)
-                    if found is None:
-                        pk = repo.create(info)
-                    else:
-                        pk = found.pk
-                        repo.update(pk, info)
-                        repo.set_tags(pk, info.tags)
-                        repo.add_metadata(pk, info.metadata, overwrite=True)
-                    for assessment in info.assessments:
-                        # Logged while the trace was open: the client had no server to give ids.
-                        assessment.trace_id = info.trace_id
-                        assessment.assessment_id = assessment.assessment_id or f"a-{uuid.uuid4().hex}"
-                        assessment.created_at = assessment.created_at or now_ms()
-                        assessment.updated_at = assessment.updated_at or assessment.created_at
-                        if repo.assessment(pk, assessment.assessment_id) is None:
-                            repo.add_assessment(pk, check_assessment(assessment))
-                break
-            except AlreadyExists:
-                continue
+        with self.db.write() as uow:
+            experiment = self._experiment(uow, ctx, info.experiment_id)
+            info.experiment_id = experiment.id
+            repo = uow[TRACES]
+            pk, created = repo.ensure(info)  # a span batch may have made it first
+            if not created:
+                _check_owned(repo.ref(ctx.workspace, info.trace_id), info.trace_id)
+                repo.update(pk, info)
+                repo.set_tags(pk, info.tags)
+                repo.add_metadata(pk, info.metadata, overwrite=True)
+            for assessment in info.assessments:
+                # Logged while the trace was open: the client had no server to give ids.
+                assessment.trace_id = info.trace_id
+                assessment.assessment_id = assessment.assessment_id or f"a-{uuid.uuid4().hex}"
+                assessment.created_at = assessment.created_at or now_ms()
+                assessment.updated_at = assessment.updated_at or assessment.created_at
+                if repo.assessment(pk, assessment.assessment_id) is None:
+                    repo.add_assessment(pk, check_assessment(assessment))
         return self.get_info(ctx, info.trace_id)
 
     def log_spans(
         self, ctx: RequestContext, experiment_id: str | None, blocks: Sequence[ResourceSpans]
     ) -> int:
-        """Store OTLP spans (``POST /v1/traces``); returns how many were stored."""
+        """Store OTLP spans (``POST /v1/traces``); returns how many were stored.
+
+        One write transaction per request; a read first only when a span's payload must go to
+        the artifact store, whose key names the trace's experiment folder."""
         by_trace: dict[str, list[Span]] = {}
         for block in blocks:
             for span in block.spans:
                 by_trace.setdefault(span.trace_id, []).append(span)
         if not by_trace:
             return 0
-        with self.db.read() as uow:
-            known = {r.trace_id: r for r in uow[TRACES].refs(ctx.workspace, list(by_trace))}
-            experiment = None
-            if len(known) < len(by_trace):
-                if not experiment_id:
-                    raise InvalidArgument(
-                        "say which experiment new traces belong to: send the x-mlflow-experiment-id header"
-                    )
-                experiment = self._experiment(uow, ctx, experiment_id)
-        placed: dict[str, list[StoredSpan]] = {}
-        for trace_id, spans in by_trace.items():
-            ref = known.get(trace_id)
-            location = ref.artifact_location if ref is not None else experiment.artifact_location  # type: ignore[union-attr]
-            placed[trace_id] = [place_payload(self.store, location, s, self.inline_limit) for s in spans]
-        for _ in range(2):
-            try:
-                with self.db.write() as uow:
-                    for trace_id, stored in placed.items():
-                        self._write_spans(uow, ctx, experiment, trace_id, stored)
-                break
-            except AlreadyExists:
-                continue
+        large = {
+            t for t, spans in by_trace.items() if any(payload_size(s) > self.inline_limit for s in spans)
+        }
+        locations: dict[str, str] = {}
+        if large:
+            with self.db.read() as uow:
+                known = {
+                    r.trace_id: r.artifact_location for r in uow[TRACES].refs(ctx.workspace, sorted(large))
+                }
+                fallback = ""  # every large trace is known: no experiment needed
+                if len(known) < len(large):
+                    fallback = self._experiment(uow, ctx, _required(experiment_id)).artifact_location
+                locations = {t: known.get(t) or fallback for t in large}
+        placed = {
+            t: [
+                place_payload(self.store, locations[t], s, self.inline_limit)
+                if t in large
+                else StoredSpan(s, None)
+                for s in spans
+            ]
+            for t, spans in by_trace.items()
+        }
+        with self.db.write() as uow:
+            experiments: dict[str, Experiment] = {}
+            # In trace-id order: two batches touching the same traces lock them in one order.
+            for trace_id in sorted(placed):
+                self._write_spans(
+                    uow, ctx, experiment_id, experiments, _derive(by_trace[trace_id]), placed[trace_id]
+                )
         return sum(len(s) for s in placed.values())
 
     def _write_spans(
         self,
         uow: UnitOfWork,
         ctx: RequestContext,
-        experiment: Experiment | None,
-        trace_id: str,
+        experiment_id: str | None,
+        experiments: dict[str, Experiment],
+        derived: _Derived,
         stored: list[StoredSpan],
     ) -> None:
         repo = uow[TRACES]
-        derived = _derive([s.span for s in stored if s.payload_key is None] or [s.span for s in stored])
+        trace_id = stored[0].span.trace_id
         ref = repo.ref(ctx.workspace, trace_id)
+        if ref is None:
+            wanted = _required(experiment_id)
+            if wanted not in experiments:
+                experiments[wanted] = self._experiment(uow, ctx, wanted)
+            owner = experiments[wanted].id
+        else:
+            owner = ref.experiment_id
         info = TraceInfo(
             trace_id=trace_id,
-            experiment_id=ref.experiment_id if ref is not None else experiment.id,  # type: ignore[union-attr]
+            experiment_id=owner,
             request_time=derived.request_time,
             state=derived.state,
             execution_duration=derived.execution_duration,
@@ -240,13 +266,15 @@ class TraceService:
             tags[TRACE_NAME_TAG] = derived.name[:MAX_TAG_VALUE_LENGTH]
         if ref is None:
             info.tags = tags
-            pk = repo.create(info)
+            pk, created = repo.ensure(info)
+            # Made meanwhile by another writer (of this workspace, or the id is refused).
+            ref_state = None if created else _check_owned(repo.ref(ctx.workspace, trace_id), trace_id).state
         else:
-            pk = ref.pk
-            if ref.state == "IN_PROGRESS" and derived.state != "IN_PROGRESS":
-                # The root span ended, and start_trace has not spoken yet: the root's word holds.
-                repo.update(pk, info)
-                repo.set_tags(pk, tags)
+            pk, ref_state = ref.pk, ref.state
+        if ref_state == "IN_PROGRESS" and derived.state != "IN_PROGRESS":
+            # The root span ended, and start_trace has not spoken yet: the root's word holds.
+            repo.update(pk, info)
+            repo.set_tags(pk, tags)
         repo.put_spans(pk, stored)
 
     # -- reading -----------------------------------------------------------------------

@@ -350,3 +350,18 @@ def test_feedback_logged_while_the_trace_is_open_arrives_with_it(mlflow_server: 
     (found,) = mlflow.get_trace(last_trace_id()).info.assessments
     assert (found.name, found.value, found.rationale) == ("inline", True, "said while running")
     assert found.assessment_id
+
+
+def test_many_quick_traces_all_keep_their_spans(mlflow_server: ServerProcess) -> None:
+    """The client sends span batches and trace infos from ten threads at once, so they race
+    to create each trace (on PostgreSQL, in concurrent transactions): none may be lost."""
+    experiment = mlflow.set_experiment(unique("burst"))
+    made = []
+    for i in range(60):
+        with mlflow.start_span(f"quick-{i}") as span:
+            span.set_inputs({"i": i})
+        made.append(span.trace_id)
+    flush()
+    found = MlflowClient().search_traces(locations=[experiment.experiment_id], max_results=100)
+    assert sorted(t.info.trace_id for t in found) == sorted(made)
+    assert all(len(t.data.spans) == 1 and t.data.spans[0].inputs is not None for t in found)

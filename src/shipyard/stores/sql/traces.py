@@ -126,14 +126,30 @@ class SqlTraceRepository(TraceRepository):
             "response_preview": info.response_preview,
         }
 
-    def create(self, info: TraceInfo) -> int:
-        result = self.conn.execute(
-            insert(t.traces).values(trace_id=info.trace_id, created_by=info.created_by, **self._columns(info))
-        )
-        pk = new_id(result)
-        self.set_tags(pk, info.tags)
-        self.add_metadata(pk, info.metadata, overwrite=True)
-        return pk
+    def ensure(self, info: TraceInfo) -> tuple[int, bool]:
+        tr = t.traces.c
+        values = {"trace_id": info.trace_id, "created_by": info.created_by, **self._columns(info)}
+        if self.conn.dialect.name == "postgresql":
+            # Span batches and start_trace race to create a trace: the loser waits for the
+            # winner's commit and takes its row instead of failing the whole batch.
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            made = self.conn.execute(
+                pg_insert(t.traces)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["trace_id"])
+                .returning(tr.pk)
+            ).scalar()
+        else:  # SQLite serialises writers: no race
+            found = self.conn.execute(select(tr.pk).where(tr.trace_id == info.trace_id)).scalar()
+            made = None if found is not None else new_id(self.conn.execute(insert(t.traces).values(**values)))
+        if made is None:
+            existing = self.conn.execute(select(tr.pk).where(tr.trace_id == info.trace_id)).scalar()
+            assert existing is not None  # inserted by the writer we waited for
+            return existing, False
+        self.set_tags(made, info.tags)
+        self.add_metadata(made, info.metadata, overwrite=True)
+        return made, True
 
     def update(self, pk: int, info: TraceInfo) -> None:
         self.conn.execute(update(t.traces).where(t.traces.c.pk == pk).values(**self._columns(info)))
@@ -243,10 +259,24 @@ class SqlTraceRepository(TraceRepository):
         if not values:
             return
         c = table.c
+        rows = [{"trace_pk": pk, "key": k, "value": v} for k, v in values.items()]
+        if self.conn.dialect.name == "postgresql":
+            # start_trace and a span batch may set the same key at once: no unique violation.
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement = pg_insert(table)
+            keys = ["trace_pk", "key"]
+            self.conn.execute(
+                statement.on_conflict_do_update(index_elements=keys, set_={"value": statement.excluded.value})
+                if overwrite
+                else statement.on_conflict_do_nothing(index_elements=keys),
+                rows,
+            )
+            return
         existing = set(
             self.conn.execute(select(c.key).where(c.trace_pk == pk, c.key.in_(list(values)))).scalars()
         )
-        fresh = [{"trace_pk": pk, "key": k, "value": v} for k, v in values.items() if k not in existing]
+        fresh = [row for row in rows if row["key"] not in existing]
         if fresh:
             self.conn.execute(insert(table), fresh)
         if overwrite:
