@@ -365,3 +365,19 @@ def test_many_quick_traces_all_keep_their_spans(mlflow_server: ServerProcess) ->
     found = MlflowClient().search_traces(locations=[experiment.experiment_id], max_results=100)
     assert sorted(t.info.trace_id for t in found) == sorted(made)
     assert all(len(t.data.spans) == 1 and t.data.spans[0].inputs is not None for t in found)
+
+
+def test_traces_of_a_logged_model_are_found_by_its_id(mlflow_server: ServerProcess) -> None:
+    experiment = mlflow.set_experiment(unique("model-traces"))
+    model = mlflow.set_active_model(name=unique("agent"))
+    try:
+        pipeline("as the agent")
+        flush()
+    finally:
+        mlflow.clear_active_model()
+    trace_id = last_trace_id()
+    assert mlflow.get_trace(trace_id).info.trace_metadata["mlflow.modelId"] == model.model_id
+    found = mlflow.search_traces(
+        locations=[experiment.experiment_id], model_id=model.model_id, return_type="list"
+    )
+    assert [t.info.trace_id for t in found] == [trace_id]
