@@ -25,6 +25,7 @@ _PER_VERSION = {
     ("POST", "/traces/search"): _READ,
     ("POST", "/traces/delete-traces"): _DELETE,
     ("POST", "/traces/link-to-run"): _WRITE,
+    ("POST", "/traces/calculate-filter-correlation"): _READ,
     ("GET", _TRACE): _READ,
     ("PATCH", f"{_TRACE}/tags"): _WRITE,
     ("DELETE", f"{_TRACE}/tags"): _DELETE,

@@ -73,6 +73,10 @@ class TraceRepository(ABC):
         """Trace ids matching every clause, in order, a page at a time."""
 
     @abstractmethod
+    def count(self, experiment_ids: Sequence[str], clauses: Sequence[TraceClause]) -> int:
+        """How many traces of the experiments match every clause."""
+
+    @abstractmethod
     def delete(self, pks: Sequence[int]) -> list[str]:
         """Delete the traces and everything of theirs; return the payload keys they held."""
 

@@ -24,6 +24,7 @@ import orjson
 from shipyard.domain.context import RequestContext
 from shipyard.domain.otlp import ResourceSpans
 from shipyard.domain.pagination import decode_token, encode_token, fingerprint
+from shipyard.domain.trace_correlation import Correlation, correlation
 from shipyard.domain.trace_filters import parse_trace_filter, parse_trace_order_by
 from shipyard.domain.traces import (
     SPANS_LOCATION_TAG,
@@ -338,6 +339,28 @@ class TraceService:
             infos = repo.get(ctx.workspace, found[:max_results])
         token = encode_token(query, offset + max_results) if len(found) > max_results else None
         return infos, token
+
+    def correlation(
+        self,
+        ctx: RequestContext,
+        experiment_ids: Sequence[str],
+        first: str,
+        second: str,
+        base: str | None = None,
+    ) -> Correlation:
+        """NPMI of two filters over the experiments' traces (those matching ``base``)."""
+        if not experiment_ids:
+            raise InvalidArgument("give at least one experiment id to correlate traces in")
+        base_clauses = parse_trace_filter(base)
+        one, two = parse_trace_filter(first), parse_trace_filter(second)
+        with self.db.read() as uow:
+            ids = [TrackingService._experiment(uow, ctx, e).id for e in experiment_ids]
+            repo = uow[TRACES]
+            total = repo.count(ids, base_clauses)
+            n1 = repo.count(ids, [*base_clauses, *one])
+            n2 = repo.count(ids, [*base_clauses, *two])
+            joint = repo.count(ids, [*base_clauses, *one, *two])
+        return correlation(joint, n1, n2, total)
 
     # -- changing ----------------------------------------------------------------------
 

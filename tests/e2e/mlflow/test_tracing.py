@@ -381,3 +381,30 @@ def test_traces_of_a_logged_model_are_found_by_its_id(mlflow_server: ServerProce
         locations=[experiment.experiment_id], model_id=model.model_id, return_type="list"
     )
     assert [t.info.trace_id for t in found] == [trace_id]
+
+
+def test_filter_correlation(mlflow_server: ServerProcess) -> None:
+    from mlflow.tracing.client import TracingClient
+
+    experiment = mlflow.set_experiment(unique("correlation"))
+    for i in range(8):
+        with mlflow.start_span(f"c-{i}"):
+            slow, failed = i < 4, i < 3
+            mlflow.update_current_trace(
+                tags={"speed": "slow" if slow else "fast", "outcome": "bad" if failed else "good"}
+            )
+    flush()
+    found = TracingClient().calculate_trace_filter_correlation(
+        experiment_ids=[experiment.experiment_id],
+        filter_string1="tags.speed = 'slow'",
+        filter_string2="tags.outcome = 'bad'",
+    )
+    assert (found.total_count, found.filter1_count, found.filter2_count, found.joint_count) == (8, 4, 3, 3)
+    assert 0.5 < found.npmi <= 1.0
+    with pytest.raises(MlflowException) as caught:
+        TracingClient().calculate_trace_filter_correlation(
+            experiment_ids=[experiment.experiment_id],
+            filter_string1="tags.a = ",
+            filter_string2="tags.b = 'x'",
+        )
+    assert caught.value.error_code == "INVALID_PARAMETER_VALUE"

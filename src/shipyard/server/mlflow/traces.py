@@ -6,8 +6,8 @@ over OTLP (``server/mlflow/otlp.py``); these routes read them back.
 
 Not served (they answer ENDPOINT_NOT_FOUND, see docs/mlflow.md#tracing): the 2.x trace
 messages (``StartTrace``/``EndTrace``/``GetTraceInfo``/v2 ``SearchTraces``, which a 3.x
-client uses only against a server without the 3.x routes), ``traces/metrics``,
-``traces/calculate-filter-correlation`` and ``traces/link-prompts``.
+client uses only against a server without the 3.x routes), ``traces/metrics`` and
+``traces/link-prompts``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from shipyard.domain.context import RequestContext
 from shipyard.errors import InvalidArgument
 from shipyard.server.deps import Ctx, Services, Svc
 from shipyard.server.mlflow import trace_json as tj
-from shipyard.server.mlflow._route import MlflowIn, MlflowRoute, ok, payload
+from shipyard.server.mlflow._route import MlflowIn, MlflowRoute, finite, ok, payload
 from shipyard.server.mlflow.experiments import resolve_experiment_id
 from shipyard.services.trace_assessments import AssessmentService, AssessmentUpdate
 from shipyard.services.traces import TraceService
@@ -183,6 +183,36 @@ def delete_traces(ctx: Ctx, svc: Svc, body: Annotated[DeleteIn, payload(DeleteIn
 def link_to_run(ctx: Ctx, svc: Svc, body: Annotated[LinkIn, payload(LinkIn)]) -> Response:
     _traces(svc).link_to_run(ctx, body.trace_ids, body.run_id)
     return ok()
+
+
+class CorrelationIn(MlflowIn):
+    experiment_ids: list[str]
+    filter_string1: str
+    filter_string2: str
+    base_filter: str | None = None
+
+
+@router.post("/traces/calculate-filter-correlation")
+def filter_correlation(
+    ctx: Ctx, svc: Svc, body: Annotated[CorrelationIn, payload(CorrelationIn)]
+) -> Response:
+    found = _traces(svc).correlation(
+        ctx,
+        [_experiment(ctx, svc, e) for e in body.experiment_ids],
+        body.filter_string1,
+        body.filter_string2,
+        body.base_filter,
+    )
+    return ok(
+        {
+            "npmi": finite(found.npmi),
+            "npmi_smoothed": finite(found.npmi_smoothed),
+            "filter1_count": found.filter1_count,
+            "filter2_count": found.filter2_count,
+            "joint_count": found.joint_count,
+            "total_count": found.total_count,
+        }
+    )
 
 
 @router.get("/traces/{trace_id}")

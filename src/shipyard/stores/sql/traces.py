@@ -6,7 +6,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, and_, delete, exists, insert, not_, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    update,
+)
 
 from shipyard.domain.trace_filters import TraceClause, TraceOrder
 from shipyard.domain.traces import SOURCE_RUN_METADATA, TRACE_NAME_TAG, Assessment, Span, TraceInfo
@@ -227,6 +239,17 @@ class SqlTraceRepository(TraceRepository):
             terms.append(column.asc() if term.ascending else column.desc())
         terms.append(tr.trace_id.asc())  # a total order: pages never shift
         return list(self.conn.execute(query.order_by(*terms).offset(offset).limit(limit)).scalars())
+
+    def count(self, experiment_ids: Sequence[str], clauses: Sequence[TraceClause]) -> int:
+        query = (
+            select(func.count())
+            .select_from(t.traces)
+            .where(
+                t.traces.c.experiment_id.in_([int(e) for e in experiment_ids]),
+                *(_condition(c) for c in clauses),
+            )
+        )
+        return int(self.conn.execute(query).scalar() or 0)
 
     def delete(self, pks: Sequence[int]) -> list[str]:
         if not pks:
