@@ -7,7 +7,7 @@ lookup by trace id takes the workspace and answers None for a trace of another o
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from shipyard.domain.trace_filters import TraceClause, TraceOrder
@@ -50,7 +50,8 @@ class TraceRepository(ABC):
     @abstractmethod
     def ensure(self, info: TraceInfo) -> tuple[int, bool]:
         """The trace's pk, inserting the row with its tags and metadata when there is none
-        (then True). A writer racing to insert the same trace waits for the other's commit."""
+        (then True). A writer racing to insert the same trace waits for the other's commit.
+        The row found may be another workspace's: the caller checks."""
 
     @abstractmethod
     def update(self, pk: int, info: TraceInfo) -> None:
@@ -103,8 +104,11 @@ class TraceRepository(ABC):
     # -- spans -------------------------------------------------------------------------
 
     @abstractmethod
-    def put_spans(self, pk: int, spans: Sequence[StoredSpan]) -> None:
-        """Insert the spans, replacing any of the same span id."""
+    def put_spans(
+        self, batches: Sequence[tuple[int, Sequence[StoredSpan]]], *, fresh: Collection[int] = ()
+    ) -> None:
+        """Insert each trace's spans, replacing any of the same span id (none to replace in
+        the ``fresh`` traces, created in this transaction)."""
 
     @abstractmethod
     def spans(self, pks: Sequence[int]) -> dict[int, list[StoredSpan]]:

@@ -208,13 +208,13 @@ class TraceService:
         locations: dict[str, str] = {}
         if large:
             with self.db.read() as uow:
-                known = {
+                folders = {
                     r.trace_id: r.artifact_location for r in uow[TRACES].refs(ctx.workspace, sorted(large))
                 }
                 fallback = ""  # every large trace is known: no experiment needed
-                if len(known) < len(large):
+                if len(folders) < len(large):
                     fallback = self._experiment(uow, ctx, _required(experiment_id)).artifact_location
-                locations = {t: known.get(t) or fallback for t in large}
+                locations = {t: folders.get(t) or fallback for t in large}
         placed = {
             t: [
                 place_payload(self.store, locations[t], s, self.inline_limit)
@@ -225,26 +225,41 @@ class TraceService:
             for t, spans in by_trace.items()
         }
         with self.db.write() as uow:
+            repo = uow[TRACES]
+            known = {r.trace_id: r for r in repo.refs(ctx.workspace, sorted(placed))}
             experiments: dict[str, Experiment] = {}
+            batches: list[tuple[int, Sequence[StoredSpan]]] = []
+            fresh: set[int] = set()
             # In trace-id order: two batches touching the same traces lock them in one order.
             for trace_id in sorted(placed):
-                self._write_spans(
-                    uow, ctx, experiment_id, experiments, _derive(by_trace[trace_id]), placed[trace_id]
+                pk, created = self._trace_of_spans(
+                    uow,
+                    ctx,
+                    experiment_id,
+                    experiments,
+                    known.get(trace_id),
+                    trace_id,
+                    _derive(by_trace[trace_id]),
                 )
+                batches.append((pk, placed[trace_id]))
+                if created:
+                    fresh.add(pk)
+            repo.put_spans(batches, fresh=fresh)
         return sum(len(s) for s in placed.values())
 
-    def _write_spans(
+    def _trace_of_spans(
         self,
         uow: UnitOfWork,
         ctx: RequestContext,
         experiment_id: str | None,
         experiments: dict[str, Experiment],
+        ref: TraceRef | None,
+        trace_id: str,
         derived: _Derived,
-        stored: list[StoredSpan],
-    ) -> None:
+    ) -> tuple[int, bool]:
+        """The pk of the trace the spans belong to, created from what they say of it when new
+        (then True); a trace still in progress takes the word of its ended root span."""
         repo = uow[TRACES]
-        trace_id = stored[0].span.trace_id
-        ref = repo.ref(ctx.workspace, trace_id)
         if ref is None:
             wanted = _required(experiment_id)
             if wanted not in experiments:
@@ -268,15 +283,15 @@ class TraceService:
         if ref is None:
             info.tags = tags
             pk, created = repo.ensure(info)
+            if created:
+                return pk, True
             # Made meanwhile by another writer (of this workspace, or the id is refused).
-            ref_state = None if created else _check_owned(repo.ref(ctx.workspace, trace_id), trace_id).state
-        else:
-            pk, ref_state = ref.pk, ref.state
-        if ref_state == "IN_PROGRESS" and derived.state != "IN_PROGRESS":
+            ref = _check_owned(repo.ref(ctx.workspace, trace_id), trace_id)
+        if ref.state == "IN_PROGRESS" and derived.state != "IN_PROGRESS":
             # The root span ended, and start_trace has not spoken yet: the root's word holds.
-            repo.update(pk, info)
-            repo.set_tags(pk, tags)
-        repo.put_spans(pk, stored)
+            repo.update(ref.pk, info)
+            repo.set_tags(ref.pk, tags)
+        return ref.pk, False
 
     # -- reading -----------------------------------------------------------------------
 

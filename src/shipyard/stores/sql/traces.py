@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import orjson
@@ -141,9 +141,11 @@ class SqlTraceRepository(TraceRepository):
     def ensure(self, info: TraceInfo) -> tuple[int, bool]:
         tr = t.traces.c
         values = {"trace_id": info.trace_id, "created_by": info.created_by, **self._columns(info)}
+        # Span batches and start_trace race to create a trace: on PostgreSQL the loser waits
+        # for the winner's commit and takes its row instead of failing the whole batch
+        # (SQLite serialises writers; the same statement spares it a lookup first).
+        made: int | None
         if self.conn.dialect.name == "postgresql":
-            # Span batches and start_trace race to create a trace: the loser waits for the
-            # winner's commit and takes its row instead of failing the whole batch.
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
             made = self.conn.execute(
@@ -152,15 +154,23 @@ class SqlTraceRepository(TraceRepository):
                 .on_conflict_do_nothing(index_elements=["trace_id"])
                 .returning(tr.pk)
             ).scalar()
-        else:  # SQLite serialises writers: no race
-            found = self.conn.execute(select(tr.pk).where(tr.trace_id == info.trace_id)).scalar()
-            made = None if found is not None else new_id(self.conn.execute(insert(t.traces).values(**values)))
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            result = self.conn.execute(
+                sqlite_insert(t.traces).values(**values).on_conflict_do_nothing(index_elements=["trace_id"])
+            )
+            made = new_id(result) if result.rowcount == 1 else None
         if made is None:
             existing = self.conn.execute(select(tr.pk).where(tr.trace_id == info.trace_id)).scalar()
             assert existing is not None  # inserted by the writer we waited for
             return existing, False
-        self.set_tags(made, info.tags)
-        self.add_metadata(made, info.metadata, overwrite=True)
+        # A new row has no tags or metadata yet: plain inserts.
+        for table, values_of in ((t.trace_tags, info.tags), (t.trace_metadata, info.metadata)):
+            if values_of:
+                self.conn.execute(
+                    insert(table), [{"trace_pk": made, "key": k, "value": v} for k, v in values_of.items()]
+                )
         return made, True
 
     def update(self, pk: int, info: TraceInfo) -> None:
@@ -331,40 +341,44 @@ class SqlTraceRepository(TraceRepository):
 
     # -- spans -------------------------------------------------------------------------
 
-    def put_spans(self, pk: int, spans: Sequence[StoredSpan]) -> None:
+    def put_spans(
+        self, batches: Sequence[tuple[int, Sequence[StoredSpan]]], *, fresh: Collection[int] = ()
+    ) -> None:
         c = t.trace_spans.c
-        ids = [stored.span.span_id for stored in spans]
-        self.conn.execute(delete(t.trace_spans).where(c.trace_pk == pk, c.span_id.in_(ids)))
-        rows = []
-        for stored in spans:
-            span = stored.span
-            inline = stored.payload_key is None
-            attributes = _json(span.attributes) if inline else None
-            inputs = _json(span.inputs) if inline else None
-            outputs = _json(span.outputs) if inline else None
-            events = _json(span.events) if inline and span.events else None
-            rows.append(
-                {
-                    "trace_pk": pk,
-                    "span_id": span.span_id,
-                    "parent_span_id": span.parent_span_id,
-                    "name": span.name,
-                    "span_type": (span.span_type or "")[:256] or None,
-                    "status_code": span.status_code,
-                    "status_message": span.status_message,
-                    "start_time_ns": span.start_time_ns,
-                    "end_time_ns": span.end_time_ns,
-                    "trace_state": span.trace_state,
-                    "attributes": attributes,
-                    "inputs": inputs,
-                    "outputs": outputs,
-                    "events": events,
-                    "payload_path": stored.payload_key,
-                    "payload_size": sum(len(x or "") for x in (attributes, inputs, outputs, events)),
-                }
-            )
+        for pk, spans in batches:
+            if pk not in fresh:  # a span sent again replaces itself
+                ids = [stored.span.span_id for stored in spans]
+                self.conn.execute(delete(t.trace_spans).where(c.trace_pk == pk, c.span_id.in_(ids)))
+        rows = [self._span_row(pk, stored) for pk, spans in batches for stored in spans]
         if rows:
             self.conn.execute(insert(t.trace_spans), rows)
+
+    @staticmethod
+    def _span_row(pk: int, stored: StoredSpan) -> dict[str, Any]:
+        span = stored.span
+        inline = stored.payload_key is None
+        attributes = _json(span.attributes) if inline else None
+        inputs = _json(span.inputs) if inline else None
+        outputs = _json(span.outputs) if inline else None
+        events = _json(span.events) if inline and span.events else None
+        return {
+            "trace_pk": pk,
+            "span_id": span.span_id,
+            "parent_span_id": span.parent_span_id,
+            "name": span.name,
+            "span_type": (span.span_type or "")[:256] or None,
+            "status_code": span.status_code,
+            "status_message": span.status_message,
+            "start_time_ns": span.start_time_ns,
+            "end_time_ns": span.end_time_ns,
+            "trace_state": span.trace_state,
+            "attributes": attributes,
+            "inputs": inputs,
+            "outputs": outputs,
+            "events": events,
+            "payload_path": stored.payload_key,
+            "payload_size": sum(len(x or "") for x in (attributes, inputs, outputs, events)),
+        }
 
     def spans(self, pks: Sequence[int]) -> dict[int, list[StoredSpan]]:
         out: dict[int, list[StoredSpan]] = {pk: [] for pk in pks}
