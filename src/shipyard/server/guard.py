@@ -72,7 +72,8 @@ _SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
 ]
 # "/gateway/": MLflow's AI gateway traffic, refused by server/mlflow/gateway.py in MLflow's shape.
-_MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/api/3.0/mlflow", "/ajax-api/", "/gateway/")
+# MLflow-shaped refusals also for OTLP span ingest and /version, which MLflow serves at the root.
+_MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/api/3.0/mlflow", "/ajax-api/", "/gateway/", "/v1/traces", "/version")
 _UPLOAD = re.compile(
     r"^(/api/v1/runs/[^/]+/artifacts/|/api/v1/blobs/|/(api|ajax-api)/2\.0/mlflow-artifacts/artifacts/)"
 )
