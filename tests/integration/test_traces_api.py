@@ -160,6 +160,8 @@ def test_bad_trace_info_is_refused(api: SyncClient) -> None:
     for change, words in (
         ({"trace_id": "../etc/passwd"}, "a trace id is"),
         ({"request_time": "yesterday"}, "RFC 3339"),
+        ({"request_time": 2**62}, "the year 10000"),
+        ({"execution_duration": 2**62}, "milliseconds"),
         ({"execution_duration": "5 minutes"}, "duration"),
         ({"state": "DONE"}, "trace state must be one of"),
         ({"trace_location": {"type": "INFERENCE_TABLE"}}, "other locations are not supported"),

@@ -23,6 +23,7 @@ from shipyard.errors import InvalidArgument
 __all__ = [
     "ARTIFACT_LOCATION_TAG",
     "INPUTS_ATTRIBUTE",
+    "MAX_TIME_MS",
     "MAX_TRACE_ID_LENGTH",
     "OUTPUTS_ATTRIBUTE",
     "SOURCE_RUN_METADATA",
@@ -48,6 +49,8 @@ OUTPUTS_ATTRIBUTE = "mlflow.spanOutputs"
 SPAN_TYPE_ATTRIBUTE = "mlflow.spanType"
 TRACE_STATES = ("OK", "ERROR", "IN_PROGRESS", "STATE_UNSPECIFIED")
 MAX_TRACE_ID_LENGTH = 128
+# Times past the year 9999 have no RFC 3339 spelling, which is how MLflow answers them.
+MAX_TIME_MS = 253_402_300_800_000
 
 # MLflow's ids are "tr-" and 32 hex digits; other producers' are similar. No "/" (the id
 # names a folder of the artifact store) and nothing a path or a URL would need to escape.

@@ -27,6 +27,7 @@ from shipyard.domain.pagination import decode_token, encode_token, fingerprint
 from shipyard.domain.trace_correlation import Correlation, correlation
 from shipyard.domain.trace_filters import parse_trace_filter, parse_trace_order_by
 from shipyard.domain.traces import (
+    MAX_TIME_MS,
     SPANS_LOCATION_TAG,
     TRACE_NAME_TAG,
     TRACE_STATES,
@@ -70,8 +71,10 @@ def _check_info(info: TraceInfo) -> None:
         raise InvalidArgument(
             f"trace state must be one of {', '.join(TRACE_STATES)}; got {info.state[:40]!r}"
         )
-    if not 0 <= info.request_time < 2**63 or not 0 <= (info.execution_duration or 0) < 2**63:
-        raise InvalidArgument("request_time and execution_duration must be non-negative and fit in 63 bits")
+    if not 0 <= info.request_time < MAX_TIME_MS or not 0 <= (info.execution_duration or 0) < MAX_TIME_MS:
+        raise InvalidArgument(
+            "request_time and execution_duration must be between the epoch and the year 10000"
+        )
     for what, text in (
         ("request_preview", info.request_preview),
         ("response_preview", info.response_preview),

@@ -15,7 +15,14 @@ from typing import Any
 
 import orjson
 
-from shipyard.domain.traces import ARTIFACT_LOCATION_TAG, Assessment, AssessmentKind, Span, TraceInfo
+from shipyard.domain.traces import (
+    ARTIFACT_LOCATION_TAG,
+    MAX_TIME_MS,
+    Assessment,
+    AssessmentKind,
+    Span,
+    TraceInfo,
+)
 from shipyard.errors import InvalidArgument
 from shipyard.server.mlflow._convert import ARTIFACT_SCHEME
 from shipyard.services.trace_payloads import trace_folder
@@ -45,6 +52,10 @@ def timestamp_ms(value: Any, what: str) -> int:
     """A protobuf ``Timestamp`` in JSON (``"2025-01-01T00:00:00.123Z"``) in milliseconds;
     plain milliseconds are taken too."""
     if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value < MAX_TIME_MS:
+            raise InvalidArgument(
+                f"{what} must be milliseconds between the epoch and the year 10000; got {value}"
+            )
         return value
     match = _TIMESTAMP.match(value) if isinstance(value, str) else None
     if match is None:
@@ -63,6 +74,8 @@ def timestamp_text(ms: int) -> str:
 
 def duration_ms(value: Any, what: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value < MAX_TIME_MS:
+            raise InvalidArgument(f"{what} must be a non-negative number of milliseconds; got {value}")
         return value
     match = _DURATION.match(value) if isinstance(value, str) else None
     if match is None:
