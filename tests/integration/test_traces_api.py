@@ -166,6 +166,8 @@ def test_bad_trace_info_is_refused(api: SyncClient) -> None:
         ({"state": "DONE"}, "trace state must be one of"),
         ({"trace_location": {"type": "INFERENCE_TABLE"}}, "other locations are not supported"),
         ({"tags": {"k": 5}}, "object of strings"),
+        ({"request_preview": 42}, "expected a string"),
+        ({"client_request_id": {"a": 1}}, "expected a string"),
         ({"request_preview": "x" * 70_000}, "request_preview is 70000 characters"),
     ):
         sent = api.request("POST", f"{V3}/traces", json={"trace": {"trace_info": {**base, **change}}})
@@ -300,6 +302,18 @@ def test_bad_requests_are_400s(api: SyncClient) -> None:
             "source_type",
         ),
         ({"assessment": {"assessment_name": "", "feedback": {"value": 1}}}, "name of 1-256"),
+        (
+            {"assessment": {"assessment_name": "x", "feedback": {"value": 1}, "span_id": 7}},
+            "expected a string",
+        ),
+        (
+            {"assessment": {"assessment_name": "x", "feedback": {"value": 1}, "span_id": "s" * 65}},
+            "at most 64",
+        ),
+        (
+            {"assessment": {"assessment_name": "x", "feedback": {"value": 1}, "rationale": ["no"]}},
+            "expected a string",
+        ),
         ({"assessment": {"assessment_name": "x", "feedback": {"value": "v" * 1_100_000}}}, None),
     ):
         sent = api.request("POST", assessments, json=body)
@@ -317,6 +331,15 @@ def test_bad_requests_are_400s(api: SyncClient) -> None:
         json={"assessment": {"expectation": {"value": 2}}, "update_mask": "expectation"},
     )
     assert "Cannot update assessment type" in _error(wrong_kind, 400, "INVALID_PARAMETER_VALUE")
+    not_a_name = api.request(
+        "PATCH",
+        f"{assessments}/{assessment_id}",
+        json={
+            "assessment": {"assessment_name": 5, "rationale": 6},
+            "update_mask": "assessmentName,rationale",
+        },
+    )
+    _error(not_a_name, 400, "INVALID_PARAMETER_VALUE")
     renamed = api.request(
         "PATCH",
         f"{assessments}/{assessment_id}",

@@ -155,15 +155,20 @@ _SOURCE_TYPES = {"HUMAN", "LLM_JUDGE", "CODE", "SOURCE_TYPE_UNSPECIFIED", "AI_JU
 
 
 def check_assessment(assessment: Assessment) -> Assessment:
-    if not assessment.name or len(assessment.name) > MAX_NAME_LENGTH:
+    if not isinstance(assessment.name, str) or not assessment.name or len(assessment.name) > MAX_NAME_LENGTH:
         raise InvalidArgument(f"an assessment needs a name of 1-{MAX_NAME_LENGTH} characters")
     if assessment.source_type not in _SOURCE_TYPES:
         raise InvalidArgument(
             f"assessment source_type must be one of {', '.join(sorted(_SOURCE_TYPES))};"
             f" got {assessment.source_type[:40]!r}"
         )
+    for what, ref in (("span_id", assessment.span_id), ("overrides", assessment.overrides)):
+        if ref is not None and len(ref) > 64:
+            raise InvalidArgument(f"an assessment's {what} is at most 64 characters")
     if assessment.source_id is not None and len(assessment.source_id) > 256:
         raise InvalidArgument("assessment source_id is longer than 256 characters")
+    if assessment.rationale is not None and not isinstance(assessment.rationale, str):
+        raise InvalidArgument("an assessment's rationale is a string")
     if assessment.rationale is not None and len(assessment.rationale) > MAX_VALUE_BYTES:
         raise InvalidArgument(f"rationale is longer than {MAX_VALUE_BYTES} characters")
     if len(orjson.dumps(assessment.value)) > MAX_VALUE_BYTES:

@@ -86,6 +86,16 @@ def duration_ms(value: Any, what: str) -> int:
 # -- trace info ------------------------------------------------------------------------
 
 
+def _text(data: dict[str, Any], key: str) -> str | None:
+    """An optional string field; another JSON type is the client's mistake, said so."""
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgument(f"Invalid value {str(value)[:40]!r} for parameter '{key}': expected a string.")
+    return value
+
+
 def _string_map(value: Any, what: str) -> dict[str, str]:
     if value is None:
         return {}
@@ -108,7 +118,7 @@ def trace_info_in(data: Any) -> TraceInfo:
     trace_id = data.get("trace_id")
     if not isinstance(trace_id, str) or not trace_id:
         raise InvalidArgument("Missing value for required parameter 'trace_id'.")
-    state = data.get("state", "STATE_UNSPECIFIED")
+    state = data.get("state") or "STATE_UNSPECIFIED"
     return TraceInfo(
         trace_id=trace_id,
         experiment_id=experiment["experiment_id"],
@@ -119,9 +129,9 @@ def trace_info_in(data: Any) -> TraceInfo:
             if data.get("execution_duration") is not None
             else None
         ),
-        client_request_id=data.get("client_request_id") or None,
-        request_preview=data.get("request_preview"),
-        response_preview=data.get("response_preview"),
+        client_request_id=_text(data, "client_request_id"),
+        request_preview=_text(data, "request_preview"),
+        response_preview=_text(data, "response_preview"),
         tags=_string_map(data.get("tags"), "tags"),
         metadata=_string_map(data.get("trace_metadata"), "trace_metadata"),
         assessments=[assessment_in(a, trace_id) for a in data.get("assessments") or []],
@@ -272,16 +282,16 @@ def assessment_in(data: Any, trace_id: str | None = None) -> Assessment:
         kind=kind,
         value=value,
         source_type=str(source.get("source_type") or "SOURCE_TYPE_UNSPECIFIED"),
-        source_id=source.get("source_id") if isinstance(source.get("source_id"), str) else None,
+        source_id=_text(source, "source_id"),
         created_at=timestamp_ms(data["create_time"], "create_time") if data.get("create_time") else now,
         updated_at=timestamp_ms(data["last_update_time"], "last_update_time")
         if data.get("last_update_time")
         else now,
-        span_id=data.get("span_id") or None,
-        rationale=data.get("rationale") if isinstance(data.get("rationale"), str) else None,
+        span_id=_text(data, "span_id"),
+        rationale=_text(data, "rationale"),
         error=error if isinstance(error, dict) else None,
         metadata=metadata,
-        overrides=data.get("overrides") or None,
+        overrides=_text(data, "overrides"),
     )
 
 
