@@ -186,6 +186,8 @@ def test_bad_otlp_bodies(api: SyncClient) -> None:
     no_header = api.request("POST", "/v1/traces", json=good)
     assert "x-mlflow-experiment-id" in _error(no_header, 400, "INVALID_PARAMETER_VALUE")
     _error(_send(api, "987654", good), 404, "RESOURCE_DOES_NOT_EXIST")
+    _error(_send(api, "not-a-number", good), 404, "RESOURCE_DOES_NOT_EXIST")
+    _error(_send(api, "9" * 40, good), 404, "RESOURCE_DOES_NOT_EXIST")
     odd = api.request(
         "POST",
         "/v1/traces",
@@ -277,6 +279,9 @@ def test_bad_requests_are_400s(api: SyncClient) -> None:
         ({"locations": [{"type": "UC_SCHEMA"}]}, "MLflow experiments only"),
     ):
         assert words in _error(api.request("POST", search, json=body), 400, "INVALID_PARAMETER_VALUE"), body
+    for weird in ("abc", "9" * 40, "-1"):
+        body = {"locations": [{"mlflow_experiment": {"experiment_id": weird}}]}
+        _error(api.request("POST", search, json=body), 404, "RESOURCE_DOES_NOT_EXIST")
     delete = "/api/2.0/mlflow/traces/delete-traces"
     neither = api.request("POST", delete, json={"experiment_id": experiment_id})
     assert "Exactly one of" in _error(neither, 400, "INVALID_PARAMETER_VALUE")
