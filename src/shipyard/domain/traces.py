@@ -162,7 +162,11 @@ def check_assessment(assessment: Assessment) -> Assessment:
             f"assessment source_type must be one of {', '.join(sorted(_SOURCE_TYPES))};"
             f" got {assessment.source_type[:40]!r}"
         )
-    for what, ref in (("span_id", assessment.span_id), ("overrides", assessment.overrides)):
+    for what, ref in (
+        ("assessment_id", assessment.assessment_id),
+        ("span_id", assessment.span_id),
+        ("overrides", assessment.overrides),
+    ):
         if ref is not None and len(ref) > 64:
             raise InvalidArgument(f"an assessment's {what} is at most 64 characters")
     if assessment.source_id is not None and len(assessment.source_id) > 256:

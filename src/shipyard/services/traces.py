@@ -1,7 +1,7 @@
 """Traces: written by span ingest and by ``start_trace``, read, searched, tagged, linked, deleted.
 
-The MLflow client sends each span over OTLP as it ends, then the trace's info once the
-traced call returns; with its background export the two race, so whichever arrives first
+The MLflow client sends spans over OTLP in batches as they end, then the trace's info once
+the traced call returns; with its background export the two race, so whichever arrives first
 creates the trace. Info derived from spans (the root span's times, status and I/O) holds
 only until ``start_trace`` brings the client's own, which then wins. Every trace this
 server answers for keeps its spans here: ``start_trace`` marks it so
@@ -130,7 +130,9 @@ def _derive(spans: Sequence[Span]) -> _Derived:
     return _Derived(
         request_time=root.start_time_ns // 1_000_000,
         state=("ERROR" if root.status_code == "ERROR" else "OK") if finished else "IN_PROGRESS",
-        execution_duration=(root.end_time_ns - root.start_time_ns) // 1_000_000 if root.end_time_ns else None,
+        execution_duration=max(0, root.end_time_ns - root.start_time_ns) // 1_000_000
+        if root.end_time_ns
+        else None,
         request_preview=_preview(root.inputs),
         response_preview=_preview(root.outputs),
         name=root.name,

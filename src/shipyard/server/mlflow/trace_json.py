@@ -276,7 +276,7 @@ def assessment_in(data: Any, trace_id: str | None = None) -> Assessment:
     metadata = _string_map(data.get("metadata"), "assessment metadata")
     error = data.get("error")
     return Assessment(
-        assessment_id="",
+        assessment_id=_text(data, "assessment_id") or "",  # kept only from a trace's own info
         trace_id=trace_id or str(data.get("trace_id") or ""),
         name=name,
         kind=kind,
