@@ -23,10 +23,13 @@ def main() -> None:
     job = json.loads(Path(sys.argv[1]).read_text())
     if job.get("token"):
         os.environ["MLFLOW_TRACKING_TOKEN"] = job["token"]
-    # The client's export queue holds 1,000 traces by default and drops the rest while the
-    # server falls behind ("Trace export queue is full, trace will be discarded"): sized to
-    # hold every trace, so the figure is the server's pace and nothing is lost on either side.
-    os.environ["MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE"] = str(int(job["traces"]) + 1000)
+    # The client's export queue holds 1,000 tasks by default and drops the rest while the
+    # server falls behind ("Trace export queue is full, trace will be discarded"). A trace is
+    # not one task: each span batch exported as spans end is one (at most one per span), and
+    # the trace's info another. Sized for the worst case, so the figure is the server's pace
+    # and nothing is lost on either side.
+    tasks = int(job["traces"]) * (int(job["spans"]) + 1)
+    os.environ["MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE"] = str(tasks + 1000)
     import mlflow
 
     mlflow.set_tracking_uri(job["url"])

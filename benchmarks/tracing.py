@@ -10,8 +10,8 @@ the anchor ``mlflow server`` (SQLite backend, artifacts proxied; its defaults) f
 (``.bench/anchors/mlflow-ui``, MLflow 3.17, built once from the package registry). The client
 is the same for both: this venv's ``mlflow`` 3.17 in a subprocess (``_tracing_client.py``),
 its defaults (asynchronous trace export, 10 export workers) but one: the export queue is sized
-to hold every trace (its default, 1,000, drops traces while a server falls behind — both
-servers lost some at 1,000 traces), one thread calling a decorated function that makes a root
+to hold every export task (its default, 1,000 tasks, drops traces while a server falls behind;
+a trace is up to one task per span batch plus one for its info), one thread calling a decorated function that makes a root
 span and ``--spans - 1`` child spans, plus a trace tag.
 
 Figures:
