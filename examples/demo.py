@@ -157,6 +157,22 @@ def main() -> None:
         )
         step("8. deploy the mlflow client's model without code and score a few rows")
         deploy_and_score(env)
+        step("9. AutoML on the same table (trials as child jobs, a leaderboard); MLflow 3 tracing of an app")
+        automl_name = f"iris-automl-{time.strftime('%Y%m%d-%H%M%S')}"
+        shipyard(
+            "automl", "run", "--data", "azureml:iris@latest", "--target", "species",
+            "--task", "classification", "--max-trials", "4", "--max-concurrent-trials", "2",
+            "--timeout", "5m", "--experiment-name", "iris-automl", "--model-name", "iris-automl",
+            "--name", automl_name, "--stream", env=env,
+        )  # fmt: skip
+        shipyard("job", "show", "-n", automl_name, env=env)
+        script = shown(ROOT / "examples" / "trace_mlflow.py")
+        print(f"$ MLFLOW_TRACKING_URI={url} MLFLOW_TRACKING_TOKEN=$(cat {shown(TOKEN_FILE)}) python {script}")
+        subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "trace_mlflow.py")],
+            env={**env, "MLFLOW_TRACKING_URI": url, "MLFLOW_TRACKING_TOKEN": token},
+            check=True,
+        )
         retraining = monitor_loop(env)
         ship(env, retraining)
         step("15. look at it from the command line")
