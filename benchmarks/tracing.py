@@ -11,8 +11,8 @@ the anchor ``mlflow server`` (SQLite backend, artifacts proxied; its defaults) f
 is the same for both: this venv's ``mlflow`` 3.17 in a subprocess (``_tracing_client.py``),
 its defaults (asynchronous trace export, 10 export workers) but one: the export queue is sized
 to hold every export task (its default, 1,000 tasks, drops traces while a server falls behind;
-a trace is up to one task per span batch plus one for its info), one thread calling a decorated function that makes a root
-span and ``--spans - 1`` child spans, plus a trace tag.
+a trace is up to one task per span batch plus one for its info), one thread calling a
+decorated function that makes a root span and ``--spans - 1`` child spans, plus a trace tag.
 
 Figures:
 - traces per second: ``--traces`` calls, from the first until

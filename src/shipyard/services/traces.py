@@ -178,9 +178,15 @@ class TraceService:
             experiment = self._experiment(uow, ctx, info.experiment_id)
             info.experiment_id = experiment.id
             repo = uow[TRACES]
-            pk, created = repo.ensure(info)  # a span batch may have made it first
-            if not created:
-                _check_owned(repo.ref(ctx.workspace, info.trace_id), info.trace_id)
+            # Span batches usually made the trace already (they go out as spans end, the
+            # info when the call returns): one lookup settles it, no insert tried first.
+            ref = repo.ref(ctx.workspace, info.trace_id)
+            if ref is None:
+                pk, created = repo.ensure(info)
+                if not created:  # made meanwhile, or the id is another workspace's
+                    ref = _check_owned(repo.ref(ctx.workspace, info.trace_id), info.trace_id)
+            if ref is not None:
+                pk = ref.pk
                 repo.update(pk, info)
                 repo.set_tags(pk, info.tags)
                 repo.add_metadata(pk, info.metadata, overwrite=True)
@@ -192,7 +198,8 @@ class TraceService:
                 assessment.updated_at = assessment.updated_at or assessment.created_at
                 if repo.assessment(pk, assessment.assessment_id) is None:
                     repo.add_assessment(pk, check_assessment(assessment))
-        return self.get_info(ctx, info.trace_id)
+            # Read back in the same transaction: what was stored, merged with what spans said.
+            return repo.get(ctx.workspace, [info.trace_id])[0]
 
     def log_spans(
         self, ctx: RequestContext, experiment_id: str | None, blocks: Sequence[ResourceSpans]

@@ -306,17 +306,21 @@ class SqlTraceRepository(TraceRepository):
                 rows,
             )
             return
-        existing = set(
-            self.conn.execute(select(c.key).where(c.trace_pk == pk, c.key.in_(list(values)))).scalars()
-        )
+        existing: dict[str, str] = {
+            row.key: row.value
+            for row in self.conn.execute(
+                select(c.key, c.value).where(c.trace_pk == pk, c.key.in_(list(values)))
+            )
+        }
         fresh = [row for row in rows if row["key"] not in existing]
         if fresh:
             self.conn.execute(insert(table), fresh)
         if overwrite:
-            for key in existing:
-                self.conn.execute(
-                    update(table).where(c.trace_pk == pk, c.key == key).values(value=values[key])
-                )
+            for key, old in existing.items():
+                if old != values[key]:  # an unchanged value needs no statement
+                    self.conn.execute(
+                        update(table).where(c.trace_pk == pk, c.key == key).values(value=values[key])
+                    )
 
     def set_tags(self, pk: int, tags: dict[str, str]) -> None:
         self._upsert(t.trace_tags, pk, tags, overwrite=True)
