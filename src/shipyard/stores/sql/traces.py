@@ -7,9 +7,11 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Connection,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -19,6 +21,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shipyard.domain.trace_filters import TraceClause, TraceOrder
 from shipyard.domain.traces import SOURCE_RUN_METADATA, TRACE_NAME_TAG, Assessment, Span, TraceInfo
@@ -53,12 +57,55 @@ def _load(text: str | None) -> Any:
     return None if text is None else orjson.loads(text)
 
 
-def _in_workspace(workspace: str) -> ColumnElement[bool]:
-    return and_(
-        s.experiments.c.id == t.traces.c.experiment_id,
-        s.workspaces.c.id == s.experiments.c.workspace_id,
-        s.workspaces.c.name == workspace,
+# The statements of span ingest, start_trace and batch reads, built once at import (as
+# stores/sql/runs.py does): building a Core statement costs more than running it from the
+# compiled cache, and a trace takes about twenty of them.
+_tr = t.traces.c
+_IDS: BindParameter[Any] = bindparam("trace_ids", expanding=True)
+_PKS: BindParameter[Any] = bindparam("pks", expanding=True)
+_IN_WORKSPACE = and_(
+    s.experiments.c.id == _tr.experiment_id,
+    s.workspaces.c.id == s.experiments.c.workspace_id,
+    s.workspaces.c.name == bindparam("workspace"),
+)
+_REFS = select(_tr.pk, _tr.trace_id, _tr.experiment_id, s.experiments.c.artifact_location, _tr.state).where(
+    _IN_WORKSPACE, _tr.trace_id.in_(_IDS)
+)
+_INFOS = select(t.traces, s.experiments.c.artifact_location).where(_IN_WORKSPACE, _tr.trace_id.in_(_IDS))
+_PAIRS_OF = {
+    table.name: select(table).where(table.c.trace_pk.in_(_PKS)) for table in (t.trace_tags, t.trace_metadata)
+}
+_VALUES_OF = {
+    table.name: select(table.c.key, table.c.value).where(
+        table.c.trace_pk == bindparam("trace_pk_"), table.c.key.in_(bindparam("keys", expanding=True))
     )
+    for table in (t.trace_tags, t.trace_metadata)
+}
+_INSERT_PAIRS = {table.name: insert(table) for table in (t.trace_tags, t.trace_metadata)}
+_ASSESSMENTS_OF = (
+    select(t.trace_assessments, _tr.trace_id)
+    .join(t.traces, _tr.pk == t.trace_assessments.c.trace_pk)
+    .where(t.trace_assessments.c.trace_pk.in_(_PKS))
+    .order_by(t.trace_assessments.c.id)
+)
+# Span batches and start_trace race to create a trace: on PostgreSQL the loser waits for the
+# winner's commit and takes its row instead of failing the whole batch (SQLite serialises
+# writers; the same statement spares it a lookup first).
+_ENSURE_PG = pg_insert(t.traces).on_conflict_do_nothing(index_elements=["trace_id"]).returning(_tr.pk)
+_ENSURE_SQLITE = sqlite_insert(t.traces).on_conflict_do_nothing(index_elements=["trace_id"])
+_PK_OF = select(_tr.pk).where(_tr.trace_id == bindparam("trace_id_"))
+_UPDATE_TRACE = update(t.traces).where(_tr.pk == bindparam("pk_"))
+_INSERT_SPANS = insert(t.trace_spans)
+_DELETE_SPANS = delete(t.trace_spans).where(
+    t.trace_spans.c.trace_pk == bindparam("pk_"),
+    t.trace_spans.c.span_id.in_(bindparam("span_ids", expanding=True)),
+)
+_SPANS_OF = (
+    select(t.trace_spans, _tr.trace_id)
+    .join(t.traces, _tr.pk == t.trace_spans.c.trace_pk)
+    .where(t.trace_spans.c.trace_pk.in_(_PKS))
+    .order_by(t.trace_spans.c.trace_pk, t.trace_spans.c.start_time_ns, t.trace_spans.c.id)
+)
 
 
 def _keyed(table: Any, key: str, op: str, value: Any) -> ColumnElement[bool]:
@@ -110,21 +157,15 @@ class SqlTraceRepository(TraceRepository):
 
     # -- trace info --------------------------------------------------------------------
 
-    def _refs(self, workspace: str, condition: ColumnElement[bool]) -> list[TraceRef]:
-        tr = t.traces.c
-        rows = self.conn.execute(
-            select(tr.pk, tr.trace_id, tr.experiment_id, s.experiments.c.artifact_location, tr.state).where(
-                _in_workspace(workspace), condition
-            )
-        )
-        return [TraceRef(r.pk, r.trace_id, str(r.experiment_id), r.artifact_location, r.state) for r in rows]
-
     def ref(self, workspace: str, trace_id: str) -> TraceRef | None:
-        found = self._refs(workspace, t.traces.c.trace_id == trace_id)
+        found = self.refs(workspace, [trace_id])
         return found[0] if found else None
 
     def refs(self, workspace: str, trace_ids: Sequence[str]) -> list[TraceRef]:
-        return self._refs(workspace, t.traces.c.trace_id.in_(list(trace_ids))) if trace_ids else []
+        if not trace_ids:
+            return []
+        rows = self.conn.execute(_REFS, {"workspace": workspace, "trace_ids": list(trace_ids)})
+        return [TraceRef(r.pk, r.trace_id, str(r.experiment_id), r.artifact_location, r.state) for r in rows]
 
     @staticmethod
     def _columns(info: TraceInfo) -> dict[str, Any]:
@@ -139,68 +180,43 @@ class SqlTraceRepository(TraceRepository):
         }
 
     def ensure(self, info: TraceInfo) -> tuple[int, bool]:
-        tr = t.traces.c
         values = {"trace_id": info.trace_id, "created_by": info.created_by, **self._columns(info)}
-        # Span batches and start_trace race to create a trace: on PostgreSQL the loser waits
-        # for the winner's commit and takes its row instead of failing the whole batch
-        # (SQLite serialises writers; the same statement spares it a lookup first).
         made: int | None
         if self.conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            made = self.conn.execute(
-                pg_insert(t.traces)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=["trace_id"])
-                .returning(tr.pk)
-            ).scalar()
+            made = self.conn.execute(_ENSURE_PG, values).scalar()
         else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            result = self.conn.execute(
-                sqlite_insert(t.traces).values(**values).on_conflict_do_nothing(index_elements=["trace_id"])
-            )
+            result = self.conn.execute(_ENSURE_SQLITE, values)
             made = new_id(result) if result.rowcount == 1 else None
         if made is None:
-            existing = self.conn.execute(select(tr.pk).where(tr.trace_id == info.trace_id)).scalar()
+            existing = self.conn.execute(_PK_OF, {"trace_id_": info.trace_id}).scalar()
             assert existing is not None  # inserted by the writer we waited for
             return existing, False
         # A new row has no tags or metadata yet: plain inserts.
         for table, values_of in ((t.trace_tags, info.tags), (t.trace_metadata, info.metadata)):
             if values_of:
                 self.conn.execute(
-                    insert(table), [{"trace_pk": made, "key": k, "value": v} for k, v in values_of.items()]
+                    _INSERT_PAIRS[table.name],
+                    [{"trace_pk": made, "key": k, "value": v} for k, v in values_of.items()],
                 )
         return made, True
 
     def update(self, pk: int, info: TraceInfo) -> None:
-        self.conn.execute(update(t.traces).where(t.traces.c.pk == pk).values(**self._columns(info)))
+        self.conn.execute(_UPDATE_TRACE, {"pk_": pk, **self._columns(info)})
 
     def get(self, workspace: str, trace_ids: Sequence[str]) -> list[TraceInfo]:
         if not trace_ids:
             return []
-        tr = t.traces.c
-        rows = list(
-            self.conn.execute(
-                select(t.traces, s.experiments.c.artifact_location).where(
-                    _in_workspace(workspace), tr.trace_id.in_(list(trace_ids))
-                )
-            )
-        )
+        rows = list(self.conn.execute(_INFOS, {"workspace": workspace, "trace_ids": list(trace_ids)}))
         pks = [r.pk for r in rows]
         tags: dict[int, dict[str, str]] = {pk: {} for pk in pks}
         meta: dict[int, dict[str, str]] = {pk: {} for pk in pks}
         assessments: dict[int, list[Assessment]] = {pk: [] for pk in pks}
         if pks:
-            for row in self.conn.execute(select(t.trace_tags).where(t.trace_tags.c.trace_pk.in_(pks))):
+            for row in self.conn.execute(_PAIRS_OF[t.trace_tags.name], {"pks": pks}):
                 tags[row.trace_pk][row.key] = row.value
-            for row in self.conn.execute(
-                select(t.trace_metadata).where(t.trace_metadata.c.trace_pk.in_(pks))
-            ):
+            for row in self.conn.execute(_PAIRS_OF[t.trace_metadata.name], {"pks": pks}):
                 meta[row.trace_pk][row.key] = row.value
-            a = t.trace_assessments.c
-            query = select(t.trace_assessments, tr.trace_id).join(t.traces, tr.pk == a.trace_pk)
-            for row in self.conn.execute(query.where(a.trace_pk.in_(pks)).order_by(a.id)):
+            for row in self.conn.execute(_ASSESSMENTS_OF, {"pks": pks}):
                 assessments[row.trace_pk].append(_assessment(row))
         found = {
             r.trace_id: TraceInfo(
@@ -308,13 +324,11 @@ class SqlTraceRepository(TraceRepository):
             return
         existing: dict[str, str] = {
             row.key: row.value
-            for row in self.conn.execute(
-                select(c.key, c.value).where(c.trace_pk == pk, c.key.in_(list(values)))
-            )
+            for row in self.conn.execute(_VALUES_OF[table.name], {"trace_pk_": pk, "keys": list(values)})
         }
         fresh = [row for row in rows if row["key"] not in existing]
         if fresh:
-            self.conn.execute(insert(table), fresh)
+            self.conn.execute(_INSERT_PAIRS[table.name], fresh)
         if overwrite:
             for key, old in existing.items():
                 if old != values[key]:  # an unchanged value needs no statement
@@ -348,14 +362,13 @@ class SqlTraceRepository(TraceRepository):
     def put_spans(
         self, batches: Sequence[tuple[int, Sequence[StoredSpan]]], *, fresh: Collection[int] = ()
     ) -> None:
-        c = t.trace_spans.c
         for pk, spans in batches:
             if pk not in fresh:  # a span sent again replaces itself
                 ids = [stored.span.span_id for stored in spans]
-                self.conn.execute(delete(t.trace_spans).where(c.trace_pk == pk, c.span_id.in_(ids)))
+                self.conn.execute(_DELETE_SPANS, {"pk_": pk, "span_ids": ids})
         rows = [self._span_row(pk, stored) for pk, spans in batches for stored in spans]
         if rows:
-            self.conn.execute(insert(t.trace_spans), rows)
+            self.conn.execute(_INSERT_SPANS, rows)
 
     @staticmethod
     def _span_row(pk: int, stored: StoredSpan) -> dict[str, Any]:
@@ -388,14 +401,7 @@ class SqlTraceRepository(TraceRepository):
         out: dict[int, list[StoredSpan]] = {pk: [] for pk in pks}
         if not pks:
             return out
-        c = t.trace_spans.c
-        query = (
-            select(t.trace_spans, t.traces.c.trace_id)
-            .join(t.traces, t.traces.c.pk == c.trace_pk)
-            .where(c.trace_pk.in_(list(pks)))
-            .order_by(c.trace_pk, c.start_time_ns, c.id)
-        )
-        for row in self.conn.execute(query):
+        for row in self.conn.execute(_SPANS_OF, {"pks": list(pks)}):
             span = Span(
                 trace_id=row.trace_id,
                 span_id=row.span_id,
