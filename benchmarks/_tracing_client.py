@@ -31,6 +31,14 @@ def main() -> None:
     tasks = int(job["traces"]) * (int(job["spans"]) + 1)
     os.environ["MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE"] = str(tasks + 1000)
     import mlflow
+    from mlflow.tracing.processor import base_mlflow
+
+    # Before that queue, spans wait in OpenTelemetry's batch span processor, whose queue
+    # (2,048 spans: about 200 traces) drops spans ("Queue full, dropping Span") when the
+    # calling thread outpaces its export thread on a busy machine — a trace whose root span
+    # is dropped is lost. The client has no setting for it (only the batch size, 5 spans,
+    # which would change what is sent): sized to hold every span, as the export queue is.
+    base_mlflow._DEFAULT_OTEL_MAX_QUEUE_SIZE = int(job["traces"]) * int(job["spans"]) + 2048
 
     mlflow.set_tracking_uri(job["url"])
     experiment = mlflow.set_experiment(job["experiment"])

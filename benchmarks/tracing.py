@@ -9,10 +9,13 @@ Each side is a fresh server: Shipyard as ``shipyard up`` (sign-in on, SQLite, it
 the anchor ``mlflow server`` (SQLite backend, artifacts proxied; its defaults) from its own venv
 (``.bench/anchors/mlflow-ui``, MLflow 3.17, built once from the package registry). The client
 is the same for both: this venv's ``mlflow`` 3.17 in a subprocess (``_tracing_client.py``),
-its defaults (asynchronous trace export, 10 export workers) but one: the export queue is sized
-to hold every export task (its default, 1,000 tasks, drops traces while a server falls behind;
-a trace is up to one task per span batch plus one for its info), one thread calling a
-decorated function that makes a root span and ``--spans - 1`` child spans, plus a trace tag.
+its defaults (asynchronous trace export, 10 export workers, span batches of 5) but two queues,
+sized to hold everything so that nothing is dropped on either side: the export queue (its
+default, 1,000 tasks, drops traces while a server falls behind; a trace is up to one task per
+span batch plus one for its info) and OpenTelemetry's span queue before it (2,048 spans, not
+settable: it drops spans when the calling thread outpaces the export thread); one thread
+calling a decorated function that makes a root span and ``--spans - 1`` child spans, plus a
+trace tag.
 
 Figures:
 - traces per second: ``--traces`` calls, from the first until
