@@ -4,6 +4,7 @@ Shipyard beside the MLflow server, measured in the same run.
     .venv/bin/python benchmarks/tracing.py                 # 10,000 traces of 10 spans, 5 searches each
     .venv/bin/python benchmarks/tracing.py --quick         # 1,000 traces, 3 searches: a smoke run
     .venv/bin/python benchmarks/tracing.py --no-anchor     # Shipyard only
+    .venv/bin/python benchmarks/tracing.py --no-floor      # without the client-alone side
 
 Each side is a fresh server: Shipyard as ``shipyard up`` (sign-in on, SQLite, its defaults),
 the anchor ``mlflow server`` (SQLite backend, artifacts proxied; its defaults) from its own venv
@@ -24,6 +25,11 @@ Figures:
 - ``mlflow.search_traces`` (spans included, ``return_type="list"``): the newest 100, 100 by a
   tag filter, 100 by status and execution time ordered by time — the median of ``--searches``.
 
+The client's floor: the same client against ``_tracing_floor.py``, a server that answers from
+memory at once — what the client costs alone on this machine. No server can be more than
+(MLflow's time / the floor's) faster through this client; printed as "best possible" under
+the table.
+
 The issue's bar: ≥ 10x the traces per second, and ``search_traces`` ≥ 5x faster.
 Results: ``.bench/tracing.json`` and ``.bench/tracing.md``.
 """
@@ -35,16 +41,18 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from _anchor_mlflow import anchor_mlflow, anchor_version
-from _servers import Processes, Server, start_mlflow, start_shipyard, wait_idle
+from _servers import Processes, Server, _wait_healthy, free_port, start_mlflow, start_shipyard, wait_idle
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / ".bench"
 HERE = Path(__file__).resolve().parent
 CLIENT = HERE / "_tracing_client.py"
+FLOOR = HERE / "_tracing_floor.py"
 
 
 def say(text: str) -> None:
@@ -76,26 +84,38 @@ def run_side(server: Server, work: Path, traces: int, spans: int, searches: int)
     return result
 
 
+def start_floor(procs: Processes, work: Path) -> Server:
+    port = free_port()
+    log = work / "floor.log"
+    proc = procs.spawn([sys.executable, str(FLOOR), str(port)], log=log, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    _wait_healthy(f"{url}/health", proc, time.monotonic() + 60, log)
+    return Server("floor", url, proc, 0.0, log)
+
+
 def _ratio(ours: float | None, theirs: float | None) -> str:
     return f"{ours / theirs:.1f}x" if ours and theirs else "—"
 
 
 def report(results: dict[str, Any]) -> str:
     ours, theirs = results["shipyard"], results.get("mlflow") or {}
+    floor = results.get("floor") or {}
     lines = [
         f"{results['traces']:,} traces of {results['spans']} spans; "
         f"MLflow server {results['anchor_version']}; searches: median of {results['searches']}",
         "",
-        "| figure | Shipyard | MLflow server | ratio | goal |",
-        "|---|---|---|---|---|",
+        "| figure | Shipyard | MLflow server | ratio | goal | client alone |",
+        "|---|---|---|---|---|---|",
     ]
     sides = (("Shipyard", ours), ("MLflow", theirs))
     failed = [f"- FAILED ({who}): {side['error'][:300]}" for who, side in sides if side.get("error")]
+    if floor.get("error"):
+        failed.append(f"- the client-alone side failed: {floor['error'][:300]}")
     mine, other = ours.get("traces_per_s"), theirs.get("traces_per_s")
     rate = mine / other if mine and other else None
     lines.append(
         f"| traces logged per second | {mine or 0:,.0f} | {other or 0:,.0f} | {_ratio(mine, other)} "
-        f"| >= 10x {'✓' if rate and rate >= 10 else '✗'} |"
+        f"| >= 10x {'✓' if rate and rate >= 10 else '✗'} | {floor.get('traces_per_s') or 0:,.0f} |"
     )
     searches_met = True
     for name, found in (ours.get("searches") or {}).items():
@@ -106,8 +126,17 @@ def report(results: dict[str, Any]) -> str:
         lines.append(
             f"| search_traces: {name} ({found.get('found')} traces) | {(a or 0) * 1000:,.0f} ms "
             f"| {(b or 0) * 1000:,.0f} ms | {_ratio(b, a)} "
-            f"| >= 5x {'✓' if speedup and speedup >= 5 else '✗'} |"
+            f"| >= 5x {'✓' if speedup and speedup >= 5 else '✗'} "
+            f"| {((floor.get('searches') or {}).get(name, {}).get('median_s') or 0) * 1000:,.0f} ms |"
         )
+    if floor.get("traces_per_s") and other:
+        best = [f"{floor['traces_per_s'] / other:.1f}x traces/s ({floor['traces_per_s']:,.0f}/s)"]
+        for name, found in (floor.get("searches") or {}).items():
+            b = (theirs.get("searches") or {}).get(name, {}).get("median_s")
+            if b and found.get("median_s"):
+                best.append(f"{b / found['median_s']:.1f}x {name} ({found['median_s'] * 1000:,.0f} ms)")
+        lines += ["", "- best possible through this client (its floor: a server that answers at once): "
+                  + ", ".join(best)]  # fmt: skip
     met = bool(rate and rate >= 10 and searches_met and not failed)
     lines += ["", *failed, f"- the issue's bar (>= 10x traces/s, search_traces >= 5x faster): "
               f"{'met' if met else 'NOT met'}"]  # fmt: skip
@@ -123,6 +152,7 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=5, help="timed repeats of each search (the median)")
     parser.add_argument("--quick", action="store_true", help="1,000 traces, 3 searches")
     parser.add_argument("--no-anchor", action="store_true", help="Shipyard only")
+    parser.add_argument("--no-floor", action="store_true", help="leave out the client-alone side")
     args = parser.parse_args()
     if args.quick:
         args.traces, args.searches = 1_000, 3
@@ -139,6 +169,11 @@ def main() -> None:
             wait_idle(ours)
             say(f"shipyard at {ours.url}: {args.traces:,} traces")
             results["shipyard"] = run_side(ours, work, args.traces, args.spans, args.searches)
+        if not args.no_floor:
+            with Processes() as procs:
+                floor = start_floor(procs, work)
+                say(f"client alone at {floor.url}: {args.traces:,} traces")
+                results["floor"] = run_side(floor, work, args.traces, args.spans, args.searches)
         if mlflow_bin is not None:
             with Processes() as procs:
                 anchor = start_mlflow(procs, mlflow_bin, work / "mlflow", work / "mlflow.log")
