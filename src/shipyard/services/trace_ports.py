@@ -14,7 +14,16 @@ from shipyard.domain.trace_filters import TraceClause, TraceOrder
 from shipyard.domain.traces import Assessment, Span, TraceInfo
 from shipyard.services.ports import RepositoryKey
 
-__all__ = ["TRACES", "StoredSpan", "TraceRef", "TraceRepository"]
+__all__ = ["TRACES", "StoredSpan", "TraceExperiment", "TraceRef", "TraceRepository"]
+
+
+@dataclass(frozen=True, slots=True)
+class TraceExperiment:
+    """What a trace write needs of its experiment: one row, no tags."""
+
+    id: str
+    artifact_location: str
+    lifecycle_stage: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +48,10 @@ class StoredSpan:
 
 class TraceRepository(ABC):
     # -- trace info --------------------------------------------------------------------
+
+    @abstractmethod
+    def experiment(self, workspace: str, experiment_id: str) -> TraceExperiment | None:
+        """The workspace's experiment with that id (None when unknown or not an id)."""
 
     @abstractmethod
     def ref(self, workspace: str, trace_id: str) -> TraceRef | None: ...

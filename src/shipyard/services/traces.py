@@ -36,13 +36,12 @@ from shipyard.domain.traces import (
     check_assessment,
     check_trace_id,
 )
-from shipyard.domain.tracking import Experiment
 from shipyard.domain.validation import MAX_TAG_VALUE_LENGTH, check_key, check_value
 from shipyard.errors import AlreadyExists, InvalidArgument, InvalidPageToken, NotFound
 from shipyard.services._clock import now_ms
 from shipyard.services.ports import ArtifactStore, Database, UnitOfWork
 from shipyard.services.trace_payloads import INLINE_LIMIT, load_payloads, payload_size, place_payload
-from shipyard.services.trace_ports import TRACES, StoredSpan, TraceRef
+from shipyard.services.trace_ports import TRACES, StoredSpan, TraceExperiment, TraceRef
 from shipyard.services.tracking import TrackingService
 
 __all__ = ["MAX_SEARCH_PAGE", "TraceService", "trace_not_found"]
@@ -159,8 +158,12 @@ class TraceService:
         return found
 
     @staticmethod
-    def _experiment(uow: UnitOfWork, ctx: RequestContext, experiment_id: str) -> Experiment:
-        experiment = TrackingService._experiment(uow, ctx, experiment_id)
+    def _experiment(uow: UnitOfWork, ctx: RequestContext, experiment_id: str) -> TraceExperiment:
+        # One row, no tags: every start_trace and every new trace's first span batch asks.
+        experiment = uow[TRACES].experiment(ctx.workspace, str(experiment_id))
+        if experiment is None:
+            TrackingService._experiment(uow, ctx, experiment_id)  # raises its NotFound
+            raise AssertionError("unreachable: the experiment was not found a moment ago")
         if experiment.lifecycle_stage != "active":
             raise InvalidArgument(
                 f"experiment {experiment_id} is deleted; restore it before logging traces to it"
@@ -239,7 +242,7 @@ class TraceService:
         with self.db.write() as uow:
             repo = uow[TRACES]
             known = {r.trace_id: r for r in repo.refs(ctx.workspace, sorted(placed))}
-            experiments: dict[str, Experiment] = {}
+            experiments: dict[str, TraceExperiment] = {}
             batches: list[tuple[int, Sequence[StoredSpan]]] = []
             fresh: set[int] = set()
             # In trace-id order: two batches touching the same traces lock them in one order.
@@ -264,7 +267,7 @@ class TraceService:
         uow: UnitOfWork,
         ctx: RequestContext,
         experiment_id: str | None,
-        experiments: dict[str, Experiment],
+        experiments: dict[str, TraceExperiment],
         ref: TraceRef | None,
         trace_id: str,
         derived: _Derived,

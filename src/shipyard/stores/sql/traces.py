@@ -26,7 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shipyard.domain.trace_filters import TraceClause, TraceOrder
 from shipyard.domain.traces import SOURCE_RUN_METADATA, TRACE_NAME_TAG, Assessment, Span, TraceInfo
-from shipyard.services.trace_ports import StoredSpan, TraceRef, TraceRepository
+from shipyard.services.trace_ports import StoredSpan, TraceExperiment, TraceRef, TraceRepository
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql import schema_traces as t
 from shipyard.stores.sql._compare import compare
@@ -67,6 +67,12 @@ _IN_WORKSPACE = and_(
     s.experiments.c.id == _tr.experiment_id,
     s.workspaces.c.id == s.experiments.c.workspace_id,
     s.workspaces.c.name == bindparam("workspace"),
+)
+_MAX_ID = 2**31 - 1  # what the experiments' INTEGER id holds
+_EXPERIMENT = (
+    select(s.experiments.c.id, s.experiments.c.artifact_location, s.experiments.c.lifecycle_stage)
+    .join(s.workspaces, s.workspaces.c.id == s.experiments.c.workspace_id)
+    .where(s.experiments.c.id == bindparam("experiment_id_"), s.workspaces.c.name == bindparam("workspace"))
 )
 _REFS = select(_tr.pk, _tr.trace_id, _tr.experiment_id, s.experiments.c.artifact_location, _tr.state).where(
     _IN_WORKSPACE, _tr.trace_id.in_(_IDS)
@@ -156,6 +162,18 @@ class SqlTraceRepository(TraceRepository):
         self.conn = conn
 
     # -- trace info --------------------------------------------------------------------
+
+    def experiment(self, workspace: str, experiment_id: str) -> TraceExperiment | None:
+        # Anything that is not an id the INTEGER column holds names no experiment (binding
+        # it would fail in the driver: a 500 instead of "not found").
+        if not (experiment_id.isascii() and experiment_id.isdigit()) or int(experiment_id) > _MAX_ID:
+            return None
+        row = self.conn.execute(
+            _EXPERIMENT, {"experiment_id_": int(experiment_id), "workspace": workspace}
+        ).first()
+        return (
+            None if row is None else TraceExperiment(str(row.id), row.artifact_location, row.lifecycle_stage)
+        )
 
     def ref(self, workspace: str, trace_id: str) -> TraceRef | None:
         found = self.refs(workspace, [trace_id])
