@@ -356,6 +356,7 @@ def where_to_look(url: str) -> None:
     print(f"  the mlflow client: MLFLOW_TRACKING_URI={url} MLFLOW_TRACKING_TOKEN=$(cat {token_file})")
     token = TOKEN_FILE.read_text(encoding="utf-8").strip()
     print(f"  the studio (once started again):  {url}/login?token={token}&next=/")
+    print("    (Experiments → iris-advisor → Traces: step 9's traced app, its span trees and feedback)")
     print(f"  the admin's token: {token_file} (mode 0600); more users: {SHIPYARD} user create --help")
 
 

@@ -58,7 +58,7 @@ def main() -> None:
     except ValueError as exc:
         print(f"  refused: {exc}")
     mlflow.flush_trace_async_logging()
-    traces = mlflow.search_traces(experiment_ids=[experiment.experiment_id], return_type="list")
+    traces = mlflow.search_traces(locations=[experiment.experiment_id], return_type="list")
     first = traces[-1]  # newest first: the last is the first question
     mlflow.log_feedback(
         trace_id=first.info.trace_id,
@@ -68,7 +68,7 @@ def main() -> None:
         source=mlflow.entities.AssessmentSource(source_type="HUMAN", source_id="reviewer"),
     )
     failed = mlflow.search_traces(
-        experiment_ids=[experiment.experiment_id], filter_string="trace.status = 'ERROR'", return_type="list"
+        locations=[experiment.experiment_id], filter_string="trace.status = 'ERROR'", return_type="list"
     )
     spans = sum(len(t.data.spans) for t in traces)
     where = f"experiment {experiment.experiment_id}"
