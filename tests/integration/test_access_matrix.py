@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -44,6 +45,23 @@ class SyncClient:
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", path, **kwargs)
+
+
+@contextmanager
+def in_process(settings: Settings, headers: dict[str, str] | None = None) -> Iterator[SyncClient]:
+    """The app of ``settings`` over ASGI, without its lifespan (no background loops): a
+    client signed in with ``headers``; closes what the lifespan would have closed."""
+    app = create_app(settings)
+    with start_blocking_portal() as portal:
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1", headers=headers or {}
+        )
+        try:
+            yield SyncClient(portal, client)
+        finally:
+            portal.call(client.aclose)
+            app.state.services.audit.stop()
+            app.state.database.close()
 
 
 @dataclass

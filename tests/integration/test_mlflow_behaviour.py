@@ -13,12 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from anyio.from_thread import start_blocking_portal
 
-from shipyard.server.app import create_app
 from shipyard.settings import Settings
 from tests.conftest import ADMIN_TOKEN, AUTH
-from tests.integration.test_access_matrix import SyncClient
+from tests.integration.test_access_matrix import SyncClient, in_process
 
 API = "/api/2.0/mlflow"
 DOCS = " See the API docs for more information about request parameters."
@@ -28,16 +26,8 @@ GHOST = "0123456789abcdef0123456789abcdef"  # a run id this server never made
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncClient]:
     settings = Settings(home=tmp_path_factory.mktemp("behaviour"), roles="api", admin_token=ADMIN_TOKEN)
-    app = create_app(settings)
-    with start_blocking_portal() as portal:
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1", headers=AUTH
-        )
-        try:
-            yield SyncClient(portal, client)
-        finally:
-            portal.call(client.aclose)
-            app.state.services.audit.stop()
+    with in_process(settings, AUTH) as client:
+        yield client
 
 
 def unique(prefix: str) -> str:

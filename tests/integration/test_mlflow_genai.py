@@ -14,13 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from anyio.from_thread import start_blocking_portal
 from sqlalchemy import create_engine, text
 
-from shipyard.server.app import create_app
 from shipyard.settings import Settings
 from tests.conftest import ADMIN_TOKEN, AUTH
-from tests.integration.test_access_matrix import SyncClient
+from tests.integration.test_access_matrix import SyncClient, in_process
 
 V3 = "/api/3.0/mlflow"
 
@@ -33,16 +31,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="module")
 def api(home: Any) -> Iterator[SyncClient]:
     settings = Settings(home=home, roles="api", admin_token=ADMIN_TOKEN)
-    app = create_app(settings)
-    with start_blocking_portal() as portal:
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1", headers=AUTH
-        )
-        try:
-            yield SyncClient(portal, client)
-        finally:
-            portal.call(client.aclose)
-            app.state.services.audit.stop()
+    with in_process(settings, AUTH) as client:
+        yield client
 
 
 def _experiment(api: SyncClient, name: str) -> str:

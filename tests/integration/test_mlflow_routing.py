@@ -5,29 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
-from anyio.from_thread import start_blocking_portal
 
-from shipyard.server.app import create_app
 from shipyard.settings import Settings
 from tests.conftest import ADMIN_TOKEN, AUTH
-from tests.integration.test_access_matrix import SyncClient
+from tests.integration.test_access_matrix import SyncClient, in_process
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncClient]:
     settings = Settings(home=tmp_path_factory.mktemp("routing"), roles="api", admin_token=ADMIN_TOKEN)
-    app = create_app(settings)
-    with start_blocking_portal() as portal:
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1", headers=AUTH
-        )
-        try:
-            yield SyncClient(portal, client)
-        finally:
-            portal.call(client.aclose)
-            app.state.services.audit.stop()
+    with in_process(settings, AUTH) as client:
+        yield client
 
 
 def test_both_faces_answer_their_own_paths(api: SyncClient) -> None:
