@@ -30,6 +30,9 @@ def main() -> None:
     # and nothing is lost on either side.
     tasks = int(job["traces"]) * (int(job["spans"]) + 1)
     os.environ["MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE"] = str(tasks + 1000)
+    # And the traces waiting for their spans to be exported: the client abandons those past
+    # 1,000 (MLFLOW_TRACE_BUFFER_MAX_SIZE) — 87 % of 10,000 were lost on every side so.
+    os.environ["MLFLOW_TRACE_BUFFER_MAX_SIZE"] = str(int(job["traces"]) + 1000)
     import mlflow
     from mlflow.tracing.processor import base_mlflow
 

@@ -14,7 +14,8 @@ its defaults (asynchronous trace export, 10 export workers, span batches of 5) b
 sized to hold everything so that nothing is dropped on either side: the export queue (its
 default, 1,000 tasks, drops traces while a server falls behind; a trace is up to one task per
 span batch plus one for its info) and OpenTelemetry's span queue before it (2,048 spans, not
-settable: it drops spans when the calling thread outpaces the export thread); one thread
+settable: it drops spans when the calling thread outpaces the export thread), and the
+buffer of traces waiting for that export (1,000 traces, ``MLFLOW_TRACE_BUFFER_MAX_SIZE``); one thread
 calling a decorated function that makes a root span and ``--spans - 1`` child spans, plus a
 trace tag.
 
