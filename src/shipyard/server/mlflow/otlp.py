@@ -32,7 +32,9 @@ __all__ = ["MLFLOW_API_VERSION", "router"]
 MLFLOW_API_VERSION = "3.17.0"
 EXPERIMENT_HEADER = "x-mlflow-experiment-id"
 
-router = APIRouter(route_class=MlflowRoute)
+# MLflow's and OpenTelemetry's protocols, not the native contract: out of the OpenAPI document, as the
+# rest of the MLflow API is (server/mlflow/__init__.py).
+router = APIRouter(route_class=MlflowRoute, include_in_schema=False)
 
 
 @router.get("/version")
