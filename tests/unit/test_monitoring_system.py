@@ -88,12 +88,20 @@ def collector(store: LocalArtifactStore) -> Iterator[DataCollector]:
 
 @pytest.fixture
 def runtime() -> Iterator[ListedWorkers]:
-    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    # Measured only once the interpreter is up: a process caught between fork and Python's
+    # start has a fraction of a worker's memory (0.57 MB seen on a loaded machine).
+    assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
     listed = ListedWorkers()
     listed.workers[KEY] = [Instance(0, InstanceState.READY, "unix:/nowhere", pid=worker.pid)]
     yield listed
     worker.kill()
     worker.wait()
+    worker.stdout.close()
 
 
 def _ms(seconds: float) -> int:
