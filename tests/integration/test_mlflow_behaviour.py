@@ -131,6 +131,39 @@ def test_user_id_defaults_to_unknown_not_the_server_principal(api: SyncClient) -
     assert native["created_by"] == "admin"
 
 
+def test_run_search_by_user_id_matches_the_declared_user(api: SyncClient) -> None:
+    exp = experiment(api)
+    ids = {
+        "bob": new_run(api, exp, user_id="bob")["info"]["run_id"],
+        "carol": new_run(api, exp, tags=[{"key": "mlflow.user", "value": "carol"}])["info"]["run_id"],
+        "unknown": new_run(api, exp)["info"]["run_id"],
+    }
+
+    def found(filter_string: str, order_by: list[str] | None = None) -> list[str]:
+        body = {"experiment_ids": [exp], "filter": filter_string, "order_by": order_by or []}
+        return [r["info"]["run_id"] for r in ok(post(api, "runs/search", body)).get("runs", [])]
+
+    assert found("attributes.user_id = 'bob'") == [ids["bob"]]
+    assert found("attributes.user_id = 'carol'") == [ids["carol"]]
+    assert found("attributes.user_id = 'unknown'") == [ids["unknown"]]
+    assert sorted(found("attributes.user_id LIKE '%o%'")) == sorted(
+        [ids["bob"], ids["carol"], ids["unknown"]]
+    )
+    assert found("attributes.user_id != 'unknown'", ["attributes.user_id DESC"]) == [ids["carol"], ids["bob"]]
+    # The signed-in principal (the admin made all three) no longer matches user_id...
+    assert found("attributes.user_id = 'admin'") == []
+    # ...it is the native created_by, which both faces can filter on.
+    assert len(found("attributes.created_by = 'admin'")) == 3
+    native = ok(
+        api.request(
+            "POST",
+            "/api/v1/runs/search",
+            json={"experiment_ids": [exp], "filter": "attributes.user_id = 'bob'"},
+        )
+    )
+    assert [r["id"] for r in native["runs"]] == [ids["bob"]]
+
+
 # -- 3. runs started in the same millisecond: ties broken by run id, ascending ----------------
 
 

@@ -401,7 +401,10 @@ FILTERS: dict[str, set[str]] = {
     "attributes.start_time <= 2000": {"alpha", "beta"},
     "attributes.end_time IS NULL": {"delta", "empty"},
     "attributes.end_time IS NOT NULL": {"alpha", "beta", "gamma"},
-    "attributes.user_id = 'alice'": {"alpha", "beta", "gamma", "delta", "empty"},
+    # user_id is the user the client declares (the mlflow.user tag; none here), created_by who signed in
+    "attributes.user_id = 'unknown'": {"alpha", "beta", "gamma", "delta", "empty"},
+    "attributes.user_id = 'alice'": set(),
+    "attributes.created_by = 'alice'": {"alpha", "beta", "gamma", "delta", "empty"},
     "attributes.lifecycle_stage = 'active'": {"alpha", "beta", "gamma", "delta", "empty"},
     "params.lr = '0.1' AND tags.team = 'vision' AND metrics.acc < 0.8": {"alpha"},
 }

@@ -53,7 +53,8 @@ ATTRIBUTE_KEYS: dict[str, Literal["string", "number"]] = {
     "run_id": "string",
     "run_name": "string",
     "status": "string",
-    "user_id": "string",
+    "user_id": "string",  # the user the client declares (MLflow's), not who signed in
+    "created_by": "string",  # the signed-in principal that created the run (native)
     "artifact_uri": "string",
     "lifecycle_stage": "string",
     "start_time": "number",

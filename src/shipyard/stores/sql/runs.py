@@ -29,11 +29,23 @@ from shipyard.stores.sql._ids import new_id
 
 __all__ = ["SqlRunRepository"]
 
-_ATTRIBUTE_COLUMNS = {
+# MLflow's ``user_id`` is the user the client declares: the ``mlflow.user`` tag, else
+# ``unknown`` (what ``runs/get`` answers, server/mlflow/_convert.py). Who signed in and
+# created the run is ``created_by``, the audit fact.
+_DECLARED_USER = func.coalesce(
+    select(s.run_tags.c.value)
+    .where(s.run_tags.c.run_pk == s.runs.c.pk, s.run_tags.c.key == "mlflow.user")
+    .correlate(s.runs)
+    .scalar_subquery(),
+    "unknown",
+)
+
+_ATTRIBUTE_COLUMNS: dict[str, Any] = {
     "run_id": s.runs.c.run_id,
     "run_name": s.runs.c.name,
     "status": s.runs.c.status,
-    "user_id": s.runs.c.created_by,
+    "user_id": _DECLARED_USER,
+    "created_by": s.runs.c.created_by,
     "artifact_uri": s.runs.c.artifact_uri,
     "lifecycle_stage": s.runs.c.lifecycle_stage,
     "start_time": s.runs.c.start_time,
