@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -27,11 +28,16 @@ __all__ = [
     "eval_dataset_records",
     "eval_dataset_tags",
     "eval_datasets",
+    "gateway_budget_policies",
+    "gateway_endpoint_bindings",
+    "gateway_endpoint_guardrails",
     "gateway_endpoint_models",
     "gateway_endpoints",
+    "gateway_guardrails",
     "gateway_model_definitions",
     "gateway_secrets",
     "genai_issues",
+    "scorer_online_configs",
     "scorer_versions",
     "scorers",
 ]
@@ -194,4 +200,74 @@ gateway_endpoint_models = Table(
     UniqueConstraint(
         "endpoint_id", "model_definition_id", "linkage_type", name="uq_gateway_endpoint_models_link"
     ),
+)
+
+# A scorer's online configuration (at most one per scorer): stored, never acted on.
+scorer_online_configs = Table(
+    "scorer_online_configs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("scorer_id", String(64), ForeignKey("scorers.id"), nullable=False, unique=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), nullable=False),
+    Column("sample_rate", Float, nullable=False),
+    Column("filter_string", Text, nullable=True),
+)
+
+# The MLflow resources (scorers) that use an endpoint; they go with the endpoint.
+gateway_endpoint_bindings = Table(
+    "gateway_endpoint_bindings",
+    metadata,
+    Column("endpoint_id", String(64), ForeignKey("gateway_endpoints.id"), primary_key=True),
+    Column("resource_type", String(50), primary_key=True),
+    Column("resource_id", String(255), primary_key=True),
+    Column("display_name", String(255), nullable=True),
+    *_gateway_audit(),
+)
+
+gateway_budget_policies = Table(
+    "gateway_budget_policies",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id"), nullable=False),
+    Column("budget_unit", String(32), nullable=False),
+    Column("budget_amount", Float, nullable=False),
+    Column("duration_unit", String(32), nullable=False),
+    Column("duration_value", Integer, nullable=False),
+    Column("target_scope", String(32), nullable=False),
+    Column("target_value", String(256), nullable=True),  # an endpoint id or a user name
+    Column("budget_action", String(32), nullable=False),
+    *_gateway_audit(),
+)
+
+gateway_guardrails = Table(
+    "gateway_guardrails",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("scorer_id", String(64), nullable=False),
+    Column("scorer_version", Integer, nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("action", String(32), nullable=False),
+    # Emptied when that endpoint is deleted (MLflow: ON DELETE SET NULL).
+    Column("action_endpoint_id", String(64), ForeignKey("gateway_endpoints.id"), nullable=True),
+    *_gateway_audit(),
+    ForeignKeyConstraint(
+        ["scorer_id", "scorer_version"],
+        ["scorer_versions.scorer_id", "scorer_versions.version"],
+        name="fk_gateway_guardrails_scorer_version",
+    ),
+    Index("ix_gateway_guardrails_scorer", "scorer_id", "scorer_version"),
+)
+
+# A guardrail's place on an endpoint; goes with either.
+gateway_endpoint_guardrails = Table(
+    "gateway_endpoint_guardrails",
+    metadata,
+    Column("endpoint_id", String(64), ForeignKey("gateway_endpoints.id"), primary_key=True),
+    Column("guardrail_id", String(64), ForeignKey("gateway_guardrails.id"), primary_key=True),
+    Column("execution_order", Integer, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(256), nullable=True),
+    Index("ix_gateway_endpoint_guardrails_guardrail", "guardrail_id"),
 )
