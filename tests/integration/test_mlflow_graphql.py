@@ -288,6 +288,19 @@ def test_errors_of_a_field_keep_mlflow_codes(world: World) -> None:
     assert escape["errors"][0]["message"].startswith("Invalid path")
     no_runs = world.gql(INTERVAL, {"data": {"runIds": [], "metricKey": "loss"}}).json()
     assert "'run_ids'" in no_runs["errors"][0]["message"]
+    # The chart query's checks are the REST route's (one service holds them), in MLflow's words.
+    for data, says in [
+        ({"runIds": [world.run_id] * 101, "metricKey": "loss"}, "at most 100 run_ids. Received 101 run_ids."),
+        ({"runIds": [world.run_id], "metricKey": "loss", "maxResults": 2501}, "between 1 and 2500."),
+        ({"runIds": [world.run_id], "metricKey": "loss", "startStep": 3}, "both must be specified."),
+        (
+            {"runIds": [world.run_id], "metricKey": "loss", "startStep": 5, "endStep": 1},
+            "Found start_step=5 and end_step=1.",
+        ),
+    ]:
+        refused = world.gql(INTERVAL, {"data": data}).json()
+        assert refused["errors"][0]["extensions"]["code"] == "INVALID_PARAMETER_VALUE", refused
+        assert refused["errors"][0]["message"].endswith(says), refused
 
 
 @pytest.mark.parametrize(

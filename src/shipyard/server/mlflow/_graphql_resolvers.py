@@ -26,12 +26,10 @@ from shipyard.server.mlflow.experiments import resolve_experiment_id, view_of
 from shipyard.server.mlflow.registry import model_version
 from shipyard.server.mlflow.ui import dataset_summary
 from shipyard.services.dataset_summaries import DatasetSummaryService
+from shipyard.services.tracking import MAX_INTERVAL_POINTS
 
 __all__ = ["FLOAT_FIELDS", "MUTATION", "QUERY", "RUN_FIELDS", "Call"]
 
-# MLflow's limits for the chart query (as on its get-history-bulk-interval route).
-_MAX_INTERVAL_RUNS = 100
-_MAX_INTERVAL_POINTS = 2500
 # Runs per GraphQL search: each may ask for its model versions (a query per run), so the
 # page is capped at MLflow's default instead of the REST route's 50,000.
 MAX_RUNS_PAGE = 1000
@@ -184,28 +182,22 @@ def search_model_versions(_root: object, info: GraphQLResolveInfo[Any], **args: 
 def history_bulk_interval(_root: object, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
     call = _call(info, _READ_RUNS)
     data = _input(args)
-    # MLflow's checks, in its order and words (as on the REST route).
     run_ids = [str(r) for r in _given_list(data, "runIds")]
-    if len(run_ids) > _MAX_INTERVAL_RUNS:
-        raise InvalidArgument(
-            f"GetMetricHistoryBulkInterval request must specify at most {_MAX_INTERVAL_RUNS}"
-            f" run_ids. Received {len(run_ids)} run_ids."
-        )
     key = _given(data, "metricKey")
     size = data.get("maxResults")
-    size = _MAX_INTERVAL_POINTS if size is None else size
-    if not 1 <= size <= _MAX_INTERVAL_POINTS:
-        raise InvalidArgument(f"max_results must be between 1 and {_MAX_INTERVAL_POINTS}.")
-    start, end = data.get("startStep"), data.get("endStep")
-    if (start is None) != (end is None):
-        raise InvalidArgument("If either start step or end step are specified, both must be specified.")
-    steps = None if start is None or end is None else (start, end)
-    metrics: list[dict[str, Any]] = []
-    for run_id in run_ids:
-        points = call.svc.tracking.metric_interval(call.ctx, run_id, key, steps=steps, max_points=size)
-        metrics.extend(
-            {"key": key, "value": v, "timestamp": ts, "step": step, "runId": run_id} for step, ts, v in points
-        )
+    found = call.svc.tracking.metric_intervals(  # MLflow's checks live there, as for the REST route
+        call.ctx,
+        run_ids,
+        key,
+        start_step=data.get("startStep"),
+        end_step=data.get("endStep"),
+        max_points=MAX_INTERVAL_POINTS if size is None else size,
+    )
+    metrics = [
+        {"key": key, "value": v, "timestamp": ts, "step": step, "runId": run_id}
+        for run_id, points in found
+        for step, ts, v in points
+    ]
     return {"metrics": metrics}
 
 
