@@ -24,6 +24,7 @@ from shipyard.errors import InvalidArgument
 from shipyard.server.deps import Ctx, Services, Svc
 from shipyard.server.mlflow import trace_json as tj
 from shipyard.server.mlflow._route import MlflowIn, MlflowRoute, finite, ok, payload
+from shipyard.server.mlflow.artifacts import attachment
 from shipyard.server.mlflow.experiments import resolve_experiment_id
 from shipyard.services.trace_assessments import AssessmentService, AssessmentUpdate
 from shipyard.services.traces import TraceService
@@ -106,6 +107,7 @@ class UpdateIn(MlflowIn):
 
 class ArtifactIn(MlflowIn):
     request_id: str
+    path: str | None = None  # an attachment's id (a UUID); without it, the trace's spans
 
 
 # -- traces ------------------------------------------------------------------------------
@@ -295,6 +297,10 @@ def delete_assessment(trace_id: str, assessment_id: str, ctx: Ctx, svc: Svc) -> 
 
 @ajax_router.get("/get-trace-artifact")
 def get_trace_artifact(ctx: Ctx, svc: Svc, body: Annotated[ArtifactIn, payload(ArtifactIn)]) -> Response:
-    """The trace's spans as MLflow's ``traces.json`` holds them (``TraceData.to_dict``)."""
+    """The trace's spans as MLflow's ``traces.json`` holds them (``TraceData.to_dict``), or
+    with ``path``, one of its attachments (the bytes an ``mlflow.Attachment`` held)."""
+    if body.path:
+        handle = svc.proxied_artifacts.open_trace_attachment(ctx, body.request_id, body.path)
+        return attachment(handle, body.path)
     _, spans = _traces(svc).get_trace(ctx, body.request_id)
     return Response(orjson.dumps({"spans": [tj.span_dict(s) for s in spans]}), media_type="application/json")
