@@ -142,6 +142,12 @@ class Settings(BaseSettings):
         default="shipyard@localhost",
         description="The From address of alert e-mails.",
     )
+    webhook_allow_private_ips: bool = Field(
+        default=False,
+        description="Let the model registry's webhooks call hosts that resolve to private, loopback"
+        " or link-local addresses (a receiver inside the team's network). Off: only public"
+        " addresses, as MLflow's default (MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS).",
+    )
     max_json_bytes: int = Field(
         default=64 * 1024**2,
         gt=0,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from shipyard.domain.context import RequestContext
@@ -29,7 +32,16 @@ from shipyard.services.ports import Database, UnitOfWork
 from shipyard.services.promotion_ports import PROMOTIONS
 from shipyard.services.tracking import MAX_PAGE, TrackingService, check_run_link
 
-__all__ = ["CODE_VERSION_TAGS", "MODEL_VERSIONS_TAG", "RegistryService", "check_alias"]
+__all__ = ["CODE_VERSION_TAGS", "MODEL_VERSIONS_TAG", "RegistryListener", "RegistryService", "check_alias"]
+
+log = logging.getLogger("shipyard.registry")
+
+RegistryListener = Callable[[str, Sequence[ModelEvent]], None]
+"""``f(workspace, events)``: told of the history entries a committed change recorded."""
+
+# The history entries of the write in progress on this thread (None outside one): what
+# :meth:`RegistryService._write` hands to the listeners once the transaction has committed.
+_OUTBOX: ContextVar[list[tuple[str, ModelEvent]] | None] = ContextVar("registry_outbox", default=None)
 
 # Where a run records the commit of its code: ours first, then MLflow's.
 CODE_VERSION_TAGS = ("shipyard.source.git.commit", "mlflow.source.git.commit")
@@ -108,6 +120,36 @@ def _page_offset(page_token: str | None, query: str) -> int:
 class RegistryService:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._listeners: list[RegistryListener] = []
+
+    def subscribe(self, listener: RegistryListener) -> None:
+        """Tell ``listener`` of every committed change (the registry's webhooks do): called in
+        the caller's thread after the commit, so it must hand work off and return at once. Its
+        failure is logged; the change stands and its caller is answered as if nothing happened."""
+        self._listeners.append(listener)
+
+    @contextmanager
+    def _write(self) -> Iterator[UnitOfWork]:
+        """``db.write()``; once it commits, the history entries it recorded go to the listeners."""
+        outbox: list[tuple[str, ModelEvent]] = []
+        token = _OUTBOX.set(outbox)
+        try:
+            with self.db.write() as uow:
+                yield uow
+        finally:
+            _OUTBOX.reset(token)
+        self._publish(outbox)
+
+    def _publish(self, events: list[tuple[str, ModelEvent]]) -> None:
+        by_workspace: dict[str, list[ModelEvent]] = {}
+        for workspace, event in events:
+            by_workspace.setdefault(workspace, []).append(event)
+        for listener in self._listeners:
+            for workspace, found in by_workspace.items():
+                try:
+                    listener(workspace, found)
+                except Exception:
+                    log.exception("a registry listener failed on %d event(s)", len(found))
 
     # -- helpers -------------------------------------------------------------------
 
@@ -130,6 +172,9 @@ class RegistryService:
         workspace_id = uow.workspaces.ensure(ctx.workspace, ctx.principal.name, now_ms())
         event = ModelEvent(0, name, version, action, detail, ctx.principal.name, now_ms())
         uow.models.add_event(event, workspace_id)
+        outbox = _OUTBOX.get()
+        if outbox is not None:
+            outbox.append((ctx.workspace, event))
 
     # -- models --------------------------------------------------------------------
 
@@ -139,7 +184,7 @@ class RegistryService:
         _check_model_name(name)
         tags = _check_tags(tags or {})
         check_description(description)
-        with self.db.write() as uow:
+        with self._write() as uow:
             if uow.models.model_id(ctx.workspace, name) is not None:
                 raise AlreadyExists(f"a registered model named {name!r} already exists", name=name)
             workspace_id = uow.workspaces.ensure(ctx.workspace, ctx.principal.name, now_ms())
@@ -170,7 +215,7 @@ class RegistryService:
     ) -> RegisteredModel:
         tags = _check_tags(tags or {})
         check_description(description)
-        with self.db.write() as uow:
+        with self._write() as uow:
             model_id = self._model_id(uow, ctx, name)
             uow.models.update_model(
                 model_id, ctx.principal.name, now_ms(), description=description, tags=tags
@@ -182,7 +227,7 @@ class RegistryService:
             return uow.models.get_model(model_id)
 
     def delete_model_tag(self, ctx: RequestContext, name: str, key: str) -> None:
-        with self.db.write() as uow:
+        with self._write() as uow:
             if not uow.models.delete_model_tag(self._model_id(uow, ctx, name), key):
                 raise NotFound(f"model {name!r} has no tag {key!r}", key=key)
             self._event(uow, ctx, name, "tag_deleted", key=key)
@@ -205,7 +250,7 @@ class RegistryService:
         tags = _check_tags(tags or {})
         check_description(description)
         now = now_ms()
-        with self.db.write() as uow:
+        with self._write() as uow:
             ref = TrackingService._ref(uow, ctx, run_id)
             if not uow.artifacts.under(ref, path):
                 raise NotFound(
@@ -273,7 +318,7 @@ class RegistryService:
     ) -> ModelVersion:
         tags = _check_tags(tags or {})
         check_description(description)
-        with self.db.write() as uow:
+        with self._write() as uow:
             model_id = self._model_id(uow, ctx, name)
             if uow.models.get_version(model_id, version) is None:
                 raise NotFound(f"model {name!r} has no version {version}", name=name, version=str(version))
@@ -289,7 +334,7 @@ class RegistryService:
         return found
 
     def delete_version_tag(self, ctx: RequestContext, name: str, version: int, key: str) -> None:
-        with self.db.write() as uow:
+        with self._write() as uow:
             model_id = self._model_id(uow, ctx, name)
             if not uow.models.delete_version_tag(model_id, version, key):
                 raise NotFound(f"model {name!r} version {version} has no tag {key!r}", key=key)
@@ -299,7 +344,7 @@ class RegistryService:
 
     def set_alias(self, ctx: RequestContext, name: str, alias: str, version: int) -> RegisteredModel:
         _check_alias(alias)
-        with self.db.write() as uow:
+        with self._write() as uow:
             model_id = self._model_id(uow, ctx, name)
             if uow.models.get_version(model_id, version) is None:
                 raise NotFound(f"model {name!r} has no version {version}", name=name, version=str(version))
@@ -309,7 +354,7 @@ class RegistryService:
             return uow.models.get_model(model_id)
 
     def delete_alias(self, ctx: RequestContext, name: str, alias: str) -> None:
-        with self.db.write() as uow:
+        with self._write() as uow:
             model_id = self._model_id(uow, ctx, name)
             _refuse_protected(uow, ctx, name, alias)
             previous = uow.models.delete_alias(model_id, alias)
@@ -347,7 +392,7 @@ class RegistryService:
         tags = _check_tags(tags or {})
         check_description(description)
         now = now_ms()
-        with self.db.write() as uow:
+        with self._write() as uow:
             model_id = self._model_id(uow, ctx, name)
             origin = self._origin(uow, ctx, parsed)
             run_id = run_id or origin.run_id
@@ -445,7 +490,10 @@ class RegistryService:
             logged_model_id=logged_model_id,
         )
         number = uow.models.create_version(model_id, draft, ctx.principal.name, now)
-        self._event(uow, ctx, name, "version_created", number, source=source, run_id=run_id)
+        self._event(
+            uow, ctx, name, "version_created", number,
+            source=source, run_id=run_id, description=description, tags=tags,
+        )  # fmt: skip
         found = uow.models.get_version(model_id, number)
         assert found is not None
         return found
@@ -508,7 +556,7 @@ class RegistryService:
 
     def rename_model(self, ctx: RequestContext, name: str, new_name: str) -> RegisteredModel:
         _check_model_name(new_name)
-        with self.db.write() as uow:
+        with self._write() as uow:
             model_id = self._model_id(uow, ctx, name)
             if new_name != name and uow.models.model_id(ctx.workspace, new_name) is not None:
                 raise AlreadyExists(f"a registered model named {new_name!r} already exists", name=new_name)
@@ -518,12 +566,12 @@ class RegistryService:
             return uow.models.get_model(model_id)
 
     def delete_model(self, ctx: RequestContext, name: str) -> None:
-        with self.db.write() as uow:
+        with self._write() as uow:
             uow.models.delete_model(self._model_id(uow, ctx, name))
             self._event(uow, ctx, name, "model_deleted")
 
     def delete_version(self, ctx: RequestContext, name: str, version: int) -> None:
-        with self.db.write() as uow:
+        with self._write() as uow:
             model_id = self._model_id(uow, ctx, name)
             if uow.models.get_version(model_id, version) is None:
                 raise NotFound(f"model {name!r} has no version {version}", name=name, version=str(version))
@@ -535,7 +583,7 @@ class RegistryService:
     ) -> ModelVersion:
         stage = _stage(stage)
         now = now_ms()
-        with self.db.write() as uow:
+        with self._write() as uow:
             model_id = self._model_id(uow, ctx, name)
             found = uow.models.get_version(model_id, version)
             if found is None:

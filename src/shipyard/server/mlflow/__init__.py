@@ -26,8 +26,10 @@ from shipyard.server.mlflow import (
     registry,
     runs,
     scorers,
+    trace_metrics,
     traces,
     ui,
+    webhooks,
 )
 from shipyard.server.mlflow._route import MlflowApiError, MlflowRoute
 
@@ -43,6 +45,7 @@ TRACKING_ROUTERS: list[APIRouter] = [
     metrics.router,
     experiments.router,
     registry.router,
+    webhooks.router,  # the registry's webhooks (issue 18)
     logged_models.router,
     # What MLflow's web UI reads (issue 18): run and logged-model listings, dataset summaries.
     artifacts.list_router,
@@ -103,7 +106,9 @@ def _root(root: str) -> _Root:
         router.include_router(area, prefix="/3.0/mlflow")
     if root == "/ajax-api":  # MLflow's UI runs judges on the server: refused here, at once
         router.include_router(gateway.invoke_router, prefix="/3.0/mlflow")
-    # Tracing (issue 18): the 3.17 client calls its trace routes under both versions.
+    # Tracing (issue 18): the 3.17 client calls its trace routes under both versions, and
+    # the UI's charts query trace metrics under 3.0 only (MLflow's path).
+    router.include_router(trace_metrics.router, prefix="/3.0/mlflow")
     for prefix in ("/2.0/mlflow", "/3.0/mlflow"):
         router.include_router(traces.router, prefix=prefix)
     if root == "/ajax-api":  # the UI's trace view reads spans as MLflow's traces.json

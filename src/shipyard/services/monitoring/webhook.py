@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import orjson
 
-__all__ = ["SIGNATURE_HEADER", "WebhookResult", "breach_payload", "post_webhook", "sign"]
+__all__ = ["SIGNATURE_HEADER", "WebhookResult", "breach_payload", "post", "post_webhook", "sign"]
 
 SIGNATURE_HEADER = "X-Shipyard-Signature"
 _BACKOFF_S = 0.25
@@ -40,6 +40,7 @@ class WebhookResult:
     status: int | None  # the last answer's HTTP status; None when none came
     attempts: int
     error: str | None = None
+    answer: str = ""  # the start of the last answer's body (its first 200 bytes)
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -59,9 +60,19 @@ def post_webhook(
     headers = {"content-type": "application/json", "user-agent": "shipyard-monitor"}
     if secret:
         headers[SIGNATURE_HEADER] = sign(body, secret)
+    return post(url, body, headers, timeout_s=timeout_s, attempts=attempts)
+
+
+def post(
+    url: str, body: bytes, headers: Mapping[str, str], *, timeout_s: float = 5.0, attempts: int = 3
+) -> WebhookResult:
+    """POST ``body`` with ``headers`` to ``url``, retried as the module says; never raises
+    for the receiver's failure. The registry's webhooks (``services/webhooks.py``) send through it."""
+    headers = dict(headers)
     attempts = max(1, attempts)
     status: int | None = None
     error: str | None = None
+    text = ""
     with httpx.Client(timeout=httpx.Timeout(timeout_s), follow_redirects=False) as client:
         for attempt in range(1, attempts + 1):
             if attempt > 1:
@@ -69,17 +80,17 @@ def post_webhook(
             try:
                 status, text = _post_once(client, url, body, headers)
             except httpx.TimeoutException:
-                status, error = None, f"no answer within {timeout_s:g} s"
+                status, error, text = None, f"no answer within {timeout_s:g} s", ""
                 continue
             except (httpx.HTTPError, httpx.InvalidURL) as exc:  # refused, unreachable, bad URL
-                status, error = None, f"could not reach {url}: {exc}"
+                status, error, text = None, f"could not reach {url}: {exc}", ""
                 continue
             if 200 <= status < 300:
-                return WebhookResult(url, True, status, attempt)
+                return WebhookResult(url, True, status, attempt, answer=text)
             error = f"the receiver answered {status}: {text}"
             if status < 500:
-                return WebhookResult(url, False, status, attempt, error)
-    return WebhookResult(url, False, status, attempts, error)
+                return WebhookResult(url, False, status, attempt, error, text)
+    return WebhookResult(url, False, status, attempts, error, text)
 
 
 def breach_payload(report: Mapping[str, Any], signal: Mapping[str, Any]) -> dict[str, Any]:
