@@ -231,7 +231,7 @@ def test_a_filter_in_mlflows_grammar_and_a_refused_one_shown_as_the_api_said_it(
         f"/studio/experiments/{made.experiment}/traces", params={"filter": "tags.env = 'prod'"}
     )
     assert _rows(tagged.text) == [made.slow.id]
-    bad = "feedback.relevance = 'yes'"
+    bad = "nonsense.relevance = 'yes'"
     api = studio.owner.request(
         "POST", f"{V3}/traces/search", json={"experiment_ids": [made.experiment], "filter": bad}
     )
@@ -375,3 +375,39 @@ def test_the_run_page_links_to_its_traces_only_when_it_has_some(studio: Studio, 
         f"/studio/experiments/{made.experiment}/traces/link", params={"run_id": "x' or '1"}
     )
     assert odd.status_code == 200 and odd.text == ""
+
+
+def test_a_spans_attachments_are_listed_and_images_drawn(studio: Studio) -> None:
+    experiment = _experiment(studio, "attachments")
+    image_id, pdf_id = str(uuid.uuid4()), str(uuid.uuid4())
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+    def ref(attachment_id: str, content_type: str, size: int) -> str:
+        return f"mlflow-attachment://{attachment_id}?content_type={content_type}&trace_id=TRACE&size={size}"
+
+    t0 = int(time.time() * 1000) * 1_000_000
+    child = _span(
+        "", "00000000000000e1", "caption", t0, t0 + 5_000_000, parent="00000000000000a1",
+        attributes={"mlflow.spanInputs": {"image": ref(image_id, "image/png", len(png))},
+                    "mlflow.spanOutputs": {"report": ref(pdf_id, "application/pdf", 3),
+                                           "bogus": "mlflow-attachment://not-a-uuid?content_type=x"}},
+    )  # fmt: skip
+    trace = _log(studio, experiment, "with-attachments", spans=[child])
+    location = f"default/{experiment}/traces/{trace.id}/artifacts/attachments"
+    for attachment_id, content in ((image_id, png), (pdf_id, b"pdf")):
+        put = studio.owner.request(
+            "PUT", f"/api/2.0/mlflow-artifacts/artifacts/{location}/{attachment_id}", content=content
+        )
+        assert put.status_code == 200, put.text
+    page = studio.browser.get(f"/studio/traces/{trace.id}", params={"span": "00000000000000e1"})
+    listed = page.text.split('id="span-attachments">')[1].split("</ul>")[0]
+    assert listed.count("<li>") == 2  # the malformed reference is not a link
+    url = f"/ajax-api/2.0/mlflow/get-trace-artifact?request_id={trace.id}&amp;path={image_id}"
+    assert f'<img src="{url}"' in listed and f'path={pdf_id}" download>application/pdf</a>' in listed
+    assert "(outputs, 3 bytes)" in listed and "(inputs, 72 bytes)" in listed
+    # The page's session reads the bytes as the browser would, from the API's route.
+    image = studio.browser.get(html.unescape(url))
+    assert image.status_code == 200 and image.content == png
+    assert image.headers["content-disposition"].startswith("attachment")
+    root = studio.browser.get(f"/studio/traces/{trace.id}")
+    assert 'id="span-attachments"' not in root.text  # the root span has none

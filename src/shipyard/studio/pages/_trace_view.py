@@ -10,8 +10,10 @@ small views below. Nothing here calls the API: the page module does.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse
 
 from shipyard.domain.otlp import decode_json
 from shipyard.domain.traces import SOURCE_RUN_METADATA, TRACE_NAME_TAG, Span
@@ -20,10 +22,12 @@ from shipyard.server.mlflow.trace_json import duration_ms, timestamp_ms
 __all__ = [
     "PAYLOAD_LIMIT",
     "AssessmentView",
+    "AttachmentRef",
     "Payload",
     "SpanRow",
     "TraceView",
     "assessment_view",
+    "attachments_of",
     "latency",
     "payload",
     "span_rows",
@@ -32,6 +36,10 @@ __all__ = [
 ]
 
 PAYLOAD_LIMIT = 32 * 1024  # characters of one pretty-printed value a page shows
+# Image types a page draws inline (an <img> runs no script, but SVG is left out all the same:
+# opened on its own it would be a document of this origin).
+_INLINE_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+_MAX_ATTACHMENTS = 50  # per span: a page lists, it does not dump
 _SYSTEM = ("mlflow.",)
 
 
@@ -239,3 +247,65 @@ def latency(ms: float | None) -> str:
     if ms < 60_000:
         return f"{ms / 1000:.2f} s"
     return f"{int(ms // 60_000)}m {int(ms % 60_000 // 1000)}s"
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentRef:
+    """An ``mlflow.Attachment`` a span's inputs or outputs refer to:
+    ``mlflow-attachment://<uuid>?content_type=…&trace_id=…&size=…``."""
+
+    id: str
+    content_type: str
+    size: int | None
+    where: str  # "inputs" or "outputs"
+    url: str  # the UI's route to its bytes (the API, same origin, the session's cookie)
+
+    @property
+    def inline(self) -> bool:
+        return self.content_type in _INLINE_IMAGES
+
+
+def _attachment(text: str, trace_id: str, where: str) -> AttachmentRef | None:
+    parsed = urlparse(text)
+    if parsed.scheme != "mlflow-attachment" or not parsed.netloc:
+        return None
+    try:
+        attachment_id = str(uuid.UUID(parsed.netloc))
+    except ValueError:
+        return None
+    query = parse_qs(parsed.query)
+    size = (query.get("size") or [""])[0]
+    url = "/ajax-api/2.0/mlflow/get-trace-artifact?" + urlencode(
+        {"request_id": trace_id, "path": attachment_id}
+    )
+    return AttachmentRef(
+        id=attachment_id,
+        content_type=(query.get("content_type") or ["application/octet-stream"])[0][:100],
+        size=int(size) if size.isdigit() else None,
+        where=where,
+        url=url,
+    )
+
+
+def attachments_of(span: Span, trace_id: str) -> list[AttachmentRef]:
+    """The attachments a span's inputs and outputs name, in order, each once."""
+    found: dict[str, AttachmentRef] = {}
+
+    def walk(value: Any, where: str) -> None:
+        if len(found) >= _MAX_ATTACHMENTS:
+            return
+        if isinstance(value, str):
+            if value.startswith("mlflow-attachment://"):
+                ref = _attachment(value, trace_id, where)
+                if ref is not None:
+                    found.setdefault(ref.id, ref)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item, where)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, where)
+
+    walk(span.inputs, "inputs")
+    walk(span.outputs, "outputs")
+    return list(found.values())

@@ -22,6 +22,7 @@ from shipyard.server.access import rule_for
 from shipyard.studio.api import ApiError, StudioApi
 from shipyard.studio.pages._trace_view import (
     TraceView,
+    attachments_of,
     latency,
     payload,
     span_rows,
@@ -151,5 +152,5 @@ async def trace_page(
     return render(
         request, "trace.html", api=api, title=f"Trace {trace.name or trace.id}", trace=trace,
         experiment=experiment, rows=rows, selected=selected, by_span=by_span, payload=payload,
-        latency=latency,
+        latency=latency, attachments=attachments_of(selected.span, trace.id) if selected else [],
     )  # fmt: skip
