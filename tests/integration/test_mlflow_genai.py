@@ -180,8 +180,6 @@ def test_scorers_keep_versions_and_are_never_run(api: SyncClient) -> None:
     assert _error(missing, 404, "RESOURCE_DOES_NOT_EXIST") == (
         f"Scorer with name 'nope' not found for experiment {experiment_id}."
     )
-    online = api.request("PUT", f"{V3}/scorers/online-config", json={"experiment_id": experiment_id})
-    assert "never runs them" in _error(online, 400, "NOT_IMPLEMENTED")
     gone = api.request(
         "DELETE",
         f"{V3}/scorers/delete",

@@ -24,6 +24,7 @@ __all__ = [
     "check_gateway_name",
     "check_secret_values",
     "mask_value",
+    "provider_config",
     "shipyard_secret_name",
 ]
 
@@ -139,3 +140,37 @@ def check_gateway_name(kind: str, name: object) -> str:
 def shipyard_secret_name(secret_id: str) -> str:
     """The workspace secret that holds a gateway secret's values (a valid secret name)."""
     return f"MLFLOW_GATEWAY_{secret_id.replace('-', '_')}"
+
+
+def provider_config(provider: str) -> dict[str, object]:
+    """How MLflow's UI asks for a provider's credentials: one auth mode, an API key (secret)
+    and an optional API base (not secret). MLflow offers more modes for a few providers
+    (Bedrock's access keys or role, Vertex's service account…); their fields can still be
+    sent as a secret's values and ``auth_config``, which are stored as given."""
+    name = provider.lower()
+    if name not in SUPPORTED_PROVIDERS:
+        raise InvalidArgument(
+            f"Provider '{provider}' is not supported; one of {', '.join(SUPPORTED_PROVIDERS)}"
+        )
+    title = name.title()
+    return {
+        "auth_modes": [
+            {
+                "mode": "api_key",
+                "display_name": "API Key",
+                "description": f"Use {title} API Key",
+                "secret_fields": [
+                    {"name": "api_key", "type": "string", "description": f"{title} API Key", "required": True}
+                ],
+                "config_fields": [
+                    {
+                        "name": "api_base",
+                        "type": "string",
+                        "description": f"{title} API Base URL",
+                        "required": False,
+                    }
+                ],
+            }
+        ],
+        "default_mode": "api_key",
+    }

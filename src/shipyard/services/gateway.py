@@ -25,6 +25,7 @@ from shipyard.domain.gateway import (
     mask_value,
     shipyard_secret_name,
 )
+from shipyard.domain.validation import check_key, check_value
 from shipyard.errors import AlreadyExists, InvalidArgument, NotFound
 from shipyard.services._clock import now_ms
 from shipyard.services.access.ports import SecretCipher
@@ -32,7 +33,9 @@ from shipyard.services.access.secrets import MAX_SECRET_BYTES
 from shipyard.services.genai_ports import GATEWAY
 from shipyard.services.ports import Database, UnitOfWork
 
-__all__ = ["EndpointModelIn", "GatewayService"]
+__all__ = ["MAX_ENDPOINT_TAG_VALUE", "EndpointModelIn", "GatewayService"]
+
+MAX_ENDPOINT_TAG_VALUE = 5000  # MLflow's column
 
 
 def _missing(kind: str, **where: str | None) -> NotFound:
@@ -370,6 +373,21 @@ class GatewayService:
         with self.db.write() as uow:
             self._endpoint(uow, ctx, endpoint_id)
             uow[GATEWAY].delete_endpoint(endpoint_id)
+
+    def set_tag(self, ctx: RequestContext, endpoint_id: str, key: str, value: str) -> None:
+        check_key("gateway endpoint tag", key)
+        check_value("gateway endpoint tag", key, value, MAX_ENDPOINT_TAG_VALUE)
+        with self.db.write() as uow:
+            found = self._endpoint(uow, ctx, endpoint_id)
+            uow[GATEWAY].update_endpoint(replace(found, tags={**found.tags, key: value}))
+
+    def delete_tag(self, ctx: RequestContext, endpoint_id: str, key: str) -> None:
+        """As MLflow: deleting a key the endpoint does not have is no error."""
+        with self.db.write() as uow:
+            found = self._endpoint(uow, ctx, endpoint_id)
+            if key in found.tags:
+                tags = {k: v for k, v in found.tags.items() if k != key}
+                uow[GATEWAY].update_endpoint(replace(found, tags=tags))
 
     def attach(self, ctx: RequestContext, endpoint_id: str, config: EndpointModelIn) -> EndpointModel:
         now = now_ms()

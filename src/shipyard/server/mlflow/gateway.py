@@ -1,5 +1,7 @@
 """MLflow 3's AI gateway configuration: ``/api/3.0/mlflow/gateway/{secrets,model-definitions,
-endpoints}/*`` and ``gateway/supported-providers``.
+endpoints}/*``, endpoint tags, and what MLflow's UI reads to fill its forms
+(``supported-providers``, ``supported-models``, ``provider-config``, ``secrets/config``).
+Bindings, budgets and guardrails are in ``gateway_policies.py``, included here.
 
 What would reach an outside provider — gateway traffic under ``/gateway/…``, MLflow's UI
 running a scorer, an issue detection or an evaluation on the server — answers at once with
@@ -20,9 +22,11 @@ from shipyard.domain.gateway import (
     GatewayEndpoint,
     GatewaySecret,
     ModelDefinition,
+    provider_config,
 )
 from shipyard.server.deps import Ctx, Svc
-from shipyard.server.mlflow._route import MlflowApiError, MlflowIn, MlflowRoute, ok, payload
+from shipyard.server.mlflow import gateway_policies
+from shipyard.server.mlflow._route import MlflowApiError, MlflowIn, MlflowRoute, missing_value, ok, payload
 from shipyard.services.gateway import EndpointModelIn, GatewayService
 
 __all__ = ["invoke_router", "router", "traffic_router"]
@@ -368,9 +372,66 @@ def detach(ctx: Ctx, svc: Svc, body: Annotated[DetachIn, payload(DetachIn)]) -> 
     return ok()
 
 
+class TagIn(MlflowIn):
+    endpoint_id: str
+    key: str
+    value: str = ""
+
+
+class TagKeyIn(MlflowIn):
+    endpoint_id: str
+    key: str
+
+
+@router.post(f"{_G}/endpoints/set-tag")
+def set_tag(ctx: Ctx, svc: Svc, body: Annotated[TagIn, payload(TagIn)]) -> Response:
+    _service(svc).set_tag(ctx, body.endpoint_id, body.key, body.value)
+    return ok()
+
+
+@router.delete(f"{_G}/endpoints/delete-tag")
+def delete_tag(ctx: Ctx, svc: Svc, body: Annotated[TagKeyIn, payload(TagKeyIn)]) -> Response:
+    _service(svc).delete_tag(ctx, body.endpoint_id, body.key)
+    return ok()
+
+
+# -- what MLflow's UI reads to fill its forms ---------------------------------------------
+
+
+class ProviderFilterIn(MlflowIn):
+    provider: str | None = None
+
+
 @router.get(f"{_G}/supported-providers")
 def supported_providers(ctx: Ctx) -> Response:
     return ok({"providers": list(SUPPORTED_PROVIDERS)})
+
+
+@router.get(f"{_G}/supported-models")
+def supported_models(
+    ctx: Ctx, svc: Svc, body: Annotated[ProviderFilterIn, payload(ProviderFilterIn)]
+) -> Response:
+    """The models this workspace's model definitions name. MLflow answers from a catalogue it
+    downloads (names, prices, context sizes); this server fetches nothing from outside."""
+    seen = {(m.provider, m.model_name) for m in _service(svc).list_models(ctx, body.provider, None)}
+    models = [{"model": name, "provider": provider, "mode": None} for provider, name in sorted(seen)]
+    return ok({"models": models})
+
+
+@router.get(f"{_G}/provider-config")
+def get_provider_config(ctx: Ctx, body: Annotated[ProviderFilterIn, payload(ProviderFilterIn)]) -> Response:
+    if not body.provider:
+        raise missing_value("provider")
+    return ok(provider_config(body.provider))
+
+
+@router.get(f"{_G}/secrets/config")
+def secrets_config(ctx: Ctx) -> Response:
+    # Values are encrypted with this server's own key (issue 6), never a default passphrase.
+    return ok({"secrets_available": True, "using_default_passphrase": False})
+
+
+router.include_router(gateway_policies.router)
 
 
 # -- what would call a provider: a clear refusal, at once --------------------------------

@@ -1,5 +1,6 @@
 """MLflow 3 scorers: ``/api/3.0/mlflow/scorers/*`` (``scorer.register()``, ``list_scorers``,
-``get_scorer``, ``delete_scorer``). Stored, listed, returned; never run on the server."""
+``get_scorer``, ``delete_scorer``, and the online configuration ``scorer.start()``/``update()``
+write). Stored, listed, returned; never run on the server."""
 
 from __future__ import annotations
 
@@ -8,21 +9,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Response
 from pydantic import Field
 
-from shipyard.domain.scorers import ScorerVersion
+from shipyard.domain.scorers import OnlineScoringConfig, ScorerVersion
 from shipyard.errors import InvalidArgument
 from shipyard.server.deps import Ctx, Svc
-from shipyard.server.mlflow._route import MlflowApiError, MlflowIn, MlflowRoute, ok, payload
+from shipyard.server.mlflow._route import MlflowIn, MlflowRoute, missing_value, ok, payload
 from shipyard.server.mlflow.experiments import resolve_experiment_id
 from shipyard.services.scorers import ScorerService
 
 __all__ = ["router"]
 
 router = APIRouter(route_class=MlflowRoute)
-
-_NOT_RUN = (
-    "online scoring is not available on this Shipyard server: it stores registered scorers but"
-    " never runs them (scorers run where mlflow.genai.evaluate runs)"
-)
 
 
 def _service(svc: Svc) -> ScorerService:
@@ -59,6 +55,13 @@ class NameIn(MlflowIn):
 
 class OnlineConfigsIn(MlflowIn):
     scorer_ids: list[str] = Field(default_factory=list)
+
+
+class OnlineConfigIn(MlflowIn):
+    experiment_id: str
+    name: str
+    sample_rate: Any  # checked by the service, in MLflow's words
+    filter_string: Any = None
 
 
 @router.post("/scorers/register")
@@ -108,12 +111,35 @@ def delete(ctx: Ctx, svc: Svc, body: Annotated[NameIn, payload(NameIn)]) -> Resp
     return ok()
 
 
+def online_config_json(config: OnlineScoringConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "online_scoring_config_id": config.id,
+        "scorer_id": config.scorer_id,
+        "sample_rate": config.sample_rate,
+        "experiment_id": config.experiment_id,
+    }
+    if config.filter_string is not None:
+        out["filter_string"] = config.filter_string
+    return out
+
+
 @router.get("/scorers/online-configs")
-def online_configs(ctx: Ctx, body: Annotated[OnlineConfigsIn, payload(OnlineConfigsIn)]) -> Response:
-    """The client asks with every list/get: no scorer here has an online configuration."""
-    return ok({"configs": []})
+def online_configs(
+    ctx: Ctx, svc: Svc, body: Annotated[OnlineConfigsIn, payload(OnlineConfigsIn)]
+) -> Response:
+    if not body.scorer_ids:
+        raise missing_value("scorer_ids")
+    found = _service(svc).online_configs(ctx, body.scorer_ids)
+    return ok({"configs": [online_config_json(c) for c in found]})
 
 
 @router.put("/scorers/online-config")
-def upsert_online_config(ctx: Ctx) -> Response:
-    raise MlflowApiError("NOT_IMPLEMENTED", _NOT_RUN, 400)  # a 4xx: see gateway.py
+def upsert_online_config(
+    ctx: Ctx, svc: Svc, body: Annotated[OnlineConfigIn, payload(OnlineConfigIn)]
+) -> Response:
+    """Stored and answered; the server never samples traces nor runs the scorer on them."""
+    experiment_id = resolve_experiment_id(ctx, svc.tracking, body.experiment_id)
+    made = _service(svc).set_online_config(
+        ctx, experiment_id, body.name, body.sample_rate, body.filter_string
+    )
+    return ok({"config": online_config_json(made)})

@@ -291,6 +291,17 @@ class SqlGatewayRepository(GatewayRepository):
         return self._build(list(self.conn.execute(query)))
 
     def delete_endpoint(self, endpoint_id: str) -> None:
+        # MLflow's cascades: bindings and guardrail places go with the endpoint, and a
+        # guardrail that acted through it keeps no action endpoint.
+        bindings, places = t.gateway_endpoint_bindings, t.gateway_endpoint_guardrails
+        self.conn.execute(delete(bindings).where(bindings.c.endpoint_id == endpoint_id))
+        self.conn.execute(delete(places).where(places.c.endpoint_id == endpoint_id))
+        guardrails = t.gateway_guardrails
+        self.conn.execute(
+            update(guardrails)
+            .where(guardrails.c.action_endpoint_id == endpoint_id)
+            .values(action_endpoint_id=None)
+        )
         self.conn.execute(delete(t.gateway_endpoint_models).where(_l.endpoint_id == endpoint_id))
         self.conn.execute(delete(t.gateway_endpoints).where(_e.id == endpoint_id))
 

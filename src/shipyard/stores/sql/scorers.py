@@ -9,16 +9,18 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from shipyard.domain.issues import Issue
-from shipyard.domain.scorers import ScorerVersion
+from shipyard.domain.scorers import OnlineScoringConfig, ScorerVersion
+from shipyard.services.gateway_policy_ports import ScorerOnlineConfigRepository
 from shipyard.services.genai_ports import IssueRepository, ScorerRepository
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql import schema_genai as t
 
-__all__ = ["SqlIssueRepository", "SqlScorerRepository"]
+__all__ = ["SqlIssueRepository", "SqlScorerOnlineConfigRepository", "SqlScorerRepository"]
 
 _s = t.scorers.c
 _v = t.scorer_versions.c
 _i = t.genai_issues.c
+_o = t.scorer_online_configs.c
 
 
 class SqlScorerRepository(ScorerRepository):
@@ -73,8 +75,55 @@ class SqlScorerRepository(ScorerRepository):
         gone = self.conn.execute(query).rowcount
         left = self.conn.execute(select(_v.version).where(_v.scorer_id == scorer_id).limit(1)).first()
         if left is None:
+            # What named the scorer goes with it (MLflow: its online configuration cascades,
+            # its endpoint bindings are deleted).
+            bindings = t.gateway_endpoint_bindings.c
+            self.conn.execute(
+                delete(t.gateway_endpoint_bindings).where(
+                    bindings.resource_type == "scorer", bindings.resource_id == scorer_id
+                )
+            )
+            self.conn.execute(delete(t.scorer_online_configs).where(_o.scorer_id == scorer_id))
             self.conn.execute(delete(t.scorers).where(_s.id == scorer_id))
         return gone
+
+
+class SqlScorerOnlineConfigRepository(ScorerOnlineConfigRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def replace(self, config: OnlineScoringConfig) -> None:
+        self.conn.execute(delete(t.scorer_online_configs).where(_o.scorer_id == config.scorer_id))
+        self.conn.execute(
+            insert(t.scorer_online_configs).values(
+                id=config.id,
+                scorer_id=config.scorer_id,
+                experiment_id=int(config.experiment_id),
+                sample_rate=config.sample_rate,
+                filter_string=config.filter_string,
+            )
+        )
+
+    def configs(self, workspace: str, scorer_ids: builtins.list[str]) -> builtins.list[OnlineScoringConfig]:
+        if not scorer_ids:
+            return []
+        query = (
+            select(t.scorer_online_configs)
+            .join(s.experiments, s.experiments.c.id == _o.experiment_id)
+            .join(s.workspaces, s.workspaces.c.id == s.experiments.c.workspace_id)
+            .where(s.workspaces.c.name == workspace, _o.scorer_id.in_(scorer_ids))
+            .order_by(_o.scorer_id)
+        )
+        return [
+            OnlineScoringConfig(
+                id=r.id,
+                scorer_id=r.scorer_id,
+                experiment_id=str(r.experiment_id),
+                sample_rate=r.sample_rate,
+                filter_string=r.filter_string,
+            )
+            for r in self.conn.execute(query)
+        ]
 
 
 def _issue(r: Row[Any]) -> Issue:
