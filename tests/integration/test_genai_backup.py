@@ -1,6 +1,7 @@
 """A backup carries MLflow 3's GenAI records (issue 18): evaluation datasets with their records,
-tags and experiment links, scorer versions, issues, the gateway's configuration — and the
-gateway secret's values, which restore readable with the restored key."""
+tags and experiment links, scorer versions and online configurations, issues, the gateway's
+configuration with its bindings, budgets and guardrails — and the gateway secret's values,
+which restore readable with the restored key."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from shipyard.server.backup_tool import create_backup, restore_backup
 from shipyard.services.eval_datasets import EvalDatasetService
 from shipyard.services.gateway import EndpointModelIn, GatewayService
+from shipyard.services.gateway_policies import GatewayPolicyService
 from shipyard.services.issues import IssueService
 from shipyard.services.scorers import ScorerService
 from shipyard.services.tracking import TrackingService
@@ -33,6 +35,11 @@ _GENAI_TABLES = (
     "gateway_model_definitions",
     "gateway_endpoints",
     "gateway_endpoint_models",
+    "gateway_endpoint_bindings",
+    "gateway_budget_policies",
+    "gateway_guardrails",
+    "gateway_endpoint_guardrails",
+    "scorer_online_configs",
 )
 
 
@@ -47,12 +54,36 @@ def _populate(url: str) -> None:
         datasets.upsert_records(
             OWNER, dataset.id, [{"inputs": {"q": "why?"}, "expectations": {"a": "because"}, "outputs": "42"}]
         )
-        ScorerService(db).register(OWNER, experiment.id, "relevance", json.dumps({"name": "relevance"}))
+        scorers = ScorerService(db)
+        judge = {"name": "relevance", "instructions_judge_pydantic_data": {"model": "gateway:/chat"}}
+        scorer = scorers.register(OWNER, experiment.id, "relevance", json.dumps(judge))
+        scorers.set_online_config(OWNER, experiment.id, "relevance", 0.5, "tags.env = 'prod'")
         IssueService(db).create(OWNER, experiment.id, "drift", "answers got longer", severity="low")
         gateway = GatewayService(db, FernetCipher(SECRET_KEY))
         secret = gateway.create_secret(OWNER, "openai", {"api_key": "sk-backup-0123456789"}, "openai", {})
         model = gateway.create_model(OWNER, "gpt", secret.id, "openai", "gpt-4o-mini")
-        gateway.create_endpoint(OWNER, "chat", [EndpointModelIn(model.id, "PRIMARY", 1.0, None)])
+        endpoint = gateway.create_endpoint(OWNER, "chat", [EndpointModelIn(model.id, "PRIMARY", 1.0, None)])
+        policies = GatewayPolicyService(db)
+        policies.bind(OWNER, endpoint.id, "scorer", scorer.scorer_id)
+        policies.create_budget(
+            OWNER,
+            budget_unit="USD",
+            budget_amount=10.0,
+            duration=("DAYS", 1),
+            target_scope="ENDPOINT",
+            budget_action="REJECT",
+            target_value=endpoint.id,
+        )
+        guardrail, _ = policies.create_guardrail(
+            OWNER,
+            name="safe",
+            scorer_id=scorer.scorer_id,
+            scorer_version=scorer.version,
+            stage="BEFORE",
+            action="VALIDATION",
+            action_endpoint_id=None,
+        )
+        policies.add_to_endpoint(OWNER, endpoint.id, guardrail.id, 1)
     finally:
         db.close()
 
