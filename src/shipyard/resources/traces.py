@@ -38,11 +38,15 @@ _PER_VERSION = {
 RESOURCE = Resource(
     name="traces",
     position=42,
-    repositories={"traces": "shipyard.stores.sql.traces:SqlTraceRepository"},
+    repositories={
+        "traces": "shipyard.stores.sql.traces:SqlTraceRepository",
+        "trace_metrics": "shipyard.stores.sql.trace_metrics:SqlTraceMetricsRepository",
+    },
     tables=("shipyard.stores.sql.schema_traces",),
     services={
         "traces": "shipyard.server.providers.traces:traces",
         "trace_assessments": "shipyard.server.providers.traces:trace_assessments",
+        "trace_metrics": "shipyard.server.providers.trace_metrics:trace_metrics",
     },
     routers=("shipyard.server.mlflow.otlp:router",),
     rules={
@@ -52,6 +56,8 @@ RESOURCE = Resource(
             for (method, path), rule in _PER_VERSION.items()
         },
         ("GET", "/api/2.0/mlflow/get-trace-artifact"): _READ,
+        # Trace metrics read the experiments' traces, as search does (MLflow serves them under 3.0).
+        ("POST", "/api/3.0/mlflow/traces/metrics"): _READ,
         # Span ingest writes traces of an experiment; /version is asked with the client's
         # credential like every MLflow call, so it needs a principal (no anonymous answers).
         ("POST", "/v1/traces"): _WRITE,
