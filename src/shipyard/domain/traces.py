@@ -11,7 +11,9 @@ times of spans are nanoseconds, times of traces milliseconds.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -23,6 +25,7 @@ from shipyard.errors import InvalidArgument
 __all__ = [
     "ARTIFACT_LOCATION_TAG",
     "INPUTS_ATTRIBUTE",
+    "LINKED_PROMPTS_TAG",
     "MAX_TIME_MS",
     "MAX_TRACE_ID_LENGTH",
     "OUTPUTS_ATTRIBUTE",
@@ -37,6 +40,8 @@ __all__ = [
     "TraceInfo",
     "check_assessment",
     "check_trace_id",
+    "link_prompts",
+    "linked_prompt_entry",
     "otel_trace_id",
 ]
 
@@ -47,6 +52,9 @@ SOURCE_RUN_METADATA = "mlflow.sourceRun"
 INPUTS_ATTRIBUTE = "mlflow.spanInputs"
 OUTPUTS_ATTRIBUTE = "mlflow.spanOutputs"
 SPAN_TYPE_ATTRIBUTE = "mlflow.spanType"
+# The prompt versions a trace used: a JSON list of {"name", "version"} (version a string),
+# written by MLflow's client when a traced call loads a prompt, and by ``link-prompts``.
+LINKED_PROMPTS_TAG = "mlflow.linkedPrompts"
 TRACE_STATES = ("OK", "ERROR", "IN_PROGRESS", "STATE_UNSPECIFIED")
 MAX_TRACE_ID_LENGTH = 128
 # Times past the year 9999 have no RFC 3339 spelling, which is how MLflow answers them.
@@ -182,3 +190,42 @@ def check_assessment(assessment: Assessment) -> Assessment:
         for k, v in assessment.metadata.items()
     }
     return assessment
+
+
+# -- prompts linked to a trace ---------------------------------------------------------------
+
+_PROMPT_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,256}$")  # MLflow's rule
+
+
+def linked_prompt_entry(name: str, version: str) -> str:
+    """One entry of the linked-prompts tag as MLflow's client spells it (``json.dumps``)."""
+    return json.dumps({"name": name, "version": version})
+
+
+def link_prompts(current: str | None, versions: Sequence[tuple[str, str]]) -> str | None:
+    """The linked-prompts tag with ``versions`` (name, version) added once each; None when
+    nothing changes. A tag that is not a JSON list is refused, as MLflow's client does."""
+    entries: object = []
+    if current is not None:
+        try:
+            entries = json.loads(current)
+        except ValueError:
+            entries = None
+    if not isinstance(entries, list):
+        raise InvalidArgument(
+            f"the trace's {LINKED_PROMPTS_TAG} tag is not a JSON list: {str(current)[:200]!r}"
+        )
+    fresh: list[dict[str, str]] = []
+    for name, version in versions:
+        if not isinstance(name, str) or not _PROMPT_NAME.match(name):
+            raise InvalidArgument(
+                f"a prompt name is 1-256 letters, digits, '_', '-' or '.'; got {str(name)[:80]!r}"
+            )
+        if not (isinstance(version, str) and version.isascii() and version.isdigit() and len(version) <= 10):
+            raise InvalidArgument(f"a prompt version is a positive integer; got {str(version)[:40]!r}")
+        entry = {"name": name, "version": str(int(version))}
+        if entry not in entries and entry not in fresh:
+            fresh.append(entry)
+    if not fresh:
+        return None
+    return json.dumps([*entries, *fresh])

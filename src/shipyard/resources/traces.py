@@ -26,6 +26,11 @@ _PER_VERSION = {
     ("POST", "/traces/delete-traces"): _DELETE,
     ("POST", "/traces/link-to-run"): _WRITE,
     ("POST", "/traces/calculate-filter-correlation"): _READ,
+    ("POST", "/traces/link-prompts"): _WRITE,
+    # MLflow 2.x's trace messages: v2 SearchTraces, GetTraceInfo and EndTrace.
+    ("GET", "/traces"): _READ,
+    ("GET", f"{_TRACE}/info"): _READ,
+    ("PATCH", _TRACE): _WRITE,
     ("GET", _TRACE): _READ,
     ("PATCH", f"{_TRACE}/tags"): _WRITE,
     ("DELETE", f"{_TRACE}/tags"): _DELETE,

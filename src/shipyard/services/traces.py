@@ -27,6 +27,7 @@ from shipyard.domain.pagination import decode_token, encode_token, fingerprint
 from shipyard.domain.trace_correlation import Correlation, correlation
 from shipyard.domain.trace_filters import parse_trace_filter, parse_trace_order_by
 from shipyard.domain.traces import (
+    LINKED_PROMPTS_TAG,
     MAX_TIME_MS,
     SPANS_LOCATION_TAG,
     TRACE_NAME_TAG,
@@ -35,6 +36,7 @@ from shipyard.domain.traces import (
     TraceInfo,
     check_assessment,
     check_trace_id,
+    link_prompts,
 )
 from shipyard.domain.validation import MAX_TAG_VALUE_LENGTH, check_key, check_value
 from shipyard.errors import AlreadyExists, InvalidArgument, InvalidPageToken, NotFound
@@ -203,6 +205,81 @@ class TraceService:
                     repo.add_assessment(pk, check_assessment(assessment))
             # Read back in the same transaction: what was stored, merged with what spans said.
             return repo.get(ctx.workspace, [info.trace_id])[0]
+
+    # -- MLflow 2.x's trace messages (StartTrace, EndTrace): a trace opened, then closed --
+
+    def start_trace_v2(
+        self,
+        ctx: RequestContext,
+        experiment_id: str,
+        timestamp_ms: int,
+        metadata: dict[str, str],
+        tags: dict[str, str],
+    ) -> TraceInfo:
+        """Open a trace (MLflow 2.x's ``StartTrace``): a new id, IN_PROGRESS until
+        :meth:`end_trace_v2`. Its spans are the client's to upload as ``traces.json`` to the
+        trace's artifact folder (2.x clients do): no ``spansLocation`` tag says otherwise."""
+        info = TraceInfo(
+            trace_id=uuid.uuid4().hex,  # MLflow's v2 request ids
+            experiment_id=experiment_id,
+            request_time=timestamp_ms,
+            state="IN_PROGRESS",
+            tags=dict(tags),
+            metadata=dict(metadata),
+            created_by=ctx.principal.name,
+        )
+        _check_info(info)
+        with self.db.write() as uow:
+            info.experiment_id = self._experiment(uow, ctx, experiment_id).id
+            repo = uow[TRACES]
+            repo.ensure(info)
+            return repo.get(ctx.workspace, [info.trace_id])[0]
+
+    def end_trace_v2(
+        self,
+        ctx: RequestContext,
+        trace_id: str,
+        timestamp_ms: int,
+        state: str,
+        metadata: dict[str, str],
+        tags: dict[str, str],
+    ) -> TraceInfo:
+        """Close a trace (MLflow 2.x's ``EndTrace``): its end time gives the duration; the
+        state, tags and metadata sent are merged over what it has."""
+        metadata, tags = _check_pairs("metadata key", metadata), _check_pairs("tag", tags)
+        if state not in TRACE_STATES:
+            raise InvalidArgument(
+                f"trace status must be one of {', '.join(TRACE_STATES)}; got {state[:40]!r}"
+            )
+        with self.db.write() as uow:
+            pk = self.ref(uow, ctx, trace_id).pk
+            repo = uow[TRACES]
+            info = repo.get(ctx.workspace, [trace_id])[0]
+            if not info.request_time <= timestamp_ms < MAX_TIME_MS:
+                raise InvalidArgument(
+                    f"timestamp_ms {timestamp_ms} is before the trace started ({info.request_time})"
+                    " or past the year 9999"
+                )
+            info.execution_duration, info.state = timestamp_ms - info.request_time, state
+            repo.update(pk, info)
+            repo.set_tags(pk, tags)
+            repo.add_metadata(pk, metadata, overwrite=True)
+            return repo.get(ctx.workspace, [trace_id])[0]
+
+    def link_prompts(self, ctx: RequestContext, trace_id: str, versions: Sequence[tuple[str, str]]) -> None:
+        """Record prompt versions (name, version) the trace used, in its ``mlflow.linkedPrompts``
+        tag (MLflow's server keeps them in an association table; its client writes the same
+        tag), so ``prompt = 'name/version'`` finds the trace."""
+        if len(versions) > MAX_LINKS:
+            raise InvalidArgument(
+                f"link at most {MAX_LINKS} prompt versions per request; got {len(versions)}"
+            )
+        with self.db.write() as uow:
+            pk = self.ref(uow, ctx, trace_id).pk
+            current = uow[TRACES].get(ctx.workspace, [trace_id])[0].tags.get(LINKED_PROMPTS_TAG)
+            updated = link_prompts(current, versions)
+            if updated is not None:
+                uow[TRACES].set_tags(pk, _check_pairs("tag", {LINKED_PROMPTS_TAG: updated}))
 
     def log_spans(
         self, ctx: RequestContext, experiment_id: str | None, blocks: Sequence[ResourceSpans]

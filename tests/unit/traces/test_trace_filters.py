@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from shipyard.domain.trace_filters import TraceClause, TraceOrder, parse_trace_filter, parse_trace_order_by
+from shipyard.domain.trace_filters import (
+    MAX_REGEX_LENGTH,
+    TraceClause,
+    TraceOrder,
+    check_regex,
+    parse_trace_filter,
+    parse_trace_order_by,
+)
 from shipyard.errors import InvalidFilter
 
 
@@ -46,16 +53,32 @@ def test_run_id_and_state_aliases() -> None:
         ("trace.timestamp_ms LIKE 5", "compares with a number"),
         ("tags.a = 'x' OR tags.b = 'y'", "OR is not supported"),
         ("tags.a = 'x' tags.b = 'y'", "expected AND"),
-        ("feedback.relevance = 'yes'", "not supported by this server yet"),
-        ("trace.text ILIKE '%x%'", "not supported by this server yet"),
+        ("issue.id = 'x'", "keeps no issue references"),
+        ("assessment.x = 'y'", "feedback.<name> or expectation.<name>"),
+        ("trace.text = 'x'", "compares with LIKE or ILIKE"),
+        ("span.content RLIKE 'x'", "compares with LIKE or ILIKE"),
         ("bogus.key = 'x'", "unknown entity 'bogus'"),
         ("span.kind = 'x'", "spans filter on name, type, status"),
-        ("trace.status IS NULL", "IS NULL applies to tags and metadata"),
+        ("span.attributes. = 'x'", "cannot be empty"),
+        ("trace.status IS NULL", "IS NULL applies to tags, metadata"),
+        ("feedback.score > 'high'", "compares numbers"),
+        ("feedback.score LIKE 5", "takes a quoted string"),
+        ("feedback.score IN ('a')", "IN does not apply"),
+        ("expectation.x = score", "quoted string or a number"),
+        ("prompt = 'qa'", "Expected format: prompt"),
+        ("prompt = 'a/b/c'", "Expected format: prompt"),
+        ("prompt LIKE 'qa/%'", "Only '=' is supported"),
+        ("tags.env RLIKE '('", "not a valid regular expression"),
+        ("tags.env RLIKE '(a+)+$'", "exponential time"),
+        ("span.attributes.model RLIKE '(x*)*'", "exponential time"),
+        ("feedback.tone RLIKE '(ab+){2,}'", "exponential time"),
+        ("trace.timestamp_ms RLIKE '1'", "compares with a number"),
+        ("run_id RLIKE 'r'", "run_id compares with = or IN"),
         ("tags.env IN ('a')", "IN applies to"),
         ("trace.timestamp_ms > 1e30", "out of range"),
         ("tags.env =", "ends early"),
         ("trace.status = 'OK' AND", "ends early"),
-        ("tags.env RLIKE 'x'", "comparison operator"),
+        ("tags.env REGEXP 'x'", "comparison operator"),
     ],
 )
 def test_bad_filters_say_what_is_wrong(text: str, words: str) -> None:
@@ -85,3 +108,58 @@ def test_order_by() -> None:
         parse_trace_order_by(["tags.env"])
     with pytest.raises(InvalidFilter, match="cannot parse order_by"):
         parse_trace_order_by(["timestamp_ms, name"])
+
+
+def test_assessments_prompts_text_span_attributes_and_rlike_parse() -> None:
+    text = (
+        "feedback.correct = 'yes' AND feedback.score >= 0.5 AND expectation.answer != '42'"
+        " AND feedback.tone IS NOT NULL AND expectation.`expected facts` IS NULL"
+        " AND feedback.score < '3' AND feedback.tone RLIKE '^pol' AND prompt = 'qa/2'"
+        " AND trace.text LIKE '%shipyard%' AND span.content ILIKE '%Doc%'"
+        " AND span.attributes.model = 'gpt-4' AND span.attributes.mlflow.spanInputs LIKE '%q%'"
+        " AND span.attributes.k IN ('1', '2') AND span.name RLIKE 'look.*'"
+        " AND tags.env RLIKE '^prod$' AND metadata.user RLIKE 'bob|alice' AND trace.status RLIKE 'O.'"
+        " AND name IS NULL"
+    )
+    assert parse_trace_filter(text) == [
+        TraceClause("feedback", "correct", "=", "yes"),
+        TraceClause("feedback", "score", ">=", 0.5),
+        TraceClause("expectation", "answer", "!=", "42"),
+        TraceClause("feedback", "tone", "IS NOT NULL", None),
+        TraceClause("expectation", "expected facts", "IS NULL", None),
+        TraceClause("feedback", "score", "<", 3.0),
+        TraceClause("feedback", "tone", "RLIKE", "^pol"),
+        TraceClause("prompt", "prompt", "=", "qa/2"),
+        TraceClause("content", "text", "LIKE", "%shipyard%"),
+        TraceClause("content", "content", "ILIKE", "%Doc%"),
+        TraceClause("span_attribute", "model", "=", "gpt-4"),
+        TraceClause("span_attribute", "mlflow.spanInputs", "LIKE", "%q%"),
+        TraceClause("span_attribute", "k", "IN", ("1", "2")),
+        TraceClause("span", "name", "RLIKE", "look.*"),
+        TraceClause("tag", "env", "RLIKE", "^prod$"),
+        TraceClause("metadata", "user", "RLIKE", "bob|alice"),
+        TraceClause("attribute", "status", "RLIKE", "O."),
+        TraceClause("attribute", "name", "IS NULL", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["(a+)+", "(a*)*b", "(a|b*)*", "((a+))+", "(?:x+)*", "(a{2,})+", "(?P<n>a+)+$", "((ab)+c)+"],
+)
+def test_nested_repetition_is_refused(pattern: str) -> None:
+    with pytest.raises(InvalidFilter, match="exponential time"):
+        check_regex(pattern)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["(a+)?", "(a+){1}", "a+b*", "(ab)+", "[(]+", r"\(a+\)+", "(a{2})+", "[a+]+", "(a)+(b+)", "^gpt-4o?$"],
+)
+def test_patterns_without_nested_repetition_pass(pattern: str) -> None:
+    assert check_regex(pattern) == pattern
+
+
+def test_long_patterns_are_refused() -> None:
+    with pytest.raises(InvalidFilter, match=f"at most {MAX_REGEX_LENGTH}"):
+        check_regex("a" * (MAX_REGEX_LENGTH + 1))

@@ -1,13 +1,16 @@
 """MLflow tracing: ``/api/{2.0,3.0}/mlflow/traces*`` and the UI's ``get-trace-artifact``.
 
 One router, served under both versions: the 3.17 client calls most trace routes under 3.0
-and a few (tags, delete-traces, link-to-run) under 2.0, at the same paths. Spans arrive
-over OTLP (``server/mlflow/otlp.py``); these routes read them back.
+and a few (tags, delete-traces, link-to-run, link-prompts) under 2.0, at the same paths.
+Spans arrive over OTLP (``server/mlflow/otlp.py``); these routes read them back.
 
-Not served (they answer ENDPOINT_NOT_FOUND, see docs/mlflow.md#tracing): the 2.x trace
-messages (``StartTrace``/``EndTrace``/``GetTraceInfo``/v2 ``SearchTraces``, which a 3.x
-client uses only against a server without the 3.x routes), ``traces/metrics`` and
-``traces/link-prompts``.
+MLflow 2.x's trace messages are served too, in their v2 ``TraceInfo`` shape (``request_id``,
+``timestamp_ms``, ``status``, key/value lists): ``StartTrace`` (``POST /2.0/…/traces``, where
+3.0 takes 3.x's ``StartTraceV3``: the message's ``trace`` field tells them apart), ``EndTrace``
+(``PATCH traces/{id}``), ``GetTraceInfo`` (``GET traces/{id}/info``) and v2 ``SearchTraces``
+(``GET traces``). A 3.17 client calls them only against a server without the 3.x routes.
+
+Trace metrics (``traces/metrics``) have a router of their own: ``server/mlflow/trace_metrics.py``.
 """
 
 from __future__ import annotations
@@ -16,14 +19,15 @@ import re
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from shipyard.domain.context import RequestContext
+from shipyard.domain.traces import TraceInfo
 from shipyard.errors import InvalidArgument
 from shipyard.server.deps import Ctx, Services, Svc
 from shipyard.server.mlflow import trace_json as tj
-from shipyard.server.mlflow._route import MlflowIn, MlflowRoute, finite, ok, payload
+from shipyard.server.mlflow._route import MlflowIn, MlflowRoute, finite, missing_value, ok, payload
 from shipyard.server.mlflow.artifacts import attachment
 from shipyard.server.mlflow.experiments import resolve_experiment_id
 from shipyard.services.trace_assessments import AssessmentService, AssessmentUpdate
@@ -49,8 +53,44 @@ def _experiment(ctx: RequestContext, svc: Services, experiment_id: str) -> str:
     return resolve_experiment_id(ctx, svc.tracking, experiment_id)
 
 
+class _Pair(MlflowIn):
+    key: str
+    value: str = ""
+
+
 class StartIn(MlflowIn):
-    trace: dict[str, Any]
+    """``StartTraceV3`` (``trace``) or, under 2.0, MLflow 2.x's ``StartTrace``."""
+
+    trace: dict[str, Any] | None = None
+    experiment_id: str | None = None
+    timestamp_ms: int | None = None
+    request_metadata: list[_Pair] = Field(default_factory=list)
+    tags: list[_Pair] = Field(default_factory=list)
+
+
+class EndIn(MlflowIn):
+    timestamp_ms: int | None = None
+    status: str | int = "TRACE_STATUS_UNSPECIFIED"
+    request_metadata: list[_Pair] = Field(default_factory=list)
+    tags: list[_Pair] = Field(default_factory=list)
+
+
+class SearchV2In(MlflowIn):
+    experiment_ids: list[str] = Field(default_factory=list)
+    filter: str | None = None
+    max_results: int = 100
+    order_by: list[str] = Field(default_factory=list)
+    page_token: str | None = None
+
+
+class _PromptRef(MlflowIn):
+    name: str
+    version: str | int
+
+
+class LinkPromptsIn(MlflowIn):
+    trace_id: str
+    prompt_versions: list[_PromptRef]
 
 
 class _Location(MlflowIn):
@@ -113,11 +153,80 @@ class ArtifactIn(MlflowIn):
 # -- traces ------------------------------------------------------------------------------
 
 
+# MLflow 2.x's TraceStatus ↔ our (3.x) trace states.
+_STATUS_OUT = {"STATE_UNSPECIFIED": "TRACE_STATUS_UNSPECIFIED"}
+_STATUS_IN = {
+    "TRACE_STATUS_UNSPECIFIED": "STATE_UNSPECIFIED",
+    0: "STATE_UNSPECIFIED",
+    1: "OK",
+    2: "ERROR",
+    3: "IN_PROGRESS",
+}
+
+
+def _v2_info(info: TraceInfo) -> dict[str, Any]:
+    """MLflow 2.x's ``TraceInfo``: ``TraceInfoV2.from_v3`` of what the 3.x routes answer."""
+    out: dict[str, Any] = {
+        "request_id": info.trace_id,
+        "experiment_id": info.experiment_id,
+        "timestamp_ms": info.request_time,
+        "status": _STATUS_OUT.get(info.state, info.state),
+        "request_metadata": [{"key": k, "value": v} for k, v in info.metadata.items()],
+        "tags": [{"key": k, "value": v} for k, v in tj.trace_info_out(info)["tags"].items()],
+    }
+    if info.execution_duration is not None:
+        out["execution_time_ms"] = info.execution_duration
+    return out
+
+
+def _pairs(items: list[_Pair]) -> dict[str, str]:
+    return {item.key: item.value for item in items}
+
+
 @router.post("/traces")
-def start_trace(ctx: Ctx, svc: Svc, body: Annotated[StartIn, payload(StartIn)]) -> Response:
+def start_trace(request: Request, ctx: Ctx, svc: Svc, body: Annotated[StartIn, payload(StartIn)]) -> Response:
+    if body.trace is None and request.url.path.endswith("/2.0/mlflow/traces"):
+        if body.experiment_id is None:
+            raise missing_value("experiment_id")
+        if body.timestamp_ms is None:
+            raise missing_value("timestamp_ms")
+        started = _traces(svc).start_trace_v2(
+            ctx,
+            _experiment(ctx, svc, body.experiment_id),
+            body.timestamp_ms,
+            _pairs(body.request_metadata),
+            _pairs(body.tags),
+        )
+        return ok({"trace_info": _v2_info(started)})
+    if body.trace is None:
+        raise missing_value("trace")
     info = tj.trace_info_in(body.trace.get("trace_info"))
     info.experiment_id = _experiment(ctx, svc, info.experiment_id)
     return ok({"trace": {"trace_info": tj.trace_info_out(_traces(svc).start_trace(ctx, info))}})
+
+
+@router.get("/traces")
+def search_v2(ctx: Ctx, svc: Svc, body: Annotated[SearchV2In, payload(SearchV2In)]) -> Response:
+    """MLflow 2.x's ``SearchTraces`` (3.x clients search with ``POST traces/search``)."""
+    infos, token = _traces(svc).search(
+        ctx,
+        [_experiment(ctx, svc, e) for e in body.experiment_ids],
+        filter_string=body.filter,
+        order_by=body.order_by,
+        max_results=body.max_results,
+        page_token=body.page_token,
+    )
+    out: dict[str, Any] = {"traces": [_v2_info(i) for i in infos]}
+    if token:
+        out["next_page_token"] = token
+    return ok(out)
+
+
+@router.post("/traces/link-prompts")
+def link_prompts(ctx: Ctx, svc: Svc, body: Annotated[LinkPromptsIn, payload(LinkPromptsIn)]) -> Response:
+    versions = [(p.name, str(p.version)) for p in body.prompt_versions]
+    _traces(svc).link_prompts(ctx, body.trace_id, versions)
+    return ok()
 
 
 @router.get("/traces/get")
@@ -220,6 +329,24 @@ def filter_correlation(
 @router.get("/traces/{trace_id}")
 def get_info(trace_id: str, ctx: Ctx, svc: Svc) -> Response:
     return ok({"trace": {"trace_info": tj.trace_info_out(_traces(svc).get_info(ctx, trace_id))}})
+
+
+@router.get("/traces/{trace_id}/info")
+def get_info_v2(trace_id: str, ctx: Ctx, svc: Svc) -> Response:
+    """MLflow 2.x's ``GetTraceInfo``."""
+    return ok({"trace_info": _v2_info(_traces(svc).get_info(ctx, trace_id))})
+
+
+@router.patch("/traces/{trace_id}")
+def end_trace_v2(trace_id: str, ctx: Ctx, svc: Svc, body: Annotated[EndIn, payload(EndIn)]) -> Response:
+    """MLflow 2.x's ``EndTrace``: the trace's end time, status, and more tags and metadata."""
+    if body.timestamp_ms is None:
+        raise missing_value("timestamp_ms")
+    state = _STATUS_IN.get(body.status, body.status)
+    ended = _traces(svc).end_trace_v2(
+        ctx, trace_id, body.timestamp_ms, str(state), _pairs(body.request_metadata), _pairs(body.tags)
+    )
+    return ok({"trace_info": _v2_info(ended)})
 
 
 @router.patch("/traces/{trace_id}/tags")

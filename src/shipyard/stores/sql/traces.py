@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import contextlib
+import functools
+import re
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -10,22 +13,41 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
+    Float,
+    Text,
     and_,
     bindparam,
+    case,
+    cast,
     delete,
     exists,
     func,
     insert,
+    literal,
+    literal_column,
     not_,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 
 from shipyard.domain.trace_filters import TraceClause, TraceOrder
-from shipyard.domain.traces import SOURCE_RUN_METADATA, TRACE_NAME_TAG, Assessment, Span, TraceInfo
+from shipyard.domain.traces import (
+    INPUTS_ATTRIBUTE,
+    LINKED_PROMPTS_TAG,
+    OUTPUTS_ATTRIBUTE,
+    SOURCE_RUN_METADATA,
+    TRACE_NAME_TAG,
+    Assessment,
+    Span,
+    TraceInfo,
+    linked_prompt_entry,
+)
+from shipyard.errors import InvalidFilter
 from shipyard.services.trace_ports import StoredSpan, TraceExperiment, TraceRef, TraceRepository
 from shipyard.stores.sql import schema as s
 from shipyard.stores.sql import schema_traces as t
@@ -114,14 +136,25 @@ _SPANS_OF = (
 )
 
 
-def _keyed(table: Any, key: str, op: str, value: Any) -> ColumnElement[bool]:
+def _compare(column: Any, op: str, value: Any, dialect: str) -> ColumnElement[bool]:
+    """``compare`` plus RLIKE: ``~`` on PostgreSQL, the ``regexp`` function registered on the
+    SQLite connection (:func:`_allow_regexp`) there; the pattern was checked by the grammar."""
+    if op == "RLIKE":
+        matched: ColumnElement[bool] = column.op(
+            "~" if dialect == "postgresql" else "REGEXP", is_comparison=True
+        )(value)
+        return matched
+    return compare(column, op, value)
+
+
+def _keyed(table: Any, key: str, op: str, value: Any, dialect: str) -> ColumnElement[bool]:
     """A tag or metadata clause: the trace has the key, with a value that compares."""
     row = and_(table.c.trace_pk == t.traces.c.pk, table.c.key == key)
     if op == "IS NULL":
         return not_(exists().where(row))
     if op == "IS NOT NULL":
         return exists().where(row)
-    return exists().where(row, compare(table.c.value, op, value))
+    return exists().where(row, _compare(table.c.value, op, value, dialect))
 
 
 def _run(op: str, value: Any) -> ColumnElement[bool]:
@@ -139,22 +172,150 @@ def _run(op: str, value: Any) -> ColumnElement[bool]:
     return not_(either) if op in ("!=", "NOT IN") else either
 
 
-def _condition(clause: TraceClause) -> ColumnElement[bool]:
-    if clause.kind == "attribute" and clause.key == "name":
-        return _keyed(t.trace_tags, TRACE_NAME_TAG, clause.op, clause.value)
-    if clause.kind == "attribute":
-        return compare(_TRACE_COLUMNS[clause.key], clause.op, clause.value)
-    if clause.kind == "tag":
-        return _keyed(t.trace_tags, clause.key, clause.op, clause.value)
-    if clause.kind == "metadata" and clause.key == SOURCE_RUN_METADATA and clause.op in ("=", "!="):
-        return _run(clause.op, clause.value)
-    if clause.kind == "metadata":
-        return _keyed(t.trace_metadata, clause.key, clause.op, clause.value)
-    if clause.kind == "run":
-        return _run(clause.op, clause.value)
-    return exists().where(
-        t.trace_spans.c.trace_pk == t.traces.c.pk, compare(_SPAN_COLUMNS[clause.key], clause.op, clause.value)
+def _json_text(column: Any, key: str | None, dialect: str) -> Any:
+    """The value at ``key`` of a JSON object column (the whole value for None) as text: a
+    string as itself, anything else as its JSON (``true``, ``3``, ``{"a":1}``; PostgreSQL
+    spaces objects out, ``{"a": 1}``)."""
+    if dialect == "postgresql":
+        document = cast(column, JSONB)
+        if key is None:
+            return document.op("#>>", return_type=Text)(literal_column("'{}'"))
+        return document.op("->>", return_type=Text)(literal(key, Text))
+    path = "$" if key is None else '$."' + key + '"'  # the grammar refuses '"' in keys
+    return case(
+        (func.json_type(column, path) == "text", func.json_extract(column, path)),
+        else_=column.op("->", return_type=Text)(path),
     )
+
+
+def _json_number(column: Any, key: str, dialect: str) -> Any:
+    """The value at ``key`` of a JSON object column when it is a number, else NULL."""
+    if dialect == "postgresql":
+        document = cast(column, JSONB)
+        found = document.op("->", return_type=JSONB)(literal(key, Text))
+        number = cast(document.op("->>", return_type=Text)(literal(key, Text)), Float)
+        return case((func.jsonb_typeof(found) == "number", number))
+    path = '$."' + key + '"'
+    return case((func.json_type(column, path).in_(["integer", "real"]), func.json_extract(column, path)))
+
+
+_SPAN_JSON_COLUMNS = {INPUTS_ATTRIBUTE: t.trace_spans.c.inputs, OUTPUTS_ATTRIBUTE: t.trace_spans.c.outputs}
+
+
+def _span_attribute(key: str, op: str, value: Any, dialect: str) -> ColumnElement[bool]:
+    """Some span has the attribute, with a value that compares (inputs and outputs are
+    attributes too: ``mlflow.spanInputs``, ``mlflow.spanOutputs``)."""
+    sp = t.trace_spans.c
+    column = _SPAN_JSON_COLUMNS.get(key)
+    text = (
+        _json_text(column, None, dialect) if column is not None else _json_text(sp.attributes, key, dialect)
+    )
+    return exists().where(sp.trace_pk == t.traces.c.pk, _compare(text, op, value, dialect))
+
+
+def _content(op: str, value: Any) -> ColumnElement[bool]:
+    """Some span's full text (its name, status message, attributes, inputs, outputs and
+    events, as stored) is LIKE the pattern: MLflow's ``span.content`` and ``trace.text``."""
+    sp = t.trace_spans.c
+    parts = [sp.name, sp.status_message, sp.attributes, sp.inputs, sp.outputs, sp.events]
+    joined: Any = func.coalesce(parts[0], "")
+    for part in parts[1:]:
+        joined = joined + " " + func.coalesce(part, "")
+    return exists().where(sp.trace_pk == t.traces.c.pk, compare(joined, op, value))
+
+
+def _prompt(value: str) -> ColumnElement[bool]:
+    """A prompt version (``name/version``) is among those the trace's ``mlflow.linkedPrompts``
+    tag lists, in the JSON spelling MLflow's client and ``link_prompts`` write."""
+    name, _, version = value.partition("/")
+    entry = linked_prompt_entry(name, version)
+    tags = t.trace_tags.c
+    return exists().where(
+        tags.trace_pk == t.traces.c.pk,
+        tags.key == LINKED_PROMPTS_TAG,
+        tags.value.contains(entry, autoescape=True),
+    )
+
+
+def _assessed(clause: TraceClause, dialect: str) -> ColumnElement[bool]:
+    """Some valid assessment of that kind and name has a value that compares (MLflow's
+    ``feedback.<name>`` and ``expectation.<name>``)."""
+    a = t.trace_assessments.c
+    row = and_(a.trace_pk == t.traces.c.pk, a.kind == clause.kind, a.name == clause.key, a.valid.is_(True))
+    if clause.op == "IS NULL":
+        return not_(exists().where(row))
+    if clause.op == "IS NOT NULL":
+        return exists().where(row)
+    if isinstance(clause.value, float):
+        measured = compare(_json_number(a.value, "value", dialect), clause.op, clause.value)
+    else:
+        measured = _compare(_json_text(a.value, "value", dialect), clause.op, clause.value, dialect)
+    return exists().where(row, measured)
+
+
+def _condition(clause: TraceClause, dialect: str) -> ColumnElement[bool]:
+    kind, op, value = clause.kind, clause.op, clause.value
+    if kind == "attribute" and clause.key == "name":
+        return _keyed(t.trace_tags, TRACE_NAME_TAG, op, value, dialect)
+    if kind == "attribute":
+        return _compare(_TRACE_COLUMNS[clause.key], op, value, dialect)
+    if kind == "tag":
+        return _keyed(t.trace_tags, clause.key, op, value, dialect)
+    if kind == "metadata" and clause.key == SOURCE_RUN_METADATA and op in ("=", "!="):
+        return _run(op, value)
+    if kind == "metadata":
+        return _keyed(t.trace_metadata, clause.key, op, value, dialect)
+    if kind == "run":
+        return _run(op, value)
+    if kind == "prompt":
+        return _prompt(str(value))
+    if kind in ("feedback", "expectation"):
+        return _assessed(clause, dialect)
+    if kind == "span_attribute":
+        return _span_attribute(clause.key, op, value, dialect)
+    if kind == "content":
+        return _content(op, value)
+    return exists().where(
+        t.trace_spans.c.trace_pk == t.traces.c.pk,
+        _compare(_SPAN_COLUMNS[clause.key], op, value, dialect),
+    )
+
+
+_REGEX_CACHE = 64
+
+
+@functools.lru_cache(maxsize=_REGEX_CACHE)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regexp(pattern: str | None, value: Any) -> bool | None:
+    """SQLite's ``value REGEXP pattern``: a search anywhere in the value, as PostgreSQL's ``~``."""
+    if pattern is None or value is None:
+        return None
+    return _compiled(pattern).search(value if isinstance(value, str) else str(value)) is not None
+
+
+def _allow_regexp(conn: Connection, clauses: Sequence[TraceClause]) -> None:
+    """Give this SQLite connection its ``regexp`` function when a clause uses RLIKE (SQLite
+    has the operator but no function behind it). Patterns were checked by the grammar."""
+    if conn.dialect.name == "sqlite" and any(c.op == "RLIKE" for c in clauses):
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.create_function("regexp", 2, _regexp, deterministic=True)
+
+
+@contextlib.contextmanager
+def _bad_regex() -> Iterator[None]:
+    """PostgreSQL's regular expressions are not Python's: one it refuses is the caller's
+    mistake (SQLSTATE 2201B), a 400, not a 500."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "2201B":
+            why = str(exc.orig).strip()[:200]
+            raise InvalidFilter(f"PostgreSQL refuses the RLIKE pattern: {why}") from None
+        raise
 
 
 class SqlTraceRepository(TraceRepository):
@@ -265,9 +426,10 @@ class SqlTraceRepository(TraceRepository):
         limit: int,
     ) -> list[str]:
         tr = t.traces.c
+        dialect = self.conn.dialect.name
         query = select(tr.trace_id).where(tr.experiment_id.in_([int(e) for e in experiment_ids]))
         for clause in clauses:
-            query = query.where(_condition(clause))
+            query = query.where(_condition(clause, dialect))
         terms: list[Any] = []
         for term in order or [TraceOrder("timestamp_ms", ascending=False)]:
             if term.key == "name":
@@ -282,7 +444,9 @@ class SqlTraceRepository(TraceRepository):
                 column = _TRACE_COLUMNS[term.key]
             terms.append(column.asc() if term.ascending else column.desc())
         terms.append(tr.trace_id.asc())  # a total order: pages never shift
-        return list(self.conn.execute(query.order_by(*terms).offset(offset).limit(limit)).scalars())
+        _allow_regexp(self.conn, clauses)
+        with _bad_regex():
+            return list(self.conn.execute(query.order_by(*terms).offset(offset).limit(limit)).scalars())
 
     def count(self, experiment_ids: Sequence[str], clauses: Sequence[TraceClause]) -> int:
         query = (
@@ -290,10 +454,12 @@ class SqlTraceRepository(TraceRepository):
             .select_from(t.traces)
             .where(
                 t.traces.c.experiment_id.in_([int(e) for e in experiment_ids]),
-                *(_condition(c) for c in clauses),
+                *(_condition(c, self.conn.dialect.name) for c in clauses),
             )
         )
-        return int(self.conn.execute(query).scalar() or 0)
+        _allow_regexp(self.conn, clauses)
+        with _bad_regex():
+            return int(self.conn.execute(query).scalar() or 0)
 
     def delete(self, pks: Sequence[int]) -> list[str]:
         if not pks:
