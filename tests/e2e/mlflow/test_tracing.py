@@ -408,3 +408,34 @@ def test_filter_correlation(mlflow_server: ServerProcess) -> None:
             filter_string2="tags.b = 'x'",
         )
     assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_trace_metrics_through_the_clients_store(mlflow_server: ServerProcess) -> None:
+    # MlflowClient has no method for it: the UI and the store's query_trace_metrics call the route
+    from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, MetricViewType
+
+    experiment_id = mlflow.set_experiment(unique("trace-metrics")).experiment_id
+    pipeline("a")
+    pipeline("b")
+    flush()
+    store = MlflowClient()._tracking_client.store
+    count = MetricAggregation(AggregationType.COUNT)
+    traces = store.query_trace_metrics([experiment_id], MetricViewType.TRACES, "trace_count", [count])
+    assert [(p.dimensions, p.values) for p in traces] == [({}, {"COUNT": 2.0})] and traces.token is None
+    # the client JSON-encodes span types; they are counted and filtered as MLflow's server does
+    tools = store.query_trace_metrics(
+        [experiment_id],
+        MetricViewType.SPANS,
+        "span_count",
+        [count],
+        dimensions=["span_type"],
+        filters=["span.type = 'TOOL'"],
+    )
+    assert [(p.dimensions, p.values) for p in tools] == [({"span_type": "TOOL"}, {"COUNT": 2.0})]
+    median = MetricAggregation(AggregationType.PERCENTILE, 50.0)
+    (latency,) = store.query_trace_metrics([experiment_id], MetricViewType.TRACES, "latency", [median])
+    assert set(latency.values) == {"P50.0"} and latency.values["P50.0"] >= 0
+    with pytest.raises(MlflowException) as caught:
+        store.query_trace_metrics([experiment_id], MetricViewType.SPANS, "trace_count", [count])
+    assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert "metric_name must be one of" in caught.value.message
