@@ -375,6 +375,27 @@ def test_native_api_changes_are_delivered_too(
     assert "x-mlflow-signature" not in got[0].headers  # no secret: unsigned, as MLflow
 
 
+def test_an_alias_a_promotion_moves_is_delivered(
+    api: SyncClient, hooks: WebhookService, receiver: Receiver
+) -> None:
+    _create(api, name="promoted", url=receiver.url, events=[MODEL_EVENTS[4]])
+    assert api.request("POST", "/api/v1/models", json={"name": "promoted-model"}).status_code == 201
+    version = api.request(
+        "POST", f"{ML}/model-versions/create", json={"name": "promoted-model", "source": f"runs:/{RUN}/m"}
+    )
+    assert version.status_code == 200, version.text
+    # Unprotected: applied at once, by the promotion service (not the registry's alias route).
+    promoted = api.request(
+        "POST", "/api/v1/models/promoted-model/promotions", json={"version": 1, "alias": "champion"}
+    )
+    assert promoted.status_code == 201 and promoted.json()["state"] == "applied", promoted.text
+    (got,) = receiver.wait_for(1)
+    assert hooks.wait_idle(10)
+    assert (got.json["entity"], got.json["action"]) == ("model_version_alias", "created")
+    assert got.json["data"] == {"name": "promoted-model", "alias": "champion", "version": "1"}
+    assert len(receiver.deliveries) == 1  # the promotion's own history entries are not webhook events
+
+
 def test_disabled_unsubscribed_and_other_workspaces_webhooks_get_nothing(
     api: SyncClient, hooks: WebhookService, receiver: Receiver
 ) -> None:

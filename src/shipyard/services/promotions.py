@@ -30,7 +30,7 @@ from shipyard.errors import Conflict, InvalidArgument, NotFound, PermissionDenie
 from shipyard.services._clock import now_ms
 from shipyard.services.ports import ArtifactStore, Database, UnitOfWork
 from shipyard.services.promotion_ports import PROMOTIONS
-from shipyard.services.registry import RegistryService, check_alias
+from shipyard.services.registry import RegistryService, check_alias, record
 from shipyard.services.tracking import TrackingService
 
 __all__ = ["PROMOTED_FROM_RUN_TAG", "PROMOTED_FROM_TAG", "PROMOTIONS_EXPERIMENT", "PromotionService"]
@@ -62,7 +62,9 @@ def _event(
     """Append to the history of model ``name`` of workspace ``where``."""
     now = now_ms()
     workspace_id = uow.workspaces.ensure(where, actor, now)
-    uow.models.add_event(ModelEvent(0, name, version, action, detail, actor, now), workspace_id)
+    event = ModelEvent(0, name, version, action, detail, actor, now)
+    uow.models.add_event(event, workspace_id)
+    record(where, event)  # an alias a promotion moves reaches the registry's webhooks
 
 
 class PromotionService:
@@ -140,7 +142,7 @@ class PromotionService:
         target = RequestContext(ctx.principal, target_workspace)
         copied = self._copy(ctx, found, target)
         made = self._request(target, name, copied.version, alias, source=copied.tags[PROMOTED_FROM_TAG])
-        with self.db.write() as uow:  # the source's history says where its copy went (model cards)
+        with self.registry.write() as uow:  # the source's history says where its copy went (model cards)
             _event(
                 uow, ctx.workspace, name, "promotion_copied", found.version, ctx.principal.name,
                 promotion=made.id, alias=alias, workspace=target_workspace, target_version=copied.version,
@@ -152,7 +154,7 @@ class PromotionService:
     ) -> Promotion:
         now = now_ms()
         actor = ctx.principal.name
-        with self.db.write() as uow:
+        with self.registry.write() as uow:
             needed = required_approvals(uow[PROMOTIONS].protections(ctx.workspace), name, alias)
             draft = Promotion(
                 0, ctx.workspace, name, version, alias, "pending", needed, actor, now, source=source
@@ -241,7 +243,7 @@ class PromotionService:
     ) -> Promotion:
         actor = ctx.principal.name
         now = now_ms()
-        with self.db.write() as uow:
+        with self.registry.write() as uow:
             found = self._get(uow, ctx, name, promotion_id)
             self._check_decidable(found, actor)
             uow[PROMOTIONS].decide(

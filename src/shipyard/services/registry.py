@@ -51,6 +51,14 @@ _RESERVED_ALIASES = {"latest"}
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 
 
+def record(workspace: str, event: ModelEvent) -> None:
+    """Queue a history entry just added in a :meth:`RegistryService.write` for its listeners
+    (outside one, nobody listens: the entry is only history)."""
+    outbox = _OUTBOX.get()
+    if outbox is not None:
+        outbox.append((workspace, event))
+
+
 def _check_model_name(name: str) -> str:
     check_name("model", name)
     if "/" in name:  # the name is one segment of every /api/v1/models/{name}/… URL
@@ -129,8 +137,9 @@ class RegistryService:
         self._listeners.append(listener)
 
     @contextmanager
-    def _write(self) -> Iterator[UnitOfWork]:
-        """``db.write()``; once it commits, the history entries it recorded go to the listeners."""
+    def write(self) -> Iterator[UnitOfWork]:
+        """``db.write()``; once it commits, the history entries it recorded go to the listeners.
+        Every write that records registry history uses it (promotions too: they move aliases)."""
         outbox: list[tuple[str, ModelEvent]] = []
         token = _OUTBOX.set(outbox)
         try:
@@ -172,9 +181,7 @@ class RegistryService:
         workspace_id = uow.workspaces.ensure(ctx.workspace, ctx.principal.name, now_ms())
         event = ModelEvent(0, name, version, action, detail, ctx.principal.name, now_ms())
         uow.models.add_event(event, workspace_id)
-        outbox = _OUTBOX.get()
-        if outbox is not None:
-            outbox.append((ctx.workspace, event))
+        record(ctx.workspace, event)
 
     # -- models --------------------------------------------------------------------
 
@@ -184,7 +191,7 @@ class RegistryService:
         _check_model_name(name)
         tags = _check_tags(tags or {})
         check_description(description)
-        with self._write() as uow:
+        with self.write() as uow:
             if uow.models.model_id(ctx.workspace, name) is not None:
                 raise AlreadyExists(f"a registered model named {name!r} already exists", name=name)
             workspace_id = uow.workspaces.ensure(ctx.workspace, ctx.principal.name, now_ms())
@@ -215,7 +222,7 @@ class RegistryService:
     ) -> RegisteredModel:
         tags = _check_tags(tags or {})
         check_description(description)
-        with self._write() as uow:
+        with self.write() as uow:
             model_id = self._model_id(uow, ctx, name)
             uow.models.update_model(
                 model_id, ctx.principal.name, now_ms(), description=description, tags=tags
@@ -227,7 +234,7 @@ class RegistryService:
             return uow.models.get_model(model_id)
 
     def delete_model_tag(self, ctx: RequestContext, name: str, key: str) -> None:
-        with self._write() as uow:
+        with self.write() as uow:
             if not uow.models.delete_model_tag(self._model_id(uow, ctx, name), key):
                 raise NotFound(f"model {name!r} has no tag {key!r}", key=key)
             self._event(uow, ctx, name, "tag_deleted", key=key)
@@ -250,7 +257,7 @@ class RegistryService:
         tags = _check_tags(tags or {})
         check_description(description)
         now = now_ms()
-        with self._write() as uow:
+        with self.write() as uow:
             ref = TrackingService._ref(uow, ctx, run_id)
             if not uow.artifacts.under(ref, path):
                 raise NotFound(
@@ -318,7 +325,7 @@ class RegistryService:
     ) -> ModelVersion:
         tags = _check_tags(tags or {})
         check_description(description)
-        with self._write() as uow:
+        with self.write() as uow:
             model_id = self._model_id(uow, ctx, name)
             if uow.models.get_version(model_id, version) is None:
                 raise NotFound(f"model {name!r} has no version {version}", name=name, version=str(version))
@@ -334,7 +341,7 @@ class RegistryService:
         return found
 
     def delete_version_tag(self, ctx: RequestContext, name: str, version: int, key: str) -> None:
-        with self._write() as uow:
+        with self.write() as uow:
             model_id = self._model_id(uow, ctx, name)
             if not uow.models.delete_version_tag(model_id, version, key):
                 raise NotFound(f"model {name!r} version {version} has no tag {key!r}", key=key)
@@ -344,7 +351,7 @@ class RegistryService:
 
     def set_alias(self, ctx: RequestContext, name: str, alias: str, version: int) -> RegisteredModel:
         _check_alias(alias)
-        with self._write() as uow:
+        with self.write() as uow:
             model_id = self._model_id(uow, ctx, name)
             if uow.models.get_version(model_id, version) is None:
                 raise NotFound(f"model {name!r} has no version {version}", name=name, version=str(version))
@@ -354,7 +361,7 @@ class RegistryService:
             return uow.models.get_model(model_id)
 
     def delete_alias(self, ctx: RequestContext, name: str, alias: str) -> None:
-        with self._write() as uow:
+        with self.write() as uow:
             model_id = self._model_id(uow, ctx, name)
             _refuse_protected(uow, ctx, name, alias)
             previous = uow.models.delete_alias(model_id, alias)
@@ -392,7 +399,7 @@ class RegistryService:
         tags = _check_tags(tags or {})
         check_description(description)
         now = now_ms()
-        with self._write() as uow:
+        with self.write() as uow:
             model_id = self._model_id(uow, ctx, name)
             origin = self._origin(uow, ctx, parsed)
             run_id = run_id or origin.run_id
@@ -556,7 +563,7 @@ class RegistryService:
 
     def rename_model(self, ctx: RequestContext, name: str, new_name: str) -> RegisteredModel:
         _check_model_name(new_name)
-        with self._write() as uow:
+        with self.write() as uow:
             model_id = self._model_id(uow, ctx, name)
             if new_name != name and uow.models.model_id(ctx.workspace, new_name) is not None:
                 raise AlreadyExists(f"a registered model named {new_name!r} already exists", name=new_name)
@@ -566,12 +573,12 @@ class RegistryService:
             return uow.models.get_model(model_id)
 
     def delete_model(self, ctx: RequestContext, name: str) -> None:
-        with self._write() as uow:
+        with self.write() as uow:
             uow.models.delete_model(self._model_id(uow, ctx, name))
             self._event(uow, ctx, name, "model_deleted")
 
     def delete_version(self, ctx: RequestContext, name: str, version: int) -> None:
-        with self._write() as uow:
+        with self.write() as uow:
             model_id = self._model_id(uow, ctx, name)
             if uow.models.get_version(model_id, version) is None:
                 raise NotFound(f"model {name!r} has no version {version}", name=name, version=str(version))
@@ -583,7 +590,7 @@ class RegistryService:
     ) -> ModelVersion:
         stage = _stage(stage)
         now = now_ms()
-        with self._write() as uow:
+        with self.write() as uow:
             model_id = self._model_id(uow, ctx, name)
             found = uow.models.get_version(model_id, version)
             if found is None:
