@@ -498,11 +498,20 @@ def test_bad_input(api: SyncClient, world: World) -> None:
         ({"max_results": 0}, "max_results must be between 1 and 1000"),
         ({"max_results": 1001}, "max_results must be between 1 and 1000"),
         ({"start_time_ms": "soon"}, "start_time_ms"),
+        ({"aggregations": [{}]}, "aggregation_type"),
+        ({"dimensions": "trace_name"}, "dimensions"),
+        ({"filters": ["x" * 10_001]}, "longer than 10,000 characters"),
     ):
         assert words in _error(_query(api, {**base, **change}), 400, "INVALID_PARAMETER_VALUE"), change
     # an experiment that does not exist (or is another workspace's) is not found
     gone = _query(api, {**base, "experiment_ids": ["987654"]})
     assert _error(gone, 404, "RESOURCE_DOES_NOT_EXIST") == "No Experiment with id=987654 exists"
+    for odd in ("abc", "9" * 30, ""):
+        _error(
+            _query(api, {**base, "experiment_ids": [world.experiment_id, odd]}),
+            404,
+            "RESOURCE_DOES_NOT_EXIST",
+        )
 
 
 def test_only_readers_of_the_experiment(api: SyncClient, world: World) -> None:
