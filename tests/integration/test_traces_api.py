@@ -274,7 +274,7 @@ def test_bad_requests_are_400s(api: SyncClient) -> None:
         ({"locations": location, "max_results": 501}, "max_results must be between 1 and 500"),
         ({"locations": location, "page_token": "bogus"}, "page_token"),
         ({"locations": location, "filter": "trace.colour = 'red'"}, "unknown trace attribute 'colour'"),
-        ({"locations": location, "order_by": ["tags.x"]}, "cannot order traces"),
+        ({"locations": location, "order_by": ["span.name"]}, "cannot order traces"),
         ({"locations": []}, "at least one experiment"),
         ({"locations": [{"type": "UC_SCHEMA"}]}, "MLflow experiments only"),
     ):

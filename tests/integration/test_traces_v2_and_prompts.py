@@ -434,3 +434,36 @@ def test_a_long_value_does_not_slow_rlike_past_reason(
     started = time.monotonic()
     assert _search(api, experiment_id, "tags.blob RLIKE '^a+b'") == []
     assert time.monotonic() - started < 5
+
+
+def test_traces_order_by_tags_and_metadata_with_the_unset_last(
+    api: SyncClient, corpus: tuple[str, dict[str, str]]
+) -> None:
+    experiment_id, ids = corpus
+    names = {v: k for k, v in ids.items()}
+    api.request("PATCH", f"{V3}/traces/{ids['good']}/tags", json={"key": "rank", "value": "b"})
+    api.request("PATCH", f"{V3}/traces/{ids['bad']}/tags", json={"key": "rank", "value": "a"})
+
+    def ordered(*order_by: str) -> list[str]:
+        found = api.request(
+            "POST",
+            f"{V3}/traces/search",
+            json={"experiment_ids": [experiment_id], "order_by": list(order_by)},
+        )
+        assert found.status_code == 200, found.text
+        return [names[t["trace_id"]] for t in found.json()["traces"]]
+
+    assert ordered("tags.rank") == ["bad", "good", "plain"]
+    assert ordered("tags.rank DESC") == ["good", "bad", "plain"]
+    assert ordered("tags.env DESC", "timestamp_ms") == ["good", "bad", "plain"]  # production > prod-eu > dev
+    assert ordered("metadata.nobody", "tags.env") == ["plain", "bad", "good"]
+    message = _error(
+        api.request(
+            "POST",
+            f"{V3}/traces/search",
+            json={"experiment_ids": [experiment_id], "order_by": ["tags.rank", "tags.rank DESC"]},
+        ),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+    assert "duplicate fields" in message

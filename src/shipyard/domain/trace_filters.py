@@ -41,6 +41,7 @@ from shipyard.domain.filters import (
     _unquote_key,
     _unquote_string,
 )
+from shipyard.domain.traces import SOURCE_RUN_METADATA
 from shipyard.errors import InvalidFilter
 
 __all__ = [
@@ -129,8 +130,13 @@ class TraceClause:
 
 @dataclass(frozen=True, slots=True)
 class TraceOrder:
-    key: str  # an attribute of _ORDER_ATTRIBUTES, or "experiment_id"
+    """An ordering term: an attribute of ``_ORDER_ATTRIBUTES`` or ``experiment_id`` (kind
+    ``attribute``), or a tag's or metadata key's value (kind ``tag``/``metadata``; traces
+    without it come last either way, as in MLflow)."""
+
+    key: str
     ascending: bool
+    kind: Literal["attribute", "tag", "metadata"] = "attribute"
 
 
 # A group that holds an unbounded quantifier ('+', '*', '{n,}') and is quantified itself
@@ -358,8 +364,8 @@ def parse_trace_filter(text: str | None) -> list[TraceClause]:
 
 
 def parse_trace_order_by(items: list[str] | None) -> list[TraceOrder]:
-    """Parse ``["timestamp_ms DESC", "trace.execution_time_ms"]``; MLflow's default order
-    (newest first) applies when empty."""
+    """Parse ``["timestamp_ms DESC", "tags.env", "run_id"]``; MLflow's default order (newest
+    first) applies when empty."""
     if len(items or []) > MAX_ORDER_BY:
         raise InvalidFilter(f"order_by takes at most {MAX_ORDER_BY} terms; got {len(items or [])}")
     out: list[TraceOrder] = []
@@ -373,14 +379,24 @@ def parse_trace_order_by(items: list[str] | None) -> list[TraceOrder]:
         tokens = _tokenize(text)
         if len(tokens) != 1 or tokens[0][0] not in ("word", "ident"):
             raise InvalidFilter(f"cannot parse order_by {item!r}; expected e.g. 'timestamp_ms DESC'")
-        if tokens[0] == ("word", "experiment_id"):
-            out.append(TraceOrder("experiment_id", ascending))
-            continue
-        kind, key = _identify(*tokens[0])
-        if kind != "attribute" or key not in _ORDER_ATTRIBUTES:
-            raise InvalidFilter(
-                f"cannot order traces by {item!r}; use {', '.join(sorted(_ORDER_ATTRIBUTES))}"
-                " or experiment_id"
-            )
-        out.append(TraceOrder(key, ascending))
+        term = _order_term(item, tokens[0], ascending)
+        if any((o.kind, o.key) == (term.kind, term.key) for o in out):
+            raise InvalidFilter(f"`order_by` contains duplicate fields: {items}")
+        out.append(term)
     return out
+
+
+def _order_term(item: str, token: tuple[str, str], ascending: bool) -> TraceOrder:
+    if token == ("word", "experiment_id"):
+        return TraceOrder("experiment_id", ascending)
+    kind, key = _identify(*token)
+    if kind in ("tag", "metadata"):
+        return TraceOrder(key, ascending, kind)
+    if kind == "run":  # the run that made the trace (MLflow orders by the metadata only)
+        return TraceOrder(SOURCE_RUN_METADATA, ascending, "metadata")
+    if kind != "attribute" or key not in _ORDER_ATTRIBUTES:
+        raise InvalidFilter(
+            f"cannot order traces by {item!r}; use {', '.join(sorted(_ORDER_ATTRIBUTES))},"
+            " experiment_id, run_id, tags.<key> or metadata.<key>"
+        )
+    return TraceOrder(key, ascending)

@@ -410,6 +410,78 @@ def test_filter_correlation(mlflow_server: ServerProcess) -> None:
     assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
+def test_prompt_links_and_the_fuller_search_grammar(mlflow_server: ServerProcess) -> None:
+    """The client's LinkPromptsToTrace message, then searches by prompt, feedback,
+    expectation, RLIKE, span attributes and full text, as ``mlflow.search_traces`` sends them."""
+    from mlflow.entities.model_registry import PromptVersion
+    from mlflow.tracking import _get_store
+
+    experiment = mlflow.set_experiment(unique("grammar"))
+    pipeline("why")
+    flush()
+    trace_id = last_trace_id()
+    with mlflow.start_span("other"):
+        pass
+    flush()
+    # The tracking store's own call (the registry's wrapper would swallow a refusal).
+    _get_store().link_prompts_to_trace(trace_id, [PromptVersion("qa-prompt", 2, template="")])
+    tags = mlflow.get_trace(trace_id).info.tags
+    assert tags["mlflow.linkedPrompts"] == '[{"name": "qa-prompt", "version": "2"}]'
+    mlflow.log_feedback(trace_id=trace_id, name="correct", value="yes")
+    mlflow.log_feedback(trace_id=trace_id, name="score", value=0.75)
+    mlflow.log_expectation(trace_id=trace_id, name="answer", value="WHY")
+
+    def found(text: str) -> list[str]:
+        traces = mlflow.search_traces(
+            locations=[experiment.experiment_id], filter_string=text, return_type="list"
+        )
+        return [t.info.trace_id for t in traces]
+
+    for text in (
+        "prompt = 'qa-prompt/2'",
+        "feedback.correct = 'yes' AND feedback.score > 0.5",
+        "expectation.answer = 'WHY'",
+        "trace.name RLIKE '^pipe' AND tags.`mlflow.traceName` RLIKE 'line$'",
+        "span.attributes.k = '3' AND span.type = 'RETRIEVER'",
+        "span.attributes.mlflow.spanInputs LIKE '%why%'",
+        "trace.text LIKE '%shipyard%'",
+    ):
+        assert found(text) == [trace_id], text
+    assert found("feedback.score > 0.9") == [] and found("prompt = 'qa-prompt/1'") == []
+    assert len(found("feedback.correct IS NULL")) == 1
+    with pytest.raises(MlflowException) as caught:
+        found("tags.env RLIKE '(a+)+$'")
+    assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=MlflowException,
+    reason="the model registry refuses a prompt version's source ('dummy-source', what"
+    " register_prompt sends): domain/model_sources.py takes only runs:/, models:/ and"
+    " mlflow-artifacts:/ sources",
+)
+def test_a_prompt_loaded_inside_a_trace_is_linked_to_it(mlflow_server: ServerProcess) -> None:
+    experiment = mlflow.set_experiment(unique("prompt-registry"))
+    name = unique("greeting").replace("-", "_")
+    mlflow.genai.register_prompt(name=name, template="Hello {{who}}!")
+
+    @mlflow.trace
+    def greet(who: str) -> str:
+        return str(mlflow.genai.load_prompt(f"prompts:/{name}/1").format(who=who))
+
+    assert greet("bob") == "Hello bob!"
+    flush()
+    trace_id = last_trace_id()
+    deadline = time.monotonic() + 10  # the client links in a background thread
+    while "mlflow.linkedPrompts" not in mlflow.get_trace(trace_id).info.tags and time.monotonic() < deadline:
+        time.sleep(0.1)
+    traces = mlflow.search_traces(
+        locations=[experiment.experiment_id], filter_string=f"prompt = '{name}/1'", return_type="list"
+    )
+    assert [t.info.trace_id for t in traces] == [trace_id]
+
+
 def test_trace_metrics_through_the_clients_store(mlflow_server: ServerProcess) -> None:
     # MlflowClient has no method for it: the UI and the store's query_trace_metrics call the route
     from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, MetricViewType

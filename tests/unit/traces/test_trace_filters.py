@@ -104,8 +104,17 @@ def test_order_by() -> None:
         TraceOrder("name", ascending=True),
         TraceOrder("experiment_id", ascending=True),
     ]
+    assert parse_trace_order_by(["tags.env DESC", "metadata.`user id`", "run_id"]) == [
+        TraceOrder("env", ascending=False, kind="tag"),
+        TraceOrder("user id", ascending=True, kind="metadata"),
+        TraceOrder("mlflow.sourceRun", ascending=True, kind="metadata"),
+    ]
     with pytest.raises(InvalidFilter, match="cannot order traces by"):
-        parse_trace_order_by(["tags.env"])
+        parse_trace_order_by(["span.name"])
+    with pytest.raises(InvalidFilter, match="cannot order traces by"):
+        parse_trace_order_by(["feedback.score"])
+    with pytest.raises(InvalidFilter, match="duplicate fields"):
+        parse_trace_order_by(["tags.env", "tags.env DESC"])
     with pytest.raises(InvalidFilter, match="cannot parse order_by"):
         parse_trace_order_by(["timestamp_ms, name"])
 

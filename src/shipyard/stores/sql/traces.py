@@ -432,12 +432,16 @@ class SqlTraceRepository(TraceRepository):
             query = query.where(_condition(clause, dialect))
         terms: list[Any] = []
         for term in order or [TraceOrder("timestamp_ms", ascending=False)]:
-            if term.key == "name":
-                column: Any = (
-                    select(t.trace_tags.c.value)
-                    .where(t.trace_tags.c.trace_pk == tr.pk, t.trace_tags.c.key == TRACE_NAME_TAG)
+            column: Any
+            if term.kind != "attribute" or term.key == "name":
+                table = t.trace_metadata if term.kind == "metadata" else t.trace_tags
+                key = TRACE_NAME_TAG if term.kind == "attribute" else term.key
+                column = (
+                    select(table.c.value)
+                    .where(table.c.trace_pk == tr.pk, table.c.key == key)
                     .scalar_subquery()
                 )
+                terms.append(column.is_(None))  # traces without the value last, as MLflow
             elif term.key == "experiment_id":
                 column = tr.experiment_id
             else:
