@@ -467,3 +467,30 @@ def test_traces_order_by_tags_and_metadata_with_the_unset_last(
         "INVALID_PARAMETER_VALUE",
     )
     assert "duplicate fields" in message
+
+
+def test_an_assessment_of_a_session_speaks_for_each_of_its_traces(api: SyncClient) -> None:
+    """MLflow 3.17: feedback whose metadata names the session (``mlflow.trace.session``),
+    logged on one trace of it, matches every trace of that session in the experiment."""
+    experiment_id = _experiment(api, "sessions")
+    other_experiment = _experiment(api, "sessions-elsewhere")
+
+    def in_session(experiment: str, session: str) -> str:
+        metadata = [{"key": "mlflow.trace.session", "value": session}]
+        return str(_start_v2(api, experiment, request_metadata=metadata)["request_id"])
+
+    first, second, apart = (
+        in_session(experiment_id, "s1"),
+        in_session(experiment_id, "s1"),
+        in_session(experiment_id, "s2"),
+    )
+    elsewhere = in_session(other_experiment, "s1")
+    _assess(api, first, "resolved", "feedback", "yes", metadata={"mlflow.trace.session": "s1"})
+    _assess(api, apart, "resolved", "feedback", "no")  # of the trace only
+    _assess(api, elsewhere, "resolved", "feedback", "maybe", metadata={"mlflow.trace.session": "s1"})
+    assert _search(api, experiment_id, "feedback.resolved = 'yes'") == sorted([first, second])
+    assert _search(api, experiment_id, "feedback.resolved IS NOT NULL") == sorted([first, second, apart])
+    assert _search(api, experiment_id, "feedback.resolved = 'maybe'") == []  # another experiment's
+    assert _search(api, experiment_id, "feedback.resolved != 'yes'") == [apart]
+    plain = in_session(experiment_id, "s3")
+    assert _search(api, experiment_id, "feedback.resolved IS NULL") == [plain]

@@ -29,6 +29,7 @@ __all__ = [
     "MAX_TIME_MS",
     "MAX_TRACE_ID_LENGTH",
     "OUTPUTS_ATTRIBUTE",
+    "SESSION_METADATA",
     "SOURCE_RUN_METADATA",
     "SPANS_LOCATION_TAG",
     "SPAN_TYPE_ATTRIBUTE",
@@ -49,6 +50,9 @@ TRACE_NAME_TAG = "mlflow.traceName"
 SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
 ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
 SOURCE_RUN_METADATA = "mlflow.sourceRun"
+# The conversation a trace belongs to; an assessment with this key in its metadata is of
+# the whole session (MLflow 3.17).
+SESSION_METADATA = "mlflow.trace.session"
 INPUTS_ATTRIBUTE = "mlflow.spanInputs"
 OUTPUTS_ATTRIBUTE = "mlflow.spanOutputs"
 SPAN_TYPE_ATTRIBUTE = "mlflow.spanType"

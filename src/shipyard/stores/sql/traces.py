@@ -40,6 +40,7 @@ from shipyard.domain.traces import (
     INPUTS_ATTRIBUTE,
     LINKED_PROMPTS_TAG,
     OUTPUTS_ATTRIBUTE,
+    SESSION_METADATA,
     SOURCE_RUN_METADATA,
     TRACE_NAME_TAG,
     Assessment,
@@ -85,8 +86,12 @@ def _load(text: str | None) -> Any:
 _tr = t.traces.c
 _IDS: BindParameter[Any] = bindparam("trace_ids", expanding=True)
 _PKS: BindParameter[Any] = bindparam("pks", expanding=True)
+# ``experiment_id + 0``: lookups by trace id must use the trace-id index. With a bare column
+# SQLite's planner joins from the workspace through experiments into
+# ix_traces_experiment_time and scans every trace of the experiment for the ids asked for
+# (2.4 ms a lookup at 10,000 traces, against 0.3 ms: a search of 100 traces makes 21 of them).
 _IN_WORKSPACE = and_(
-    s.experiments.c.id == _tr.experiment_id,
+    s.experiments.c.id == _tr.experiment_id + 0,
     s.workspaces.c.id == s.experiments.c.workspace_id,
     s.workspaces.c.name == bindparam("workspace"),
 )
@@ -239,18 +244,45 @@ def _prompt(value: str) -> ColumnElement[bool]:
 
 def _assessed(clause: TraceClause, dialect: str) -> ColumnElement[bool]:
     """Some valid assessment of that kind and name has a value that compares (MLflow's
-    ``feedback.<name>`` and ``expectation.<name>``)."""
-    a = t.trace_assessments.c
-    row = and_(a.trace_pk == t.traces.c.pk, a.kind == clause.kind, a.name == clause.key, a.valid.is_(True))
+    ``feedback.<name>`` and ``expectation.<name>``): one of the trace's own, or one made of
+    its session (metadata ``mlflow.trace.session``) on another trace of that session in the
+    same experiment, which speaks for every trace of the session."""
+    own = _assessments_matching(t.trace_assessments, clause, dialect)
+    a = t.trace_assessments.alias("session_assessment")
+    mine, theirs = t.trace_metadata.alias("my_session"), t.trace_metadata.alias("their_session")
+    sibling = t.traces.alias("session_trace")
+    of_session = exists().where(
+        mine.c.trace_pk == t.traces.c.pk,
+        mine.c.key == SESSION_METADATA,
+        theirs.c.key == SESSION_METADATA,
+        theirs.c.value == mine.c.value,
+        sibling.c.pk == theirs.c.trace_pk,
+        sibling.c.experiment_id == t.traces.c.experiment_id,
+        a.c.trace_pk == theirs.c.trace_pk,
+        a.c.meta.contains(f'"{SESSION_METADATA}":', autoescape=True),
+        _assessments_matching(a, clause, dialect, correlated=False),
+    )
     if clause.op == "IS NULL":
-        return not_(exists().where(row))
-    if clause.op == "IS NOT NULL":
-        return exists().where(row)
-    if isinstance(clause.value, float):
-        measured = compare(_json_number(a.value, "value", dialect), clause.op, clause.value)
-    else:
-        measured = _compare(_json_text(a.value, "value", dialect), clause.op, clause.value, dialect)
-    return exists().where(row, measured)
+        return not_(or_(own, of_session))
+    return or_(own, of_session)
+
+
+def _assessments_matching(
+    table: Any, clause: TraceClause, dialect: str, *, correlated: bool = True
+) -> ColumnElement[bool]:
+    """``exists`` an assessment of ``table`` of the trace (``correlated``), or the condition
+    on ``table``'s row alone, with the clause's kind, name and value (any value for IS NULL
+    and IS NOT NULL, which the caller negates)."""
+    a = table.c
+    row = [a.kind == clause.kind, a.name == clause.key, a.valid.is_(True)]
+    if clause.op not in ("IS NULL", "IS NOT NULL"):
+        if isinstance(clause.value, float):
+            row.append(compare(_json_number(a.value, "value", dialect), clause.op, clause.value))
+        else:
+            row.append(_compare(_json_text(a.value, "value", dialect), clause.op, clause.value, dialect))
+    if not correlated:
+        return and_(*row)
+    return exists().where(a.trace_pk == t.traces.c.pk, *row)
 
 
 def _condition(clause: TraceClause, dialect: str) -> ColumnElement[bool]:
