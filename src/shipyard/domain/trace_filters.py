@@ -17,10 +17,15 @@ store's ``_get_filter_clauses_for_search_traces``): clauses joined with AND over
   value that compares (strings, numbers with < <= > >=, IS NULL / IS NOT NULL).
 
 String comparisons take ``RLIKE`` (a regular expression, searched anywhere in the value)
-where MLflow's do. Patterns are checked here (:func:`check_regex`): at most
-:data:`MAX_REGEX_LENGTH` characters, valid for Python's ``re``, and no quantified group
-that holds an unbounded quantifier itself (``(a+)+``, ``(x*)*``, ``(ab+){2,}``), the shape of
-catastrophic backtracking; SQLite runs them with Python's ``re``, PostgreSQL with ``~``.
+where MLflow's do. SQLite runs them with Python's ``re``, PostgreSQL with ``~``. Python's
+engine backtracks with no time limit, so patterns are checked here (:func:`check_regex`): at
+most :data:`MAX_REGEX_LENGTH` characters, valid for ``re``, no quantified group that holds an
+unbounded quantifier itself (``(a+)+``, ``(x*)*``, ``(ab+){2,}``: exponential time), and a
+leading or trailing ``.*`` is dropped (no answer changes; a leading one costs a pass over the
+value per start position). What remains is polynomial: two unbounded repeats over the same
+characters (``\\w*\\w*z``) can still take seconds over a value of thousands of characters on
+SQLite (MLflow's SQLite store runs any pattern unchecked); tags hold at most 8,000 characters
+and inline span payloads 64 KB.
 
 Refused with a message saying so: ``issue.<key>`` (this server keeps no issue references
 on traces), ``assessment.<key>`` (MLflow has no such entity either) and OR. Tokenising is
@@ -142,7 +147,9 @@ class TraceOrder:
 # A group that holds an unbounded quantifier ('+', '*', '{n,}') and is quantified itself
 # (by anything but '?' or '{0,1}'): (a+)+, (a|b*)*, (x+){2,} — exponential backtracking.
 def check_regex(pattern: str) -> str:
-    """``pattern`` if it is safe to run as an RLIKE pattern, else :class:`InvalidFilter`."""
+    """The pattern to run for an RLIKE ``pattern`` (without a leading or trailing ``.*``,
+    which change nothing in a search and make Python's engine try every split of the value),
+    or :class:`InvalidFilter` when it is too long, invalid or shaped for exponential time."""
     if len(pattern) > MAX_REGEX_LENGTH:
         raise InvalidFilter(f"an RLIKE pattern is at most {MAX_REGEX_LENGTH} characters; got {len(pattern)}")
     try:
@@ -156,7 +163,31 @@ def check_regex(pattern: str) -> str:
             f"RLIKE pattern {pattern[:80]!r} repeats a group that repeats itself (such as (a+)+):"
             " it can take exponential time; write it without the nested repetition"
         )
-    return pattern
+    return _without_idle_ends(pattern)
+
+
+def _without_idle_ends(pattern: str) -> str:
+    """``pattern`` less a ``.*`` (or ``.*?``) it starts or ends with: ``.*`` matches the empty
+    string, so a search finds a match with it exactly when it finds one without."""
+    while True:
+        trimmed = pattern
+        for idle in (".*?", ".*"):
+            if trimmed.startswith(idle):
+                trimmed = trimmed[len(idle) :]
+                break
+        for idle in (".*?", ".*"):
+            head = trimmed[: -len(idle)]
+            escapes = len(head) - len(head.rstrip("\\"))
+            if trimmed.endswith(idle) and escapes % 2 == 0:
+                trimmed = head
+                break
+        if trimmed == pattern:
+            return pattern
+        try:
+            re.compile(trimmed)
+        except re.error:  # e.g. ".*{2}x": what is left means something else
+            return pattern
+        pattern = trimmed
 
 
 _UNBOUNDED = re.compile(r"[*+]|\{\d*,\}")
@@ -337,9 +368,7 @@ def _checked(kind: Kind, key: str, op: str, value: str) -> TraceClause:
             raise InvalidFilter(
                 f"Invalid prompts filter value '{value[:200]}'. Expected format: prompt = \"name/version\""
             )
-    if op == "RLIKE":
-        check_regex(value)
-    return TraceClause(kind, key, op, value)
+    return TraceClause(kind, key, op, check_regex(value) if op == "RLIKE" else value)
 
 
 def parse_trace_filter(text: str | None) -> list[TraceClause]:

@@ -144,7 +144,7 @@ def test_assessments_prompts_text_span_attributes_and_rlike_parse() -> None:
         TraceClause("span_attribute", "model", "=", "gpt-4"),
         TraceClause("span_attribute", "mlflow.spanInputs", "LIKE", "%q%"),
         TraceClause("span_attribute", "k", "IN", ("1", "2")),
-        TraceClause("span", "name", "RLIKE", "look.*"),
+        TraceClause("span", "name", "RLIKE", "look"),  # a trailing .* changes nothing
         TraceClause("tag", "env", "RLIKE", "^prod$"),
         TraceClause("metadata", "user", "RLIKE", "bob|alice"),
         TraceClause("attribute", "status", "RLIKE", "O."),
@@ -172,3 +172,22 @@ def test_patterns_without_nested_repetition_pass(pattern: str) -> None:
 def test_long_patterns_are_refused() -> None:
     with pytest.raises(InvalidFilter, match=f"at most {MAX_REGEX_LENGTH}"):
         check_regex("a" * (MAX_REGEX_LENGTH + 1))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "run"),
+    [
+        (".*a.*b.*c", "a.*b.*c"),
+        (".*?x.*?", "x"),
+        (".*.*x", "x"),
+        ("^.*x", "^.*x"),
+        ("x.*$", "x.*$"),
+        ("a\\.*", "a\\.*"),  # an escaped dot, repeated: kept
+        ("a\\\\.*", "a\\\\"),  # an escaped backslash, then .*: dropped
+        (".*", ""),
+    ],
+)
+def test_idle_leading_and_trailing_dot_stars_are_dropped(pattern: str, run: str) -> None:
+    """They change no search's answer, and a leading one costs Python's engine a pass over
+    the value per start position (``.*a.*b.*c`` takes 90 s on 8,000 characters, ``a.*b.*c`` 0.05 s)."""
+    assert check_regex(pattern) == run
