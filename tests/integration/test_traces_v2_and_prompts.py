@@ -260,6 +260,7 @@ def test_bad_prompt_links_are_refused(api: SyncClient) -> None:
         400,
         "INVALID_PARAMETER_VALUE",
     )
+    assert "'prompt_versions'" in _error(_link(api, trace_id), 400, "INVALID_PARAMETER_VALUE")
     _error(_link(api, f"tr-{uuid.uuid4().hex}", ("qa", "1")), 404, "RESOURCE_DOES_NOT_EXIST")
     api.request(
         "PATCH", f"{V3}/traces/{trace_id}/tags", json={"key": "mlflow.linkedPrompts", "value": "not json"}

@@ -224,6 +224,8 @@ def search_v2(ctx: Ctx, svc: Svc, body: Annotated[SearchV2In, payload(SearchV2In
 
 @router.post("/traces/link-prompts")
 def link_prompts(ctx: Ctx, svc: Svc, body: Annotated[LinkPromptsIn, payload(LinkPromptsIn)]) -> Response:
+    if not body.prompt_versions:
+        raise missing_value("prompt_versions")
     versions = [(p.name, str(p.version)) for p in body.prompt_versions]
     _traces(svc).link_prompts(ctx, body.trace_id, versions)
     return ok()
