@@ -495,3 +495,14 @@ def test_an_assessment_of_a_session_speaks_for_each_of_its_traces(api: SyncClien
     assert _search(api, experiment_id, "feedback.resolved != 'yes'") == [apart]
     plain = in_session(experiment_id, "s3")
     assert _search(api, experiment_id, "feedback.resolved IS NULL") == [plain]
+
+
+def test_end_time_of_an_open_trace_and_run_id_patterns(api: SyncClient) -> None:
+    experiment_id = _experiment(api, "end-and-run")
+    source = [{"key": "mlflow.sourceRun", "value": "abc123"}]
+    open_trace = _start_v2(api, experiment_id, request_metadata=source)["request_id"]
+    # Still in progress: it ends at its start, as in MLflow's store.
+    assert _search(api, experiment_id, "trace.end_time_ms = 1700000000000") == [open_trace]
+    assert _search(api, experiment_id, "run_id LIKE 'abc%'") == [open_trace]
+    assert _search(api, experiment_id, "run_id RLIKE '^ab.*3$'") == [open_trace]
+    assert _search(api, experiment_id, "run_id ILIKE 'X%'") == []

@@ -354,7 +354,10 @@ def _clause(parser: _Parser) -> TraceClause:
 def _checked(kind: Kind, key: str, op: str, value: str) -> TraceClause:
     where = _where(kind, key)
     if kind == "run" and op not in ("=", "!="):
-        raise InvalidFilter("run_id compares with = or IN")
+        # A pattern reads the run that made the trace (its metadata), as MLflow's does.
+        return TraceClause(
+            "metadata", SOURCE_RUN_METADATA, op, check_regex(value) if op == "RLIKE" else value
+        )
     if kind == "content" and op not in _PATTERN_OPS:
         raise InvalidFilter(f"{where} compares with LIKE or ILIKE (e.g. trace.text LIKE '%word%'); got {op}")
     if kind == "prompt":

@@ -53,7 +53,8 @@ __all__ = ["TRACE_COLUMNS", "allow_regexp", "bad_regex", "condition"]
 TRACE_COLUMNS = {
     "timestamp_ms": t.traces.c.request_time,
     "execution_time_ms": t.traces.c.execution_duration,
-    "end_time_ms": t.traces.c.request_time + t.traces.c.execution_duration,
+    # A trace still in progress ends at its start, as in MLflow's store.
+    "end_time_ms": t.traces.c.request_time + func.coalesce(t.traces.c.execution_duration, 0),
     "status": t.traces.c.state,
     "request_id": t.traces.c.trace_id,
     "client_request_id": t.traces.c.client_request_id,
