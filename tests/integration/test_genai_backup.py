@@ -118,3 +118,48 @@ def test_a_backup_restores_the_genai_records_and_the_gateway_secret(tmp_path: Pa
         assert json.loads(FernetCipher(key).decrypt(ciphertext)) == {"api_key": "sk-backup-0123456789"}
     finally:
         db.close()
+
+
+def test_trace_attachments_are_carried_and_never_garbage(tmp_path: Path) -> None:
+    """A trace's attachments (``<experiment>/traces/<id>/artifacts/attachments/<uuid>``, named by
+    no row) belong to the trace: a backup carries them and gc keeps them; a stray file beside
+    them in the experiment's folder is still garbage."""
+    import os
+    import uuid
+
+    from shipyard.domain.traces import TraceInfo
+    from shipyard.server.backup_tool import garbage_collect
+    from shipyard.services.traces import TraceService
+    from shipyard.stores.artifacts.local import LocalArtifactStore
+
+    url = f"sqlite:///{tmp_path / 'shipyard.db'}"
+    artifacts = tmp_path / "artifacts"
+    db = SqlDatabase(url)
+    try:
+        tracking = TrackingService(db)
+        tracking.bootstrap()
+        experiment = tracking.create_experiment(OWNER, "attachments")
+        trace_id = f"tr-{uuid.uuid4().hex}"
+        TraceService(db, LocalArtifactStore(artifacts)).start_trace(
+            OWNER, TraceInfo(trace_id, experiment.id, 1_700_000_000_000, "OK", 5)
+        )
+    finally:
+        db.close()
+    attachment = f"{experiment.artifact_location}/traces/{trace_id}/artifacts/attachments/{uuid.uuid4()}"
+    stray = f"{experiment.artifact_location}/stray.bin"
+    for key, content in ((attachment, b"\x89PNG image"), (stray, b"nobody's")):
+        path = artifacts / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        old = path.stat().st_mtime - 7200
+        os.utime(path, (old, old))
+    settings = Settings(
+        home=tmp_path, database_url=url, artifacts=str(artifacts), secret_key=SECRET_KEY.decode()
+    )
+    dry = garbage_collect(settings, min_age_s=3600, dry_run=True, say=quiet)
+    assert {item.key for item in dry.removed} == {stray}
+    backup = tmp_path / "backup.tar"
+    create_backup(settings, backup, say=quiet)
+    home = tmp_path / "restored"
+    restore_backup(backup, home, say=quiet)
+    assert (home / "artifacts" / attachment).read_bytes() == b"\x89PNG image"

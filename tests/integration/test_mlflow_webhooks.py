@@ -367,12 +367,18 @@ def test_native_api_changes_are_delivered_too(
     assert alias.status_code == 200, alias.text
     got = receiver.wait_for(2)
     assert hooks.wait_idle(10)
-    assert [(d.json["entity"], d.json["action"]) for d in receiver.deliveries] == [
-        ("registered_model", "created"),
-        ("model_version_alias", "created"),
-    ]  # the version's creation is not followed
-    assert got[1].json["data"] == {"name": "native-model", "alias": "prod", "version": "1"}
-    assert "x-mlflow-signature" not in got[0].headers  # no secret: unsigned, as MLflow
+    by_event = {(d.json["entity"], d.json["action"]): d for d in receiver.deliveries}  # sent side by side
+    assert (
+        sorted(by_event)
+        == [
+            ("model_version_alias", "created"),
+            ("registered_model", "created"),
+        ]
+        and len(receiver.deliveries) == 2
+    )  # the version's creation is not followed
+    alias_set = by_event[("model_version_alias", "created")]
+    assert alias_set.json["data"] == {"name": "native-model", "alias": "prod", "version": "1"}
+    assert all("x-mlflow-signature" not in d.headers for d in got)  # no secret: unsigned, as MLflow
 
 
 def test_an_alias_a_promotion_moves_is_delivered(
@@ -394,6 +400,61 @@ def test_an_alias_a_promotion_moves_is_delivered(
     assert (got.json["entity"], got.json["action"]) == ("model_version_alias", "created")
     assert got.json["data"] == {"name": "promoted-model", "alias": "champion", "version": "1"}
     assert len(receiver.deliveries) == 1  # the promotion's own history entries are not webhook events
+
+
+def test_a_prompts_changes_raise_mlflows_prompt_events(
+    api: SyncClient, hooks: WebhookService, receiver: Receiver
+) -> None:
+    every = [
+        {"entity": entity, "action": action}
+        for entity, action in [
+            ("PROMPT", "CREATED"), ("PROMPT_VERSION", "CREATED"), ("PROMPT_VERSION_TAG", "SET"),
+            ("PROMPT_ALIAS", "CREATED"), ("PROMPT_ALIAS", "DELETED"),
+        ]
+    ] + MODEL_EVENTS  # fmt: skip
+    _create(api, name="prompts", url=receiver.url, events=every)
+    prompt_tag = {"key": "mlflow.prompt.is_prompt", "value": "true"}
+    made = api.request(
+        "POST", f"{ML}/registered-models/create", json={"name": "greeting", "tags": [prompt_tag]}
+    )
+    assert made.status_code == 200, made.text
+    version = api.request(
+        "POST",
+        f"{ML}/model-versions/create",
+        json={
+            "name": "greeting",
+            "source": "dummy-source",
+            "description": "first",
+            "tags": [
+                prompt_tag,
+                {"key": "mlflow.prompt.text", "value": "Hi {{who}}"},
+                {"key": "lang", "value": "en"},
+            ],
+        },
+    )
+    assert version.status_code == 200, version.text
+    for method, path, body in [
+        ("POST", "model-versions/set-tag", {"name": "greeting", "version": "1", "key": "ok", "value": "yes"}),
+        ("POST", "registered-models/alias", {"name": "greeting", "alias": "prod", "version": "1"}),
+        ("DELETE", "registered-models/alias", {"name": "greeting", "alias": "prod"}),
+    ]:
+        answer = api.request(method, f"{ML}/{path}", json=body)
+        assert answer.status_code == 200, answer.text
+    got = receiver.wait_for(5)
+    assert hooks.wait_idle(10)
+    # Sent side by side (a pool of senders): compared without their order.
+    assert sorted((d.json["entity"], d.json["action"]) for d in got) == [
+        ("prompt", "created"),
+        ("prompt_alias", "created"),
+        ("prompt_alias", "deleted"),
+        ("prompt_version", "created"),
+        ("prompt_version_tag", "set"),
+    ]  # and no registered_model / model_version events for it
+    (created,) = [d for d in got if d.json["entity"] == "prompt_version"]
+    assert created.json["data"] == {
+        "name": "greeting", "version": "1", "template": "Hi {{who}}", "tags": {"lang": "en"}, "description": "first",
+    }  # fmt: skip
+    assert len(receiver.deliveries) == 5
 
 
 def test_disabled_unsubscribed_and_other_workspaces_webhooks_get_nothing(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shipyard.domain.model_search import ModelClause, parse_model_filter, parse_model_order_by
-from shipyard.domain.model_sources import ModelSource, parse_model_source
+from shipyard.domain.model_sources import ModelSource, check_prompt_source, is_prompt, parse_model_source
 from shipyard.errors import InvalidArgument, InvalidFilter
 
 
@@ -90,3 +90,28 @@ def test_order_by() -> None:
         parse_model_order_by(["version_number DESC"])
     with pytest.raises(InvalidFilter):
         parse_model_order_by(["name SIDEWAYS"])
+
+
+@pytest.mark.parametrize(
+    ("tags", "prompt"),
+    [
+        ({"mlflow.prompt.is_prompt": "true"}, True),
+        ({"mlflow.prompt.is_prompt": "TRUE"}, True),
+        ({"mlflow.prompt.is_prompt": "false"}, False),
+        ({"mlflow.prompt.is_prompt": "yes"}, False),
+        ({}, False),
+    ],
+)
+def test_a_prompt_is_told_by_its_tag_as_mlflow_tells_it(tags: dict[str, str], prompt: bool) -> None:
+    assert is_prompt(tags) is prompt
+
+
+def test_a_prompt_versions_source_is_one_of_mlflows_placeholders() -> None:
+    for placeholder in ("dummy-source", "prompt-template"):
+        check_prompt_source(placeholder)
+    for bad in ("file:///etc/passwd", "runs:/abc/model", "", "dummy-source/../x"):
+        with pytest.raises(InvalidArgument, match="Prompt sources must use an MLflow placeholder"):
+            check_prompt_source(bad)
+    # ...and only a prompt may use them: a model's version is still refused with one.
+    with pytest.raises(InvalidArgument):
+        parse_model_source("dummy-source")

@@ -21,7 +21,20 @@ from typing import Literal
 from shipyard.domain.paths import clean_relative_path
 from shipyard.errors import InvalidArgument
 
-__all__ = ["MAX_SOURCE_LENGTH", "ModelSource", "parse_model_source"]
+__all__ = [
+    "MAX_SOURCE_LENGTH",
+    "PROMPT_SOURCES",
+    "ModelSource",
+    "check_prompt_source",
+    "is_prompt",
+    "parse_model_source",
+]
+
+# MLflow 3's prompt registry keeps prompts as registered models and their versions as model
+# versions tagged ``mlflow.prompt.is_prompt = true``, the template in a tag and no files. The
+# create call still needs a source: these placeholders, the only ones MLflow's server takes.
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+PROMPT_SOURCES = frozenset({"dummy-source", "prompt-template"})
 
 MAX_SOURCE_LENGTH = 1024
 _RUN_ID = re.compile(r"^[0-9a-zA-Z_-]{1,64}$")
@@ -85,3 +98,17 @@ def parse_model_source(source: str) -> ModelSource:
         if exc.message.startswith("model version source"):
             raise
         raise _refuse(source, f"has an unsafe path ({exc.message})") from exc
+
+
+def is_prompt(tags: dict[str, str]) -> bool:
+    """A prompt (or prompt version), as MLflow tells one: its tag says ``true``, any case."""
+    return tags.get(PROMPT_TAG, "false").lower() == "true"
+
+
+def check_prompt_source(source: str) -> None:
+    """A prompt version's source must be one of MLflow's placeholders (as its server checks)."""
+    if source not in PROMPT_SOURCES:
+        raise InvalidArgument(
+            f"Invalid prompt source: '{source[:200]}'. Prompt sources must use an MLflow placeholder.",
+            source=source[:200],
+        )

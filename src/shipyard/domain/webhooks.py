@@ -260,12 +260,26 @@ def example_payload(event: Event) -> dict[str, Any]:
     return dict(_EXAMPLES[event])
 
 
+# Tags MLflow's prompt registry keeps for itself: not in a prompt event's ``tags``.
+_PROMPT_TEXT_TAG = "mlflow.prompt.text"
+_PROMPT_INTERNAL_TAGS = {"mlflow.prompt.is_prompt", "_mlflow_prompt_type", _PROMPT_TEXT_TAG}
+# Registry actions whose entry does not say whether the model is a prompt: the model's tags do.
+ACTIONS_OF_EITHER_KIND = {"version_tags_set", "version_tag_deleted", "alias_set", "alias_deleted"}
+
+
 def payloads_for(
-    action: str, name: str, version: int | None, detail: Mapping[str, Any]
+    action: str, name: str, version: int | None, detail: Mapping[str, Any], *, prompt: bool = False
 ) -> Sequence[tuple[Event, dict[str, Any]]]:
     """The webhook events one registry history entry (``ModelEvent``: its action, model name,
     version and detail) raises, with their payloads; none for changes MLflow has no event for
-    (renames, stages, descriptions, deletes of models and versions, model tags)."""
+    (renames, stages, descriptions, deletes of models and versions, model tags).
+
+    A prompt's changes (MLflow's prompt registry: a registered model tagged as a prompt) raise
+    MLflow's ``prompt*`` events instead: ``prompt`` says the model is one where the entry does
+    not (tags and aliases); a creation says so in its own tags."""
+    tags: Mapping[str, str] = detail.get("tags") or {}
+    if prompt or str(tags.get("mlflow.prompt.is_prompt", "false")).lower() == "true":
+        return _prompt_payloads(action, name, version, detail)
     number = str(version) if version is not None else ""
     if action == "model_created":
         return [
@@ -289,7 +303,6 @@ def payloads_for(
         }
         return [(("model_version", "created"), data)]
     if action == "version_tags_set":
-        tags: Mapping[str, str] = detail.get("tags") or {}
         return [
             (("model_version_tag", "set"), {"name": name, "version": number, "key": k, "value": v})
             for k, v in tags.items()
@@ -307,4 +320,44 @@ def payloads_for(
         ]
     if action == "alias_deleted":
         return [(("model_version_alias", "deleted"), {"name": name, "alias": detail.get("alias")})]
+    return []
+
+
+def _prompt_payloads(
+    action: str, name: str, version: int | None, detail: Mapping[str, Any]
+) -> Sequence[tuple[Event, dict[str, Any]]]:
+    number = str(version) if version is not None else ""
+    tags: Mapping[str, str] = detail.get("tags") or {}
+    visible = {k: v for k, v in tags.items() if k not in _PROMPT_INTERNAL_TAGS}
+    if action == "model_created":
+        return [
+            (
+                ("prompt", "created"),
+                {"name": name, "tags": visible, "description": detail.get("description") or ""},
+            )
+        ]
+    if action == "version_created":
+        data = {
+            "name": name,
+            "version": number,
+            "template": tags.get(_PROMPT_TEXT_TAG),
+            "tags": visible,
+            "description": detail.get("description") or None,
+        }
+        return [(("prompt_version", "created"), data)]
+    if action == "version_tags_set":
+        return [
+            (("prompt_version_tag", "set"), {"name": name, "version": number, "key": k, "value": v})
+            for k, v in tags.items()
+        ]
+    if action == "version_tag_deleted":
+        return [
+            (("prompt_version_tag", "deleted"), {"name": name, "version": number, "key": detail.get("key")})
+        ]
+    if action == "alias_set":
+        return [
+            (("prompt_alias", "created"), {"name": name, "alias": detail.get("alias"), "version": number})
+        ]
+    if action == "alias_deleted":
+        return [(("prompt_alias", "deleted"), {"name": name, "alias": detail.get("alias")})]
     return []

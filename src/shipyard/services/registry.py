@@ -12,7 +12,7 @@ from typing import Any
 from shipyard.domain.context import RequestContext
 from shipyard.domain.logged_models import LoggedModel
 from shipyard.domain.model_search import parse_model_filter, parse_model_order_by
-from shipyard.domain.model_sources import ModelSource, parse_model_source
+from shipyard.domain.model_sources import ModelSource, check_prompt_source, is_prompt, parse_model_source
 from shipyard.domain.pagination import decode_token, encode_token, fingerprint
 from shipyard.domain.paths import clean_relative_path
 from shipyard.domain.promotions import required_approvals
@@ -394,13 +394,22 @@ class RegistryService:
         description: str = "",
         tags: dict[str, str] | None = None,
     ) -> ModelVersion:
-        """A new version of an existing model from a ``source`` URI inside Shipyard's stores."""
-        parsed = parse_model_source(source)
+        """A new version of an existing model from a ``source`` URI inside Shipyard's stores,
+        or a prompt version (MLflow's prompt registry: no files, a placeholder source)."""
         tags = _check_tags(tags or {})
         check_description(description)
+        prompt = is_prompt(tags)
+        if prompt:
+            check_prompt_source(source)
+        parsed = None if prompt else parse_model_source(source)
         now = now_ms()
         with self.write() as uow:
             model_id = self._model_id(uow, ctx, name)
+            if parsed is None:  # a prompt's version: its template is in its tags
+                return self._insert_version(
+                    uow, ctx, model_id, name, source=source, run_id=None, experiment_id=None,
+                    artifact_path=None, code_version=None, description=description, tags=tags, now=now,
+                )  # fmt: skip
             origin = self._origin(uow, ctx, parsed)
             run_id = run_id or origin.run_id
             logged_model_id = logged_model_id or origin.logged_model_id

@@ -38,6 +38,7 @@ from shipyard.domain.pagination import decode_token, encode_token, fingerprint
 from shipyard.domain.registry import ModelEvent
 from shipyard.domain.validation import check_description
 from shipyard.domain.webhooks import (
+    ACTIONS_OF_EITHER_KIND,
     DELIVERY_ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -250,13 +251,11 @@ class WebhookService:
 
     def publish(self, workspace: str, events: Sequence[ModelEvent]) -> None:
         """The registry's listener: queue the deliveries of ``events`` and return at once."""
-        raised = [
-            (event, data)
-            for e in events
-            for event, data in payloads_for(e.action, e.name, e.version, e.detail)
-        ]
-        if raised:
-            self._submit(self._deliver, workspace, raised)
+        # Cheap here (no read): drop what raises no event of either kind; the background
+        # delivery reads which models are prompts and raises the right events.
+        wanted = [e for e in events if payloads_for(e.action, e.name, e.version, e.detail)]
+        if wanted:
+            self._submit(self._deliver, workspace, wanted)
 
     def wait_idle(self, timeout_s: float = 30.0) -> bool:
         """Wait until every queued delivery is done; False when ``timeout_s`` passed first."""
@@ -286,9 +285,21 @@ class WebhookService:
         with self._lock:
             self._pending.discard(future)
 
-    def _deliver(self, workspace: str, raised: Sequence[tuple[Event, Mapping[str, Any]]]) -> None:
+    def _deliver(self, workspace: str, events: Sequence[ModelEvent]) -> None:
         try:
             with self.db.read() as uow:
+                prompts = {
+                    name
+                    for name in {e.name for e in events if e.action in ACTIONS_OF_EITHER_KIND}
+                    if _is_prompt(uow, workspace, name)
+                }
+                raised = [
+                    (event, data)
+                    for e in events
+                    for event, data in payloads_for(
+                        e.action, e.name, e.version, e.detail, prompt=e.name in prompts
+                    )
+                ]
                 hooks = uow[WEBHOOKS].subscribed(workspace, sorted({event for event, _ in raised}))
                 secrets = {h.id: uow[WEBHOOKS].secret(h.id) for h in hooks}
         except Exception:
@@ -355,3 +366,12 @@ class WebhookService:
                     " SHIPYARD_WEBHOOK_ALLOW_PRIVATE_IPS=true."
                 )
         return url
+
+
+def _is_prompt(uow: UnitOfWork, workspace: str, name: str) -> bool:
+    """Whether model ``name`` is a prompt (MLflow's prompt registry); False once it is gone."""
+    model_id = uow.models.model_id(workspace, name)
+    if model_id is None:
+        return False
+    tags = uow.models.get_model(model_id).tags
+    return str(tags.get("mlflow.prompt.is_prompt", "false")).lower() == "true"

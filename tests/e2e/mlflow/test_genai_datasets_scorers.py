@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 import pytest
 
-from tests.conftest import ServerProcess
+from tests.conftest import AUTH, ServerProcess
 
 
 def _experiment(prefix: str) -> str:
@@ -155,3 +156,56 @@ def test_issues_and_dataset_experiment_links(mlflow_server: ServerProcess) -> No
         [experiment_id, other]
     )
     assert remove_dataset_from_experiments(dataset.dataset_id, [experiment_id]).experiment_ids == [other]
+
+
+def test_the_prompt_registry(mlflow_server: ServerProcess) -> None:
+    """MLflow 3's prompt registry: prompts are registered models tagged as prompts, their
+    versions model versions holding the template in a tag and a placeholder source."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    name = f"qa_{uuid.uuid4().hex[:8]}"
+    first = mlflow.genai.register_prompt(
+        name=name, template="Answer {{question}} briefly.", commit_message="first", tags={"team": "qa"}
+    )
+    assert first.version == 1 and first.template == "Answer {{question}} briefly."
+    chat = mlflow.genai.register_prompt(
+        name=name,
+        template=[
+            {"role": "system", "content": "You are {{persona}}."},
+            {"role": "user", "content": "{{q}}"},
+        ],
+    )
+    assert chat.version == 2 and not chat.is_text_prompt
+    assert mlflow.genai.load_prompt(f"prompts:/{name}/1").format(question="why") == "Answer why briefly."
+    mlflow.genai.set_prompt_alias(name, alias="production", version=1)
+    by_alias = mlflow.genai.load_prompt(f"prompts:/{name}@production")
+    assert by_alias.version == 1 and by_alias.aliases == ["production"]
+    assert mlflow.genai.load_prompt(f"prompts:/{name}/2").format(persona="terse", q="hi") == [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "hi"},
+    ]
+    mlflow.genai.set_prompt_version_tag(name, 1, "reviewed", "yes")
+    assert MlflowClient().get_prompt_version(name, 1).tags["reviewed"] == "yes"
+    assert name in [p.name for p in mlflow.genai.search_prompts(filter_string=f"name = '{name}'")]
+    # A prompt is not a model: the models listing leaves it out, as MLflow's does.
+    assert name not in [m.name for m in MlflowClient().search_registered_models(max_results=1000)]
+    mlflow.genai.delete_prompt_alias(name, "production")
+    with pytest.raises(MlflowException):
+        mlflow.genai.load_prompt(f"prompts:/{name}@production")
+    # A prompt version's source must be one of MLflow's placeholders (the client refuses to
+    # send this itself, so it goes as a raw request).
+    refused = httpx.post(
+        f"{mlflow_server.url}/api/2.0/mlflow/model-versions/create",
+        json={
+            "name": name,
+            "source": "file:///etc/passwd",
+            "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}],
+        },
+        headers=AUTH,
+    )
+    assert refused.status_code == 400 and refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "Prompt sources must use an MLflow placeholder" in refused.json()["message"]
+    with pytest.raises(MlflowException, match="not found"):  # nothing was written
+        MlflowClient().get_prompt_version(name, 3)

@@ -454,13 +454,6 @@ def test_prompt_links_and_the_fuller_search_grammar(mlflow_server: ServerProcess
     assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=MlflowException,
-    reason="the model registry refuses a prompt version's source ('dummy-source', what"
-    " register_prompt sends): domain/model_sources.py takes only runs:/, models:/ and"
-    " mlflow-artifacts:/ sources",
-)
 def test_a_prompt_loaded_inside_a_trace_is_linked_to_it(mlflow_server: ServerProcess) -> None:
     experiment = mlflow.set_experiment(unique("prompt-registry"))
     name = unique("greeting").replace("-", "_")

@@ -135,6 +135,13 @@ class _SqlSnapshot(MetadataSnapshot):
             keys = {str(v) for v in self.conn.exec_driver_sql('SELECT "key" FROM log_chunks').scalars()}
         if "trace_spans" in names:  # span payloads past the inline limit (services/trace_payloads.py)
             keys |= self._values(s_traces.trace_spans.c.payload_path)
+        if "traces" in names:  # each trace's attachments (services/proxied_artifacts.py), named by no row
+            folders = select(s.experiments.c.artifact_location, s_traces.traces.c.trace_id).join(
+                s.experiments, s.experiments.c.id == s_traces.traces.c.experiment_id
+            )
+            owned |= {
+                f"{location}/traces/{trace_id}/artifacts" for location, trace_id in self.conn.execute(folders)
+            }
         joined = select(s.runs.c.artifact_uri, s.artifacts.c.path, s.artifacts.c.sha256).join(
             s.runs, s.runs.c.pk == s.artifacts.c.run_pk
         )
