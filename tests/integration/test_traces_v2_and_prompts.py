@@ -372,6 +372,7 @@ _FOUND = [
     ("span.attributes.model RLIKE '^(gpt|claude)'", ["bad", "good"]),
     ("span.attributes.model IN ('claude', 'llama')", ["bad"]),
     ("span.attributes.k = '3'", ["good"]),
+    ("span.attributes.mlflow.spanType = 'LLM'", ["good"]),  # a dotted key
     ("span.attributes.mlflow.spanInputs LIKE '%shipyard%'", ["good"]),
     ("span.attributes.mlflow.spanOutputs LIKE '%harbour%'", ["bad"]),
     ("trace.text LIKE '%shipyard%'", ["good"]),
