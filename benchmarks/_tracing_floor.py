@@ -1,7 +1,11 @@
 """The client's floor for benchmarks/tracing.py: a server that answers the mlflow client's
 trace calls at once, from memory, so the figure is what the client itself costs.
 
-    python _tracing_floor.py PORT
+    python _tracing_floor.py PORT [RECORD.jsonl]
+
+With ``RECORD.jsonl``, every trace request the client sends (OTLP span batches, trace infos,
+searches, batch reads) is also written there, one JSON line each — what
+``_tracing_replay.py`` sends again to a real server, without the client.
 
 Not a tracking server: it keeps what it is sent in a list, answers ``start_trace`` with the
 info it got (marked as keeping its spans, as both real servers do), and ``search_traces``
@@ -13,8 +17,10 @@ code as the real routes, so the client parses the same answer).
 
 from __future__ import annotations
 
+import base64
+import json
 import sys
-from typing import Any
+from typing import IO, Any
 
 import orjson
 import uvicorn
@@ -31,6 +37,21 @@ EXPERIMENT = {"experiment_id": "1", "name": "bench-traces", "lifecycle_stage": "
 infos: list[dict[str, Any]] = []
 by_id: dict[str, dict[str, Any]] = {}
 spans: dict[str, list[Span]] = {}
+record: IO[str] | None = None
+_KEPT_HEADERS = ("content-type", "content-encoding", "x-mlflow-experiment-id")
+
+
+def _record(request: Request, body: bytes) -> None:
+    if record is None:
+        return
+    line = {
+        "method": request.method,
+        "path": request.url.path,
+        "query": request.url.query,
+        "headers": {k: request.headers[k] for k in _KEPT_HEADERS if k in request.headers},
+        "body": base64.b64encode(body).decode(),
+    }
+    record.write(json.dumps(line) + "\n")
 
 
 async def experiment(request: Request) -> Response:
@@ -46,13 +67,16 @@ async def health(request: Request) -> Response:
 
 
 async def otlp(request: Request) -> Response:
-    for block in decode_protobuf(await request.body()):
+    body = await request.body()
+    _record(request, body)
+    for block in decode_protobuf(body):
         for span in block.spans:
             spans.setdefault(span.trace_id, []).append(span)
     return Response(b"", media_type="application/x-protobuf")
 
 
 async def start_trace(request: Request) -> Response:
+    _record(request, await request.body())
     info = (await request.json())["trace"]["trace_info"]
     info.setdefault("tags", {})["mlflow.trace.spansLocation"] = "TRACKING_STORE"
     infos.append(info)
@@ -61,6 +85,7 @@ async def start_trace(request: Request) -> Response:
 
 
 async def search(request: Request) -> Response:
+    _record(request, await request.body())
     body = await request.json()
     start = int(body.get("page_token") or 0)
     size = int(body.get("max_results") or 100)
@@ -72,6 +97,7 @@ async def search(request: Request) -> Response:
 
 
 async def batch_get(request: Request) -> Response:
+    _record(request, await request.body())
     wanted = [by_id[i] for i in request.query_params.getlist("trace_ids") if i in by_id]
     found = [
         {"trace_info": info, "spans": [span_out(s) for s in spans.get(info["trace_id"], [])]}
@@ -95,4 +121,6 @@ app = Starlette(
 )
 
 if __name__ == "__main__":
+    if len(sys.argv) > 2:
+        record = open(sys.argv[2], "a", buffering=1)  # noqa: SIM115 (open while the server runs)
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")

@@ -31,6 +31,17 @@ memory at once — what the client costs alone on this machine. No server can be
 (MLflow's time / the floor's) faster through this client; printed as "best possible" under
 the table.
 
+The server alone (replayed requests; a second figure beside the end-to-end one, which it
+does not replace): the client-alone side runs first and records every request the client
+sent (``_tracing_floor.py RECORD``); ``_tracing_replay.py`` sends them again without the
+client from concurrent ``httpx`` connections and reads the server's CPU time (its process
+and children, ``psutil``): each search of 100 with its batch reads, as the client makes
+them, on each side's server right after its client ran (over the traces it logged there),
+then the writes of the first ``--replay-traces`` traces (10 in flight: the client's export
+workers) into a fresh server of each kind, timed in ``--parts`` parts. Reported: traces/s
+(median of the parts), server CPU per trace, search time and server CPU per search
+(medians). The replaying process shares the 2 cores with the server, as the client does.
+
 The issue's bar: ≥ 10x the traces per second, and ``search_traces`` ≥ 5x faster.
 Results: ``.bench/tracing.json`` and ``.bench/tracing.md``.
 """
@@ -54,6 +65,7 @@ BENCH = ROOT / ".bench"
 HERE = Path(__file__).resolve().parent
 CLIENT = HERE / "_tracing_client.py"
 FLOOR = HERE / "_tracing_floor.py"
+REPLAY = HERE / "_tracing_replay.py"
 
 
 def say(text: str) -> None:
@@ -85,13 +97,33 @@ def run_side(server: Server, work: Path, traces: int, spans: int, searches: int)
     return result
 
 
-def start_floor(procs: Processes, work: Path) -> Server:
+def start_floor(procs: Processes, work: Path, record: Path | None = None) -> Server:
     port = free_port()
     log = work / "floor.log"
-    proc = procs.spawn([sys.executable, str(FLOOR), str(port)], log=log, cwd=ROOT)
+    argv = [sys.executable, str(FLOOR), str(port), *([str(record)] if record else [])]
+    proc = procs.spawn(argv, log=log, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     _wait_healthy(f"{url}/health", proc, time.monotonic() + 60, log)
     return Server("floor", url, proc, 0.0, log)
+
+
+def run_replay(server: Server, work: Path, record: Path, **job: Any) -> dict[str, Any]:
+    path = work / f"{server.name}-replay-{job['mode']}.json"
+    path.write_text(
+        json.dumps(
+            {"url": server.url, "token": server.token, "pid": server.proc.pid, "record": str(record),
+             "concurrency": 10, **job}
+        )
+    )  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(REPLAY), str(path)], capture_output=True, text=True, check=False, timeout=7200
+    )
+    if done.returncode != 0:
+        return {"error": (done.stderr or done.stdout)[-2000:]}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    if result.get("failed_requests"):
+        result["error"] = f"{result['failed_requests']} of {result['requests']} replayed requests failed"
+    return result
 
 
 def _ratio(ours: float | None, theirs: float | None) -> str:
@@ -138,10 +170,54 @@ def report(results: dict[str, Any]) -> str:
                 best.append(f"{b / found['median_s']:.1f}x {name} ({found['median_s'] * 1000:,.0f} ms)")
         lines += ["", "- best possible through this client (its floor: a server that answers at once): "
                   + ", ".join(best)]  # fmt: skip
+    per = [1000 * (side.get("logged_cpu_s") or 0) / results["traces"] for side in (floor, ours, theirs)]
+    if per[0]:
+        lines.append(
+            f"- the client's CPU per trace (its process, logging): {per[0]:.1f} ms alone, "
+            f"{per[1]:.1f} ms beside Shipyard, {per[2]:.1f} ms beside MLflow"
+        )
+    lines += _replay_report(results)
     met = bool(rate and rate >= 10 and searches_met and not failed)
     lines += ["", *failed, f"- the issue's bar (>= 10x traces/s, search_traces >= 5x faster): "
               f"{'met' if met else 'NOT met'}"]  # fmt: skip
     return "\n".join(lines)
+
+
+def _replay_report(results: dict[str, Any]) -> list[str]:
+    ours, theirs = results.get("replay_shipyard"), results.get("replay_mlflow")
+    if not ours:
+        return []
+    theirs = theirs or {}
+    lines = [
+        "",
+        "Server alone (replayed requests; no client): the writes the client sent for the first "
+        f"{ours.get('traces', 0):,} traces, replayed into a fresh server, {ours.get('concurrency', 10)} in "
+        f"flight, traces/s the median of {len(ours.get('parts', []))} parts; each search of 100 and its "
+        f"batch reads replayed over the {results['traces']:,} traces the client logged; "
+        "server CPU = its process and children",
+        "",
+        "| figure (server alone) | Shipyard | MLflow server | ratio |",
+        "|---|---|---|---|",
+    ]
+    for who, side in (("Shipyard", ours), ("MLflow", theirs)):
+        if side.get("error"):
+            lines.insert(1, f"- replay FAILED ({who}): {side['error'][:300]}")
+    a, b = ours.get("traces_per_s"), theirs.get("traces_per_s")
+    lines.append(f"| traces/s | {a or 0:,.0f} | {b or 0:,.0f} | {_ratio(a, b)} |")
+    a, b = ours.get("cpu_ms_per_trace"), theirs.get("cpu_ms_per_trace")
+    lines.append(f"| server CPU per trace | {a or 0:.1f} ms | {b or 0:.1f} ms | {_ratio(b, a)} less |")
+    for name, found in (ours.get("searches") or {}).items():
+        other = (theirs.get("searches") or {}).get(name, {})
+        a, b = found.get("median_s"), other.get("median_s")
+        lines.append(
+            f"| search: {name} | {(a or 0) * 1000:,.0f} ms | {(b or 0) * 1000:,.0f} ms | {_ratio(b, a)} |"
+        )
+        a, b = found.get("server_cpu_s"), other.get("server_cpu_s")
+        lines.append(
+            f"| server CPU per search: {name} | {(a or 0) * 1000:,.0f} ms | {(b or 0) * 1000:,.0f} ms "
+            f"| {_ratio(b, a)} less |"
+        )
+    return lines
 
 
 def main() -> None:
@@ -154,9 +230,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1,000 traces, 3 searches")
     parser.add_argument("--no-anchor", action="store_true", help="Shipyard only")
     parser.add_argument("--no-floor", action="store_true", help="leave out the client-alone side")
+    parser.add_argument("--no-replay", action="store_true", help="leave out the server-alone figure")
+    parser.add_argument(
+        "--replay-traces", type=int, default=2_000, help="traces whose recorded writes are replayed"
+    )
+    parser.add_argument("--parts", type=int, default=4, help="replayed writes are timed in this many parts")
     args = parser.parse_args()
     if args.quick:
         args.traces, args.searches = 1_000, 3
+    args.replay_traces = min(args.replay_traces, args.traces)
     mlflow_bin = None if args.no_anchor else anchor_mlflow()
     results: dict[str, Any] = {
         "traces": args.traces, "spans": args.spans, "searches": args.searches,
@@ -165,22 +247,50 @@ def main() -> None:
     BENCH.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=BENCH, prefix="tracing-") as tmp:
         work = Path(tmp)
-        with Processes() as procs:
-            ours = start_shipyard(procs, sys.executable, work / "home", work / "shipyard.log", ROOT)
-            wait_idle(ours)
-            say(f"shipyard at {ours.url}: {args.traces:,} traces")
-            results["shipyard"] = run_side(ours, work, args.traces, args.spans, args.searches)
+        # The client alone first: it records the requests the server-alone figure replays.
+        record = None if args.no_floor or args.no_replay else work / "requests.jsonl"
         if not args.no_floor:
             with Processes() as procs:
-                floor = start_floor(procs, work)
+                floor = start_floor(procs, work, record)
                 say(f"client alone at {floor.url}: {args.traces:,} traces")
                 results["floor"] = run_side(floor, work, args.traces, args.spans, args.searches)
-        if mlflow_bin is not None:
+        replay = record is not None and record.exists()
+        sides = [("shipyard", None), *([] if mlflow_bin is None else [("mlflow", mlflow_bin)])]
+        for name, binary in sides:
             with Processes() as procs:
-                anchor = start_mlflow(procs, mlflow_bin, work / "mlflow", work / "mlflow.log")
-                wait_idle(anchor)
-                say(f"mlflow at {anchor.url}: {args.traces:,} traces")
-                results["mlflow"] = run_side(anchor, work, args.traces, args.spans, args.searches)
+                if binary is None:
+                    server = start_shipyard(procs, sys.executable, work / "home", work / "shipyard.log", ROOT)
+                else:
+                    server = start_mlflow(procs, binary, work / "mlflow", work / "mlflow.log")
+                wait_idle(server)
+                say(f"{name} at {server.url}: {args.traces:,} traces")
+                results[name] = run_side(server, work, args.traces, args.spans, args.searches)
+                if replay and record is not None:
+                    # The same server, over the traces the client just logged to it.
+                    say(f"{name}: the recorded searches replayed")
+                    results[f"replay_{name}"] = run_replay(
+                        server,
+                        work,
+                        record,
+                        mode="searches",
+                        experiment="bench-traces",
+                        searches=args.searches,
+                    )
+        for name, binary in sides if replay and record is not None else []:
+            with Processes() as procs:
+                if binary is None:
+                    server = start_shipyard(
+                        procs, sys.executable, work / "home2", work / "shipyard2.log", ROOT
+                    )
+                else:
+                    server = start_mlflow(procs, binary, work / "mlflow2", work / "mlflow2.log")
+                wait_idle(server)
+                say(f"{name} at {server.url}: the recorded writes of {args.replay_traces:,} traces replayed")
+                results[f"replay_{name}"].update(
+                    run_replay(
+                        server, work, record, mode="writes", traces=args.replay_traces, chunks=args.parts
+                    )
+                )
     text = report(results)
     print(text)
     (BENCH / "tracing.json").write_text(json.dumps(results, indent=2))
