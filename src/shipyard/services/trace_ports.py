@@ -76,6 +76,12 @@ class TraceRepository(ABC):
         """Infos with tags, metadata and assessments, in the order of ``trace_ids``."""
 
     @abstractmethod
+    def get_with_spans(
+        self, workspace: str, trace_ids: Sequence[str]
+    ) -> list[tuple[TraceInfo, list[StoredSpan]]]:
+        """:meth:`get`, each info with its spans (as :meth:`spans` gives them)."""
+
+    @abstractmethod
     def search(
         self,
         experiment_ids: Sequence[str],

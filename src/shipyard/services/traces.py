@@ -407,11 +407,8 @@ class TraceService:
             raise InvalidArgument(f"ask for at most {MAX_BATCH} traces at once; got {len(trace_ids)}")
         wanted = [i for i in trace_ids if len(i) <= 128]
         with self.db.read() as uow:
-            repo = uow[TRACES]
-            infos = repo.get(ctx.workspace, wanted)
-            refs = {r.trace_id: r.pk for r in repo.refs(ctx.workspace, [i.trace_id for i in infos])}
-            spans = repo.spans(list(refs.values()))
-        return [(info, load_payloads(self.store, spans[refs[info.trace_id]])) for info in infos]
+            found = uow[TRACES].get_with_spans(ctx.workspace, wanted)
+        return [(info, load_payloads(self.store, spans)) for info, spans in found]
 
     def get_trace(self, ctx: RequestContext, trace_id: str) -> tuple[TraceInfo, list[Span]]:
         found = self.get_traces(ctx, [trace_id])

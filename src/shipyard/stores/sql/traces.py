@@ -170,6 +170,17 @@ class SqlTraceRepository(TraceRepository):
         self.conn.execute(_UPDATE_TRACE, {"pk_": pk, **self._columns(info)})
 
     def get(self, workspace: str, trace_ids: Sequence[str]) -> list[TraceInfo]:
+        return [info for _pk, info in self._infos(workspace, trace_ids)]
+
+    def get_with_spans(
+        self, workspace: str, trace_ids: Sequence[str]
+    ) -> list[tuple[TraceInfo, list[StoredSpan]]]:
+        found = self._infos(workspace, trace_ids)
+        spans = self.spans([pk for pk, _info in found])
+        return [(info, spans[pk]) for pk, info in found]
+
+    def _infos(self, workspace: str, trace_ids: Sequence[str]) -> list[tuple[int, TraceInfo]]:
+        """Infos with their row keys, in the order of ``trace_ids``: one read gives both."""
         if not trace_ids:
             return []
         rows = list(self.conn.execute(_INFOS, {"workspace": workspace, "trace_ids": list(trace_ids)}))
@@ -185,20 +196,23 @@ class SqlTraceRepository(TraceRepository):
             for row in self.conn.execute(_ASSESSMENTS_OF, {"pks": pks}):
                 assessments[row.trace_pk].append(_assessment(row))
         found = {
-            r.trace_id: TraceInfo(
-                trace_id=r.trace_id,
-                experiment_id=str(r.experiment_id),
-                request_time=r.request_time,
-                state=r.state,
-                execution_duration=r.execution_duration,
-                client_request_id=r.client_request_id,
-                request_preview=r.request_preview,
-                response_preview=r.response_preview,
-                tags=tags[r.pk],
-                metadata=meta[r.pk],
-                assessments=assessments[r.pk],
-                created_by=r.created_by,
-                artifact_location=r.artifact_location,
+            r.trace_id: (
+                r.pk,
+                TraceInfo(
+                    trace_id=r.trace_id,
+                    experiment_id=str(r.experiment_id),
+                    request_time=r.request_time,
+                    state=r.state,
+                    execution_duration=r.execution_duration,
+                    client_request_id=r.client_request_id,
+                    request_preview=r.request_preview,
+                    response_preview=r.response_preview,
+                    tags=tags[r.pk],
+                    metadata=meta[r.pk],
+                    assessments=assessments[r.pk],
+                    created_by=r.created_by,
+                    artifact_location=r.artifact_location,
+                ),
             )
             for r in rows
         }
