@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,15 +163,16 @@ def _admin_url(url: str) -> str:
     return make_url(url).set(database="postgres").render_as_string(hide_password=False)
 
 
-@pytest.fixture
-def pg_database_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def fresh_pg_database(prefix: str = "shipyard_test") -> Iterator[str]:
+    """The URL of a new, uniquely named PostgreSQL database, dropped on leaving (skips the
+    test when SHIPYARD_TEST_DATABASE_URL is not set)."""
     if not PG_URL:
         pytest.skip("SHIPYARD_TEST_DATABASE_URL is not set")
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    name = f"shipyard_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(_admin_url(PG_URL), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -180,6 +182,13 @@ def pg_database_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_database_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    with fresh_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -15,11 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from shipyard.settings import Settings
-from tests.conftest import ADMIN_TOKEN, AUTH, PG_URL
+from tests.conftest import ADMIN_TOKEN, AUTH, fresh_pg_database
 from tests.integration.test_access_matrix import SyncClient, in_process
 
 V3 = "/api/3.0/mlflow"
@@ -45,21 +43,8 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     if request.param == "sqlite":
         yield f"sqlite:///{home / 'shipyard.db'}"
         return
-    if not PG_URL:
-        pytest.skip("SHIPYARD_TEST_DATABASE_URL is not set")
-    name = f"shipyard_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(
-        make_url(PG_URL).set(database="postgres").render_as_string(hide_password=False),
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -8,30 +8,13 @@ the active run stack, MLFLOW_* variables): it is reset around every test.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, PG_URL, ServerProcess, _admin_url
-
-
-def _pg_database() -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    assert PG_URL is not None
-    name = f"shipyard_mlflow_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_admin_url(PG_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+from tests.conftest import ADMIN_TOKEN, ServerProcess, fresh_pg_database
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -40,20 +23,16 @@ def mlflow_server(
 ) -> Iterator[ServerProcess]:
     """A running server; ``mlflow``'s tracking URI points at it during each test."""
     home: Path = tmp_path_factory.mktemp(f"mlflow-{request.param}")
-    databases: Iterator[str] | None = None
-    args: list[str] = []
-    if request.param == "postgresql":
-        if not PG_URL:
-            pytest.skip("SHIPYARD_TEST_DATABASE_URL is not set")
-        databases = _pg_database()
-        args = ["--database-url", next(databases)]
-    server = ServerProcess(home, args, {}).start()
-    try:
+    # Webhooks (test_webhooks.py) deliver to a receiver on this machine's loopback, which a
+    # server refuses by default (SSRF); the refusal itself is tested in-process.
+    env = {"SHIPYARD_WEBHOOK_ALLOW_PRIVATE_IPS": "true"}
+    with ExitStack() as stack:
+        args: list[str] = []
+        if request.param == "postgresql":
+            args = ["--database-url", stack.enter_context(fresh_pg_database("shipyard_mlflow"))]
+        server = ServerProcess(home, args, env).start()
+        stack.callback(server.stop)
         yield server
-    finally:
-        server.stop()
-        if databases is not None:
-            next(databases, None)
 
 
 @pytest.fixture(autouse=True)

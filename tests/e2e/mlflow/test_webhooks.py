@@ -9,35 +9,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import PG_URL, ServerProcess
-from tests.e2e.mlflow.conftest import _pg_database
+from tests.conftest import ServerProcess
 from tests.integration.webhook_receiver import Receiver, signature_ok
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def mlflow_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    """The conftest's server, allowed to deliver to this machine's loopback receiver."""
-    home: Path = tmp_path_factory.mktemp(f"mlflow-hooks-{request.param}")
-    databases: Iterator[str] | None = None
-    args: list[str] = []
-    if request.param == "postgresql":
-        if not PG_URL:
-            pytest.skip("SHIPYARD_TEST_DATABASE_URL is not set")
-        databases = _pg_database()
-        args = ["--database-url", next(databases)]
-    server = ServerProcess(home, args, {"SHIPYARD_WEBHOOK_ALLOW_PRIVATE_IPS": "true"}).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        if databases is not None:
-            next(databases, None)
 
 
 @pytest.fixture
