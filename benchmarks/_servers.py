@@ -119,11 +119,14 @@ class Processes:
             self.stop(proc)
 
 
-def _group_cpu_seconds(pid: int) -> float:
+def group_cpu_seconds(pid: int, *, children: bool = True, reaped: bool = False) -> float:
+    """User + system CPU seconds of ``pid`` and (``children``) every process under it: a
+    server's uvicorn/gunicorn workers and job runners. ``reaped`` adds what children that
+    already exited spent, as the OS charges it to the parent."""
     total = 0.0
     try:
         root = psutil.Process(pid)
-        family = [root, *root.children(recursive=True)]
+        family = [root, *root.children(recursive=True)] if children else [root]
     except psutil.NoSuchProcess:
         return total
     for proc in family:
@@ -132,6 +135,8 @@ def _group_cpu_seconds(pid: int) -> float:
         except psutil.NoSuchProcess:
             continue
         total += times.user + times.system
+        if reaped:
+            total += times.children_user + times.children_system
     return total
 
 
@@ -145,10 +150,10 @@ def wait_idle(server: Server, *, below: float = 0.05, timeout: float = 180.0) ->
     """
     start = time.monotonic()
     quiet = 0
-    before = _group_cpu_seconds(server.proc.pid)
+    before = group_cpu_seconds(server.proc.pid)
     while quiet < 2 and time.monotonic() - start < timeout:
         time.sleep(1.0)
-        after = _group_cpu_seconds(server.proc.pid)
+        after = group_cpu_seconds(server.proc.pid)
         quiet = quiet + 1 if after - before < below else 0
         before = after
     return time.monotonic() - start

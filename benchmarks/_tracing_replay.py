@@ -33,27 +33,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
+
+from _servers import group_cpu_seconds
 
 BATCH_GET = 10  # the client's traces per batchGet (MLFLOW_SEARCH_TRACES_MAX_BATCH_SIZE)
 _TRACES = "/api/3.0/mlflow/traces"
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and its children (uvicorn/gunicorn workers, job runners)."""
-    total = 0.0
-    try:
-        root = psutil.Process(pid)
-        family = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return total
-    for proc in family:
-        try:
-            times = proc.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system + times.children_user + times.children_system
-    return total
+    """User + system CPU of ``pid`` and its children, those already gone included."""
+    return group_cpu_seconds(pid, reaped=True)
 
 
 def load(record: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:

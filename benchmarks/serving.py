@@ -65,11 +65,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import psutil
-
 from _endpoints import ROWS, Capacity, cli, deploy_model, endpoint_key, sequential, train
 from _measure import markdown_table, median, run_header, say
-from _servers import Processes, Server, free_port, start_shipyard, wait_idle
+from _servers import Processes, Server, free_port, group_cpu_seconds, start_shipyard, wait_idle
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / ".bench"
@@ -291,32 +289,16 @@ def check_answers(targets: list[Target], body: bytes, key: str, expected: list[i
 # -- measuring -------------------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int, *, children: bool) -> float:
-    try:
-        root = psutil.Process(pid)
-        family = [root, *root.children(recursive=True)] if children else [root]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for proc in family:
-        try:
-            times = proc.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
 def wrk(target: Target, connections: int, seconds: int) -> dict[str, Any]:
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(target.script)]
     pid = target.server.proc.pid
-    group_before, root_before = cpu_seconds(pid, children=True), cpu_seconds(pid, children=False)
+    group_before, root_before = group_cpu_seconds(pid, children=True), group_cpu_seconds(pid, children=False)
     usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         [*argv, target.url], capture_output=True, text=True, timeout=seconds + 60, check=False
     )
     usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    group_after, root_after = cpu_seconds(pid, children=True), cpu_seconds(pid, children=False)
+    group_after, root_after = group_cpu_seconds(pid, children=True), group_cpu_seconds(pid, children=False)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
     if done.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed against {target.name}:\n{done.stdout}\n{done.stderr}")
